@@ -1,0 +1,429 @@
+//! The blocking Alpaca client.
+//!
+//! Every request has a timeout. GETs are retried after a 429 (honouring
+//! `X-RateLimit-Reset` when present), a 5xx or a network error, with a bounded, doubling
+//! backoff. A POST is never retried: an order whose reply was lost may still exist, so the
+//! caller looks it up by `client_order_id` instead.
+
+use super::wire::{self, Account, ApiError, BarsPage, Clock, LatestTrades, Order, Position};
+use crate::config::{AlpacaConfig, Feed};
+use crate::credentials::Credentials;
+use crate::domain::{Bar, Side, Timeframe};
+use crate::error::{Error, Result};
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use std::collections::HashMap;
+use std::time::Duration;
+use ureq::Agent;
+
+/// Longest a single retry waits, so that a tick stays within its minute.
+const MAX_RETRY_WAIT: Duration = Duration::from_secs(15);
+
+pub struct Alpaca {
+    agent: Agent,
+    trading_url: String,
+    data_url: String,
+    feed: Feed,
+    credentials: Credentials,
+    max_retries: u32,
+    retry_base: Duration,
+}
+
+/// A multi-symbol bars request; pages are followed to the end.
+#[derive(Debug, Clone)]
+pub struct BarsQuery<'a> {
+    pub symbols: &'a [&'a str],
+    pub timeframe: Timeframe,
+    pub start: DateTime<Utc>,
+    pub end: Option<DateTime<Utc>>,
+    pub adjustment: &'a str,
+    /// A bound on pages, to protect the rate limit from a runaway loop.
+    pub max_pages: usize,
+}
+
+/// A market day order for whole or fractional shares.
+#[derive(Debug, Clone, Serialize)]
+pub struct OrderRequest {
+    pub symbol: String,
+    pub qty: String,
+    pub side: &'static str,
+    #[serde(rename = "type")]
+    pub order_type: &'static str,
+    pub time_in_force: &'static str,
+    pub client_order_id: String,
+}
+
+impl OrderRequest {
+    pub fn market_day(symbol: &str, side: Side, qty: f64, client_order_id: &str) -> OrderRequest {
+        OrderRequest {
+            symbol: symbol.to_string(),
+            qty: format_qty(qty),
+            side: side.as_str(),
+            order_type: "market",
+            time_in_force: "day",
+            client_order_id: client_order_id.to_string(),
+        }
+    }
+}
+
+/// Shares as Alpaca wants them: an integer when whole, else up to 9 decimals.
+pub fn format_qty(qty: f64) -> String {
+    if qty.fract() == 0.0 {
+        format!("{qty:.0}")
+    } else {
+        let s = format!("{qty:.9}");
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    }
+}
+
+/// How one HTTP attempt ended.
+enum Attempt {
+    Done(String),
+    /// Worth another try (after the given wait, if the server said).
+    Retry(Error, Option<Duration>),
+    Fail(Error),
+}
+
+impl Alpaca {
+    pub fn new(config: &AlpacaConfig, credentials: Credentials) -> Alpaca {
+        let agent: Agent = Agent::config_builder()
+            .http_status_as_error(false)
+            .max_redirects(0)
+            .timeout_global(Some(config.timeout))
+            .timeout_connect(Some(config.timeout.min(Duration::from_secs(5))))
+            .user_agent(concat!("prometheus-bot/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .into();
+        Alpaca {
+            agent,
+            trading_url: config.trading_url.clone(),
+            data_url: config.data_url.clone(),
+            feed: config.feed,
+            credentials,
+            max_retries: config.max_retries,
+            retry_base: config.retry_base,
+        }
+    }
+
+    pub fn clock(&self) -> Result<Clock> {
+        self.get(&self.trading_url, "/v2/clock", &[])
+    }
+
+    pub fn account(&self) -> Result<Account> {
+        self.get(&self.trading_url, "/v2/account", &[])
+    }
+
+    pub fn positions(&self) -> Result<Vec<Position>> {
+        self.get(&self.trading_url, "/v2/positions", &[])
+    }
+
+    /// Open orders for these symbols (at most 500, far more than a bot this size has).
+    pub fn open_orders(&self, symbols: &[&str]) -> Result<Vec<Order>> {
+        let query = [
+            ("status", "open".to_string()),
+            ("limit", "500".into()),
+            ("symbols", symbols.join(",")),
+        ];
+        self.get(&self.trading_url, "/v2/orders", &query)
+    }
+
+    /// The order with this client id, or `None` if Alpaca never created it.
+    pub fn order_by_client_id(&self, client_order_id: &str) -> Result<Option<Order>> {
+        let query = [("client_order_id", client_order_id.to_string())];
+        match self.get(&self.trading_url, "/v2/orders:by_client_order_id", &query) {
+            Ok(order) => Ok(Some(order)),
+            Err(e) if e.is_not_found() => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    pub fn order(&self, order_id: &str) -> Result<Order> {
+        self.get(&self.trading_url, &format!("/v2/orders/{order_id}"), &[])
+    }
+
+    /// Place an order. Exactly one attempt: see the module docs.
+    pub fn submit_order(&self, order: &OrderRequest) -> Result<Order> {
+        let endpoint = "POST /v2/orders";
+        let url = format!("{}/v2/orders", self.trading_url);
+        let request = self.authorize(self.agent.post(&url));
+        let body = match self.finish(endpoint, request.send_json(order)) {
+            Attempt::Done(body) => body,
+            Attempt::Retry(e, _) | Attempt::Fail(e) => return Err(e),
+        };
+        parse(endpoint, &body)
+    }
+
+    /// The latest trade per symbol, in one request. Symbols without data are absent.
+    pub fn latest_trades(&self, symbols: &[&str]) -> Result<HashMap<String, wire::Trade>> {
+        let query = [
+            ("symbols", symbols.join(",")),
+            ("feed", self.feed.as_str().to_string()),
+        ];
+        let trades: LatestTrades = self.get(&self.data_url, "/v2/stocks/trades/latest", &query)?;
+        Ok(trades.trades)
+    }
+
+    /// Bars for several symbols, following `next_page_token` until it is null. Pages may be
+    /// short while more remains, and a symbol may continue on the next page.
+    pub fn bars(
+        &self,
+        q: &BarsQuery<'_>,
+        mut on_page: impl FnMut(usize, usize),
+    ) -> Result<HashMap<String, Vec<Bar>>> {
+        let mut out: HashMap<String, Vec<Bar>> = HashMap::new();
+        let mut token: Option<String> = None;
+        let (mut pages, mut total) = (0usize, 0usize);
+        loop {
+            let mut query = vec![
+                ("symbols", q.symbols.join(",")),
+                ("timeframe", q.timeframe.as_str().to_string()),
+                ("start", rfc3339(q.start)),
+                ("limit", "10000".to_string()),
+                ("feed", self.feed.as_str().to_string()),
+                ("adjustment", q.adjustment.to_string()),
+                ("sort", "asc".to_string()),
+            ];
+            if let Some(end) = q.end {
+                query.push(("end", rfc3339(end)));
+            }
+            if let Some(t) = &token {
+                query.push(("page_token", t.clone()));
+            }
+            let page: BarsPage = self.get(&self.data_url, "/v2/stocks/bars", &query)?;
+            pages += 1;
+            for (symbol, bars) in page.bars.unwrap_or_default() {
+                total += bars.len();
+                out.entry(symbol)
+                    .or_default()
+                    .extend(bars.into_iter().map(Bar::from));
+            }
+            on_page(pages, total);
+            token = page.next_page_token.filter(|t| !t.is_empty());
+            if token.is_none() {
+                return Ok(out);
+            }
+            if pages >= q.max_pages {
+                return Err(Error::Refused(format!(
+                    "bars request still had more pages after {pages} pages ({total} bars); \
+                     narrow the date range or raise the page bound"
+                )));
+            }
+        }
+    }
+
+    fn authorize<B>(&self, request: ureq::RequestBuilder<B>) -> ureq::RequestBuilder<B> {
+        request
+            .header("APCA-API-KEY-ID", self.credentials.key_id.expose())
+            .header("APCA-API-SECRET-KEY", self.credentials.secret.expose())
+    }
+
+    /// GET with retries for 429, 5xx and network errors.
+    fn get<T: DeserializeOwned>(
+        &self,
+        base: &str,
+        path: &str,
+        query: &[(&str, String)],
+    ) -> Result<T> {
+        let endpoint = format!("GET {path}");
+        let url = format!("{base}{path}");
+        let mut attempt = 0;
+        loop {
+            let mut request = self.authorize(self.agent.get(&url));
+            for (k, v) in query {
+                request = request.query(*k, v);
+            }
+            match self.finish(&endpoint, request.call()) {
+                Attempt::Done(body) => return parse(&endpoint, &body),
+                Attempt::Fail(e) => return Err(e),
+                Attempt::Retry(e, _) if attempt >= self.max_retries => return Err(e),
+                Attempt::Retry(e, wait) => {
+                    let backoff = self.retry_base.saturating_mul(1 << attempt.min(16));
+                    let wait = wait.unwrap_or(backoff).min(MAX_RETRY_WAIT);
+                    log::warn!("{e}; retrying in {} ms", wait.as_millis());
+                    std::thread::sleep(wait);
+                    attempt += 1;
+                }
+            }
+        }
+    }
+
+    /// Classify one HTTP outcome.
+    fn finish(
+        &self,
+        endpoint: &str,
+        result: Result<ureq::http::Response<ureq::Body>, ureq::Error>,
+    ) -> Attempt {
+        let mut response = match result {
+            Ok(r) => r,
+            Err(e) => {
+                let e = Error::Network {
+                    endpoint: endpoint.to_string(),
+                    detail: e.to_string(),
+                };
+                return Attempt::Retry(e, None);
+            }
+        };
+        let status = response.status().as_u16();
+        let reset = response
+            .headers()
+            .get("x-ratelimit-reset")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<i64>().ok());
+        let body = match response
+            .body_mut()
+            .with_config()
+            .limit(64 << 20)
+            .read_to_string()
+        {
+            Ok(b) => b,
+            Err(e) => {
+                let e = Error::Network {
+                    endpoint: endpoint.to_string(),
+                    detail: format!("reading the response: {e}"),
+                };
+                return Attempt::Retry(e, None);
+            }
+        };
+        if (200..300).contains(&status) {
+            return Attempt::Done(body);
+        }
+        let error = api_error(endpoint, status, &body);
+        match status {
+            429 => {
+                let wait = reset.map(|epoch| {
+                    let secs = (epoch - Utc::now().timestamp()).clamp(0, 60) as u64;
+                    Duration::from_secs(secs).max(self.retry_base)
+                });
+                Attempt::Retry(error, wait)
+            }
+            500..=599 => Attempt::Retry(error, None),
+            _ => Attempt::Fail(error),
+        }
+    }
+}
+
+fn parse<T: DeserializeOwned>(endpoint: &str, body: &str) -> Result<T> {
+    serde_json::from_str(body).map_err(|e| Error::BadResponse {
+        endpoint: endpoint.to_string(),
+        detail: format!("{e} (body starts: {})", snippet(body)),
+    })
+}
+
+/// Turn an error status and body into an [`Error`]: JSON `{code, message}` when Alpaca sent
+/// it, else the start of whatever came back (gateways send HTML).
+fn api_error(endpoint: &str, status: u16, body: &str) -> Error {
+    let (code, message) = match serde_json::from_str::<ApiError>(body) {
+        Ok(ApiError {
+            code,
+            message: Some(m),
+        }) => (code, m),
+        _ if body.trim_start().starts_with('<') => {
+            (None, format!("an HTML error page ({})", html_title(body)))
+        }
+        _ if body.trim().is_empty() => (None, "empty body".to_string()),
+        _ => (None, snippet(body)),
+    };
+    let forbidden = status == 403
+        && code.is_none()
+        && message
+            .trim_end_matches('.')
+            .eq_ignore_ascii_case("forbidden");
+    if status == 401 || forbidden {
+        return Error::Auth {
+            endpoint: endpoint.to_string(),
+            status,
+            message,
+        };
+    }
+    Error::Api {
+        endpoint: endpoint.to_string(),
+        status,
+        code,
+        message,
+    }
+}
+
+fn html_title(body: &str) -> String {
+    let lower = body.to_ascii_lowercase();
+    match (lower.find("<title>"), lower.find("</title>")) {
+        (Some(a), Some(b)) if b > a + 7 => body[a + 7..b].trim().to_string(),
+        _ => "no title".to_string(),
+    }
+}
+
+fn snippet(body: &str) -> String {
+    let flat: String = body
+        .chars()
+        .take(160)
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    if body.chars().count() > 160 {
+        format!("{flat}…")
+    } else {
+        flat
+    }
+}
+
+fn rfc3339(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quantities_format_like_alpaca_expects() {
+        assert_eq!(format_qty(1.0), "1");
+        assert_eq!(format_qty(12.0), "12");
+        assert_eq!(format_qty(0.5), "0.5");
+        assert_eq!(format_qty(1.123456789), "1.123456789");
+    }
+
+    #[test]
+    fn error_bodies_are_classified() {
+        let e = api_error("GET /v2/account", 403, r#"{"message":"forbidden."}"#);
+        assert!(matches!(e, Error::Auth { status: 403, .. }), "{e:?}");
+        let e = api_error(
+            "GET /v2/account",
+            401,
+            r#"{"code":40110000,"message":"request is not authorized"}"#,
+        );
+        assert!(matches!(e, Error::Auth { status: 401, .. }));
+        let e = api_error(
+            "POST /v2/orders",
+            403,
+            r#"{"code":40310000,"message":"insufficient buying power","buying_power":"1"}"#,
+        );
+        assert!(matches!(
+            e,
+            Error::Api {
+                status: 403,
+                code: Some(40310000),
+                ..
+            }
+        ));
+        let e = api_error(
+            "GET /v2/clock",
+            502,
+            "<html><head><title>502 Bad Gateway</title></head></html>",
+        );
+        assert_eq!(
+            e.to_string(),
+            "Alpaca answered 502 on GET /v2/clock: an HTML error page (502 Bad Gateway)"
+        );
+        let e = api_error(
+            "GET /v2/orders:by_client_order_id",
+            404,
+            r#"{"code":40410000,"message":"order not found"}"#,
+        );
+        assert!(e.is_not_found());
+        let e = api_error(
+            "GET /v2/nope",
+            404,
+            r#"{"code":40410000,"message":"endpoint not found"}"#,
+        );
+        assert!(!e.is_not_found());
+    }
+}

@@ -1,0 +1,597 @@
+//! The bar-by-bar simulator: replays bars through [`Strategy::decide`] and fills its
+//! signals the way backtesting.py 0.6 fills market orders, for one symbol.
+//!
+//! Pure: no I/O, no clock, and no heap allocation per bar (the equity vector is allocated
+//! once; the trade list grows once per closed trade).
+//!
+//! # The loop (backtesting.py's `Backtest.run` + `_Broker`)
+//!
+//! Let `w = warmup = bars_needed − 2` (saturating; for `SmaCross` that is `slow − 1`, the index
+//! of the first non-NaN SMA(slow), which is the library's `_indicator_warmup_nbars`) and
+//! `start = w + 1` (for `SmaCross` `= slow = bars_needed − 1`, the library's `start`). For each
+//! bar `i` in `start..n`:
+//!
+//! 1. the signal decided on bar `i − 1` (if any) fills: at `Open[i]`, recorded as bar `i`
+//!    ([`Fill::NextOpen`]), or at `Close[i − 1]`, recorded as bar `i − 1` ([`Fill::Close`], the
+//!    library's `trade_on_close=True`);
+//! 2. `equity[i] = cash + size·(Close[i] − entry)` is recorded; if it is `<= 0` the open trade is
+//!    closed at `Close[i]`, equity is 0 from `i` on and the run stops (the library's
+//!    `_OutOfMoneyError`);
+//! 3. `strategy.decide(&bars[..=i], Close[i], position)` runs. `position` is the signed size
+//!    held now; no order is ever pending at this point, because the previous bar's signal has
+//!    just filled.
+//!
+//! A signal decided on the last bar never fills (it is reported in [`Outcome::pending`]).
+//! Equity over the warm-up bars `0..start` is back-filled from `equity[start]`, so it equals the
+//! initial cash. The first possible SmaCross decision is at bar `slow` (it needs `slow + 1`
+//! bars to see a crossover), which is the library's first `next()` call, so trades match.
+//!
+//! # What a signal does
+//!
+//! * [`Signal::Buy`]: close a short if one is open, then open a long if flat.
+//! * [`Signal::Sell`]: close a long if one is open, then open a short if flat and
+//!   `strategy.allows_short()` (stop-and-reverse).
+//!
+//! The close goes first and the new trade is sized on the cash left after it, exactly as the
+//! library's `position.close(); buy()` queue is processed. The engine never pyramids: a Buy
+//! while long (which `decide` never emits) does nothing.
+//!
+//! # Accounting (the library's, with `margin = 1`)
+//!
+//! * `commission(size, price) = commission_fixed + |size|·price·commission`, charged at entry
+//!   (on the slippage-adjusted entry price) and again at exit.
+//! * Slippage is backtesting.py's `spread`: the entry price is `p·(1 + s)` for a long and
+//!   `p·(1 − s)` for a short, `s = slippage_bps / 10 000`, and it is the recorded entry price;
+//!   exits fill at the raw price. So a round trip pays the slippage once, adversely.
+//! * Cash is never debited the notional: entry does `cash −= entry_commission`, exit does
+//!   `cash += size·(exit − entry) − exit_commission`, and each bar
+//!   `equity = cash + size·(Close − entry)`.
+//! * `Trade::pnl = size·(exit − entry) − commissions`,
+//!   `Trade::return_pct = sign(size)·(exit/entry − 1) − commissions/(|size|·entry)` (a fraction,
+//!   not percent, named as the library names it).
+//! * A trade still open at the end stays open ([`Outcome::open_trade`]), marked to market in the
+//!   last equity value without an exit commission; it is not a closed trade for the metrics.
+//!   With `close_at_end` the library's `finalize_trades=True` is reproduced, quirks included:
+//!   the open trade is closed at the *last* bar's fill price (`Open[n−1]`, or `Close[n−2]` with
+//!   [`Fill::Close`]), the signal decided on the last bar is then executed at that same price
+//!   (so a stop-and-reverse run can still end with a new open trade), and `equity[n−1]` is
+//!   recomputed.
+//!
+//! # Sizing
+//!
+//! With `m = max(0, cash)` (no trade is open when a new one is sized), `p` the raw fill price,
+//! `adj` the slippage-adjusted one and `f` the fraction:
+//!
+//! * [`Sizing::EquityFraction`] mirrors the library's relative `size`: the cost per unit is
+//!   `u = adj + commission(f, p)/f` (so a fixed commission is divided by `f`, as there) and the
+//!   size is `floor(m·f / u)` with Python's float floor division (or `m·f/u` when `fractional`).
+//!   [`Sizing::ALL_IN`] (`f = 1 − 2⁻⁵²`) is the library's default `buy()`/`sell()` size.
+//! * [`Sizing::Qty`] is a fixed size (the library's `size >= 1`), `u = adj + commission(q, p)/q`.
+//! * [`Sizing::Notional`] buys `floor(amount / adj)` whole units, commission on top.
+//!
+//! A size of zero, or one whose `|size|·u` exceeds `m`, is cancelled (no partial fills), as
+//! the library does. Only the margin=1, hedging=False, exclusive_orders=False broker is
+//! modelled; limit/stop/SL/TP orders are not (no strategy here uses them).
+
+use crate::domain::{Bar, Signal};
+use crate::strategy::Strategy;
+use chrono::{DateTime, Utc};
+
+/// When an order decided on bar `t` fills.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fill {
+    /// At `Open[t+1]`, recorded as bar `t+1` (backtesting.py's default).
+    NextOpen,
+    /// At `Close[t]`, recorded as bar `t` (backtesting.py's `trade_on_close=True`). It is still
+    /// executed in bar `t+1`'s broker step, so `equity[t]` does not yet show it, and an order
+    /// decided on the last bar still never fills.
+    Close,
+}
+
+/// How big a new trade is. See the module docs for the exact formulas.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Sizing {
+    /// A fixed number of units.
+    Qty(f64),
+    /// Whole units worth at most this much at the (slippage-adjusted) fill price.
+    Notional(f64),
+    /// A fraction of the available cash, after commission and slippage; whole units unless
+    /// `fractional`.
+    EquityFraction { fraction: f64, fractional: bool },
+}
+
+impl Sizing {
+    /// backtesting.py's default `buy()`/`sell()` size: `1 − sys.float_info.epsilon` of the
+    /// available margin, in whole units.
+    pub const ALL_IN: Sizing = Sizing::EquityFraction { fraction: 1.0 - f64::EPSILON, fractional: false };
+}
+
+/// Backtest settings. `Settings::default()` is backtesting.py's defaults (cash 10 000, no
+/// commission, no spread, next-open fills, all-in sizing, trades left open at the end).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Settings {
+    /// Initial cash, > 0.
+    pub cash: f64,
+    /// Commission as a fraction of each fill's notional, charged at entry and at exit.
+    /// backtesting.py accepts −0.1 ≤ c < 0.1 (negative is a rebate).
+    pub commission: f64,
+    /// Fixed commission in $ per fill (entry and exit), ≥ 0.
+    pub commission_fixed: f64,
+    /// Adverse slippage in basis points on the entry price only (backtesting.py's `spread`).
+    pub slippage_bps: f64,
+    pub fill: Fill,
+    pub sizing: Sizing,
+    /// backtesting.py's `finalize_trades=True`; see the module docs.
+    pub close_at_end: bool,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            cash: 10_000.0,
+            commission: 0.0,
+            commission_fixed: 0.0,
+            slippage_bps: 0.0,
+            fill: Fill::NextOpen,
+            sizing: Sizing::ALL_IN,
+            close_at_end: false,
+        }
+    }
+}
+
+impl Settings {
+    /// The checks backtesting.py makes on its arguments, as an error message.
+    pub fn validate(&self) -> Result<(), String> {
+        if !(self.cash > 0.0 && self.cash.is_finite()) {
+            return Err(format!("cash must be > 0, is {}", self.cash));
+        }
+        if !(-0.1..0.1).contains(&self.commission) {
+            return Err(format!("commission must be in [-0.1, 0.1), is {}", self.commission));
+        }
+        if !(self.commission_fixed >= 0.0 && self.commission_fixed.is_finite()) {
+            return Err(format!("commission_fixed must be >= 0, is {}", self.commission_fixed));
+        }
+        if !(self.slippage_bps >= 0.0 && self.slippage_bps < 10_000.0) {
+            return Err(format!("slippage_bps must be in [0, 10000), is {}", self.slippage_bps));
+        }
+        let ok = match self.sizing {
+            Sizing::Qty(q) => q > 0.0 && q.is_finite(),
+            Sizing::Notional(v) => v > 0.0 && v.is_finite(),
+            Sizing::EquityFraction { fraction, .. } => fraction > 0.0 && fraction.is_finite(),
+        };
+        if !ok {
+            return Err(format!("sizing must be positive and finite, is {:?}", self.sizing));
+        }
+        Ok(())
+    }
+
+    /// `commission(size, price)`, the library's `_commission_func`.
+    #[inline]
+    fn commission_of(&self, size: f64, price: f64) -> f64 {
+        self.commission_fixed + size.abs() * price * self.commission
+    }
+}
+
+/// A closed trade. Field names follow backtesting.py's `_trades` columns.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Trade {
+    pub entry_bar: usize,
+    pub exit_bar: usize,
+    /// Signed: negative for a short.
+    pub size: f64,
+    /// Including slippage.
+    pub entry_price: f64,
+    pub exit_price: f64,
+    /// Net of both commissions.
+    pub pnl: f64,
+    /// A fraction (0.05 = 5 %), net of both commissions.
+    pub return_pct: f64,
+    pub entry_time: DateTime<Utc>,
+    pub exit_time: DateTime<Utc>,
+    /// Entry plus exit commission, in $.
+    pub commission: f64,
+}
+
+/// A trade still open at the end of the data.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct OpenTrade {
+    pub entry_bar: usize,
+    pub size: f64,
+    pub entry_price: f64,
+    pub entry_time: DateTime<Utc>,
+    /// Already paid (it is in the equity curve).
+    pub entry_commission: f64,
+    /// `size·(last close − entry)`, before any commission (the library's `Trade.pl` of an open
+    /// trade).
+    pub unrealized_pnl: f64,
+}
+
+/// Everything a run produced.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outcome {
+    /// Closed trades, in the order they were closed.
+    pub trades: Vec<Trade>,
+    pub open_trade: Option<OpenTrade>,
+    /// Equity at every bar's close (`equity.len() == bars.len()`), warm-up back-filled.
+    pub equity: Vec<f64>,
+    /// backtesting.py's `_indicator_warmup_nbars`: the bar whose close Buy & Hold starts from.
+    pub warmup: usize,
+    /// The first bar the strategy is asked about (`warmup + 1`).
+    pub start: usize,
+    /// Cash at the end (equity minus the open trade's unrealized PnL).
+    pub cash: f64,
+    /// A signal decided on the last bar, which had no next bar to fill on.
+    pub pending: Option<Signal>,
+    /// The bar at which equity reached 0 and the run stopped, if it did.
+    pub out_of_money_at: Option<usize>,
+}
+
+/// The open trade while running.
+#[derive(Debug, Clone, Copy)]
+struct Open {
+    bar: usize,
+    size: f64,
+    price: f64,
+    commission: f64,
+}
+
+struct Broker<'a> {
+    settings: &'a Settings,
+    spread: f64,
+    cash: f64,
+    open: Option<Open>,
+    trades: Vec<Trade>,
+}
+
+impl Broker<'_> {
+    #[inline]
+    fn position(&self) -> f64 {
+        self.open.map_or(0.0, |t| t.size)
+    }
+
+    /// The library's `cash + (last_price·Σsize − Σ size·entry)`, in that operation order.
+    #[inline]
+    fn equity(&self, close: f64) -> f64 {
+        match self.open {
+            None => self.cash,
+            Some(t) => self.cash + (close * t.size - t.size * t.price),
+        }
+    }
+
+    fn close(&mut self, bars: &[Bar], price: f64, bar: usize) {
+        let Some(t) = self.open.take() else { return };
+        let exit_commission = self.settings.commission_of(t.size, price);
+        self.cash += t.size * (price - t.price) - exit_commission;
+        let commission = exit_commission + t.commission;
+        self.trades.push(Trade {
+            entry_bar: t.bar,
+            exit_bar: bar,
+            size: t.size,
+            entry_price: t.price,
+            exit_price: price,
+            pnl: t.size * (price - t.price) - commission,
+            return_pct: (price / t.price - 1.0).copysign(t.size) - commission / (t.size.abs() * t.price),
+            entry_time: bars[t.bar].time,
+            exit_time: bars[bar].time,
+            commission,
+        });
+    }
+
+    /// Open a trade in direction `dir` (±1) at raw price `price`, if the sizing allows.
+    fn open(&mut self, dir: f64, price: f64, bar: usize) {
+        let s = self.settings;
+        let adj = price * (1.0 + self.spread.copysign(dir));
+        let margin = self.cash.max(0.0);
+        let (units, per_unit) = match s.sizing {
+            Sizing::EquityFraction { fraction, fractional } => {
+                let per_unit = adj + s.commission_of(fraction, price) / fraction;
+                let budget = margin * fraction;
+                let units = if fractional { budget / per_unit } else { py_floordiv(budget, per_unit).trunc() };
+                (units, per_unit)
+            }
+            Sizing::Qty(q) => (q, adj + s.commission_of(q, price) / q),
+            Sizing::Notional(v) => {
+                let units = (v / adj).floor();
+                (units, adj + s.commission_of(units, price) / units)
+            }
+        };
+        // Zero units, or not enough cash for them: the broker cancels the order.
+        if !(units > 0.0) || units * per_unit > margin {
+            return;
+        }
+        let size = units.copysign(dir);
+        let commission = s.commission_of(size, adj);
+        self.cash -= commission;
+        self.open = Some(Open { bar, size, price: adj, commission });
+    }
+
+    fn execute(&mut self, signal: Signal, allow_short: bool, bars: &[Bar], price: f64, bar: usize) {
+        let pos = self.position();
+        match signal {
+            Signal::Hold => {}
+            Signal::Buy => {
+                if pos < 0.0 {
+                    self.close(bars, price, bar);
+                }
+                if self.open.is_none() {
+                    self.open(1.0, price, bar);
+                }
+            }
+            Signal::Sell => {
+                if pos > 0.0 {
+                    self.close(bars, price, bar);
+                }
+                if allow_short && self.open.is_none() {
+                    self.open(-1.0, price, bar);
+                }
+            }
+        }
+    }
+}
+
+/// Python's `float.__floordiv__` (via `fmod`), which can differ from `floor(a / b)` by one
+/// when `a / b` rounds up to an integer.
+fn py_floordiv(a: f64, b: f64) -> f64 {
+    let m = a % b;
+    let mut div = (a - m) / b;
+    if m != 0.0 && ((b < 0.0) != (m < 0.0)) {
+        div -= 1.0;
+    }
+    if div == 0.0 {
+        return 0.0f64.copysign(a / b);
+    }
+    let floor = div.floor();
+    if div - floor > 0.5 {
+        floor + 1.0
+    } else {
+        floor
+    }
+}
+
+/// Run `strategy` over `bars` (oldest first, one symbol).
+pub fn run(bars: &[Bar], strategy: &Strategy, settings: &Settings) -> Outcome {
+    let n = bars.len();
+    // The library's warm-up is the first index at which every indicator is non-NaN, and 0
+    // when one never is (too few bars).
+    let warmup = match strategy.bars_needed().saturating_sub(2) {
+        w if w < n => w,
+        _ => 0,
+    };
+    let start = warmup + 1;
+    let allow_short = strategy.allows_short();
+    let mut equity = vec![f64::NAN; n];
+    let mut broker = Broker {
+        settings,
+        spread: settings.slippage_bps / 10_000.0,
+        cash: settings.cash,
+        open: None,
+        trades: Vec::new(),
+    };
+    let fill_at = |i: usize| match settings.fill {
+        Fill::NextOpen => (bars[i].open, i),
+        Fill::Close => (bars[i - 1].close, i - 1),
+    };
+    let mut pending: Option<Signal> = None;
+    let mut out_of_money_at = None;
+
+    for i in start..n {
+        if let Some(signal) = pending.take() {
+            let (price, at) = fill_at(i);
+            broker.execute(signal, allow_short, bars, price, at);
+        }
+        let e = broker.equity(bars[i].close);
+        equity[i] = e;
+        if e <= 0.0 {
+            out_of_money(&mut broker, bars, &mut equity, i);
+            out_of_money_at = Some(i);
+            break;
+        }
+        let decision = strategy.decide(&bars[..=i], bars[i].close, broker.position());
+        if decision.signal != Signal::Hold {
+            pending = Some(decision.signal);
+        }
+    }
+
+    if settings.close_at_end && out_of_money_at.is_none() && start < n {
+        let last = n - 1;
+        let (price, at) = fill_at(last);
+        broker.close(bars, price, at);
+        if let Some(signal) = pending.take() {
+            broker.execute(signal, allow_short, bars, price, at);
+        }
+        let e = broker.equity(bars[last].close);
+        equity[last] = e;
+        if e <= 0.0 {
+            out_of_money(&mut broker, bars, &mut equity, last);
+            out_of_money_at = Some(last);
+        }
+    }
+
+    // Back-fill the warm-up (the library's `bfill().fillna(cash)`).
+    let first = if start < n { equity[start] } else { settings.cash };
+    equity[..start.min(n)].fill(first);
+
+    let open_trade = broker.open.map(|t| OpenTrade {
+        entry_bar: t.bar,
+        size: t.size,
+        entry_price: t.price,
+        entry_time: bars[t.bar].time,
+        entry_commission: t.commission,
+        unrealized_pnl: t.size * (bars[n - 1].close - t.price),
+    });
+    Outcome {
+        trades: broker.trades,
+        open_trade,
+        equity,
+        warmup,
+        start,
+        cash: broker.cash,
+        pending,
+        out_of_money_at,
+    }
+}
+
+fn out_of_money(broker: &mut Broker<'_>, bars: &[Bar], equity: &mut [f64], i: usize) {
+    broker.close(bars, bars[i].close, i);
+    broker.cash = 0.0;
+    equity[i..].fill(0.0);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    /// Daily bars at midnight UTC from (open, close) pairs; high/low span them.
+    fn bars(oc: &[(f64, f64)]) -> Vec<Bar> {
+        oc.iter()
+            .enumerate()
+            .map(|(i, &(o, c))| Bar {
+                time: Utc.timestamp_opt(1_700_000_000 - 1_700_000_000 % 86_400 + 86_400 * i as i64, 0).unwrap(),
+                open: o,
+                high: o.max(c),
+                low: o.min(c),
+                close: c,
+                volume: 1000.0,
+                trades: 0,
+                vwap: f64::NAN,
+            })
+            .collect()
+    }
+
+    /// Buys when the price is above 10, sells when below 5: no warm-up, start = 1.
+    const THR: Strategy = Strategy::Threshold { buy_above: 10.0, sell_below: 5.0 };
+
+    #[test]
+    fn flat_prices_never_trade_and_equity_stays_at_cash() {
+        let b = bars(&[(7.0, 7.0); 5]);
+        let out = run(&b, &THR, &Settings::default());
+        assert!(out.trades.is_empty() && out.open_trade.is_none() && out.pending.is_none());
+        assert_eq!(out.equity, vec![10_000.0; 5]);
+        assert_eq!((out.warmup, out.start), (0, 1));
+    }
+
+    #[test]
+    fn one_winning_trade_with_commission() {
+        // Bar 1 closes at 11 > 10: Buy, filled at Open[2] = 20.
+        // Size = floor(1000·(1−ε) / (20 + 20·0.01)) = floor(49.50..) = 49; entry commission
+        // 49·20·0.01 = 9.8, cash 990.2. Bar 3 closes at 4 < 5: Sell, filled at Open[4] = 30.
+        // Exit commission 49·30·0.01 = 14.7; cash = 990.2 + 49·10 − 14.7 = 1465.5.
+        // PnL = 490 − 24.5 = 465.5; return = 30/20 − 1 − 24.5/980 = 0.475.
+        // Equity: [1000 (back-filled), 1000, 990.2 + 49·(25−20) = 1235.2,
+        //          990.2 + 49·(4−20) = 206.2, 1465.5].
+        let b = bars(&[(7.0, 7.0), (7.0, 11.0), (20.0, 25.0), (24.0, 4.0), (30.0, 30.0)]);
+        let s = Settings { cash: 1000.0, commission: 0.01, ..Settings::default() };
+        let out = run(&b, &THR, &s);
+        assert_eq!(out.trades.len(), 1);
+        let t = out.trades[0];
+        assert_eq!((t.entry_bar, t.exit_bar, t.size, t.entry_price, t.exit_price), (2, 4, 49.0, 20.0, 30.0));
+        assert!((t.commission - 24.5).abs() < 1e-12);
+        assert!((t.pnl - 465.5).abs() < 1e-9);
+        assert!((t.return_pct - 0.475).abs() < 1e-12);
+        let want = [1000.0, 1000.0, 1235.2, 206.2, 1465.5];
+        for (e, w) in out.equity.iter().zip(want) {
+            assert!((e - w).abs() < 1e-9, "{:?}", out.equity);
+        }
+        assert!((out.cash - 1465.5).abs() < 1e-9);
+    }
+
+    #[test]
+    fn one_losing_short_with_slippage_then_stays_open() {
+        // SmaCross(1, 2) (fast SMA = the close) with shorts, closes 2, 3, 1, 5, 6:
+        //   bar 2: fast 3 → 1, slow 2.5 → 2: crossed below: Sell (flat, shorts allowed).
+        //   bar 3: fast 1 → 5, slow 2 → 3: crossed above: Buy.
+        // Sell fills at Open[3] = 10 less 100 bps = 9.9; size floor(100·(1−ε)/9.9) = 10 → −10.
+        // equity[3] = 100 + (−10)·(5 − 9.9) = 149.
+        // Buy fills at Open[4] = 12: the short closes at the raw 12: PnL = −10·(12 − 9.9) = −21,
+        // return = −(12/9.9 − 1); cash 79. Then a long of floor(79/(12·1.01)) = 6 at 12.12
+        // stays open: equity[4] = 79 + 6·(6 − 12.12) = 42.28.
+        let strat = Strategy::SmaCross { fast: 1, slow: 2, allow_short: true };
+        let b = bars(&[(2.0, 2.0), (3.0, 3.0), (1.0, 1.0), (10.0, 5.0), (12.0, 6.0)]);
+        let s = Settings { cash: 100.0, slippage_bps: 100.0, ..Settings::default() };
+        let out = run(&b, &strat, &s);
+        assert_eq!((out.warmup, out.start), (1, 2));
+        assert_eq!(out.trades.len(), 1);
+        let t = out.trades[0];
+        assert_eq!((t.entry_bar, t.exit_bar, t.size, t.exit_price), (3, 4, -10.0, 12.0));
+        assert!((t.entry_price - 9.9).abs() < 1e-12);
+        assert!((t.pnl + 21.0).abs() < 1e-9);
+        assert!((t.return_pct + (12.0 / 9.9 - 1.0)).abs() < 1e-12);
+        let open = out.open_trade.unwrap();
+        assert_eq!((open.entry_bar, open.size), (4, 6.0));
+        assert!((open.entry_price - 12.12).abs() < 1e-12);
+        assert!((out.equity[4] - 42.28).abs() < 1e-9);
+        // Warm-up back-filled from bar `start` (2), where nothing had happened yet.
+        assert_eq!(&out.equity[..4], &[100.0, 100.0, 100.0, 100.0 - 10.0 * (5.0 - 9.9)]);
+    }
+
+    #[test]
+    fn fill_on_close_records_the_decision_bar_and_last_bar_signal_stays_pending() {
+        // Buy decided on bar 1 (close 11) fills at Close[1] = 11, recorded as bar 1, but only
+        // in bar 2's step, so equity[1] is still 1000. Sell decided on bar 3 (close 4) fills at
+        // 4 on bar 3. Size = floor(1000/11) = 90; PnL = 90·(4 − 11) = −630.
+        // Bar 4 closes at 12 > 10: a Buy that has no next bar: pending.
+        let b = bars(&[(7.0, 7.0), (7.0, 11.0), (20.0, 25.0), (24.0, 4.0), (30.0, 12.0)]);
+        let s = Settings { cash: 1000.0, fill: Fill::Close, ..Settings::default() };
+        let out = run(&b, &THR, &s);
+        let t = out.trades[0];
+        assert_eq!((t.entry_bar, t.exit_bar, t.size, t.entry_price, t.exit_price), (1, 3, 90.0, 11.0, 4.0));
+        assert_eq!(t.pnl, -630.0);
+        assert_eq!(out.equity, vec![1000.0, 1000.0, 1000.0 + 90.0 * 14.0, 1000.0 - 630.0, 370.0]);
+        assert_eq!(out.pending, Some(Signal::Buy));
+        assert!(out.open_trade.is_none());
+    }
+
+    #[test]
+    fn close_at_end_closes_at_the_last_bars_open() {
+        // Buy on bar 1, filled at Open[2] = 20: floor(1000·(1−ε)/20) = floor(49.99..) = 49
+        // units (all-in is one unit short when cash/price is a whole number, as in the library).
+        // With close_at_end the trade is closed at Open[4] = 30 (the library's finalize_trades
+        // quirk), recorded as bar 4, and equity[4] = 1000 + 49·10 = 1490.
+        let b = bars(&[(7.0, 7.0), (7.0, 11.0), (20.0, 25.0), (24.0, 26.0), (30.0, 40.0)]);
+        let s = Settings { cash: 1000.0, close_at_end: true, ..Settings::default() };
+        let out = run(&b, &THR, &s);
+        assert_eq!(out.trades.len(), 1);
+        assert_eq!((out.trades[0].exit_bar, out.trades[0].exit_price), (4, 30.0));
+        assert_eq!(out.equity[4], 1490.0);
+        assert!(out.open_trade.is_none());
+    }
+
+    #[test]
+    fn out_of_money_stops_and_zeroes_equity() {
+        // Sell on bar 2, short 99 units at Open[3] = 10 (cash 1000); bar 3 closes at 25:
+        // equity = 1000 + (−99)·(25 − 10) = −485 <= 0: closed at Close[3], equity 0 onwards.
+        let strat = Strategy::SmaCross { fast: 1, slow: 2, allow_short: true };
+        let b = bars(&[(2.0, 2.0), (3.0, 3.0), (1.0, 1.0), (10.0, 25.0), (12.0, 6.0)]);
+        let out = run(&b, &strat, &Settings { cash: 1000.0, ..Settings::default() });
+        assert_eq!(out.out_of_money_at, Some(3));
+        assert_eq!(out.trades[0].exit_price, 25.0);
+        assert_eq!(&out.equity[3..], &[0.0, 0.0]);
+        assert!(out.open_trade.is_none());
+    }
+
+    #[test]
+    fn sizing_variants() {
+        // Qty 3 at 20: entry 20, 3 units. Notional 70 at 20: floor(3.5) = 3 units.
+        // Fraction 0.5 fractional: 1000·0.5/20 = 25 units.
+        let b = bars(&[(7.0, 7.0), (7.0, 11.0), (20.0, 25.0)]);
+        let size = |sizing| {
+            let s = Settings { cash: 1000.0, sizing, ..Settings::default() };
+            run(&b, &THR, &s).open_trade.map(|t| t.size)
+        };
+        assert_eq!(size(Sizing::Qty(3.0)), Some(3.0));
+        assert_eq!(size(Sizing::Notional(70.0)), Some(3.0));
+        assert_eq!(size(Sizing::EquityFraction { fraction: 0.5, fractional: true }), Some(25.0));
+        // More than the cash: cancelled, no partial fill.
+        assert_eq!(size(Sizing::Qty(51.0)), None);
+    }
+
+    #[test]
+    fn python_floor_division() {
+        assert_eq!(py_floordiv(7.0, 2.0), 3.0);
+        assert_eq!(py_floordiv(-7.0, 2.0), -4.0);
+        // 1/0.1 rounds to 10.0, but 1 // 0.1 == 9.0 in Python.
+        assert_eq!(py_floordiv(1.0, 0.1), 9.0);
+        assert_eq!((1.0f64 / 0.1).floor(), 10.0);
+    }
+}

@@ -1,0 +1,108 @@
+//! `prometheus-bot check`: is everything in place for a tick to trade?
+//!
+//! Validates the config (already done by loading it), finds the keys, and makes three calls:
+//! account, clock, latest trades. Prints a short report. Fails (exit 1) when the account
+//! cannot trade or the feed has no price for a symbol; a closed market is reported, not a
+//! failure, since the setup is fine and a tick would simply wait for the open.
+
+use crate::alpaca::Alpaca;
+use crate::config::Config;
+use crate::credentials::Credentials;
+use crate::error::{Error, Result};
+use chrono::Utc;
+use chrono_tz::America::New_York;
+
+pub fn run(config: &Config) -> Result<()> {
+    let credentials = Credentials::find(&config.env_file())?;
+    let client = Alpaca::new(&config.alpaca, credentials);
+    let mut problems = Vec::new();
+    let mode = if config.alpaca.live {
+        "LIVE (real money)"
+    } else {
+        "paper"
+    };
+    println!(
+        "config     {} ok ({} symbols, {} bars, {mode})",
+        config.path.display(),
+        config.symbols.len(),
+        config.bot.timeframe
+    );
+    println!("keys       found");
+
+    let account = client.account()?;
+    let status = account.status.as_deref().unwrap_or("unknown");
+    println!(
+        "account    {status}, buying power {} {}, equity {}",
+        account.buying_power.as_deref().unwrap_or("?"),
+        account.currency.as_deref().unwrap_or("USD"),
+        account.equity.as_deref().unwrap_or("?")
+    );
+    if status != "ACTIVE" {
+        problems.push(format!("account status is {status}, not ACTIVE"));
+    }
+    for (blocked, what) in [
+        (
+            account.trading_blocked,
+            "trading is blocked on this account",
+        ),
+        (account.account_blocked, "the account is blocked"),
+        (
+            account.trade_suspended_by_user,
+            "trading is suspended by the user",
+        ),
+    ] {
+        if blocked {
+            problems.push(what.to_string());
+        }
+    }
+
+    let clock = client.clock()?;
+    let fmt = |t: Option<chrono::DateTime<chrono::FixedOffset>>| {
+        t.map_or("?".into(), |t| {
+            t.with_timezone(&New_York)
+                .format("%a %Y-%m-%d %H:%M %Z")
+                .to_string()
+        })
+    };
+    if clock.is_open {
+        println!("market     open, closes {}", fmt(clock.next_close));
+    } else {
+        println!("market     closed, opens {}", fmt(clock.next_open));
+    }
+    let skew = (Utc::now() - clock.timestamp.with_timezone(&Utc)).num_seconds();
+    if skew.abs() > 30 {
+        println!("clock      this machine is {skew} s off the broker's clock (the tick uses the broker's)");
+    }
+
+    let names = config.symbol_names();
+    let trades = client.latest_trades(&names)?;
+    let now = clock.timestamp.with_timezone(&Utc);
+    for name in &names {
+        match trades.get(*name) {
+            Some(t) => {
+                let age = (now - t.t).num_seconds();
+                println!(
+                    "feed       {name} {} ({} feed, {age} s old)",
+                    t.p,
+                    config.alpaca.feed.as_str()
+                );
+            }
+            None => {
+                println!("feed       {name}: no latest trade");
+                problems.push(format!(
+                    "the {} feed has no latest trade for {name}",
+                    config.alpaca.feed.as_str()
+                ));
+            }
+        }
+    }
+    if problems.is_empty() {
+        println!("ok         a tick could trade");
+        Ok(())
+    } else {
+        Err(Error::Refused(format!(
+            "check failed: {}",
+            problems.join("; ")
+        )))
+    }
+}

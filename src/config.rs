@@ -1,0 +1,518 @@
+//! `config.toml` → a typed, validated [`Config`].
+//!
+//! Parsing is pure ([`Config::from_str`]); every mistake becomes an [`Error::Config`] naming the
+//! file, the line and the key. Paths inside the config resolve against the config file's own
+//! folder, because cron and Task Scheduler start the bot in some other working directory.
+
+use crate::domain::{is_valid_symbol, Timeframe};
+use crate::error::{Error, Result};
+use crate::strategy::Strategy;
+use serde::{Deserialize, Deserializer};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use toml::Spanned;
+
+/// Alpaca's live trading host: the only URL allowed with `live = true`.
+pub const LIVE_TRADING_URL: &str = "https://api.alpaca.markets";
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The config file itself, for messages.
+    pub path: PathBuf,
+    pub alpaca: AlpacaConfig,
+    pub bot: BotConfig,
+    pub symbols: Vec<SymbolConfig>,
+}
+
+#[derive(Debug, Clone)]
+pub struct AlpacaConfig {
+    pub trading_url: String,
+    pub data_url: String,
+    pub feed: Feed,
+    pub live: bool,
+    /// Per request, connect to last byte.
+    pub timeout: Duration,
+    /// Extra attempts for a GET after a 429, a 5xx or a timeout. POSTs are never retried.
+    pub max_retries: u32,
+    /// First backoff; doubled on each retry.
+    pub retry_base: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct BotConfig {
+    pub timeframe: Timeframe,
+    pub history: usize,
+    pub data_dir: PathBuf,
+    pub log_dir: PathBuf,
+}
+
+#[derive(Debug, Clone)]
+pub struct SymbolConfig {
+    pub name: String,
+    pub qty: f64,
+    pub strategy: Strategy,
+}
+
+/// The market-data feed. Free accounts get real-time IEX; SIP needs a subscription for the
+/// last 15 minutes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Feed {
+    Iex,
+    Sip,
+}
+
+impl Feed {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Feed::Iex => "iex",
+            Feed::Sip => "sip",
+        }
+    }
+}
+
+// ---- the file as written -------------------------------------------------------------------
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    #[serde(default)]
+    alpaca: RawAlpaca,
+    #[serde(default)]
+    bot: RawBot,
+    #[serde(default, rename = "symbol")]
+    symbols: Vec<RawSymbol>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawAlpaca {
+    trading_url: Spanned<String>,
+    data_url: Spanned<String>,
+    feed: Feed,
+    live: Spanned<bool>,
+    timeout_secs: Spanned<f64>,
+    max_retries: u32,
+    retry_base_ms: u64,
+}
+
+impl Default for RawAlpaca {
+    fn default() -> Self {
+        RawAlpaca {
+            trading_url: Spanned::new(0..0, "https://paper-api.alpaca.markets".into()),
+            data_url: Spanned::new(0..0, "https://data.alpaca.markets".into()),
+            feed: Feed::Iex,
+            live: Spanned::new(0..0, false),
+            timeout_secs: Spanned::new(0..0, 10.0),
+            max_retries: 3,
+            retry_base_ms: 500,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawBot {
+    #[serde(deserialize_with = "timeframe")]
+    timeframe: Timeframe,
+    history: Spanned<usize>,
+    data_dir: String,
+    log_dir: String,
+}
+
+impl Default for RawBot {
+    fn default() -> Self {
+        RawBot {
+            timeframe: Timeframe::Min1,
+            history: Spanned::new(0..0, 200),
+            data_dir: "data".into(),
+            log_dir: "logs".into(),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSymbol {
+    name: Spanned<String>,
+    qty: Spanned<f64>,
+    strategy: Spanned<Strategy>,
+}
+
+fn timeframe<'de, D: Deserializer<'de>>(d: D) -> Result<Timeframe, D::Error> {
+    let s = String::deserialize(d)?;
+    s.parse().map_err(serde::de::Error::custom)
+}
+
+// ---- loading and validation ----------------------------------------------------------------
+
+impl Config {
+    /// Read and validate the config file at `path`.
+    pub fn load(path: &Path) -> Result<Config> {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            let hint = if e.kind() == std::io::ErrorKind::NotFound {
+                " (pass --config PATH, or run from the folder that holds config.toml)"
+            } else {
+                ""
+            };
+            Error::config(path, None, None, format!("cannot read the file: {e}{hint}"))
+        })?;
+        Config::from_str(&text, path)
+    }
+
+    /// Parse `text` as the config file `path` (used for messages and to resolve relative
+    /// paths). Pure: touches no file.
+    pub fn from_str(text: &str, path: &Path) -> Result<Config> {
+        let here = |span: std::ops::Range<usize>, key: &str, msg: String| {
+            Error::config(path, Some(line_of(text, span.start)), Some(key), msg)
+        };
+        let raw: RawConfig = toml::from_str(text).map_err(|e| {
+            let (line, key) = match e.span() {
+                Some(span) => (Some(line_of(text, span.start)), key_at(text, span.start)),
+                None => (None, None),
+            };
+            Error::config(path, line, key.as_deref(), e.message().trim().to_string())
+        })?;
+
+        let a = raw.alpaca;
+        check_url(a.trading_url.get_ref())
+            .map_err(|m| here(a.trading_url.span(), "trading_url", m))?;
+        check_url(a.data_url.get_ref()).map_err(|m| here(a.data_url.span(), "data_url", m))?;
+        let trading_url = a.trading_url.into_inner().trim_end_matches('/').to_string();
+        let is_live_host = trading_url == LIVE_TRADING_URL;
+        if *a.live.get_ref() && !is_live_host {
+            let msg = format!("`live = true` needs trading_url = \"{LIVE_TRADING_URL}\"");
+            return Err(here(a.live.span(), "live", msg));
+        }
+        if !*a.live.get_ref() && is_live_host {
+            let msg = "this is Alpaca's live host but `live = false`: use https://paper-api.alpaca.markets, \
+                       or set live = true to trade real money";
+            return Err(Error::config(path, None, Some("trading_url"), msg));
+        }
+        let timeout = *a.timeout_secs.get_ref();
+        if !(0.1..=60.0).contains(&timeout) {
+            let msg = format!("must be between 0.1 and 60 seconds, got {timeout}");
+            return Err(here(a.timeout_secs.span(), "timeout_secs", msg));
+        }
+        let alpaca = AlpacaConfig {
+            trading_url,
+            data_url: a.data_url.into_inner().trim_end_matches('/').to_string(),
+            feed: a.feed,
+            live: a.live.into_inner(),
+            timeout: Duration::from_secs_f64(timeout),
+            max_retries: a.max_retries.min(10),
+            retry_base: Duration::from_millis(a.retry_base_ms.min(10_000)),
+        };
+
+        let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        let history = *raw.bot.history.get_ref();
+        if !(1..=10_000).contains(&history) {
+            let msg = format!("must be between 1 and 10000 bars, got {history}");
+            return Err(here(raw.bot.history.span(), "history", msg));
+        }
+        let bot = BotConfig {
+            timeframe: raw.bot.timeframe,
+            history,
+            data_dir: dir.join(&raw.bot.data_dir),
+            log_dir: dir.join(&raw.bot.log_dir),
+        };
+
+        if raw.symbols.is_empty() {
+            return Err(Error::config(
+                path,
+                None,
+                Some("symbol"),
+                "no [[symbol]] section: nothing to trade",
+            ));
+        }
+        let mut symbols: Vec<SymbolConfig> = Vec::with_capacity(raw.symbols.len());
+        for s in raw.symbols {
+            let name = s.name.get_ref();
+            if !is_valid_symbol(name) {
+                let msg = format!("`{name}` is not a ticker symbol (capital letters, digits, `.` or `/`, like AAPL or BRK.B)");
+                return Err(here(s.name.span(), "name", msg));
+            }
+            if symbols.iter().any(|seen| &seen.name == name) {
+                return Err(here(
+                    s.name.span(),
+                    "name",
+                    format!("`{name}` is listed twice"),
+                ));
+            }
+            let qty = *s.qty.get_ref();
+            if !(qty.is_finite() && qty > 0.0) {
+                return Err(here(
+                    s.qty.span(),
+                    "qty",
+                    format!("must be a positive number of shares, got {qty}"),
+                ));
+            }
+            let span = s.strategy.span();
+            let strategy = s.strategy.into_inner();
+            check_strategy(&strategy).map_err(|(key, m)| here(span.clone(), key, m))?;
+            if strategy.bars_needed() > history {
+                let msg = format!(
+                    "{name}'s strategy needs {} bars but [bot] history is {history}",
+                    strategy.bars_needed()
+                );
+                return Err(here(span, "history", msg));
+            }
+            symbols.push(SymbolConfig {
+                name: s.name.into_inner(),
+                qty,
+                strategy,
+            });
+        }
+
+        Ok(Config {
+            path: path.to_path_buf(),
+            alpaca,
+            bot,
+            symbols,
+        })
+    }
+
+    /// `.env` beside the config file.
+    pub fn env_file(&self) -> PathBuf {
+        self.path.parent().unwrap_or(Path::new("")).join(".env")
+    }
+
+    pub fn symbol_names(&self) -> Vec<&str> {
+        self.symbols.iter().map(|s| s.name.as_str()).collect()
+    }
+}
+
+fn check_strategy(strategy: &Strategy) -> Result<(), (&'static str, String)> {
+    match *strategy {
+        Strategy::Threshold {
+            buy_above,
+            sell_below,
+        } => {
+            if !(buy_above.is_finite() && sell_below.is_finite() && sell_below > 0.0) {
+                return Err(("sell_below", "prices must be positive numbers".into()));
+            }
+            if sell_below >= buy_above {
+                let msg = format!("must be below buy_above ({sell_below} >= {buy_above}), or the bot would flip every tick");
+                return Err(("sell_below", msg));
+            }
+        }
+        Strategy::SmaCross { fast, slow, .. } => {
+            if fast == 0 {
+                return Err(("fast", "must be at least 1".into()));
+            }
+            if fast >= slow {
+                return Err(("fast", format!("must be less than slow ({fast} >= {slow})")));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `https://` anywhere; `http://` only to this machine (the tests' fake Alpaca).
+fn check_url(url: &str) -> Result<(), String> {
+    let (scheme, rest) = url
+        .split_once("://")
+        .ok_or_else(|| format!("`{url}` is not a URL (expected https://host)"))?;
+    let host = host_of(rest);
+    if host.is_empty() {
+        return Err(format!("`{url}` has no host"));
+    }
+    match scheme {
+        "https" => Ok(()),
+        "http" if matches!(host, "127.0.0.1" | "localhost" | "[::1]") => Ok(()),
+        "http" => Err(format!(
+            "`{url}` is plain http: keys would cross the network unencrypted; use https"
+        )),
+        _ => Err(format!(
+            "`{url}`: unsupported scheme `{scheme}` (expected https)"
+        )),
+    }
+}
+
+fn host_of(authority_and_path: &str) -> &str {
+    let authority = authority_and_path.split('/').next().unwrap_or("");
+    if authority.starts_with('[') {
+        return authority.split_inclusive(']').next().unwrap_or("");
+    }
+    authority.split(':').next().unwrap_or("")
+}
+
+/// 1-based line number of byte `offset`.
+fn line_of(text: &str, offset: usize) -> usize {
+    text.as_bytes()[..offset.min(text.len())]
+        .iter()
+        .filter(|&&b| b == b'\n')
+        .count()
+        + 1
+}
+
+/// The key whose value or name sits at `offset`: the bare word before the nearest `=` on the
+/// same line at or before `offset`, else the bare word at `offset` (an unknown key's span).
+fn key_at(text: &str, offset: usize) -> Option<String> {
+    let offset = offset.min(text.len());
+    let line_start = text[..offset].rfind('\n').map_or(0, |i| i + 1);
+    let before = &text[line_start..offset];
+    let is_key_char = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '-';
+    let word = match before.rfind('=') {
+        Some(eq) => {
+            let left = before[..eq].trim_end();
+            let start = left.rfind(|c: char| !is_key_char(c)).map_or(0, |i| i + 1);
+            &left[start..]
+        }
+        None => {
+            let rest = &text[offset..];
+            &rest[..rest.find(|c: char| !is_key_char(c)).unwrap_or(rest.len())]
+        }
+    };
+    (!word.is_empty()).then(|| word.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    pub(crate) const SHIPPED: &str = include_str!("../config.toml");
+
+    fn parse(text: &str) -> Result<Config> {
+        Config::from_str(text, Path::new("/bot/config.toml"))
+    }
+
+    fn err(text: &str) -> String {
+        parse(text).unwrap_err().to_string()
+    }
+
+    const MINIMAL: &str = "[[symbol]]\nname = \"AAPL\"\nqty = 1\nstrategy = { kind = \"threshold\", buy_above = 230.0, sell_below = 220.0 }\n";
+
+    #[test]
+    fn the_shipped_config_is_valid_and_has_the_documented_defaults() {
+        let c = parse(SHIPPED).unwrap();
+        assert_eq!(c.alpaca.trading_url, "https://paper-api.alpaca.markets");
+        assert_eq!(c.alpaca.data_url, "https://data.alpaca.markets");
+        assert_eq!(c.alpaca.feed, Feed::Iex);
+        assert!(!c.alpaca.live);
+        assert_eq!(c.bot.timeframe, Timeframe::Min1);
+        assert_eq!(c.bot.history, 200);
+        assert_eq!(c.symbol_names(), ["AAPL", "TSLA"]);
+        assert_eq!(
+            c.symbols[1].strategy,
+            Strategy::SmaCross {
+                fast: 10,
+                slow: 30,
+                allow_short: false
+            }
+        );
+    }
+
+    #[test]
+    fn defaults_apply_and_paths_resolve_against_the_config_folder() {
+        let c = parse(MINIMAL).unwrap();
+        assert_eq!(c.bot.data_dir, Path::new("/bot/data"));
+        assert_eq!(c.bot.log_dir, Path::new("/bot/logs"));
+        assert_eq!(c.alpaca.timeout, Duration::from_secs(10));
+        assert_eq!(c.env_file(), Path::new("/bot/.env"));
+    }
+
+    #[test]
+    fn unknown_key_names_line_and_key() {
+        let text = format!("[bot]\ntimeframe = \"1Min\"\nhistroy = 5\n{MINIMAL}");
+        let e = err(&text);
+        assert!(
+            e.starts_with("config error: /bot/config.toml:3: `histroy`: unknown field `histroy`"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn wrong_type_names_line_and_key() {
+        let e = err(&MINIMAL.replace("qty = 1", "qty = \"one\""));
+        assert!(e.contains("config.toml:3: `qty`"), "{e}");
+        let e = err(&format!("[alpaca]\nlive = \"no\"\n{MINIMAL}"));
+        assert!(e.contains("config.toml:2: `live`"), "{e}");
+    }
+
+    #[test]
+    fn impossible_values_name_line_and_key() {
+        let e = err(&MINIMAL.replace("qty = 1", "qty = 0"));
+        assert!(e.contains(":3: `qty`: must be a positive number"), "{e}");
+        let e = err(&MINIMAL.replace("AAPL", "aapl"));
+        assert!(e.contains(":2: `name`: `aapl` is not a ticker"), "{e}");
+        let sma = MINIMAL.replace(
+            "{ kind = \"threshold\", buy_above = 230.0, sell_below = 220.0 }",
+            "{ kind = \"sma_cross\", fast = 30, slow = 10 }",
+        );
+        let e = err(&sma);
+        assert!(
+            e.contains(":4: `fast`: must be less than slow (30 >= 10)"),
+            "{e}"
+        );
+        let e = err(&MINIMAL.replace("sell_below = 220.0", "sell_below = 240.0"));
+        assert!(e.contains(":4: `sell_below`"), "{e}");
+        let e = err(&MINIMAL.replace("threshold", "martingale"));
+        assert!(e.contains(":4:") && e.contains("martingale"), "{e}");
+        let e = err(&format!("[bot]\ntimeframe = \"2Min\"\n{MINIMAL}"));
+        assert!(
+            e.contains(":2: `timeframe`: unknown timeframe `2Min`"),
+            "{e}"
+        );
+        let e = err(&format!(
+            "{MINIMAL}{}",
+            MINIMAL.replace("[[symbol]]\n", "[[symbol]]\n")
+        ));
+        assert!(e.contains(":6: `name`: `AAPL` is listed twice"), "{e}");
+        assert!(err("[bot]\nhistory = 5\n").contains("no [[symbol]]"));
+    }
+
+    #[test]
+    fn http_is_refused_except_on_loopback() {
+        let e = err(&format!(
+            "[alpaca]\ntrading_url = \"http://paper-api.alpaca.markets\"\n{MINIMAL}"
+        ));
+        assert!(
+            e.contains(":2: `trading_url`: `http://paper-api.alpaca.markets` is plain http"),
+            "{e}"
+        );
+        for ok in [
+            "http://127.0.0.1:8080",
+            "http://localhost:1",
+            "http://[::1]:9",
+        ] {
+            let c = parse(&format!(
+                "[alpaca]\ntrading_url = \"{ok}\"\ndata_url = \"{ok}/\"\n{MINIMAL}"
+            ))
+            .unwrap();
+            assert_eq!(c.alpaca.data_url, ok, "trailing slash is trimmed");
+        }
+        let e = err(&format!(
+            "[alpaca]\ndata_url = \"http://127.0.0.1.evil.com\"\n{MINIMAL}"
+        ));
+        assert!(e.contains("plain http"), "{e}");
+    }
+
+    #[test]
+    fn live_needs_the_live_host_and_the_live_host_needs_live() {
+        let e = err(&format!("[alpaca]\nlive = true\n{MINIMAL}"));
+        assert!(
+            e.contains(":2: `live`: `live = true` needs trading_url"),
+            "{e}"
+        );
+        let e = err(&format!(
+            "[alpaca]\ntrading_url = \"{LIVE_TRADING_URL}\"\n{MINIMAL}"
+        ));
+        assert!(e.contains("live host but `live = false`"), "{e}");
+        let c = parse(&format!(
+            "[alpaca]\nlive = true\ntrading_url = \"{LIVE_TRADING_URL}\"\n{MINIMAL}"
+        ))
+        .unwrap();
+        assert!(c.alpaca.live);
+    }
+
+    #[test]
+    fn history_must_cover_the_strategy() {
+        let sma = MINIMAL.replace(
+            "{ kind = \"threshold\", buy_above = 230.0, sell_below = 220.0 }",
+            "{ kind = \"sma_cross\", fast = 10, slow = 30 }",
+        );
+        let e = err(&format!("[bot]\nhistory = 20\n{sma}"));
+        assert!(e.contains("needs 31 bars but [bot] history is 20"), "{e}");
+    }
+}

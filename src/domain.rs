@@ -1,0 +1,176 @@
+//! Plain values shared by every part of the bot: bars, sides, signals, timeframes.
+//!
+//! Nothing here does I/O or knows about Alpaca's wire format; the Alpaca module converts its
+//! JSON into these types, and the strategy, backtester and ledgers only ever see these.
+
+use chrono::{DateTime, Duration, Utc};
+use std::fmt;
+use std::str::FromStr;
+
+/// One OHLCV bar, labelled by its start time (Alpaca's convention: the 09:31 bar holds
+/// trades from 09:31:00 to 09:31:59).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Bar {
+    pub time: DateTime<Utc>,
+    pub open: f64,
+    pub high: f64,
+    pub low: f64,
+    pub close: f64,
+    pub volume: f64,
+    /// Number of trades in the bar; 0 when the source does not say (imported CSVs).
+    pub trades: u64,
+    /// Volume-weighted average price; NaN when the source does not say.
+    pub vwap: f64,
+}
+
+/// The side of an order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Side {
+    Buy,
+    Sell,
+}
+
+impl Side {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Side::Buy => "buy",
+            Side::Sell => "sell",
+        }
+    }
+}
+
+impl fmt::Display for Side {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What a strategy wants done on this bar. `Buy` and `Sell` are directions, not sizes:
+/// sizing belongs to the caller (the tick uses the configured qty, the backtester its sizing
+/// rule), so the same decision function serves both.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Signal {
+    Buy,
+    Sell,
+    Hold,
+}
+
+impl Signal {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Signal::Buy => "buy",
+            Signal::Sell => "sell",
+            Signal::Hold => "hold",
+        }
+    }
+
+    pub fn side(self) -> Option<Side> {
+        match self {
+            Signal::Buy => Some(Side::Buy),
+            Signal::Sell => Some(Side::Sell),
+            Signal::Hold => None,
+        }
+    }
+}
+
+impl fmt::Display for Signal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Bar sizes the bot supports, spelled as Alpaca spells them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Timeframe {
+    Min1,
+    Min5,
+    Min15,
+    Hour1,
+    Day1,
+}
+
+impl Timeframe {
+    pub const ALL: [Timeframe; 5] = [
+        Timeframe::Min1,
+        Timeframe::Min5,
+        Timeframe::Min15,
+        Timeframe::Hour1,
+        Timeframe::Day1,
+    ];
+
+    /// The `timeframe` query value Alpaca expects, also used in cache file names.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Timeframe::Min1 => "1Min",
+            Timeframe::Min5 => "5Min",
+            Timeframe::Min15 => "15Min",
+            Timeframe::Hour1 => "1Hour",
+            Timeframe::Day1 => "1Day",
+        }
+    }
+
+    pub fn duration(self) -> Duration {
+        match self {
+            Timeframe::Min1 => Duration::minutes(1),
+            Timeframe::Min5 => Duration::minutes(5),
+            Timeframe::Min15 => Duration::minutes(15),
+            Timeframe::Hour1 => Duration::hours(1),
+            Timeframe::Day1 => Duration::days(1),
+        }
+    }
+
+    pub fn is_intraday(self) -> bool {
+        self != Timeframe::Day1
+    }
+}
+
+impl fmt::Display for Timeframe {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Timeframe {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Timeframe::ALL
+            .into_iter()
+            .find(|tf| tf.as_str().eq_ignore_ascii_case(s))
+            .ok_or_else(|| {
+                format!("unknown timeframe `{s}` (expected one of 1Min, 5Min, 15Min, 1Hour, 1Day)")
+            })
+    }
+}
+
+/// True for ticker symbols Alpaca trades as US equities: 1 to 10 characters of capital
+/// letters, digits, `.` and `/` (BRK.B, BF/B), starting with a letter.
+pub fn is_valid_symbol(s: &str) -> bool {
+    let mut chars = s.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_uppercase())
+        && s.len() <= 10
+        && chars.all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '.' || c == '/')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timeframe_round_trips_and_rejects_unknown() {
+        for tf in Timeframe::ALL {
+            assert_eq!(tf.as_str().parse::<Timeframe>().unwrap(), tf);
+        }
+        assert!("2Min".parse::<Timeframe>().is_err());
+    }
+
+    #[test]
+    fn symbol_format() {
+        for ok in ["AAPL", "TSLA", "BRK.B", "BF/B", "A"] {
+            assert!(is_valid_symbol(ok), "{ok}");
+        }
+        for bad in ["", "aapl", "1AB", "AAPL ", "TOOLONGSYMB", "AA-PL"] {
+            assert!(!is_valid_symbol(bad), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,251 @@
+//! The one error type, and the one place exit codes are decided.
+//!
+//! Every variant carries what a person needs to fix the problem: the file and line, the field,
+//! the endpoint and HTTP status, Alpaca's own message. No variant ever holds an API key.
+
+use std::fmt;
+use std::io;
+use std::path::PathBuf;
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[derive(Debug)]
+pub enum Error {
+    /// Bad command line: exit 2.
+    Usage(String),
+    /// Bad config file: exit 2. `line` is 1-based.
+    Config {
+        file: PathBuf,
+        line: Option<usize>,
+        key: Option<String>,
+        message: String,
+    },
+    /// No API keys found: exit 2, before any network call.
+    MissingKeys { env_file: PathBuf },
+    /// Another tick holds the lock: exit 3.
+    LockHeld { path: PathBuf },
+    /// A file could not be read or written.
+    Io {
+        path: PathBuf,
+        action: &'static str,
+        source: io::Error,
+    },
+    /// A file the bot owns holds something it cannot read (a ledger, the state, the cache).
+    Corrupt {
+        path: PathBuf,
+        line: Option<usize>,
+        message: String,
+    },
+    /// The request never got an HTTP answer (DNS, connect, TLS, timeout, reset).
+    Network { endpoint: String, detail: String },
+    /// Alpaca rejected our keys (401, or 403 "forbidden.").
+    Auth {
+        endpoint: String,
+        status: u16,
+        message: String,
+    },
+    /// Alpaca answered with an error status.
+    Api {
+        endpoint: String,
+        status: u16,
+        code: Option<u64>,
+        message: String,
+    },
+    /// Alpaca answered 2xx with a body we could not understand.
+    BadResponse { endpoint: String, detail: String },
+    /// Something that prevents the command from doing its job, said in words.
+    Refused(String),
+}
+
+impl Error {
+    /// The process exit code: 0 ok, 1 runtime failure, 2 usage or config, 3 lock held.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            Error::Usage(_) | Error::Config { .. } | Error::MissingKeys { .. } => 2,
+            Error::LockHeld { .. } => 3,
+            _ => 1,
+        }
+    }
+
+    pub fn io(path: impl Into<PathBuf>, action: &'static str, source: io::Error) -> Error {
+        Error::Io {
+            path: path.into(),
+            action,
+            source,
+        }
+    }
+
+    pub fn config(
+        file: impl Into<PathBuf>,
+        line: Option<usize>,
+        key: Option<&str>,
+        message: impl Into<String>,
+    ) -> Error {
+        Error::Config {
+            file: file.into(),
+            line,
+            key: key.map(str::to_owned),
+            message: message.into(),
+        }
+    }
+
+    /// True for a 422 "client_order_id must be unique": the order was already placed.
+    /// Matched loosely, as Alpaca has spelled it with and without underscores.
+    pub fn is_duplicate_client_id(&self) -> bool {
+        match self {
+            Error::Api {
+                status: 422,
+                message,
+                ..
+            } => {
+                let m = message.to_ascii_lowercase().replace('_', " ");
+                m.contains("client order id") && m.contains("unique")
+            }
+            _ => false,
+        }
+    }
+
+    /// True for a 404 that means "no such thing" rather than a wrong URL.
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, Error::Api { status: 404, message, .. } if !message.contains("endpoint not found"))
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Usage(msg) => write!(f, "usage: {msg}"),
+            Error::Config {
+                file,
+                line,
+                key,
+                message,
+            } => {
+                write!(f, "config error: {}", file.display())?;
+                if let Some(line) = line {
+                    write!(f, ":{line}")?;
+                }
+                if let Some(key) = key {
+                    write!(f, ": `{key}`")?;
+                }
+                write!(f, ": {message}")
+            }
+            Error::MissingKeys { env_file } => write!(
+                f,
+                "no Alpaca API keys found: set ALPACA_KEY and ALPACA_SECRET (or APCA_API_KEY_ID and \
+                 APCA_API_SECRET_KEY) in the environment, or put them in {} (see .env.example)",
+                env_file.display()
+            ),
+            Error::LockHeld { path } => write!(
+                f,
+                "another tick is running (lock held on {}); this run did nothing",
+                path.display()
+            ),
+            Error::Io { path, action, source } => write!(f, "cannot {action} {}: {source}", path.display()),
+            Error::Corrupt { path, line, message } => {
+                write!(f, "unreadable file {}", path.display())?;
+                if let Some(line) = line {
+                    write!(f, " line {line}")?;
+                }
+                write!(f, ": {message}")
+            }
+            Error::Network { endpoint, detail } => write!(f, "network error calling {endpoint}: {detail}"),
+            Error::Auth {
+                endpoint,
+                status,
+                message,
+            } => {
+                let hint = if *status == 401 {
+                    "the key pair belongs to the other environment (paper vs live) or was revoked: check \
+                     ALPACA_KEY/ALPACA_SECRET against the trading_url in the config"
+                } else {
+                    "the key id or secret is wrong or missing: check ALPACA_KEY and ALPACA_SECRET \
+                     (or APCA_API_KEY_ID/APCA_API_SECRET_KEY)"
+                };
+                write!(f, "Alpaca refused the API keys ({status} {message}) on {endpoint}: {hint}")
+            }
+            Error::Api {
+                endpoint,
+                status,
+                code,
+                message,
+            } => {
+                write!(f, "Alpaca answered {status} on {endpoint}: {message}")?;
+                if let Some(code) = code {
+                    write!(f, " (code {code})")?;
+                }
+                Ok(())
+            }
+            Error::BadResponse { endpoint, detail } => {
+                write!(f, "unexpected answer from {endpoint}: {detail}")
+            }
+            Error::Refused(msg) => f.write_str(msg),
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Io { source, .. } => Some(source),
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exit_codes_follow_the_contract() {
+        assert_eq!(Error::Usage("x".into()).exit_code(), 2);
+        assert_eq!(
+            Error::config("c.toml", Some(3), Some("qty"), "bad").exit_code(),
+            2
+        );
+        assert_eq!(
+            Error::MissingKeys {
+                env_file: ".env".into()
+            }
+            .exit_code(),
+            2
+        );
+        assert_eq!(Error::LockHeld { path: "l".into() }.exit_code(), 3);
+        let net = Error::Network {
+            endpoint: "GET /v2/clock".into(),
+            detail: "timeout".into(),
+        };
+        assert_eq!(net.exit_code(), 1);
+    }
+
+    #[test]
+    fn config_error_names_file_line_and_key() {
+        let e = Error::config(
+            "/x/config.toml",
+            Some(14),
+            Some("fast"),
+            "must be less than `slow`",
+        );
+        assert_eq!(
+            e.to_string(),
+            "config error: /x/config.toml:14: `fast`: must be less than `slow`"
+        );
+    }
+
+    #[test]
+    fn duplicate_client_id_is_recognised_in_both_spellings() {
+        for message in [
+            "client_order_id must be unique",
+            "client order id must be unique",
+        ] {
+            let e = Error::Api {
+                endpoint: "POST /v2/orders".into(),
+                status: 422,
+                code: Some(40010001),
+                message: message.into(),
+            };
+            assert!(e.is_duplicate_client_id());
+        }
+    }
+}

@@ -1,0 +1,38 @@
+//! prometheus-bot: a once-a-minute algorithmic trading bot for US stocks on Alpaca.
+//!
+//! Each run of the binary is one short-lived command. The main one, `tick`, does:
+//!
+//! ```text
+//! lock ─► config ─► state ─► broker clock ─► resolve unfinished orders
+//!      ─► latest trades + bars (cache + one request) ─► positions + open orders
+//!      ─► strategy::decide per symbol ─► order (idempotent client id) ─► ledgers ─► state
+//! ```
+//!
+//! Module map: [`cli`] parses, [`config`] validates, [`credentials`] finds keys,
+//! [`alpaca`] talks HTTP, [`strategy`] decides (pure), [`store`] owns every file,
+//! [`cmd`] holds one module per command, [`error`] decides exit codes.
+
+pub mod alpaca;
+pub mod cli;
+pub mod cmd;
+pub mod config;
+pub mod credentials;
+pub mod domain;
+pub mod error;
+pub mod logging;
+pub mod store;
+pub mod strategy;
+
+use cli::{Cli, Command};
+use config::Config;
+use error::Result;
+
+/// Run one command to completion.
+pub fn run(cli: Cli) -> Result<()> {
+    let config = Config::load(&cli.config)?;
+    logging::add_file(&config.bot.log_dir);
+    match cli.command {
+        Command::Tick(args) => cmd::tick::run(&config, &args),
+        Command::Check(_) => cmd::check::run(&config),
+    }
+}

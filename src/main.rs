@@ -1,0 +1,34 @@
+//! The doorway: parse, log, run, exit code. Everything else lives in the library.
+
+use prometheus_bot::{cli::Cli, logging};
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().collect();
+    let strs: Vec<&str> = args.iter().map(String::as_str).collect();
+    let cli = match <Cli as argh::FromArgs>::from_args(&strs[..1], &strs[1..]) {
+        Ok(cli) => cli,
+        Err(early) => {
+            // --help prints to stdout and exits 0; a usage mistake goes to stderr, exit 2.
+            return match early.status {
+                Ok(()) => {
+                    println!("{}", early.output);
+                    ExitCode::SUCCESS
+                }
+                Err(()) => {
+                    eprintln!("{}", early.output);
+                    ExitCode::from(2)
+                }
+            };
+        }
+    };
+    logging::init_stderr();
+    match prometheus_bot::run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            log::error!("{e}");
+            eprintln!("error: {e}");
+            ExitCode::from(e.exit_code() as u8)
+        }
+    }
+}

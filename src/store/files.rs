@@ -1,0 +1,139 @@
+//! Two file primitives everything else builds on.
+
+use crate::error::{Error, Result};
+use std::fs::{self, File, OpenOptions};
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+/// Replace `path` with `bytes` so that a reader (or a power cut) sees the old file or the
+/// new one, never a mix: write a temp file beside it, fsync, rename over, fsync the folder.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    fs::create_dir_all(dir).map_err(|e| Error::io(dir, "create folder", e))?;
+    let tmp = temp_path(path);
+    let result = (|| {
+        let mut f = File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        drop(f);
+        fs::rename(&tmp, path)?;
+        sync_dir(dir);
+        Ok(())
+    })();
+    result.map_err(|e| {
+        let _ = fs::remove_file(&tmp);
+        Error::io(path, "write", e)
+    })
+}
+
+fn temp_path(path: &Path) -> PathBuf {
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(format!(".tmp{}", std::process::id()));
+    path.with_file_name(name)
+}
+
+#[cfg(unix)]
+fn sync_dir(dir: &Path) {
+    if let Ok(d) = File::open(dir) {
+        let _ = d.sync_all();
+    }
+}
+
+#[cfg(not(unix))]
+fn sync_dir(_dir: &Path) {}
+
+/// If the file's last line has no newline (a write cut short by a crash or power cut), cut
+/// it off, append the fragment to `<file>.torn` for inspection, and return how many bytes
+/// were cut. Every complete line is left untouched.
+pub fn repair_torn_tail(path: &Path) -> Result<usize> {
+    let mut f = match OpenOptions::new().read(true).write(true).open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+        Err(e) => return Err(Error::io(path, "open", e)),
+    };
+    let io = |e| Error::io(path, "repair", e);
+    let len = f.metadata().map_err(io)?.len();
+    if len == 0 {
+        return Ok(0);
+    }
+    let mut last = [0u8; 1];
+    f.seek(SeekFrom::End(-1)).map_err(io)?;
+    f.read_exact(&mut last).map_err(io)?;
+    if last[0] == b'\n' {
+        return Ok(0);
+    }
+    // Scan back for the last newline, a block at a time.
+    let mut end = len;
+    let mut keep = 0u64;
+    let mut block = vec![0u8; 8192];
+    'scan: while end > 0 {
+        let start = end.saturating_sub(block.len() as u64);
+        let chunk = &mut block[..(end - start) as usize];
+        f.seek(SeekFrom::Start(start)).map_err(io)?;
+        f.read_exact(chunk).map_err(io)?;
+        if let Some(i) = chunk.iter().rposition(|&b| b == b'\n') {
+            keep = start + i as u64 + 1;
+            break 'scan;
+        }
+        end = start;
+    }
+    let mut fragment = Vec::with_capacity((len - keep) as usize);
+    f.seek(SeekFrom::Start(keep)).map_err(io)?;
+    f.read_to_end(&mut fragment).map_err(io)?;
+    let mut torn_name = path.file_name().unwrap_or_default().to_os_string();
+    torn_name.push(".torn");
+    let torn = path.with_file_name(torn_name);
+    let mut side = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&torn)
+        .map_err(|e| Error::io(&torn, "write", e))?;
+    fragment.push(b'\n');
+    side.write_all(&fragment)
+        .map_err(|e| Error::io(&torn, "write", e))?;
+    f.set_len(keep).map_err(io)?;
+    f.sync_all().map_err(io)?;
+    let cut = fragment.len() - 1;
+    log::warn!(
+        "{}: cut off a torn last line ({cut} bytes, kept in {}); every complete line is intact",
+        path.display(),
+        torn.display()
+    );
+    Ok(cut)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn torn_tail_is_cut_and_kept_aside() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("l.csv");
+        fs::write(&p, "a,b\n1,2\n3,").unwrap();
+        assert_eq!(repair_torn_tail(&p).unwrap(), 2);
+        assert_eq!(fs::read_to_string(&p).unwrap(), "a,b\n1,2\n");
+        assert_eq!(
+            fs::read_to_string(dir.path().join("l.csv.torn")).unwrap(),
+            "3,\n"
+        );
+        assert_eq!(
+            repair_torn_tail(&p).unwrap(),
+            0,
+            "a whole file is left alone"
+        );
+        fs::write(&p, "no newline at all").unwrap();
+        repair_torn_tail(&p).unwrap();
+        assert_eq!(fs::read_to_string(&p).unwrap(), "");
+    }
+
+    #[test]
+    fn atomic_write_replaces_and_leaves_no_temp_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("sub/state.json");
+        write_atomic(&p, b"one").unwrap();
+        write_atomic(&p, b"two").unwrap();
+        assert_eq!(fs::read_to_string(&p).unwrap(), "two");
+        assert_eq!(fs::read_dir(p.parent().unwrap()).unwrap().count(), 1);
+    }
+}

@@ -1,0 +1,174 @@
+//! Append-only CSV ledgers a person opens in a spreadsheet.
+//!
+//! One header, fixed column order, one row per line, times as `YYYY-MM-DD HH:MM:SS` (UTC),
+//! which spreadsheets read as date-times. Rows are appended whole and fsynced; a torn last
+//! line is cut off on open. A file whose header is not ours is refused rather than extended.
+
+use super::files::repair_torn_tail;
+use crate::error::{Error, Result};
+use chrono::{DateTime, Utc};
+use std::fs::OpenOptions;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+pub const DECISIONS: &[&str] = &[
+    "time_utc",
+    "symbol",
+    "strategy",
+    "bar_time_utc",
+    "price",
+    "position",
+    "signal",
+    "action",
+    "qty",
+    "client_order_id",
+    "reason",
+];
+
+pub const ORDERS: &[&str] = &[
+    "time_utc",
+    "symbol",
+    "side",
+    "qty",
+    "price",
+    "type",
+    "client_order_id",
+    "order_id",
+    "status",
+    "message",
+];
+
+pub struct Ledger {
+    path: PathBuf,
+    columns: &'static [&'static str],
+}
+
+/// Ledger time format.
+pub fn time_cell(t: DateTime<Utc>) -> String {
+    t.format("%Y-%m-%d %H:%M:%S").to_string()
+}
+
+impl Ledger {
+    /// Open (creating with its header if absent) the ledger `name` in `dir`.
+    pub fn open(dir: &Path, name: &str, columns: &'static [&'static str]) -> Result<Ledger> {
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, "create folder", e))?;
+        let path = dir.join(name);
+        repair_torn_tail(&path)?;
+        let header = columns.join(",");
+        let first_line = match std::fs::read(&path) {
+            Ok(bytes) => bytes.split(|&b| b == b'\n').next().map(|l| {
+                String::from_utf8_lossy(l)
+                    .trim_end_matches('\r')
+                    .to_string()
+            }),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => return Err(Error::io(&path, "read", e)),
+        };
+        let ledger = Ledger { path, columns };
+        match first_line.as_deref() {
+            None | Some("") => ledger.write_bytes(format!("{header}\n").as_bytes())?,
+            Some(h) if h == header => {}
+            Some(h) => return Err(Error::Corrupt {
+                path: ledger.path,
+                line: Some(1),
+                message: format!(
+                    "header is `{h}`, expected `{header}`; move the file aside to start a new one"
+                ),
+            }),
+        }
+        Ok(ledger)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Append rows (each exactly as many cells as columns) in one write, then fsync.
+    pub fn append<R: AsRef<[String]>>(&self, rows: &[R]) -> Result<()> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let mut out = csv::WriterBuilder::new()
+            .terminator(csv::Terminator::Any(b'\n'))
+            .from_writer(Vec::new());
+        for row in rows {
+            let row = row.as_ref();
+            debug_assert_eq!(row.len(), self.columns.len(), "{}", self.path.display());
+            out.write_record(row)
+                .map_err(|e| Error::Refused(format!("cannot format a ledger row: {e}")))?;
+        }
+        let bytes = out
+            .into_inner()
+            .map_err(|e| Error::Refused(format!("cannot format a ledger row: {e}")))?;
+        self.write_bytes(&bytes)
+    }
+
+    fn write_bytes(&self, bytes: &[u8]) -> Result<()> {
+        let io = |e| Error::io(&self.path, "append to", e);
+        let mut f = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.path)
+            .map_err(io)?;
+        f.write_all(bytes).map_err(io)?;
+        f.sync_data().map_err(io)
+    }
+
+    /// Every row, as string records (header excluded). Used for recovery and reports.
+    pub fn read_all(&self) -> Result<Vec<csv::StringRecord>> {
+        let mut reader = csv::Reader::from_path(&self.path).map_err(|e| Error::Corrupt {
+            path: self.path.clone(),
+            line: None,
+            message: e.to_string(),
+        })?;
+        reader
+            .records()
+            .map(|r| {
+                r.map_err(|e| Error::Corrupt {
+                    path: self.path.clone(),
+                    line: e.position().map(|p| p.line() as usize),
+                    message: e.to_string(),
+                })
+            })
+            .collect()
+    }
+
+    /// Position of a column, for readers.
+    pub fn column(&self, name: &str) -> Option<usize> {
+        self.columns.iter().position(|c| *c == name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_once_rows_appended_and_quoted() {
+        let dir = tempfile::tempdir().unwrap();
+        let l = Ledger::open(dir.path(), "orders.csv", ORDERS).unwrap();
+        let row: Vec<String> = ORDERS.iter().map(|c| format!("{c}, \"x\"")).collect();
+        l.append(&[row.clone()]).unwrap();
+        let l = Ledger::open(dir.path(), "orders.csv", ORDERS).unwrap();
+        l.append(&[row]).unwrap();
+        let text = std::fs::read_to_string(l.path()).unwrap();
+        assert_eq!(text.matches("time_utc,symbol").count(), 1);
+        assert_eq!(text.lines().count(), 3);
+        let rows = l.read_all().unwrap();
+        assert_eq!(&rows[1][0], "time_utc, \"x\"");
+    }
+
+    #[test]
+    fn a_foreign_header_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("orders.csv"), "date,what\n").unwrap();
+        let e = Ledger::open(dir.path(), "orders.csv", ORDERS)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            e.contains("orders.csv line 1: header is `date,what`"),
+            "{e}"
+        );
+    }
+}

@@ -1,0 +1,325 @@
+//! The decision functions shared by the live tick and the backtester.
+//!
+//! `Strategy::decide` is pure: it takes the closed bars up to and including the bar being
+//! decided on, the last traded price and the signed position, and returns a [`Decision`].
+//! It never reads the clock, the disk or the network, so a backtest replaying the same
+//! bars must make the same decision as the tick did. It does not allocate either, which keeps
+//! a million-bar backtest cheap.
+
+mod indicators;
+
+pub use indicators::sma;
+
+use crate::domain::{Bar, Signal};
+use serde::Deserialize;
+use std::fmt;
+
+/// A strategy and its parameters, as written in a `[[symbol]]` section of the config.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Strategy {
+    /// The seed's rule: buy above one price, sell below another.
+    Threshold { buy_above: f64, sell_below: f64 },
+    /// Long when SMA(fast) crosses above SMA(slow); flat (or short, with `allow_short`)
+    /// when it crosses below.
+    SmaCross {
+        fast: usize,
+        slow: usize,
+        #[serde(default)]
+        allow_short: bool,
+    },
+}
+
+/// What a strategy decided and why, in words a person reads in the decisions ledger.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Decision {
+    pub signal: Signal,
+    pub why: Why,
+}
+
+/// The reason behind a decision. An enum rather than a `String` so that deciding never
+/// allocates; `Display` renders the sentence.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Why {
+    PriceAbove { price: f64, level: f64 },
+    PriceBelow { price: f64, level: f64 },
+    PriceBetween { price: f64, low: f64, high: f64 },
+    AlreadyLong,
+    AlreadyFlat,
+    AlreadyShort,
+    WarmingUp { have: usize, need: usize },
+    CrossedAbove { fast: f64, slow: f64 },
+    CrossedBelow { fast: f64, slow: f64 },
+    NoCross { fast: f64, slow: f64 },
+}
+
+impl fmt::Display for Why {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            Why::PriceAbove { price, level } => write!(f, "price {price} is above {level}"),
+            Why::PriceBelow { price, level } => write!(f, "price {price} is below {level}"),
+            Why::PriceBetween { price, low, high } => {
+                write!(f, "price {price} is between {low} and {high}")
+            }
+            Why::AlreadyLong => f.write_str("signal is long and the position is already long"),
+            Why::AlreadyFlat => f.write_str("signal is to exit and the position is already flat"),
+            Why::AlreadyShort => f.write_str("signal is short and the position is already short"),
+            Why::WarmingUp { have, need } => {
+                write!(
+                    f,
+                    "warming up: {have} closed bars, the strategy needs {need}"
+                )
+            }
+            Why::CrossedAbove { fast, slow } => {
+                write!(f, "fast SMA {fast:.4} crossed above slow SMA {slow:.4}")
+            }
+            Why::CrossedBelow { fast, slow } => {
+                write!(f, "fast SMA {fast:.4} crossed below slow SMA {slow:.4}")
+            }
+            Why::NoCross { fast, slow } => {
+                write!(f, "no crossover (fast SMA {fast:.4}, slow SMA {slow:.4})")
+            }
+        }
+    }
+}
+
+impl Strategy {
+    /// A short stable name, used in client order ids and ledgers.
+    pub fn tag(&self) -> &'static str {
+        match self {
+            Strategy::Threshold { .. } => "thr",
+            Strategy::SmaCross { .. } => "sma",
+        }
+    }
+
+    /// How many closed bars the strategy needs before it can say anything but hold.
+    pub fn bars_needed(&self) -> usize {
+        match *self {
+            Strategy::Threshold { .. } => 0,
+            Strategy::SmaCross { slow, .. } => slow + 1,
+        }
+    }
+
+    /// May a sell open a short position (stop-and-reverse)?
+    pub fn allows_short(&self) -> bool {
+        matches!(
+            *self,
+            Strategy::SmaCross {
+                allow_short: true,
+                ..
+            }
+        )
+    }
+
+    /// Decide on the last bar of `bars`.
+    ///
+    /// `bars` are closed bars, oldest first; `last_price` is the latest trade (the tick) or the
+    /// bar's close (the backtest); `position` is signed shares, counting orders already sent
+    /// but not yet filled, so that a pending buy is never bought again.
+    pub fn decide(&self, bars: &[Bar], last_price: f64, position: f64) -> Decision {
+        match *self {
+            Strategy::Threshold {
+                buy_above,
+                sell_below,
+            } => decide_threshold(buy_above, sell_below, last_price, position),
+            Strategy::SmaCross {
+                fast,
+                slow,
+                allow_short,
+            } => decide_sma_cross(fast, slow, allow_short, bars, position),
+        }
+    }
+}
+
+fn decide_threshold(buy_above: f64, sell_below: f64, price: f64, position: f64) -> Decision {
+    let (signal, why) = if price > buy_above {
+        if position > 0.0 {
+            (Signal::Hold, Why::AlreadyLong)
+        } else {
+            (
+                Signal::Buy,
+                Why::PriceAbove {
+                    price,
+                    level: buy_above,
+                },
+            )
+        }
+    } else if price < sell_below {
+        if position > 0.0 {
+            (
+                Signal::Sell,
+                Why::PriceBelow {
+                    price,
+                    level: sell_below,
+                },
+            )
+        } else {
+            (Signal::Hold, Why::AlreadyFlat)
+        }
+    } else {
+        let why = Why::PriceBetween {
+            price,
+            low: sell_below,
+            high: buy_above,
+        };
+        (Signal::Hold, why)
+    };
+    Decision { signal, why }
+}
+
+/// backtesting.py's `crossover`: strictly below on the previous bar and strictly above on
+/// this one. A cross that passes through an exact tie is not a cross, as there.
+fn decide_sma_cross(
+    fast: usize,
+    slow: usize,
+    allow_short: bool,
+    bars: &[Bar],
+    position: f64,
+) -> Decision {
+    let need = slow + 1;
+    if bars.len() < need {
+        let why = Why::WarmingUp {
+            have: bars.len(),
+            need,
+        };
+        return Decision {
+            signal: Signal::Hold,
+            why,
+        };
+    }
+    let now = bars.len();
+    let (fast_now, slow_now) = (sma(&bars[..now], fast), sma(&bars[..now], slow));
+    let (fast_prev, slow_prev) = (sma(&bars[..now - 1], fast), sma(&bars[..now - 1], slow));
+    let (signal, why) = if fast_prev < slow_prev && fast_now > slow_now {
+        if position > 0.0 {
+            (Signal::Hold, Why::AlreadyLong)
+        } else {
+            (
+                Signal::Buy,
+                Why::CrossedAbove {
+                    fast: fast_now,
+                    slow: slow_now,
+                },
+            )
+        }
+    } else if fast_prev > slow_prev && fast_now < slow_now {
+        if position > 0.0 || (position == 0.0 && allow_short) {
+            (
+                Signal::Sell,
+                Why::CrossedBelow {
+                    fast: fast_now,
+                    slow: slow_now,
+                },
+            )
+        } else if position < 0.0 {
+            (Signal::Hold, Why::AlreadyShort)
+        } else {
+            (Signal::Hold, Why::AlreadyFlat)
+        }
+    } else {
+        (
+            Signal::Hold,
+            Why::NoCross {
+                fast: fast_now,
+                slow: slow_now,
+            },
+        )
+    };
+    Decision { signal, why }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{TimeZone, Utc};
+
+    fn bars(closes: &[f64]) -> Vec<Bar> {
+        closes
+            .iter()
+            .enumerate()
+            .map(|(i, &c)| Bar {
+                time: Utc.timestamp_opt(1_700_000_000 + 60 * i as i64, 0).unwrap(),
+                open: c,
+                high: c,
+                low: c,
+                close: c,
+                volume: 100.0,
+                trades: 1,
+                vwap: c,
+            })
+            .collect()
+    }
+
+    const THR: Strategy = Strategy::Threshold {
+        buy_above: 230.0,
+        sell_below: 220.0,
+    };
+
+    #[test]
+    fn threshold_buys_above_sells_below_and_never_doubles() {
+        assert_eq!(THR.decide(&[], 231.0, 0.0).signal, Signal::Buy);
+        assert_eq!(THR.decide(&[], 231.0, 1.0).signal, Signal::Hold);
+        assert_eq!(THR.decide(&[], 219.0, 1.0).signal, Signal::Sell);
+        assert_eq!(THR.decide(&[], 219.0, 0.0).signal, Signal::Hold);
+        assert_eq!(THR.decide(&[], 225.0, 0.0).signal, Signal::Hold);
+        // The levels themselves are not crossings: "above" and "below" are strict.
+        assert_eq!(THR.decide(&[], 230.0, 0.0).signal, Signal::Hold);
+        assert_eq!(THR.decide(&[], 220.0, 1.0).signal, Signal::Hold);
+    }
+
+    const SMA: Strategy = Strategy::SmaCross {
+        fast: 2,
+        slow: 3,
+        allow_short: false,
+    };
+
+    #[test]
+    fn sma_cross_buys_on_cross_above() {
+        // Hand computation: closes 5,4,3,3,6 -> on the last two bars
+        // fast(2) = 3.0 then 4.5; slow(3) = 3.333.. then 4.0: from below to above.
+        let d = SMA.decide(&bars(&[5.0, 4.0, 3.0, 3.0, 6.0]), 6.0, 0.0);
+        assert_eq!(d.signal, Signal::Buy);
+        assert_eq!(
+            d.why,
+            Why::CrossedAbove {
+                fast: 4.5,
+                slow: 4.0
+            }
+        );
+        assert_eq!(
+            SMA.decide(&bars(&[5.0, 4.0, 3.0, 3.0, 6.0]), 6.0, 1.0)
+                .signal,
+            Signal::Hold
+        );
+    }
+
+    #[test]
+    fn sma_cross_sells_on_cross_below_only_when_long() {
+        // closes 1,2,3,3,0: fast 3.0 -> 1.5, slow 2.667 -> 2.0: from above to below.
+        let b = bars(&[1.0, 2.0, 3.0, 3.0, 0.0]);
+        assert_eq!(SMA.decide(&b, 0.0, 1.0).signal, Signal::Sell);
+        assert_eq!(SMA.decide(&b, 0.0, 0.0).why, Why::AlreadyFlat);
+        let short = Strategy::SmaCross {
+            fast: 2,
+            slow: 3,
+            allow_short: true,
+        };
+        assert_eq!(short.decide(&b, 0.0, 0.0).signal, Signal::Sell);
+        assert_eq!(short.decide(&b, 0.0, -1.0).signal, Signal::Hold);
+    }
+
+    #[test]
+    fn sma_cross_waits_for_enough_bars_and_ignores_ties() {
+        let d = SMA.decide(&bars(&[1.0, 2.0, 3.0]), 3.0, 0.0);
+        assert_eq!(d.why, Why::WarmingUp { have: 3, need: 4 });
+        // Previous bar ties (fast == slow), so no strict cross even though fast ends above.
+        let d = SMA.decide(&bars(&[2.0, 2.0, 2.0, 2.0, 3.0]), 3.0, 0.0);
+        assert_eq!(d.signal, Signal::Hold);
+    }
+
+    #[test]
+    fn decide_looks_only_at_the_bars_it_is_given() {
+        let all = bars(&[5.0, 4.0, 3.0, 3.0, 6.0, 1.0, 1.0]);
+        assert_eq!(SMA.decide(&all[..5], 6.0, 0.0).signal, Signal::Buy);
+    }
+}
