@@ -454,10 +454,7 @@ mod tests {
             e.contains(":2: `timeframe`: unknown timeframe `2Min`"),
             "{e}"
         );
-        let e = err(&format!(
-            "{MINIMAL}{}",
-            MINIMAL.replace("[[symbol]]\n", "[[symbol]]\n")
-        ));
+        let e = err(&format!("{MINIMAL}{}", MINIMAL));
         assert!(e.contains(":6: `name`: `AAPL` is listed twice"), "{e}");
         assert!(err("[bot]\nhistory = 5\n").contains("no [[symbol]]"));
     }

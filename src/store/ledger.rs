@@ -68,13 +68,15 @@ impl Ledger {
         match first_line.as_deref() {
             None | Some("") => ledger.write_bytes(format!("{header}\n").as_bytes())?,
             Some(h) if h == header => {}
-            Some(h) => return Err(Error::Corrupt {
-                path: ledger.path,
-                line: Some(1),
-                message: format!(
+            Some(h) => {
+                return Err(Error::Corrupt {
+                    path: ledger.path,
+                    line: Some(1),
+                    message: format!(
                     "header is `{h}`, expected `{header}`; move the file aside to start a new one"
                 ),
-            }),
+                })
+            }
         }
         Ok(ledger)
     }
@@ -148,7 +150,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let l = Ledger::open(dir.path(), "orders.csv", ORDERS).unwrap();
         let row: Vec<String> = ORDERS.iter().map(|c| format!("{c}, \"x\"")).collect();
-        l.append(&[row.clone()]).unwrap();
+        l.append(std::slice::from_ref(&row)).unwrap();
         let l = Ledger::open(dir.path(), "orders.csv", ORDERS).unwrap();
         l.append(&[row]).unwrap();
         let text = std::fs::read_to_string(l.path()).unwrap();

@@ -39,16 +39,14 @@ const MAX_LINE: u64 = 64 * 1024;
 const MAX_BODY: usize = 8 * 1024 * 1024;
 const IDLE: Duration = Duration::from_secs(30);
 const FINAL: &[&str] = &["filled", "canceled", "expired", "rejected", "replaced"];
-const HOLIDAYS: &[&str] = &[
-    "2025-01-01", "2025-01-09", "2025-01-20", "2025-02-17", "2025-04-18", "2025-05-26", "2025-06-19",
-    "2025-07-04", "2025-09-01", "2025-11-27", "2025-12-25", "2026-01-01", "2026-01-19", "2026-02-16",
-    "2026-04-03", "2026-05-25", "2026-06-19", "2026-07-03", "2026-09-07", "2026-11-26", "2026-12-25",
-    "2027-01-01", "2027-01-18", "2027-02-15", "2027-03-26", "2027-05-31", "2027-06-18", "2027-07-05",
-    "2027-09-06", "2027-11-25", "2027-12-24",
-];
-const EARLY_CLOSES: &[&str] = &[
-    "2025-07-03", "2025-11-28", "2025-12-24", "2026-11-27", "2026-12-24", "2027-11-26",
-];
+/// NYSE full-day holidays and early closes (13:00 ET) known to the fake; other weekdays trade.
+const HOLIDAYS: &str =
+    "2025-01-01 2025-01-09 2025-01-20 2025-02-17 2025-04-18 2025-05-26 2025-06-19 \
+    2025-07-04 2025-09-01 2025-11-27 2025-12-25 2026-01-01 2026-01-19 2026-02-16 \
+    2026-04-03 2026-05-25 2026-06-19 2026-07-03 2026-09-07 2026-11-26 2026-12-25 \
+    2027-01-01 2027-01-18 2027-02-15 2027-03-26 2027-05-31 2027-06-18 2027-07-05 \
+    2027-09-06 2027-11-25 2027-12-24";
+const EARLY_CLOSES: &str = "2025-07-03 2025-11-28 2025-12-24 2026-11-27 2026-12-24 2027-11-26";
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct FakeBar {
@@ -99,7 +97,9 @@ impl Recorded {
         self.query.get(key).map(String::as_str)
     }
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers.get(&name.to_ascii_lowercase()).map(String::as_str)
+        self.headers
+            .get(&name.to_ascii_lowercase())
+            .map(String::as_str)
     }
     pub fn json(&self) -> Option<Value> {
         serde_json::from_str(&self.body).ok()
@@ -160,7 +160,11 @@ impl FakeAlpaca {
                 }
             })
             .expect("fake alpaca: spawn accept thread");
-        FakeAlpaca { inner, addr, accept: Some(accept) }
+        FakeAlpaca {
+            inner,
+            addr,
+            accept: Some(accept),
+        }
     }
 
     fn st(&self) -> MutexGuard<'_, State> {
@@ -192,7 +196,8 @@ impl FakeAlpaca {
 
     /// Adds bars (kept sorted by `t`; same `t` replaces). Timeframe like `1Min`, `5T`, `1Hour`, `1Day`.
     pub fn add_bars(&self, symbol: &str, timeframe: &str, bars: &[FakeBar]) {
-        let tf = parse_tf(timeframe).unwrap_or_else(|| panic!("fake alpaca: bad timeframe {timeframe}"));
+        let tf =
+            parse_tf(timeframe).unwrap_or_else(|| panic!("fake alpaca: bad timeframe {timeframe}"));
         let mut st = self.st();
         let series = st.bars.entry((symbol.to_string(), tf)).or_default();
         for b in bars {
@@ -213,7 +218,8 @@ impl FakeAlpaca {
         if qty == 0.0 {
             st.positions.remove(symbol);
         } else {
-            st.positions.insert(symbol.to_string(), (qty, avg_entry_price));
+            st.positions
+                .insert(symbol.to_string(), (qty, avg_entry_price));
         }
     }
 
@@ -268,7 +274,9 @@ impl FakeAlpaca {
     /// decoded path starts with `path_prefix`.
     pub fn fail(&self, method: &str, path_prefix: &str, fault: Fault, times: usize) {
         if times > 0 {
-            self.st().faults.push((method.to_string(), path_prefix.to_string(), fault, times));
+            self.st()
+                .faults
+                .push((method.to_string(), path_prefix.to_string(), fault, times));
         }
     }
 
@@ -303,7 +311,11 @@ impl FakeAlpaca {
     /// Fills `qty` more of an open order (capped at what remains).
     pub fn partially_fill(&self, order_id: &str, qty: f64, price: f64) {
         let mut st = self.st();
-        if let Some(i) = st.orders.iter().position(|o| o.id == order_id && o.is_open()) {
+        if let Some(i) = st
+            .orders
+            .iter()
+            .position(|o| o.id == order_id && o.is_open())
+        {
             st.fill(i, qty, price);
         }
     }
@@ -370,7 +382,12 @@ struct Reply {
 
 impl Reply {
     fn json(status: u16, v: Value) -> Reply {
-        Reply { status, ctype: JSON_CT, body: v.to_string().into_bytes(), headers: vec![] }
+        Reply {
+            status,
+            ctype: JSON_CT,
+            body: v.to_string().into_bytes(),
+            headers: vec![],
+        }
     }
 }
 
@@ -415,7 +432,11 @@ fn read_line(rd: &mut BufReader<TcpStream>) -> Result<Option<String>, &'static s
     match rd.by_ref().take(MAX_LINE).read_until(b'\n', &mut buf) {
         Ok(0) | Err(_) => Ok(None),
         Ok(_) if !buf.ends_with(b"\n") => Err("line too long"),
-        Ok(_) => Ok(Some(String::from_utf8_lossy(&buf).trim_end_matches(['\r', '\n']).to_string())),
+        Ok(_) => Ok(Some(
+            String::from_utf8_lossy(&buf)
+                .trim_end_matches(['\r', '\n'])
+                .to_string(),
+        )),
     }
 }
 
@@ -437,24 +458,40 @@ fn read_request(
     let version = parts.next().unwrap_or("HTTP/1.0");
     let mut headers = BTreeMap::new();
     loop {
-        let Some(l) = read_line(rd)? else { return Ok(None) };
+        let Some(l) = read_line(rd)? else {
+            return Ok(None);
+        };
         if l.is_empty() {
             break;
         }
-        let Some((k, v)) = l.split_once(':') else { return Err("bad header") };
+        let Some((k, v)) = l.split_once(':') else {
+            return Err("bad header");
+        };
         if headers.len() > 200 {
             return Err("too many headers");
         }
         headers.insert(k.trim().to_ascii_lowercase(), v.trim().to_string());
     }
-    let conn = headers.get("connection").map(|c| c.to_ascii_lowercase()).unwrap_or_default();
-    let keep_alive =
-        if version == "HTTP/1.0" { conn.contains("keep-alive") } else { !conn.contains("close") };
-    if headers.get("expect").is_some_and(|e| e.eq_ignore_ascii_case("100-continue")) {
+    let conn = headers
+        .get("connection")
+        .map(|c| c.to_ascii_lowercase())
+        .unwrap_or_default();
+    let keep_alive = if version == "HTTP/1.0" {
+        conn.contains("keep-alive")
+    } else {
+        !conn.contains("close")
+    };
+    if headers
+        .get("expect")
+        .is_some_and(|e| e.eq_ignore_ascii_case("100-continue"))
+    {
         let _ = w.write_all(b"HTTP/1.1 100 Continue\r\n\r\n");
     }
     let mut body = Vec::new();
-    if headers.get("transfer-encoding").is_some_and(|t| t.to_ascii_lowercase().contains("chunked")) {
+    if headers
+        .get("transfer-encoding")
+        .is_some_and(|t| t.to_ascii_lowercase().contains("chunked"))
+    {
         loop {
             let size_line = read_line(rd)?.ok_or("eof in chunked body")?;
             let size = usize::from_str_radix(size_line.split(';').next().unwrap_or("").trim(), 16)
@@ -468,7 +505,8 @@ fn read_request(
             }
             let start = body.len();
             body.resize(start + size, 0);
-            rd.read_exact(&mut body[start..]).map_err(|_| "short chunk")?;
+            rd.read_exact(&mut body[start..])
+                .map_err(|_| "short chunk")?;
             read_line(rd)?;
         }
     } else if let Some(cl) = headers.get("content-length") {
@@ -504,7 +542,9 @@ fn pct_decode(s: &str, plus_is_space: bool) -> String {
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
     while i < b.len() {
-        let hex = b.get(i + 1..i + 3).filter(|h| h.iter().all(u8::is_ascii_hexdigit));
+        let hex = b
+            .get(i + 1..i + 3)
+            .filter(|h| h.iter().all(u8::is_ascii_hexdigit));
         match (b[i], hex) {
             (b'+', _) if plus_is_space => out.push(b' '),
             (b'%', Some(h)) => {
@@ -540,12 +580,20 @@ fn reason(status: u16) -> &'static str {
 fn write_reply(w: &mut TcpStream, r: &Reply, keep_alive: bool) -> std::io::Result<()> {
     let mut head = format!("HTTP/1.1 {} {}\r\n", r.status, reason(r.status));
     if r.status != 204 {
-        head += &format!("Content-Type: {}\r\nContent-Length: {}\r\n", r.ctype, r.body.len());
+        head += &format!(
+            "Content-Type: {}\r\nContent-Length: {}\r\n",
+            r.ctype,
+            r.body.len()
+        );
     }
     for (k, v) in &r.headers {
         head += &format!("{k}: {v}\r\n");
     }
-    head += if keep_alive { "Connection: keep-alive\r\n\r\n" } else { "Connection: close\r\n\r\n" };
+    head += if keep_alive {
+        "Connection: keep-alive\r\n\r\n"
+    } else {
+        "Connection: close\r\n\r\n"
+    };
     let mut buf = head.into_bytes();
     if r.status != 204 {
         buf.extend_from_slice(&r.body);
@@ -555,7 +603,9 @@ fn write_reply(w: &mut TcpStream, r: &Reply, keep_alive: bool) -> std::io::Resul
 }
 
 fn epoch_secs() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }
 
 fn rl_headers(limit: usize, remaining: usize, reset: u64) -> Vec<(String, String)> {
@@ -582,7 +632,12 @@ impl Inner {
         };
         let canned = |status: u16, ctype: &'static str, body: String| {
             let headers = lock(&self.st).rate().1;
-            Reply { status, ctype, body: body.into_bytes(), headers }
+            Reply {
+                status,
+                ctype,
+                body: body.into_bytes(),
+                headers,
+            }
         };
         match fault {
             None => Some(self.handle(req)),
@@ -630,7 +685,11 @@ impl Inner {
         catch_unwind(AssertUnwindSafe(|| {
             let mut st = lock(&self.st);
             let (over, headers) = st.rate();
-            let mut r = if over { msg(429, "too many requests.") } else { st.route(req) };
+            let mut r = if over {
+                msg(429, "too many requests.")
+            } else {
+                st.route(req)
+            };
             r.headers.extend(headers);
             r
         }))
@@ -647,14 +706,23 @@ fn ts(t: DateTime<Utc>) -> String {
 
 fn nth_sunday(y: i32, m: u32, n: u32) -> NaiveDate {
     let first = NaiveDate::from_ymd_opt(y, m, 1).unwrap_or_default();
-    first + TimeDelta::days(i64::from((7 - first.weekday().num_days_from_sunday()) % 7 + 7 * (n - 1)))
+    first
+        + TimeDelta::days(i64::from(
+            (7 - first.weekday().num_days_from_sunday()) % 7 + 7 * (n - 1),
+        ))
 }
 
 /// New York offset by the fixed US rule (EDT from 2nd Sunday of March to 1st Sunday of November).
 fn ny(t: DateTime<Utc>) -> FixedOffset {
     let y = t.year();
-    let start = nth_sunday(y, 3, 2).and_hms_opt(7, 0, 0).unwrap_or_default().and_utc();
-    let end = nth_sunday(y, 11, 1).and_hms_opt(6, 0, 0).unwrap_or_default().and_utc();
+    let start = nth_sunday(y, 3, 2)
+        .and_hms_opt(7, 0, 0)
+        .unwrap_or_default()
+        .and_utc();
+    let end = nth_sunday(y, 11, 1)
+        .and_hms_opt(6, 0, 0)
+        .unwrap_or_default()
+        .and_utc();
     let hours = if t >= start && t < end { 4 } else { 5 };
     FixedOffset::west_opt(hours * 3600).expect("valid offset")
 }
@@ -667,16 +735,20 @@ fn ny_date(t: DateTime<Utc>) -> NaiveDate {
 fn ny_at(d: NaiveDate, h: u32, m: u32) -> DateTime<Utc> {
     let local = d.and_hms_opt(h, m, 0).unwrap_or_default().and_utc();
     let est = local + TimeDelta::hours(5);
-    if ny(est).local_minus_utc() == -4 * 3600 { local + TimeDelta::hours(4) } else { est }
+    if ny(est).local_minus_utc() == -4 * 3600 {
+        local + TimeDelta::hours(4)
+    } else {
+        est
+    }
 }
 
 fn is_trading_day(d: NaiveDate) -> bool {
     !matches!(d.weekday(), Weekday::Sat | Weekday::Sun)
-        && !HOLIDAYS.contains(&d.format("%Y-%m-%d").to_string().as_str())
+        && !HOLIDAYS.contains(&d.format("%Y-%m-%d").to_string())
 }
 
 fn is_early_close(d: NaiveDate) -> bool {
-    EARLY_CLOSES.contains(&d.format("%Y-%m-%d").to_string().as_str())
+    EARLY_CLOSES.contains(&d.format("%Y-%m-%d").to_string())
 }
 
 fn next_trading_day(d: NaiveDate) -> NaiveDate {
@@ -688,7 +760,14 @@ fn next_trading_day(d: NaiveDate) -> NaiveDate {
 }
 
 fn session(d: NaiveDate) -> (DateTime<Utc>, DateTime<Utc>) {
-    (ny_at(d, 9, 30), if is_early_close(d) { ny_at(d, 13, 0) } else { ny_at(d, 16, 0) })
+    (
+        ny_at(d, 9, 30),
+        if is_early_close(d) {
+            ny_at(d, 13, 0)
+        } else {
+            ny_at(d, 16, 0)
+        },
+    )
 }
 
 /// Parses RFC 3339 (`Z` or offset) or `YYYY-MM-DD` (midnight UTC; `end_of_day` -> last ns of it).
@@ -698,14 +777,22 @@ fn parse_time(s: &str, end_of_day: bool) -> Option<DateTime<Utc>> {
     }
     let d = NaiveDate::parse_from_str(s, "%Y-%m-%d").ok()?;
     let t = d.and_hms_opt(0, 0, 0)?.and_utc();
-    Some(if end_of_day { t + TimeDelta::days(1) - TimeDelta::nanoseconds(1) } else { t })
+    Some(if end_of_day {
+        t + TimeDelta::days(1) - TimeDelta::nanoseconds(1)
+    } else {
+        t
+    })
 }
 
 /// Decimal string: up to 9 decimals, no trailing zeros, no exponent.
 fn dec(x: f64) -> String {
     let s = format!("{x:.9}");
     let s = s.trim_end_matches('0').trim_end_matches('.');
-    if s == "-0" { "0".into() } else { s.to_string() }
+    if s == "-0" {
+        "0".into()
+    } else {
+        s.to_string()
+    }
 }
 
 /// Minutes in a timeframe (`[1-59]Min|T`, `[1-23]Hour|H`, `1Day|D`).
@@ -721,7 +808,10 @@ fn parse_tf(s: &str) -> Option<i64> {
 }
 
 fn valid_symbol(s: &str) -> bool {
-    !s.is_empty() && s.len() <= 21 && s.bytes().all(|c| c.is_ascii_uppercase() || c == b'.' || c == b'/')
+    !s.is_empty()
+        && s.len() <= 21
+        && s.bytes()
+            .all(|c| c.is_ascii_uppercase() || c == b'.' || c == b'/')
 }
 
 fn mix(mut z: u64) -> u64 {
@@ -743,7 +833,9 @@ fn uuid_from(a: u64, b: u64) -> String {
 }
 
 fn asset_id(symbol: &str) -> String {
-    let h = symbol.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, c| (h ^ u64::from(c)).wrapping_mul(0x100_0000_01b3));
+    let h = symbol.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, c| {
+        (h ^ u64::from(c)).wrapping_mul(0x100_0000_01b3)
+    });
     uuid_from(mix(h), mix(h ^ 1))
 }
 
@@ -754,9 +846,16 @@ const TOKEN_MAGIC: [u8; 3] = [0xfb, 0xff, 0xbf];
 fn b64(data: &[u8]) -> String {
     let mut out = String::new();
     for ch in data.chunks(3) {
-        let n = ch.iter().enumerate().fold(0u32, |a, (i, &b)| a | (u32::from(b) << (16 - 8 * i)));
+        let n = ch
+            .iter()
+            .enumerate()
+            .fold(0u32, |a, (i, &b)| a | (u32::from(b) << (16 - 8 * i)));
         for i in 0..4 {
-            out.push(if i <= ch.len() { char::from(B64[(n >> (18 - 6 * i) & 63) as usize]) } else { '=' });
+            out.push(if i <= ch.len() {
+                char::from(B64[(n >> (18 - 6 * i) & 63) as usize])
+            } else {
+                '='
+            });
         }
     }
     out
@@ -786,7 +885,10 @@ fn parse_bar_token(tok: &str) -> Option<(String, DateTime<Utc>)> {
     let raw = unb64(tok)?;
     let text = String::from_utf8(raw.strip_prefix(&TOKEN_MAGIC[..])?.to_vec()).ok()?;
     let (sym, nanos) = text.split_once('|')?;
-    Some((sym.to_string(), DateTime::from_timestamp_nanos(nanos.parse().ok()?)))
+    Some((
+        sym.to_string(),
+        DateTime::from_timestamp_nanos(nanos.parse().ok()?),
+    ))
 }
 
 fn bar_json(b: &FakeBar) -> Value {
@@ -896,7 +998,8 @@ struct State {
 
 impl State {
     fn new(salt: u64) -> State {
-        let now = DateTime::parse_from_rfc3339("2026-03-04T15:00:00Z").map_or(DateTime::UNIX_EPOCH, |t| t.to_utc());
+        let now = DateTime::parse_from_rfc3339("2026-03-04T15:00:00Z")
+            .map_or(DateTime::UNIX_EPOCH, |t| t.to_utc());
         State {
             now,
             is_open: true,
@@ -947,9 +1050,20 @@ impl State {
             (self.rl_start, self.rl_count) = (now, 0);
         }
         self.rl_count += 1;
-        let limit = if self.rl_limit > 0 { self.rl_limit } else { 200 };
+        let limit = if self.rl_limit > 0 {
+            self.rl_limit
+        } else {
+            200
+        };
         let over = self.rl_limit > 0 && self.rl_count > self.rl_limit;
-        (over, rl_headers(limit, limit.saturating_sub(self.rl_count), self.rl_start + 60))
+        (
+            over,
+            rl_headers(
+                limit,
+                limit.saturating_sub(self.rl_count),
+                self.rl_start + 60,
+            ),
+        )
     }
 
     fn take_fault(&mut self, method: &str, path: &str) -> Option<Fault> {
@@ -971,7 +1085,11 @@ impl State {
 
     fn open_remaining(&self, symbol: &str, side: &str) -> f64 {
         let px = self.price(symbol).unwrap_or(0.0);
-        self.orders.iter().filter(|o| o.is_open() && o.symbol == symbol && o.side == side).map(|o| o.remaining(px)).sum()
+        self.orders
+            .iter()
+            .filter(|o| o.is_open() && o.symbol == symbol && o.side == side)
+            .map(|o| o.remaining(px))
+            .sum()
     }
 
     fn qty_available(&self, symbol: &str) -> f64 {
@@ -990,7 +1108,9 @@ impl State {
         match (key, secret) {
             (Some(KEY_ID), Some(SECRET)) => {}
             (Some(WRONG_ENV_KEY_ID), Some(SECRET)) if data => {}
-            (Some(WRONG_ENV_KEY_ID), Some(SECRET)) => return err(401, 40110000, "request is not authorized"),
+            (Some(WRONG_ENV_KEY_ID), Some(SECRET)) => {
+                return err(401, 40110000, "request is not authorized")
+            }
             _ => return msg(403, "forbidden."),
         }
         let q = &req.query;
@@ -1000,11 +1120,19 @@ impl State {
             ("GET", ["v2", "clock"]) => self.clock(),
             ("GET", ["v2", "calendar"]) => self.calendar(q),
             ("GET", ["v2", "positions"]) => {
-                let all: Vec<Value> = self.positions.iter().map(|(s, p)| self.position_json(s, p.0, p.1)).collect();
+                let all: Vec<Value> = self
+                    .positions
+                    .iter()
+                    .map(|(s, p)| self.position_json(s, p.0, p.1))
+                    .collect();
                 Reply::json(200, Value::Array(all))
             }
             ("GET", ["v2", "positions", sym]) => {
-                match self.positions.iter().find(|(s, _)| s.as_str() == *sym || asset_id(s) == *sym) {
+                match self
+                    .positions
+                    .iter()
+                    .find(|(s, _)| s.as_str() == *sym || asset_id(s) == *sym)
+                {
                     Some((s, p)) => Reply::json(200, self.position_json(s, p.0, p.1)),
                     None => err(404, 40410000, "position does not exist"),
                 }
@@ -1035,12 +1163,19 @@ impl State {
                 let t = self.stamp();
                 match self.orders.iter_mut().find(|o| o.id == *id) {
                     None => err(404, 40410000, "order not found"),
-                    Some(o) if !o.is_open() => {
-                        err(422, 42210000, &format!("order is already in \"{}\" state", o.status))
-                    }
+                    Some(o) if !o.is_open() => err(
+                        422,
+                        42210000,
+                        &format!("order is already in \"{}\" state", o.status),
+                    ),
                     Some(o) => {
                         (o.status, o.canceled_at, o.updated) = ("canceled".into(), Some(t), t);
-                        Reply { status: 204, ctype: JSON_CT, body: vec![], headers: vec![] }
+                        Reply {
+                            status: 204,
+                            ctype: JSON_CT,
+                            body: vec![],
+                            headers: vec![],
+                        }
                     }
                 }
             }
@@ -1058,7 +1193,11 @@ impl State {
         let (mut long, mut short) = (0.0, 0.0);
         for (s, &(q, avg)) in &self.positions {
             let mv = q * self.price(s).unwrap_or(avg);
-            if q > 0.0 { long += mv } else { short += mv }
+            if q > 0.0 {
+                long += mv
+            } else {
+                short += mv
+            }
         }
         let gross = long - short;
         let mut asof = ny_date(self.now) - TimeDelta::days(1);
@@ -1100,15 +1239,27 @@ impl State {
             }
             d += TimeDelta::days(1);
         }
-        let et = |t: DateTime<Utc>| t.with_timezone(&ny(t)).to_rfc3339_opts(SecondsFormat::Secs, false);
-        Reply::json(200, json!({
-            "timestamp": self.now.with_timezone(&ny(self.now)).to_rfc3339_opts(SecondsFormat::AutoSi, false),
-            "is_open": self.is_open, "next_open": next_open.map(et), "next_close": next_close.map(et)
-        }))
+        let et = |t: DateTime<Utc>| {
+            t.with_timezone(&ny(t))
+                .to_rfc3339_opts(SecondsFormat::Secs, false)
+        };
+        Reply::json(
+            200,
+            json!({
+                "timestamp": self.now.with_timezone(&ny(self.now)).to_rfc3339_opts(SecondsFormat::AutoSi, false),
+                "is_open": self.is_open, "next_open": next_open.map(et), "next_close": next_close.map(et)
+            }),
+        )
     }
 
     fn calendar(&self, q: &Query) -> Reply {
-        let day = |k: &str| qv(q, k).map(|s| parse_time(s, false).map(ny_date));
+        let day = |k: &str| {
+            qv(q, k).map(|s| {
+                NaiveDate::parse_from_str(s, "%Y-%m-%d")
+                    .ok()
+                    .or(parse_time(s, false).map(ny_date))
+            })
+        };
         let start = match day("start") {
             None => ny_date(self.now),
             Some(Some(d)) => d,
@@ -1172,20 +1323,35 @@ impl State {
         let bad = |m: &str| err(422, 40010001, m);
         let num = |k: &str| match b.get(k) {
             None | Some(Value::Null) => Ok(None),
-            Some(Value::Number(n)) => n.as_f64().map(Some).ok_or_else(|| bad(&format!("invalid {k}"))),
-            Some(Value::String(s)) => {
-                s.trim().parse::<f64>().ok().filter(|x| x.is_finite()).map(Some).ok_or_else(|| bad(&format!("invalid {k}")))
-            }
+            Some(Value::Number(n)) => n
+                .as_f64()
+                .map(Some)
+                .ok_or_else(|| bad(&format!("invalid {k}"))),
+            Some(Value::String(s)) => s
+                .trim()
+                .parse::<f64>()
+                .ok()
+                .filter(|x| x.is_finite())
+                .map(Some)
+                .ok_or_else(|| bad(&format!("invalid {k}"))),
             Some(_) => Err(bad(&format!("invalid {k}"))),
         };
-        let (symbol, side, kind, tif) = (text("symbol"), text("side"), text("type"), text("time_in_force"));
+        let (symbol, side, kind, tif) = (
+            text("symbol"),
+            text("side"),
+            text("type"),
+            text("time_in_force"),
+        );
         if symbol.is_empty() {
             return Err(bad("symbol is required"));
         }
         if !matches!(side.as_str(), "buy" | "sell") {
             return Err(bad(&format!("invalid side: \"{side}\"")));
         }
-        if !matches!(kind.as_str(), "market" | "limit" | "stop" | "stop_limit" | "trailing_stop") {
+        if !matches!(
+            kind.as_str(),
+            "market" | "limit" | "stop" | "stop_limit" | "trailing_stop"
+        ) {
             return Err(bad(&format!("invalid order type: \"{kind}\"")));
         }
         if !matches!(tif.as_str(), "day" | "gtc" | "opg" | "cls" | "ioc" | "fok") {
@@ -1194,7 +1360,12 @@ impl State {
         if !matches!(text("order_class").as_str(), "" | "simple") {
             return Err(bad("order_class not supported by the fake"));
         }
-        let (qty, notional, limit, stop) = (num("qty")?, num("notional")?, num("limit_price")?, num("stop_price")?);
+        let (qty, notional, limit, stop) = (
+            num("qty")?,
+            num("notional")?,
+            num("limit_price")?,
+            num("stop_price")?,
+        );
         match (qty, notional) {
             (Some(_), Some(_)) => return Err(bad("only one of qty or notional is accepted")),
             (None, None) => return Err(bad("qty or notional is required")),
@@ -1210,14 +1381,27 @@ impl State {
             return Err(bad("requested asset is not fractionable"));
         }
         for (field, val, needed) in [
-            ("limit_price", limit, matches!(kind.as_str(), "limit" | "stop_limit")),
-            ("stop_price", stop, matches!(kind.as_str(), "stop" | "stop_limit")),
+            (
+                "limit_price",
+                limit,
+                matches!(kind.as_str(), "limit" | "stop_limit"),
+            ),
+            (
+                "stop_price",
+                stop,
+                matches!(kind.as_str(), "stop" | "stop_limit"),
+            ),
         ] {
             match val {
                 None if needed => return Err(bad(&format!("{field} is required"))),
                 Some(p) => {
-                    let raw = b.get(field).and_then(Value::as_str).map_or_else(|| dec(p), str::to_string);
-                    let decimals = raw.split_once('.').map_or(0, |(_, f)| f.trim_end_matches('0').len());
+                    let raw = b
+                        .get(field)
+                        .and_then(Value::as_str)
+                        .map_or_else(|| dec(p), str::to_string);
+                    let decimals = raw
+                        .split_once('.')
+                        .map_or(0, |(_, f)| f.trim_end_matches('0').len());
                     if p <= 0.0 || decimals > if p >= 1.0 { 2 } else { 4 } {
                         return Err(err(422, 42210000, &format!("invalid {field} {raw}. sub-penny increment does not fulfill minimum pricing criteria")));
                     }
@@ -1225,30 +1409,57 @@ impl State {
                 None => {}
             }
         }
-        let ext = b.get("extended_hours").and_then(Value::as_bool).unwrap_or(false);
+        let ext = b
+            .get("extended_hours")
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
         if ext && !(kind == "limit" && tif == "day") {
-            return Err(err(422, 42210000, "extended hours order must be DAY limit orders"));
+            return Err(err(
+                422,
+                42210000,
+                "extended hours order must be DAY limit orders",
+            ));
         }
         let cid = match b.get("client_order_id").and_then(Value::as_str) {
             Some(c) if c.chars().count() > 128 => {
                 return Err(bad("client_order_id must be no more than 128 characters"))
             }
-            Some(c) if self.client_ids.contains(c) => return Err(bad("client_order_id must be unique")),
+            Some(c) if self.client_ids.contains(c) => {
+                return Err(bad("client_order_id must be unique"))
+            }
             Some(c) if !c.is_empty() => c.to_string(),
             _ => self.uuid(),
         };
         let other = if side == "buy" { "sell" } else { "buy" };
-        if self.orders.iter().any(|o| o.is_open() && o.symbol == symbol && o.side == other) {
-            return Err(err(403, 40310000, "potential wash trade detected. use complex orders"));
+        if self
+            .orders
+            .iter()
+            .any(|o| o.is_open() && o.symbol == symbol && o.side == other)
+        {
+            return Err(err(
+                403,
+                40310000,
+                "potential wash trade detected. use complex orders",
+            ));
         }
         let held = self.positions.get(&symbol).map_or(0.0, |p| p.0);
         let px = limit.or(stop).or(self.price(&symbol));
-        let shares = qty.or_else(|| px.map(|p| notional.unwrap_or(0.0) / p)).unwrap_or(0.0);
+        let shares = qty
+            .or_else(|| px.map(|p| notional.unwrap_or(0.0) / p))
+            .unwrap_or(0.0);
         if side == "sell" {
             let avail = self.qty_available(&symbol);
             if held > 0.0 || !self.shorting {
                 if shares > avail + 1e-9 {
-                    return Err(err(403, 40310000, &format!("insufficient qty available for order (requested: {}, available: {})", dec(shares), dec(avail))));
+                    return Err(err(
+                        403,
+                        40310000,
+                        &format!(
+                            "insufficient qty available for order (requested: {}, available: {})",
+                            dec(shares),
+                            dec(avail)
+                        ),
+                    ));
                 }
             } else if fractional {
                 return Err(err(403, 40310000, "fractional orders cannot be sold short"));
@@ -1260,12 +1471,18 @@ impl State {
                 .orders
                 .iter()
                 .filter(|o| o.is_open() && o.side == "buy")
-                .map(|o| o.remaining(self.price(&o.symbol).unwrap_or(0.0)) * o.limit.or(self.price(&o.symbol)).unwrap_or(0.0))
+                .map(|o| {
+                    o.remaining(self.price(&o.symbol).unwrap_or(0.0))
+                        * o.limit.or(self.price(&o.symbol)).unwrap_or(0.0)
+                })
                 .sum();
             let avail = self.bp - committed;
             if let Some(cost) = cost.filter(|c| *c > avail + 1e-9) {
-                return Err(Reply::json(403, json!({"buying_power": dec(avail), "code": 40310000,
-                    "cost_basis": dec(cost), "message": "insufficient buying power"})));
+                return Err(Reply::json(
+                    403,
+                    json!({"buying_power": dec(avail), "code": 40310000,
+                    "cost_basis": dec(cost), "message": "insufficient buying power"}),
+                ));
             }
         }
         let intent = match (side.as_str(), held) {
@@ -1319,7 +1536,8 @@ impl State {
                 }
             }
         }
-        let symbols: Option<Vec<&str>> = qv(q, "symbols").map(|s| s.split(',').map(str::trim).collect());
+        let symbols: Option<Vec<&str>> =
+            qv(q, "symbols").map(|s| s.split(',').map(str::trim).collect());
         let mut out: Vec<&Order> = self
             .orders
             .iter()
@@ -1328,15 +1546,24 @@ impl State {
                 "closed" => !o.is_open(),
                 _ => true,
             })
-            .filter(|o| bounds[0].is_none_or(|a| o.created > a) && bounds[1].is_none_or(|u| o.created < u))
-            .filter(|o| symbols.as_ref().is_none_or(|s| s.contains(&o.symbol.as_str())))
+            .filter(|o| {
+                bounds[0].is_none_or(|a| o.created > a) && bounds[1].is_none_or(|u| o.created < u)
+            })
+            .filter(|o| {
+                symbols
+                    .as_ref()
+                    .is_none_or(|s| s.contains(&o.symbol.as_str()))
+            })
             .filter(|o| qv(q, "side").is_none_or(|s| s == o.side))
             .collect();
         out.sort_by_key(|o| o.created);
         if qv(q, "direction") != Some("asc") {
             out.reverse();
         }
-        Reply::json(200, Value::Array(out.iter().take(limit).map(|o| o.json()).collect()))
+        Reply::json(
+            200,
+            Value::Array(out.iter().take(limit).map(|o| o.json()).collect()),
+        )
     }
 
     fn fill(&mut self, idx: usize, qty: f64, price: f64) {
@@ -1406,15 +1633,30 @@ impl State {
         let mut items: Vec<&(String, DateTime<Utc>, Value)> = self
             .fills
             .iter()
-            .filter(|(_, t, _)| parsed[0].is_none_or(|a| *t > a) && parsed[1].is_none_or(|u| *t < u))
-            .filter(|(_, t, _)| date.is_none_or(|d| ny_date(*t).format("%Y-%m-%d").to_string() == d))
-            .filter(|(id, _, _)| token.is_none_or(|k| if desc { id.as_str() < k } else { id.as_str() > k }))
+            .filter(|(_, t, _)| {
+                parsed[0].is_none_or(|a| *t > a) && parsed[1].is_none_or(|u| *t < u)
+            })
+            .filter(|(_, t, _)| {
+                date.is_none_or(|d| ny_date(*t).format("%Y-%m-%d").to_string() == d)
+            })
+            .filter(|(id, _, _)| {
+                token.is_none_or(|k| {
+                    if desc {
+                        id.as_str() < k
+                    } else {
+                        id.as_str() > k
+                    }
+                })
+            })
             .collect();
         items.sort_by(|a, b| a.0.cmp(&b.0));
         if desc {
             items.reverse();
         }
-        Reply::json(200, Value::Array(items.iter().take(page_size).map(|f| f.2.clone()).collect()))
+        Reply::json(
+            200,
+            Value::Array(items.iter().take(page_size).map(|f| f.2.clone()).collect()),
+        )
     }
 
     fn bars(&mut self, q: &Query, single: Option<&str>) -> Reply {
@@ -1454,14 +1696,21 @@ impl State {
             Some("desc") => true,
             _ => return msg(400, "invalid sort"),
         };
-        let adj_ok = |a: &str| a.split(',').all(|x| matches!(x, "raw" | "split" | "dividend" | "spin-off" | "all"));
+        let adj_ok = |a: &str| {
+            a.split(',')
+                .all(|x| matches!(x, "raw" | "split" | "dividend" | "spin-off" | "all"))
+        };
         if !qv(q, "adjustment").is_none_or(adj_ok) {
             return msg(400, "invalid adjustment");
         }
         let mut symbols: Vec<String> = match single {
             Some(s) => vec![s.to_string()],
             None => match qv(q, "symbols") {
-                Some(s) => s.split(',').map(|x| x.trim().to_string()).filter(|x| !x.is_empty()).collect(),
+                Some(s) => s
+                    .split(',')
+                    .map(|x| x.trim().to_string())
+                    .filter(|x| !x.is_empty())
+                    .collect(),
                 None => return msg(400, "missing symbols"),
             },
         };
@@ -1474,8 +1723,11 @@ impl State {
         let mut items: Vec<(&str, &FakeBar)> = Vec::new();
         for s in &symbols {
             if let Some(series) = self.bars.get(&(s.clone(), tf)) {
-                let mut v: Vec<&FakeBar> =
-                    series.range(start..=end).map(|(_, b)| b).filter(|b| b.t + span <= self.now).collect();
+                let mut v: Vec<&FakeBar> = series
+                    .range(start..=end)
+                    .map(|(_, b)| b)
+                    .filter(|b| b.t + span <= self.now)
+                    .collect();
                 if desc {
                     v.reverse();
                 }
@@ -1487,11 +1739,17 @@ impl State {
             Some(None) => return msg(400, "invalid page_token"),
             Some(Some((ts, tt))) => items
                 .iter()
-                .position(|(s, b)| *s > ts.as_str() || (*s == ts && if desc { b.t <= tt } else { b.t >= tt }))
+                .position(|(s, b)| {
+                    *s > ts.as_str() || (*s == ts && if desc { b.t <= tt } else { b.t >= tt })
+                })
                 .unwrap_or(items.len()),
         };
         self.pages += 1;
-        let page = if self.max_page > 0 { limit.min(self.max_page) } else { limit };
+        let page = if self.max_page > 0 {
+            limit.min(self.max_page)
+        } else {
+            limit
+        };
         let mut n = page.min(items.len() - from);
         if self.short_every > 0 && self.pages % self.short_every == 0 && n >= 2 {
             n /= 2;
@@ -1500,8 +1758,15 @@ impl State {
         let page_items = &items[from..from + n];
         if let Some(sym) = single {
             let bars: Vec<Value> = page_items.iter().map(|(_, b)| bar_json(b)).collect();
-            let bars = if bars.is_empty() { Value::Null } else { Value::Array(bars) };
-            return Reply::json(200, json!({"bars": bars, "symbol": sym, "next_page_token": next}));
+            let bars = if bars.is_empty() {
+                Value::Null
+            } else {
+                Value::Array(bars)
+            };
+            return Reply::json(
+                200,
+                json!({"bars": bars, "symbol": sym, "next_page_token": next}),
+            );
         }
         let mut map = Map::new();
         for (s, b) in page_items {
@@ -1514,7 +1779,10 @@ impl State {
 
     fn latest_trades(&self, q: &Query, single: Option<&str>) -> Reply {
         let feed = qv(q, "feed");
-        if !matches!(feed, None | Some("iex" | "sip" | "delayed_sip" | "otc" | "boats" | "overnight")) {
+        if !matches!(
+            feed,
+            None | Some("iex" | "sip" | "delayed_sip" | "otc" | "boats" | "overnight")
+        ) {
             return msg(400, "invalid feed");
         }
         if self.free_plan && feed == Some("sip") {
@@ -1522,7 +1790,11 @@ impl State {
         }
         let symbols: Vec<&str> = match (single, qv(q, "symbols")) {
             (Some(s), _) => vec![s],
-            (None, Some(s)) => s.split(',').map(str::trim).filter(|x| !x.is_empty()).collect(),
+            (None, Some(s)) => s
+                .split(',')
+                .map(str::trim)
+                .filter(|x| !x.is_empty())
+                .collect(),
             (None, None) => return msg(400, "missing symbols"),
         };
         if let Some(s) = symbols.iter().find(|s| !valid_symbol(s)) {
@@ -1537,7 +1809,10 @@ impl State {
         if let Some(s) = single {
             return Reply::json(200, json!({"symbol": s, "trade": trade(s)}));
         }
-        let map: Map<String, Value> = symbols.iter().filter_map(|s| trade(s).map(|t| (s.to_string(), t))).collect();
+        let map: Map<String, Value> = symbols
+            .iter()
+            .filter_map(|s| trade(s).map(|t| (s.to_string(), t)))
+            .collect();
         Reply::json(200, json!({ "trades": map }))
     }
 }

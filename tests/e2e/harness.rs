@@ -1,0 +1,261 @@
+//! A per-test bot folder, the fake broker, and assertions that dump everything on failure.
+
+use crate::fake_alpaca::{FakeAlpaca, FakeBar, KEY_ID, SECRET};
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use tempfile::TempDir;
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_prometheus-bot");
+
+/// Tuesday 2026-11-24 10:30:30 New York time, market open.
+pub fn open_now() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 24, 15, 30, 30).unwrap()
+}
+
+/// The default test symbols: AAPL on the seed's threshold rule, TSLA on a fast SMA cross.
+pub const SYMBOLS: &str = r#"
+[[symbol]]
+name = "AAPL"
+qty = 1
+strategy = { kind = "threshold", buy_above = 230.0, sell_below = 220.0 }
+
+[[symbol]]
+name = "TSLA"
+qty = 2
+strategy = { kind = "sma_cross", fast = 2, slow = 3 }
+"#;
+
+pub struct Bot {
+    pub dir: TempDir,
+    /// The working directory the binary is started in: not the config's folder, as under cron.
+    pub cwd: TempDir,
+    pub fake: FakeAlpaca,
+}
+
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+    pub args: Vec<String>,
+}
+
+impl std::fmt::Display for Run {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "\n--- prometheus-bot {:?} exited {}\n--- stdout:\n{}\n--- stderr:\n{}\n",
+            self.args, self.code, self.stdout, self.stderr
+        )
+    }
+}
+
+impl Bot {
+    /// A bot with the default symbols, the market open, prices set so that a tick holds.
+    pub fn new() -> Bot {
+        Bot::with_symbols(SYMBOLS)
+    }
+
+    pub fn with_symbols(symbols: &str) -> Bot {
+        let fake = FakeAlpaca::start();
+        fake.set_clock(open_now(), true);
+        let bot = Bot {
+            dir: tempfile::tempdir().unwrap(),
+            cwd: tempfile::tempdir().unwrap(),
+            fake,
+        };
+        bot.write_config(symbols);
+        bot.set_price("AAPL", 225.0);
+        bot.set_price("TSLA", 250.0);
+        bot.set_closes("TSLA", &[250.0; 10]);
+        bot
+    }
+
+    pub fn write_config(&self, symbols: &str) {
+        let url = self.fake.url();
+        let text = format!(
+            "[alpaca]\ntrading_url = \"{url}\"\ndata_url = \"{url}\"\nfeed = \"iex\"\n\
+             timeout_secs = 1\nmax_retries = 2\nretry_base_ms = 10\n\n\
+             [bot]\ntimeframe = \"1Min\"\nhistory = 20\n{symbols}"
+        );
+        std::fs::write(self.config_path(), text).unwrap();
+    }
+
+    pub fn config_path(&self) -> PathBuf {
+        self.dir.path().join("config.toml")
+    }
+
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.dir.path().join(rel)
+    }
+
+    /// Latest trade at `price`, five seconds before the fake clock.
+    pub fn set_price(&self, symbol: &str, price: f64) {
+        self.fake
+            .set_latest_trade(symbol, price, self.fake.now() - Duration::seconds(5));
+    }
+
+    /// Closed minute bars ending with the last closed minute before the fake clock.
+    pub fn set_closes(&self, symbol: &str, closes: &[f64]) {
+        let now = self.fake.now();
+        let last = Utc
+            .timestamp_opt(now.timestamp() / 60 * 60 - 60, 0)
+            .unwrap();
+        let bars: Vec<FakeBar> = closes
+            .iter()
+            .enumerate()
+            .map(|(i, &c)| FakeBar {
+                t: last - Duration::minutes((closes.len() - 1 - i) as i64),
+                o: c,
+                h: c + 0.5,
+                l: c - 0.5,
+                c,
+                v: 100,
+                n: 5,
+                vw: c,
+            })
+            .collect();
+        self.fake.add_bars(symbol, "1Min", &bars);
+    }
+
+    /// Run the binary with the valid keys in the environment.
+    pub fn run(&self, args: &[&str]) -> Run {
+        self.run_env(args, &[("ALPACA_KEY", KEY_ID), ("ALPACA_SECRET", SECRET)])
+    }
+
+    /// Run with exactly these environment variables (plus the config path).
+    pub fn run_env(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
+        let config = self.config_path();
+        let mut full = vec!["--config", config.to_str().unwrap()];
+        full.extend_from_slice(args);
+        let mut cmd = Command::new(BIN);
+        cmd.args(&full).current_dir(self.cwd.path()).env_clear();
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let out: Output = cmd.output().unwrap();
+        let run = Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+            args: full.iter().map(|s| s.to_string()).collect(),
+        };
+        self.assert_no_secret(&run);
+        run
+    }
+
+    /// An order placed by hand (not by the bot), straight at the fake broker.
+    pub fn place_manual_order(&self, symbol: &str, side: &str, qty: &str, kind: &str) {
+        let mut body = serde_json::json!({"symbol": symbol, "side": side, "qty": qty, "type": kind, "time_in_force": "day"});
+        if kind == "limit" {
+            body["limit_price"] = "1.00".into();
+        }
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .build()
+            .into();
+        let resp = agent
+            .post(format!("{}/v2/orders", self.fake.url()))
+            .header("APCA-API-KEY-ID", KEY_ID)
+            .header("APCA-API-SECRET-KEY", SECRET)
+            .send_json(&body)
+            .unwrap();
+        assert_eq!(resp.status().as_u16(), 200);
+    }
+
+    pub fn tick(&self) -> Run {
+        self.run(&["tick"])
+    }
+
+    /// Rows of a ledger as column → value maps (empty when the file does not exist).
+    pub fn ledger(&self, name: &str) -> Vec<HashMap<String, String>> {
+        let path = self.path(&format!("data/ledger/{name}"));
+        if !path.exists() {
+            return Vec::new();
+        }
+        let mut reader = csv::Reader::from_path(&path).unwrap();
+        let headers = reader.headers().unwrap().clone();
+        reader
+            .records()
+            .map(|r| {
+                let r = r.unwrap_or_else(|e| panic!("{} does not parse: {e}", path.display()));
+                headers
+                    .iter()
+                    .zip(r.iter())
+                    .map(|(h, v)| (h.to_string(), v.to_string()))
+                    .collect()
+            })
+            .collect()
+    }
+
+    pub fn state(&self) -> serde_json::Value {
+        let text = std::fs::read_to_string(self.path("data/state.json")).unwrap();
+        serde_json::from_str(&text).unwrap()
+    }
+
+    /// Requests the bot made, as "METHOD /path".
+    pub fn calls(&self) -> Vec<String> {
+        self.fake
+            .requests()
+            .iter()
+            .map(|r| format!("{} {}", r.method, r.path))
+            .collect()
+    }
+
+    pub fn posts(&self) -> usize {
+        self.calls()
+            .iter()
+            .filter(|c| c.starts_with("POST"))
+            .count()
+    }
+
+    /// Neither half of the key pair may appear in the run's output or in any file it wrote.
+    pub fn assert_no_secret(&self, run: &Run) {
+        for secret in [KEY_ID, SECRET] {
+            assert!(
+                !run.stdout.contains(secret) && !run.stderr.contains(secret),
+                "key leaked in output{run}"
+            );
+            for file in files_under(self.dir.path()) {
+                if file.file_name().is_some_and(|n| n == ".env") {
+                    continue;
+                }
+                let bytes = std::fs::read(&file).unwrap_or_default();
+                let text = String::from_utf8_lossy(&bytes);
+                assert!(
+                    !text.contains(secret),
+                    "key leaked into {}{run}",
+                    file.display()
+                );
+            }
+        }
+    }
+}
+
+pub fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let p = entry.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out
+}
+
+/// `assert!` that prints the whole run when it fails.
+#[macro_export]
+macro_rules! check {
+    ($run:expr, $cond:expr) => {
+        assert!($cond, "{}\nfailed: {}{}", stringify!($cond), "", $run)
+    };
+    ($run:expr, $cond:expr, $($msg:tt)+) => {
+        assert!($cond, "{}{}", format!($($msg)+), $run)
+    };
+}

@@ -1,0 +1,11 @@
+//! End-to-end tests: the real binary, spawned in a temp folder with its own config, against
+//! a fake Alpaca on 127.0.0.1. One test binary (faster to link), one module per command.
+
+#[path = "../support/fake_alpaca.rs"]
+mod fake_alpaca;
+mod harness;
+
+mod check;
+mod cli;
+mod faults;
+mod tick;
