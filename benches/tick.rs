@@ -36,14 +36,23 @@ fn main() {
         let bars: Vec<FakeBar> = (0..400)
             .map(|i| {
                 let c = base + (i as f64 * 0.7).sin() * 3.0;
-                FakeBar { t: start + Duration::minutes(i), o: c, h: c + 0.2, l: c - 0.2, c, v: 1000, n: 20, vw: c }
+                FakeBar {
+                    t: start + Duration::minutes(i),
+                    o: c,
+                    h: c + 0.2,
+                    l: c - 0.2,
+                    c,
+                    v: 1000,
+                    n: 20,
+                    vw: c,
+                }
             })
             .collect();
         fake.add_bars(symbol, "1Min", &bars);
     }
     let bin = env!("CARGO_BIN_EXE_prometheus-bot");
     let mut minute = 200;
-    let mut tick = |minute: i64| -> (f64, f64, i64, usize) {
+    let tick = |minute: i64| -> (f64, f64, i64, usize) {
         let now = start + Duration::minutes(minute) + Duration::seconds(2);
         fake.set_clock(now, true);
         for (symbol, p) in [("AAPL", 225.0), ("TSLA", 250.0)] {
@@ -51,6 +60,8 @@ fn main() {
         }
         fake.clear_requests();
         let t0 = Instant::now();
+        // Reaped by wait4 below, which also returns the child's own CPU time and peak RSS.
+        #[allow(clippy::zombie_processes)]
         let child = Command::new(bin)
             .args(["--config", config.to_str().unwrap(), "tick"])
             .env_clear()

@@ -23,6 +23,9 @@ pub struct Cli {
 pub enum Command {
     Tick(TickArgs),
     Check(CheckArgs),
+    Fetch(FetchArgs),
+    Import(ImportArgs),
+    Data(DataArgs),
 }
 
 /// One trading step: lock, read the broker clock, prices and bars, decide, order, record.
@@ -43,3 +46,83 @@ pub struct TickArgs {
 #[derive(FromArgs, Debug)]
 #[argh(subcommand, name = "check")]
 pub struct CheckArgs {}
+
+/// Download bars into the local cache (data/bars/SYMBOL-TIMEFRAME.csv); re-running fetches only
+/// what is missing.
+#[derive(FromArgs, Debug)]
+#[argh(subcommand, name = "fetch")]
+pub struct FetchArgs {
+    /// symbols to fetch (default: the config's symbols)
+    #[argh(positional)]
+    pub symbols: Vec<String>,
+
+    /// bar size: 1Min 5Min 15Min 1Hour 1Day (default 1Day)
+    #[argh(option, default = "String::from(\"1Day\")")]
+    pub timeframe: String,
+
+    /// first day, YYYY-MM-DD (default 2016-01-01, where Alpaca's history starts)
+    #[argh(option, default = "String::from(\"2016-01-01\")")]
+    pub start: String,
+
+    /// last day, YYYY-MM-DD, inclusive (default: now)
+    #[argh(option)]
+    pub end: Option<String>,
+
+    /// data feed: iex or sip (default: the config's feed)
+    #[argh(option)]
+    pub feed: Option<String>,
+
+    /// price adjustment: raw, split, dividend or all (default raw, or what the cache holds)
+    #[argh(option)]
+    pub adjustment: Option<String>,
+}
+
+/// Turn a CSV from elsewhere (Yahoo Finance, Stooq, or any time/open/high/low/close file) into
+/// the bar cache, merging with what is there.
+#[derive(FromArgs, Debug)]
+#[argh(subcommand, name = "import")]
+pub struct ImportArgs {
+    /// the CSV file to import
+    #[argh(positional)]
+    pub file: PathBuf,
+
+    /// the symbol the file holds
+    #[argh(option)]
+    pub symbol: String,
+
+    /// bar size of the file (default 1Day)
+    #[argh(option, default = "String::from(\"1Day\")")]
+    pub timeframe: String,
+
+    /// time zone of times without an offset (default America/New_York, the exchange's)
+    #[argh(option, default = "String::from(\"America/New_York\")")]
+    pub tz: String,
+
+    /// price adjustment the file carries (default: split for Yahoo files, else raw)
+    #[argh(option)]
+    pub adjustment: Option<String>,
+}
+
+/// Inspect the bar cache.
+#[derive(FromArgs, Debug)]
+#[argh(subcommand, name = "data")]
+pub struct DataArgs {
+    #[argh(subcommand)]
+    pub command: DataCommand,
+}
+
+#[derive(FromArgs, Debug)]
+#[argh(subcommand)]
+pub enum DataCommand {
+    Check(DataCheckArgs),
+}
+
+/// Report range, bar count, duplicates, disorder, gaps and impossible bars per cached file;
+/// exit 1 if a file is unusable.
+#[derive(FromArgs, Debug)]
+#[argh(subcommand, name = "check")]
+pub struct DataCheckArgs {
+    /// symbols to check (default: every cached file)
+    #[argh(positional)]
+    pub symbols: Vec<String>,
+}

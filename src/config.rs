@@ -30,6 +30,10 @@ pub struct AlpacaConfig {
     pub data_url: String,
     pub feed: Feed,
     pub live: bool,
+    /// The market-data plan: on the free one, SIP data from the last 15 minutes is refused.
+    pub subscription: Subscription,
+    /// What `fetch` does when a SIP request on the free plan reaches into the last 15 minutes.
+    pub recent_sip: RecentSip,
     /// Per request, connect to last byte.
     pub timeout: Duration,
     /// Extra attempts for a GET after a 429, a 5xx or a timeout. POSTs are never retried.
@@ -62,6 +66,18 @@ pub enum Feed {
     Sip,
 }
 
+impl std::str::FromStr for Feed {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.to_ascii_lowercase().as_str() {
+            "iex" => Ok(Feed::Iex),
+            "sip" => Ok(Feed::Sip),
+            _ => Err(format!("unknown feed `{s}` (expected iex or sip)")),
+        }
+    }
+}
+
 impl Feed {
     pub fn as_str(self) -> &'static str {
         match self {
@@ -69,6 +85,22 @@ impl Feed {
             Feed::Sip => "sip",
         }
     }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Subscription {
+    Free,
+    Paid,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RecentSip {
+    /// Stop the request 15 minutes ago, with a warning.
+    Clamp,
+    /// Ask the IEX feed instead.
+    Iex,
 }
 
 // ---- the file as written -------------------------------------------------------------------
@@ -91,6 +123,8 @@ struct RawAlpaca {
     data_url: Spanned<String>,
     feed: Feed,
     live: Spanned<bool>,
+    subscription: Subscription,
+    recent_sip: RecentSip,
     timeout_secs: Spanned<f64>,
     max_retries: u32,
     retry_base_ms: u64,
@@ -103,6 +137,8 @@ impl Default for RawAlpaca {
             data_url: Spanned::new(0..0, "https://data.alpaca.markets".into()),
             feed: Feed::Iex,
             live: Spanned::new(0..0, false),
+            subscription: Subscription::Free,
+            recent_sip: RecentSip::Clamp,
             timeout_secs: Spanned::new(0..0, 10.0),
             max_retries: 3,
             retry_base_ms: 500,
@@ -199,6 +235,8 @@ impl Config {
             data_url: a.data_url.into_inner().trim_end_matches('/').to_string(),
             feed: a.feed,
             live: a.live.into_inner(),
+            subscription: a.subscription,
+            recent_sip: a.recent_sip,
             timeout: Duration::from_secs_f64(timeout),
             max_retries: a.max_retries.min(10),
             retry_base: Duration::from_millis(a.retry_base_ms.min(10_000)),

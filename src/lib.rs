@@ -13,12 +13,14 @@
 //! [`cmd`] holds one module per command, [`error`] decides exit codes.
 
 pub mod alpaca;
+pub mod backtest;
 pub mod cli;
 pub mod cmd;
 pub mod config;
 pub mod credentials;
 pub mod domain;
 pub mod error;
+pub mod history;
 pub mod logging;
 pub mod store;
 pub mod strategy;
@@ -34,5 +36,10 @@ pub fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Tick(args) => cmd::tick::run(&config, &args),
         Command::Check(_) => cmd::check::run(&config),
+        Command::Fetch(args) => cmd::fetch::run(&config, &args),
+        Command::Import(args) => cmd::import::run(&config, &args),
+        Command::Data(cli::DataArgs {
+            command: cli::DataCommand::Check(args),
+        }) => cmd::data::check(&config, &args),
     }
 }

@@ -38,6 +38,7 @@ pub struct BarsQuery<'a> {
     pub start: DateTime<Utc>,
     pub end: Option<DateTime<Utc>>,
     pub adjustment: &'a str,
+    pub feed: Feed,
     /// A bound on pages, to protect the rate limit from a runaway loop.
     pub max_pages: usize,
 }
@@ -180,7 +181,7 @@ impl Alpaca {
                 ("timeframe", q.timeframe.as_str().to_string()),
                 ("start", rfc3339(q.start)),
                 ("limit", "10000".to_string()),
-                ("feed", self.feed.as_str().to_string()),
+                ("feed", q.feed.as_str().to_string()),
                 ("adjustment", q.adjustment.to_string()),
                 ("sort", "asc".to_string()),
             ];
@@ -190,7 +191,9 @@ impl Alpaca {
             if let Some(t) = &token {
                 query.push(("page_token", t.clone()));
             }
-            let page: BarsPage = self.get(&self.data_url, "/v2/stocks/bars", &query)?;
+            let page: BarsPage = self
+                .get(&self.data_url, "/v2/stocks/bars", &query)
+                .map_err(explain_subscription_refusal)?;
             pages += 1;
             for (symbol, bars) in page.bars.unwrap_or_default() {
                 total += bars.len();
@@ -300,6 +303,32 @@ impl Alpaca {
             500..=599 => Attempt::Retry(error, None),
             _ => Attempt::Fail(error),
         }
+    }
+}
+
+/// Alpaca's free plan refuses SIP data from the last 15 minutes: 403 "subscription does not
+/// permit querying recent SIP data" today, 422 "end is too late for subscription" or "...
+/// from the past 15 minutes" in older wordings. Say what to change instead.
+fn explain_subscription_refusal(e: Error) -> Error {
+    match &e {
+        Error::Api {
+            status: 403 | 422,
+            message,
+            ..
+        } => {
+            let m = message.to_ascii_lowercase();
+            let refused = m.contains("subscription")
+                && (m.contains("sip") || m.contains("15 minutes") || m.contains("too late"));
+            if refused {
+                return Error::Refused(format!(
+                    "Alpaca refused recent SIP data (\"{message}\"): your market-data plan does not include \
+                     the last 15 minutes of SIP. Use feed = \"iex\" (or --feed iex), or keep sip with \
+                     subscription = \"free\" in [alpaca] so that requests stop 15 minutes ago"
+                ));
+            }
+            e
+        }
+        _ => e,
     }
 }
 

@@ -6,10 +6,10 @@
 //!
 //! # The loop (backtesting.py's `Backtest.run` + `_Broker`)
 //!
-//! Let `w = warmup = bars_needed − 2` (saturating; for `SmaCross` that is `slow − 1`, the index
-//! of the first non-NaN SMA(slow), which is the library's `_indicator_warmup_nbars`) and
-//! `start = w + 1` (for `SmaCross` `= slow = bars_needed − 1`, the library's `start`). For each
-//! bar `i` in `start..n`:
+//! Let `w = warmup` be the library's `_indicator_warmup_nbars` ([`library_warmup`]: for
+//! `SmaCross` with at least `slow` bars, `slow − 1`, the index of the first non-NaN SMA(slow),
+//! `= bars_needed − 2`) and `start = w + 1` (for `SmaCross` `= slow = bars_needed − 1`, the
+//! library's `start`). For each bar `i` in `start..n`:
 //!
 //! 1. the signal decided on bar `i − 1` (if any) fills: at `Open[i]`, recorded as bar `i`
 //!    ([`Fill::NextOpen`]), or at `Close[i − 1]`, recorded as bar `i − 1` ([`Fill::Close`], the
@@ -103,7 +103,10 @@ pub enum Sizing {
 impl Sizing {
     /// backtesting.py's default `buy()`/`sell()` size: `1 − sys.float_info.epsilon` of the
     /// available margin, in whole units.
-    pub const ALL_IN: Sizing = Sizing::EquityFraction { fraction: 1.0 - f64::EPSILON, fractional: false };
+    pub const ALL_IN: Sizing = Sizing::EquityFraction {
+        fraction: 1.0 - f64::EPSILON,
+        fractional: false,
+    };
 }
 
 /// Backtest settings. `Settings::default()` is backtesting.py's defaults (cash 10 000, no
@@ -146,13 +149,22 @@ impl Settings {
             return Err(format!("cash must be > 0, is {}", self.cash));
         }
         if !(-0.1..0.1).contains(&self.commission) {
-            return Err(format!("commission must be in [-0.1, 0.1), is {}", self.commission));
+            return Err(format!(
+                "commission must be in [-0.1, 0.1), is {}",
+                self.commission
+            ));
         }
         if !(self.commission_fixed >= 0.0 && self.commission_fixed.is_finite()) {
-            return Err(format!("commission_fixed must be >= 0, is {}", self.commission_fixed));
+            return Err(format!(
+                "commission_fixed must be >= 0, is {}",
+                self.commission_fixed
+            ));
         }
         if !(self.slippage_bps >= 0.0 && self.slippage_bps < 10_000.0) {
-            return Err(format!("slippage_bps must be in [0, 10000), is {}", self.slippage_bps));
+            return Err(format!(
+                "slippage_bps must be in [0, 10000), is {}",
+                self.slippage_bps
+            ));
         }
         let ok = match self.sizing {
             Sizing::Qty(q) => q > 0.0 && q.is_finite(),
@@ -160,7 +172,10 @@ impl Settings {
             Sizing::EquityFraction { fraction, .. } => fraction > 0.0 && fraction.is_finite(),
         };
         if !ok {
-            return Err(format!("sizing must be positive and finite, is {:?}", self.sizing));
+            return Err(format!(
+                "sizing must be positive and finite, is {:?}",
+                self.sizing
+            ));
         }
         Ok(())
     }
@@ -270,7 +285,8 @@ impl Broker<'_> {
             entry_price: t.price,
             exit_price: price,
             pnl: t.size * (price - t.price) - commission,
-            return_pct: (price / t.price - 1.0).copysign(t.size) - commission / (t.size.abs() * t.price),
+            return_pct: 1f64.copysign(t.size) * (price / t.price - 1.0)
+                - commission / (t.size.abs() * t.price),
             entry_time: bars[t.bar].time,
             exit_time: bars[bar].time,
             commission,
@@ -283,10 +299,17 @@ impl Broker<'_> {
         let adj = price * (1.0 + self.spread.copysign(dir));
         let margin = self.cash.max(0.0);
         let (units, per_unit) = match s.sizing {
-            Sizing::EquityFraction { fraction, fractional } => {
+            Sizing::EquityFraction {
+                fraction,
+                fractional,
+            } => {
                 let per_unit = adj + s.commission_of(fraction, price) / fraction;
                 let budget = margin * fraction;
-                let units = if fractional { budget / per_unit } else { py_floordiv(budget, per_unit).trunc() };
+                let units = if fractional {
+                    budget / per_unit
+                } else {
+                    py_floordiv(budget, per_unit).trunc()
+                };
                 (units, per_unit)
             }
             Sizing::Qty(q) => (q, adj + s.commission_of(q, price) / q),
@@ -296,13 +319,18 @@ impl Broker<'_> {
             }
         };
         // Zero units, or not enough cash for them: the broker cancels the order.
-        if !(units > 0.0) || units * per_unit > margin {
+        if units.is_nan() || units <= 0.0 || units * per_unit > margin {
             return;
         }
         let size = units.copysign(dir);
         let commission = s.commission_of(size, adj);
         self.cash -= commission;
-        self.open = Some(Open { bar, size, price: adj, commission });
+        self.open = Some(Open {
+            bar,
+            size,
+            price: adj,
+            commission,
+        });
     }
 
     fn execute(&mut self, signal: Signal, allow_short: bool, bars: &[Bar], price: f64, bar: usize) {
@@ -348,15 +376,22 @@ fn py_floordiv(a: f64, b: f64) -> f64 {
     }
 }
 
+/// backtesting.py's `_indicator_warmup_nbars` for `strategy` over `n` bars: the largest, over
+/// the indicators, of the index of each one's first non-NaN value, an indicator that is NaN
+/// throughout counting as 0. For SmaCross that is `slow − 1` (= `bars_needed() − 2`) when there
+/// are at least `slow` bars, else `fast − 1` if there are `fast`, else 0.
+pub fn library_warmup(strategy: &Strategy, n: usize) -> usize {
+    let first_valid = |len: usize| if len >= 1 && n >= len { len - 1 } else { 0 };
+    match *strategy {
+        Strategy::Threshold { .. } => 0,
+        Strategy::SmaCross { fast, slow, .. } => first_valid(fast).max(first_valid(slow)),
+    }
+}
+
 /// Run `strategy` over `bars` (oldest first, one symbol).
 pub fn run(bars: &[Bar], strategy: &Strategy, settings: &Settings) -> Outcome {
     let n = bars.len();
-    // The library's warm-up is the first index at which every indicator is non-NaN, and 0
-    // when one never is (too few bars).
-    let warmup = match strategy.bars_needed().saturating_sub(2) {
-        w if w < n => w,
-        _ => 0,
-    };
+    let warmup = library_warmup(strategy, n);
     let start = warmup + 1;
     let allow_short = strategy.allows_short();
     let mut equity = vec![f64::NAN; n];
@@ -408,7 +443,11 @@ pub fn run(bars: &[Bar], strategy: &Strategy, settings: &Settings) -> Outcome {
     }
 
     // Back-fill the warm-up (the library's `bfill().fillna(cash)`).
-    let first = if start < n { equity[start] } else { settings.cash };
+    let first = if start < n {
+        equity[start]
+    } else {
+        settings.cash
+    };
     equity[..start.min(n)].fill(first);
 
     let open_trade = broker.open.map(|t| OpenTrade {
@@ -447,7 +486,12 @@ mod tests {
         oc.iter()
             .enumerate()
             .map(|(i, &(o, c))| Bar {
-                time: Utc.timestamp_opt(1_700_000_000 - 1_700_000_000 % 86_400 + 86_400 * i as i64, 0).unwrap(),
+                time: Utc
+                    .timestamp_opt(
+                        1_700_000_000 - 1_700_000_000 % 86_400 + 86_400 * i as i64,
+                        0,
+                    )
+                    .unwrap(),
                 open: o,
                 high: o.max(c),
                 low: o.min(c),
@@ -460,7 +504,10 @@ mod tests {
     }
 
     /// Buys when the price is above 10, sells when below 5: no warm-up, start = 1.
-    const THR: Strategy = Strategy::Threshold { buy_above: 10.0, sell_below: 5.0 };
+    const THR: Strategy = Strategy::Threshold {
+        buy_above: 10.0,
+        sell_below: 5.0,
+    };
 
     #[test]
     fn flat_prices_never_trade_and_equity_stays_at_cash() {
@@ -480,12 +527,25 @@ mod tests {
         // PnL = 490 − 24.5 = 465.5; return = 30/20 − 1 − 24.5/980 = 0.475.
         // Equity: [1000 (back-filled), 1000, 990.2 + 49·(25−20) = 1235.2,
         //          990.2 + 49·(4−20) = 206.2, 1465.5].
-        let b = bars(&[(7.0, 7.0), (7.0, 11.0), (20.0, 25.0), (24.0, 4.0), (30.0, 30.0)]);
-        let s = Settings { cash: 1000.0, commission: 0.01, ..Settings::default() };
+        let b = bars(&[
+            (7.0, 7.0),
+            (7.0, 11.0),
+            (20.0, 25.0),
+            (24.0, 4.0),
+            (30.0, 30.0),
+        ]);
+        let s = Settings {
+            cash: 1000.0,
+            commission: 0.01,
+            ..Settings::default()
+        };
         let out = run(&b, &THR, &s);
         assert_eq!(out.trades.len(), 1);
         let t = out.trades[0];
-        assert_eq!((t.entry_bar, t.exit_bar, t.size, t.entry_price, t.exit_price), (2, 4, 49.0, 20.0, 30.0));
+        assert_eq!(
+            (t.entry_bar, t.exit_bar, t.size, t.entry_price, t.exit_price),
+            (2, 4, 49.0, 20.0, 30.0)
+        );
         assert!((t.commission - 24.5).abs() < 1e-12);
         assert!((t.pnl - 465.5).abs() < 1e-9);
         assert!((t.return_pct - 0.475).abs() < 1e-12);
@@ -506,14 +566,25 @@ mod tests {
         // Buy fills at Open[4] = 12: the short closes at the raw 12: PnL = −10·(12 − 9.9) = −21,
         // return = −(12/9.9 − 1); cash 79. Then a long of floor(79/(12·1.01)) = 6 at 12.12
         // stays open: equity[4] = 79 + 6·(6 − 12.12) = 42.28.
-        let strat = Strategy::SmaCross { fast: 1, slow: 2, allow_short: true };
+        let strat = Strategy::SmaCross {
+            fast: 1,
+            slow: 2,
+            allow_short: true,
+        };
         let b = bars(&[(2.0, 2.0), (3.0, 3.0), (1.0, 1.0), (10.0, 5.0), (12.0, 6.0)]);
-        let s = Settings { cash: 100.0, slippage_bps: 100.0, ..Settings::default() };
+        let s = Settings {
+            cash: 100.0,
+            slippage_bps: 100.0,
+            ..Settings::default()
+        };
         let out = run(&b, &strat, &s);
         assert_eq!((out.warmup, out.start), (1, 2));
         assert_eq!(out.trades.len(), 1);
         let t = out.trades[0];
-        assert_eq!((t.entry_bar, t.exit_bar, t.size, t.exit_price), (3, 4, -10.0, 12.0));
+        assert_eq!(
+            (t.entry_bar, t.exit_bar, t.size, t.exit_price),
+            (3, 4, -10.0, 12.0)
+        );
         assert!((t.entry_price - 9.9).abs() < 1e-12);
         assert!((t.pnl + 21.0).abs() < 1e-9);
         assert!((t.return_pct + (12.0 / 9.9 - 1.0)).abs() < 1e-12);
@@ -522,7 +593,10 @@ mod tests {
         assert!((open.entry_price - 12.12).abs() < 1e-12);
         assert!((out.equity[4] - 42.28).abs() < 1e-9);
         // Warm-up back-filled from bar `start` (2), where nothing had happened yet.
-        assert_eq!(&out.equity[..4], &[100.0, 100.0, 100.0, 100.0 - 10.0 * (5.0 - 9.9)]);
+        assert_eq!(
+            &out.equity[..4],
+            &[100.0, 100.0, 100.0, 100.0 - 10.0 * (5.0 - 9.9)]
+        );
     }
 
     #[test]
@@ -531,13 +605,29 @@ mod tests {
         // in bar 2's step, so equity[1] is still 1000. Sell decided on bar 3 (close 4) fills at
         // 4 on bar 3. Size = floor(1000/11) = 90; PnL = 90·(4 − 11) = −630.
         // Bar 4 closes at 12 > 10: a Buy that has no next bar: pending.
-        let b = bars(&[(7.0, 7.0), (7.0, 11.0), (20.0, 25.0), (24.0, 4.0), (30.0, 12.0)]);
-        let s = Settings { cash: 1000.0, fill: Fill::Close, ..Settings::default() };
+        let b = bars(&[
+            (7.0, 7.0),
+            (7.0, 11.0),
+            (20.0, 25.0),
+            (24.0, 4.0),
+            (30.0, 12.0),
+        ]);
+        let s = Settings {
+            cash: 1000.0,
+            fill: Fill::Close,
+            ..Settings::default()
+        };
         let out = run(&b, &THR, &s);
         let t = out.trades[0];
-        assert_eq!((t.entry_bar, t.exit_bar, t.size, t.entry_price, t.exit_price), (1, 3, 90.0, 11.0, 4.0));
+        assert_eq!(
+            (t.entry_bar, t.exit_bar, t.size, t.entry_price, t.exit_price),
+            (1, 3, 90.0, 11.0, 4.0)
+        );
         assert_eq!(t.pnl, -630.0);
-        assert_eq!(out.equity, vec![1000.0, 1000.0, 1000.0 + 90.0 * 14.0, 1000.0 - 630.0, 370.0]);
+        assert_eq!(
+            out.equity,
+            vec![1000.0, 1000.0, 1000.0 + 90.0 * 14.0, 1000.0 - 630.0, 370.0]
+        );
         assert_eq!(out.pending, Some(Signal::Buy));
         assert!(out.open_trade.is_none());
     }
@@ -548,11 +638,24 @@ mod tests {
         // units (all-in is one unit short when cash/price is a whole number, as in the library).
         // With close_at_end the trade is closed at Open[4] = 30 (the library's finalize_trades
         // quirk), recorded as bar 4, and equity[4] = 1000 + 49·10 = 1490.
-        let b = bars(&[(7.0, 7.0), (7.0, 11.0), (20.0, 25.0), (24.0, 26.0), (30.0, 40.0)]);
-        let s = Settings { cash: 1000.0, close_at_end: true, ..Settings::default() };
+        let b = bars(&[
+            (7.0, 7.0),
+            (7.0, 11.0),
+            (20.0, 25.0),
+            (24.0, 26.0),
+            (30.0, 40.0),
+        ]);
+        let s = Settings {
+            cash: 1000.0,
+            close_at_end: true,
+            ..Settings::default()
+        };
         let out = run(&b, &THR, &s);
         assert_eq!(out.trades.len(), 1);
-        assert_eq!((out.trades[0].exit_bar, out.trades[0].exit_price), (4, 30.0));
+        assert_eq!(
+            (out.trades[0].exit_bar, out.trades[0].exit_price),
+            (4, 30.0)
+        );
         assert_eq!(out.equity[4], 1490.0);
         assert!(out.open_trade.is_none());
     }
@@ -561,9 +664,26 @@ mod tests {
     fn out_of_money_stops_and_zeroes_equity() {
         // Sell on bar 2, short 99 units at Open[3] = 10 (cash 1000); bar 3 closes at 25:
         // equity = 1000 + (−99)·(25 − 10) = −485 <= 0: closed at Close[3], equity 0 onwards.
-        let strat = Strategy::SmaCross { fast: 1, slow: 2, allow_short: true };
-        let b = bars(&[(2.0, 2.0), (3.0, 3.0), (1.0, 1.0), (10.0, 25.0), (12.0, 6.0)]);
-        let out = run(&b, &strat, &Settings { cash: 1000.0, ..Settings::default() });
+        let strat = Strategy::SmaCross {
+            fast: 1,
+            slow: 2,
+            allow_short: true,
+        };
+        let b = bars(&[
+            (2.0, 2.0),
+            (3.0, 3.0),
+            (1.0, 1.0),
+            (10.0, 25.0),
+            (12.0, 6.0),
+        ]);
+        let out = run(
+            &b,
+            &strat,
+            &Settings {
+                cash: 1000.0,
+                ..Settings::default()
+            },
+        );
         assert_eq!(out.out_of_money_at, Some(3));
         assert_eq!(out.trades[0].exit_price, 25.0);
         assert_eq!(&out.equity[3..], &[0.0, 0.0]);
@@ -576,14 +696,44 @@ mod tests {
         // Fraction 0.5 fractional: 1000·0.5/20 = 25 units.
         let b = bars(&[(7.0, 7.0), (7.0, 11.0), (20.0, 25.0)]);
         let size = |sizing| {
-            let s = Settings { cash: 1000.0, sizing, ..Settings::default() };
+            let s = Settings {
+                cash: 1000.0,
+                sizing,
+                ..Settings::default()
+            };
             run(&b, &THR, &s).open_trade.map(|t| t.size)
         };
         assert_eq!(size(Sizing::Qty(3.0)), Some(3.0));
         assert_eq!(size(Sizing::Notional(70.0)), Some(3.0));
-        assert_eq!(size(Sizing::EquityFraction { fraction: 0.5, fractional: true }), Some(25.0));
+        assert_eq!(
+            size(Sizing::EquityFraction {
+                fraction: 0.5,
+                fractional: true
+            }),
+            Some(25.0)
+        );
         // More than the cash: cancelled, no partial fill.
         assert_eq!(size(Sizing::Qty(51.0)), None);
+    }
+
+    #[test]
+    fn warmup_follows_the_library_when_bars_are_few() {
+        // SmaCross 10/20: SMA(20) first defined at 19, SMA(10) at 9; an SMA never defined
+        // counts as 0, and the library takes the largest.
+        let s = Strategy::SmaCross {
+            fast: 10,
+            slow: 20,
+            allow_short: false,
+        };
+        assert_eq!(library_warmup(&s, 2148), 19);
+        assert_eq!(library_warmup(&s, 20), 19);
+        assert_eq!(library_warmup(&s, 15), 9);
+        assert_eq!(library_warmup(&s, 5), 0);
+        assert_eq!(library_warmup(&THR, 100), 0);
+        // 15 flat bars: nothing trades, Buy & Hold would start from bar 9.
+        let out = run(&bars(&[(7.0, 7.0); 15]), &s, &Settings::default());
+        assert_eq!((out.warmup, out.start), (9, 10));
+        assert_eq!(out.equity, vec![10_000.0; 15]);
     }
 
     #[test]

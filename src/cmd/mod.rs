@@ -1,4 +1,7 @@
 //! One module per command; each exposes `run(config, args)`.
 
 pub mod check;
+pub mod data;
+pub mod fetch;
+pub mod import;
 pub mod tick;

@@ -218,6 +218,7 @@ impl Tick<'_> {
             start,
             end: Some(self.now),
             adjustment: &adjustment,
+            feed: self.config.alpaca.feed,
             max_pages: MAX_BAR_PAGES,
         };
         let mut fetched = self.client.bars(&query, |_, _| {})?;

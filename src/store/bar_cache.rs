@@ -28,12 +28,17 @@ pub struct BarCache {
 pub struct CacheMeta {
     /// Alpaca's `adjustment`: raw, split, dividend or all.
     pub adjustment: String,
+    /// The earliest start a `fetch` asked for: history before the first bar and after this
+    /// does not exist, so a later fetch from the same start need not ask again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub covered_from: Option<DateTime<Utc>>,
 }
 
 impl Default for CacheMeta {
     fn default() -> Self {
         CacheMeta {
             adjustment: "raw".into(),
+            covered_from: None,
         }
     }
 }
@@ -240,50 +245,66 @@ fn write_row(out: &mut String, b: &Bar) {
 }
 
 fn parse_file(path: &Path, text: &str, first_line: usize) -> Result<Vec<Bar>> {
-    let mut lines = text.split_inclusive('\n');
-    match lines.next().map(|l| l.trim_end()) {
-        None => return Ok(Vec::new()),
-        Some(h) if h == HEADER => {}
-        Some(h) => {
-            return Err(Error::Corrupt {
-                path: path.to_path_buf(),
-                line: Some(first_line),
-                message: format!("header is `{h}`, expected `{HEADER}`"),
-            })
-        }
-    }
-    let rest = &text[text.find('\n').map_or(text.len(), |i| i + 1)..];
-    parse_rows(path, rest, Some(first_line + 1))
+    let body = check_header(path, text, first_line)?;
+    parse_rows(path, body, Some(first_line + 1))
 }
 
-/// Parse data rows; `first_line` numbers them for errors when known.
+/// The text after a correct header line; an empty file has no rows.
+fn check_header<'t>(path: &Path, text: &'t str, first_line: usize) -> Result<&'t str> {
+    let (header, body) = text.split_once('\n').unwrap_or((text, ""));
+    match header.trim_end() {
+        "" | HEADER => Ok(body),
+        h => Err(Error::Corrupt {
+            path: path.to_path_buf(),
+            line: Some(first_line),
+            message: format!("header is `{h}`, expected `{HEADER}`"),
+        }),
+    }
+}
+
+/// Parse data rows, which must be strictly increasing in time; `first_line` numbers them for
+/// errors when known.
 fn parse_rows(path: &Path, text: &str, first_line: Option<usize>) -> Result<Vec<Bar>> {
-    let mut bars = Vec::with_capacity(text.len() / 64);
+    let mut bars: Vec<Bar> = Vec::with_capacity(text.len() / 64);
     for (i, line) in text.lines().enumerate() {
         if line.is_empty() {
             continue;
         }
-        let bar = parse_row(line).map_err(|message| Error::Corrupt {
+        let corrupt = |message: String| Error::Corrupt {
             path: path.to_path_buf(),
             line: first_line.map(|l| l + i),
-            message: format!("{message}: `{line}`"),
-        })?;
-        if let Some(prev) = bars.last() {
-            let prev: &Bar = prev;
-            if bar.time <= prev.time {
-                return Err(Error::Corrupt {
-                    path: path.to_path_buf(),
-                    line: first_line.map(|l| l + i),
-                    message: format!(
-                        "bar at {} is not after the previous one; run `prometheus-bot data check`",
-                        time_cell(bar.time)
-                    ),
-                });
-            }
+            message,
+        };
+        let bar = parse_row(line).map_err(|m| corrupt(format!("{m}: `{line}`")))?;
+        if bars.last().is_some_and(|prev| bar.time <= prev.time) {
+            return Err(corrupt(format!(
+                "bar at {} is not after the previous one; run `prometheus-bot data check`",
+                time_cell(bar.time)
+            )));
         }
         bars.push(bar);
     }
     Ok(bars)
+}
+
+/// Every data row of a cache file with its line number, in file order and without the order
+/// check, for `data check` to report on. A cell that does not parse is still an error.
+pub fn read_rows(path: &Path) -> Result<Vec<(usize, Bar)>> {
+    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, "read", e))?;
+    let body = check_header(path, &text, 1)?;
+    let mut rows = Vec::with_capacity(body.len() / 64);
+    for (i, line) in body.lines().enumerate() {
+        if line.is_empty() {
+            continue;
+        }
+        let bar = parse_row(line).map_err(|m| Error::Corrupt {
+            path: path.to_path_buf(),
+            line: Some(i + 2),
+            message: format!("{m}: `{line}`"),
+        })?;
+        rows.push((i + 2, bar));
+    }
+    Ok(rows)
 }
 
 fn parse_row(line: &str) -> Result<Bar, String> {
@@ -429,6 +450,7 @@ mod tests {
         let cache = BarCache::new(dir.path());
         let split = CacheMeta {
             adjustment: "split".into(),
+            covered_from: None,
         };
         cache
             .replace("TSLA", Timeframe::Day1, &[bar(0, 1.0)], &split)

@@ -8,4 +8,5 @@ mod harness;
 mod check;
 mod cli;
 mod faults;
+mod history;
 mod tick;

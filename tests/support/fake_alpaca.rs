@@ -12,13 +12,13 @@
 //! Not faked: quotes, snapshots, latest bars, assets, bracket/OCO legs, replace (PATCH), streaming,
 //! closing positions via DELETE, bar aggregation (bars are served per timeframe exactly as added).
 //! Fills never happen by themselves: drive the lifecycle with `fill_open_orders`, `partially_fill`,
-//! `expire_open_orders`, `set_order_status`. Fills move cash/buying power and positions; equity
-//! stays what `set_account` set.
+//! `expire_open_orders`, `set_order_status`. Fills move cash, buying power and positions; equity
+//! stays what `set_account` set. Prices for buying-power checks: limit/stop price, else the latest
+//! trade, else the close of the newest bar added for the symbol.
 #![allow(dead_code)]
 
-use chrono::{
-    DateTime, Datelike, Duration as TimeDelta, FixedOffset, NaiveDate, SecondsFormat, Utc, Weekday,
-};
+use chrono::{DateTime, Datelike, Duration as TimeDelta, FixedOffset, NaiveDate, SecondsFormat};
+use chrono::{Utc, Weekday};
 use serde_json::{json, Map, Value};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::{BufRead, BufReader, Read, Write};
@@ -39,13 +39,13 @@ const MAX_LINE: u64 = 64 * 1024;
 const MAX_BODY: usize = 8 * 1024 * 1024;
 const IDLE: Duration = Duration::from_secs(30);
 const FINAL: &[&str] = &["filled", "canceled", "expired", "rejected", "replaced"];
+const SIP_MSG: &str = "subscription does not permit querying recent SIP data";
 /// NYSE full-day holidays and early closes (13:00 ET) known to the fake; other weekdays trade.
-const HOLIDAYS: &str =
-    "2025-01-01 2025-01-09 2025-01-20 2025-02-17 2025-04-18 2025-05-26 2025-06-19 \
-    2025-07-04 2025-09-01 2025-11-27 2025-12-25 2026-01-01 2026-01-19 2026-02-16 \
-    2026-04-03 2026-05-25 2026-06-19 2026-07-03 2026-09-07 2026-11-26 2026-12-25 \
-    2027-01-01 2027-01-18 2027-02-15 2027-03-26 2027-05-31 2027-06-18 2027-07-05 \
-    2027-09-06 2027-11-25 2027-12-24";
+const HOLIDAYS: &str = "2025-01-01 2025-01-09 2025-01-20 2025-02-17 2025-04-18 2025-05-26 \
+    2025-06-19 2025-07-04 2025-09-01 2025-11-27 2025-12-25 2026-01-01 2026-01-19 2026-02-16 \
+    2026-04-03 2026-05-25 2026-06-19 2026-07-03 2026-09-07 2026-11-26 2026-12-25 2027-01-01 \
+    2027-01-18 2027-02-15 2027-03-26 2027-05-31 2027-06-18 2027-07-05 2027-09-06 2027-11-25 \
+    2027-12-24";
 const EARLY_CLOSES: &str = "2025-07-03 2025-11-28 2025-12-24 2026-11-27 2026-12-24 2027-11-26";
 
 #[derive(Clone, Debug, PartialEq)]
@@ -68,7 +68,7 @@ pub enum Fault {
     Html(u16),
     /// Sleep, then answer normally.
     Delay(Duration),
-    /// Process normally, then answer 200 with the first half of the body.
+    /// Process normally (side effects happen), then answer 200 with the first half of the body.
     MalformedJson,
     /// 429 `{"message":"too many requests."}`, with or without `X-RateLimit-*` headers.
     RateLimited { headers: bool },
@@ -79,10 +79,10 @@ pub enum Fault {
 }
 
 /// One request as the server saw it.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct Recorded {
     pub method: String,
-    /// Raw path as sent (not percent-decoded).
+    /// Raw path as sent (not percent-decoded), without the query.
     pub path: String,
     pub raw_query: String,
     /// Percent-decoded query (`+` = space); the last value wins for repeated keys.
@@ -125,7 +125,7 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 impl FakeAlpaca {
     /// Binds 127.0.0.1:0 and serves until dropped. Default clock: 2026-03-04T15:00:00Z, open.
     pub fn start() -> FakeAlpaca {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("fake alpaca: bind 127.0.0.1:0");
+        let listener = TcpListener::bind("127.0.0.1:0").expect("fake alpaca: bind");
         let addr = listener.local_addr().expect("fake alpaca: local_addr");
         let inner = Arc::new(Inner {
             st: Mutex::new(State::new(u64::from(addr.port()))),
@@ -133,37 +133,13 @@ impl FakeAlpaca {
             conns: Mutex::new(HashMap::new()),
         });
         let srv = Arc::clone(&inner);
-        let accept = thread::Builder::new()
-            .name("fake-alpaca".into())
-            .spawn(move || {
-                let mut next = 0u64;
-                for conn in listener.incoming() {
-                    if srv.stop.load(Ordering::SeqCst) {
-                        break;
-                    }
-                    let Ok(conn) = conn else {
-                        thread::sleep(Duration::from_millis(10));
-                        continue;
-                    };
-                    next += 1;
-                    let id = next;
-                    if let Ok(c) = conn.try_clone() {
-                        lock(&srv.conns).insert(id, c);
-                    }
-                    let s2 = Arc::clone(&srv);
-                    let spawned = thread::Builder::new()
-                        .name("fake-alpaca-conn".into())
-                        .spawn(move || serve(s2, conn, id));
-                    if spawned.is_err() {
-                        lock(&srv.conns).remove(&id);
-                    }
-                }
-            })
-            .expect("fake alpaca: spawn accept thread");
+        let accept = thread::Builder::new().name("fake-alpaca".into());
+        let accept = accept.spawn(move || accept_loop(srv, listener));
+        let accept = Some(accept.expect("fake alpaca: spawn"));
         FakeAlpaca {
             inner,
             addr,
-            accept: Some(accept),
+            accept,
         }
     }
 
@@ -176,17 +152,17 @@ impl FakeAlpaca {
         format!("http://{}", self.addr)
     }
 
-    /// Sets the fake clock. Opening the market moves `accepted` orders to `new`.
+    /// Sets the fake clock. Opening the market moves `accepted` orders to `new`. Order and fill
+    /// timestamps are this time plus 1 µs per event (so they stay unique and ordered).
     pub fn set_clock(&self, now: DateTime<Utc>, is_open: bool) {
         let mut st = self.st();
-        st.now = now;
-        st.is_open = is_open;
-        st.last_stamp = DateTime::<Utc>::MIN_UTC;
-        if is_open {
-            for o in st.orders.iter_mut().filter(|o| o.status == "accepted") {
-                o.status = "new".into();
-                o.updated = now;
-            }
+        if now < st.now {
+            st.last_stamp = DateTime::<Utc>::MIN_UTC;
+        }
+        (st.now, st.is_open) = (now, is_open);
+        let queued = st.orders.iter_mut().filter(|o| o.status == "accepted");
+        for o in queued.filter(|_| is_open) {
+            (o.status, o.updated) = ("new".into(), now);
         }
     }
 
@@ -194,15 +170,12 @@ impl FakeAlpaca {
         self.st().now
     }
 
-    /// Adds bars (kept sorted by `t`; same `t` replaces). Timeframe like `1Min`, `5T`, `1Hour`, `1Day`.
+    /// Adds bars (kept sorted by `t`; same `t` replaces). Timeframe like `1Min`, `5T`, `1Hour`, `1D`.
     pub fn add_bars(&self, symbol: &str, timeframe: &str, bars: &[FakeBar]) {
-        let tf =
-            parse_tf(timeframe).unwrap_or_else(|| panic!("fake alpaca: bad timeframe {timeframe}"));
+        let tf = parse_tf(timeframe).expect("fake alpaca: bad timeframe");
         let mut st = self.st();
         let series = st.bars.entry((symbol.to_string(), tf)).or_default();
-        for b in bars {
-            series.insert(b.t, b.clone());
-        }
+        series.extend(bars.iter().map(|b| (b.t, b.clone())));
     }
 
     pub fn set_latest_trade(&self, symbol: &str, price: f64, t: DateTime<Utc>) {
@@ -212,12 +185,11 @@ impl FakeAlpaca {
         st.trades.insert(symbol.to_string(), (price, t, id));
     }
 
-    /// Sets a position (negative = short); qty 0 removes it.
+    /// Sets a position (negative qty = short); qty 0 removes it.
     pub fn set_position(&self, symbol: &str, qty: f64, avg_entry_price: f64) {
         let mut st = self.st();
-        if qty == 0.0 {
-            st.positions.remove(symbol);
-        } else {
+        st.positions.remove(symbol);
+        if qty != 0.0 {
             st.positions
                 .insert(symbol.to_string(), (qty, avg_entry_price));
         }
@@ -225,8 +197,8 @@ impl FakeAlpaca {
 
     /// Decimal strings (unparseable -> 0). Defaults: 100000 / 200000 / 100000.
     pub fn set_account(&self, cash: &str, buying_power: &str, equity: &str) {
-        let mut st = self.st();
         let p = |s: &str| s.trim().parse::<f64>().unwrap_or(0.0);
+        let mut st = self.st();
         (st.cash, st.bp, st.equity) = (p(cash), p(buying_power), p(equity));
     }
 
@@ -235,7 +207,7 @@ impl FakeAlpaca {
         self.st().account_status = status.to_string();
     }
 
-    /// Whether selling more than held (from flat/short) opens a short. Default on.
+    /// Whether a sell from flat/short opens (or grows) a short. Default on.
     pub fn set_shorting(&self, on: bool) {
         self.st().shorting = on;
     }
@@ -243,41 +215,38 @@ impl FakeAlpaca {
     /// Fractional/notional orders on a non-fractionable symbol -> 422. Default: all fractionable.
     pub fn set_fractionable(&self, symbol: &str, on: bool) {
         let mut st = self.st();
-        if on {
-            st.non_fractionable.remove(symbol);
-        } else {
+        st.non_fractionable.remove(symbol);
+        if !on {
             st.non_fractionable.insert(symbol.to_string());
         }
     }
 
-    /// Server-side cap on bars per page (0 = none; `limit` is always honored up to 10000).
+    /// Server-side cap on bars per page (0 = none; `limit` is honored up to 10000).
     pub fn set_max_page(&self, n: usize) {
         self.st().max_page = n;
     }
 
-    /// Every k-th bars page is cut short while keeping a non-null token (0 = off).
+    /// Every k-th bars page is cut to half while keeping a non-null token (0 = off).
     pub fn set_short_page_every(&self, k: usize) {
         self.st().short_every = k;
     }
 
-    /// Free (Basic) plan: SIP (or missing feed) within the last 15 fake minutes -> 403.
+    /// Free (Basic) plan: SIP (or missing feed) with `end` in the last 15 fake minutes -> 403.
     pub fn set_free_plan(&self, on: bool) {
         self.st().free_plan = on;
     }
 
-    /// Enforce a per-minute request budget (real wall clock); 0 = off (headers still say 200).
+    /// Enforce a per-minute request budget (wall clock) with 429s; 0 = off (headers say 200, with
+    /// Remaining never below 1).
     pub fn set_rate_limit(&self, per_minute: usize) {
         self.st().rl_limit = per_minute;
     }
 
     /// Injects `fault` into the next `times` requests whose method matches (`*` = any) and whose
-    /// decoded path starts with `path_prefix`.
+    /// percent-decoded path starts with `path_prefix`. Faults are consumed in the order added.
     pub fn fail(&self, method: &str, path_prefix: &str, fault: Fault, times: usize) {
-        if times > 0 {
-            self.st()
-                .faults
-                .push((method.to_string(), path_prefix.to_string(), fault, times));
-        }
+        let f = (method.to_string(), path_prefix.to_string(), fault, times);
+        self.st().faults.push(f);
     }
 
     pub fn requests(&self) -> Vec<Recorded> {
@@ -295,10 +264,10 @@ impl FakeAlpaca {
 
     /// Every FILL activity, oldest first.
     pub fn activities(&self) -> Vec<Value> {
-        self.st().fills.iter().map(|f| f.2.clone()).collect()
+        self.st().fills.iter().map(|f| f.1.clone()).collect()
     }
 
-    /// Every open order -> filled at `price` (remaining qty), with positions, cash and activities.
+    /// Every open order -> filled at `price` (its remaining qty); updates positions, cash, FILLs.
     pub fn fill_open_orders(&self, price: f64) {
         let mut st = self.st();
         for i in 0..st.orders.len() {
@@ -308,14 +277,11 @@ impl FakeAlpaca {
         }
     }
 
-    /// Fills `qty` more of an open order (capped at what remains).
+    /// Fills `qty` more of an open order (capped at what remains): `partially_filled` or `filled`.
     pub fn partially_fill(&self, order_id: &str, qty: f64, price: f64) {
         let mut st = self.st();
-        if let Some(i) = st
-            .orders
-            .iter()
-            .position(|o| o.id == order_id && o.is_open())
-        {
+        let found = st.orders.iter().position(|o| o.id == order_id);
+        if let Some(i) = found.filter(|&i| st.orders[i].is_open()) {
             st.fill(i, qty, price);
         }
     }
@@ -328,20 +294,20 @@ impl FakeAlpaca {
         }
     }
 
-    /// Forces a status (`rejected`, `canceled`, `expired`, ...) and its timestamp.
+    /// Forces a status (`rejected`, `canceled`, `expired`, ...) and sets its timestamp.
     pub fn set_order_status(&self, order_id: &str, status: &str) {
         let mut st = self.st();
         let t = st.stamp();
-        if let Some(o) = st.orders.iter_mut().find(|o| o.id == order_id) {
-            o.status = status.to_string();
-            o.updated = t;
-            match status {
-                "canceled" => o.canceled_at = Some(t),
-                "expired" => o.expired_at = Some(t),
-                "rejected" => o.failed_at = Some(t),
-                "filled" => o.filled_at = Some(t),
-                _ => {}
-            }
+        let Some(o) = st.orders.iter_mut().find(|o| o.id == order_id) else {
+            return;
+        };
+        (o.status, o.updated) = (status.to_string(), t);
+        match status {
+            "canceled" => o.canceled_at = Some(t),
+            "expired" => o.expired_at = Some(t),
+            "rejected" => o.failed_at = Some(t),
+            "filled" => o.filled_at = Some(t),
+            _ => {}
         }
     }
 }
@@ -363,13 +329,8 @@ impl Drop for FakeAlpaca {
 // HTTP plumbing
 
 struct Req {
-    method: String,
-    raw_path: String,
+    rec: Recorded,
     path: String,
-    raw_query: String,
-    query: BTreeMap<String, String>,
-    headers: BTreeMap<String, String>,
-    body: Vec<u8>,
     keep_alive: bool,
 }
 
@@ -381,15 +342,22 @@ struct Reply {
 }
 
 impl Reply {
-    fn json(status: u16, v: Value) -> Reply {
+    fn new(status: u16, ctype: &'static str, body: Vec<u8>) -> Reply {
+        let headers = Vec::new();
         Reply {
             status,
-            ctype: JSON_CT,
-            body: v.to_string().into_bytes(),
-            headers: vec![],
+            ctype,
+            body,
+            headers,
         }
     }
+    fn json(status: u16, v: Value) -> Reply {
+        Reply::new(status, JSON_CT, v.to_string().into_bytes())
+    }
 }
+
+/// Handlers answer `Err` for error replies so that `?` works on parameter parsing.
+type Res = Result<Reply, Reply>;
 
 fn err(status: u16, code: u32, message: &str) -> Reply {
     Reply::json(status, json!({"code": code, "message": message}))
@@ -397,6 +365,26 @@ fn err(status: u16, code: u32, message: &str) -> Reply {
 
 fn msg(status: u16, message: &str) -> Reply {
     Reply::json(status, json!({ "message": message }))
+}
+
+fn accept_loop(srv: Arc<Inner>, listener: TcpListener) {
+    for (id, conn) in (1u64..).zip(listener.incoming()) {
+        if srv.stop.load(Ordering::SeqCst) {
+            break;
+        }
+        let Ok(conn) = conn else {
+            thread::sleep(Duration::from_millis(10));
+            continue;
+        };
+        if let Ok(c) = conn.try_clone() {
+            lock(&srv.conns).insert(id, c);
+        }
+        let s2 = Arc::clone(&srv);
+        let builder = thread::Builder::new().name("fake-alpaca-conn".into());
+        if builder.spawn(move || serve(s2, conn, id)).is_err() {
+            lock(&srv.conns).remove(&id);
+        }
+    }
 }
 
 fn serve(srv: Arc<Inner>, stream: TcpStream, id: u64) {
@@ -432,11 +420,7 @@ fn read_line(rd: &mut BufReader<TcpStream>) -> Result<Option<String>, &'static s
     match rd.by_ref().take(MAX_LINE).read_until(b'\n', &mut buf) {
         Ok(0) | Err(_) => Ok(None),
         Ok(_) if !buf.ends_with(b"\n") => Err("line too long"),
-        Ok(_) => Ok(Some(
-            String::from_utf8_lossy(&buf)
-                .trim_end_matches(['\r', '\n'])
-                .to_string(),
-        )),
+        Ok(_) => Ok(Some(String::from_utf8_lossy(&buf).trim_end().to_string())),
     }
 }
 
@@ -444,18 +428,18 @@ fn read_request(
     rd: &mut BufReader<TcpStream>,
     w: &mut TcpStream,
 ) -> Result<Option<Req>, &'static str> {
-    let line = loop {
-        match read_line(rd)? {
-            None => return Ok(None),
-            Some(l) if l.is_empty() => continue,
-            Some(l) => break l,
-        }
-    };
+    let mut line = String::new();
+    while line.is_empty() {
+        let Some(l) = read_line(rd)? else {
+            return Ok(None);
+        };
+        line = l;
+    }
     let mut parts = line.split_whitespace();
     let (Some(method), Some(target)) = (parts.next(), parts.next()) else {
         return Err("bad request line");
     };
-    let version = parts.next().unwrap_or("HTTP/1.0");
+    let http10 = parts.next() == Some("HTTP/1.0");
     let mut headers = BTreeMap::new();
     loop {
         let Some(l) = read_line(rd)? else {
@@ -464,75 +448,62 @@ fn read_request(
         if l.is_empty() {
             break;
         }
-        let Some((k, v)) = l.split_once(':') else {
-            return Err("bad header");
-        };
-        if headers.len() > 200 {
-            return Err("too many headers");
-        }
+        let (k, v) = l.split_once(':').ok_or("bad header")?;
         headers.insert(k.trim().to_ascii_lowercase(), v.trim().to_string());
     }
-    let conn = headers
-        .get("connection")
-        .map(|c| c.to_ascii_lowercase())
-        .unwrap_or_default();
-    let keep_alive = if version == "HTTP/1.0" {
+    let header = |k: &str| {
+        headers
+            .get(k)
+            .map(|v| v.to_ascii_lowercase())
+            .unwrap_or_default()
+    };
+    let conn = header("connection");
+    let keep_alive = if http10 {
         conn.contains("keep-alive")
     } else {
         !conn.contains("close")
     };
-    if headers
-        .get("expect")
-        .is_some_and(|e| e.eq_ignore_ascii_case("100-continue"))
-    {
+    if header("expect") == "100-continue" {
         let _ = w.write_all(b"HTTP/1.1 100 Continue\r\n\r\n");
     }
     let mut body = Vec::new();
-    if headers
-        .get("transfer-encoding")
-        .is_some_and(|t| t.to_ascii_lowercase().contains("chunked"))
-    {
+    if header("transfer-encoding").contains("chunked") {
         loop {
-            let size_line = read_line(rd)?.ok_or("eof in chunked body")?;
-            let size = usize::from_str_radix(size_line.split(';').next().unwrap_or("").trim(), 16)
-                .map_err(|_| "bad chunk size")?;
+            let size = read_line(rd)?.ok_or("eof in chunked body")?;
+            let size = size.split(';').next().unwrap_or("").trim();
+            let size = usize::from_str_radix(size, 16).map_err(|_| "bad chunk size")?;
             if size == 0 {
                 while read_line(rd)?.is_some_and(|l| !l.is_empty()) {}
                 break;
             }
-            if body.len() + size > MAX_BODY {
-                return Err("body too large");
-            }
             let start = body.len();
-            body.resize(start + size, 0);
+            body.resize(start + size.min(MAX_BODY), 0);
             rd.read_exact(&mut body[start..])
                 .map_err(|_| "short chunk")?;
             read_line(rd)?;
         }
     } else if let Some(cl) = headers.get("content-length") {
         let n: usize = cl.parse().map_err(|_| "bad content-length")?;
-        if n > MAX_BODY {
-            return Err("body too large");
-        }
-        body.resize(n, 0);
+        body.resize(n.min(MAX_BODY), 0);
         rd.read_exact(&mut body).map_err(|_| "short body")?;
     }
     let (raw_path, raw_query) = target.split_once('?').unwrap_or((target, ""));
-    Ok(Some(Req {
+    let query = raw_query.split('&').filter(|kv| !kv.is_empty()).map(|kv| {
+        let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+        (pct_decode(k, true), pct_decode(v, true))
+    });
+    let rec = Recorded {
         method: method.to_ascii_uppercase(),
-        path: pct_decode(raw_path, false),
-        raw_path: raw_path.to_string(),
+        path: raw_path.to_string(),
         raw_query: raw_query.to_string(),
-        query: raw_query
-            .split('&')
-            .filter(|kv| !kv.is_empty())
-            .map(|kv| {
-                let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
-                (pct_decode(k, true), pct_decode(v, true))
-            })
-            .collect(),
+        query: query.collect(),
         headers,
-        body,
+        body: String::from_utf8_lossy(&body).into_owned(),
+    };
+    let path = pct_decode(raw_path, false);
+    Ok(Some(Req {
+        rec,
+        path,
         keep_alive,
     }))
 }
@@ -616,39 +587,28 @@ fn rl_headers(limit: usize, remaining: usize, reset: u64) -> Vec<(String, String
     ]
 }
 
+fn html_page(code: u16) -> String {
+    let t = format!("{code} {}", reason(code));
+    let body = format!("<body>\r\n<center><h1>{t}</h1></center>\r\n<hr><center>nginx</center>\r\n");
+    format!("<html>\r\n<head><title>{t}</title></head>\r\n{body}</body>\r\n</html>\r\n")
+}
+
 impl Inner {
     fn dispatch(&self, req: &Req) -> Option<Reply> {
         let fault = {
             let mut st = lock(&self.st);
-            st.requests.push(Recorded {
-                method: req.method.clone(),
-                path: req.raw_path.clone(),
-                raw_query: req.raw_query.clone(),
-                query: req.query.clone(),
-                headers: req.headers.clone(),
-                body: String::from_utf8_lossy(&req.body).into_owned(),
-            });
-            st.take_fault(&req.method, &req.path)
+            st.requests.push(req.rec.clone());
+            st.take_fault(&req.rec.method, &req.path)
         };
         let canned = |status: u16, ctype: &'static str, body: String| {
-            let headers = lock(&self.st).rate().1;
-            Reply {
-                status,
-                ctype,
-                body: body.into_bytes(),
-                headers,
-            }
+            let mut r = Reply::new(status, ctype, body.into_bytes());
+            r.headers = lock(&self.st).rate().1;
+            r
         };
         match fault {
             None => Some(self.handle(req)),
             Some(Fault::Status(code, body)) => Some(canned(code, JSON_CT, body)),
-            Some(Fault::Html(code)) => {
-                let title = format!("{code} {}", reason(code));
-                let page = format!(
-                    "<html>\r\n<head><title>{title}</title></head>\r\n<body>\r\n<center><h1>{title}</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n"
-                );
-                Some(canned(code, "text/html", page))
-            }
+            Some(Fault::Html(code)) => Some(canned(code, "text/html", html_page(code))),
             Some(Fault::RateLimited { headers }) => {
                 let mut r = msg(429, "too many requests.");
                 if headers {
@@ -663,7 +623,7 @@ impl Inner {
             Some(Fault::MalformedJson) => {
                 let mut r = self.handle(req);
                 (r.status, r.ctype) = (200, JSON_CT);
-                r.body.truncate((r.body.len() / 2).max(1));
+                r.body.truncate(r.body.len() / 2);
                 if r.body.len() < 2 {
                     r.body = b"{\"".to_vec();
                 }
@@ -681,6 +641,7 @@ impl Inner {
         }
     }
 
+    /// Routes under the state lock; a panicking handler answers 500 instead of killing the thread.
     fn handle(&self, req: &Req) -> Reply {
         catch_unwind(AssertUnwindSafe(|| {
             let mut st = lock(&self.st);
@@ -704,25 +665,21 @@ fn ts(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Nanos, true)
 }
 
+fn day_str(d: NaiveDate) -> String {
+    d.format("%Y-%m-%d").to_string()
+}
+
 fn nth_sunday(y: i32, m: u32, n: u32) -> NaiveDate {
     let first = NaiveDate::from_ymd_opt(y, m, 1).unwrap_or_default();
-    first
-        + TimeDelta::days(i64::from(
-            (7 - first.weekday().num_days_from_sunday()) % 7 + 7 * (n - 1),
-        ))
+    let skip = (7 - first.weekday().num_days_from_sunday()) % 7 + 7 * (n - 1);
+    first + TimeDelta::days(i64::from(skip))
 }
 
 /// New York offset by the fixed US rule (EDT from 2nd Sunday of March to 1st Sunday of November).
 fn ny(t: DateTime<Utc>) -> FixedOffset {
-    let y = t.year();
-    let start = nth_sunday(y, 3, 2)
-        .and_hms_opt(7, 0, 0)
-        .unwrap_or_default()
-        .and_utc();
-    let end = nth_sunday(y, 11, 1)
-        .and_hms_opt(6, 0, 0)
-        .unwrap_or_default()
-        .and_utc();
+    let at = |d: NaiveDate, h| d.and_hms_opt(h, 0, 0).unwrap_or_default().and_utc();
+    let start = at(nth_sunday(t.year(), 3, 2), 7);
+    let end = at(nth_sunday(t.year(), 11, 1), 6);
     let hours = if t >= start && t < end { 4 } else { 5 };
     FixedOffset::west_opt(hours * 3600).expect("valid offset")
 }
@@ -731,24 +688,20 @@ fn ny_date(t: DateTime<Utc>) -> NaiveDate {
     t.with_timezone(&ny(t)).date_naive()
 }
 
+fn ny_rfc3339(t: DateTime<Utc>, f: SecondsFormat) -> String {
+    t.with_timezone(&ny(t)).to_rfc3339_opts(f, false)
+}
+
 /// UTC instant of New York wall-clock time `h:m` on `d`.
 fn ny_at(d: NaiveDate, h: u32, m: u32) -> DateTime<Utc> {
     let local = d.and_hms_opt(h, m, 0).unwrap_or_default().and_utc();
-    let est = local + TimeDelta::hours(5);
-    if ny(est).local_minus_utc() == -4 * 3600 {
-        local + TimeDelta::hours(4)
-    } else {
-        est
-    }
+    let edt = ny(local + TimeDelta::hours(5)).local_minus_utc() == -4 * 3600;
+    local + TimeDelta::hours(if edt { 4 } else { 5 })
 }
 
 fn is_trading_day(d: NaiveDate) -> bool {
-    !matches!(d.weekday(), Weekday::Sat | Weekday::Sun)
-        && !HOLIDAYS.contains(&d.format("%Y-%m-%d").to_string())
-}
-
-fn is_early_close(d: NaiveDate) -> bool {
-    EARLY_CLOSES.contains(&d.format("%Y-%m-%d").to_string())
+    let weekend = matches!(d.weekday(), Weekday::Sat | Weekday::Sun);
+    !weekend && !HOLIDAYS.contains(&day_str(d))
 }
 
 fn next_trading_day(d: NaiveDate) -> NaiveDate {
@@ -760,38 +713,58 @@ fn next_trading_day(d: NaiveDate) -> NaiveDate {
 }
 
 fn session(d: NaiveDate) -> (DateTime<Utc>, DateTime<Utc>) {
-    (
-        ny_at(d, 9, 30),
-        if is_early_close(d) {
-            ny_at(d, 13, 0)
-        } else {
-            ny_at(d, 16, 0)
-        },
-    )
+    let early = EARLY_CLOSES.contains(&day_str(d));
+    let close_hour = if early { 13 } else { 16 };
+    (ny_at(d, 9, 30), ny_at(d, close_hour, 0))
 }
 
-/// Parses RFC 3339 (`Z` or offset) or `YYYY-MM-DD` (midnight UTC; `end_of_day` -> last ns of it).
+/// Parses RFC 3339 (`Z` or offset) or `YYYY-MM-DD` (midnight UTC; `end_of_day` -> its last ns).
 fn parse_time(s: &str, end_of_day: bool) -> Option<DateTime<Utc>> {
     if let Ok(t) = DateTime::parse_from_rfc3339(s) {
-        return Some(t.with_timezone(&Utc));
+        return Some(t.to_utc());
     }
-    let d = NaiveDate::parse_from_str(s, "%Y-%m-%d").ok()?;
-    let t = d.and_hms_opt(0, 0, 0)?.and_utc();
-    Some(if end_of_day {
-        t + TimeDelta::days(1) - TimeDelta::nanoseconds(1)
-    } else {
-        t
-    })
+    let t = NaiveDate::parse_from_str(s, "%Y-%m-%d")
+        .ok()?
+        .and_hms_opt(0, 0, 0)?
+        .and_utc();
+    let eod = TimeDelta::days(1) - TimeDelta::nanoseconds(1);
+    Some(if end_of_day { t + eod } else { t })
+}
+
+/// An optional time parameter; `Err(message)` when present but unparseable.
+fn time_param(q: &Query, k: &str, end_of_day: bool) -> Result<Option<DateTime<Utc>>, String> {
+    let Some(s) = qv(q, k) else { return Ok(None) };
+    parse_time(s, end_of_day)
+        .map(Some)
+        .ok_or_else(|| format!("invalid {k}: {s}"))
+}
+
+fn int_param(q: &Query, k: &str, default: usize) -> Result<usize, String> {
+    let Some(s) = qv(q, k) else {
+        return Ok(default);
+    };
+    s.parse().map_err(|_| format!("invalid {k}: {s}"))
 }
 
 /// Decimal string: up to 9 decimals, no trailing zeros, no exponent.
 fn dec(x: f64) -> String {
     let s = format!("{x:.9}");
     let s = s.trim_end_matches('0').trim_end_matches('.');
-    if s == "-0" {
-        "0".into()
-    } else {
-        s.to_string()
+    if s == "-0" { "0" } else { s }.to_string()
+}
+
+/// `Some(None)` = absent/null, `None` = not a number (JSON number or decimal string accepted).
+fn opt_num(v: Option<&Value>) -> Option<Option<f64>> {
+    match v {
+        None | Some(Value::Null) => Some(None),
+        Some(Value::Number(n)) => n.as_f64().map(Some),
+        Some(Value::String(s)) => s
+            .trim()
+            .parse()
+            .ok()
+            .filter(|x: &f64| x.is_finite())
+            .map(Some),
+        Some(_) => None,
     }
 }
 
@@ -807,11 +780,20 @@ fn parse_tf(s: &str) -> Option<i64> {
     }
 }
 
-fn valid_symbol(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= 21
-        && s.bytes()
+/// Data-API symbols: comma list (or the path symbol), each upper-case letters, `.` or `/`.
+fn symbols_param(q: &Query, single: Option<&str>) -> Result<Vec<String>, Reply> {
+    let list = single
+        .or(qv(q, "symbols"))
+        .ok_or_else(|| msg(400, "missing symbols"))?;
+    let syms: Vec<String> = list.split(',').map(|s| s.trim().to_string()).collect();
+    let ok = |s: &String| {
+        s.bytes()
             .all(|c| c.is_ascii_uppercase() || c == b'.' || c == b'/')
+    };
+    match syms.iter().find(|s| s.is_empty() || s.len() > 21 || !ok(s)) {
+        Some(bad) => Err(msg(400, &format!("invalid symbol: {bad}"))),
+        None => Ok(syms),
+    }
 }
 
 fn mix(mut z: u64) -> u64 {
@@ -822,25 +804,19 @@ fn mix(mut z: u64) -> u64 {
 }
 
 fn uuid_from(a: u64, b: u64) -> String {
-    format!(
-        "{:08x}-{:04x}-4{:03x}-{:04x}-{:012x}",
-        a >> 32,
-        (a >> 16) & 0xffff,
-        a & 0xfff,
-        ((b >> 48) & 0x3fff) | 0x8000,
-        b & 0xffff_ffff_ffff
-    )
+    let (a1, a2, a3) = (a >> 32, (a >> 16) & 0xffff, a & 0xfff);
+    let (b1, b2) = (((b >> 48) & 0x3fff) | 0x8000, b & 0xffff_ffff_ffff);
+    format!("{a1:08x}-{a2:04x}-4{a3:03x}-{b1:04x}-{b2:012x}")
 }
 
 fn asset_id(symbol: &str) -> String {
-    let h = symbol.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, c| {
-        (h ^ u64::from(c)).wrapping_mul(0x100_0000_01b3)
-    });
+    let fnv = |h: u64, c: u8| (h ^ u64::from(c)).wrapping_mul(0x100_0000_01b3);
+    let h = symbol.bytes().fold(0xcbf2_9ce4_8422_2325, fnv);
     uuid_from(mix(h), mix(h ^ 1))
 }
 
 const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-/// Bytes in front of every page token so that tokens contain `+` and `/` (clients must %-encode).
+/// Prefix of every page token, so tokens always contain `+` and `/` (clients must %-encode them).
 const TOKEN_MAGIC: [u8; 3] = [0xfb, 0xff, 0xbf];
 
 fn b64(data: &[u8]) -> String {
@@ -849,13 +825,10 @@ fn b64(data: &[u8]) -> String {
         let n = ch
             .iter()
             .enumerate()
-            .fold(0u32, |a, (i, &b)| a | (u32::from(b) << (16 - 8 * i)));
+            .fold(0, |a, (i, &b)| a | (u32::from(b) << (16 - 8 * i)));
         for i in 0..4 {
-            out.push(if i <= ch.len() {
-                char::from(B64[(n >> (18 - 6 * i) & 63) as usize])
-            } else {
-                '='
-            });
+            let c = B64[(n >> (18 - 6 * i) & 63) as usize];
+            out.push(if i <= ch.len() { char::from(c) } else { '=' });
         }
     }
     out
@@ -892,14 +865,14 @@ fn parse_bar_token(tok: &str) -> Option<(String, DateTime<Utc>)> {
 }
 
 fn bar_json(b: &FakeBar) -> Value {
-    json!({"t": b.t.to_rfc3339_opts(SecondsFormat::AutoSi, true), "o": b.o, "h": b.h, "l": b.l,
-           "c": b.c, "v": b.v, "n": b.n, "vw": b.vw})
+    let t = b.t.to_rfc3339_opts(SecondsFormat::AutoSi, true);
+    json!({"t": t, "o": b.o, "h": b.h, "l": b.l, "c": b.c, "v": b.v, "n": b.n, "vw": b.vw})
 }
 
 // ---------------------------------------------------------------------------------------------
 // Domain state
 
-#[derive(Clone)]
+#[derive(Clone, Default)]
 struct Order {
     id: String,
     cid: String,
@@ -907,7 +880,7 @@ struct Order {
     side: String,
     kind: String,
     tif: String,
-    intent: String,
+    intent: &'static str,
     qty: Option<f64>,
     notional: Option<f64>,
     limit: Option<f64>,
@@ -934,7 +907,8 @@ impl Order {
         match (self.qty, self.notional) {
             (Some(q), _) => q - self.filled,
             (None, Some(n)) if px > 0.0 => {
-                ((n - self.filled * self.avg.unwrap_or(0.0)) / px * 1e9).floor() / 1e9
+                let left = n - self.filled * self.avg.unwrap_or(0.0);
+                (left / px * 1e9).floor() / 1e9
             }
             _ => 0.0,
         }
@@ -967,6 +941,7 @@ fn qv<'a>(q: &'a Query, k: &str) -> Option<&'a str> {
     q.get(k).map(String::as_str).filter(|s| !s.is_empty())
 }
 
+#[derive(Default)]
 struct State {
     now: DateTime<Utc>,
     is_open: bool,
@@ -991,50 +966,32 @@ struct State {
     requests: Vec<Recorded>,
     orders: Vec<Order>,
     client_ids: HashSet<String>,
-    fills: Vec<(String, DateTime<Utc>, Value)>,
+    /// FILL activities: (id, JSON); ids sort by time, then creation.
+    fills: Vec<(String, Value)>,
     seq: u64,
     salt: u64,
 }
 
 impl State {
     fn new(salt: u64) -> State {
-        let now = DateTime::parse_from_rfc3339("2026-03-04T15:00:00Z")
-            .map_or(DateTime::UNIX_EPOCH, |t| t.to_utc());
         State {
-            now,
+            now: parse_time("2026-03-04T15:00:00Z", false).unwrap_or_default(),
             is_open: true,
             last_stamp: DateTime::<Utc>::MIN_UTC,
-            bars: HashMap::new(),
-            trades: HashMap::new(),
-            positions: BTreeMap::new(),
             cash: 100_000.0,
             bp: 200_000.0,
             equity: 100_000.0,
             account_status: "ACTIVE".into(),
             shorting: true,
-            non_fractionable: HashSet::new(),
-            max_page: 0,
-            short_every: 0,
-            pages: 0,
-            free_plan: false,
-            rl_limit: 0,
-            rl_start: 0,
-            rl_count: 0,
-            faults: Vec::new(),
-            requests: Vec::new(),
-            orders: Vec::new(),
-            client_ids: HashSet::new(),
-            fills: Vec::new(),
-            seq: 0,
             salt,
+            ..State::default()
         }
     }
 
     /// Strictly increasing timestamps at (or just after) the fake now.
     fn stamp(&mut self) -> DateTime<Utc> {
-        let t = self.now.max(self.last_stamp + TimeDelta::microseconds(1));
-        self.last_stamp = t;
-        t
+        self.last_stamp = self.now.max(self.last_stamp + TimeDelta::microseconds(1));
+        self.last_stamp
     }
 
     /// UUID-like id whose first group is a sequence number (so ids sort by creation).
@@ -1050,48 +1007,46 @@ impl State {
             (self.rl_start, self.rl_count) = (now, 0);
         }
         self.rl_count += 1;
-        let limit = if self.rl_limit > 0 {
-            self.rl_limit
-        } else {
-            200
-        };
+        let limit = Some(self.rl_limit).filter(|&l| l > 0).unwrap_or(200);
         let over = self.rl_limit > 0 && self.rl_count > self.rl_limit;
-        (
-            over,
-            rl_headers(
-                limit,
-                limit.saturating_sub(self.rl_count),
-                self.rl_start + 60,
-            ),
-        )
+        // Not enforcing: never report 0 left, so polite clients do not throttle benchmarks.
+        let floor = usize::from(self.rl_limit == 0);
+        let left = limit.saturating_sub(self.rl_count).max(floor);
+        (over, rl_headers(limit, left, self.rl_start + 60))
     }
 
     fn take_fault(&mut self, method: &str, path: &str) -> Option<Fault> {
-        let i = self.faults.iter().position(|(m, p, _, _)| {
-            (m == "*" || m.eq_ignore_ascii_case(method)) && path.starts_with(p.as_str())
-        })?;
-        let f = &mut self.faults[i];
-        f.3 -= 1;
-        let fault = f.2.clone();
-        if f.3 == 0 {
-            self.faults.remove(i);
-        }
+        let hit = |(m, p, _, n): &(String, String, Fault, usize)| {
+            *n > 0 && (m == "*" || m.eq_ignore_ascii_case(method)) && path.starts_with(p.as_str())
+        };
+        let i = self.faults.iter().position(hit)?;
+        self.faults[i].3 -= 1;
+        let fault = self.faults[i].2.clone();
+        self.faults.retain(|f| f.3 > 0);
         Some(fault)
     }
 
+    /// Latest trade price, else the close of the newest bar of any timeframe.
     fn price(&self, symbol: &str) -> Option<f64> {
-        self.trades.get(symbol).map(|t| t.0)
+        let bars = self.bars.iter().filter(|((s, _), _)| s == symbol);
+        let newest = bars
+            .filter_map(|(_, series)| series.values().next_back())
+            .max_by_key(|b| b.t);
+        self.trades.get(symbol).map(|t| t.0).or(newest.map(|b| b.c))
     }
 
     fn open_remaining(&self, symbol: &str, side: &str) -> f64 {
         let px = self.price(symbol).unwrap_or(0.0);
-        self.orders
+        let open = self
+            .orders
             .iter()
-            .filter(|o| o.is_open() && o.symbol == symbol && o.side == side)
+            .filter(|o| o.is_open() && o.symbol == symbol);
+        open.filter(|o| o.side == side)
             .map(|o| o.remaining(px))
             .sum()
     }
 
+    /// Long: qty minus open sells (>= 0). Short: qty plus open buys (<= 0).
     fn qty_available(&self, symbol: &str) -> f64 {
         let q = self.positions.get(symbol).map_or(0.0, |p| p.0);
         if q >= 0.0 {
@@ -1102,10 +1057,9 @@ impl State {
     }
 
     fn route(&mut self, req: &Req) -> Reply {
-        let key = req.headers.get("apca-api-key-id").map(String::as_str);
-        let secret = req.headers.get("apca-api-secret-key").map(String::as_str);
-        let data = req.path.starts_with("/v2/stocks") || req.path.starts_with("/v1beta");
-        match (key, secret) {
+        let h = |k: &str| req.rec.headers.get(k).map(String::as_str);
+        let data = req.path.starts_with("/v2/stocks");
+        match (h("apca-api-key-id"), h("apca-api-secret-key")) {
             (Some(KEY_ID), Some(SECRET)) => {}
             (Some(WRONG_ENV_KEY_ID), Some(SECRET)) if data => {}
             (Some(WRONG_ENV_KEY_ID), Some(SECRET)) => {
@@ -1113,91 +1067,51 @@ impl State {
             }
             _ => return msg(403, "forbidden."),
         }
-        let q = &req.query;
+        let q = &req.rec.query;
         let segs: Vec<&str> = req.path.trim_matches('/').split('/').collect();
-        match (req.method.as_str(), segs.as_slice()) {
-            ("GET", ["v2", "account"]) => Reply::json(200, self.account_json()),
-            ("GET", ["v2", "clock"]) => self.clock(),
+        let res = match (req.rec.method.as_str(), segs.as_slice()) {
+            ("GET", ["v2", "account"]) => Ok(Reply::json(200, self.account_json())),
+            ("GET", ["v2", "clock"]) => Ok(self.clock()),
             ("GET", ["v2", "calendar"]) => self.calendar(q),
             ("GET", ["v2", "positions"]) => {
-                let all: Vec<Value> = self
+                let all = self
                     .positions
                     .iter()
-                    .map(|(s, p)| self.position_json(s, p.0, p.1))
-                    .collect();
-                Reply::json(200, Value::Array(all))
+                    .map(|(s, p)| self.position_json(s, p.0, p.1));
+                Ok(Reply::json(200, Value::Array(all.collect())))
             }
             ("GET", ["v2", "positions", sym]) => {
-                match self
-                    .positions
-                    .iter()
-                    .find(|(s, _)| s.as_str() == *sym || asset_id(s) == *sym)
-                {
-                    Some((s, p)) => Reply::json(200, self.position_json(s, p.0, p.1)),
-                    None => err(404, 40410000, "position does not exist"),
+                let mut all = self.positions.iter();
+                match all.find(|(s, _)| s.as_str() == *sym || asset_id(s) == *sym) {
+                    Some((s, p)) => Ok(Reply::json(200, self.position_json(s, p.0, p.1))),
+                    None => Err(err(404, 40410000, "position does not exist")),
                 }
             }
-            ("POST", ["v2", "orders"]) => self.post_order(&req.body),
+            ("POST", ["v2", "orders"]) => self.post_order(&req.rec.body),
             ("GET", ["v2", "orders"]) => self.list_orders(q),
-            ("DELETE", ["v2", "orders"]) => {
-                let t = self.stamp();
-                let mut out = Vec::new();
-                for o in self.orders.iter_mut().filter(|o| o.is_open()) {
-                    (o.status, o.canceled_at, o.updated) = ("canceled".into(), Some(t), t);
-                    out.push(json!({"id": o.id, "status": 200, "body": o.json()}));
-                }
-                Reply::json(207, Value::Array(out))
-            }
+            ("DELETE", ["v2", "orders"]) => Ok(self.cancel_all()),
             ("GET", ["v2", "orders:by_client_order_id"]) => {
                 let cid = qv(q, "client_order_id").unwrap_or("");
-                match self.orders.iter().find(|o| o.cid == cid) {
-                    Some(o) => Reply::json(200, o.json()),
-                    None => err(404, 40410000, "order not found"),
-                }
+                self.order_reply(|o| o.cid == cid)
             }
-            ("GET", ["v2", "orders", id]) => match self.orders.iter().find(|o| o.id == *id) {
-                Some(o) => Reply::json(200, o.json()),
-                None => err(404, 40410000, "order not found"),
-            },
-            ("DELETE", ["v2", "orders", id]) => {
-                let t = self.stamp();
-                match self.orders.iter_mut().find(|o| o.id == *id) {
-                    None => err(404, 40410000, "order not found"),
-                    Some(o) if !o.is_open() => err(
-                        422,
-                        42210000,
-                        &format!("order is already in \"{}\" state", o.status),
-                    ),
-                    Some(o) => {
-                        (o.status, o.canceled_at, o.updated) = ("canceled".into(), Some(t), t);
-                        Reply {
-                            status: 204,
-                            ctype: JSON_CT,
-                            body: vec![],
-                            headers: vec![],
-                        }
-                    }
-                }
-            }
+            ("GET", ["v2", "orders", id]) => self.order_reply(|o| o.id == *id),
+            ("DELETE", ["v2", "orders", id]) => self.cancel(id),
             ("GET", ["v2", "account", "activities"]) => self.activities(qv(q, "activity_types"), q),
             ("GET", ["v2", "account", "activities", ty]) => self.activities(Some(ty), q),
             ("GET", ["v2", "stocks", "bars"]) => self.bars(q, None),
             ("GET", ["v2", "stocks", sym, "bars"]) => self.bars(q, Some(sym)),
             ("GET", ["v2", "stocks", "trades", "latest"]) => self.latest_trades(q, None),
             ("GET", ["v2", "stocks", sym, "trades", "latest"]) => self.latest_trades(q, Some(sym)),
-            _ => err(404, 40410000, "endpoint not found"),
-        }
+            _ => Err(err(404, 40410000, "endpoint not found")),
+        };
+        res.unwrap_or_else(|e| e)
     }
 
     fn account_json(&self) -> Value {
         let (mut long, mut short) = (0.0, 0.0);
         for (s, &(q, avg)) in &self.positions {
             let mv = q * self.price(s).unwrap_or(avg);
-            if q > 0.0 {
-                long += mv
-            } else {
-                short += mv
-            }
+            *(if q > 0.0 { &mut long } else { &mut short }) += mv;
         }
         let gross = long - short;
         let mut asof = ny_date(self.now) - TimeDelta::days(1);
@@ -1220,7 +1134,7 @@ impl State {
             "pending_reg_taf_fees": "0", "trading_blocked": false, "transfers_blocked": false,
             "account_blocked": false, "trade_suspended_by_user": false,
             "shorting_enabled": self.shorting, "created_at": "2024-05-14T13:27:41.539127Z",
-            "balance_asof": asof.format("%Y-%m-%d").to_string(), "options_approved_level": 0,
+            "balance_asof": day_str(asof), "options_approved_level": 0,
             "options_trading_level": 0, "crypto_tier": 1, "admin_configurations": {},
             "user_configurations": null
         })
@@ -1228,63 +1142,44 @@ impl State {
 
     fn clock(&self) -> Reply {
         let (mut next_open, mut next_close, mut d) = (None, None, ny_date(self.now));
-        for _ in 0..40 {
+        while next_close.is_none() || next_open.is_none() {
             if is_trading_day(d) {
                 let (o, c) = session(d);
                 next_open = next_open.or((o > self.now).then_some(o));
                 next_close = next_close.or((c > self.now).then_some(c));
-                if next_open.is_some() && next_close.is_some() {
-                    break;
-                }
             }
             d += TimeDelta::days(1);
         }
-        let et = |t: DateTime<Utc>| {
-            t.with_timezone(&ny(t))
-                .to_rfc3339_opts(SecondsFormat::Secs, false)
-        };
-        Reply::json(
-            200,
-            json!({
-                "timestamp": self.now.with_timezone(&ny(self.now)).to_rfc3339_opts(SecondsFormat::AutoSi, false),
-                "is_open": self.is_open, "next_open": next_open.map(et), "next_close": next_close.map(et)
-            }),
-        )
+        let et = |t: Option<DateTime<Utc>>| t.map(|t| ny_rfc3339(t, SecondsFormat::Secs));
+        let now = ny_rfc3339(self.now, SecondsFormat::AutoSi);
+        let (open, close) = (et(next_open), et(next_close));
+        let v = json!({"timestamp": now, "is_open": self.is_open, "next_open": open, "next_close": close});
+        Reply::json(200, v)
     }
 
-    fn calendar(&self, q: &Query) -> Reply {
-        let day = |k: &str| {
-            qv(q, k).map(|s| {
-                NaiveDate::parse_from_str(s, "%Y-%m-%d")
-                    .ok()
-                    .or(parse_time(s, false).map(ny_date))
-            })
+    fn calendar(&self, q: &Query) -> Res {
+        let day = |k: &str| match qv(q, k) {
+            None => Ok(None),
+            Some(s) => NaiveDate::parse_from_str(s, "%Y-%m-%d")
+                .ok()
+                .or(parse_time(s, false).map(ny_date))
+                .map(Some)
+                .ok_or_else(|| err(422, 40010001, &format!("invalid {k}"))),
         };
-        let start = match day("start") {
-            None => ny_date(self.now),
-            Some(Some(d)) => d,
-            Some(None) => return err(422, 40010001, "invalid start"),
-        };
-        let end = match day("end") {
-            None => start + TimeDelta::days(30),
-            Some(Some(d)) => d,
-            Some(None) => return err(422, 40010001, "invalid end"),
-        };
-        let mut out = Vec::new();
-        let mut d = start;
-        while d <= end && out.len() < 5000 {
-            if is_trading_day(d) {
-                let early = is_early_close(d);
-                out.push(json!({
-                    "date": d.format("%Y-%m-%d").to_string(), "open": "09:30",
-                    "close": if early { "13:00" } else { "16:00" }, "session_open": "0400",
-                    "session_close": if early { "1700" } else { "2000" },
-                    "settlement_date": next_trading_day(d).format("%Y-%m-%d").to_string()
-                }));
-            }
-            d += TimeDelta::days(1);
-        }
-        Reply::json(200, Value::Array(out))
+        let start = day("start")?.unwrap_or(ny_date(self.now));
+        let end = day("end")?.unwrap_or(start + TimeDelta::days(30));
+        let days = start.iter_days().take_while(|d| *d <= end).take(20_000);
+        let out = days.filter(|d| is_trading_day(*d)).map(|d| {
+            let early = EARLY_CLOSES.contains(&day_str(d));
+            let (close, session_close) = if early {
+                ("13:00", "1700")
+            } else {
+                ("16:00", "2000")
+            };
+            json!({"date": day_str(d), "open": "09:30", "close": close, "session_open": "0400",
+                   "session_close": session_close, "settlement_date": day_str(next_trading_day(d))})
+        });
+        Ok(Reply::json(200, Value::Array(out.collect())))
     }
 
     fn position_json(&self, symbol: &str, qty: f64, avg: f64) -> Value {
@@ -1303,116 +1198,118 @@ impl State {
         })
     }
 
-    fn post_order(&mut self, body: &[u8]) -> Reply {
-        let Ok(Value::Object(b)) = serde_json::from_slice::<Value>(body) else {
-            return err(400, 40010000, "request body format is invalid");
-        };
-        match self.new_order(&b) {
-            Ok(o) => {
-                let v = o.json();
-                self.client_ids.insert(o.cid.clone());
-                self.orders.push(o);
-                Reply::json(200, v)
-            }
-            Err(r) => r,
+    fn order_reply(&self, pred: impl Fn(&Order) -> bool) -> Res {
+        match self.orders.iter().find(|o| pred(o)) {
+            Some(o) => Ok(Reply::json(200, o.json())),
+            None => Err(err(404, 40410000, "order not found")),
         }
     }
 
-    fn new_order(&mut self, b: &Map<String, Value>) -> Result<Order, Reply> {
-        let text = |k: &str| b.get(k).and_then(Value::as_str).unwrap_or("").to_string();
-        let bad = |m: &str| err(422, 40010001, m);
-        let num = |k: &str| match b.get(k) {
-            None | Some(Value::Null) => Ok(None),
-            Some(Value::Number(n)) => n
-                .as_f64()
-                .map(Some)
-                .ok_or_else(|| bad(&format!("invalid {k}"))),
-            Some(Value::String(s)) => s
-                .trim()
-                .parse::<f64>()
-                .ok()
-                .filter(|x| x.is_finite())
-                .map(Some)
-                .ok_or_else(|| bad(&format!("invalid {k}"))),
-            Some(_) => Err(bad(&format!("invalid {k}"))),
+    fn cancel(&mut self, id: &str) -> Res {
+        let t = self.stamp();
+        let o = self.orders.iter_mut().find(|o| o.id == id);
+        let o = o.ok_or_else(|| err(404, 40410000, "order not found"))?;
+        if !o.is_open() {
+            let m = format!("order is already in \"{}\" state", o.status);
+            return Err(err(422, 42210000, &m));
+        }
+        (o.status, o.canceled_at, o.updated) = ("canceled".into(), Some(t), t);
+        Ok(Reply::new(204, JSON_CT, Vec::new()))
+    }
+
+    fn cancel_all(&mut self) -> Reply {
+        let open = self.orders.iter().filter(|o| o.is_open());
+        let ids: Vec<String> = open.map(|o| o.id.clone()).collect();
+        for id in &ids {
+            let _ = self.cancel(id);
+        }
+        let out = ids
+            .iter()
+            .map(|id| json!({"id": id, "status": 200, "body": null}));
+        Reply::json(207, Value::Array(out.collect()))
+    }
+
+    fn post_order(&mut self, body: &str) -> Res {
+        let Ok(Value::Object(b)) = serde_json::from_str::<Value>(body) else {
+            return Err(err(400, 40010000, "request body format is invalid"));
         };
+        let o = self.new_order(&b)?;
+        let v = o.json();
+        self.client_ids.insert(o.cid.clone());
+        self.orders.push(o);
+        Ok(Reply::json(200, v))
+    }
+
+    fn new_order(&mut self, b: &Map<String, Value>) -> Result<Order, Reply> {
+        let bad = |m: &str| err(422, 40010001, m);
+        let text = |k: &str| b.get(k).and_then(Value::as_str).unwrap_or("").to_string();
+        let num = |k: &str| opt_num(b.get(k)).ok_or_else(|| bad(&format!("invalid {k}")));
         let (symbol, side, kind, tif) = (
             text("symbol"),
             text("side"),
             text("type"),
             text("time_in_force"),
         );
-        if symbol.is_empty() {
-            return Err(bad("symbol is required"));
-        }
-        if !matches!(side.as_str(), "buy" | "sell") {
-            return Err(bad(&format!("invalid side: \"{side}\"")));
-        }
-        if !matches!(
-            kind.as_str(),
-            "market" | "limit" | "stop" | "stop_limit" | "trailing_stop"
-        ) {
-            return Err(bad(&format!("invalid order type: \"{kind}\"")));
-        }
-        if !matches!(tif.as_str(), "day" | "gtc" | "opg" | "cls" | "ioc" | "fok") {
-            return Err(bad(&format!("invalid time_in_force: \"{tif}\"")));
-        }
-        if !matches!(text("order_class").as_str(), "" | "simple") {
-            return Err(bad("order_class not supported by the fake"));
-        }
-        let (qty, notional, limit, stop) = (
-            num("qty")?,
-            num("notional")?,
-            num("limit_price")?,
-            num("stop_price")?,
-        );
-        match (qty, notional) {
-            (Some(_), Some(_)) => return Err(bad("only one of qty or notional is accepted")),
-            (None, None) => return Err(bad("qty or notional is required")),
-            (Some(q), _) if q <= 0.0 => return Err(bad("qty must be > 0")),
-            (_, Some(n)) if n <= 0.0 => return Err(bad("notional must be > 0")),
-            _ => {}
-        }
+        let (qty, notional) = (num("qty")?, num("notional")?);
+        let (limit, stop) = (num("limit_price")?, num("stop_price")?);
         let fractional = notional.is_some() || qty.is_some_and(|q| q.fract() != 0.0);
-        if fractional && tif != "day" {
-            return Err(bad("fractional orders must be DAY orders"));
-        }
-        if fractional && self.non_fractionable.contains(&symbol) {
-            return Err(bad("requested asset is not fractionable"));
-        }
-        for (field, val, needed) in [
+        let nonfrac = self.non_fractionable.contains(&symbol);
+        let class = text("order_class");
+        let types = ["market", "limit", "stop", "stop_limit", "trailing_stop"];
+        let checks = [
+            (symbol.is_empty(), "symbol is required"),
+            (side != "buy" && side != "sell", "invalid side"),
+            (!types.contains(&kind.as_str()), "invalid order type"),
             (
-                "limit_price",
-                limit,
-                matches!(kind.as_str(), "limit" | "stop_limit"),
+                !["day", "gtc", "opg", "cls", "ioc", "fok"].contains(&tif.as_str()),
+                "invalid time_in_force",
             ),
             (
-                "stop_price",
-                stop,
-                matches!(kind.as_str(), "stop" | "stop_limit"),
+                !class.is_empty() && class != "simple",
+                "order_class not supported by the fake",
             ),
-        ] {
-            match val {
-                None if needed => return Err(bad(&format!("{field} is required"))),
-                Some(p) => {
-                    let raw = b
-                        .get(field)
-                        .and_then(Value::as_str)
-                        .map_or_else(|| dec(p), str::to_string);
-                    let decimals = raw
-                        .split_once('.')
-                        .map_or(0, |(_, f)| f.trim_end_matches('0').len());
-                    if p <= 0.0 || decimals > if p >= 1.0 { 2 } else { 4 } {
-                        return Err(err(422, 42210000, &format!("invalid {field} {raw}. sub-penny increment does not fulfill minimum pricing criteria")));
-                    }
-                }
-                None => {}
+            (
+                qty.is_some() && notional.is_some(),
+                "only one of qty or notional is accepted",
+            ),
+            (
+                qty.is_none() && notional.is_none(),
+                "qty or notional is required",
+            ),
+            (qty.is_some_and(|q| q <= 0.0), "qty must be > 0"),
+            (notional.is_some_and(|n| n <= 0.0), "notional must be > 0"),
+            (
+                fractional && tif != "day",
+                "fractional orders must be DAY orders",
+            ),
+            (fractional && nonfrac, "requested asset is not fractionable"),
+            (
+                kind.contains("limit") && limit.is_none(),
+                "limit_price is required",
+            ),
+            (
+                kind.starts_with("stop") && stop.is_none(),
+                "stop_price is required",
+            ),
+        ];
+        if let Some((_, m)) = checks.iter().find(|c| c.0) {
+            return Err(bad(m));
+        }
+        for (field, p) in [("limit_price", limit), ("stop_price", stop)] {
+            let Some(p) = p else { continue };
+            let raw = b
+                .get(field)
+                .and_then(Value::as_str)
+                .map_or_else(|| dec(p), str::to_string);
+            let decimals = raw
+                .split_once('.')
+                .map_or(0, |(_, f)| f.trim_end_matches('0').len());
+            if p <= 0.0 || decimals > if p >= 1.0 { 2 } else { 4 } {
+                let m = format!("invalid {field} {raw}. sub-penny increment does not fulfill minimum pricing criteria");
+                return Err(err(422, 42210000, &m));
             }
         }
-        let ext = b
-            .get("extended_hours")
-            .and_then(Value::as_bool)
-            .unwrap_or(false);
+        let ext = b.get("extended_hours").and_then(Value::as_bool) == Some(true);
         if ext && !(kind == "limit" && tif == "day") {
             return Err(err(
                 422,
@@ -1445,39 +1342,34 @@ impl State {
         let held = self.positions.get(&symbol).map_or(0.0, |p| p.0);
         let px = limit.or(stop).or(self.price(&symbol));
         let shares = qty
-            .or_else(|| px.map(|p| notional.unwrap_or(0.0) / p))
+            .or(px.map(|p| notional.unwrap_or(0.0) / p))
             .unwrap_or(0.0);
-        if side == "sell" {
+        if side == "sell" && (held > 0.0 || !self.shorting) {
             let avail = self.qty_available(&symbol);
-            if held > 0.0 || !self.shorting {
-                if shares > avail + 1e-9 {
-                    return Err(err(
-                        403,
-                        40310000,
-                        &format!(
-                            "insufficient qty available for order (requested: {}, available: {})",
-                            dec(shares),
-                            dec(avail)
-                        ),
-                    ));
-                }
-            } else if fractional {
-                return Err(err(403, 40310000, "fractional orders cannot be sold short"));
+            if shares > avail + 1e-9 {
+                let (r, a) = (dec(shares), dec(avail));
+                let m = format!(
+                    "insufficient qty available for order (requested: {r}, available: {a})"
+                );
+                return Err(err(403, 40310000, &m));
             }
+        } else if side == "sell" && fractional {
+            return Err(err(403, 40310000, "fractional orders cannot be sold short"));
         }
         if side == "buy" || held <= 0.0 {
-            let cost = notional.or(px.map(|p| shares * p));
-            let committed: f64 = self
+            let open_buys = self
                 .orders
                 .iter()
-                .filter(|o| o.is_open() && o.side == "buy")
-                .map(|o| {
-                    o.remaining(self.price(&o.symbol).unwrap_or(0.0))
-                        * o.limit.or(self.price(&o.symbol)).unwrap_or(0.0)
-                })
+                .filter(|o| o.is_open() && o.side == "buy");
+            let order_px = |o: &Order| o.limit.or(self.price(&o.symbol)).unwrap_or(0.0);
+            let committed: f64 = open_buys
+                .map(|o| o.remaining(order_px(o)) * order_px(o))
                 .sum();
             let avail = self.bp - committed;
-            if let Some(cost) = cost.filter(|c| *c > avail + 1e-9) {
+            if let Some(cost) = notional
+                .or(px.map(|p| shares * p))
+                .filter(|c| *c > avail + 1e-9)
+            {
                 return Err(Reply::json(
                     403,
                     json!({"buying_power": dec(avail), "code": 40310000,
@@ -1488,87 +1380,63 @@ impl State {
         let intent = match (side.as_str(), held) {
             ("buy", h) if h < 0.0 => "buy_to_close",
             ("buy", _) => "buy_to_open",
-            ("sell", h) if h > 0.0 => "sell_to_close",
+            (_, h) if h > 0.0 => "sell_to_close",
             _ => "sell_to_open",
         };
+        let status = if self.is_open { "new" } else { "accepted" };
         let t = self.stamp();
+        let id = self.uuid();
         Ok(Order {
-            id: self.uuid(),
+            id,
             cid,
             symbol,
             side,
             kind,
             tif,
-            intent: intent.into(),
+            intent,
             qty,
             notional,
             limit,
             stop,
             ext,
-            status: if self.is_open { "new" } else { "accepted" }.into(),
-            filled: 0.0,
-            avg: None,
+            status: status.into(),
             created: t,
             updated: t,
-            filled_at: None,
-            canceled_at: None,
-            expired_at: None,
-            failed_at: None,
+            ..Order::default()
         })
     }
 
-    fn list_orders(&self, q: &Query) -> Reply {
+    fn list_orders(&self, q: &Query) -> Res {
+        let bad = |m: String| err(422, 40010001, &m);
         let status = qv(q, "status").unwrap_or("open");
-        if !matches!(status, "open" | "closed" | "all") {
-            return err(422, 40010001, "invalid status");
+        if !["open", "closed", "all"].contains(&status) {
+            return Err(bad(format!("invalid status: {status}")));
         }
-        let limit = match qv(q, "limit").map(str::parse::<usize>) {
-            None => 50,
-            Some(Ok(n)) => n.clamp(1, 500),
-            Some(Err(_)) => return err(422, 40010001, "invalid limit"),
-        };
-        let (mut bounds, names) = ([None, None], ["after", "until"]);
-        for (b, k) in bounds.iter_mut().zip(names) {
-            if let Some(s) = qv(q, k) {
-                match parse_time(s, false) {
-                    Some(t) => *b = Some(t),
-                    None => return err(422, 40010001, &format!("invalid {k}")),
-                }
-            }
-        }
-        let symbols: Option<Vec<&str>> =
-            qv(q, "symbols").map(|s| s.split(',').map(str::trim).collect());
-        let mut out: Vec<&Order> = self
-            .orders
-            .iter()
-            .filter(|o| match status {
-                "open" => o.is_open(),
-                "closed" => !o.is_open(),
-                _ => true,
-            })
-            .filter(|o| {
-                bounds[0].is_none_or(|a| o.created > a) && bounds[1].is_none_or(|u| o.created < u)
-            })
-            .filter(|o| {
-                symbols
-                    .as_ref()
-                    .is_none_or(|s| s.contains(&o.symbol.as_str()))
-            })
-            .filter(|o| qv(q, "side").is_none_or(|s| s == o.side))
-            .collect();
+        let limit = int_param(q, "limit", 50).map_err(bad)?.clamp(1, 500);
+        let after = time_param(q, "after", false).map_err(bad)?;
+        let until = time_param(q, "until", false).map_err(bad)?;
+        let symbols: Option<Vec<&str>> = qv(q, "symbols").map(|s| s.split(',').collect());
+        let side = qv(q, "side");
+        let mut out: Vec<&Order> = self.orders.iter().collect();
+        out.retain(|o| status == "all" || o.is_open() == (status == "open"));
+        out.retain(|o| after.is_none_or(|a| o.created > a) && until.is_none_or(|u| o.created < u));
+        out.retain(|o| {
+            symbols
+                .as_ref()
+                .is_none_or(|s| s.contains(&o.symbol.as_str()))
+        });
+        out.retain(|o| side.is_none_or(|s| s == o.side));
         out.sort_by_key(|o| o.created);
         if qv(q, "direction") != Some("asc") {
             out.reverse();
         }
-        Reply::json(
-            200,
-            Value::Array(out.iter().take(limit).map(|o| o.json()).collect()),
-        )
+        let out = out.iter().take(limit).map(|o| o.json());
+        Ok(Reply::json(200, Value::Array(out.collect())))
     }
 
     fn fill(&mut self, idx: usize, qty: f64, price: f64) {
         let t = self.stamp();
-        let act_uuid = self.uuid();
+        let act_id = format!("{}::{}", t.format("%Y%m%d%H%M%S%3f"), self.uuid());
         let o = &mut self.orders[idx];
         let remaining = o.remaining(price);
         let q = qty.min(remaining);
@@ -1578,241 +1446,189 @@ impl State {
         let done = remaining - q <= 1e-9;
         let cum = o.filled + q;
         o.avg = Some((o.filled * o.avg.unwrap_or(0.0) + q * price) / cum);
-        o.filled = cum;
+        (o.filled, o.updated) = (cum, t);
         o.status = if done { "filled" } else { "partially_filled" }.into();
-        o.updated = t;
-        if done {
-            o.filled_at = Some(t);
-        }
-        let id = format!("{}::{act_uuid}", t.format("%Y%m%d%H%M%S%3f"));
+        o.filled_at = o.filled_at.or(done.then_some(t));
         let activity = json!({
-            "id": id, "activity_type": "FILL", "transaction_time": ts(t),
+            "id": act_id, "activity_type": "FILL", "transaction_time": ts(t),
             "type": if done { "fill" } else { "partial_fill" }, "price": dec(price), "qty": dec(q),
             "side": o.side, "symbol": o.symbol, "leaves_qty": dec(remaining - q),
             "cum_qty": dec(cum), "order_id": o.id, "order_status": o.status
         });
         let (symbol, delta) = (o.symbol.clone(), if o.side == "buy" { q } else { -q });
-        self.fills.push((id, t, activity));
-        let (old, mut avg) = self.positions.get(&symbol).copied().unwrap_or((0.0, 0.0));
+        self.fills.push((act_id, activity));
+        let (old, mut avg) = self.positions.remove(&symbol).unwrap_or((0.0, 0.0));
         let new = old + delta;
         if old == 0.0 || old.signum() == delta.signum() {
             avg = (old.abs() * avg + q * price) / new.abs();
-        } else if new.abs() > 1e-9 && new.signum() != old.signum() {
+        } else if new.signum() != old.signum() {
             avg = price;
         }
-        if new.abs() <= 1e-9 {
-            self.positions.remove(&symbol);
-        } else {
+        if new.abs() > 1e-9 {
             self.positions.insert(symbol, (new, avg));
         }
         self.cash -= delta * price;
         self.bp -= (new.abs() - old.abs()) * price;
     }
 
-    fn activities(&self, types: Option<&str>, q: &Query) -> Reply {
-        if !types.is_none_or(|t| t.split(',').any(|x| x.trim().eq_ignore_ascii_case("FILL"))) {
-            return Reply::json(200, json!([]));
+    fn activities(&self, types: Option<&str>, q: &Query) -> Res {
+        let is_fill = |t: &str| t.trim().eq_ignore_ascii_case("FILL");
+        if !types.is_none_or(|t| t.split(',').any(is_fill)) {
+            return Ok(Reply::json(200, json!([])));
         }
-        let page_size = match qv(q, "page_size").map(str::parse::<usize>) {
-            None => 100,
-            Some(Ok(n)) => n.clamp(1, 100),
-            Some(Err(_)) => return err(422, 40010001, "invalid page_size"),
-        };
-        let mut parsed = [None, None];
-        for (slot, k) in parsed.iter_mut().zip(["after", "until"]) {
-            if let Some(s) = qv(q, k) {
-                match parse_time(s, false) {
-                    Some(t) => *slot = Some(t),
-                    None => return err(422, 40010001, &format!("invalid {k}")),
-                }
-            }
-        }
-        let date = qv(q, "date");
+        let bad = |m: String| err(422, 40010001, &m);
+        let page_size = int_param(q, "page_size", 100).map_err(bad)?.clamp(1, 100);
+        let after = time_param(q, "after", false).map_err(bad)?;
+        let until = time_param(q, "until", false).map_err(bad)?;
+        let (date, token) = (qv(q, "date"), qv(q, "page_token"));
         let desc = qv(q, "direction") != Some("asc");
-        let token = qv(q, "page_token");
-        let mut items: Vec<&(String, DateTime<Utc>, Value)> = self
-            .fills
-            .iter()
-            .filter(|(_, t, _)| {
-                parsed[0].is_none_or(|a| *t > a) && parsed[1].is_none_or(|u| *t < u)
-            })
-            .filter(|(_, t, _)| {
-                date.is_none_or(|d| ny_date(*t).format("%Y-%m-%d").to_string() == d)
-            })
-            .filter(|(id, _, _)| {
-                token.is_none_or(|k| {
-                    if desc {
-                        id.as_str() < k
-                    } else {
-                        id.as_str() > k
-                    }
-                })
-            })
-            .collect();
+        let time = |v: &Value| {
+            v["transaction_time"]
+                .as_str()
+                .and_then(|s| parse_time(s, false))
+        };
+        let mut items: Vec<&(String, Value)> = self.fills.iter().collect();
+        items.retain(|(_, v)| time(v).is_some_and(|t| after.is_none_or(|a| t > a)));
+        items.retain(|(_, v)| time(v).is_some_and(|t| until.is_none_or(|u| t < u)));
+        items.retain(|(_, v)| {
+            date.is_none_or(|d| time(v).map(|t| day_str(ny_date(t))) == Some(d.into()))
+        });
+        items.retain(|(id, _)| token.is_none_or(|k| (id.as_str() < k) == desc && id != k));
         items.sort_by(|a, b| a.0.cmp(&b.0));
         if desc {
             items.reverse();
         }
-        Reply::json(
-            200,
-            Value::Array(items.iter().take(page_size).map(|f| f.2.clone()).collect()),
-        )
+        let page = items.iter().take(page_size).map(|f| f.1.clone());
+        Ok(Reply::json(200, Value::Array(page.collect())))
     }
 
-    fn bars(&mut self, q: &Query, single: Option<&str>) -> Reply {
-        let Some(tf) = qv(q, "timeframe").and_then(parse_tf) else {
-            return msg(400, "invalid timeframe");
-        };
+    fn bars(&mut self, q: &Query, single: Option<&str>) -> Res {
+        let bad = |m: String| msg(400, &m);
+        let tf = qv(q, "timeframe").and_then(parse_tf);
+        let tf = tf.ok_or_else(|| msg(400, "invalid timeframe"))?;
         let feed = qv(q, "feed");
-        if !matches!(feed, None | Some("iex" | "sip" | "otc" | "boats")) {
-            return msg(400, "invalid feed");
-        }
         let restricted = self.free_plan && matches!(feed, None | Some("sip"));
         let recent = self.now - TimeDelta::minutes(15);
-        let start = match qv(q, "start").map(|s| parse_time(s, false)) {
-            None => ny_at(ny_date(self.now), 0, 0),
-            Some(Some(t)) => t,
-            Some(None) => return msg(400, "invalid start"),
-        };
-        let end = match qv(q, "end").map(|s| parse_time(s, true)) {
-            None if restricted => recent,
-            None => self.now,
-            Some(Some(t)) => t,
-            Some(None) => return msg(400, "invalid end"),
-        };
-        if end < start {
-            return msg(400, "end should not be before start");
+        let today = ny_at(ny_date(self.now), 0, 0);
+        let start = time_param(q, "start", false).map_err(bad)?.unwrap_or(today);
+        let default_end = if restricted { recent } else { self.now };
+        let end = time_param(q, "end", true)
+            .map_err(bad)?
+            .unwrap_or(default_end);
+        let limit = int_param(q, "limit", 1000).map_err(bad)?;
+        let desc = qv(q, "sort") == Some("desc");
+        let adjustments = ["raw", "split", "dividend", "spin-off", "all"];
+        let adj_ok = |a: &str| a.split(',').all(|x| adjustments.contains(&x));
+        let checks = [
+            (
+                !matches!(feed, None | Some("iex" | "sip" | "otc" | "boats")),
+                "invalid feed",
+            ),
+            (end < start, "end should not be before start"),
+            (
+                !(1..=10000).contains(&limit),
+                "invalid limit: must be between 1 and 10000",
+            ),
+            (
+                !matches!(qv(q, "sort"), None | Some("asc" | "desc")),
+                "invalid sort",
+            ),
+            (
+                !qv(q, "adjustment").is_none_or(adj_ok),
+                "invalid adjustment",
+            ),
+        ];
+        if let Some((_, m)) = checks.iter().find(|c| c.0) {
+            return Err(msg(400, m));
         }
         if restricted && end > recent {
-            return msg(403, "subscription does not permit querying recent SIP data");
+            return Err(msg(403, SIP_MSG));
         }
-        let limit = match qv(q, "limit").map(str::parse::<usize>) {
-            None => 1000,
-            Some(Ok(n)) if (1..=10000).contains(&n) => n,
-            _ => return msg(400, "invalid limit: must be between 1 and 10000"),
-        };
-        let desc = match qv(q, "sort") {
-            None | Some("asc") => false,
-            Some("desc") => true,
-            _ => return msg(400, "invalid sort"),
-        };
-        let adj_ok = |a: &str| {
-            a.split(',')
-                .all(|x| matches!(x, "raw" | "split" | "dividend" | "spin-off" | "all"))
-        };
-        if !qv(q, "adjustment").is_none_or(adj_ok) {
-            return msg(400, "invalid adjustment");
-        }
-        let mut symbols: Vec<String> = match single {
-            Some(s) => vec![s.to_string()],
-            None => match qv(q, "symbols") {
-                Some(s) => s
-                    .split(',')
-                    .map(|x| x.trim().to_string())
-                    .filter(|x| !x.is_empty())
-                    .collect(),
-                None => return msg(400, "missing symbols"),
-            },
-        };
+        let mut symbols = symbols_param(q, single)?;
         symbols.sort();
         symbols.dedup();
-        if let Some(s) = symbols.iter().find(|s| !valid_symbol(s)) {
-            return msg(400, &format!("invalid symbol: {s}"));
-        }
+        // Every finished bar in the window, in response order: symbol-major, then time.
         let span = TimeDelta::minutes(tf);
         let mut items: Vec<(&str, &FakeBar)> = Vec::new();
         for s in &symbols {
-            if let Some(series) = self.bars.get(&(s.clone(), tf)) {
-                let mut v: Vec<&FakeBar> = series
-                    .range(start..=end)
-                    .map(|(_, b)| b)
-                    .filter(|b| b.t + span <= self.now)
-                    .collect();
-                if desc {
-                    v.reverse();
-                }
-                items.extend(v.into_iter().map(|b| (s.as_str(), b)));
+            let Some(series) = self.bars.get(&(s.clone(), tf)) else {
+                continue;
+            };
+            let done = series
+                .range(start..=end)
+                .map(|e| e.1)
+                .filter(|b| b.t + span <= self.now);
+            let mut v: Vec<&FakeBar> = done.collect();
+            if desc {
+                v.reverse();
             }
+            items.extend(v.into_iter().map(|b| (s.as_str(), b)));
         }
-        let from = match qv(q, "page_token").map(parse_bar_token) {
+        let from = match qv(q, "page_token") {
             None => 0,
-            Some(None) => return msg(400, "invalid page_token"),
-            Some(Some((ts, tt))) => items
-                .iter()
-                .position(|(s, b)| {
-                    *s > ts.as_str() || (*s == ts && if desc { b.t <= tt } else { b.t >= tt })
-                })
-                .unwrap_or(items.len()),
+            Some(tok) => {
+                let (ts, tt) =
+                    parse_bar_token(tok).ok_or_else(|| msg(400, "invalid page_token"))?;
+                let before_t = |t: DateTime<Utc>| if desc { t > tt } else { t < tt };
+                let before =
+                    |(s, b): &&(&str, &FakeBar)| *s < ts.as_str() || (*s == ts && before_t(b.t));
+                items.iter().take_while(before).count()
+            }
         };
         self.pages += 1;
-        let page = if self.max_page > 0 {
-            limit.min(self.max_page)
-        } else {
-            limit
-        };
-        let mut n = page.min(items.len() - from);
-        if self.short_every > 0 && self.pages % self.short_every == 0 && n >= 2 {
+        let cap = Some(self.max_page).filter(|&m| m > 0).unwrap_or(limit);
+        let mut n = cap.min(limit).min(items.len() - from);
+        if self.pages.checked_rem(self.short_every) == Some(0) && n >= 2 {
             n /= 2;
         }
         let next = items.get(from + n).map(|(s, b)| bar_token(s, b.t));
-        let page_items = &items[from..from + n];
+        let page = &items[from..from + n];
         if let Some(sym) = single {
-            let bars: Vec<Value> = page_items.iter().map(|(_, b)| bar_json(b)).collect();
+            let bars: Vec<Value> = page.iter().map(|(_, b)| bar_json(b)).collect();
             let bars = if bars.is_empty() {
                 Value::Null
             } else {
                 Value::Array(bars)
             };
-            return Reply::json(
+            return Ok(Reply::json(
                 200,
                 json!({"bars": bars, "symbol": sym, "next_page_token": next}),
-            );
+            ));
         }
         let mut map = Map::new();
-        for (s, b) in page_items {
+        for (s, b) in page {
             if let Value::Array(v) = map.entry(s.to_string()).or_insert_with(|| json!([])) {
                 v.push(bar_json(b));
             }
         }
-        Reply::json(200, json!({"bars": map, "next_page_token": next}))
+        Ok(Reply::json(
+            200,
+            json!({"bars": map, "next_page_token": next}),
+        ))
     }
 
-    fn latest_trades(&self, q: &Query, single: Option<&str>) -> Reply {
+    fn latest_trades(&self, q: &Query, single: Option<&str>) -> Res {
         let feed = qv(q, "feed");
-        if !matches!(
-            feed,
-            None | Some("iex" | "sip" | "delayed_sip" | "otc" | "boats" | "overnight")
-        ) {
-            return msg(400, "invalid feed");
+        let feeds = ["iex", "sip", "delayed_sip", "otc", "boats", "overnight"];
+        if !feed.is_none_or(|f| feeds.contains(&f)) {
+            return Err(msg(400, "invalid feed"));
         }
         if self.free_plan && feed == Some("sip") {
-            return msg(403, "subscription does not permit querying recent SIP data");
+            return Err(msg(403, SIP_MSG));
         }
-        let symbols: Vec<&str> = match (single, qv(q, "symbols")) {
-            (Some(s), _) => vec![s],
-            (None, Some(s)) => s
-                .split(',')
-                .map(str::trim)
-                .filter(|x| !x.is_empty())
-                .collect(),
-            (None, None) => return msg(400, "missing symbols"),
-        };
-        if let Some(s) = symbols.iter().find(|s| !valid_symbol(s)) {
-            return msg(400, &format!("invalid symbol: {s}"));
-        }
+        let symbols = symbols_param(q, single)?;
         let trade = |s: &str| {
-            self.trades.get(s).map(|&(p, t, i)| {
-                json!({"t": t.to_rfc3339_opts(SecondsFormat::AutoSi, true), "x": "V", "p": p,
-                       "s": 100, "c": ["@"], "i": i, "z": "C"})
-            })
+            let &(p, t, i) = self.trades.get(s)?;
+            let t = t.to_rfc3339_opts(SecondsFormat::AutoSi, true);
+            Some(json!({"t": t, "x": "V", "p": p, "s": 100, "c": ["@"], "i": i, "z": "C"}))
         };
         if let Some(s) = single {
-            return Reply::json(200, json!({"symbol": s, "trade": trade(s)}));
+            return Ok(Reply::json(200, json!({"symbol": s, "trade": trade(s)})));
         }
-        let map: Map<String, Value> = symbols
-            .iter()
-            .filter_map(|s| trade(s).map(|t| (s.to_string(), t)))
-            .collect();
-        Reply::json(200, json!({ "trades": map }))
+        let map = symbols.iter().filter_map(|s| Some((s.clone(), trade(s)?)));
+        Ok(Reply::json(
+            200,
+            json!({ "trades": map.collect::<Map<String, Value>>() }),
+        ))
     }
 }

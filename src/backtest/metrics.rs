@@ -1,0 +1,816 @@
+//! Performance metrics, computed as backtesting.py 0.6's `compute_stats` computes them.
+//!
+//! Pure and independent of the engine's internals: [`compute`] takes plain slices (bar times,
+//! closes, per-bar equity, closed trades, the warm-up index), so it can run over a backtest's
+//! [`Outcome`](super::engine::Outcome) or over the live equity ledger alike. The formulas, and
+//! where the library's conventions are unusual, are in `docs/metrics.md`.
+//!
+//! Numerics follow the library's: sums are numpy's pairwise summation (so most metrics come
+//! out bit-identical), variances are pandas' two-pass ones, powers use `powf` like numpy's
+//! scalar `**`. Calendar grouping (daily returns) is by UTC day, since bar times are UTC.
+//! NaN stands where the library gives NaN (or NaT, for durations: `None`).
+
+use super::engine::{Outcome, Trade};
+use crate::domain::Bar;
+use chrono::{DateTime, Datelike, Duration, Utc};
+
+const NS_PER_DAY: i64 = 86_400_000_000_000;
+
+/// Every row of backtesting.py's stats, by name. Percentages are in percent (12.5 = 12.5 %),
+/// as the library reports them; ratios are plain numbers.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Metrics {
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+    pub duration: Duration,
+    pub exposure_time_pct: f64,
+    pub equity_final: f64,
+    pub equity_peak: f64,
+    /// Sum over closed trades; the row is omitted when 0, as in the library.
+    pub commissions: f64,
+    pub return_pct: f64,
+    pub buy_hold_return_pct: f64,
+    pub return_ann_pct: f64,
+    pub volatility_ann_pct: f64,
+    pub cagr_pct: f64,
+    pub sharpe_ratio: f64,
+    pub sortino_ratio: f64,
+    pub calmar_ratio: f64,
+    pub alpha_pct: f64,
+    pub beta: f64,
+    pub max_drawdown_pct: f64,
+    pub avg_drawdown_pct: f64,
+    pub max_drawdown_duration: Option<Duration>,
+    pub avg_drawdown_duration: Option<Duration>,
+    pub trades: usize,
+    pub win_rate_pct: f64,
+    pub best_trade_pct: f64,
+    pub worst_trade_pct: f64,
+    pub avg_trade_pct: f64,
+    pub max_trade_duration: Option<Duration>,
+    pub avg_trade_duration: Option<Duration>,
+    pub profit_factor: f64,
+    pub expectancy_pct: f64,
+    pub sqn: f64,
+    pub kelly_criterion: f64,
+    /// The annualization factor A used (252, 365, 52, 12 or 1); not a row of the library's.
+    pub periods_per_year: f64,
+}
+
+impl Metrics {
+    /// The stats as (label, value) rows, in backtesting.py's order and with its labels and
+    /// display: floats rounded to 5 decimals, NaN/NaT as `--`, durations as pandas prints them.
+    pub fn rows(&self) -> Vec<(&'static str, String)> {
+        let mut rows = vec![
+            ("Start", fmt_time(self.start)),
+            ("End", fmt_time(self.end)),
+            ("Duration", fmt_duration(Some(self.duration))),
+            ("Exposure Time [%]", fmt_f64(self.exposure_time_pct)),
+            ("Equity Final [$]", fmt_f64(self.equity_final)),
+            ("Equity Peak [$]", fmt_f64(self.equity_peak)),
+        ];
+        // Python's `if commissions:` - NaN is truthy, 0 is not.
+        if self.commissions != 0.0 {
+            rows.push(("Commissions [$]", fmt_f64(self.commissions)));
+        }
+        rows.extend([
+            ("Return [%]", fmt_f64(self.return_pct)),
+            ("Buy & Hold Return [%]", fmt_f64(self.buy_hold_return_pct)),
+            ("Return (Ann.) [%]", fmt_f64(self.return_ann_pct)),
+            ("Volatility (Ann.) [%]", fmt_f64(self.volatility_ann_pct)),
+            ("CAGR [%]", fmt_f64(self.cagr_pct)),
+            ("Sharpe Ratio", fmt_f64(self.sharpe_ratio)),
+            ("Sortino Ratio", fmt_f64(self.sortino_ratio)),
+            ("Calmar Ratio", fmt_f64(self.calmar_ratio)),
+            ("Alpha [%]", fmt_f64(self.alpha_pct)),
+            ("Beta", fmt_f64(self.beta)),
+            ("Max. Drawdown [%]", fmt_f64(self.max_drawdown_pct)),
+            ("Avg. Drawdown [%]", fmt_f64(self.avg_drawdown_pct)),
+            (
+                "Max. Drawdown Duration",
+                fmt_duration(self.max_drawdown_duration),
+            ),
+            (
+                "Avg. Drawdown Duration",
+                fmt_duration(self.avg_drawdown_duration),
+            ),
+            ("# Trades", self.trades.to_string()),
+            ("Win Rate [%]", fmt_f64(self.win_rate_pct)),
+            ("Best Trade [%]", fmt_f64(self.best_trade_pct)),
+            ("Worst Trade [%]", fmt_f64(self.worst_trade_pct)),
+            ("Avg. Trade [%]", fmt_f64(self.avg_trade_pct)),
+            ("Max. Trade Duration", fmt_duration(self.max_trade_duration)),
+            ("Avg. Trade Duration", fmt_duration(self.avg_trade_duration)),
+            ("Profit Factor", fmt_f64(self.profit_factor)),
+            ("Expectancy [%]", fmt_f64(self.expectancy_pct)),
+            ("SQN", fmt_f64(self.sqn)),
+            ("Kelly Criterion", fmt_f64(self.kelly_criterion)),
+        ]);
+        rows
+    }
+}
+
+fn fmt_time(t: DateTime<Utc>) -> String {
+    t.format("%Y-%m-%d %H:%M:%S").to_string()
+}
+
+/// pandas' object-column display at precision 5: rounded to 5 decimals, trailing zeros
+/// dropped (but one kept after the point).
+fn fmt_f64(v: f64) -> String {
+    if v.is_nan() {
+        return "--".to_string();
+    }
+    if v.is_infinite() {
+        return if v > 0.0 { "inf" } else { "-inf" }.to_string();
+    }
+    let s = format!("{v:.5}");
+    let s = s.trim_end_matches('0');
+    if s.ends_with('.') {
+        format!("{s}0")
+    } else {
+        s.to_string()
+    }
+}
+
+/// pandas' Timedelta display: `597 days 00:00:00`, with fractional seconds when present.
+fn fmt_duration(d: Option<Duration>) -> String {
+    let Some(d) = d else { return "--".to_string() };
+    let ns = d.num_nanoseconds().unwrap_or(i64::MAX);
+    let (days, rest) = (ns.div_euclid(NS_PER_DAY), ns.rem_euclid(NS_PER_DAY));
+    let secs = rest / 1_000_000_000;
+    let frac = rest % 1_000_000_000;
+    let mut s = format!(
+        "{days} days {:02}:{:02}:{:02}",
+        secs / 3600,
+        secs / 60 % 60,
+        secs % 60
+    );
+    if frac != 0 {
+        let f = format!("{frac:09}");
+        let f = if frac % 1000 == 0 { &f[..6] } else { &f[..] };
+        s.push('.');
+        s.push_str(f);
+    }
+    s
+}
+
+/// Metrics of an engine run over `bars`.
+pub fn of_run(bars: &[Bar], outcome: &Outcome) -> Option<Metrics> {
+    let times: Vec<DateTime<Utc>> = bars.iter().map(|b| b.time).collect();
+    let closes: Vec<f64> = bars.iter().map(|b| b.close).collect();
+    compute(
+        &times,
+        &closes,
+        &outcome.equity,
+        &outcome.trades,
+        outcome.warmup,
+    )
+}
+
+/// backtesting.py's `compute_stats` (risk-free rate 0, as `Backtest.run` passes).
+///
+/// `times`, `closes` and `equity` are per bar, oldest first, all the same length (warm-up bars
+/// included, their equity equal to the initial cash); `trades` are the closed trades (their
+/// bar indexes index these slices); `warmup` is the bar whose close Buy & Hold starts from.
+/// `None` when there are no bars.
+pub fn compute(
+    times: &[DateTime<Utc>],
+    closes: &[f64],
+    equity: &[f64],
+    trades: &[Trade],
+    warmup: usize,
+) -> Option<Metrics> {
+    let n = times.len();
+    assert!(
+        closes.len() == n && equity.len() == n,
+        "times, closes and equity differ in length"
+    );
+    if n == 0 {
+        return None;
+    }
+    let start = times[0];
+    let end = times[n - 1];
+    let duration = end - start;
+    let ns = |t: DateTime<Utc>| t.timestamp_nanos_opt().unwrap_or(i64::MAX);
+
+    // Exposure: bars inside some closed trade's [entry, exit], over all bars.
+    let mut marks = vec![0i32; n + 1];
+    for t in trades {
+        let (a, b) = (t.entry_bar.min(n), (t.exit_bar + 1).min(n));
+        if a < b {
+            marks[a] += 1;
+            marks[b] -= 1;
+        }
+    }
+    let mut depth = 0i32;
+    let mut exposed = 0usize;
+    for m in &marks[..n] {
+        depth += m;
+        exposed += usize::from(depth > 0);
+    }
+    let exposure_time_pct = exposed as f64 / n as f64 * 100.0;
+
+    let e0 = equity[0];
+    let equity_final = equity[n - 1];
+    let equity_peak = equity.iter().copied().fold(f64::NEG_INFINITY, nan_max);
+    let commissions = trades.iter().fold(0.0, |s, t| s + t.commission);
+    let return_pct = (equity_final - e0) / e0 * 100.0;
+    let w = if warmup < n { warmup } else { 0 };
+    let buy_hold_return_pct = (closes[n - 1] - closes[w]) / closes[w] * 100.0;
+
+    // Data period: the median spacing of the last 100 times.
+    let tail = &times[n.saturating_sub(100)..];
+    let mut diffs: Vec<i64> = tail.windows(2).map(|p| ns(p[1]) - ns(p[0])).collect();
+    diffs.sort_unstable();
+    let period_ns = match diffs.len() {
+        0 => None,
+        k if k % 2 == 1 => Some(diffs[k / 2]),
+        k => Some(((diffs[k / 2 - 1] as i128 + diffs[k / 2] as i128) / 2) as i64),
+    };
+    let unit = period_ns.map_or(NS_PER_DAY, resolution_ns);
+    let freq_days = period_ns.map(|p| p.div_euclid(NS_PER_DAY));
+    // Days since 1970-01-01 (a Thursday), so (day + 3) mod 7 is 0 on Mondays.
+    let day_of = |t: &DateTime<Utc>| t.timestamp().div_euclid(86_400);
+    let weekend = times
+        .iter()
+        .filter(|t| (day_of(t) + 3).rem_euclid(7) >= 5)
+        .count();
+    let have_weekends = weekend as f64 / n as f64 > 2.0 / 7.0 * 0.6;
+    let a = match freq_days {
+        Some(7) => 52.0,
+        Some(31) => 12.0,
+        Some(365) => 1.0,
+        _ if have_weekends => 365.0,
+        _ => 252.0,
+    };
+
+    // Returns between consecutive calendar periods (last equity of each), NaN dropped.
+    let key = |t: DateTime<Utc>| -> i64 {
+        match freq_days {
+            Some(7) => (day_of(&t) + 3).div_euclid(7), // weeks Monday..Sunday
+            Some(31) => i64::from(t.year()) * 12 + i64::from(t.month0()),
+            Some(365) => i64::from(t.year()),
+            _ => day_of(&t),
+        }
+    };
+    let mut last_per_period: Vec<f64> = Vec::new();
+    let mut prev_key = None;
+    for (&t, &e) in times.iter().zip(equity) {
+        if e.is_nan() {
+            continue;
+        }
+        let k = key(t);
+        if prev_key == Some(k) {
+            *last_per_period.last_mut().expect("a value per seen key") = e;
+        } else {
+            last_per_period.push(e);
+            prev_key = Some(k);
+        }
+    }
+    let day_returns: Vec<f64> = last_per_period
+        .windows(2)
+        .map(|p| p[1] / p[0] - 1.0)
+        .filter(|r| !r.is_nan())
+        .collect();
+    let g = geometric_mean(&day_returns);
+    let annualized_return = (1.0 + g).powf(a) - 1.0;
+    let return_ann_pct = annualized_return * 100.0;
+    let var = variance(&day_returns);
+    let volatility_ann_pct =
+        ((var + (1.0 + g).powf(2.0)).powf(a) - (1.0 + g).powf(2.0 * a)).sqrt() * 100.0;
+
+    let years = (duration.num_days() as f64
+        + (duration.num_seconds() - duration.num_days() * 86_400) as f64 / 86_400.0)
+        / 365.25;
+    let cagr_pct = if years != 0.0 {
+        ((equity_final / e0).powf(1.0 / years) - 1.0) * 100.0
+    } else {
+        f64::NAN
+    };
+
+    let sharpe_ratio = return_ann_pct / nan_if_zero(volatility_ann_pct);
+    let downside: Vec<f64> = day_returns.iter().map(|&r| r.min(0.0).powi(2)).collect();
+    let sortino_ratio = annualized_return / (mean(&downside).sqrt() * a.sqrt());
+
+    // Drawdown on the per-bar equity.
+    let mut peak = f64::NEG_INFINITY;
+    let dd: Vec<f64> = equity
+        .iter()
+        .map(|&e| {
+            peak = if e.is_nan() || peak.is_nan() {
+                f64::NAN
+            } else {
+                peak.max(e)
+            };
+            1.0 - e / peak
+        })
+        .collect();
+    let dd_max = dd.iter().copied().fold(f64::NEG_INFINITY, |m, x| {
+        if m.is_nan() || x.is_nan() {
+            f64::NAN
+        } else {
+            m.max(x)
+        }
+    });
+    let max_dd = -nan_to_num(dd_max);
+    let calmar_ratio = annualized_return / nan_if_zero(-max_dd);
+
+    let beta = beta(equity, closes);
+    let alpha_pct = return_pct - 0.0 - beta * (buy_hold_return_pct - 0.0);
+
+    let (avg_drawdown, max_drawdown_duration, avg_drawdown_duration) =
+        drawdown_periods(&dd, times, unit);
+
+    let k = trades.len();
+    let pl: Vec<f64> = trades.iter().map(|t| t.pnl).collect();
+    let returns: Vec<f64> = trades.iter().map(|t| t.return_pct).collect();
+    let win_rate = if k == 0 {
+        f64::NAN
+    } else {
+        pl.iter().filter(|&&p| p > 0.0).count() as f64 / k as f64
+    };
+    let wins: Vec<f64> = returns.iter().copied().filter(|&r| r > 0.0).collect();
+    let losses: Vec<f64> = returns.iter().copied().filter(|&r| r < 0.0).collect();
+    let pl_wins: Vec<f64> = pl.iter().copied().filter(|&p| p > 0.0).collect();
+    let pl_losses: Vec<f64> = pl.iter().copied().filter(|&p| p < 0.0).collect();
+    let trade_ns: Vec<i128> = trades
+        .iter()
+        .map(|t| i128::from(ns(t.exit_time)) - i128::from(ns(t.entry_time)))
+        .collect();
+
+    Some(Metrics {
+        start,
+        end,
+        duration,
+        exposure_time_pct,
+        equity_final,
+        equity_peak,
+        commissions,
+        return_pct,
+        buy_hold_return_pct,
+        return_ann_pct,
+        volatility_ann_pct,
+        cagr_pct,
+        sharpe_ratio,
+        sortino_ratio,
+        calmar_ratio,
+        alpha_pct,
+        beta,
+        max_drawdown_pct: max_dd * 100.0,
+        avg_drawdown_pct: -avg_drawdown * 100.0,
+        max_drawdown_duration,
+        avg_drawdown_duration,
+        trades: k,
+        win_rate_pct: win_rate * 100.0,
+        best_trade_pct: returns.iter().copied().fold(f64::NAN, nan_max) * 100.0,
+        worst_trade_pct: returns.iter().copied().fold(f64::NAN, nan_min) * 100.0,
+        avg_trade_pct: geometric_mean(&returns) * 100.0,
+        max_trade_duration: trade_ns.iter().max().map(|&d| ceil_to(d, unit)),
+        avg_trade_duration: mean_duration(&trade_ns, unit),
+        profit_factor: np_sum(&wins) / nan_if_zero(np_sum(&losses).abs()),
+        expectancy_pct: mean(&returns) * 100.0,
+        sqn: (k as f64).sqrt() * mean(&pl) / nan_if_zero(variance(&pl).sqrt()),
+        kelly_criterion: win_rate - (1.0 - win_rate) / (mean(&pl_wins) / -mean(&pl_losses)),
+        periods_per_year: a,
+    })
+}
+
+/// The library's `compute_drawdown_duration_peaks`, reduced: (mean peak drawdown as a
+/// fraction, max duration, mean duration), durations ceiled to `unit`.
+///
+/// Periods run between consecutive bars of Z = {t : dd_t = 0} ∪ {n−1} that are more than one
+/// bar apart. With no such period the library returns the drawdown series itself (zeros as
+/// NaN) in place of both series: its mean is still the Avg. Drawdown, but its "durations" are
+/// drawdown fractions, not times; this returns `None` for them instead.
+fn drawdown_periods(
+    dd: &[f64],
+    times: &[DateTime<Utc>],
+    unit: i64,
+) -> (f64, Option<Duration>, Option<Duration>) {
+    let n = dd.len();
+    // Peaks are placed at the bar that ends their period, and averaged over the whole
+    // (NaN-filled-with-0) series, as pandas' mean does, so the pairwise sum matches.
+    let mut peaks = vec![0.0; n];
+    let mut count = 0usize;
+    let mut durations: Vec<i128> = Vec::new();
+    let mut prev: Option<usize> = None;
+    for q in 0..n {
+        if !(dd[q] == 0.0 || q == n - 1) {
+            continue;
+        }
+        if let Some(p) = prev {
+            if q > p + 1 {
+                peaks[q] = dd[p..=q].iter().copied().fold(f64::NAN, nan_max);
+                count += 1;
+                let d = times[q].timestamp_nanos_opt().unwrap_or(i64::MAX) as i128
+                    - times[p].timestamp_nanos_opt().unwrap_or(i64::MAX) as i128;
+                durations.push(d);
+            }
+        }
+        prev = Some(q);
+    }
+    if count == 0 {
+        let mut k = 0usize;
+        for (slot, &x) in peaks.iter_mut().zip(dd) {
+            if x != 0.0 && !x.is_nan() {
+                *slot = x;
+                k += 1;
+            }
+        }
+        let avg = if k == 0 {
+            f64::NAN
+        } else {
+            np_sum(&peaks) / k as f64
+        };
+        return (avg, None, None);
+    }
+    let avg = np_sum(&peaks) / count as f64;
+    let max = durations.iter().max().map(|&d| ceil_to(d, unit));
+    (avg, max, mean_duration(&durations, unit))
+}
+
+/// pandas' `Timedelta.resolution_string` as a unit in ns: the smallest non-zero component.
+fn resolution_ns(period: i64) -> i64 {
+    let p = period.abs();
+    [
+        1,
+        1_000,
+        1_000_000,
+        1_000_000_000,
+        60_000_000_000,
+        3_600_000_000_000,
+    ]
+    .into_iter()
+    .zip([
+        1_000,
+        1_000_000,
+        1_000_000_000,
+        60_000_000_000,
+        3_600_000_000_000,
+        NS_PER_DAY,
+    ])
+    .find(|&(_, next)| p % next != 0)
+    .map_or(NS_PER_DAY, |(unit, _)| unit)
+}
+
+/// `Timedelta.ceil(unit)`.
+fn ceil_to(ns: i128, unit: i64) -> Duration {
+    let unit = i128::from(unit);
+    let c = (ns + unit - 1).div_euclid(unit) * unit;
+    Duration::nanoseconds(c.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64)
+}
+
+/// The mean of durations, ceiled to `unit` (exactly, in integer ns); `None` when empty.
+fn mean_duration(ns: &[i128], unit: i64) -> Option<Duration> {
+    if ns.is_empty() {
+        return None;
+    }
+    let (sum, k) = (ns.iter().sum::<i128>(), ns.len() as i128);
+    let unit_k = i128::from(unit) * k;
+    // ceil(sum / k / unit) * unit, without rounding.
+    let units = (sum + unit_k - 1).div_euclid(unit_k);
+    Some(ceil_to(units * i128::from(unit), unit))
+}
+
+/// β = cov(log equity returns, log close returns) / var(log close returns), per bar.
+fn beta(equity: &[f64], closes: &[f64]) -> f64 {
+    let n = equity.len();
+    if n < 3 {
+        return f64::NAN;
+    }
+    let x: Vec<f64> = equity.windows(2).map(|p| (p[1] / p[0]).ln()).collect();
+    let y: Vec<f64> = closes.windows(2).map(|p| (p[1] / p[0]).ln()).collect();
+    let (mx, my) = (mean(&x), mean(&y));
+    let sxy: Vec<f64> = x.iter().zip(&y).map(|(a, b)| (a - mx) * (b - my)).collect();
+    let syy: Vec<f64> = y.iter().map(|b| (b - my) * (b - my)).collect();
+    let fact = 1.0 / (n - 2) as f64;
+    (np_sum(&sxy) * fact) / (np_sum(&syy) * fact)
+}
+
+/// The library's `geometric_mean`: exp(mean(ln(1 + r))) − 1; 0 if some 1 + r ≤ 0; NaN if
+/// empty.
+fn geometric_mean(r: &[f64]) -> f64 {
+    let one_plus: Vec<f64> = r
+        .iter()
+        .map(|&x| if x.is_nan() { 1.0 } else { x + 1.0 })
+        .collect();
+    if one_plus.iter().any(|&x| x <= 0.0) {
+        return 0.0;
+    }
+    let logs: Vec<f64> = one_plus.iter().map(|x| x.ln()).collect();
+    let len = if r.is_empty() {
+        f64::NAN
+    } else {
+        r.len() as f64
+    };
+    (np_sum(&logs) / len).exp() - 1.0
+}
+
+/// pandas' `Series.mean`: NaN when empty.
+fn mean(v: &[f64]) -> f64 {
+    if v.is_empty() {
+        f64::NAN
+    } else {
+        np_sum(v) / v.len() as f64
+    }
+}
+
+/// pandas' two-pass `Series.var(ddof=1)`: NaN with fewer than two values.
+fn variance(v: &[f64]) -> f64 {
+    if v.len() < 2 {
+        return f64::NAN;
+    }
+    let avg = np_sum(v) / v.len() as f64;
+    let sq: Vec<f64> = v.iter().map(|x| (avg - x) * (avg - x)).collect();
+    np_sum(&sq) / (v.len() - 1) as f64
+}
+
+/// numpy's `add.reduce` on a contiguous float64 array: `0.0 + pairwise_sum(v)`.
+pub(crate) fn np_sum(v: &[f64]) -> f64 {
+    0.0 + pairwise_sum(v)
+}
+
+/// numpy's `pairwise_sum` (loops_utils.h): 8 accumulators up to 128 values, halving above.
+fn pairwise_sum(a: &[f64]) -> f64 {
+    let n = a.len();
+    if n < 8 {
+        let mut res = 0.0;
+        for &x in a {
+            res += x;
+        }
+        res
+    } else if n <= 128 {
+        let mut r = [0.0f64; 8];
+        r.copy_from_slice(&a[..8]);
+        let mut i = 8;
+        while i < n - n % 8 {
+            for j in 0..8 {
+                r[j] += a[i + j];
+            }
+            i += 8;
+        }
+        let mut res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]));
+        for &x in &a[i..] {
+            res += x;
+        }
+        res
+    } else {
+        let mut n2 = n / 2;
+        n2 -= n2 % 8;
+        pairwise_sum(&a[..n2]) + pairwise_sum(&a[n2..])
+    }
+}
+
+/// Max skipping NaN (pandas' `max()`); NaN if all are NaN.
+fn nan_max(m: f64, x: f64) -> f64 {
+    if m.is_nan() || x > m {
+        x
+    } else {
+        m
+    }
+}
+
+fn nan_min(m: f64, x: f64) -> f64 {
+    if m.is_nan() || x < m {
+        x
+    } else {
+        m
+    }
+}
+
+/// Python's `x or np.nan`.
+fn nan_if_zero(x: f64) -> f64 {
+    if x == 0.0 {
+        f64::NAN
+    } else {
+        x
+    }
+}
+
+/// `np.nan_to_num`.
+fn nan_to_num(x: f64) -> f64 {
+    if x.is_nan() {
+        0.0
+    } else if x.is_infinite() {
+        f64::MAX.copysign(x)
+    } else {
+        x
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    /// Consecutive calendar days from Monday 2024-01-01, midnight UTC.
+    fn days(n: usize) -> Vec<DateTime<Utc>> {
+        (0..n)
+            .map(|i| Utc.with_ymd_and_hms(2024, 1, 1, 0, 0, 0).unwrap() + Duration::days(i as i64))
+            .collect()
+    }
+
+    fn trade(
+        entry_bar: usize,
+        exit_bar: usize,
+        size: f64,
+        entry: f64,
+        exit: f64,
+        times: &[DateTime<Utc>],
+    ) -> Trade {
+        Trade {
+            entry_bar,
+            exit_bar,
+            size,
+            entry_price: entry,
+            exit_price: exit,
+            pnl: size * (exit - entry),
+            return_pct: 1f64.copysign(size) * (exit / entry - 1.0),
+            entry_time: times[entry_bar],
+            exit_time: times[exit_bar],
+            commission: 0.0,
+        }
+    }
+
+    fn close(a: f64, b: f64) -> bool {
+        (a - b).abs() <= 1e-12 * b.abs().max(1.0)
+    }
+
+    #[test]
+    fn flat_equity() {
+        // 5 days of equity 100 and closes 10,11,12,13,14 with warm-up 1: no returns at all.
+        // B&H = (14 − 11)/11. Daily returns all 0: g = 0, Return (Ann.) 0, Volatility 0 so
+        // Sharpe NaN; Sortino 0/0 NaN; no drawdown: Max DD −0, Avg DD and durations NaN.
+        // Beta: equity log-returns are all 0, cov 0 → 0; Alpha = 0 − 0·B&H = 0.
+        // 7 days include Sat 6th/Sun 7th? No: 5 days Mon..Fri → A = 252.
+        let t = days(5);
+        let m = compute(&t, &[10.0, 11.0, 12.0, 13.0, 14.0], &[100.0; 5], &[], 1).unwrap();
+        assert_eq!(m.duration, Duration::days(4));
+        assert_eq!(m.periods_per_year, 252.0);
+        assert_eq!(
+            (m.exposure_time_pct, m.return_pct, m.return_ann_pct),
+            (0.0, 0.0, 0.0)
+        );
+        assert!(close(m.buy_hold_return_pct, 3.0 / 11.0 * 100.0));
+        assert_eq!(
+            (m.volatility_ann_pct, m.cagr_pct, m.beta, m.alpha_pct),
+            (0.0, 0.0, 0.0, 0.0)
+        );
+        assert!(m.sharpe_ratio.is_nan() && m.sortino_ratio.is_nan() && m.calmar_ratio.is_nan());
+        assert_eq!(m.max_drawdown_pct, 0.0);
+        assert!(m.avg_drawdown_pct.is_nan());
+        assert_eq!(
+            (m.max_drawdown_duration, m.avg_drawdown_duration),
+            (None, None)
+        );
+        assert_eq!(m.trades, 0);
+        for v in [
+            m.win_rate_pct,
+            m.best_trade_pct,
+            m.avg_trade_pct,
+            m.profit_factor,
+            m.sqn,
+            m.kelly_criterion,
+        ] {
+            assert!(v.is_nan());
+        }
+        assert_eq!(m.max_trade_duration, None);
+        let rows = m.rows();
+        assert_eq!(rows.len(), 31, "no Commissions row when there are none");
+        assert_eq!(rows[2], ("Duration", "4 days 00:00:00".to_string()));
+        assert_eq!(rows[11], ("Sharpe Ratio", "--".to_string()));
+    }
+
+    #[test]
+    fn one_winning_trade() {
+        // Equity 100, 100, 110, 121 on Mon..Thu; one long of 10 units from bar 1 at 10 to bar 3
+        // at 12.1. Daily returns: 0, 0.1, 0.1. Exposure: bars 1..=3 = 3/4 = 75 %.
+        // Return = 21 %. g = (1.1·1.1)^(1/3) − 1 = 1.21^(1/3) − 1.
+        // Win rate 100 %, best = worst = avg (geometric of one) = expectancy = 21 %.
+        // Profit factor: no losing trade → NaN. SQN: std of one PnL is NaN → NaN.
+        // Kelly: no losing PnL → mean of none is NaN → NaN. Trade duration 2 days.
+        // No drawdown ever (equity only rises): Max DD −0, durations NaN.
+        let t = days(4);
+        let eq = [100.0, 100.0, 110.0, 121.0];
+        let tr = [trade(1, 3, 10.0, 10.0, 12.1, &t)];
+        let m = compute(&t, &[10.0, 10.0, 11.0, 12.1], &eq, &tr, 0).unwrap();
+        assert_eq!(m.exposure_time_pct, 75.0);
+        assert!(close(m.return_pct, 21.0));
+        let g = 1.21f64.powf(1.0 / 3.0) - 1.0;
+        assert!(close(
+            m.return_ann_pct,
+            ((1.0 + g).powf(252.0) - 1.0) * 100.0
+        ));
+        assert_eq!(m.win_rate_pct, 100.0);
+        assert!(close(m.best_trade_pct, 21.0) && close(m.worst_trade_pct, 21.0));
+        assert!(close(m.avg_trade_pct, 21.0) && close(m.expectancy_pct, 21.0));
+        assert!(m.profit_factor.is_nan() && m.sqn.is_nan() && m.kelly_criterion.is_nan());
+        assert_eq!(m.max_trade_duration, Some(Duration::days(2)));
+        assert_eq!(m.avg_trade_duration, Some(Duration::days(2)));
+        assert_eq!(m.max_drawdown_pct, 0.0);
+        // Beta: equity log-returns (0, ln 1.1, ln 1.1) against closes' (0, ln 1.1, ln 1.1):
+        // identical series → β = 1, α = 21 − 1·21 = 0.
+        assert!(close(m.beta, 1.0) && m.alpha_pct.abs() < 1e-9);
+    }
+
+    #[test]
+    fn one_losing_trade_and_a_drawdown_that_never_recovers() {
+        // Equity 100, 120, 90, 60 on Mon..Thu (peak 120 at bar 1, then down to the end).
+        // dd = 0, 0, 1 − 90/120 = 0.25, 1 − 60/120 = 0.5. Z = {0, 1} ∪ {3}: one period (1, 3),
+        // duration 2 days, peak 0.5. Max DD = Avg DD = −50 %, both durations 2 days.
+        // Daily returns 0.2, −0.25, −1/3; Return −40 %.
+        // Calmar = annual return / 0.5.
+        // One losing short trade: 5 units from 10 to 12 → PnL −10, return −0.2.
+        // Win rate 0; profit factor 0/0.2 = 0; Kelly: mean of winners is NaN → NaN.
+        let t = days(4);
+        let eq = [100.0, 120.0, 90.0, 60.0];
+        let tr = [trade(0, 2, -5.0, 10.0, 12.0, &t)];
+        let m = compute(&t, &[10.0, 11.0, 12.0, 13.0], &eq, &tr, 0).unwrap();
+        assert!(close(m.max_drawdown_pct, -50.0) && close(m.avg_drawdown_pct, -50.0));
+        assert_eq!(m.max_drawdown_duration, Some(Duration::days(2)));
+        assert_eq!(m.avg_drawdown_duration, Some(Duration::days(2)));
+        assert!(close(m.return_pct, -40.0));
+        let g = (1.2f64 * 0.75 * (2.0 / 3.0)).powf(1.0 / 3.0) - 1.0;
+        let ann = (1.0 + g).powf(252.0) - 1.0;
+        assert!(close(m.return_ann_pct, ann * 100.0));
+        assert!(close(m.calmar_ratio, ann / 0.5));
+        // Sortino: downside squares 0, 0.0625, 1/9 → mean (0.0625 + 1/9)/3.
+        let dn = ((0.0625 + 1.0 / 9.0) / 3.0f64).sqrt() * 252f64.sqrt();
+        assert!(close(m.sortino_ratio, ann / dn));
+        assert_eq!((m.trades, m.win_rate_pct, m.profit_factor), (1, 0.0, 0.0));
+        assert!(close(m.worst_trade_pct, -20.0) && m.kelly_criterion.is_nan());
+        // CAGR over 3 days = 3/365.25 years: 0.6^(365.25/3) − 1.
+        assert!(close(
+            m.cagr_pct,
+            (0.6f64.powf(1.0 / (3.0 / 365.25)) - 1.0) * 100.0
+        ));
+    }
+
+    #[test]
+    fn two_drawdowns_average_and_ceil() {
+        // Equity over 7 daily bars: 100, 90, 100, 100, 80, 70, 110.
+        // dd: 0, 0.1, 0, 0, 0.2, 0.3, 0. Z = {0, 2, 3, 6}: periods (0,2) peak 0.1, 2 days;
+        // (3,6) peak 0.3, 3 days. Avg DD = −20 %, Max DD −30 %, durations max 3, mean 2.5 →
+        // ceiled to 3 days. Sat 6th/Sun 7th are 2 of 7 bars = 28.6 % > 17.1 %: A = 365.
+        let t = days(7);
+        let eq = [100.0, 90.0, 100.0, 100.0, 80.0, 70.0, 110.0];
+        let m = compute(&t, &[1.0; 7], &eq, &[], 0).unwrap();
+        assert!(close(m.max_drawdown_pct, -30.0) && close(m.avg_drawdown_pct, -20.0));
+        assert_eq!(m.max_drawdown_duration, Some(Duration::days(3)));
+        assert_eq!(m.avg_drawdown_duration, Some(Duration::days(3)));
+        assert_eq!(m.periods_per_year, 365.0);
+        // Constant closes: var of market log-returns is 0 → β = 0/0 = NaN, α NaN.
+        assert!(m.beta.is_nan() && m.alpha_pct.is_nan());
+    }
+
+    #[test]
+    fn intraday_bars_collapse_to_daily_returns() {
+        // Two days of three 1-minute bars; the daily equity is the last of each day:
+        // 101 then 99 → one daily return 99/101 − 1. The period is 1 minute → durations are
+        // ceiled to minutes, A = 252 (no weekend bars: Mon 1st and Tue 2nd).
+        let d0 = Utc.with_ymd_and_hms(2024, 1, 1, 14, 30, 0).unwrap();
+        let d1 = Utc.with_ymd_and_hms(2024, 1, 2, 14, 30, 0).unwrap();
+        let mut t = Vec::new();
+        for d in [d0, d1] {
+            for k in 0..3 {
+                t.push(d + Duration::minutes(k));
+            }
+        }
+        let eq = [100.0, 100.5, 101.0, 100.0, 99.5, 99.0];
+        let m = compute(&t, &[1.0; 6], &eq, &[], 0).unwrap();
+        let r: f64 = 99.0 / 101.0 - 1.0;
+        assert!(close(
+            m.return_ann_pct,
+            ((1.0 + r).powf(252.0) - 1.0) * 100.0
+        ));
+        // One drawdown from bar 2 (Mon 14:32, peak 101) to the end (Tue 14:32): exactly 1 day.
+        assert_eq!(m.max_drawdown_duration, Some(Duration::days(1)));
+    }
+
+    #[test]
+    fn numpy_pairwise_sum_and_helpers() {
+        // 1e16 followed by nine 1s. Summed left to right each 1e16 + 1 rounds back to 1e16
+        // (the spacing there is 2, ties go to even), giving 1e16. numpy's pairwise sum keeps
+        // 8 accumulators (1e16, 1, 1, ..., 1), folds them as ((r0+r1)+(r2+r3))+((r4+r5)+(r6+r7))
+        // = (1e16 + 2) + 4 and then adds the last two 1s: 1e16 + 8, which numpy indeed prints.
+        let v = [1e16, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0];
+        assert_eq!(v.iter().sum::<f64>(), 1e16);
+        assert_eq!(np_sum(&v), 1e16 + 8.0);
+        assert_eq!(resolution_ns(NS_PER_DAY), NS_PER_DAY);
+        assert_eq!(resolution_ns(3 * NS_PER_DAY), NS_PER_DAY);
+        assert_eq!(resolution_ns(60_000_000_000), 60_000_000_000);
+        assert_eq!(resolution_ns(90_000_000_000), 1_000_000_000);
+        assert_eq!(
+            ceil_to(NS_PER_DAY as i128 + 1, NS_PER_DAY),
+            Duration::days(2)
+        );
+        assert_eq!(
+            mean_duration(&[NS_PER_DAY as i128, 2 * NS_PER_DAY as i128], NS_PER_DAY),
+            Some(Duration::days(2))
+        );
+        assert_eq!(fmt_f64(0.863097952946099), "0.8631");
+        assert_eq!(fmt_f64(10000.0), "10000.0");
+        assert_eq!(fmt_f64(-0.0), "-0.0");
+        assert_eq!(fmt_duration(Some(Duration::days(597))), "597 days 00:00:00");
+    }
+}

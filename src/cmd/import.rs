@@ -1,0 +1,60 @@
+//! `prometheus-bot import FILE --symbol AAPL`: a CSV from elsewhere into the bar cache.
+//!
+//! All or nothing: any bad row stops the import with its line number and the cache is left
+//! as it was. Merging keeps the cache sorted and unique; the file's adjustment must match
+//! the cache's.
+
+use super::fetch::{check_adjustment_name, symbols};
+use crate::cli::ImportArgs;
+use crate::config::Config;
+use crate::domain::Timeframe;
+use crate::error::{Error, Result};
+use crate::history::import;
+use crate::store::bar_cache::{self, time_cell, BarCache, CacheMeta};
+use chrono_tz::Tz;
+
+pub fn run(config: &Config, args: &ImportArgs) -> Result<()> {
+    let timeframe: Timeframe = args.timeframe.parse().map_err(Error::Usage)?;
+    let zone: Tz = args.tz.parse().map_err(|_| {
+        Error::Usage(format!(
+            "--tz `{}` is not a time zone name (like America/New_York or UTC)",
+            args.tz
+        ))
+    })?;
+    let symbol = symbols(config, std::slice::from_ref(&args.symbol))?.remove(0);
+    let text = std::fs::read_to_string(&args.file).map_err(|e| Error::io(&args.file, "read", e))?;
+    let imported = import::parse(&text, zone).map_err(|e| Error::Corrupt {
+        path: args.file.clone(),
+        line: Some(e.line),
+        message: format!("{}; nothing was imported", e.message),
+    })?;
+    let adjustment = args
+        .adjustment
+        .clone()
+        .unwrap_or_else(|| imported.layout.default_adjustment().to_string());
+    check_adjustment_name(&adjustment)?;
+
+    let cache = BarCache::new(&config.bot.data_dir);
+    cache.check_adjustment(&symbol, timeframe, &adjustment)?;
+    let existing = cache.load(&symbol, timeframe)?;
+    let before = existing.len();
+    let count = imported.bars.len();
+    let merged = bar_cache::merge(existing, imported.bars);
+    let meta = CacheMeta {
+        adjustment: adjustment.clone(),
+        ..cache.meta(&symbol, timeframe)?
+    };
+    cache.replace(&symbol, timeframe, &merged, &meta)?;
+    let range = match (merged.first(), merged.last()) {
+        (Some(a), Some(b)) => format!("{} .. {}", time_cell(a.time), time_cell(b.time)),
+        _ => "no bars".into(),
+    };
+    println!(
+        "{symbol} {timeframe}: read {count} bars ({:?} layout, {adjustment}); cache now {} bars, {range} (+{} new) -> {}",
+        imported.layout,
+        merged.len(),
+        merged.len() - before,
+        cache.path(&symbol, timeframe).display()
+    );
+    Ok(())
+}

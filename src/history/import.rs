@@ -1,0 +1,302 @@
+//! Foreign CSV → bars.
+//!
+//! Recognised layouts, by header (any case, any column order):
+//! - Yahoo Finance: `Date,Open,High,Low,Close,Adj Close,Volume` (its Close is split-adjusted);
+//! - Stooq: `Date,Open,High,Low,Close,Volume`;
+//! - generic: one of `time`, `date`, `datetime`, `timestamp`, `time_utc`, then `open`, `high`,
+//!   `low`, `close` and optionally `volume`, `trades`, `vwap`.
+//!
+//! Times: `YYYY-MM-DD` (a daily bar, stamped at midnight New York time as Alpaca stamps daily
+//! bars), `YYYY-MM-DD HH:MM[:SS]` or `YYYY-MM-DDTHH:MM[:SS]` (wall-clock time in the given
+//! zone; `time_utc` columns are UTC), or RFC 3339 with an offset. Any bad row fails the whole
+//! import, naming its line.
+
+use crate::domain::Bar;
+use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone, Utc};
+use chrono_tz::Tz;
+
+/// The result of parsing a file.
+#[derive(Debug)]
+pub struct Imported {
+    /// Sorted, unique.
+    pub bars: Vec<Bar>,
+    pub layout: Layout,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Layout {
+    Yahoo,
+    Stooq,
+    Generic,
+}
+
+impl Layout {
+    /// The adjustment the prices most likely carry: Yahoo's Close is split-adjusted.
+    pub fn default_adjustment(self) -> &'static str {
+        match self {
+            Layout::Yahoo => "split",
+            Layout::Stooq | Layout::Generic => "raw",
+        }
+    }
+}
+
+/// A problem with the file: 1-based line and what is wrong.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ImportError {
+    pub line: usize,
+    pub message: String,
+}
+
+struct Columns {
+    time: usize,
+    open: usize,
+    high: usize,
+    low: usize,
+    close: usize,
+    volume: Option<usize>,
+    trades: Option<usize>,
+    vwap: Option<usize>,
+    time_is_utc: bool,
+}
+
+/// Parse `text`; naive date-times are wall-clock times in `zone`.
+pub fn parse(text: &str, zone: Tz) -> Result<Imported, ImportError> {
+    let mut reader = csv::ReaderBuilder::new()
+        .flexible(true)
+        .trim(csv::Trim::All)
+        .from_reader(text.as_bytes());
+    let headers = reader.headers().map_err(|e| ImportError {
+        line: 1,
+        message: e.to_string(),
+    })?;
+    let names: Vec<String> = headers
+        .iter()
+        .map(|h| h.trim_start_matches('\u{feff}').to_ascii_lowercase())
+        .collect();
+    let find = |wanted: &[&str]| names.iter().position(|n| wanted.contains(&n.as_str()));
+    let need = |wanted: &[&str]| {
+        find(wanted).ok_or_else(|| ImportError {
+            line: 1,
+            message: format!(
+                "no `{}` column in the header `{}`",
+                wanted[0],
+                headers.iter().collect::<Vec<_>>().join(",")
+            ),
+        })
+    };
+    let time = need(&["time", "date", "datetime", "timestamp", "time_utc"])?;
+    let cols = Columns {
+        time,
+        open: need(&["open"])?,
+        high: need(&["high"])?,
+        low: need(&["low"])?,
+        close: need(&["close"])?,
+        volume: find(&["volume"]),
+        trades: find(&["trades"]),
+        vwap: find(&["vwap"]),
+        time_is_utc: names[time] == "time_utc",
+    };
+    let layout = if find(&["adj close"]).is_some() {
+        Layout::Yahoo
+    } else if names == ["date", "open", "high", "low", "close", "volume"] {
+        Layout::Stooq
+    } else {
+        Layout::Generic
+    };
+
+    let mut rows: Vec<(usize, Bar)> = Vec::new();
+    for record in reader.records() {
+        let record = record.map_err(|e| ImportError {
+            line: e.position().map_or(0, |p| p.line() as usize),
+            message: e.to_string(),
+        })?;
+        let line = record.position().map_or(0, |p| p.line() as usize);
+        if record.iter().all(str::is_empty) {
+            continue;
+        }
+        let bar =
+            parse_record(&record, &cols, zone).map_err(|message| ImportError { line, message })?;
+        rows.push((line, bar));
+    }
+    rows.sort_by_key(|(_, b)| b.time);
+    for pair in rows.windows(2) {
+        let ((l1, a), (l2, b)) = (&pair[0], &pair[1]);
+        if a.time == b.time && a != b {
+            return Err(ImportError {
+                line: *l2.max(l1),
+                message: format!(
+                    "two different bars for {} (lines {} and {})",
+                    a.time,
+                    l1.min(l2),
+                    l1.max(l2)
+                ),
+            });
+        }
+    }
+    let mut bars: Vec<Bar> = rows.into_iter().map(|(_, b)| b).collect();
+    bars.dedup_by_key(|b| b.time);
+    Ok(Imported { bars, layout })
+}
+
+fn parse_record(record: &csv::StringRecord, cols: &Columns, zone: Tz) -> Result<Bar, String> {
+    let cell = |i: usize| record.get(i).unwrap_or("");
+    let time = parse_time(
+        cell(cols.time),
+        if cols.time_is_utc { Tz::UTC } else { zone },
+    )?;
+    let price = |i: usize, name: &str| -> Result<f64, String> {
+        let c = cell(i);
+        let v: f64 = c
+            .parse()
+            .map_err(|_| format!("{name} `{c}` is not a number"))?;
+        if !(v.is_finite() && v > 0.0) {
+            return Err(format!("{name} {v} is not a positive price"));
+        }
+        Ok(v)
+    };
+    let optional = |i: Option<usize>, name: &str| -> Result<Option<f64>, String> {
+        match i.map(cell) {
+            None | Some("") => Ok(None),
+            Some(c) => c
+                .parse::<f64>()
+                .map(Some)
+                .map_err(|_| format!("{name} `{c}` is not a number")),
+        }
+    };
+    let (open, high, low, close) = (
+        price(cols.open, "open")?,
+        price(cols.high, "high")?,
+        price(cols.low, "low")?,
+        price(cols.close, "close")?,
+    );
+    if low > open.min(close) || high < open.max(close) || low > high {
+        return Err(format!(
+            "impossible bar: open {open} high {high} low {low} close {close}"
+        ));
+    }
+    let volume = optional(cols.volume, "volume")?.unwrap_or(0.0);
+    if volume < 0.0 {
+        return Err(format!("negative volume {volume}"));
+    }
+    Ok(Bar {
+        time,
+        open,
+        high,
+        low,
+        close,
+        volume,
+        trades: optional(cols.trades, "trades")?.map_or(0, |t| t as u64),
+        vwap: optional(cols.vwap, "vwap")?.unwrap_or(f64::NAN),
+    })
+}
+
+/// See the module docs for the accepted forms.
+pub fn parse_time(s: &str, zone: Tz) -> Result<DateTime<Utc>, String> {
+    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+        return Ok(t.with_timezone(&Utc));
+    }
+    if let Ok(d) = NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+        // A date is a daily bar: Alpaca stamps those at midnight New York time.
+        return local(
+            d.and_hms_opt(0, 0, 0).unwrap_or_default(),
+            chrono_tz::America::New_York,
+            s,
+        );
+    }
+    for format in [
+        "%Y-%m-%d %H:%M:%S",
+        "%Y-%m-%d %H:%M",
+        "%Y-%m-%dT%H:%M:%S",
+        "%Y-%m-%dT%H:%M",
+    ] {
+        if let Ok(t) = NaiveDateTime::parse_from_str(s, format) {
+            return local(t, zone, s);
+        }
+    }
+    Err(format!(
+        "`{s}` is not a date or time (YYYY-MM-DD, YYYY-MM-DD HH:MM[:SS] or RFC 3339)"
+    ))
+}
+
+fn local(t: NaiveDateTime, zone: Tz, original: &str) -> Result<DateTime<Utc>, String> {
+    zone.from_local_datetime(&t)
+        .earliest()
+        .map(|t| t.with_timezone(&Utc))
+        .ok_or_else(|| {
+            format!("`{original}` does not exist in {zone} (skipped by a daylight-saving change)")
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    const NY: Tz = chrono_tz::America::New_York;
+
+    #[test]
+    fn yahoo_layout_daily_bars_at_new_york_midnight() {
+        let text = "Date,Open,High,Low,Close,Adj Close,Volume\n\
+                    2024-07-01,212.09,217.51,211.92,216.75,215.83,60402900\n\
+                    2024-01-02,187.15,188.44,183.89,185.64,184.29,82488700\n";
+        let got = parse(text, NY).unwrap();
+        assert_eq!(got.layout, Layout::Yahoo);
+        assert_eq!(got.layout.default_adjustment(), "split");
+        // Winter: 05:00Z; summer: 04:00Z. Sorted although the file was not.
+        assert_eq!(
+            got.bars[0].time,
+            Utc.with_ymd_and_hms(2024, 1, 2, 5, 0, 0).unwrap()
+        );
+        assert_eq!(
+            got.bars[1].time,
+            Utc.with_ymd_and_hms(2024, 7, 1, 4, 0, 0).unwrap()
+        );
+        assert_eq!(got.bars[1].close, 216.75, "Close, not Adj Close");
+        assert_eq!(got.bars[0].volume, 82_488_700.0);
+    }
+
+    #[test]
+    fn stooq_and_generic_layouts_in_any_case() {
+        let stooq = "Date,Open,High,Low,Close,Volume\n2024-01-02,1,2,0.5,1.5,100\n";
+        assert_eq!(parse(stooq, NY).unwrap().layout, Layout::Stooq);
+        let generic = "TIMESTAMP,close,LOW,high,Open\n2024-01-02T14:30:00Z,1.5,0.5,2,1\n";
+        let got = parse(generic, NY).unwrap();
+        assert_eq!(got.layout, Layout::Generic);
+        assert_eq!(
+            (got.bars[0].open, got.bars[0].high, got.bars[0].close),
+            (1.0, 2.0, 1.5)
+        );
+        assert_eq!(got.bars[0].volume, 0.0);
+    }
+
+    #[test]
+    fn naive_times_are_wall_clock_in_the_zone_and_offsets_are_exact() {
+        let t = parse_time("2024-01-02 09:30", NY).unwrap();
+        assert_eq!(t, Utc.with_ymd_and_hms(2024, 1, 2, 14, 30, 0).unwrap());
+        let t = parse_time("2024-07-02 09:30:00", Tz::UTC).unwrap();
+        assert_eq!(t, Utc.with_ymd_and_hms(2024, 7, 2, 9, 30, 0).unwrap());
+        let t = parse_time("2024-07-02T09:30:00-04:00", Tz::UTC).unwrap();
+        assert_eq!(t, Utc.with_ymd_and_hms(2024, 7, 2, 13, 30, 0).unwrap());
+        assert!(parse_time("2024-03-10 02:30", NY)
+            .unwrap_err()
+            .contains("does not exist"));
+        assert!(parse_time("02/01/2024", NY).is_err());
+    }
+
+    #[test]
+    fn a_bad_row_names_its_line_and_nothing_is_returned() {
+        let text = "Date,Open,High,Low,Close,Volume\n2024-01-02,1,2,0.5,1.5,100\n2024-01-03,null,null,null,null,null\n";
+        let e = parse(text, NY).unwrap_err();
+        assert_eq!(e.line, 3);
+        assert!(e.message.contains("open `null` is not a number"), "{e:?}");
+        let e = parse("date,open,high,low,close\n2024-01-02,1,2,1.2,1.5\n", NY).unwrap_err();
+        assert!(e.message.contains("impossible bar"), "{e:?}");
+        let e = parse("when,open,high,low,close\n", NY).unwrap_err();
+        assert_eq!(e.line, 1);
+        let text = "date,open,high,low,close\n2024-01-02,1,2,0.5,1.5\n2024-01-02,1,2,0.5,1.6\n";
+        assert!(parse(text, NY)
+            .unwrap_err()
+            .message
+            .contains("two different bars"));
+    }
+}

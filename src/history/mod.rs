@@ -1,0 +1,8 @@
+//! Bar history from elsewhere and its health: pure functions over text and bars.
+//!
+//! [`import`] turns a CSV downloaded from Yahoo Finance, Stooq or any tool with a time column
+//! and OHLC columns into bars; [`check`] finds what would make a backtest lie (duplicates,
+//! disorder, gaps, impossible prices). The commands `import` and `data check` do the I/O.
+
+pub mod check;
+pub mod import;
