@@ -22,6 +22,7 @@ pub struct Config {
     pub alpaca: AlpacaConfig,
     pub bot: BotConfig,
     pub symbols: Vec<SymbolConfig>,
+    pub risk: RiskConfig,
 }
 
 #[derive(Debug, Clone)]
@@ -53,8 +54,81 @@ pub struct BotConfig {
 #[derive(Debug, Clone)]
 pub struct SymbolConfig {
     pub name: String,
-    pub qty: f64,
+    pub sizing: Sizing,
+    /// Allow fractional shares (market day orders only, on fractionable assets); else whole
+    /// shares, rounded down.
+    pub fractional: bool,
     pub strategy: Strategy,
+}
+
+/// How much one entry buys: exactly one of `qty`, `notional` or `equity_fraction` per symbol.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Sizing {
+    /// A fixed number of shares.
+    Qty(f64),
+    /// A fixed dollar amount.
+    Notional(f64),
+    /// A fraction of account equity (0 < f <= 1).
+    EquityFraction(f64),
+}
+
+impl Sizing {
+    /// Shares for one entry at `price` with `equity` in the account; whole shares unless
+    /// `fractional`. Zero when the money does not buy one whole share.
+    pub fn shares(self, price: f64, equity: f64, fractional: bool) -> f64 {
+        let raw = match self {
+            Sizing::Qty(q) => return if fractional { q } else { q.floor() },
+            Sizing::Notional(dollars) => dollars / price,
+            Sizing::EquityFraction(f) => equity * f / price,
+        };
+        if !raw.is_finite() || raw <= 0.0 {
+            0.0
+        } else if fractional {
+            (raw * 1e9).floor() / 1e9
+        } else {
+            raw.floor()
+        }
+    }
+}
+
+/// `[risk]`: limits enforced before every order, in the tick and (where they apply) in
+/// backtests. `None` means no limit.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RiskConfig {
+    /// Largest absolute position per symbol, in shares.
+    pub max_position_qty: Option<f64>,
+    /// Largest order value, shares × price.
+    pub max_order_notional: Option<f64>,
+    /// Orders sent per trading day (New York date), all symbols together.
+    pub max_orders_per_day: Option<u32>,
+    /// Stop opening positions for the day once equity is this many percent below the day's
+    /// starting equity.
+    pub max_daily_loss_pct: Option<f64>,
+    /// With the daily loss limit hit, also close open positions.
+    pub flatten_on_daily_loss: bool,
+    /// Halt all trading, until `prometheus-bot rearm`, once equity is this many percent below
+    /// its peak.
+    pub max_drawdown_pct: Option<f64>,
+    /// No order on a latest trade older than this.
+    pub max_price_age_secs: u64,
+    /// The account is also traded by hand: positions that differ from the bot's ledger are
+    /// expected, not a reason to stop.
+    pub shared_account: bool,
+}
+
+impl Default for RiskConfig {
+    fn default() -> Self {
+        RiskConfig {
+            max_position_qty: Some(100.0),
+            max_order_notional: Some(10_000.0),
+            max_orders_per_day: Some(20),
+            max_daily_loss_pct: Some(5.0),
+            flatten_on_daily_loss: false,
+            max_drawdown_pct: Some(20.0),
+            max_price_age_secs: 120,
+            shared_account: false,
+        }
+    }
 }
 
 /// The market-data feed. Free accounts get real-time IEX; SIP needs a subscription for the
@@ -114,6 +188,39 @@ struct RawConfig {
     bot: RawBot,
     #[serde(default, rename = "symbol")]
     symbols: Vec<RawSymbol>,
+    #[serde(default)]
+    risk: RawRisk,
+}
+
+/// Limits are on unless set to 0 (or `false`).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawRisk {
+    max_position_qty: Spanned<f64>,
+    max_order_notional: Spanned<f64>,
+    max_orders_per_day: u32,
+    max_daily_loss_pct: Spanned<f64>,
+    flatten_on_daily_loss: bool,
+    max_drawdown_pct: Spanned<f64>,
+    max_price_age_secs: u64,
+    shared_account: bool,
+}
+
+impl Default for RawRisk {
+    fn default() -> Self {
+        let d = RiskConfig::default();
+        let span = |v: Option<f64>| Spanned::new(0..0, v.unwrap_or(0.0));
+        RawRisk {
+            max_position_qty: span(d.max_position_qty),
+            max_order_notional: span(d.max_order_notional),
+            max_orders_per_day: d.max_orders_per_day.unwrap_or(0),
+            max_daily_loss_pct: span(d.max_daily_loss_pct),
+            flatten_on_daily_loss: d.flatten_on_daily_loss,
+            max_drawdown_pct: span(d.max_drawdown_pct),
+            max_price_age_secs: d.max_price_age_secs,
+            shared_account: d.shared_account,
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -171,7 +278,11 @@ impl Default for RawBot {
 #[serde(deny_unknown_fields)]
 struct RawSymbol {
     name: Spanned<String>,
-    qty: Spanned<f64>,
+    qty: Option<Spanned<f64>>,
+    notional: Option<Spanned<f64>>,
+    equity_fraction: Option<Spanned<f64>>,
+    #[serde(default)]
+    fractional: bool,
     strategy: Spanned<Strategy>,
 }
 
@@ -201,6 +312,14 @@ impl Config {
     pub fn from_str(text: &str, path: &Path) -> Result<Config> {
         let here = |span: std::ops::Range<usize>, key: &str, msg: String| {
             Error::config(path, Some(line_of(text, span.start)), Some(key), msg)
+        };
+        let positive = |v: Spanned<f64>, key: &str, what: &str| -> Result<f64> {
+            let x = *v.get_ref();
+            if x.is_finite() && x > 0.0 {
+                Ok(x)
+            } else {
+                Err(here(v.span(), key, format!("must be {what}, got {x}")))
+            }
         };
         let raw: RawConfig = toml::from_str(text).map_err(|e| {
             let (line, key) = match e.span() {
@@ -277,14 +396,30 @@ impl Config {
                     format!("`{name}` is listed twice"),
                 ));
             }
-            let qty = *s.qty.get_ref();
-            if !(qty.is_finite() && qty > 0.0) {
-                return Err(here(
-                    s.qty.span(),
-                    "qty",
-                    format!("must be a positive number of shares, got {qty}"),
-                ));
-            }
+            let sizing = match (s.qty, s.notional, s.equity_fraction) {
+                (Some(q), None, None) => {
+                    positive(q, "qty", "a positive number of shares").map(Sizing::Qty)?
+                }
+                (None, Some(n), None) => {
+                    positive(n, "notional", "a positive dollar amount").map(Sizing::Notional)?
+                }
+                (None, None, Some(f)) => {
+                    let v = *f.get_ref();
+                    if !(v > 0.0 && v <= 1.0) {
+                        return Err(here(
+                            f.span(),
+                            "equity_fraction",
+                            format!("must be above 0 and at most 1, got {v}"),
+                        ));
+                    }
+                    Sizing::EquityFraction(v)
+                }
+                _ => {
+                    let msg =
+                        format!("{name}: give exactly one of qty, notional or equity_fraction");
+                    return Err(here(s.name.span(), "qty", msg));
+                }
+            };
             let span = s.strategy.span();
             let strategy = s.strategy.into_inner();
             check_strategy(&strategy).map_err(|(key, m)| here(span.clone(), key, m))?;
@@ -297,16 +432,41 @@ impl Config {
             }
             symbols.push(SymbolConfig {
                 name: s.name.into_inner(),
-                qty,
+                sizing,
+                fractional: s.fractional,
                 strategy,
             });
         }
+
+        let r = raw.risk;
+        let limit = |v: Spanned<f64>, key: &str, max: f64| -> Result<Option<f64>> {
+            let x = *v.get_ref();
+            if !(x.is_finite() && (0.0..=max).contains(&x)) {
+                return Err(here(
+                    v.span(),
+                    key,
+                    format!("must be between 0 (no limit) and {max}, got {x}"),
+                ));
+            }
+            Ok((x > 0.0).then_some(x))
+        };
+        let risk = RiskConfig {
+            max_position_qty: limit(r.max_position_qty, "max_position_qty", f64::MAX)?,
+            max_order_notional: limit(r.max_order_notional, "max_order_notional", f64::MAX)?,
+            max_orders_per_day: (r.max_orders_per_day > 0).then_some(r.max_orders_per_day),
+            max_daily_loss_pct: limit(r.max_daily_loss_pct, "max_daily_loss_pct", 100.0)?,
+            flatten_on_daily_loss: r.flatten_on_daily_loss,
+            max_drawdown_pct: limit(r.max_drawdown_pct, "max_drawdown_pct", 100.0)?,
+            max_price_age_secs: r.max_price_age_secs,
+            shared_account: r.shared_account,
+        };
 
         Ok(Config {
             path: path.to_path_buf(),
             alpaca,
             bot,
             symbols,
+            risk,
         })
     }
 
@@ -495,6 +655,66 @@ mod tests {
         let e = err(&format!("{MINIMAL}{}", MINIMAL));
         assert!(e.contains(":6: `name`: `AAPL` is listed twice"), "{e}");
         assert!(err("[bot]\nhistory = 5\n").contains("no [[symbol]]"));
+    }
+
+    #[test]
+    fn sizing_is_exactly_one_rule() {
+        let c = parse(&MINIMAL.replace("qty = 1", "notional = 500.0\nfractional = true")).unwrap();
+        assert_eq!(c.symbols[0].sizing, Sizing::Notional(500.0));
+        assert!(c.symbols[0].fractional);
+        let c = parse(&MINIMAL.replace("qty = 1", "equity_fraction = 0.25")).unwrap();
+        assert_eq!(c.symbols[0].sizing, Sizing::EquityFraction(0.25));
+        let e = err(&MINIMAL.replace("qty = 1", "qty = 1\nnotional = 5.0"));
+        assert!(
+            e.contains(":2: `qty`: AAPL: give exactly one of qty, notional or equity_fraction"),
+            "{e}"
+        );
+        let e = err(&MINIMAL.replace("qty = 1", "equity_fraction = 1.5"));
+        assert!(
+            e.contains(":3: `equity_fraction`: must be above 0 and at most 1"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn sizing_rounds_down_to_whole_shares_unless_fractional() {
+        // 1000 / 230 = 4.347..: 4 whole shares, or 4.347826086 to 9 decimals.
+        assert_eq!(Sizing::Notional(1000.0).shares(230.0, 0.0, false), 4.0);
+        assert_eq!(
+            Sizing::Notional(1000.0).shares(230.0, 0.0, true),
+            4.347826086
+        );
+        // 25% of 10,000 = 2,500 at 300 = 8.33: 8 shares.
+        assert_eq!(
+            Sizing::EquityFraction(0.25).shares(300.0, 10_000.0, false),
+            8.0
+        );
+        assert_eq!(
+            Sizing::Notional(100.0).shares(230.0, 0.0, false),
+            0.0,
+            "not enough for one share"
+        );
+        assert_eq!(Sizing::Qty(2.0).shares(230.0, 0.0, false), 2.0);
+    }
+
+    #[test]
+    fn risk_limits_parse_zero_means_off_and_bad_values_name_the_key() {
+        let c = parse(&format!("{MINIMAL}[risk]\nmax_daily_loss_pct = 0\nmax_orders_per_day = 0\nshared_account = true\n")).unwrap();
+        assert_eq!(c.risk.max_daily_loss_pct, None);
+        assert_eq!(c.risk.max_orders_per_day, None);
+        assert!(c.risk.shared_account);
+        assert_eq!(
+            c.risk.max_drawdown_pct,
+            Some(20.0),
+            "unset keys keep their default"
+        );
+        let e = err(&format!("{MINIMAL}[risk]\nmax_drawdown_pct = 150\n"));
+        assert!(
+            e.contains(":6: `max_drawdown_pct`: must be between 0 (no limit) and 100"),
+            "{e}"
+        );
+        let e = err(&format!("{MINIMAL}[risk]\nmax_loss = 1\n"));
+        assert!(e.contains(":6: `max_loss`: unknown field"), "{e}");
     }
 
     #[test]

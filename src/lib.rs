@@ -20,8 +20,11 @@ pub mod config;
 pub mod credentials;
 pub mod domain;
 pub mod error;
+pub mod fills;
 pub mod history;
 pub mod logging;
+pub mod orders;
+pub mod risk;
 pub mod store;
 pub mod strategy;
 

@@ -5,7 +5,9 @@
 //! backoff. A POST is never retried: an order whose reply was lost may still exist, so the
 //! caller looks it up by `client_order_id` instead.
 
-use super::wire::{self, Account, ApiError, BarsPage, Clock, LatestTrades, Order, Position};
+use super::wire::{
+    self, Account, ApiError, BarsPage, Clock, FillActivity, LatestTrades, Order, Position,
+};
 use crate::config::{AlpacaConfig, Feed};
 use crate::credentials::Credentials;
 use crate::domain::{Bar, Side, Timeframe};
@@ -137,6 +139,83 @@ impl Alpaca {
             Err(e) if e.is_not_found() => Ok(None),
             Err(e) => Err(e),
         }
+    }
+
+    /// Every FILL activity after `after`, oldest first, following Alpaca's paging (a page
+    /// shorter than `page_size` is the last; the next page starts after the last id).
+    pub fn fill_activities(&self, after: DateTime<Utc>) -> Result<Vec<FillActivity>> {
+        const PAGE: usize = 100;
+        let mut out: Vec<FillActivity> = Vec::new();
+        for _ in 0..1000 {
+            let mut query = vec![
+                ("after", rfc3339(after)),
+                ("direction", "asc".to_string()),
+                ("page_size", PAGE.to_string()),
+            ];
+            if let Some(last) = out.last() {
+                query.push(("page_token", last.id.clone()));
+            }
+            let page: Vec<FillActivity> =
+                self.get(&self.trading_url, "/v2/account/activities/FILL", &query)?;
+            let done = page.len() < PAGE;
+            for a in page {
+                // `after` is documented as exclusive but has behaved as inclusive: dedupe by id.
+                if !out.iter().any(|seen| seen.id == a.id) {
+                    out.push(a);
+                }
+            }
+            if done {
+                return Ok(out);
+            }
+        }
+        Err(Error::Refused(
+            "more than 100,000 fill activities: narrow --since".into(),
+        ))
+    }
+
+    /// Every order (any status) submitted after `after`, oldest first, paging by moving
+    /// `after` to the last order's submission time (Alpaca's list has no page token).
+    pub fn orders_since(
+        &self,
+        after: DateTime<Utc>,
+        symbols: Option<&[&str]>,
+    ) -> Result<Vec<Order>> {
+        const PAGE: usize = 500;
+        let mut out: Vec<Order> = Vec::new();
+        let mut cursor = after;
+        for _ in 0..1000 {
+            let mut query = vec![
+                ("status", "all".to_string()),
+                ("after", cursor.to_rfc3339_opts(SecondsFormat::Nanos, true)),
+                ("direction", "asc".to_string()),
+                ("limit", PAGE.to_string()),
+            ];
+            if let Some(symbols) = symbols {
+                query.push(("symbols", symbols.join(",")));
+            }
+            let page: Vec<Order> = self.get(&self.trading_url, "/v2/orders", &query)?;
+            let done = page.len() < PAGE;
+            let mut advanced = false;
+            for o in page {
+                if let Some(t) = o.submitted_at {
+                    // `after` is exclusive: step back a microsecond so that orders submitted
+                    // in the same instant are not lost, then dedupe by id.
+                    if t - chrono::Duration::microseconds(1) > cursor {
+                        cursor = t - chrono::Duration::microseconds(1);
+                        advanced = true;
+                    }
+                }
+                if !out.iter().any(|seen| seen.id == o.id) {
+                    out.push(o);
+                }
+            }
+            if done || !advanced {
+                return Ok(out);
+            }
+        }
+        Err(Error::Refused(
+            "more than 500,000 orders: narrow --since".into(),
+        ))
     }
 
     pub fn order(&self, order_id: &str) -> Result<Order> {

@@ -111,6 +111,23 @@ impl Order {
     }
 }
 
+/// One execution from `GET /v2/account/activities/FILL`. `id` is unique per execution and is
+/// the key that keeps each fill in the ledger exactly once.
+#[derive(Debug, Clone, Deserialize)]
+pub struct FillActivity {
+    pub id: String,
+    pub transaction_time: DateTime<Utc>,
+    /// `fill` or `partial_fill`.
+    #[serde(rename = "type")]
+    pub fill_type: Option<String>,
+    pub price: String,
+    pub qty: String,
+    pub side: String,
+    pub symbol: String,
+    pub order_id: String,
+    pub order_status: Option<String>,
+}
+
 #[derive(Debug, Clone, Copy, Deserialize)]
 pub struct Trade {
     pub t: DateTime<Utc>,

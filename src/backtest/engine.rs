@@ -67,7 +67,8 @@
 //!   size is `floor(m·f / u)` with Python's float floor division (or `m·f/u` when `fractional`).
 //!   [`Sizing::ALL_IN`] (`f = 1 − 2⁻⁵²`) is the library's default `buy()`/`sell()` size.
 //! * [`Sizing::Qty`] is a fixed size (the library's `size >= 1`), `u = adj + commission(q, p)/q`.
-//! * [`Sizing::Notional`] buys `floor(amount / adj)` whole units, commission on top.
+//! * [`Sizing::Notional`] buys `floor(amount / adj)` whole units (or `amount / adj` when
+//!   `fractional`), commission on top.
 //!
 //! A size of zero, or one whose `|size|·u` exceeds `m`, is cancelled (no partial fills), as
 //! the library does. Only the margin=1, hedging=False, exclusive_orders=False broker is
@@ -93,8 +94,9 @@ pub enum Fill {
 pub enum Sizing {
     /// A fixed number of units.
     Qty(f64),
-    /// Whole units worth at most this much at the (slippage-adjusted) fill price.
-    Notional(f64),
+    /// Units worth at most `amount` at the (slippage-adjusted) fill price; whole units unless
+    /// `fractional`.
+    Notional { amount: f64, fractional: bool },
     /// A fraction of the available cash, after commission and slippage; whole units unless
     /// `fractional`.
     EquityFraction { fraction: f64, fractional: bool },
@@ -168,7 +170,7 @@ impl Settings {
         }
         let ok = match self.sizing {
             Sizing::Qty(q) => q > 0.0 && q.is_finite(),
-            Sizing::Notional(v) => v > 0.0 && v.is_finite(),
+            Sizing::Notional { amount, .. } => amount > 0.0 && amount.is_finite(),
             Sizing::EquityFraction { fraction, .. } => fraction > 0.0 && fraction.is_finite(),
         };
         if !ok {
@@ -182,7 +184,7 @@ impl Settings {
 
     /// `commission(size, price)`, the library's `_commission_func`.
     #[inline]
-    fn commission_of(&self, size: f64, price: f64) -> f64 {
+    pub(crate) fn commission_of(&self, size: f64, price: f64) -> f64 {
         self.commission_fixed + size.abs() * price * self.commission
     }
 }
@@ -243,16 +245,111 @@ pub struct Outcome {
 
 /// The open trade while running.
 #[derive(Debug, Clone, Copy)]
-struct Open {
-    bar: usize,
-    size: f64,
+pub(crate) struct Open {
+    pub(crate) bar: usize,
+    pub(crate) size: f64,
+    pub(crate) price: f64,
+    pub(crate) commission: f64,
+}
+
+impl Open {
+    /// Close at `price` on `bar`: the cash change and the closed trade. Shared with the
+    /// portfolio simulator so that both do the very same float operations.
+    #[inline]
+    pub(crate) fn close(
+        self,
+        settings: &Settings,
+        bars: &[Bar],
+        price: f64,
+        bar: usize,
+    ) -> (f64, Trade) {
+        let exit_commission = settings.commission_of(self.size, price);
+        let cash_delta = self.size * (price - self.price) - exit_commission;
+        let commission = exit_commission + self.commission;
+        let trade = Trade {
+            entry_bar: self.bar,
+            exit_bar: bar,
+            size: self.size,
+            entry_price: self.price,
+            exit_price: price,
+            pnl: self.size * (price - self.price) - commission,
+            return_pct: 1f64.copysign(self.size) * (price / self.price - 1.0)
+                - commission / (self.size.abs() * self.price),
+            entry_time: bars[self.bar].time,
+            exit_time: bars[bar].time,
+            commission,
+        };
+        (cash_delta, trade)
+    }
+
+    /// The trade as still open at the end, marked at `last_close`.
+    pub(crate) fn to_open_trade(self, bars: &[Bar], last_close: f64) -> OpenTrade {
+        OpenTrade {
+            entry_bar: self.bar,
+            size: self.size,
+            entry_price: self.price,
+            entry_time: bars[self.bar].time,
+            entry_commission: self.commission,
+            unrealized_pnl: self.size * (last_close - self.price),
+        }
+    }
+}
+
+/// Size a new trade in direction `dir` (±1) at raw price `price` on `bar`: `budget_base` is
+/// what a fraction is taken of and `margin` what the trade may cost at most (both `max(0,
+/// cash)` for one symbol). `None` when the broker would cancel the order: zero units, or not
+/// enough money for them (no partial fills).
+#[inline]
+pub(crate) fn entry(
+    settings: &Settings,
+    sizing: Sizing,
+    dir: f64,
     price: f64,
-    commission: f64,
+    bar: usize,
+    budget_base: f64,
+    margin: f64,
+) -> Option<Open> {
+    let s = settings;
+    let spread = s.slippage_bps / 10_000.0;
+    let adj = price * (1.0 + spread.copysign(dir));
+    let (units, per_unit) = match sizing {
+        Sizing::EquityFraction {
+            fraction,
+            fractional,
+        } => {
+            let per_unit = adj + s.commission_of(fraction, price) / fraction;
+            let budget = budget_base * fraction;
+            let units = if fractional {
+                budget / per_unit
+            } else {
+                py_floordiv(budget, per_unit).trunc()
+            };
+            (units, per_unit)
+        }
+        Sizing::Qty(q) => (q, adj + s.commission_of(q, price) / q),
+        Sizing::Notional { amount, fractional } => {
+            let units = if fractional {
+                amount / adj
+            } else {
+                (amount / adj).floor()
+            };
+            (units, adj + s.commission_of(units, price) / units)
+        }
+    };
+    if units.is_nan() || units <= 0.0 || units * per_unit > margin {
+        return None;
+    }
+    let size = units.copysign(dir);
+    Some(Open {
+        bar,
+        size,
+        price: adj,
+        commission: s.commission_of(size, adj),
+    })
 }
 
 struct Broker<'a> {
     settings: &'a Settings,
-    spread: f64,
     cash: f64,
     open: Option<Open>,
     trades: Vec<Trade>,
@@ -275,62 +372,19 @@ impl Broker<'_> {
 
     fn close(&mut self, bars: &[Bar], price: f64, bar: usize) {
         let Some(t) = self.open.take() else { return };
-        let exit_commission = self.settings.commission_of(t.size, price);
-        self.cash += t.size * (price - t.price) - exit_commission;
-        let commission = exit_commission + t.commission;
-        self.trades.push(Trade {
-            entry_bar: t.bar,
-            exit_bar: bar,
-            size: t.size,
-            entry_price: t.price,
-            exit_price: price,
-            pnl: t.size * (price - t.price) - commission,
-            return_pct: 1f64.copysign(t.size) * (price / t.price - 1.0)
-                - commission / (t.size.abs() * t.price),
-            entry_time: bars[t.bar].time,
-            exit_time: bars[bar].time,
-            commission,
-        });
+        let (cash_delta, trade) = t.close(self.settings, bars, price, bar);
+        self.cash += cash_delta;
+        self.trades.push(trade);
     }
 
     /// Open a trade in direction `dir` (±1) at raw price `price`, if the sizing allows.
     fn open(&mut self, dir: f64, price: f64, bar: usize) {
-        let s = self.settings;
-        let adj = price * (1.0 + self.spread.copysign(dir));
         let margin = self.cash.max(0.0);
-        let (units, per_unit) = match s.sizing {
-            Sizing::EquityFraction {
-                fraction,
-                fractional,
-            } => {
-                let per_unit = adj + s.commission_of(fraction, price) / fraction;
-                let budget = margin * fraction;
-                let units = if fractional {
-                    budget / per_unit
-                } else {
-                    py_floordiv(budget, per_unit).trunc()
-                };
-                (units, per_unit)
-            }
-            Sizing::Qty(q) => (q, adj + s.commission_of(q, price) / q),
-            Sizing::Notional(v) => {
-                let units = (v / adj).floor();
-                (units, adj + s.commission_of(units, price) / units)
-            }
-        };
-        // Zero units, or not enough cash for them: the broker cancels the order.
-        if units.is_nan() || units <= 0.0 || units * per_unit > margin {
-            return;
+        let sizing = self.settings.sizing;
+        if let Some(t) = entry(self.settings, sizing, dir, price, bar, margin, margin) {
+            self.cash -= t.commission;
+            self.open = Some(t);
         }
-        let size = units.copysign(dir);
-        let commission = s.commission_of(size, adj);
-        self.cash -= commission;
-        self.open = Some(Open {
-            bar,
-            size,
-            price: adj,
-            commission,
-        });
     }
 
     fn execute(&mut self, signal: Signal, allow_short: bool, bars: &[Bar], price: f64, bar: usize) {
@@ -359,7 +413,7 @@ impl Broker<'_> {
 
 /// Python's `float.__floordiv__` (via `fmod`), which can differ from `floor(a / b)` by one
 /// when `a / b` rounds up to an integer.
-fn py_floordiv(a: f64, b: f64) -> f64 {
+pub(crate) fn py_floordiv(a: f64, b: f64) -> f64 {
     let m = a % b;
     let mut div = (a - m) / b;
     if m != 0.0 && ((b < 0.0) != (m < 0.0)) {
@@ -397,7 +451,6 @@ pub fn run(bars: &[Bar], strategy: &Strategy, settings: &Settings) -> Outcome {
     let mut equity = vec![f64::NAN; n];
     let mut broker = Broker {
         settings,
-        spread: settings.slippage_bps / 10_000.0,
         cash: settings.cash,
         open: None,
         trades: Vec::new(),
@@ -450,14 +503,9 @@ pub fn run(bars: &[Bar], strategy: &Strategy, settings: &Settings) -> Outcome {
     };
     equity[..start.min(n)].fill(first);
 
-    let open_trade = broker.open.map(|t| OpenTrade {
-        entry_bar: t.bar,
-        size: t.size,
-        entry_price: t.price,
-        entry_time: bars[t.bar].time,
-        entry_commission: t.commission,
-        unrealized_pnl: t.size * (bars[n - 1].close - t.price),
-    });
+    let open_trade = broker
+        .open
+        .map(|t| t.to_open_trade(bars, bars[n - 1].close));
     Outcome {
         trades: broker.trades,
         open_trade,
@@ -704,7 +752,20 @@ mod tests {
             run(&b, &THR, &s).open_trade.map(|t| t.size)
         };
         assert_eq!(size(Sizing::Qty(3.0)), Some(3.0));
-        assert_eq!(size(Sizing::Notional(70.0)), Some(3.0));
+        assert_eq!(
+            size(Sizing::Notional {
+                amount: 70.0,
+                fractional: false
+            }),
+            Some(3.0)
+        );
+        assert_eq!(
+            size(Sizing::Notional {
+                amount: 70.0,
+                fractional: true
+            }),
+            Some(3.5)
+        );
         assert_eq!(
             size(Sizing::EquityFraction {
                 fraction: 0.5,

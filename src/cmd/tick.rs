@@ -1,22 +1,24 @@
 //! `prometheus-bot tick`: one trading step.
 //!
-//! lock → state → broker clock → resolve unfinished orders → latest trades + bars (cache +
-//! one small request) → positions + open orders → decide per symbol → order (idempotent) →
-//! ledgers → state. The broker's clock is "now" for everything: a Raspberry Pi without a
-//! real-time clock can be minutes off after a boot.
+//! lock → state → broker clock → settle unfinished orders → account, latest trades, bars
+//! (cache + one small request), positions, open orders → record new fills → risk state →
+//! decide per symbol → guards → order (exactly once) → ledgers → state. The broker's clock is
+//! "now" for everything: a Raspberry Pi without a real-time clock can be minutes off.
 
-use crate::alpaca::wire::{Order, Trade};
-use crate::alpaca::{Alpaca, BarsQuery, OrderRequest};
+use crate::alpaca::wire::{Account, Order, Trade};
+use crate::alpaca::{client::format_qty, Alpaca, BarsQuery, OrderRequest};
 use crate::cli::TickArgs;
 use crate::config::{Config, SymbolConfig};
 use crate::credentials::Credentials;
 use crate::domain::{Bar, Side, Signal, Timeframe};
 use crate::error::{Error, Result};
+use crate::fills::{self, Fills};
+use crate::orders::{client_order_id, Desk, Placed};
+use crate::risk::{self, Proposed};
 use crate::store::bar_cache::{self, BarCache};
 use crate::store::ledger::{self, time_cell, Ledger};
-use crate::store::state::{OrderIntent, TickRecord};
+use crate::store::state::TickRecord;
 use crate::store::{State, TickLock};
-use crate::strategy::Decision;
 use chrono::{DateTime, Duration, Utc};
 use chrono_tz::America::New_York;
 use std::collections::HashMap;
@@ -45,15 +47,24 @@ pub fn run(config: &Config, args: &TickArgs) -> Result<()> {
     }
     let credentials = Credentials::find(&config.env_file())?;
     let data_dir = &config.bot.data_dir;
-    let lock = TickLock::acquire(data_dir)?;
-    log::debug!("holding {}", lock.path().display());
+    let _lock = TickLock::acquire(data_dir)?;
     let ledger_dir = data_dir.join("ledger");
+    let mut equity_columns: Vec<&str> = ledger::EQUITY.to_vec();
+    equity_columns.extend(config.symbol_names());
+    let client = Alpaca::new(&config.alpaca, credentials);
+    let orders = Ledger::open(&ledger_dir, "orders.csv", ledger::ORDERS)?;
     let mut tick = Tick {
         config,
         dry_run: args.dry_run,
-        client: Alpaca::new(&config.alpaca, credentials),
+        client: &client,
         decisions: Ledger::open(&ledger_dir, "decisions.csv", ledger::DECISIONS)?,
-        orders: Ledger::open(&ledger_dir, "orders.csv", ledger::ORDERS)?,
+        desk: Desk {
+            client: &client,
+            orders: &orders,
+            data_dir,
+        },
+        fills: Fills::open(&ledger_dir)?,
+        equity: Ledger::open_rotating(&ledger_dir, "equity.csv", &equity_columns)?,
         state: State::load(data_dir)?,
         cache: BarCache::new(data_dir),
         now: Utc::now(),
@@ -84,9 +95,11 @@ pub fn run(config: &Config, args: &TickArgs) -> Result<()> {
 struct Tick<'a> {
     config: &'a Config,
     dry_run: bool,
-    client: Alpaca,
+    client: &'a Alpaca,
     decisions: Ledger,
-    orders: Ledger,
+    desk: Desk<'a>,
+    fills: Fills,
+    equity: Ledger,
     state: State,
     cache: BarCache,
     /// The broker's clock once read; the local clock until then.
@@ -103,6 +116,14 @@ struct Market {
     open_sell: f64,
 }
 
+/// Facts shared by every symbol's decision in this tick.
+struct Shared {
+    equity: f64,
+    stop_file: bool,
+    /// Net shares per symbol from fills.csv; `None` for a shared account.
+    believed: Option<HashMap<String, f64>>,
+}
+
 impl Tick<'_> {
     fn run(&mut self) -> Result<String> {
         let clock = self.client.clock()?;
@@ -111,55 +132,17 @@ impl Tick<'_> {
         if skew.abs() > MAX_CLOCK_SKEW_SECS {
             log::warn!("local clock is {skew} s off the broker's; using the broker's (check NTP on this machine)");
         }
-        self.resolve_intents()?;
+        self.desk.resolve_intents(&mut self.state, self.now)?;
+        self.state
+            .risk
+            .roll_day(self.now.with_timezone(&New_York).date_naive());
 
         if !clock.is_open {
-            let next_open = clock.next_open.map(|t| t.with_timezone(&Utc));
-            if self.state.closed_until_recorded != next_open || next_open.is_none() {
-                let when = next_open.map_or("unknown".to_string(), |t| {
-                    t.with_timezone(&New_York)
-                        .format("%Y-%m-%d %H:%M %Z")
-                        .to_string()
-                });
-                let rows: Vec<Vec<String>> = self
-                    .config
-                    .symbols
-                    .iter()
-                    .map(|s| {
-                        self.decision_row(
-                            s,
-                            None,
-                            None,
-                            0.0,
-                            Signal::Hold,
-                            "market-closed",
-                            None,
-                            &format!("market closed; next open {when}"),
-                        )
-                    })
-                    .collect();
-                self.decisions.append(&rows)?;
-                self.state.closed_until_recorded = next_open;
-            }
-            log::info!("market closed; nothing to do");
-            return Ok("market closed".into());
+            return self.market_closed(clock.next_open.map(|t| t.with_timezone(&Utc)));
         }
         self.state.closed_until_recorded = None;
 
-        let markets = self.read_markets()?;
-        let mut parts = Vec::new();
-        for (symbol, market) in self.config.symbols.iter().zip(markets) {
-            parts.push(self.trade_symbol(symbol, &market)?);
-        }
-        let mut summary = parts.join("; ");
-        if self.dry_run {
-            summary.push_str(" (dry run)");
-        }
-        Ok(summary)
-    }
-
-    /// Latest trades, bars, positions and open orders for every symbol: four requests.
-    fn read_markets(&mut self) -> Result<Vec<Market>> {
+        let account = self.client.account()?;
         let names = self.config.symbol_names();
         let trades = self.client.latest_trades(&names)?;
         let mut bars = self.refresh_bars(&names)?;
@@ -167,31 +150,160 @@ impl Tick<'_> {
             .client
             .positions()?
             .into_iter()
-            .map(|p| {
-                let qty = p.signed_qty();
-                (p.symbol, qty)
-            })
+            .map(|p| (p.symbol.clone(), p.signed_qty()))
             .collect();
-        let open_orders = self.client.open_orders(&names)?;
-        Ok(names
-            .iter()
-            .map(|&name| {
-                let open = |side: Side| -> f64 {
-                    open_orders
-                        .iter()
-                        .filter(|o| o.symbol == name && o.side() == Some(side))
-                        .map(Order::remaining_qty)
-                        .sum()
-                };
-                Market {
-                    bars: bars.remove(name).unwrap_or_default(),
-                    trade: trades.get(name).copied(),
-                    position: positions.get(name).copied().unwrap_or(0.0),
-                    open_buy: open(Side::Buy),
-                    open_sell: open(Side::Sell),
-                }
-            })
-            .collect())
+        let (open_orders, known) = self.open_orders(&names)?;
+        let synced = fills::sync_tracked(
+            self.client,
+            &self.fills,
+            &mut self.state.tracked,
+            &known,
+            self.now,
+        )?;
+        for f in &synced.new_fills {
+            log::info!(
+                "{}: {} {} filled at {} (order {})",
+                f.symbol,
+                f.side,
+                f.qty,
+                f.price,
+                f.order_id
+            );
+        }
+
+        let equity = amount(&account.equity);
+        let day_start = account.last_equity.as_deref().and_then(|e| e.parse().ok());
+        for tripped in
+            self.state
+                .risk
+                .observe_equity(&self.config.risk, self.now, equity, day_start)
+        {
+            log::warn!("{tripped}");
+        }
+        let stop_file = self.config.bot.data_dir.join("STOP").exists();
+        if stop_file {
+            log::warn!(
+                "kill switch: {} exists; no orders this tick",
+                self.config.bot.data_dir.join("STOP").display()
+            );
+        }
+        let believed = if self.config.risk.shared_account {
+            None
+        } else {
+            Some(self.fills.recorded()?.net_qty)
+        };
+        let shared = Shared {
+            equity,
+            stop_file,
+            believed,
+        };
+
+        let mut parts = Vec::new();
+        for symbol in &self.config.symbols {
+            let name = symbol.name.as_str();
+            let open = |side: Side| -> f64 {
+                open_orders
+                    .iter()
+                    .filter(|o| o.symbol == name && o.side() == Some(side))
+                    .map(Order::remaining_qty)
+                    .sum()
+            };
+            let market = Market {
+                bars: bars.remove(name).unwrap_or_default(),
+                trade: trades.get(name).copied(),
+                position: positions.get(name).copied().unwrap_or(0.0),
+                open_buy: open(Side::Buy),
+                open_sell: open(Side::Sell),
+            };
+            parts.push(self.trade_symbol(symbol, &market, &shared)?);
+        }
+        if self.state.risk.daily_loss_hit && self.config.risk.flatten_on_daily_loss && !stop_file {
+            parts.extend(self.flatten(&positions, &open_orders, &trades)?);
+        }
+        self.record_equity(&account, &positions)?;
+        let mut summary = parts.join("; ");
+        if !synced.new_fills.is_empty() {
+            summary.push_str(&format!("; {} new fill(s)", synced.new_fills.len()));
+        }
+        if self.state.risk.halted.is_some() {
+            summary.push_str("; HALTED (run `prometheus-bot rearm`)");
+        }
+        if self.dry_run {
+            summary.push_str(" (dry run)");
+        }
+        Ok(summary)
+    }
+
+    /// Open orders that matter, and the current state of the orders the bot tracks, in one
+    /// request. On a shared account every open order matters (a manual sell blocks a buy as a
+    /// wash trade), so they are listed. Otherwise the bot's own orders are the only ones, all
+    /// tracked, so one "orders since the oldest tracked" request covers both, and none is
+    /// needed when nothing is tracked: the common tick stays at five requests.
+    fn open_orders(&self, names: &[&str]) -> Result<(Vec<Order>, Vec<Order>)> {
+        if self.config.risk.shared_account {
+            let open = self.client.open_orders(names)?;
+            return Ok((open.clone(), open));
+        }
+        let Some(since) = self.state.tracked.iter().map(|t| t.submitted_at).min() else {
+            return Ok((Vec::new(), Vec::new()));
+        };
+        let recent = self
+            .client
+            .orders_since(since - Duration::seconds(1), Some(names))?;
+        let open = recent.iter().filter(|o| !o.is_final()).cloned().collect();
+        Ok((open, recent))
+    }
+
+    /// Closed market: settle tracked orders (they can still expire or fill), record the
+    /// closed session once (decision rows and an equity row), trade nothing.
+    fn market_closed(&mut self, next_open: Option<DateTime<Utc>>) -> Result<String> {
+        if !self.state.tracked.is_empty() {
+            let (_, known) = self.open_orders(&self.config.symbol_names())?;
+            fills::sync_tracked(
+                self.client,
+                &self.fills,
+                &mut self.state.tracked,
+                &known,
+                self.now,
+            )?;
+        }
+        if self.state.closed_until_recorded != next_open || next_open.is_none() {
+            let when = next_open.map_or("unknown".to_string(), |t| {
+                t.with_timezone(&New_York)
+                    .format("%Y-%m-%d %H:%M %Z")
+                    .to_string()
+            });
+            let reason = format!("market closed; next open {when}");
+            let rows: Vec<Vec<String>> = self
+                .config
+                .symbols
+                .iter()
+                .map(|s| {
+                    self.decision_row(
+                        s,
+                        None,
+                        None,
+                        0.0,
+                        Signal::Hold,
+                        "market-closed",
+                        None,
+                        &reason,
+                    )
+                })
+                .collect();
+            self.decisions.append(&rows)?;
+            let account = self.client.account()?;
+            let positions = self
+                .client
+                .positions()?
+                .into_iter()
+                .map(|p| (p.symbol.clone(), p.signed_qty()))
+                .collect();
+            self.record_equity(&account, &positions)?;
+            self.state.closed_until_recorded = next_open;
+        }
+        log::info!("market closed; nothing to do");
+        Ok("market closed".into())
     }
 
     /// The last `history` closed bars per symbol: the cache, topped up with one request for
@@ -249,10 +361,9 @@ impl Tick<'_> {
                     closed.into_iter().filter(|b| Some(b.time) > last).collect(),
                 )
             } else {
-                let all_old = self.cache.load(name, tf)?;
-                let merged = bar_cache::merge(all_old, settled);
-                let meta = self.cache.meta(name, tf)?;
-                self.cache.replace(name, tf, &merged, &meta)?;
+                let merged = bar_cache::merge(self.cache.load(name, tf)?, settled);
+                self.cache
+                    .replace(name, tf, &merged, &self.cache.meta(name, tf)?)?;
                 bar_cache::merge(merged, closed)
             };
             let skip = bars.len().saturating_sub(history);
@@ -261,7 +372,12 @@ impl Tick<'_> {
         Ok(out)
     }
 
-    fn trade_symbol(&mut self, symbol: &SymbolConfig, market: &Market) -> Result<String> {
+    fn trade_symbol(
+        &mut self,
+        symbol: &SymbolConfig,
+        market: &Market,
+        shared: &Shared,
+    ) -> Result<String> {
         let name = symbol.name.as_str();
         let effective = market.position + market.open_buy - market.open_sell;
         let bar_time = market.bars.last().map(|b| b.time);
@@ -270,7 +386,7 @@ impl Tick<'_> {
                 "no latest trade for {name} on the {} feed; not trading on missing data",
                 self.config.alpaca.feed.as_str()
             );
-            let row = self.decision_row(
+            self.decide_row(
                 symbol,
                 bar_time,
                 None,
@@ -279,13 +395,13 @@ impl Tick<'_> {
                 "refused",
                 None,
                 &reason,
-            );
-            self.decisions.append(&[row])?;
+            )?;
             return Ok(format!("{name} refused (no price)"));
         };
         let decision = symbol.strategy.decide(&market.bars, trade.p, effective);
+        let reason = decision.why.to_string();
         let Some(side) = decision.signal.side() else {
-            let row = self.decision_row(
+            self.decide_row(
                 symbol,
                 bar_time,
                 Some(trade.p),
@@ -293,229 +409,221 @@ impl Tick<'_> {
                 Signal::Hold,
                 "hold",
                 None,
-                &decision.why.to_string(),
-            );
-            self.decisions.append(&[row])?;
+                &reason,
+            )?;
             return Ok(format!("{name} hold"));
         };
 
-        let qty = order_qty(side, effective, symbol.qty, symbol.strategy.allows_short());
-        let key_time = bar_time.unwrap_or_else(|| {
-            floor_to(self.now, self.config.bot.timeframe) - self.config.bot.timeframe.duration()
-        });
-        let client_id = client_order_id(
-            name,
-            self.config.bot.timeframe,
-            key_time,
-            symbol.strategy.tag(),
-            side,
-        );
-        let opposite_open = match side {
-            Side::Buy => market.open_sell,
-            Side::Sell => market.open_buy,
-        };
-        let reason = decision.why.to_string();
-        let row = |tick: &Self, action: &str, why: &str| {
-            tick.decision_row(
+        let entry = symbol
+            .sizing
+            .shares(trade.p, shared.equity, symbol.fractional);
+        let qty = order_qty(side, effective, entry, symbol.strategy.allows_short());
+        let tf = self.config.bot.timeframe;
+        let key_time = bar_time.unwrap_or_else(|| floor_to(self.now, tf) - tf.duration());
+        let client_id = client_order_id(name, tf, key_time, symbol.strategy.tag(), side);
+        let order = Some((qty, client_id.as_str()));
+        let signal = decision.signal;
+
+        let refusal = self.refusal(symbol, market, shared, side, qty, trade, bar_time);
+        if let Some(why) = refusal {
+            let full = format!("{reason}; refused: {why}");
+            self.decide_row(
                 symbol,
                 bar_time,
                 Some(trade.p),
                 effective,
-                decision.signal,
-                action,
-                Some((qty, &client_id)),
-                why,
-            )
-        };
-        if opposite_open > 0.0 {
-            let why = format!("{reason}; refused: an opposite {} order for {opposite_open} shares is still open (Alpaca refuses it as a wash trade)", opposite(side));
-            let r = row(self, "refused", &why);
-            self.decisions.append(&[r])?;
-            return Ok(format!("{name} {side} refused (opposite order open)"));
+                signal,
+                "refused",
+                order,
+                &full,
+            )?;
+            return Ok(format!("{name} {side} refused ({why})"));
         }
         if self.dry_run {
-            let r = row(self, "dry-run", &reason);
-            self.decisions.append(&[r])?;
-            return Ok(format!(
-                "{name} {side} {} (dry run)",
-                crate::alpaca::client::format_qty(qty)
-            ));
+            self.decide_row(
+                symbol,
+                bar_time,
+                Some(trade.p),
+                effective,
+                signal,
+                "dry-run",
+                order,
+                &reason,
+            )?;
+            return Ok(format!("{name} {side} {} (dry run)", format_qty(qty)));
         }
-        let r = row(self, "order", &reason);
-        self.decisions.append(&[r])?;
-        let status = self.place(name, side, qty, trade.p, &client_id, &decision)?;
-        Ok(format!(
-            "{name} {side} {} -> {status}",
-            crate::alpaca::client::format_qty(qty)
-        ))
+        self.decide_row(
+            symbol,
+            bar_time,
+            Some(trade.p),
+            effective,
+            signal,
+            "order",
+            order,
+            &reason,
+        )?;
+        let request = OrderRequest::market_day(name, side, qty, &client_id);
+        let status = self.send(&request, trade.p)?;
+        Ok(format!("{name} {side} {} -> {status}", format_qty(qty)))
     }
 
-    /// Intent to disk, one POST, the outcome to the orders ledger, intent cleared.
-    fn place(
-        &mut self,
-        name: &str,
+    /// The first reason not to send this order, in words, if any.
+    #[allow(clippy::too_many_arguments)]
+    fn refusal(
+        &self,
+        symbol: &SymbolConfig,
+        market: &Market,
+        shared: &Shared,
         side: Side,
         qty: f64,
-        price: f64,
-        client_id: &str,
-        _decision: &Decision,
-    ) -> Result<String> {
-        let request = OrderRequest::market_day(name, side, qty, client_id);
-        let intent = OrderIntent {
-            client_order_id: client_id.to_string(),
-            symbol: name.to_string(),
-            side: side.as_str().to_string(),
-            qty: request.qty.clone(),
-            price,
-            created_at: self.now,
+        trade: Trade,
+        bar_time: Option<DateTime<Utc>>,
+    ) -> Option<String> {
+        let name = symbol.name.as_str();
+        let in_flight = market.open_buy > 0.0 || market.open_sell > 0.0;
+        if let Some(believed) = &shared.believed {
+            let ours = believed.get(name).copied().unwrap_or(0.0);
+            if !in_flight && (ours - market.position).abs() > 1e-9 {
+                return Some(format!(
+                    "the broker holds {} {name} but the bot's fills ledger says {}; run `prometheus-bot reconcile` \
+                     (or set shared_account = true in [risk] if you also trade this account by hand)",
+                    market.position, ours
+                ));
+            }
+        }
+        let opposite_open = match side {
+            Side::Buy => market.open_sell,
+            Side::Sell => market.open_buy,
         };
-        self.state.intents.push(intent.clone());
-        self.state.save(&self.config.bot.data_dir)?;
-        let (status, row) = match self.client.submit_order(&request) {
-            Ok(order) => {
-                log::info!(
-                    "{name}: {side} {} sent, order {} is {}",
-                    request.qty,
-                    order.id,
+        if opposite_open > 0.0 {
+            return Some(format!(
+                "an opposite {} order for {opposite_open} shares is still open (Alpaca refuses it as a wash trade)",
+                opposite(side)
+            ));
+        }
+        let effective = market.position + market.open_buy - market.open_sell;
+        let cx = risk::Context {
+            config: &self.config.risk,
+            state: &self.state.risk,
+            stop_file: shared.stop_file,
+            price_age_secs: (self.now - trade.t).num_seconds(),
+            bar_is_recent: bar_is_recent(bar_time, self.now, self.config.bot.timeframe),
+            last_bar: bar_time,
+        };
+        let proposed = Proposed {
+            side,
+            qty,
+            price: trade.p,
+            position: effective,
+        };
+        risk::check(&proposed, &cx).err().map(|r| r.to_string())
+    }
+
+    /// Place through the desk and turn the outcome into a word for the summary.
+    fn send(&mut self, request: &OrderRequest, price: f64) -> Result<String> {
+        Ok(
+            match self.desk.place(&mut self.state, self.now, request, price)? {
+                Placed::Accepted { already: true, .. } => "already placed".into(),
+                Placed::Accepted { order, .. } => {
+                    self.state.risk.orders_today += 1;
                     order.status
-                );
-                (
-                    order.status.clone(),
-                    self.order_row(&intent, Some(&order), &order.status, ""),
-                )
-            }
-            Err(e) if e.is_duplicate_client_id() => {
-                match self.client.order_by_client_id(client_id)? {
-                    Some(order) => {
-                        let msg = "already placed by an earlier tick for this bar; not sent again";
-                        log::info!("{name}: {client_id} {msg}");
-                        (
-                            "already placed".into(),
-                            self.order_row(&intent, Some(&order), &order.status, msg),
-                        )
-                    }
-                    None => (
-                        "refused".into(),
-                        self.order_row(&intent, None, "refused", &e.to_string()),
-                    ),
                 }
-            }
-            Err(e @ Error::Auth { .. }) => {
-                let row = self.order_row(&intent, None, "refused", &e.to_string());
-                self.orders.append(&[row])?;
-                self.clear_intent(client_id)?;
-                return Err(e);
-            }
-            Err(
-                e @ Error::Api {
-                    status: 400..=499, ..
-                },
-            ) => {
-                log::warn!("{name}: order refused: {e}");
-                (
-                    "refused".into(),
-                    self.order_row(&intent, None, "refused", &e.to_string()),
-                )
-            }
-            Err(e) => {
-                // The order may or may not exist: ask by client id (a GET, safe to retry).
-                log::warn!("{name}: order outcome unknown ({e}); looking it up by client order id");
-                match self.client.order_by_client_id(client_id) {
-                    Ok(Some(order)) => {
-                        let msg = format!("reply lost ({e}); found by client order id");
-                        (
-                            order.status.clone(),
-                            self.order_row(&intent, Some(&order), &order.status, &msg),
-                        )
-                    }
-                    Ok(None) | Err(_) => {
-                        self.unknown_outcomes += 1;
-                        let row = self.order_row(
-                            &intent,
-                            None,
-                            "unknown",
-                            &format!("{e}; the next tick looks it up before trading"),
-                        );
-                        self.orders.append(&[row])?;
-                        return Ok("unknown".into());
-                    }
+                Placed::Refused(_) => "refused".into(),
+                Placed::Unknown(_) => {
+                    self.unknown_outcomes += 1;
+                    "unknown".into()
                 }
-            }
-        };
-        self.orders.append(&[row])?;
-        self.clear_intent(client_id)?;
-        Ok(status)
+            },
+        )
     }
 
-    /// Settle every intent left by an earlier tick with the broker before deciding anything.
-    fn resolve_intents(&mut self) -> Result<()> {
-        if self.state.intents.is_empty() {
-            return Ok(());
-        }
-        let recorded = self.recorded_order_ids()?;
-        for intent in self.state.intents.clone() {
-            let found = self.client.order_by_client_id(&intent.client_order_id)?;
-            let row = match &found {
-                Some(order)
-                    if recorded.contains(&(intent.client_order_id.clone(), order.id.clone())) =>
-                {
-                    None
-                }
-                Some(order) => {
-                    log::warn!(
-                        "{}: recovered order {} ({}) left unrecorded by an earlier tick",
-                        intent.symbol,
-                        order.id,
-                        order.status
-                    );
-                    Some(self.order_row(
-                        &intent,
-                        Some(order),
-                        &order.status,
-                        "recovered: placed by an earlier tick that did not record it",
-                    ))
-                }
-                None => {
-                    log::warn!("{}: order {} was never placed (an earlier tick stopped before it reached the broker)", intent.symbol, intent.client_order_id);
-                    Some(self.order_row(
-                        &intent,
-                        None,
-                        "not placed",
-                        "recovered: an earlier tick stopped before the order reached the broker",
-                    ))
-                }
+    /// Daily loss limit hit with `flatten_on_daily_loss`: close every configured position
+    /// that has no order working, once per day per symbol (the client id is keyed by the day).
+    fn flatten(
+        &mut self,
+        positions: &HashMap<String, f64>,
+        open: &[Order],
+        trades: &HashMap<String, Trade>,
+    ) -> Result<Vec<String>> {
+        let mut parts = Vec::new();
+        let day = self
+            .now
+            .with_timezone(&New_York)
+            .date_naive()
+            .and_hms_opt(0, 0, 0)
+            .unwrap_or_default()
+            .and_utc();
+        for symbol in self.config.symbols.clone() {
+            let name = symbol.name.as_str();
+            let qty = positions.get(name).copied().unwrap_or(0.0);
+            if qty == 0.0 || open.iter().any(|o| o.symbol == name) {
+                continue;
+            }
+            let side = if qty > 0.0 { Side::Sell } else { Side::Buy };
+            let client_id = client_order_id(name, self.config.bot.timeframe, day, "flat", side);
+            let price = trades.get(name).map_or(0.0, |t| t.p);
+            let reason = "daily loss limit reached: flattening (flatten_on_daily_loss = true)";
+            let action = if self.dry_run { "dry-run" } else { "flatten" };
+            let signal = if side == Side::Buy {
+                Signal::Buy
+            } else {
+                Signal::Sell
             };
-            if let Some(row) = row {
-                self.orders.append(&[row])?;
+            self.decide_row(
+                &symbol,
+                None,
+                Some(price),
+                qty,
+                signal,
+                action,
+                Some((qty.abs(), &client_id)),
+                reason,
+            )?;
+            if !self.dry_run {
+                let status = self.send(
+                    &OrderRequest::market_day(name, side, qty.abs(), &client_id),
+                    price,
+                )?;
+                parts.push(format!(
+                    "{name} flatten {side} {} -> {status}",
+                    format_qty(qty.abs())
+                ));
             }
-            self.clear_intent(&intent.client_order_id)?;
         }
-        Ok(())
+        Ok(parts)
     }
 
-    /// (client_order_id, order_id) pairs already in the orders ledger.
-    fn recorded_order_ids(&self) -> Result<Vec<(String, String)>> {
-        let (c, o) = (
-            self.orders.column("client_order_id"),
-            self.orders.column("order_id"),
+    fn record_equity(&self, account: &Account, positions: &HashMap<String, f64>) -> Result<()> {
+        let text = |v: &Option<String>| v.clone().unwrap_or_default();
+        let mut row = vec![
+            time_cell(self.now),
+            text(&account.equity),
+            text(&account.cash),
+            text(&account.long_market_value),
+            text(&account.buying_power),
+        ];
+        for s in &self.config.symbols {
+            row.push(format_qty(positions.get(&s.name).copied().unwrap_or(0.0)));
+        }
+        self.equity.append(&[row])
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn decide_row(
+        &self,
+        symbol: &SymbolConfig,
+        bar_time: Option<DateTime<Utc>>,
+        price: Option<f64>,
+        position: f64,
+        signal: Signal,
+        action: &str,
+        order: Option<(f64, &str)>,
+        reason: &str,
+    ) -> Result<()> {
+        let row = self.decision_row(
+            symbol, bar_time, price, position, signal, action, order, reason,
         );
-        let (Some(c), Some(o)) = (c, o) else {
-            return Ok(Vec::new());
-        };
-        Ok(self
-            .orders
-            .read_all()?
-            .iter()
-            .filter(|r| !r[o].is_empty())
-            .map(|r| (r[c].to_string(), r[o].to_string()))
-            .collect())
-    }
-
-    fn clear_intent(&mut self, client_id: &str) -> Result<()> {
-        self.state
-            .intents
-            .retain(|i| i.client_order_id != client_id);
-        self.state.save(&self.config.bot.data_dir)
+        self.decisions.append(&[row])
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -539,44 +647,27 @@ impl Tick<'_> {
             position.to_string(),
             signal.as_str().to_string(),
             action.to_string(),
-            order
-                .map(|(q, _)| crate::alpaca::client::format_qty(q))
-                .unwrap_or_default(),
+            order.map(|(q, _)| format_qty(q)).unwrap_or_default(),
             order.map(|(_, id)| id.to_string()).unwrap_or_default(),
             reason.to_string(),
         ]
     }
-
-    fn order_row(
-        &self,
-        intent: &OrderIntent,
-        order: Option<&Order>,
-        status: &str,
-        message: &str,
-    ) -> Vec<String> {
-        vec![
-            time_cell(self.now),
-            intent.symbol.clone(),
-            intent.side.clone(),
-            intent.qty.clone(),
-            intent.price.to_string(),
-            "market".to_string(),
-            intent.client_order_id.clone(),
-            order.map(|o| o.id.clone()).unwrap_or_default(),
-            status.to_string(),
-            message.to_string(),
-        ]
-    }
 }
 
-/// Shares to send for a signal: a buy covers any short and opens `qty`; a sell closes the
-/// long and, for stop-and-reverse strategies, opens a `qty` short.
-fn order_qty(side: Side, position: f64, qty: f64, allow_short: bool) -> f64 {
+fn amount(v: &Option<String>) -> f64 {
+    v.as_deref()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(f64::NAN)
+}
+
+/// Shares to send for a signal: a buy covers any short and opens `entry`; a sell closes the
+/// long and, for stop-and-reverse strategies, opens an `entry` short.
+fn order_qty(side: Side, position: f64, entry: f64, allow_short: bool) -> f64 {
     match side {
-        Side::Buy if position < 0.0 => -position + qty,
-        Side::Buy => qty,
-        Side::Sell if position > 0.0 => position + if allow_short { qty } else { 0.0 },
-        Side::Sell => qty,
+        Side::Buy if position < 0.0 => -position + entry,
+        Side::Buy => entry,
+        Side::Sell if position > 0.0 => position + if allow_short { entry } else { 0.0 },
+        Side::Sell => entry,
     }
 }
 
@@ -587,19 +678,14 @@ fn opposite(side: Side) -> Side {
     }
 }
 
-/// The idempotency key: the same (symbol, bar, strategy, side) can only ever be one order,
-/// because Alpaca refuses a client order id it has seen before, forever.
-pub fn client_order_id(
-    symbol: &str,
-    tf: Timeframe,
-    bar_time: DateTime<Utc>,
-    strategy: &str,
-    side: Side,
-) -> String {
-    format!(
-        "pb-{symbol}-{tf}-{}-{strategy}-{side}",
-        bar_time.format("%Y%m%dT%H%M")
-    )
+/// Is the latest closed bar the one that should exist now? Intraday: the bar that closed at
+/// the last timeframe boundary. Daily: within 5 days (weekends and a holiday).
+fn bar_is_recent(last: Option<DateTime<Utc>>, now: DateTime<Utc>, tf: Timeframe) -> bool {
+    match (last, tf) {
+        (None, _) => false,
+        (Some(t), Timeframe::Day1) => now - t <= Duration::days(5),
+        (Some(t), _) => t >= floor_to(now, tf) - tf.duration(),
+    }
 }
 
 /// How far back to fetch when the cache holds fewer than `history` bars. Generous, because
@@ -633,21 +719,21 @@ mod tests {
     }
 
     #[test]
-    fn client_order_ids_are_deterministic_and_short() {
-        let t = Utc.with_ymd_and_hms(2026, 11, 25, 15, 31, 0).unwrap();
-        let id = client_order_id("BRK.B", Timeframe::Min1, t, "sma", Side::Buy);
-        assert_eq!(id, "pb-BRK.B-1Min-20261125T1531-sma-buy");
-        assert!(id.len() <= 128);
-    }
-
-    #[test]
-    fn lookback_covers_a_weekend() {
+    fn lookback_covers_a_weekend_and_recent_bars_are_recognised() {
         assert!(lookback(Timeframe::Min1, 200) >= Duration::days(4));
         assert!(lookback(Timeframe::Day1, 200) >= Duration::days(300));
-        let t = Utc.with_ymd_and_hms(2026, 11, 25, 15, 31, 42).unwrap();
+        let now = Utc.with_ymd_and_hms(2026, 11, 25, 15, 31, 42).unwrap();
         assert_eq!(
-            floor_to(t, Timeframe::Min5),
+            floor_to(now, Timeframe::Min5),
             Utc.with_ymd_and_hms(2026, 11, 25, 15, 30, 0).unwrap()
         );
+        let at = |m| Some(Utc.with_ymd_and_hms(2026, 11, 25, 15, m, 0).unwrap());
+        assert!(bar_is_recent(at(30), now, Timeframe::Min1));
+        assert!(
+            !bar_is_recent(at(29), now, Timeframe::Min1),
+            "the 15:30 bar is missing"
+        );
+        assert!(bar_is_recent(at(25), now, Timeframe::Min5));
+        assert!(!bar_is_recent(None, now, Timeframe::Day1));
     }
 }

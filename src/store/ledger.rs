@@ -38,9 +38,31 @@ pub const ORDERS: &[&str] = &[
     "message",
 ];
 
+pub const FILLS: &[&str] = &[
+    "time_utc",
+    "symbol",
+    "side",
+    "qty",
+    "price",
+    "order_id",
+    "client_order_id",
+    "status",
+    "activity_id",
+    "source",
+];
+
+/// The fixed part of `equity.csv`; one position column per configured symbol follows.
+pub const EQUITY: &[&str] = &[
+    "time_utc",
+    "equity",
+    "cash",
+    "long_market_value",
+    "buying_power",
+];
+
 pub struct Ledger {
     path: PathBuf,
-    columns: &'static [&'static str],
+    columns: Vec<String>,
 }
 
 /// Ledger time format.
@@ -50,7 +72,17 @@ pub fn time_cell(t: DateTime<Utc>) -> String {
 
 impl Ledger {
     /// Open (creating with its header if absent) the ledger `name` in `dir`.
-    pub fn open(dir: &Path, name: &str, columns: &'static [&'static str]) -> Result<Ledger> {
+    pub fn open(dir: &Path, name: &str, columns: &[&str]) -> Result<Ledger> {
+        Ledger::open_inner(dir, name, columns, false)
+    }
+
+    /// Like [`Ledger::open`], but a file with other columns (the configured symbols changed)
+    /// is renamed aside with a warning and a new one started, rather than refused.
+    pub fn open_rotating(dir: &Path, name: &str, columns: &[&str]) -> Result<Ledger> {
+        Ledger::open_inner(dir, name, columns, true)
+    }
+
+    fn open_inner(dir: &Path, name: &str, columns: &[&str], rotate: bool) -> Result<Ledger> {
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, "create folder", e))?;
         let path = dir.join(name);
         repair_torn_tail(&path)?;
@@ -64,10 +96,25 @@ impl Ledger {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
             Err(e) => return Err(Error::io(&path, "read", e)),
         };
-        let ledger = Ledger { path, columns };
+        let ledger = Ledger {
+            path,
+            columns: columns.iter().map(|c| c.to_string()).collect(),
+        };
         match first_line.as_deref() {
             None | Some("") => ledger.write_bytes(format!("{header}\n").as_bytes())?,
             Some(h) if h == header => {}
+            Some(h) if rotate => {
+                let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%S");
+                let aside = ledger.path.with_extension(format!("{stamp}.csv"));
+                std::fs::rename(&ledger.path, &aside)
+                    .map_err(|e| Error::io(&ledger.path, "rename", e))?;
+                log::warn!(
+                    "{} had columns `{h}`; moved to {} and started a new one",
+                    ledger.path.display(),
+                    aside.display()
+                );
+                ledger.write_bytes(format!("{header}\n").as_bytes())?;
+            }
             Some(h) => {
                 return Err(Error::Corrupt {
                     path: ledger.path,
@@ -137,7 +184,7 @@ impl Ledger {
 
     /// Position of a column, for readers.
     pub fn column(&self, name: &str) -> Option<usize> {
-        self.columns.iter().position(|c| *c == name)
+        self.columns.iter().position(|c| c == name)
     }
 }
 

@@ -22,6 +22,21 @@ pub struct State {
     pub closed_until_recorded: Option<DateTime<Utc>>,
     #[serde(default)]
     pub intents: Vec<OrderIntent>,
+    /// Orders sent and not yet final: each tick records their fills, then forgets them.
+    #[serde(default)]
+    pub tracked: Vec<TrackedOrder>,
+    #[serde(default)]
+    pub risk: crate::risk::RiskState,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrackedOrder {
+    pub order_id: String,
+    pub client_order_id: String,
+    pub symbol: String,
+    pub side: String,
+    pub qty: String,
+    pub submitted_at: DateTime<Utc>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -68,8 +68,20 @@ impl Bot {
         bot.write_config(symbols);
         bot.set_price("AAPL", 225.0);
         bot.set_price("TSLA", 250.0);
+        bot.set_closes("AAPL", &[225.0; 10]);
         bot.set_closes("TSLA", &[250.0; 10]);
         bot
+    }
+
+    /// Declare the account shared with manual trading, so that positions set on the fake
+    /// broker by hand (not through the bot's fills) are accepted.
+    pub fn share_account(&self) {
+        let config = std::fs::read_to_string(self.config_path()).unwrap();
+        std::fs::write(
+            self.config_path(),
+            format!("{config}\n[risk]\nshared_account = true\n"),
+        )
+        .unwrap();
     }
 
     pub fn write_config(&self, symbols: &str) {

@@ -95,9 +95,12 @@ fn threshold_sells_below_the_level_only_when_long() {
         bot.ledger("decisions.csv")[0]["reason"].contains("already flat")
     );
 
+    bot.share_account();
     bot.fake.set_position("AAPL", 3.0, 225.0);
     bot.fake.set_clock(open_now() + Duration::minutes(1), true);
     bot.set_price("AAPL", 219.0);
+    bot.set_closes("AAPL", &[219.0; 3]);
+    bot.set_closes("TSLA", &[250.0; 3]);
     let run = bot.tick();
     check!(
         run,
@@ -110,6 +113,7 @@ fn threshold_sells_below_the_level_only_when_long() {
 #[test]
 fn threshold_never_buys_more_while_long() {
     let bot = Bot::new();
+    bot.share_account();
     bot.fake.set_position("AAPL", 1.0, 225.0);
     bot.set_price("AAPL", 240.0);
     let run = bot.tick();
@@ -134,6 +138,7 @@ fn sma_cross_buys_on_a_cross_above_and_sells_on_a_cross_below() {
     assert!(d["reason"].contains("crossed above"), "{d:?}");
 
     let bot = Bot::new();
+    bot.share_account();
     bot.fake.set_position("TSLA", 2.0, 250.0);
     bot.set_closes("TSLA", &CROSS_DOWN);
     let run = bot.tick();
@@ -245,10 +250,12 @@ fn a_closed_market_is_recorded_once_and_trades_nothing() {
     let run = bot.tick();
     check!(run, run.code == 0);
     check!(run, run.stdout.contains("market closed"));
-    assert_eq!(
-        bot.calls(),
-        ["GET /v2/clock"],
-        "no data or order calls while closed"
+    let calls = bot.calls();
+    assert!(
+        calls
+            .iter()
+            .all(|c| !c.contains("/v2/stocks") && !c.starts_with("POST")),
+        "no data or order calls while closed: {calls:?}"
     );
     let rows = bot.ledger("decisions.csv");
     assert_eq!(rows.len(), 2);
@@ -269,7 +276,7 @@ fn a_business_refusal_is_recorded_and_the_other_symbol_still_trades() {
     let bot = Bot::new();
     bot.set_price("AAPL", 231.0);
     bot.set_closes("TSLA", &CROSS_UP);
-    bot.fake.set_account("10", "10", "10");
+    bot.fake.set_account("10", "10", "100000");
     let run = bot.tick();
     check!(run, run.code == 0);
     let rows = bot.ledger("orders.csv");
@@ -284,6 +291,7 @@ fn a_business_refusal_is_recorded_and_the_other_symbol_still_trades() {
 #[test]
 fn an_opposite_open_order_blocks_the_trade_with_a_reason() {
     let bot = Bot::new();
+    bot.share_account();
     bot.fake.set_position("AAPL", 5.0, 200.0);
     // A manual buy is resting on AAPL: a sell now would be refused as a wash trade.
     bot.place_manual_order("AAPL", "buy", "1", "limit");
@@ -294,7 +302,7 @@ fn an_opposite_open_order_blocks_the_trade_with_a_reason() {
     check!(
         run,
         run.stdout
-            .contains("AAPL sell refused (opposite order open)")
+            .contains("AAPL sell refused (an opposite buy order for 1 shares is still open")
     );
     let d = &bot.ledger("decisions.csv")[0];
     assert_eq!(d["action"], "refused");

@@ -1,0 +1,209 @@
+//! `fills.csv`: every broker execution exactly once, plus the final state of each order the
+//! bot sent (canceled, expired, rejected with what was left unfilled).
+//!
+//! Executions come from Alpaca's FILL activities, whose `id` is unique and whose price and
+//! quantity are written exactly as Alpaca sent them (decimal strings). The ledger itself is
+//! the record of what was written, so a tick killed between writing a row and saving its state
+//! never writes that row twice.
+
+use crate::alpaca::wire::{FillActivity, Order};
+use crate::alpaca::Alpaca;
+use crate::error::Result;
+use crate::store::ledger::{self, time_cell, Ledger};
+use crate::store::state::TrackedOrder;
+use chrono::{DateTime, Duration, Utc};
+use std::collections::{HashMap, HashSet};
+use std::path::Path;
+
+pub struct Fills {
+    ledger: Ledger,
+}
+
+/// What `fills.csv` already holds.
+#[derive(Debug, Default)]
+pub struct Recorded {
+    pub activity_ids: HashSet<String>,
+    /// (order_id, status) of final non-fill rows.
+    pub terminal: HashSet<(String, String)>,
+    /// Net shares per symbol from fill rows: what the bot believes it holds.
+    pub net_qty: HashMap<String, f64>,
+    /// (activity id → (qty, price)) for comparing with the broker.
+    pub by_activity: HashMap<String, (String, String)>,
+    /// Shares recorded as filled per order id.
+    pub filled_by_order: HashMap<String, f64>,
+}
+
+impl Fills {
+    pub fn open(ledger_dir: &Path) -> Result<Fills> {
+        Ok(Fills {
+            ledger: Ledger::open(ledger_dir, "fills.csv", ledger::FILLS)?,
+        })
+    }
+
+    pub fn recorded(&self) -> Result<Recorded> {
+        let col = |n| self.ledger.column(n).unwrap_or(0);
+        let (symbol, side, qty, price, order_id, status, activity) = (
+            col("symbol"),
+            col("side"),
+            col("qty"),
+            col("price"),
+            col("order_id"),
+            col("status"),
+            col("activity_id"),
+        );
+        let mut r = Recorded::default();
+        for row in self.ledger.read_all()? {
+            let get = |i: usize| row.get(i).unwrap_or("");
+            if get(activity).is_empty() {
+                r.terminal
+                    .insert((get(order_id).to_string(), get(status).to_string()));
+                continue;
+            }
+            r.activity_ids.insert(get(activity).to_string());
+            r.by_activity.insert(
+                get(activity).to_string(),
+                (get(qty).to_string(), get(price).to_string()),
+            );
+            let q: f64 = get(qty).parse().unwrap_or(0.0);
+            *r.filled_by_order
+                .entry(get(order_id).to_string())
+                .or_default() += q;
+            let signed = if get(side) == "sell" { -q } else { q };
+            *r.net_qty.entry(get(symbol).to_string()).or_default() += signed;
+        }
+        Ok(r)
+    }
+
+    /// Append execution rows; `source` says who found them (`tick`, `reconcile`).
+    pub fn append_fills(&self, fills: &[(&FillActivity, &str)], source: &str) -> Result<()> {
+        let rows: Vec<Vec<String>> = fills
+            .iter()
+            .map(|(a, client_id)| {
+                vec![
+                    time_cell(a.transaction_time),
+                    a.symbol.clone(),
+                    a.side.clone(),
+                    a.qty.clone(),
+                    a.price.clone(),
+                    a.order_id.clone(),
+                    client_id.to_string(),
+                    a.fill_type.clone().unwrap_or_else(|| "fill".into()),
+                    a.id.clone(),
+                    source.to_string(),
+                ]
+            })
+            .collect();
+        self.ledger.append(&rows)
+    }
+
+    /// Append the final state of an order that ended without filling completely.
+    pub fn append_terminal(&self, now: DateTime<Utc>, order: &Order, source: &str) -> Result<()> {
+        let unfilled = crate::alpaca::client::format_qty(order.remaining_qty());
+        self.ledger.append(&[vec![
+            time_cell(now),
+            order.symbol.clone(),
+            order.side.clone().unwrap_or_default(),
+            unfilled,
+            String::new(),
+            order.id.clone(),
+            order.client_order_id.clone(),
+            order.status.clone(),
+            String::new(),
+            source.to_string(),
+        ]])
+    }
+}
+
+/// Outcome of a sync, for the summary and alerts.
+#[derive(Debug, Default)]
+pub struct Synced {
+    pub new_fills: Vec<FillActivity>,
+    pub finished: Vec<Order>,
+}
+
+/// Record what happened to the tracked orders: new executions (from FILL activities, asked
+/// for only when an order's filled quantity moved past the ledger's) and final states.
+/// `known` holds the current state of some orders (those the tick already listed); any other
+/// tracked order is read by id. Orders stay tracked until they are final and every share
+/// filled is in the ledger.
+pub fn sync_tracked(
+    client: &Alpaca,
+    fills: &Fills,
+    tracked: &mut Vec<TrackedOrder>,
+    known: &[Order],
+    now: DateTime<Utc>,
+) -> Result<Synced> {
+    let mut synced = Synced::default();
+    if tracked.is_empty() {
+        return Ok(synced);
+    }
+    let recorded = fills.recorded()?;
+    let mut current: Vec<Order> = Vec::with_capacity(tracked.len());
+    for t in tracked.iter() {
+        match known.iter().find(|o| o.id == t.order_id) {
+            Some(o) => current.push(o.clone()),
+            None => current.push(client.order(&t.order_id)?),
+        }
+    }
+    let filled = |o: &Order| {
+        o.filled_qty
+            .as_deref()
+            .and_then(|q| q.trim().parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    let in_ledger = |id: &str| recorded.filled_by_order.get(id).copied().unwrap_or(0.0);
+    let mut filled_now: HashMap<String, f64> = HashMap::new();
+    if current.iter().any(|o| filled(o) > in_ledger(&o.id) + 1e-9) {
+        let since =
+            tracked.iter().map(|t| t.submitted_at).min().unwrap_or(now) - Duration::seconds(5);
+        let activities = client.fill_activities(since)?;
+        let ids: HashMap<&str, &TrackedOrder> =
+            tracked.iter().map(|t| (t.order_id.as_str(), t)).collect();
+        let new: Vec<(&FillActivity, &str)> = activities
+            .iter()
+            .filter(|a| !recorded.activity_ids.contains(&a.id))
+            .filter_map(|a| {
+                ids.get(a.order_id.as_str())
+                    .map(|t| (a, t.client_order_id.as_str()))
+            })
+            .collect();
+        fills.append_fills(&new, "tick")?;
+        synced.new_fills = new.iter().map(|(a, _)| (*a).clone()).collect();
+        for a in &activities {
+            *filled_now.entry(a.order_id.clone()).or_default() +=
+                a.qty.parse::<f64>().unwrap_or(0.0);
+        }
+    }
+
+    let mut keep = Vec::new();
+    for (t, order) in tracked.iter().zip(current) {
+        let ledger_filled = filled_now
+            .get(&t.order_id)
+            .copied()
+            .unwrap_or_else(|| in_ledger(&t.order_id));
+        if !order.is_final() {
+            keep.push(t.clone());
+            continue;
+        }
+        if ledger_filled + 1e-9 < filled(&order) && now - t.submitted_at < Duration::days(1) {
+            log::warn!(
+                "{}: order {} is {} but its fill activities lag; checking again next tick",
+                t.symbol,
+                t.order_id,
+                order.status
+            );
+            keep.push(t.clone());
+            continue;
+        }
+        if order.status != "filled"
+            && !recorded
+                .terminal
+                .contains(&(order.id.clone(), order.status.clone()))
+        {
+            fills.append_terminal(now, &order, "tick")?;
+        }
+        synced.finished.push(order);
+    }
+    *tracked = keep;
+    Ok(synced)
+}

@@ -1,0 +1,247 @@
+//! Placing orders exactly once.
+//!
+//! The intent is saved before the POST; the POST is sent once and never retried; a lost
+//! reply, a timeout or a 5xx is settled by looking the order up by its client order id; an
+//! intent left by a tick that died is settled the same way by the next tick before it decides
+//! anything. The client order id is derived from what caused the order, so the same decision
+//! can never become two orders: Alpaca refuses a client order id it has seen, forever.
+
+use crate::alpaca::wire::Order;
+use crate::alpaca::{Alpaca, OrderRequest};
+use crate::domain::{Side, Timeframe};
+use crate::error::{Error, Result};
+use crate::store::ledger::{time_cell, Ledger};
+use crate::store::state::{OrderIntent, TrackedOrder};
+use crate::store::State;
+use chrono::{DateTime, Utc};
+use std::path::Path;
+
+/// The idempotency key: (symbol, timeframe, bar, strategy, side).
+pub fn client_order_id(
+    symbol: &str,
+    tf: Timeframe,
+    bar_time: DateTime<Utc>,
+    strategy: &str,
+    side: Side,
+) -> String {
+    format!(
+        "pb-{symbol}-{tf}-{}-{strategy}-{side}",
+        bar_time.format("%Y%m%dT%H%M")
+    )
+}
+
+/// How a placement ended.
+#[derive(Debug)]
+pub enum Placed {
+    /// Alpaca has the order (just now, or from an earlier tick for the same decision).
+    Accepted { order: Box<Order>, already: bool },
+    /// Alpaca said no (buying power, wash trade, validation): recorded, not retried.
+    Refused(String),
+    /// No answer and not found by client id: the intent stays for the next tick.
+    Unknown(String),
+}
+
+pub struct Desk<'a> {
+    pub client: &'a Alpaca,
+    pub orders: &'a Ledger,
+    pub data_dir: &'a Path,
+}
+
+impl Desk<'_> {
+    /// Send one market day order. Auth failures stop the tick (returned as errors); everything
+    /// else is an outcome recorded in the orders ledger.
+    pub fn place(
+        &self,
+        state: &mut State,
+        now: DateTime<Utc>,
+        request: &OrderRequest,
+        price: f64,
+    ) -> Result<Placed> {
+        let intent = OrderIntent {
+            client_order_id: request.client_order_id.clone(),
+            symbol: request.symbol.clone(),
+            side: request.side.to_string(),
+            qty: request.qty.clone(),
+            price,
+            created_at: now,
+        };
+        state.intents.push(intent.clone());
+        state.save(self.data_dir)?;
+        let placed = match self.client.submit_order(request) {
+            Ok(order) => Placed::Accepted {
+                order: Box::new(order),
+                already: false,
+            },
+            Err(e) if e.is_duplicate_client_id() => {
+                match self.client.order_by_client_id(&request.client_order_id)? {
+                    Some(order) => Placed::Accepted {
+                        order: Box::new(order),
+                        already: true,
+                    },
+                    None => Placed::Refused(e.to_string()),
+                }
+            }
+            Err(e @ Error::Auth { .. }) => {
+                self.record(now, &intent, None, "refused", &e.to_string())?;
+                self.settle(state, &intent.client_order_id, None, now)?;
+                return Err(e);
+            }
+            Err(
+                e @ Error::Api {
+                    status: 400..=499, ..
+                },
+            ) => Placed::Refused(e.to_string()),
+            Err(e) => {
+                log::warn!(
+                    "{}: order outcome unknown ({e}); looking it up by client order id",
+                    request.symbol
+                );
+                match self.client.order_by_client_id(&request.client_order_id) {
+                    Ok(Some(order)) => {
+                        let msg = format!("reply lost ({e}); found by client order id");
+                        self.record(now, &intent, Some(&order), &order.status, &msg)?;
+                        self.settle(state, &intent.client_order_id, Some(&order), now)?;
+                        return Ok(Placed::Accepted {
+                            order: Box::new(order),
+                            already: false,
+                        });
+                    }
+                    Ok(None) | Err(_) => {
+                        let msg = format!("{e}; the next tick looks it up before trading");
+                        self.record(now, &intent, None, "unknown", &msg)?;
+                        return Ok(Placed::Unknown(msg));
+                    }
+                }
+            }
+        };
+        match &placed {
+            Placed::Accepted { order, already } => {
+                let msg = if *already {
+                    "already placed by an earlier tick for this bar; not sent again"
+                } else {
+                    ""
+                };
+                self.record(now, &intent, Some(order), &order.status, msg)?;
+                self.settle(state, &intent.client_order_id, Some(order), now)?;
+            }
+            Placed::Refused(msg) => {
+                log::warn!("{}: order refused: {msg}", request.symbol);
+                self.record(now, &intent, None, "refused", msg)?;
+                self.settle(state, &intent.client_order_id, None, now)?;
+            }
+            Placed::Unknown(_) => {}
+        }
+        Ok(placed)
+    }
+
+    /// Settle every intent an earlier tick left behind: record the order if Alpaca has it
+    /// (and it is not in the ledger yet), or record that it was never placed.
+    pub fn resolve_intents(&self, state: &mut State, now: DateTime<Utc>) -> Result<()> {
+        if state.intents.is_empty() {
+            return Ok(());
+        }
+        let recorded = self.recorded_order_ids()?;
+        for intent in state.intents.clone() {
+            let found = self.client.order_by_client_id(&intent.client_order_id)?;
+            match &found {
+                Some(order)
+                    if recorded.contains(&(intent.client_order_id.clone(), order.id.clone())) => {}
+                Some(order) => {
+                    log::warn!(
+                        "{}: recovered order {} ({}) left unrecorded by an earlier tick",
+                        intent.symbol,
+                        order.id,
+                        order.status
+                    );
+                    let msg = "recovered: placed by an earlier tick that did not record it";
+                    self.record(now, &intent, Some(order), &order.status, msg)?;
+                }
+                None => {
+                    log::warn!("{}: order {} was never placed (an earlier tick stopped before it reached the broker)", intent.symbol, intent.client_order_id);
+                    let msg =
+                        "recovered: an earlier tick stopped before the order reached the broker";
+                    self.record(now, &intent, None, "not placed", msg)?;
+                }
+            }
+            self.settle(state, &intent.client_order_id, found.as_ref(), now)?;
+        }
+        Ok(())
+    }
+
+    /// The intent is done with: drop it and, if the order exists, track it for fills.
+    fn settle(
+        &self,
+        state: &mut State,
+        client_id: &str,
+        order: Option<&Order>,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        state.intents.retain(|i| i.client_order_id != client_id);
+        if let Some(o) = order {
+            if !state.tracked.iter().any(|t| t.order_id == o.id) {
+                state.tracked.push(TrackedOrder {
+                    order_id: o.id.clone(),
+                    client_order_id: o.client_order_id.clone(),
+                    symbol: o.symbol.clone(),
+                    side: o.side.clone().unwrap_or_default(),
+                    qty: o.qty.clone().unwrap_or_default(),
+                    submitted_at: o.submitted_at.unwrap_or(now),
+                });
+            }
+        }
+        state.save(self.data_dir)
+    }
+
+    /// (client_order_id, order_id) pairs already in the orders ledger.
+    fn recorded_order_ids(&self) -> Result<Vec<(String, String)>> {
+        let (Some(c), Some(o)) = (
+            self.orders.column("client_order_id"),
+            self.orders.column("order_id"),
+        ) else {
+            return Ok(Vec::new());
+        };
+        Ok(self
+            .orders
+            .read_all()?
+            .iter()
+            .filter(|r| !r[o].is_empty())
+            .map(|r| (r[c].to_string(), r[o].to_string()))
+            .collect())
+    }
+
+    fn record(
+        &self,
+        now: DateTime<Utc>,
+        intent: &OrderIntent,
+        order: Option<&Order>,
+        status: &str,
+        message: &str,
+    ) -> Result<()> {
+        self.orders.append(&[vec![
+            time_cell(now),
+            intent.symbol.clone(),
+            intent.side.clone(),
+            intent.qty.clone(),
+            intent.price.to_string(),
+            "market".to_string(),
+            intent.client_order_id.clone(),
+            order.map(|o| o.id.clone()).unwrap_or_default(),
+            status.to_string(),
+            message.to_string(),
+        ]])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn client_order_ids_are_deterministic_and_short() {
+        let t = Utc.with_ymd_and_hms(2026, 11, 25, 15, 31, 0).unwrap();
+        let id = client_order_id("BRK.B", Timeframe::Min1, t, "sma", Side::Buy);
+        assert_eq!(id, "pb-BRK.B-1Min-20261125T1531-sma-buy");
+        assert!(id.len() <= 128);
+    }
+}

@@ -1,0 +1,356 @@
+//! Risk guards: pure checks that stand between a decision and an order.
+//!
+//! The tick asks [`check`] before every order and records a refusal as a decision row with the
+//! reason; nothing is skipped silently. The same checks are available to the backtester.
+//! [`RiskState`] is what the guards remember between ticks (in the state file).
+
+use crate::config::RiskConfig;
+use crate::domain::Side;
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// Remembered between ticks.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct RiskState {
+    /// The trading day (New York date) the counters below belong to.
+    pub day: Option<NaiveDate>,
+    pub orders_today: u32,
+    /// Set when the daily loss limit was hit on `day`.
+    pub daily_loss_hit: bool,
+    /// Highest equity seen since the last re-arm.
+    pub peak_equity: Option<f64>,
+    /// A drawdown halt: only `prometheus-bot rearm` clears it.
+    pub halted: Option<Halt>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Halt {
+    pub since: DateTime<Utc>,
+    pub reason: String,
+}
+
+impl RiskState {
+    /// Start a new day's counters when the New York date changes.
+    pub fn roll_day(&mut self, today: NaiveDate) {
+        if self.day != Some(today) {
+            self.day = Some(today);
+            self.orders_today = 0;
+            self.daily_loss_hit = false;
+        }
+    }
+
+    /// Update the peak and the halt/daily-loss flags from the account's equity. Returns the
+    /// guards newly tripped, for the log and alerts.
+    pub fn observe_equity(
+        &mut self,
+        cfg: &RiskConfig,
+        now: DateTime<Utc>,
+        equity: f64,
+        day_start: Option<f64>,
+    ) -> Vec<String> {
+        let mut tripped = Vec::new();
+        if !equity.is_finite() {
+            return tripped;
+        }
+        let peak = self.peak_equity.map_or(equity, |p| p.max(equity));
+        self.peak_equity = Some(peak);
+        if let Some(limit) = cfg.max_drawdown_pct {
+            let dd = 100.0 * (peak - equity) / peak;
+            if self.halted.is_none() && peak > 0.0 && dd >= limit {
+                let reason =
+                    format!("drawdown {dd:.2}% from the peak {peak:.2} reached the {limit}% limit");
+                tripped.push(format!(
+                    "trading halted: {reason}; run `prometheus-bot rearm` to resume"
+                ));
+                self.halted = Some(Halt { since: now, reason });
+            }
+        }
+        if let (Some(limit), Some(start)) = (cfg.max_daily_loss_pct, day_start) {
+            let loss = 100.0 * (start - equity) / start;
+            if !self.daily_loss_hit && start > 0.0 && loss >= limit {
+                self.daily_loss_hit = true;
+                tripped.push(format!(
+                    "daily loss {loss:.2}% from today's start {start:.2} reached the {limit}% limit: no new positions today"
+                ));
+            }
+        }
+        tripped
+    }
+}
+
+/// Why an order was not sent.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Refusal {
+    KillSwitch,
+    Halted(String),
+    DailyLoss,
+    PositionLimit { after: f64, limit: f64 },
+    OrderNotional { notional: f64, limit: f64 },
+    OrdersPerDay { limit: u32 },
+    StalePrice { age_secs: i64, limit: u64 },
+    NoRecentBar { last: Option<DateTime<Utc>> },
+    ZeroSize,
+}
+
+impl fmt::Display for Refusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Refusal::KillSwitch => f.write_str(
+                "kill switch: the file STOP exists in the data folder; remove it to trade",
+            ),
+            Refusal::Halted(why) => write!(
+                f,
+                "trading is halted ({why}); run `prometheus-bot rearm` to resume"
+            ),
+            Refusal::DailyLoss => {
+                f.write_str("daily loss limit reached: no new positions until tomorrow")
+            }
+            Refusal::PositionLimit { after, limit } => {
+                write!(
+                    f,
+                    "position would be {after} shares, over max_position_qty {limit}"
+                )
+            }
+            Refusal::OrderNotional { notional, limit } => {
+                write!(
+                    f,
+                    "order value {notional:.2} is over max_order_notional {limit}"
+                )
+            }
+            Refusal::OrdersPerDay { limit } => write!(f, "max_orders_per_day ({limit}) reached"),
+            Refusal::StalePrice { age_secs, limit } => {
+                write!(f, "stale price: the latest trade is {age_secs} s old (max_price_age_secs {limit})")
+            }
+            Refusal::NoRecentBar { last: Some(t) } => {
+                write!(
+                    f,
+                    "the last closed bar is missing (latest bar {})",
+                    t.format("%Y-%m-%d %H:%M")
+                )
+            }
+            Refusal::NoRecentBar { last: None } => f.write_str("no closed bars to decide on"),
+            Refusal::ZeroSize => f.write_str("the sizing rule gives 0 shares at this price"),
+        }
+    }
+}
+
+/// An order about to be sent.
+#[derive(Debug, Clone, Copy)]
+pub struct Proposed {
+    pub side: Side,
+    pub qty: f64,
+    pub price: f64,
+    /// Signed position before the order, counting open orders.
+    pub position: f64,
+}
+
+impl Proposed {
+    fn position_after(&self) -> f64 {
+        match self.side {
+            Side::Buy => self.position + self.qty,
+            Side::Sell => self.position - self.qty,
+        }
+    }
+
+    /// Does it make the position larger in absolute terms (open or add), rather than reduce it?
+    pub fn opens(&self) -> bool {
+        self.position_after().abs() > self.position.abs()
+    }
+}
+
+/// Everything the guards look at besides the order.
+#[derive(Debug, Clone, Copy)]
+pub struct Context<'a> {
+    pub config: &'a RiskConfig,
+    pub state: &'a RiskState,
+    pub stop_file: bool,
+    /// Age of the latest trade, seconds.
+    pub price_age_secs: i64,
+    /// The latest closed bar is the one expected now (intraday), or recent enough (daily).
+    pub bar_is_recent: bool,
+    pub last_bar: Option<DateTime<Utc>>,
+}
+
+/// The first guard that refuses the order, if any. Orders that only reduce a position pass the
+/// daily-loss, size and count limits, so a person is never stuck in a position by a guard.
+pub fn check(order: &Proposed, cx: &Context<'_>) -> Result<(), Refusal> {
+    let cfg = cx.config;
+    if cx.stop_file {
+        return Err(Refusal::KillSwitch);
+    }
+    if let Some(h) = &cx.state.halted {
+        return Err(Refusal::Halted(h.reason.clone()));
+    }
+    if order.qty <= 0.0 {
+        return Err(Refusal::ZeroSize);
+    }
+    if cx.price_age_secs > cfg.max_price_age_secs as i64 {
+        return Err(Refusal::StalePrice {
+            age_secs: cx.price_age_secs,
+            limit: cfg.max_price_age_secs,
+        });
+    }
+    if !cx.bar_is_recent {
+        return Err(Refusal::NoRecentBar { last: cx.last_bar });
+    }
+    if !order.opens() {
+        return Ok(());
+    }
+    if cx.state.daily_loss_hit {
+        return Err(Refusal::DailyLoss);
+    }
+    if let Some(limit) = cfg.max_position_qty {
+        let after = order.position_after().abs();
+        if after > limit {
+            return Err(Refusal::PositionLimit { after, limit });
+        }
+    }
+    if let Some(limit) = cfg.max_order_notional {
+        let notional = order.qty * order.price;
+        if notional > limit {
+            return Err(Refusal::OrderNotional { notional, limit });
+        }
+    }
+    if let Some(limit) = cfg.max_orders_per_day {
+        if cx.state.orders_today >= limit {
+            return Err(Refusal::OrdersPerDay { limit });
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn cx<'a>(config: &'a RiskConfig, state: &'a RiskState) -> Context<'a> {
+        Context {
+            config,
+            state,
+            stop_file: false,
+            price_age_secs: 1,
+            bar_is_recent: true,
+            last_bar: None,
+        }
+    }
+
+    const BUY: Proposed = Proposed {
+        side: Side::Buy,
+        qty: 10.0,
+        price: 100.0,
+        position: 0.0,
+    };
+    const SELL_ALL: Proposed = Proposed {
+        side: Side::Sell,
+        qty: 95.0,
+        price: 100.0,
+        position: 95.0,
+    };
+
+    #[test]
+    fn limits_refuse_openings_but_never_a_reduction() {
+        let cfg = RiskConfig::default();
+        let state = RiskState::default();
+        assert_eq!(check(&BUY, &cx(&cfg, &state)), Ok(()));
+        let big = Proposed {
+            qty: 101.0,
+            price: 1.0,
+            ..BUY
+        };
+        assert_eq!(
+            check(&big, &cx(&cfg, &state)),
+            Err(Refusal::PositionLimit {
+                after: 101.0,
+                limit: 100.0
+            })
+        );
+        let pricey = Proposed {
+            qty: 2.0,
+            price: 6000.0,
+            ..BUY
+        };
+        assert_eq!(
+            check(&pricey, &cx(&cfg, &state)),
+            Err(Refusal::OrderNotional {
+                notional: 12_000.0,
+                limit: 10_000.0
+            })
+        );
+        let spent = RiskState {
+            orders_today: 20,
+            daily_loss_hit: true,
+            ..RiskState::default()
+        };
+        assert_eq!(check(&BUY, &cx(&cfg, &spent)), Err(Refusal::DailyLoss));
+        // Selling 95 shares worth 9,500 with every count and loss limit spent: allowed.
+        assert_eq!(check(&SELL_ALL, &cx(&cfg, &spent)), Ok(()));
+    }
+
+    #[test]
+    fn kill_switch_halt_and_stale_data_refuse_everything() {
+        let cfg = RiskConfig::default();
+        let state = RiskState::default();
+        let stop = Context {
+            stop_file: true,
+            ..cx(&cfg, &state)
+        };
+        assert_eq!(check(&SELL_ALL, &stop), Err(Refusal::KillSwitch));
+        let stale = Context {
+            price_age_secs: 121,
+            ..cx(&cfg, &state)
+        };
+        assert_eq!(
+            check(&BUY, &stale),
+            Err(Refusal::StalePrice {
+                age_secs: 121,
+                limit: 120
+            })
+        );
+        let nobar = Context {
+            bar_is_recent: false,
+            ..cx(&cfg, &state)
+        };
+        assert!(matches!(
+            check(&BUY, &nobar),
+            Err(Refusal::NoRecentBar { .. })
+        ));
+        let halted = RiskState {
+            halted: Some(Halt {
+                since: Utc::now(),
+                reason: "x".into(),
+            }),
+            ..RiskState::default()
+        };
+        assert!(matches!(
+            check(&SELL_ALL, &cx(&cfg, &halted)),
+            Err(Refusal::Halted(_))
+        ));
+    }
+
+    #[test]
+    fn drawdown_halts_once_and_daily_loss_trips_by_hand_computed_levels() {
+        let cfg = RiskConfig::default(); // 20% drawdown, 5% daily loss
+        let mut s = RiskState::default();
+        let now = Utc.with_ymd_and_hms(2026, 11, 24, 15, 0, 0).unwrap();
+        assert!(s
+            .observe_equity(&cfg, now, 100_000.0, Some(100_000.0))
+            .is_empty());
+        // 95,001 is 4.999% below the day's start: no trip. 94,999: 5.001%: trip.
+        assert!(s
+            .observe_equity(&cfg, now, 95_001.0, Some(100_000.0))
+            .is_empty());
+        assert_eq!(
+            s.observe_equity(&cfg, now, 94_999.0, Some(100_000.0)).len(),
+            1
+        );
+        assert!(s.daily_loss_hit);
+        // Peak 100,000: 80,000 is exactly 20% down: halt; it stays halted on recovery.
+        assert_eq!(s.observe_equity(&cfg, now, 80_000.0, None).len(), 1);
+        assert!(s.observe_equity(&cfg, now, 120_000.0, None).is_empty());
+        assert!(s.halted.is_some());
+        s.roll_day(NaiveDate::from_ymd_opt(2026, 11, 25).unwrap());
+        assert!(!s.daily_loss_hit && s.orders_today == 0 && s.halted.is_some());
+    }
+}
