@@ -27,3 +27,4 @@
 
 pub mod engine;
 pub mod metrics;
+pub mod portfolio;

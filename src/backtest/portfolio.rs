@@ -1,0 +1,512 @@
+//! Several symbols, one account: every symbol's bars stepped in time order against one shared
+//! cash balance, as the live Alpaca account is shared by every `[[symbol]]` of the config.
+//!
+//! Pure: no I/O, no clock; allocation is per run and per trade, never per bar.
+//!
+//! # Why a second simulator
+//!
+//! [`engine::run`](super::engine::run) is one symbol with its own cash, the shape
+//! backtesting.py has and the parity tests pin. A portfolio needs more: one cash balance,
+//! sizing that sees the other symbols' open trades, one equity curve, and a strategy that may
+//! change over time (walk-forward). For one symbol with one strategy [`run`] reproduces
+//! `engine::run` exactly (same trades, same equity bits; tested below): both call the same
+//! [`entry`](super::engine::entry) and [`Open::close`](super::engine::Open) arithmetic.
+//!
+//! # The step
+//!
+//! The timeline is the sorted union of every leg's bar times. At each time `τ`, with the legs
+//! that have a bar at `τ`:
+//!
+//! 1. **Fill.** Each leg's order decided on its previous bar fills at this bar's open
+//!    ([`Fill::NextOpen`]) or at the previous bar's close ([`Fill::Close`]). All closing
+//!    parts go first, then all opening parts, in leg order, so a sale frees cash for a
+//!    purchase at the same time. Before the fills, legs with a bar at `τ` are marked at their
+//!    open (next-open fills): that is the only price of `τ` known when the order executes.
+//! 2. **Mark.** Each leg is marked at its close; `equity[τ] = cash + Σ size·(mark − entry)`.
+//!    If it is `<= 0` every trade is closed at its mark and the run stops (the library's
+//!    out-of-money rule).
+//! 3. **Decide.** `strategy.decide(&bars[..=i], Close[i], position)` for each leg whose bar
+//!    `i` is at or past its start and that has a strategy in force at `τ` ([`Segment`]).
+//!
+//! Legs without a bar at `τ` keep their last mark (forward fill).
+//!
+//! # Sizing across legs
+//!
+//! A new trade's budget is taken from the account equity (`max(0, equity)`; as the tick sizes
+//! `equity_fraction`), and it is cancelled if it costs more than the margin available,
+//! `max(0, equity − Σ |size|·mark)` over the other open trades (backtesting.py's
+//! `margin_available`). With no other trade open both are `max(0, cash)`, which is what the
+//! one-symbol engine uses.
+//!
+//! # Per-leg breakdown
+//!
+//! With two or more legs each leg also gets an equity curve on its own bar times: the
+//! starting cash plus that leg's realized PnL (net of commissions) plus its open trade's
+//! unrealized PnL. The legs' curves add up to the portfolio's (up to rounding): the portfolio
+//! equity minus the cash is the sum of the legs' contributions.
+
+use super::engine::{entry, library_warmup, Fill, Open, OpenTrade, Settings, Sizing, Trade};
+use crate::domain::{Bar, Signal};
+use crate::strategy::Strategy;
+use chrono::{DateTime, Utc};
+
+/// A strategy in force from `from` on (inclusive), until the next segment's `from`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Segment {
+    pub from: DateTime<Utc>,
+    pub strategy: Strategy,
+}
+
+impl Segment {
+    /// One strategy for the whole run.
+    pub fn always(strategy: Strategy) -> Vec<Segment> {
+        vec![Segment {
+            from: DateTime::<Utc>::MIN_UTC,
+            strategy,
+        }]
+    }
+}
+
+/// One symbol of the portfolio.
+#[derive(Debug, Clone)]
+pub struct Leg<'a> {
+    /// Oldest first, strictly increasing times.
+    pub bars: &'a [Bar],
+    /// Sorted by `from`; before the first segment the leg makes no decision. Not empty.
+    pub schedule: &'a [Segment],
+    /// Overrides `Settings::sizing` for this leg.
+    pub sizing: Option<Sizing>,
+}
+
+/// A non-hold decision: the bar it was decided on and the signal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Decided {
+    pub bar: usize,
+    pub signal: Signal,
+}
+
+/// What one leg did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LegOutcome {
+    /// Closed trades in closing order; bar indexes index the leg's own bars.
+    pub trades: Vec<Trade>,
+    pub open_trade: Option<OpenTrade>,
+    /// A signal decided on the leg's last bar (or left when the run stopped), never filled.
+    pub pending: Option<Signal>,
+    /// Every buy or sell decided, in order (holds are not recorded).
+    pub decisions: Vec<Decided>,
+    /// backtesting.py's warm-up index for the first segment's strategy (Buy & Hold start).
+    pub warmup: usize,
+    /// The first bar a decision may be made on (`warmup + 1`).
+    pub start: usize,
+    /// The leg's equity at each of its bars (see the module docs); empty for a one-leg run,
+    /// whose portfolio equity is the leg's.
+    pub equity: Vec<f64>,
+    /// The timeline step of each of the leg's bars; empty for a one-leg run (the identity).
+    pub step_of_bar: Vec<u32>,
+}
+
+/// What a portfolio run produced.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PortfolioOutcome {
+    /// The sorted union of the legs' bar times.
+    pub times: Vec<DateTime<Utc>>,
+    /// Account equity at each time, after that time's fills and at its closes; back-filled
+    /// before the first step any leg may decide on.
+    pub equity: Vec<f64>,
+    pub legs: Vec<LegOutcome>,
+    /// Cash at the end.
+    pub cash: f64,
+    /// The timeline step at which equity reached 0 and the run stopped.
+    pub out_of_money_at: Option<usize>,
+    /// The first timeline step at which every leg is past its warm-up (Buy & Hold start).
+    pub warmup: usize,
+}
+
+impl PortfolioOutcome {
+    /// Closed trades of every leg, re-indexed to timeline steps and in closing order, for the
+    /// portfolio's metrics.
+    pub fn timeline_trades(&self) -> Vec<Trade> {
+        if self.legs.len() == 1 {
+            return self.legs[0].trades.clone();
+        }
+        let mut all: Vec<Trade> = self
+            .legs
+            .iter()
+            .flat_map(|leg| {
+                leg.trades.iter().map(move |t| Trade {
+                    entry_bar: leg.step_of_bar[t.entry_bar] as usize,
+                    exit_bar: leg.step_of_bar[t.exit_bar] as usize,
+                    ..*t
+                })
+            })
+            .collect();
+        all.sort_by_key(|t| (t.exit_bar, t.entry_bar));
+        all
+    }
+}
+
+/// Per-leg state while running.
+struct LegState<'a> {
+    bars: &'a [Bar],
+    schedule: &'a [Segment],
+    sizing: Sizing,
+    /// Next bar not yet stepped.
+    cursor: usize,
+    /// Index into `schedule` of the segment in force, if any yet.
+    segment: Option<usize>,
+    mark: f64,
+    open: Option<Open>,
+    pending: Option<(Signal, bool)>,
+    /// Realized PnL net of commissions, less the open trade's entry commission.
+    realized: f64,
+    out: LegOutcome,
+}
+
+impl LegState<'_> {
+    #[inline]
+    fn position(&self) -> f64 {
+        self.open.map_or(0.0, |t| t.size)
+    }
+
+    /// Advance the segment cursor to the segment in force at `t`, if any.
+    #[inline]
+    fn segment_at(&mut self, t: DateTime<Utc>) -> Option<usize> {
+        loop {
+            let next = self.segment.map_or(0, |k| k + 1);
+            match self.schedule.get(next) {
+                Some(seg) if seg.from <= t => self.segment = Some(next),
+                _ => return self.segment,
+            }
+        }
+    }
+
+    fn close(&mut self, settings: &Settings, cash: &mut f64, price: f64, bar: usize) {
+        let Some(t) = self.open.take() else { return };
+        let (cash_delta, trade) = t.close(settings, self.bars, price, bar);
+        *cash += cash_delta;
+        self.realized += trade.pnl + t.commission;
+        self.out.trades.push(trade);
+    }
+}
+
+/// Run every leg over its bars with one shared account. `settings.sizing` applies to legs
+/// without their own. Panics if a leg's schedule is empty.
+pub fn run(legs: &[Leg<'_>], settings: &Settings) -> PortfolioOutcome {
+    let single = legs.len() == 1;
+    let times = timeline(legs);
+    let steps = times.len();
+    let mut states: Vec<LegState<'_>> = legs
+        .iter()
+        .map(|leg| {
+            assert!(!leg.schedule.is_empty(), "a leg needs a strategy");
+            let n = leg.bars.len();
+            let warmup = library_warmup(&leg.schedule[0].strategy, n);
+            LegState {
+                bars: leg.bars,
+                schedule: leg.schedule,
+                sizing: leg.sizing.unwrap_or(settings.sizing),
+                cursor: 0,
+                segment: None,
+                mark: leg.bars.first().map_or(f64::NAN, |b| b.close),
+                open: None,
+                pending: None,
+                realized: 0.0,
+                out: LegOutcome {
+                    trades: Vec::new(),
+                    open_trade: None,
+                    pending: None,
+                    decisions: Vec::new(),
+                    warmup,
+                    start: warmup + 1,
+                    equity: if single {
+                        Vec::new()
+                    } else {
+                        vec![f64::NAN; n]
+                    },
+                    step_of_bar: if single { Vec::new() } else { vec![0; n] },
+                },
+            }
+        })
+        .collect();
+    let mut equity = vec![f64::NAN; steps];
+    let mut cash = settings.cash;
+    let mut out_of_money_at = None;
+    // The first step at which some leg is at or past its start (equity is back-filled
+    // before it), and the first at which every leg is past its warm-up.
+    let mut first_active: Option<usize> = None;
+    let mut warmup_step = 0usize;
+    let mut at_step: Vec<usize> = Vec::with_capacity(legs.len());
+
+    for (step, &now) in times.iter().enumerate() {
+        // Which legs have a bar now (their index is their cursor).
+        at_step.clear();
+        for (k, s) in states.iter_mut().enumerate() {
+            if s.cursor < s.bars.len() && s.bars[s.cursor].time == now {
+                at_step.push(k);
+                if !single {
+                    s.out.step_of_bar[s.cursor] = step as u32;
+                }
+                if s.cursor == s.out.warmup {
+                    warmup_step = warmup_step.max(step);
+                }
+            }
+        }
+
+        // 1. Fills: closing parts, then opening parts.
+        if settings.fill == Fill::NextOpen {
+            for &k in &at_step {
+                let s = &mut states[k];
+                s.mark = s.bars[s.cursor].open;
+            }
+        }
+        let mut opening = false;
+        for &k in &at_step {
+            let s = &mut states[k];
+            let Some((signal, _)) = s.pending else {
+                continue;
+            };
+            let (price, at) = fill_at(settings.fill, s.bars, s.cursor);
+            let pos = s.position();
+            if (signal == Signal::Buy && pos < 0.0) || (signal == Signal::Sell && pos > 0.0) {
+                s.close(settings, &mut cash, price, at);
+            }
+            opening = true;
+        }
+        if opening {
+            for &k in &at_step {
+                let Some((signal, allow_short)) = states[k].pending.take() else {
+                    continue;
+                };
+                let dir = match signal {
+                    Signal::Buy => 1.0,
+                    Signal::Sell if allow_short => -1.0,
+                    _ => continue,
+                };
+                if states[k].open.is_some() {
+                    continue;
+                }
+                let (price, at) = fill_at(settings.fill, states[k].bars, states[k].cursor);
+                open_trade(&mut states, k, settings, &mut cash, dir, price, at);
+            }
+        }
+
+        // 2. Mark at the closes and record equity.
+        for &k in &at_step {
+            let s = &mut states[k];
+            s.mark = s.bars[s.cursor].close;
+        }
+        let active = at_step
+            .iter()
+            .any(|&k| states[k].cursor >= states[k].out.start);
+        if active && first_active.is_none() {
+            first_active = Some(step);
+        }
+        if first_active.is_some() {
+            let e = cash + unrealized(&states);
+            equity[step] = e;
+            if !single {
+                for &k in &at_step {
+                    let s = &mut states[k];
+                    let upl = s.open.map_or(0.0, |t| s.mark * t.size - t.size * t.price);
+                    s.out.equity[s.cursor] = settings.cash + (s.realized + upl);
+                }
+            }
+            if e <= 0.0 {
+                for s in states.iter_mut() {
+                    if s.open.is_some() {
+                        // The leg's latest bar: this step's, or its previous one.
+                        let here = s.cursor < s.bars.len() && s.bars[s.cursor].time == now;
+                        let bar = if here { s.cursor } else { s.cursor - 1 };
+                        let mark = s.mark;
+                        s.close(settings, &mut cash, mark, bar);
+                    }
+                }
+                cash = 0.0;
+                equity[step..].fill(0.0);
+                out_of_money_at = Some(step);
+                break;
+            }
+        }
+
+        // 3. Decide.
+        for &k in &at_step {
+            let s = &mut states[k];
+            let i = s.cursor;
+            if i >= s.out.start {
+                let (position, bars, schedule) = (s.position(), s.bars, s.schedule);
+                if let Some(seg) = s.segment_at(now) {
+                    let strategy = &schedule[seg].strategy;
+                    let decision = strategy.decide(&bars[..=i], bars[i].close, position);
+                    if decision.signal != Signal::Hold {
+                        s.pending = Some((decision.signal, strategy.allows_short()));
+                        s.out.decisions.push(Decided {
+                            bar: i,
+                            signal: decision.signal,
+                        });
+                    }
+                }
+            }
+        }
+        for &k in &at_step {
+            states[k].cursor += 1;
+        }
+    }
+
+    if settings.close_at_end && out_of_money_at.is_none() {
+        if let Some(last_step) = steps.checked_sub(1) {
+            close_at_end(&mut states, settings, &mut cash);
+            if first_active.is_some() {
+                let e = cash + unrealized(&states);
+                equity[last_step] = e;
+                if e <= 0.0 {
+                    for s in states.iter_mut() {
+                        let (mark, last) = (s.mark, s.bars.len().saturating_sub(1));
+                        s.close(settings, &mut cash, mark, last);
+                    }
+                    cash = 0.0;
+                    equity[last_step] = 0.0;
+                    out_of_money_at = Some(last_step);
+                }
+            }
+        }
+    }
+
+    // Back-fill the warm-up (the library's `bfill().fillna(cash)`).
+    let first = first_active.unwrap_or(steps);
+    let fill = if first < steps {
+        equity[first]
+    } else {
+        settings.cash
+    };
+    equity[..first].fill(fill);
+    if !single {
+        for s in &mut states {
+            let mut last = settings.cash;
+            for e in &mut s.out.equity {
+                if e.is_nan() {
+                    *e = last;
+                } else {
+                    last = *e;
+                }
+            }
+        }
+    }
+
+    let legs = states
+        .into_iter()
+        .map(|mut s| {
+            let n = s.bars.len();
+            s.out.open_trade = s.open.map(|t| t.to_open_trade(s.bars, s.bars[n - 1].close));
+            s.out.pending = s.pending.map(|(signal, _)| signal);
+            s.out
+        })
+        .collect();
+    PortfolioOutcome {
+        times,
+        equity,
+        legs,
+        cash,
+        out_of_money_at,
+        warmup: warmup_step,
+    }
+}
+
+/// The sorted union of the legs' bar times.
+fn timeline(legs: &[Leg<'_>]) -> Vec<DateTime<Utc>> {
+    if let [leg] = legs {
+        return leg.bars.iter().map(|b| b.time).collect();
+    }
+    let mut all: Vec<DateTime<Utc>> = legs
+        .iter()
+        .flat_map(|l| l.bars.iter().map(|b| b.time))
+        .collect();
+    all.sort_unstable();
+    all.dedup();
+    all
+}
+
+/// Where an order executed in bar `i`'s step fills: (price, bar it is recorded at).
+#[inline]
+fn fill_at(fill: Fill, bars: &[Bar], i: usize) -> (f64, usize) {
+    match fill {
+        Fill::NextOpen => (bars[i].open, i),
+        Fill::Close => (bars[i - 1].close, i - 1),
+    }
+}
+
+/// Σ size·(mark − entry) over open trades, in the engine's operation order.
+#[inline]
+fn unrealized(states: &[LegState<'_>]) -> f64 {
+    let mut sum = 0.0;
+    for s in states {
+        if let Some(t) = s.open {
+            sum += s.mark * t.size - t.size * t.price;
+        }
+    }
+    sum
+}
+
+/// Open a trade on leg `k`, sized against the whole account.
+#[allow(clippy::too_many_arguments)]
+fn open_trade(
+    states: &mut [LegState<'_>],
+    k: usize,
+    settings: &Settings,
+    cash: &mut f64,
+    dir: f64,
+    price: f64,
+    at: usize,
+) {
+    let others_open = states.iter().any(|s| s.open.is_some());
+    let (budget_base, margin) = if others_open {
+        let equity = *cash + unrealized(states);
+        let used: f64 = states
+            .iter()
+            .filter_map(|s| s.open.map(|t| t.size.abs() * s.mark))
+            .sum();
+        (equity.max(0.0), (equity - used).max(0.0))
+    } else {
+        // No trade open: equity is the cash, exactly as the one-symbol engine sees it.
+        let m = cash.max(0.0);
+        (m, m)
+    };
+    let s = &mut states[k];
+    if let Some(t) = entry(settings, s.sizing, dir, price, at, budget_base, margin) {
+        *cash -= t.commission;
+        s.realized -= t.commission;
+        s.open = Some(t);
+    }
+}
+
+/// backtesting.py's `finalize_trades=True` per leg: close at the last bar's fill price, then
+/// execute the signal decided on the last bar at that same price.
+fn close_at_end(states: &mut [LegState<'_>], settings: &Settings, cash: &mut f64) {
+    for k in 0..states.len() {
+        let s = &mut states[k];
+        let n = s.bars.len();
+        if s.out.start >= n {
+            continue;
+        }
+        let (price, at) = fill_at(settings.fill, s.bars, n - 1);
+        s.close(settings, cash, price, at);
+        if let Some((signal, allow_short)) = s.pending.take() {
+            let pos = s.position();
+            if (signal == Signal::Buy && pos < 0.0) || (signal == Signal::Sell && pos > 0.0) {
+                s.close(settings, cash, price, at);
+            }
+            let dir = match signal {
+                Signal::Buy => 1.0,
+                Signal::Sell if allow_short => -1.0,
+                _ => continue,
+            };
+            if states[k].open.is_none() {
+                open_trade(states, k, settings, cash, dir, price, at);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+#[path = "portfolio_tests.rs"]
+mod tests;
