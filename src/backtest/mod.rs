@@ -27,4 +27,8 @@
 
 pub mod engine;
 pub mod metrics;
+pub mod params;
 pub mod portfolio;
+pub mod scoring;
+pub mod sweep;
+pub mod walk_forward;

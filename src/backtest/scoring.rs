@@ -1,0 +1,274 @@
+//! Scoring a portfolio run: its metrics, each leg's, and one metric picked by name for
+//! ranking a sweep.
+//!
+//! For one leg the metrics are exactly `metrics::of_run` on the engine's outcome (same
+//! slices, same warm-up), so the parity with backtesting.py carries over to the command. For
+//! several legs Buy & Hold and Beta need one price series: the equal-weight basket, each
+//! symbol's close divided by its first close (forward-filled on the merged timeline), the
+//! mean of those, times 100.
+
+use super::engine::Trade;
+use super::metrics::{self, Metrics};
+use super::portfolio::PortfolioOutcome;
+use crate::domain::Bar;
+use chrono::Duration;
+
+/// The price series Buy & Hold and Beta are measured against, one value per timeline step.
+pub fn benchmark(legs: &[&[Bar]], out: &PortfolioOutcome) -> Vec<f64> {
+    if let [bars] = legs {
+        return bars.iter().map(|b| b.close).collect();
+    }
+    let mut sum = vec![0.0; out.times.len()];
+    for (bars, leg) in legs.iter().zip(&out.legs) {
+        let Some(first) = bars.first() else { continue };
+        let mut level = 1.0;
+        let mut next = 0;
+        for (step, s) in sum.iter_mut().enumerate() {
+            while next < bars.len() && leg.step_of_bar[next] as usize == step {
+                level = bars[next].close / first.close;
+                next += 1;
+            }
+            *s += level;
+        }
+    }
+    let k = legs.len().max(1) as f64;
+    sum.iter().map(|s| s / k * 100.0).collect()
+}
+
+/// The whole portfolio's metrics; `None` with no bars.
+pub fn portfolio(legs: &[&[Bar]], out: &PortfolioOutcome) -> Option<Metrics> {
+    let closes = benchmark(legs, out);
+    let trades = out.timeline_trades();
+    metrics::compute(&out.times, &closes, &out.equity, &trades, out.warmup)
+}
+
+/// One leg's metrics over its own bars and its own equity curve (see `portfolio`'s module
+/// docs); for a one-leg run this is the portfolio's.
+pub fn leg(bars: &[Bar], out: &PortfolioOutcome, k: usize) -> Option<Metrics> {
+    if out.legs.len() == 1 {
+        return portfolio(&[bars], out);
+    }
+    let leg = &out.legs[k];
+    let times: Vec<_> = bars.iter().map(|b| b.time).collect();
+    let closes: Vec<f64> = bars.iter().map(|b| b.close).collect();
+    metrics::compute(&times, &closes, &leg.equity, &leg.trades, leg.warmup)
+}
+
+/// Metrics over the steps `from..` of a run: for out-of-sample results. Trades entered before
+/// `from` are left out; Buy & Hold starts at `from`.
+pub fn tail(legs: &[&[Bar]], out: &PortfolioOutcome, from: usize) -> Option<Metrics> {
+    let closes = benchmark(legs, out);
+    let trades: Vec<Trade> = out
+        .timeline_trades()
+        .into_iter()
+        .filter(|t| t.entry_bar >= from)
+        .map(|t| Trade {
+            entry_bar: t.entry_bar - from,
+            exit_bar: t.exit_bar - from,
+            ..t
+        })
+        .collect();
+    let from = from.min(out.times.len());
+    metrics::compute(
+        &out.times[from..],
+        &closes[from..],
+        &out.equity[from..],
+        &trades,
+        0,
+    )
+}
+
+type Getter = fn(&Metrics) -> f64;
+
+fn days(d: Option<Duration>) -> f64 {
+    d.map_or(f64::NAN, |d| d.num_seconds() as f64 / 86_400.0)
+}
+
+/// Every rankable metric: the label as printed, and its value (durations in days).
+const METRICS: [(&str, Getter); 29] = [
+    ("Exposure Time [%]", |m| m.exposure_time_pct),
+    ("Equity Final [$]", |m| m.equity_final),
+    ("Equity Peak [$]", |m| m.equity_peak),
+    ("Commissions [$]", |m| m.commissions),
+    ("Return [%]", |m| m.return_pct),
+    ("Buy & Hold Return [%]", |m| m.buy_hold_return_pct),
+    ("Return (Ann.) [%]", |m| m.return_ann_pct),
+    ("Volatility (Ann.) [%]", |m| m.volatility_ann_pct),
+    ("CAGR [%]", |m| m.cagr_pct),
+    ("Sharpe Ratio", |m| m.sharpe_ratio),
+    ("Sortino Ratio", |m| m.sortino_ratio),
+    ("Calmar Ratio", |m| m.calmar_ratio),
+    ("Alpha [%]", |m| m.alpha_pct),
+    ("Beta", |m| m.beta),
+    ("Max. Drawdown [%]", |m| m.max_drawdown_pct),
+    ("Avg. Drawdown [%]", |m| m.avg_drawdown_pct),
+    ("Max. Drawdown Duration", |m| days(m.max_drawdown_duration)),
+    ("Avg. Drawdown Duration", |m| days(m.avg_drawdown_duration)),
+    ("# Trades", |m| m.trades as f64),
+    ("Win Rate [%]", |m| m.win_rate_pct),
+    ("Best Trade [%]", |m| m.best_trade_pct),
+    ("Worst Trade [%]", |m| m.worst_trade_pct),
+    ("Avg. Trade [%]", |m| m.avg_trade_pct),
+    ("Max. Trade Duration", |m| days(m.max_trade_duration)),
+    ("Avg. Trade Duration", |m| days(m.avg_trade_duration)),
+    ("Profit Factor", |m| m.profit_factor),
+    ("Expectancy [%]", |m| m.expectancy_pct),
+    ("SQN", |m| m.sqn),
+    ("Kelly Criterion", |m| m.kelly_criterion),
+];
+
+/// A metric chosen by name for ranking; larger is better, as backtesting.py's `maximize`
+/// (drawdowns are negative, so the smallest drawdown ranks first).
+#[derive(Debug, Clone, Copy)]
+pub struct RankBy {
+    pub label: &'static str,
+    get: Getter,
+}
+
+fn normalize(s: &str) -> String {
+    s.chars()
+        .filter(char::is_ascii_alphanumeric)
+        .collect::<String>()
+        .to_ascii_lowercase()
+}
+
+impl RankBy {
+    /// By label, ignoring case, spaces and punctuation; a unique prefix will do
+    /// (`sharpe`, `equity final`, `return ann`).
+    pub fn parse(name: &str) -> Result<RankBy, String> {
+        let want = normalize(name);
+        let exact = METRICS.iter().find(|(l, _)| normalize(l) == want);
+        let found = exact.copied().or_else(|| {
+            let mut hits = METRICS
+                .iter()
+                .filter(|(l, _)| !want.is_empty() && normalize(l).starts_with(&want));
+            match (hits.next(), hits.next()) {
+                (Some(&hit), None) => Some(hit),
+                _ => None,
+            }
+        });
+        found
+            .map(|(label, get)| RankBy { label, get })
+            .ok_or_else(|| {
+                let all: Vec<&str> = METRICS.iter().map(|m| m.0).collect();
+                format!("`{name}` is not a metric; use one of: {}", all.join(", "))
+            })
+    }
+
+    /// The score of a run: NaN for a run without closed trades, as backtesting.py's
+    /// `optimize` scores it, so that such runs rank last.
+    pub fn score(&self, m: Option<&Metrics>) -> f64 {
+        match m {
+            Some(m) if m.trades > 0 => (self.get)(m),
+            _ => f64::NAN,
+        }
+    }
+}
+
+impl Default for RankBy {
+    fn default() -> Self {
+        RankBy {
+            label: "SQN",
+            get: |m| m.sqn,
+        }
+    }
+}
+
+/// Indexes of `scores` best first: larger first, NaN last, ties in input order (as
+/// `idxmax` picks the first).
+pub fn ranking(scores: &[f64]) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..scores.len()).collect();
+    order.sort_by(|&a, &b| {
+        let (x, y) = (scores[a], scores[b]);
+        match (x.is_nan(), y.is_nan()) {
+            (true, true) => std::cmp::Ordering::Equal,
+            (true, false) => std::cmp::Ordering::Greater,
+            (false, true) => std::cmp::Ordering::Less,
+            _ => y.total_cmp(&x),
+        }
+    });
+    order
+}
+
+/// `f` over `items` on up to `threads` threads (std only; work handed out one item at a
+/// time, so uneven items balance), results in input order.
+pub fn parallel_map<T: Sync, R: Send>(
+    items: &[T],
+    threads: usize,
+    f: impl Fn(&T) -> R + Sync,
+) -> Vec<R> {
+    let threads = threads.clamp(1, items.len().max(1));
+    if threads == 1 {
+        return items.iter().map(f).collect();
+    }
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let mut parts: Vec<Vec<(usize, R)>> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut done = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some(item) = items.get(i) else { break };
+                        done.push((i, f(item)));
+                    }
+                    done
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .map(|w| w.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+            .collect()
+    });
+    let mut all: Vec<(usize, R)> = parts.drain(..).flatten().collect();
+    all.sort_by_key(|(i, _)| *i);
+    all.into_iter().map(|(_, r)| r).collect()
+}
+
+/// The machine's cores, as `std` sees them.
+pub fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn metric_names_are_forgiving_but_not_ambiguous() {
+        assert_eq!(RankBy::parse("SQN").unwrap().label, "SQN");
+        assert_eq!(RankBy::parse("sharpe").unwrap().label, "Sharpe Ratio");
+        assert_eq!(RankBy::parse("Return [%]").unwrap().label, "Return [%]");
+        assert_eq!(
+            RankBy::parse("return ann").unwrap().label,
+            "Return (Ann.) [%]"
+        );
+        assert_eq!(
+            RankBy::parse("Equity Final [$]").unwrap().label,
+            "Equity Final [$]"
+        );
+        let e = RankBy::parse("equity").unwrap_err();
+        assert!(
+            e.contains("not a metric") && e.contains("Equity Peak"),
+            "{e}"
+        );
+        assert!(RankBy::parse("").is_err());
+        assert!(RankBy::parse("luck").is_err());
+    }
+
+    #[test]
+    fn ranking_puts_nan_last_and_keeps_ties_in_order() {
+        let order = ranking(&[1.0, f64::NAN, 3.0, 1.0, -2.0]);
+        assert_eq!(order, [2, 0, 3, 4, 1]);
+        assert!(RankBy::default().score(None).is_nan());
+    }
+
+    #[test]
+    fn parallel_map_keeps_order() {
+        let items: Vec<u64> = (0..1000).collect();
+        let got = parallel_map(&items, 4, |x| x * x);
+        assert_eq!(got, items.iter().map(|x| x * x).collect::<Vec<_>>());
+        assert_eq!(parallel_map(&items[..0], 4, |x| *x), Vec::<u64>::new());
+    }
+}
