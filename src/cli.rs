@@ -26,6 +26,8 @@ pub enum Command {
     Fetch(FetchArgs),
     Import(ImportArgs),
     Data(DataArgs),
+    Reconcile(ReconcileArgs),
+    Rearm(RearmArgs),
 }
 
 /// One trading step: lock, read the broker clock, prices and bars, decide, order, record.
@@ -126,3 +128,21 @@ pub struct DataCheckArgs {
     #[argh(positional)]
     pub symbols: Vec<String>,
 }
+
+/// Compare the ledgers with the broker (orders, fills, positions); exit 1 on any mismatch.
+#[derive(FromArgs, Debug)]
+#[argh(subcommand, name = "reconcile")]
+pub struct ReconcileArgs {
+    /// first day to compare, YYYY-MM-DD (default: 30 days ago)
+    #[argh(option)]
+    pub since: Option<String>,
+
+    /// append what the ledgers miss, marked as recovered (never rewrites a row)
+    #[argh(switch)]
+    pub repair: bool,
+}
+
+/// Clear a drawdown halt so that ticks trade again; the equity peak restarts from now.
+#[derive(FromArgs, Debug)]
+#[argh(subcommand, name = "rearm")]
+pub struct RearmArgs {}

@@ -41,6 +41,8 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Check(_) => cmd::check::run(&config),
         Command::Fetch(args) => cmd::fetch::run(&config, &args),
         Command::Import(args) => cmd::import::run(&config, &args),
+        Command::Reconcile(args) => cmd::reconcile::run(&config, &args),
+        Command::Rearm(_) => cmd::rearm::run(&config),
         Command::Data(cli::DataArgs {
             command: cli::DataCommand::Check(args),
         }) => cmd::data::check(&config, &args),

@@ -4,4 +4,6 @@ pub mod check;
 pub mod data;
 pub mod fetch;
 pub mod import;
+pub mod rearm;
+pub mod reconcile;
 pub mod tick;

@@ -136,6 +136,92 @@ impl Bot {
         self.run_env(args, &[("ALPACA_KEY", KEY_ID), ("ALPACA_SECRET", SECRET)])
     }
 
+    /// Start a tick without waiting for it (output discarded), for kill tests.
+    pub fn spawn_tick(&self) -> std::process::Child {
+        Command::new(BIN)
+            .args(["--config", self.config_path().to_str().unwrap(), "tick"])
+            .current_dir(self.cwd.path())
+            .env_clear()
+            .env("ALPACA_KEY", KEY_ID)
+            .env("ALPACA_SECRET", SECRET)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap()
+    }
+
+    /// The invariants that must hold after any run, however it ended: every ledger parses,
+    /// the state loads, and the broker never holds two orders with one client order id.
+    pub fn assert_consistent(&self) {
+        for name in ["decisions.csv", "orders.csv", "fills.csv", "equity.csv"] {
+            let _ = self.ledger(name);
+        }
+        if self.path("data/state.json").exists() {
+            let _ = self.state();
+        }
+        let orders = self.fake.orders();
+        let mut ids: Vec<&str> = orders
+            .iter()
+            .map(|o| o["client_order_id"].as_str().unwrap())
+            .collect();
+        ids.sort_unstable();
+        let before = ids.len();
+        ids.dedup();
+        assert_eq!(ids.len(), before, "a client order id twice at the broker");
+        let fills = self.ledger("fills.csv");
+        let mut acts: Vec<&str> = fills
+            .iter()
+            .map(|f| f["activity_id"].as_str())
+            .filter(|a| !a.is_empty())
+            .collect();
+        acts.sort_unstable();
+        let n = acts.len();
+        acts.dedup();
+        assert_eq!(acts.len(), n, "a fill recorded twice");
+    }
+
+    /// After a clean tick: every broker order is in the orders ledger, no intent is left,
+    /// and the fills ledger adds up to the broker's positions.
+    pub fn assert_settled(&self) {
+        self.assert_consistent();
+        let ledger: Vec<String> = self
+            .ledger("orders.csv")
+            .iter()
+            .map(|r| r["order_id"].clone())
+            .collect();
+        for o in self.fake.orders() {
+            let id = o["id"].as_str().unwrap();
+            assert!(
+                ledger.iter().any(|l| l == id),
+                "broker order {id} ({}) missing from orders.csv",
+                o["client_order_id"]
+            );
+        }
+        assert!(
+            self.state()["intents"].as_array().unwrap().is_empty(),
+            "{}",
+            self.state()
+        );
+        let positions = self.broker_json("/v2/positions");
+        for symbol in ["AAPL", "TSLA"] {
+            let broker: f64 = positions
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|p| p["symbol"] == symbol)
+                .map_or(0.0, |p| p["qty"].as_str().unwrap().parse().unwrap());
+            let ours: f64 = self
+                .ledger("fills.csv")
+                .iter()
+                .filter(|f| f["symbol"] == symbol && !f["activity_id"].is_empty())
+                .map(|f| {
+                    f["qty"].parse::<f64>().unwrap() * if f["side"] == "sell" { -1.0 } else { 1.0 }
+                })
+                .sum();
+            assert_eq!(broker, ours, "{symbol}: broker position vs fills ledger");
+        }
+    }
+
     /// Run with exactly these environment variables (plus the config path).
     pub fn run_env(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
         let config = self.config_path();
@@ -174,6 +260,32 @@ impl Bot {
             .send_json(&body)
             .unwrap();
         assert_eq!(resp.status().as_u16(), 200);
+    }
+
+    /// GET a path on the fake broker as a client would see it (JSON).
+    pub fn broker_json(&self, path: &str) -> serde_json::Value {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .build()
+            .into();
+        let mut resp = agent
+            .get(format!("{}{path}", self.fake.url()))
+            .header("APCA-API-KEY-ID", KEY_ID)
+            .header("APCA-API-SECRET-KEY", SECRET)
+            .call()
+            .unwrap();
+        serde_json::from_str(&resp.body_mut().read_to_string().unwrap()).unwrap()
+    }
+
+    /// Move the fake clock on by `minutes`, with a fresh latest trade and closed bars up to the
+    /// new last minute for both default symbols, so that a tick may trade.
+    pub fn next_minute(&self, minutes: i64, aapl: f64, tsla_closes: &[f64]) {
+        self.fake
+            .set_clock(self.fake.now() + Duration::minutes(minutes), true);
+        self.set_price("AAPL", aapl);
+        self.set_price("TSLA", *tsla_closes.last().unwrap_or(&250.0));
+        self.set_closes("AAPL", &[aapl; 3]);
+        self.set_closes("TSLA", tsla_closes);
     }
 
     pub fn tick(&self) -> Run {

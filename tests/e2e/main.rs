@@ -5,6 +5,8 @@
 mod fake_alpaca;
 mod harness;
 
+mod broker;
+mod chaos;
 mod check;
 mod cli;
 mod faults;

@@ -1,0 +1,275 @@
+//! Broker truth: fills and equity ledgers, risk guards, reconcile.
+
+use crate::check;
+use crate::harness::{Bot, SYMBOLS};
+
+#[test]
+fn fills_are_recorded_once_with_the_brokers_exact_numbers() {
+    let bot = Bot::with_symbols(&SYMBOLS.replacen("qty = 1", "qty = 3", 1));
+    bot.set_price("AAPL", 231.37);
+    let run = bot.tick();
+    check!(run, run.stdout.contains("AAPL buy 3 -> new"));
+    let id = bot.fake.orders()[0]["id"].as_str().unwrap().to_string();
+    bot.fake.partially_fill(&id, 1.0, 231.37);
+
+    bot.next_minute(1, 225.0, &[250.0; 3]);
+    let run = bot.tick();
+    check!(run, run.code == 0 && run.stdout.contains("1 new fill"));
+    bot.fake.partially_fill(&id, 1.0, 231.41);
+    bot.next_minute(1, 225.0, &[250.0; 3]);
+    let run = bot.tick();
+    check!(run, run.stdout.contains("1 new fill"));
+    bot.fake.set_order_status(&id, "canceled");
+    bot.next_minute(1, 225.0, &[250.0; 3]);
+    let run = bot.tick();
+    check!(run, run.code == 0);
+    bot.next_minute(1, 225.0, &[250.0; 3]);
+    let run = bot.tick();
+    check!(run, run.code == 0);
+
+    let fills = bot.ledger("fills.csv");
+    let broker = bot.fake.activities();
+    assert_eq!(
+        fills.len(),
+        3,
+        "two executions and the canceled rest, each once: {fills:#?}"
+    );
+    for (row, act) in fills.iter().zip(&broker) {
+        assert_eq!(row["activity_id"], act["id"].as_str().unwrap());
+        assert_eq!(
+            row["price"],
+            act["price"].as_str().unwrap(),
+            "price exactly as Alpaca sent it"
+        );
+        assert_eq!(row["qty"], "1");
+        assert_eq!(row["status"], "partial_fill");
+        assert_eq!(row["client_order_id"], "pb-AAPL-1Min-20261124T1529-thr-buy");
+    }
+    assert_eq!(
+        (fills[2]["status"].as_str(), fills[2]["qty"].as_str()),
+        ("canceled", "1"),
+        "the unfilled share"
+    );
+    assert!(
+        bot.state()["tracked"].as_array().unwrap().is_empty(),
+        "a final order is no longer tracked"
+    );
+}
+
+#[test]
+fn the_equity_ledger_gets_one_row_per_tick_in_the_brokers_own_digits() {
+    let bot = Bot::new();
+    bot.fake.set_account("-23140.2", "245432.61", "103820.56");
+    let run = bot.tick();
+    check!(run, run.code == 0);
+    bot.next_minute(1, 225.0, &[250.0; 3]);
+    let run = bot.tick();
+    check!(run, run.code == 0);
+    let rows = bot.ledger("equity.csv");
+    assert_eq!(rows.len(), 2);
+    let account = bot.broker_json("/v2/account");
+    assert_eq!(rows[0]["equity"], account["equity"].as_str().unwrap());
+    assert_eq!(rows[0]["cash"], account["cash"].as_str().unwrap());
+    assert_eq!(
+        rows[0]["buying_power"],
+        account["buying_power"].as_str().unwrap()
+    );
+    assert_eq!(
+        (rows[0]["AAPL"].as_str(), rows[0]["TSLA"].as_str()),
+        ("0", "0")
+    );
+    let header = std::fs::read_to_string(bot.path("data/ledger/equity.csv")).unwrap();
+    assert!(header.starts_with("time_utc,equity,cash,long_market_value,buying_power,AAPL,TSLA\n"));
+}
+
+#[test]
+fn the_kill_switch_stops_every_order_and_says_so() {
+    let bot = Bot::new();
+    bot.set_price("AAPL", 231.0);
+    std::fs::create_dir_all(bot.path("data")).unwrap();
+    std::fs::write(bot.path("data/STOP"), "").unwrap();
+    let run = bot.tick();
+    check!(run, run.code == 0 && bot.posts() == 0);
+    check!(run, run.stderr.contains("kill switch"));
+    let d = &bot.ledger("decisions.csv")[0];
+    assert_eq!(d["action"], "refused");
+    assert!(
+        d["reason"].contains("kill switch: the file STOP exists"),
+        "{d:?}"
+    );
+}
+
+#[test]
+fn a_drawdown_halts_trading_until_a_person_rearms() {
+    let bot = Bot::new();
+    // Only the drawdown guard here: the same fall would also trip the daily loss limit.
+    let config = std::fs::read_to_string(bot.config_path()).unwrap();
+    std::fs::write(
+        bot.config_path(),
+        format!("{config}\n[risk]\nmax_daily_loss_pct = 0\n"),
+    )
+    .unwrap();
+    let run = bot.tick();
+    check!(run, run.code == 0, "peak equity 100000 recorded");
+    bot.fake.set_account("70000", "70000", "70000");
+    bot.next_minute(1, 231.0, &[250.0; 3]);
+    let run = bot.tick();
+    check!(run, run.code == 0 && bot.posts() == 0);
+    check!(
+        run,
+        run.stdout.contains("HALTED") && run.stderr.contains("trading halted: drawdown 30.00%")
+    );
+    // Recovery alone does not resume trading.
+    bot.fake.set_account("100000", "200000", "100000");
+    bot.next_minute(1, 231.0, &[250.0; 3]);
+    let run = bot.tick();
+    check!(
+        run,
+        bot.posts() == 0 && run.stdout.contains("trading is halted")
+    );
+    let run = bot.run(&["rearm"]);
+    check!(run, run.code == 0 && run.stdout.contains("re-armed"));
+    bot.next_minute(1, 231.0, &[250.0; 3]);
+    let run = bot.tick();
+    check!(run, run.stdout.contains("AAPL buy 1 -> new"));
+    let run = bot.run(&["rearm"]);
+    check!(run, run.stdout.contains("not halted"));
+}
+
+#[test]
+fn a_daily_loss_stops_new_positions_but_not_exits() {
+    let bot = Bot::new();
+    bot.share_account();
+    // Alpaca's last_equity (yesterday's close) is 100011.10 on the fake: 94000 is a 6% loss.
+    bot.fake.set_account("94000", "94000", "94000");
+    bot.set_price("AAPL", 231.0);
+    bot.fake.set_position("TSLA", 2.0, 250.0);
+    bot.set_closes("TSLA", &[1.0, 2.0, 3.0, 3.0, 0.0]);
+    let run = bot.tick();
+    check!(run, run.code == 0);
+    check!(
+        run,
+        run.stdout
+            .contains("AAPL buy refused (daily loss limit reached")
+    );
+    check!(
+        run,
+        run.stdout.contains("TSLA sell 2 -> new"),
+        "closing a position is always allowed"
+    );
+}
+
+#[test]
+fn size_and_staleness_limits_refuse_with_a_reason() {
+    let bot = Bot::new();
+    let config = std::fs::read_to_string(bot.config_path()).unwrap();
+    std::fs::write(
+        bot.config_path(),
+        format!("{config}\n[risk]\nmax_order_notional = 100\nmax_price_age_secs = 30\n"),
+    )
+    .unwrap();
+    bot.set_price("AAPL", 231.0);
+    let run = bot.tick();
+    check!(
+        run,
+        run.stdout
+            .contains("AAPL buy refused (order value 231.00 is over max_order_notional 100)")
+    );
+
+    let bot = Bot::new();
+    bot.fake.set_latest_trade(
+        "AAPL",
+        231.0,
+        crate::harness::open_now() - chrono::Duration::minutes(10),
+    );
+    let run = bot.tick();
+    check!(
+        run,
+        run.stdout
+            .contains("AAPL buy refused (stale price: the latest trade is 600 s old")
+    );
+
+    let bot = Bot::new();
+    let config = std::fs::read_to_string(bot.config_path()).unwrap();
+    std::fs::write(
+        bot.config_path(),
+        format!("{config}\n[risk]\nmax_orders_per_day = 1\n"),
+    )
+    .unwrap();
+    bot.set_price("AAPL", 231.0);
+    bot.set_closes("TSLA", &[5.0, 4.0, 3.0, 3.0, 6.0]);
+    let run = bot.tick();
+    check!(
+        run,
+        run.stdout.contains("AAPL buy 1 -> new")
+            && run
+                .stdout
+                .contains("TSLA buy refused (max_orders_per_day (1) reached)")
+    );
+    assert_eq!(bot.posts(), 1);
+}
+
+#[test]
+fn a_position_the_ledger_does_not_explain_stops_that_symbol_until_reconciled() {
+    let bot = Bot::new();
+    bot.fake.set_position("AAPL", 5.0, 200.0);
+    bot.set_price("AAPL", 219.0);
+    bot.set_closes("TSLA", &[5.0, 4.0, 3.0, 3.0, 6.0]);
+    let run = bot.tick();
+    check!(
+        run,
+        run.stdout.contains(
+            "AAPL sell refused (the broker holds 5 AAPL but the bot's fills ledger says 0"
+        )
+    );
+    check!(
+        run,
+        run.stdout.contains("TSLA buy 2 -> new"),
+        "other symbols still trade"
+    );
+}
+
+#[test]
+fn reconcile_finds_and_repairs_what_the_ledgers_miss() {
+    let bot = Bot::new();
+    bot.set_price("AAPL", 231.0);
+    let run = bot.tick();
+    check!(run, run.code == 0);
+    bot.fake.fill_open_orders(231.25);
+    bot.next_minute(1, 225.0, &[250.0; 3]);
+    let run = bot.tick();
+    check!(run, run.stdout.contains("1 new fill"));
+    let run = bot.run(&["reconcile"]);
+    check!(
+        run,
+        run.code == 0 && run.stdout.contains("ledgers agree with the broker")
+    );
+
+    // Lose the fill row (as if the file were restored from an old backup).
+    let path = bot.path("data/ledger/fills.csv");
+    let text = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(&path, text.lines().next().unwrap().to_string() + "\n").unwrap();
+    // And an order placed with a bot client id that never made it into the ledger.
+    bot.place_manual_order("TSLA", "buy", "1", "market");
+    let run = bot.run(&["reconcile"]);
+    check!(
+        run,
+        run.code == 1 && run.stderr.contains("run with --repair")
+    );
+    check!(
+        run,
+        run.stdout.contains("fill missing") && run.stdout.contains("position differs")
+    );
+    let run = bot.run(&["reconcile", "--repair"]);
+    check!(
+        run,
+        run.code == 0 && run.stdout.contains("appended 0 order(s) and 1 fill(s)")
+    );
+    let fills = bot.ledger("fills.csv");
+    assert_eq!(fills[0]["source"], "reconcile");
+    assert_eq!(fills[0]["price"], "231.25");
+    let run = bot.run(&["reconcile"]);
+    check!(run, run.code == 0, "repaired ledgers agree");
+    let run = bot.run(&["reconcile", "--since", "yesterday"]);
+    check!(run, run.code == 2);
+}
