@@ -24,6 +24,7 @@ pub mod fills;
 pub mod history;
 pub mod logging;
 pub mod orders;
+pub mod report;
 pub mod risk;
 pub mod store;
 pub mod strategy;

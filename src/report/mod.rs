@@ -1,0 +1,11 @@
+//! Reports people read: self-contained HTML pages with inline SVG charts.
+//!
+//! * [`svg`] draws charts from plain `(UTC seconds, value)` series: lines with markers, an
+//!   area, a heatmap. It knows nothing about backtests, so the live dashboard can reuse it
+//!   over the ledgers.
+//! * [`html`] lays out a page: headings, tables, charts, notes.
+//!
+//! Pure: both return strings; the command modules write the files.
+
+pub mod html;
+pub mod svg;
