@@ -28,6 +28,7 @@ pub enum Command {
     Data(DataArgs),
     Reconcile(ReconcileArgs),
     Rearm(RearmArgs),
+    Backtest(BacktestArgs),
 }
 
 /// One trading step: lock, read the broker clock, prices and bars, decide, order, record.
@@ -146,3 +147,94 @@ pub struct ReconcileArgs {
 #[derive(FromArgs, Debug)]
 #[argh(subcommand, name = "rearm")]
 pub struct RearmArgs {}
+
+/// Replay cached bars through the strategies the tick runs (same decision code, same config
+/// section) and report trades, equity and backtesting.py's metrics; or sweep parameters, or
+/// walk forward. Reads data/bars/SYMBOL-TIMEFRAME.csv (fill it with `fetch` or `import`);
+/// writes trades.csv, equity.csv, metrics.json and report.html to --out.
+#[derive(FromArgs, Debug)]
+#[argh(subcommand, name = "backtest")]
+pub struct BacktestArgs {
+    /// symbol to test, repeatable (default: every symbol of the config, as one portfolio)
+    #[argh(option)]
+    pub symbol: Vec<String>,
+
+    /// bar size: 1Min 5Min 15Min 1Hour 1Day (default 1Day, what `fetch` fetches by default)
+    #[argh(option, default = "String::from(\"1Day\")")]
+    pub timeframe: String,
+
+    /// first day to use, YYYY-MM-DD (UTC; default: the first cached bar)
+    #[argh(option)]
+    pub start: Option<String>,
+
+    /// last day to use, YYYY-MM-DD, inclusive (UTC; default: the last cached bar)
+    #[argh(option)]
+    pub end: Option<String>,
+
+    /// starting cash in dollars (default 10000)
+    #[argh(option, default = "10_000.0")]
+    pub cash: f64,
+
+    /// commission as a fraction of each fill's value, at entry and exit (default 0)
+    #[argh(option, default = "0.0")]
+    pub commission: f64,
+
+    /// fixed commission in dollars per fill (default 0)
+    #[argh(option, default = "0.0")]
+    pub commission_fixed: f64,
+
+    /// adverse slippage on entries, in basis points (default 0)
+    #[argh(option, default = "0.0")]
+    pub slippage_bps: f64,
+
+    /// when an order decided on a bar fills: next-open (default) or close
+    #[argh(option, default = "String::from(\"next-open\")")]
+    pub fill: String,
+
+    /// close a position still open at the end (backtesting.py's finalize_trades)
+    #[argh(switch)]
+    pub close_at_end: bool,
+
+    /// sizing for every symbol: all-in, qty=N, notional=DOLLARS or fraction=F (default: each
+    /// symbol's qty / notional / equity_fraction from the config)
+    #[argh(option)]
+    pub sizing: Option<String>,
+
+    /// strategy kind for every symbol, e.g. sma_cross (default: each symbol's from the config)
+    #[argh(option)]
+    pub strategy: Option<String>,
+
+    /// strategy parameter NAME=VALUE, repeatable, e.g. --param fast=10 --param slow=30
+    #[argh(option)]
+    pub param: Vec<String>,
+
+    /// sweep a parameter: NAME=A..B:STEP (B excluded, like Python's range), NAME=A..=B:STEP
+    /// or NAME=V1,V2; repeatable, and further NAME=... words after it are swept too
+    #[argh(option)]
+    pub sweep: Vec<String>,
+
+    /// the metric a sweep ranks by, largest first (default SQN), e.g. "Sharpe Ratio"
+    #[argh(option, default = "String::from(\"SQN\")")]
+    pub rank: String,
+
+    /// walk forward: train=BARS test=BARS (optimise the --sweep grid on each training
+    /// window, trade the next test window with the winner)
+    #[argh(option)]
+    pub walk_forward: Vec<String>,
+
+    /// walk-forward training windows all start at the first bar (default: rolling)
+    #[argh(switch)]
+    pub anchored: bool,
+
+    /// output folder (default: data/backtests/<UTC time>/ under the config's data_dir)
+    #[argh(option)]
+    pub out: Option<PathBuf>,
+
+    /// threads for sweeps (default: all cores)
+    #[argh(option)]
+    pub threads: Option<usize>,
+
+    /// more NAME=... words for --sweep or train=/test= for --walk-forward
+    #[argh(positional)]
+    pub more: Vec<String>,
+}

@@ -44,6 +44,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Import(args) => cmd::import::run(&config, &args),
         Command::Reconcile(args) => cmd::reconcile::run(&config, &args),
         Command::Rearm(_) => cmd::rearm::run(&config),
+        Command::Backtest(args) => cmd::backtest::run(&config, &args),
         Command::Data(cli::DataArgs {
             command: cli::DataCommand::Check(args),
         }) => cmd::data::check(&config, &args),

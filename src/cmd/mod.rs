@@ -1,9 +1,12 @@
 //! One module per command; each exposes `run(config, args)`.
 
+pub mod backtest;
+pub mod backtest_output;
 pub mod check;
 pub mod data;
 pub mod fetch;
 pub mod import;
+pub mod out_dir;
 pub mod rearm;
 pub mod reconcile;
 pub mod tick;

@@ -7,5 +7,6 @@
 //!
 //! Pure: both return strings; the command modules write the files.
 
+pub mod backtest;
 pub mod html;
 pub mod svg;

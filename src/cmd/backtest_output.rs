@@ -1,0 +1,326 @@
+//! The text of `backtest`'s output files: trades.csv, equity.csv, metrics.json, sweep.csv
+//! and walk_forward.csv. Pure string building (the command writes them through `out_dir`),
+//! so each format is unit-tested without a disk.
+
+use crate::backtest::metrics::Metrics;
+use crate::backtest::params;
+use crate::backtest::portfolio::PortfolioOutcome;
+use crate::backtest::sweep::Sweep;
+use crate::backtest::walk_forward::WalkForward;
+use crate::domain::Bar;
+use chrono::{DateTime, Duration, Utc};
+use serde_json::{json, Map, Value};
+use std::fmt::Write as _;
+
+/// `YYYY-MM-DD HH:MM:SS`, the bar cache's time format.
+pub fn time_cell(t: DateTime<Utc>) -> String {
+    t.format("%Y-%m-%d %H:%M:%S").to_string()
+}
+
+/// Writes `YYYY-MM-DD HH:MM:SS` for UTC seconds without chrono's formatter: equity.csv of a
+/// million minute bars is a million of these. The date part is computed once per day.
+struct FastTime {
+    day: i64,
+    date: String,
+}
+
+impl FastTime {
+    fn write(&mut self, out: &mut String, secs: i64) {
+        let (day, rest) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+        if day != self.day || self.date.is_empty() {
+            self.day = day;
+            self.date = DateTime::<Utc>::from_timestamp(day * 86_400, 0)
+                .unwrap_or_default()
+                .format("%Y-%m-%d ")
+                .to_string();
+        }
+        out.push_str(&self.date);
+        let (h, m, s) = (rest / 3600, rest / 60 % 60, rest % 60);
+        for (k, v) in [h, m, s].into_iter().enumerate() {
+            if k > 0 {
+                out.push(':');
+            }
+            out.push(char::from(b'0' + (v / 10) as u8));
+            out.push(char::from(b'0' + (v % 10) as u8));
+        }
+    }
+}
+
+/// A float for CSV: shortest round-trip form, empty for NaN.
+fn num(out: &mut String, v: f64) {
+    if v.is_finite() {
+        let _ = write!(out, "{v}");
+    }
+}
+
+/// Every closed trade of every symbol, then the trades still open, oldest entry first within
+/// each symbol.
+pub fn trades_csv(names: &[String], bars: &[&[Bar]], out: &PortfolioOutcome) -> String {
+    let mut s = String::from(
+        "symbol,status,direction,size,entry_time,entry_price,exit_time,exit_price,pnl,return_pct,commission,entry_bar,exit_bar\n",
+    );
+    for ((name, leg), bars) in names.iter().zip(&out.legs).zip(bars) {
+        for t in &leg.trades {
+            let dir = if t.size > 0.0 { "long" } else { "short" };
+            let _ = write!(
+                s,
+                "{name},closed,{dir},{},{},{},{},{},{},{},{},{},{}\n",
+                t.size.abs(),
+                time_cell(t.entry_time),
+                t.entry_price,
+                time_cell(t.exit_time),
+                t.exit_price,
+                t.pnl,
+                t.return_pct * 100.0,
+                t.commission,
+                t.entry_bar,
+                t.exit_bar
+            );
+        }
+        if let Some(t) = leg.open_trade {
+            let dir = if t.size > 0.0 { "long" } else { "short" };
+            let last = bars.last().map_or(f64::NAN, |b| b.close);
+            let _ = writeln!(
+                s,
+                "{name},open,{dir},{},{},{},,{last},{},{},{},{},",
+                t.size.abs(),
+                time_cell(t.entry_time),
+                t.entry_price,
+                t.unrealized_pnl - t.entry_commission,
+                (1f64.copysign(t.size) * (last / t.entry_price - 1.0)) * 100.0,
+                t.entry_commission,
+                t.entry_bar
+            );
+        }
+    }
+    s
+}
+
+/// Equity and drawdown at every timeline step from `from`; with several symbols, each one's
+/// equity (forward-filled on the merged timeline) after them.
+pub fn equity_csv(names: &[String], out: &PortfolioOutcome, from: usize) -> String {
+    let multi = out.legs.len() > 1;
+    let mut s = String::with_capacity((out.times.len() - from.min(out.times.len())) * 48);
+    s.push_str("time_utc,equity,drawdown_pct");
+    if multi {
+        for n in names {
+            let _ = write!(s, ",equity_{n}");
+        }
+    }
+    s.push('\n');
+    let mut clock = FastTime {
+        day: i64::MIN,
+        date: String::new(),
+    };
+    let mut peak = f64::NEG_INFINITY;
+    let mut next = vec![0usize; out.legs.len()];
+    let mut last: Vec<f64> = vec![f64::NAN; out.legs.len()];
+    for (step, (&t, &e)) in out.times.iter().zip(&out.equity).enumerate() {
+        peak = peak.max(e);
+        if multi {
+            for (k, leg) in out.legs.iter().enumerate() {
+                while next[k] < leg.step_of_bar.len() && leg.step_of_bar[next[k]] as usize <= step {
+                    last[k] = leg.equity[next[k]];
+                    next[k] += 1;
+                }
+            }
+        }
+        if step < from {
+            continue;
+        }
+        clock.write(&mut s, t.timestamp());
+        s.push(',');
+        num(&mut s, e);
+        s.push(',');
+        num(&mut s, (e / peak - 1.0) * 100.0);
+        if multi {
+            for &v in &last {
+                s.push(',');
+                num(&mut s, v);
+            }
+        }
+        s.push('\n');
+    }
+    s
+}
+
+fn days(d: Option<Duration>) -> Value {
+    d.and_then(|d| d.num_nanoseconds())
+        .map_or(Value::Null, |ns| json!(ns as f64 / 86_400e9))
+}
+
+fn n(v: f64) -> Value {
+    if v.is_finite() {
+        json!(v)
+    } else {
+        Value::Null
+    }
+}
+
+/// Every metric under backtesting.py's label; durations in days, NaN as null.
+pub fn metrics_json(m: &Metrics) -> Value {
+    let mut o = Map::new();
+    let mut put = |k: &str, v: Value| {
+        o.insert(k.to_string(), v);
+    };
+    put("Start", json!(time_cell(m.start)));
+    put("End", json!(time_cell(m.end)));
+    put("Duration", days(Some(m.duration)));
+    put("Exposure Time [%]", n(m.exposure_time_pct));
+    put("Equity Final [$]", n(m.equity_final));
+    put("Equity Peak [$]", n(m.equity_peak));
+    put("Commissions [$]", n(m.commissions));
+    put("Return [%]", n(m.return_pct));
+    put("Buy & Hold Return [%]", n(m.buy_hold_return_pct));
+    put("Return (Ann.) [%]", n(m.return_ann_pct));
+    put("Volatility (Ann.) [%]", n(m.volatility_ann_pct));
+    put("CAGR [%]", n(m.cagr_pct));
+    put("Sharpe Ratio", n(m.sharpe_ratio));
+    put("Sortino Ratio", n(m.sortino_ratio));
+    put("Calmar Ratio", n(m.calmar_ratio));
+    put("Alpha [%]", n(m.alpha_pct));
+    put("Beta", n(m.beta));
+    put("Max. Drawdown [%]", n(m.max_drawdown_pct));
+    put("Avg. Drawdown [%]", n(m.avg_drawdown_pct));
+    put("Max. Drawdown Duration", days(m.max_drawdown_duration));
+    put("Avg. Drawdown Duration", days(m.avg_drawdown_duration));
+    put("# Trades", json!(m.trades));
+    put("Win Rate [%]", n(m.win_rate_pct));
+    put("Best Trade [%]", n(m.best_trade_pct));
+    put("Worst Trade [%]", n(m.worst_trade_pct));
+    put("Avg. Trade [%]", n(m.avg_trade_pct));
+    put("Max. Trade Duration", days(m.max_trade_duration));
+    put("Avg. Trade Duration", days(m.avg_trade_duration));
+    put("Profit Factor", n(m.profit_factor));
+    put("Expectancy [%]", n(m.expectancy_pct));
+    put("SQN", n(m.sqn));
+    put("Kelly Criterion", n(m.kelly_criterion));
+    put("periods_per_year", n(m.periods_per_year));
+    Value::Object(o)
+}
+
+/// A strategy as `{kind, params...}`.
+pub fn strategy_json(s: &crate::strategy::Strategy) -> Value {
+    let mut o = Map::new();
+    o.insert("kind".into(), json!(params::kind_of(s)));
+    for (k, v) in params::params_of(s) {
+        o.insert(
+            k.into(),
+            if k == "allow_short" {
+                json!(v != 0.0)
+            } else {
+                json!(v)
+            },
+        );
+    }
+    Value::Object(o)
+}
+
+/// sweep.csv: one row per valid combination, best first.
+pub fn sweep_csv(sweep: &Sweep) -> String {
+    let mut s = String::from("rank,");
+    for a in &sweep.axes {
+        let _ = write!(s, "{},", a.name);
+    }
+    let _ = writeln!(
+        s,
+        "score ({}),trades,return_pct,sharpe,max_drawdown_pct,win_rate_pct,equity_final,sqn",
+        sweep.rank.label
+    );
+    for (i, row) in sweep.rows.iter().enumerate() {
+        let _ = write!(s, "{},", i + 1);
+        for v in &row.values {
+            let _ = write!(s, "{},", params::format_value(*v));
+        }
+        num(&mut s, row.score);
+        if let Some(m) = &row.metrics {
+            let _ = write!(s, ",{},", m.trades);
+            for v in [
+                m.return_pct,
+                m.sharpe_ratio,
+                m.max_drawdown_pct,
+                m.win_rate_pct,
+                m.equity_final,
+            ] {
+                num(&mut s, v);
+                s.push(',');
+            }
+            num(&mut s, m.sqn);
+        } else {
+            s.push_str(",0,,,,,,");
+        }
+        s.push('\n');
+    }
+    s
+}
+
+/// walk_forward.csv: one row per window.
+pub fn walk_forward_csv(wf: &WalkForward, axes: &[String]) -> String {
+    let mut s = String::from("window,train_start,train_end,test_start,test_end,");
+    for a in axes {
+        let _ = write!(s, "{a},");
+    }
+    s.push_str("in_sample_score,out_of_sample_score,out_of_sample_return_pct\n");
+    let t = |i: usize| time_cell(wf.outcome.times[i]);
+    for (k, w) in wf.windows.iter().enumerate() {
+        let (tr, te) = (&w.window.train, &w.window.test);
+        let _ = write!(
+            s,
+            "{},{},{},{},{},",
+            k + 1,
+            t(tr.start),
+            t(tr.end - 1),
+            t(te.start),
+            t(te.end - 1)
+        );
+        for i in 0..axes.len() {
+            if let Some(v) = w.chosen.as_ref().and_then(|c| c.get(i)) {
+                s.push_str(&params::format_value(*v));
+            }
+            s.push(',');
+        }
+        for v in [w.in_sample_score, w.out_of_sample_score] {
+            num(&mut s, v);
+            s.push(',');
+        }
+        num(&mut s, w.out_of_sample_return_pct);
+        s.push('\n');
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fast_time_matches_chrono() {
+        let mut clock = FastTime {
+            day: i64::MIN,
+            date: String::new(),
+        };
+        for secs in [0i64, 59, 86_399, 86_400, 1_092_873_600, 1_764_100_861] {
+            let mut s = String::new();
+            clock.write(&mut s, secs);
+            let t = DateTime::<Utc>::from_timestamp(secs, 0).unwrap();
+            assert_eq!(s, time_cell(t));
+        }
+    }
+
+    #[test]
+    fn metrics_json_has_every_label_and_null_for_nan() {
+        let t = DateTime::<Utc>::from_timestamp(0, 0).unwrap();
+        let times = [t, t + Duration::days(1), t + Duration::days(2)];
+        let m =
+            crate::backtest::metrics::compute(&times, &[1.0, 1.0, 1.0], &[5.0; 3], &[], 0).unwrap();
+        let v = metrics_json(&m);
+        let o = v.as_object().unwrap();
+        assert_eq!(o.len(), 33);
+        assert_eq!(o["Duration"], json!(2.0));
+        assert_eq!(o["SQN"], Value::Null);
+        assert_eq!(o["Start"], json!("1970-01-01 00:00:00"));
+        for (label, _) in m.rows() {
+            assert!(o.contains_key(label), "{label}");
+        }
+    }
+}
