@@ -29,6 +29,8 @@ pub enum Command {
     Reconcile(ReconcileArgs),
     Rearm(RearmArgs),
     Backtest(BacktestArgs),
+    Train(TrainArgs),
+    Status(StatusArgs),
 }
 
 /// One trading step: lock, read the broker clock, prices and bars, decide, order, record.
@@ -237,4 +239,60 @@ pub struct BacktestArgs {
     /// more NAME=... words for --sweep or train=/test= for --walk-forward
     #[argh(positional)]
     pub more: Vec<String>,
+}
+
+/// A five-second summary: last tick, market, guards, equity and P&L, positions, open orders,
+/// recent decisions.
+#[derive(FromArgs, Debug)]
+#[argh(subcommand, name = "status")]
+pub struct StatusArgs {
+    /// from the files alone, without asking the broker
+    #[argh(switch)]
+    pub offline: bool,
+}
+
+/// Train the learned strategy on cached bars with walk-forward validation: fit on each
+/// window, predict only the next, print out-of-sample accuracy, log loss and the trading
+/// result after costs beside buy & hold and sma_cross, and save the model to
+/// data/models/SYMBOL-TIMEFRAME-logreg-v1.json (fitted on the last window; on all bars with
+/// --anchored). Use it with `strategy = { kind = "model", path = "data/models/...", threshold = 0.55 }`.
+#[derive(FromArgs, Debug)]
+#[argh(subcommand, name = "train")]
+pub struct TrainArgs {
+    /// the symbol whose cached bars to train on
+    #[argh(option)]
+    pub symbol: String,
+
+    /// bar size: 1Min 5Min 15Min 1Hour 1Day (default 1Day); the model only runs on it
+    #[argh(option, default = "String::from(\"1Day\")")]
+    pub timeframe: String,
+
+    /// bars ahead the label looks: "up" if close[t+horizon] beats close[t] by more than two
+    /// commissions (default 5)
+    #[argh(option, default = "5")]
+    pub horizon: usize,
+
+    /// bars per training window (default 756, three years of days)
+    #[argh(option, default = "756")]
+    pub train: usize,
+
+    /// bars per test window, each predicted by the model of the window before it (default 126)
+    #[argh(option, default = "126")]
+    pub test: usize,
+
+    /// grow the training window from the first bar instead of rolling it
+    #[argh(switch)]
+    pub anchored: bool,
+
+    /// commission per fill as a fraction of notional, in labels and backtests (default 0.002)
+    #[argh(option, default = "0.002")]
+    pub commission: f64,
+
+    /// L2 penalty on the weights, scikit-learn's 1/C (default 1.0)
+    #[argh(option, default = "1.0")]
+    pub l2: f64,
+
+    /// long when P(up) >= threshold, exit when P(up) <= 1 - threshold (default 0.55)
+    #[argh(option, default = "0.55")]
+    pub threshold: f64,
 }

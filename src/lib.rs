@@ -23,6 +23,8 @@ pub mod error;
 pub mod fills;
 pub mod history;
 pub mod logging;
+pub mod model;
+pub mod ops;
 pub mod orders;
 pub mod report;
 pub mod risk;
@@ -35,8 +37,16 @@ use error::Result;
 
 /// Run one command to completion.
 pub fn run(cli: Cli) -> Result<()> {
-    let config = Config::load(&cli.config)?;
-    logging::add_file(&config.bot.log_dir);
+    let config = match cli.command {
+        // `train` writes the model files a config may name, so it must not need them.
+        Command::Train(_) => Config::load_with(&cli.config, false)?,
+        _ => Config::load(&cli.config)?,
+    };
+    logging::add_file(
+        &config.bot.log_dir,
+        config.ops.log_max_bytes,
+        config.ops.log_keep,
+    );
     match cli.command {
         Command::Tick(args) => cmd::tick::run(&config, &args),
         Command::Check(_) => cmd::check::run(&config),
@@ -44,7 +54,9 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Import(args) => cmd::import::run(&config, &args),
         Command::Reconcile(args) => cmd::reconcile::run(&config, &args),
         Command::Rearm(_) => cmd::rearm::run(&config),
+        Command::Status(args) => cmd::status::run(&config, &args),
         Command::Backtest(args) => cmd::backtest::run(&config, &args),
+        Command::Train(args) => cmd::train::run(&config, &args),
         Command::Data(cli::DataArgs {
             command: cli::DataCommand::Check(args),
         }) => cmd::data::check(&config, &args),

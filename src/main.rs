@@ -26,7 +26,7 @@ fn main() -> ExitCode {
     match prometheus_bot::run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            log::error!("{e}");
+            logging::error_to_file(&e.to_string());
             eprintln!("error: {e}");
             ExitCode::from(e.exit_code() as u8)
         }

@@ -439,6 +439,7 @@ pub fn library_warmup(strategy: &Strategy, n: usize) -> usize {
     match *strategy {
         Strategy::Threshold { .. } => 0,
         Strategy::SmaCross { fast, slow, .. } => first_valid(fast).max(first_valid(slow)),
+        Strategy::Model { .. } => first_valid(strategy.bars_needed() - 1),
     }
 }
 

@@ -34,7 +34,14 @@ pub fn kind_of(s: &Strategy) -> &'static str {
     match s {
         Strategy::Threshold { .. } => "threshold",
         Strategy::SmaCross { .. } => "sma_cross",
+        Strategy::Model { .. } => "model",
     }
+}
+
+/// Kinds whose strategies carry what the config loader built (a model file read once), so
+/// they are changed in place rather than rebuilt through serde (which would drop it).
+fn is_opaque(s: &Strategy) -> bool {
+    matches!(s, Strategy::Model { .. })
 }
 
 /// Every parameter of `s` with its value (booleans as 0/1), in the config's order.
@@ -53,6 +60,7 @@ pub fn params_of(s: &Strategy) -> Vec<(&'static str, f64)> {
             ("slow", slow as f64),
             ("allow_short", f64::from(u8::from(allow_short))),
         ],
+        Strategy::Model { threshold, .. } => vec![("threshold", threshold)],
     }
 }
 
@@ -86,8 +94,30 @@ pub fn split_assignment(text: &str) -> Result<(&str, &str), String> {
 /// A strategy from its kind and `NAME=VALUE` parameters; missing ones come from `base` when it
 /// is of the same kind.
 pub fn build(kind: &str, params: &[String], base: Option<&Strategy>) -> Result<Strategy, String> {
+    if let Some(b) = base.filter(|b| is_opaque(b) && kind_of(b) == kind) {
+        let numbers = params
+            .iter()
+            .map(|p| {
+                let (name, value) = split_assignment(p)?;
+                let v: f64 = value
+                    .parse()
+                    .map_err(|_| format!("`{p}`: expected a number"))?;
+                Ok((name.to_string(), v))
+            })
+            .collect::<Result<Vec<_>, String>>()?;
+        let s = with_params(b, &numbers)?;
+        validate(&s)?;
+        return Ok(s);
+    }
+    if kind == "model" {
+        return Err(
+            "model strategies come from the config, whose loader reads the model file: \
+                    backtest a [[symbol]] that has one"
+                .into(),
+        );
+    }
     let mut map = match base {
-        Some(b) if kind_of(b) == kind => to_json(b),
+        Some(b) if kind_of(b) == kind && !is_opaque(b) => to_json(b),
         _ => {
             let mut m = Map::new();
             m.insert("kind".into(), Value::from(kind));
@@ -106,6 +136,24 @@ pub fn build(kind: &str, params: &[String], base: Option<&Strategy>) -> Result<S
 /// `base` with parameters replaced by number. Errors name the parameter; a combination that
 /// breaks a rule of [`validate`] is an error too (sweeps skip it).
 pub fn with_params(base: &Strategy, params: &[(String, f64)]) -> Result<Strategy, String> {
+    if params.is_empty() {
+        return Ok(base.clone());
+    }
+    if is_opaque(base) {
+        let mut s = base.clone();
+        for (name, v) in params {
+            match (&mut s, name.as_str()) {
+                (Strategy::Model { threshold, .. }, "threshold") => *threshold = *v,
+                _ => {
+                    return Err(format!(
+                        "{} has no parameter `{name}` you can change here",
+                        kind_of(base)
+                    ))
+                }
+            }
+        }
+        return Ok(s);
+    }
     let mut map = to_json(base);
     for (name, v) in params {
         if !map.contains_key(name) {
@@ -150,6 +198,7 @@ pub fn validate(s: &Strategy) -> Result<(), String> {
                 return Err(format!("fast must be less than slow ({fast} >= {slow})"));
             }
         }
+        Strategy::Model { threshold, .. } => crate::model::check_threshold(threshold)?,
     }
     Ok(())
 }

@@ -1,7 +1,6 @@
 //! One module per command; each exposes `run(config, args)`.
 
 pub mod backtest;
-pub mod backtest_output;
 pub mod check;
 pub mod data;
 pub mod fetch;
@@ -9,4 +8,6 @@ pub mod import;
 pub mod out_dir;
 pub mod rearm;
 pub mod reconcile;
+pub mod status;
 pub mod tick;
+pub mod train;

@@ -7,6 +7,7 @@
 //!
 //! Pure: both return strings; the command modules write the files.
 
+mod axis;
 pub mod backtest;
 pub mod html;
 pub mod svg;

@@ -102,6 +102,56 @@ pub fn repair_torn_tail(path: &Path) -> Result<usize> {
     Ok(cut)
 }
 
+/// Line `n` (1-based) of a text file, reading only its start.
+pub fn head_line(path: &Path, n: usize) -> Result<Option<String>> {
+    use std::io::BufRead;
+    let f = match File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(Error::io(path, "read", e)),
+    };
+    Ok(std::io::BufReader::new(f)
+        .lines()
+        .nth(n)
+        .and_then(|l| l.ok()))
+}
+
+/// The last `n` complete lines of a text file, reading only its end (a year of ledger rows is
+/// tens of megabytes; a status line needs a handful).
+pub fn tail_lines(path: &Path, n: usize) -> Result<Vec<String>> {
+    let mut f = match File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(Error::io(path, "read", e)),
+    };
+    let io = |e| Error::io(path, "read", e);
+    let len = f.metadata().map_err(io)?.len();
+    let mut want = 4096u64;
+    loop {
+        let start = len.saturating_sub(want);
+        f.seek(SeekFrom::Start(start)).map_err(io)?;
+        let mut buf = Vec::new();
+        (&mut f)
+            .take(len - start)
+            .read_to_end(&mut buf)
+            .map_err(io)?;
+        let text = String::from_utf8_lossy(&buf);
+        let body = if start == 0 {
+            &text[..]
+        } else {
+            text.find('\n').map_or("", |i| &text[i + 1..])
+        };
+        let lines: Vec<&str> = body.lines().collect();
+        if lines.len() > n || start == 0 {
+            return Ok(lines[lines.len().saturating_sub(n)..]
+                .iter()
+                .map(|l| l.to_string())
+                .collect());
+        }
+        want *= 4;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -125,6 +175,17 @@ mod tests {
         fs::write(&p, "no newline at all").unwrap();
         repair_torn_tail(&p).unwrap();
         assert_eq!(fs::read_to_string(&p).unwrap(), "");
+    }
+
+    #[test]
+    fn tail_lines_reads_the_end() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("big.csv");
+        let text: String = (0..5000).map(|i| format!("row {i}\n")).collect();
+        fs::write(&p, text).unwrap();
+        assert_eq!(tail_lines(&p, 2).unwrap(), ["row 4998", "row 4999"]);
+        assert_eq!(tail_lines(&p, 9000).unwrap().len(), 5000);
+        assert!(tail_lines(&dir.path().join("none"), 3).unwrap().is_empty());
     }
 
     #[test]

@@ -27,6 +27,8 @@ pub struct State {
     pub tracked: Vec<TrackedOrder>,
     #[serde(default)]
     pub risk: crate::risk::RiskState,
+    #[serde(default)]
+    pub ops: crate::ops::OpsState,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -5,14 +5,20 @@
 //! It never reads the clock, the disk or the network, so a backtest replaying the same
 //! bars must make the same decision as the tick did. It does not allocate either, which keeps
 //! a million-bar backtest cheap.
+//!
+//! `kind = "model"` is the learned strategy of [`crate::model`]: the config names a model
+//! file, the config loader reads and checks it once per process and puts it in the variant
+//! ([`crate::model::attach_models`]), and deciding is then as pure as the other kinds.
 
 mod indicators;
 
 pub use indicators::sma;
 
 use crate::domain::{Bar, Signal};
+use crate::model::{features::LOOKBACK, Predictor};
 use serde::Deserialize;
 use std::fmt;
+use std::sync::Arc;
 
 /// A strategy and its parameters, as written in a `[[symbol]]` section of the config.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -28,6 +34,21 @@ pub enum Strategy {
         #[serde(default)]
         allow_short: bool,
     },
+    /// A trained model (`prometheus-bot train`): long when P(up) >= `threshold`, exit when
+    /// P(up) <= 1 − `threshold`, hold in between. Long-only.
+    Model {
+        /// The model file, relative to the config file's folder.
+        path: String,
+        #[serde(default = "default_model_threshold")]
+        threshold: f64,
+        /// Filled by the config loader; `None` (a strategy built by hand) always holds.
+        #[serde(skip)]
+        model: Option<Arc<Predictor>>,
+    },
+}
+
+fn default_model_threshold() -> f64 {
+    0.55
 }
 
 /// What a strategy decided and why, in words a person reads in the decisions ledger.
@@ -41,16 +62,68 @@ pub struct Decision {
 /// allocates; `Display` renders the sentence.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Why {
-    PriceAbove { price: f64, level: f64 },
-    PriceBelow { price: f64, level: f64 },
-    PriceBetween { price: f64, low: f64, high: f64 },
+    PriceAbove {
+        price: f64,
+        level: f64,
+    },
+    PriceBelow {
+        price: f64,
+        level: f64,
+    },
+    PriceBetween {
+        price: f64,
+        low: f64,
+        high: f64,
+    },
     AlreadyLong,
     AlreadyFlat,
     AlreadyShort,
-    WarmingUp { have: usize, need: usize },
-    CrossedAbove { fast: f64, slow: f64 },
-    CrossedBelow { fast: f64, slow: f64 },
-    NoCross { fast: f64, slow: f64 },
+    WarmingUp {
+        have: usize,
+        need: usize,
+    },
+    CrossedAbove {
+        fast: f64,
+        slow: f64,
+    },
+    CrossedBelow {
+        fast: f64,
+        slow: f64,
+    },
+    NoCross {
+        fast: f64,
+        slow: f64,
+    },
+    /// P(up) at or above the threshold: buy.
+    ModelUp {
+        p: f64,
+        level: f64,
+    },
+    /// P(up) at or above the threshold, already long.
+    ModelUpAlreadyLong {
+        p: f64,
+        level: f64,
+    },
+    /// P(up) at or below 1 − threshold: exit.
+    ModelDown {
+        p: f64,
+        level: f64,
+    },
+    /// P(up) at or below 1 − threshold, nothing to exit.
+    ModelDownNotLong {
+        p: f64,
+        level: f64,
+    },
+    /// P(up) between the bands.
+    ModelUnsure {
+        p: f64,
+        low: f64,
+        high: f64,
+    },
+    /// A `model` strategy whose file was never loaded.
+    NoModel,
+    /// A bar in the features' window has an impossible price or volume.
+    FeaturesUndefined,
 }
 
 impl fmt::Display for Why {
@@ -79,6 +152,21 @@ impl fmt::Display for Why {
             Why::NoCross { fast, slow } => {
                 write!(f, "no crossover (fast SMA {fast:.4}, slow SMA {slow:.4})")
             }
+            Why::ModelUp { p, level } => write!(f, "model P(up) {p:.4} >= {level}"),
+            Why::ModelUpAlreadyLong { p, level } => {
+                write!(f, "model P(up) {p:.4} >= {level} and the position is already long")
+            }
+            Why::ModelDown { p, level } => write!(f, "model P(up) {p:.4} <= {level:.4}"),
+            Why::ModelDownNotLong { p, level } => {
+                write!(f, "model P(up) {p:.4} <= {level:.4} and there is no long position to exit")
+            }
+            Why::ModelUnsure { p, low, high } => {
+                write!(f, "model P(up) {p:.4} is between {low:.4} and {high}")
+            }
+            Why::NoModel => f.write_str("no model loaded (the config loader loads `path`)"),
+            Why::FeaturesUndefined => f.write_str(
+                "the model's features are undefined: a price or volume in the window is not a positive number",
+            ),
         }
     }
 }
@@ -89,6 +177,7 @@ impl Strategy {
         match self {
             Strategy::Threshold { .. } => "thr",
             Strategy::SmaCross { .. } => "sma",
+            Strategy::Model { .. } => "mdl",
         }
     }
 
@@ -97,6 +186,7 @@ impl Strategy {
         match *self {
             Strategy::Threshold { .. } => 0,
             Strategy::SmaCross { slow, .. } => slow + 1,
+            Strategy::Model { .. } => LOOKBACK,
         }
     }
 
@@ -127,6 +217,11 @@ impl Strategy {
                 slow,
                 allow_short,
             } => decide_sma_cross(fast, slow, allow_short, bars, position),
+            Strategy::Model {
+                threshold,
+                ref model,
+                ..
+            } => decide_model(model.as_deref(), threshold, bars, position),
         }
     }
 }
@@ -222,6 +317,67 @@ fn decide_sma_cross(
             Why::NoCross {
                 fast: fast_now,
                 slow: slow_now,
+            },
+        )
+    };
+    Decision { signal, why }
+}
+
+/// Long when P(up) >= `threshold`, exit a long when P(up) <= 1 − `threshold`; never short.
+fn decide_model(
+    model: Option<&Predictor>,
+    threshold: f64,
+    bars: &[Bar],
+    position: f64,
+) -> Decision {
+    let hold = |why| Decision {
+        signal: Signal::Hold,
+        why,
+    };
+    let Some(model) = model else {
+        return hold(Why::NoModel);
+    };
+    if bars.len() < LOOKBACK {
+        return hold(Why::WarmingUp {
+            have: bars.len(),
+            need: LOOKBACK,
+        });
+    }
+    let Some(p) = model.probability(bars) else {
+        return hold(Why::FeaturesUndefined);
+    };
+    let low = 1.0 - threshold;
+    let (signal, why) = if p >= threshold {
+        if position > 0.0 {
+            (
+                Signal::Hold,
+                Why::ModelUpAlreadyLong {
+                    p,
+                    level: threshold,
+                },
+            )
+        } else {
+            (
+                Signal::Buy,
+                Why::ModelUp {
+                    p,
+                    level: threshold,
+                },
+            )
+        }
+    } else if p <= low {
+        if position > 0.0 {
+            (Signal::Sell, Why::ModelDown { p, level: low })
+        } else {
+            (Signal::Hold, Why::ModelDownNotLong { p, level: low })
+        }
+    } else {
+        (
+            Signal::Hold,
+            Why::ModelUnsure {
+                p,
+                low,
+                high: threshold,
             },
         )
     };

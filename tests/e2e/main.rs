@@ -11,4 +11,6 @@ mod check;
 mod cli;
 mod faults;
 mod history;
+mod ops;
+mod scripts;
 mod tick;

@@ -5,19 +5,21 @@
 //! decide per symbol → guards → order (exactly once) → ledgers → state. The broker's clock is
 //! "now" for everything: a Raspberry Pi without a real-time clock can be minutes off.
 
+mod bars;
+mod outcome;
+
 use crate::alpaca::wire::{Account, Order, Trade};
-use crate::alpaca::{client::format_qty, Alpaca, BarsQuery, OrderRequest};
+use crate::alpaca::{client::format_qty, Alpaca, OrderRequest};
 use crate::cli::TickArgs;
 use crate::config::{Config, SymbolConfig};
 use crate::credentials::Credentials;
-use crate::domain::{Bar, Side, Signal, Timeframe};
+use crate::domain::{Bar, Side, Signal};
 use crate::error::{Error, Result};
 use crate::fills::{self, Fills};
 use crate::orders::{client_order_id, Desk, Placed};
 use crate::risk::{self, Proposed};
-use crate::store::bar_cache::{self, BarCache};
+use crate::store::bar_cache::BarCache;
 use crate::store::ledger::{self, time_cell, Ledger};
-use crate::store::state::TickRecord;
 use crate::store::{State, TickLock};
 use chrono::{DateTime, Duration, Utc};
 use chrono_tz::America::New_York;
@@ -25,11 +27,6 @@ use std::collections::HashMap;
 
 /// A local clock further than this from the broker's gets a warning.
 const MAX_CLOCK_SKEW_SECS: i64 = 30;
-/// Bars younger than this past their close may still be revised by Alpaca, so they are used
-/// for the decision but not written to the cache (the next tick fetches them again).
-const SETTLE: Duration = Duration::seconds(60);
-/// Page bound for the tick's bars request.
-const MAX_BAR_PAGES: usize = 50;
 
 pub fn run(config: &Config, args: &TickArgs) -> Result<()> {
     match (config.alpaca.live, args.live) {
@@ -48,6 +45,7 @@ pub fn run(config: &Config, args: &TickArgs) -> Result<()> {
     let credentials = Credentials::find(&config.env_file())?;
     let data_dir = &config.bot.data_dir;
     let _lock = TickLock::acquire(data_dir)?;
+    let started = std::time::Instant::now();
     let ledger_dir = data_dir.join("ledger");
     let mut equity_columns: Vec<&str> = ledger::EQUITY.to_vec();
     equity_columns.extend(config.symbol_names());
@@ -69,17 +67,13 @@ pub fn run(config: &Config, args: &TickArgs) -> Result<()> {
         cache: BarCache::new(data_dir),
         now: Utc::now(),
         unknown_outcomes: 0,
+        alerts: Vec::new(),
     };
     let outcome = tick.run();
-    let result = match &outcome {
-        Ok(summary) => summary.clone(),
-        Err(e) => format!("failed: {e}"),
-    };
-    tick.state.last_tick = Some(TickRecord {
-        time: tick.now,
-        result,
-    });
+    let alerts = std::mem::take(&mut tick.alerts);
+    outcome::record(config, &mut tick.state, tick.now, &outcome, alerts);
     let saved = tick.state.save(data_dir);
+    outcome::publish(config, &tick.state, tick.now, started.elapsed());
     let summary = outcome?;
     saved?;
     println!("{} {summary}", time_cell(tick.now));
@@ -105,6 +99,8 @@ struct Tick<'a> {
     /// The broker's clock once read; the local clock until then.
     now: DateTime<Utc>,
     unknown_outcomes: usize,
+    /// Messages for the webhook: fills, guards tripped, missed ticks.
+    alerts: Vec<String>,
 }
 
 /// What the broker says about one symbol right now.
@@ -132,6 +128,23 @@ impl Tick<'_> {
         if skew.abs() > MAX_CLOCK_SKEW_SECS {
             log::warn!("local clock is {skew} s off the broker's; using the broker's (check NTP on this machine)");
         }
+        let previous = self.state.last_tick.as_ref().map(|t| t.time);
+        let missed = crate::ops::missed_ticks(
+            previous,
+            self.now,
+            clock.is_open,
+            self.config.ops.missed_tick_minutes,
+        );
+        if missed > 0 {
+            let msg = format!(
+                "{missed} tick(s) missed during market hours before {} UTC (did the machine sleep, lose power, or cron stop?)",
+                time_cell(self.now)
+            );
+            log::warn!("{msg}");
+            self.state.ops.missed_ticks += missed;
+            self.alerts.push(msg);
+        }
+        self.state.ops.market_open = Some(clock.is_open);
         self.desk.resolve_intents(&mut self.state, self.now)?;
         self.state
             .risk
@@ -145,7 +158,7 @@ impl Tick<'_> {
         let account = self.client.account()?;
         let names = self.config.symbol_names();
         let trades = self.client.latest_trades(&names)?;
-        let mut bars = self.refresh_bars(&names)?;
+        let mut bars = bars::refresh(self.config, self.client, &self.cache, self.now, &names)?;
         let positions: HashMap<String, f64> = self
             .client
             .positions()?
@@ -161,15 +174,14 @@ impl Tick<'_> {
             self.now,
         )?;
         for f in &synced.new_fills {
-            log::info!(
+            let msg = format!(
                 "{}: {} {} filled at {} (order {})",
-                f.symbol,
-                f.side,
-                f.qty,
-                f.price,
-                f.order_id
+                f.symbol, f.side, f.qty, f.price, f.order_id
             );
+            log::info!("{msg}");
+            self.alerts.push(msg);
         }
+        self.state.ops.fills += synced.new_fills.len() as u64;
 
         let equity = amount(&account.equity);
         let day_start = account.last_equity.as_deref().and_then(|e| e.parse().ok());
@@ -179,7 +191,21 @@ impl Tick<'_> {
                 .observe_equity(&self.config.risk, self.now, equity, day_start)
         {
             log::warn!("{tripped}");
+            self.alerts.push(tripped);
         }
+        self.state.ops.equity = Some(equity).filter(|e| e.is_finite());
+        self.state.ops.cash = account.cash.as_deref().and_then(|c| c.parse().ok());
+        self.state.ops.positions = self
+            .config
+            .symbols
+            .iter()
+            .map(|s| {
+                (
+                    s.name.clone(),
+                    positions.get(&s.name).copied().unwrap_or(0.0),
+                )
+            })
+            .collect();
         let stop_file = self.config.bot.data_dir.join("STOP").exists();
         if stop_file {
             log::warn!(
@@ -306,72 +332,6 @@ impl Tick<'_> {
         Ok("market closed".into())
     }
 
-    /// The last `history` closed bars per symbol: the cache, topped up with one request for
-    /// what came after it. A missing or short cache is filled over a lookback window.
-    fn refresh_bars(&self, names: &[&str]) -> Result<HashMap<String, Vec<Bar>>> {
-        let tf = self.config.bot.timeframe;
-        let history = self.config.bot.history;
-        let mut cached: HashMap<String, Vec<Bar>> = HashMap::new();
-        let mut start = self.now;
-        let mut adjustment = "raw".to_string();
-        for &name in names {
-            let bars = self.cache.load_tail(name, tf, history)?;
-            let from = match bars.last() {
-                Some(last) if bars.len() >= history => last.time + tf.duration(),
-                _ => self.now - lookback(tf, history),
-            };
-            start = start.min(from);
-            adjustment = self.cache.meta(name, tf)?.adjustment;
-            cached.insert(name.to_string(), bars);
-        }
-        let query = BarsQuery {
-            symbols: names,
-            timeframe: tf,
-            start,
-            end: Some(self.now),
-            adjustment: &adjustment,
-            feed: self.config.alpaca.feed,
-            max_pages: MAX_BAR_PAGES,
-        };
-        let mut fetched = self.client.bars(&query, |_, _| {})?;
-        let mut out = HashMap::new();
-        for &name in names {
-            let old = cached.remove(name).unwrap_or_default();
-            let closed: Vec<Bar> = fetched
-                .remove(name)
-                .unwrap_or_default()
-                .into_iter()
-                .filter(|b| b.time + tf.duration() <= self.now)
-                .collect();
-            let settled_before = self.now - tf.duration() - SETTLE;
-            let settled: Vec<Bar> = closed
-                .iter()
-                .filter(|b| b.time <= settled_before)
-                .copied()
-                .collect();
-            let bars = if old.len() >= history {
-                let last = old.last().map(|b| b.time);
-                let new_settled: Vec<Bar> = settled
-                    .into_iter()
-                    .filter(|b| Some(b.time) > last)
-                    .collect();
-                self.cache.append(name, tf, &new_settled)?;
-                bar_cache::merge(
-                    old,
-                    closed.into_iter().filter(|b| Some(b.time) > last).collect(),
-                )
-            } else {
-                let merged = bar_cache::merge(self.cache.load(name, tf)?, settled);
-                self.cache
-                    .replace(name, tf, &merged, &self.cache.meta(name, tf)?)?;
-                bar_cache::merge(merged, closed)
-            };
-            let skip = bars.len().saturating_sub(history);
-            out.insert(name.to_string(), bars[skip..].to_vec());
-        }
-        Ok(out)
-    }
-
     fn trade_symbol(
         &mut self,
         symbol: &SymbolConfig,
@@ -419,13 +379,14 @@ impl Tick<'_> {
             .shares(trade.p, shared.equity, symbol.fractional);
         let qty = order_qty(side, effective, entry, symbol.strategy.allows_short());
         let tf = self.config.bot.timeframe;
-        let key_time = bar_time.unwrap_or_else(|| floor_to(self.now, tf) - tf.duration());
+        let key_time = bar_time.unwrap_or_else(|| bars::floor_to(self.now, tf) - tf.duration());
         let client_id = client_order_id(name, tf, key_time, symbol.strategy.tag(), side);
         let order = Some((qty, client_id.as_str()));
         let signal = decision.signal;
 
         let refusal = self.refusal(symbol, market, shared, side, qty, trade, bar_time);
         if let Some(why) = refusal {
+            self.state.ops.orders_refused += 1;
             let full = format!("{reason}; refused: {why}");
             self.decide_row(
                 symbol,
@@ -507,7 +468,7 @@ impl Tick<'_> {
             state: &self.state.risk,
             stop_file: shared.stop_file,
             price_age_secs: (self.now - trade.t).num_seconds(),
-            bar_is_recent: bar_is_recent(bar_time, self.now, self.config.bot.timeframe),
+            bar_is_recent: bars::is_recent(bar_time, self.now, self.config.bot.timeframe),
             last_bar: bar_time,
         };
         let proposed = Proposed {
@@ -526,9 +487,13 @@ impl Tick<'_> {
                 Placed::Accepted { already: true, .. } => "already placed".into(),
                 Placed::Accepted { order, .. } => {
                     self.state.risk.orders_today += 1;
+                    self.state.ops.orders_submitted += 1;
                     order.status
                 }
-                Placed::Refused(_) => "refused".into(),
+                Placed::Refused(_) => {
+                    self.state.ops.orders_refused += 1;
+                    "refused".into()
+                }
                 Placed::Unknown(_) => {
                     self.unknown_outcomes += 1;
                     "unknown".into()
@@ -678,36 +643,9 @@ fn opposite(side: Side) -> Side {
     }
 }
 
-/// Is the latest closed bar the one that should exist now? Intraday: the bar that closed at
-/// the last timeframe boundary. Daily: within 5 days (weekends and a holiday).
-fn bar_is_recent(last: Option<DateTime<Utc>>, now: DateTime<Utc>, tf: Timeframe) -> bool {
-    match (last, tf) {
-        (None, _) => false,
-        (Some(t), Timeframe::Day1) => now - t <= Duration::days(5),
-        (Some(t), _) => t >= floor_to(now, tf) - tf.duration(),
-    }
-}
-
-/// How far back to fetch when the cache holds fewer than `history` bars. Generous, because
-/// IEX minute bars have gaps and nights and weekends have none.
-fn lookback(tf: Timeframe, history: usize) -> Duration {
-    let bars = i32::try_from(history).unwrap_or(i32::MAX);
-    match tf {
-        Timeframe::Day1 => Duration::days(i64::from(bars) * 3 / 2 + 7),
-        _ => tf.duration() * bars.saturating_mul(3) + Duration::days(4),
-    }
-}
-
-fn floor_to(t: DateTime<Utc>, tf: Timeframe) -> DateTime<Utc> {
-    let step = tf.duration().num_seconds();
-    let secs = t.timestamp().div_euclid(step) * step;
-    DateTime::from_timestamp(secs, 0).unwrap_or(t)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chrono::TimeZone;
 
     #[test]
     fn order_sizes() {
@@ -716,24 +654,5 @@ mod tests {
         assert_eq!(order_qty(Side::Sell, 3.0, 2.0, false), 3.0);
         assert_eq!(order_qty(Side::Sell, 2.0, 2.0, true), 4.0);
         assert_eq!(order_qty(Side::Sell, 0.0, 2.0, true), 2.0);
-    }
-
-    #[test]
-    fn lookback_covers_a_weekend_and_recent_bars_are_recognised() {
-        assert!(lookback(Timeframe::Min1, 200) >= Duration::days(4));
-        assert!(lookback(Timeframe::Day1, 200) >= Duration::days(300));
-        let now = Utc.with_ymd_and_hms(2026, 11, 25, 15, 31, 42).unwrap();
-        assert_eq!(
-            floor_to(now, Timeframe::Min5),
-            Utc.with_ymd_and_hms(2026, 11, 25, 15, 30, 0).unwrap()
-        );
-        let at = |m| Some(Utc.with_ymd_and_hms(2026, 11, 25, 15, m, 0).unwrap());
-        assert!(bar_is_recent(at(30), now, Timeframe::Min1));
-        assert!(
-            !bar_is_recent(at(29), now, Timeframe::Min1),
-            "the 15:30 bar is missing"
-        );
-        assert!(bar_is_recent(at(25), now, Timeframe::Min5));
-        assert!(!bar_is_recent(None, now, Timeframe::Day1));
     }
 }

@@ -1,0 +1,257 @@
+//! The files `backtest` leaves in its output folder, written through `out_dir` (this module
+//! does no file I/O of its own): trades.csv, equity.csv (built on a second thread, it is the
+//! big one), metrics.json, report.html, and sweep.csv or walk_forward.csv.
+
+use super::output;
+use super::print::{describe_values, metric_rows, windows_table};
+use super::Context;
+use crate::backtest::engine::Fill;
+use crate::backtest::metrics::Metrics;
+use crate::backtest::params::{self, Axis};
+use crate::backtest::portfolio::PortfolioOutcome;
+use crate::backtest::scoring;
+use crate::backtest::sweep;
+use crate::backtest::walk_forward;
+use crate::cmd::out_dir;
+use crate::error::Result;
+use crate::report;
+use crate::strategy::Strategy;
+use serde_json::json;
+
+pub(super) enum Extra<'a> {
+    None,
+    Sweep(&'a sweep::Sweep),
+    WalkForward {
+        wf: &'a walk_forward::WalkForward,
+        axes: &'a [Axis],
+        in_sample: Option<&'a Metrics>,
+        full_best: Option<String>,
+    },
+}
+
+pub(super) fn write_run(
+    ctx: &Context<'_>,
+    out: &PortfolioOutcome,
+    metrics: Option<&Metrics>,
+    strategies: &[Strategy],
+    extra: Extra<'_>,
+) -> Result<()> {
+    let plan = ctx.plan;
+    let dir = &ctx.dir;
+    out_dir::create(dir)?;
+    let from = match &extra {
+        Extra::WalkForward { wf, .. } => wf.oos_start,
+        _ => 0,
+    };
+    // equity.csv is the big one (a line per bar): build it beside the rest.
+    let (equity_written, rest) = std::thread::scope(|scope| {
+        let equity = scope.spawn(|| {
+            out_dir::write(
+                dir,
+                "equity.csv",
+                output::equity_csv(ctx.names, out, from).as_bytes(),
+            )
+        });
+        let rest = write_rest(ctx, out, metrics, strategies, &extra, from);
+        (
+            equity
+                .join()
+                .unwrap_or_else(|e| std::panic::resume_unwind(e)),
+            rest,
+        )
+    });
+    equity_written?;
+    rest?;
+    let mut files = vec!["trades.csv", "equity.csv", "metrics.json", "report.html"];
+    match extra {
+        Extra::Sweep(_) => files.push("sweep.csv"),
+        Extra::WalkForward { .. } => files.push("walk_forward.csv"),
+        Extra::None => {}
+    }
+    let _ = plan;
+    println!("\nwrote {} ({})", dir.display(), files.join(", "));
+    Ok(())
+}
+
+fn write_rest(
+    ctx: &Context<'_>,
+    out: &PortfolioOutcome,
+    metrics: Option<&Metrics>,
+    strategies: &[Strategy],
+    extra: &Extra<'_>,
+    from: usize,
+) -> Result<()> {
+    let plan = ctx.plan;
+    let dir = &ctx.dir;
+    out_dir::write(
+        dir,
+        "trades.csv",
+        output::trades_csv(ctx.names, ctx.bars, out).as_bytes(),
+    )?;
+    let multi = out.legs.len() > 1;
+    let leg_metrics: Vec<Option<Metrics>> = if multi {
+        (0..out.legs.len())
+            .map(|k| scoring::leg(ctx.bars[k], out, k))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let symbols: Vec<serde_json::Value> = plan
+        .symbols
+        .iter()
+        .zip(strategies)
+        .zip(&out.legs)
+        .enumerate()
+        .map(|(k, ((s, strategy), leg))| {
+            json!({
+                "symbol": s.name,
+                "strategy": output::strategy_json(strategy),
+                "sizing": format!("{:?}", s.sizing),
+                "bars": ctx.bars[k].len(),
+                "trades": leg.trades.len(),
+                "open_trade": leg.open_trade.map(|t| json!({
+                    "entry_time": output::time_cell(t.entry_time),
+                    "size": t.size,
+                    "entry_price": t.entry_price,
+                    "unrealized_pnl": t.unrealized_pnl,
+                })),
+                "pending_signal": leg.pending.map(|s| s.as_str()),
+                "metrics": leg_metrics.get(k).and_then(|m| m.as_ref()).map(output::metrics_json),
+            })
+        })
+        .collect();
+    let st = &plan.settings;
+    let mut doc = json!({
+        "generator": "prometheus-bot backtest",
+        "timeframe": plan.timeframe.as_str(),
+        "settings": {
+            "cash": st.cash,
+            "commission": st.commission,
+            "commission_fixed": st.commission_fixed,
+            "slippage_bps": st.slippage_bps,
+            "fill": if st.fill == Fill::NextOpen { "next-open" } else { "close" },
+            "close_at_end": st.close_at_end,
+        },
+        "symbols": symbols,
+        "metrics": metrics.map(output::metrics_json),
+    });
+    let mut windows = None;
+    let mut notes = Vec::new();
+    let mut title_mode = String::new();
+    match extra {
+        Extra::None => {}
+        Extra::Sweep(s) => {
+            out_dir::write(dir, "sweep.csv", output::sweep_csv(s).as_bytes())?;
+            doc["sweep"] = json!({
+                "rank": s.rank.label,
+                "combinations": s.rows.len(),
+                "skipped": s.skipped,
+                "best": s.best().map(|b| describe_values(&s.axes, &b.values)),
+            });
+            title_mode = " (best of a sweep)".into();
+        }
+        Extra::WalkForward {
+            wf,
+            axes,
+            in_sample,
+            full_best,
+        } => {
+            let names: Vec<String> = axes.iter().map(|a| a.name.clone()).collect();
+            out_dir::write(
+                dir,
+                "walk_forward.csv",
+                output::walk_forward_csv(wf, &names).as_bytes(),
+            )?;
+            doc["in_sample"] =
+                in_sample.map_or(serde_json::Value::Null, |m| output::metrics_json(m));
+            doc["walk_forward"] = json!({
+                "train": wf.plan.train,
+                "test": wf.plan.test,
+                "anchored": wf.plan.anchored,
+                "windows": wf.windows.len(),
+                "out_of_sample_start": output::time_cell(wf.outcome.times[wf.oos_start]),
+                "in_sample_best": full_best,
+            });
+            windows = Some(windows_table(wf, axes));
+            notes.push(format!(
+                "Out-of-sample: each test window traded with the parameters chosen on the window before it; the charts start at the first test bar. \
+                 In-sample: the best of the same grid over all the bars ({}), which saw the future it is scored on.",
+                full_best.as_deref().unwrap_or("none traded")
+            ));
+            title_mode = " (walk-forward, out of sample)".into();
+        }
+    }
+    let text = serde_json::to_string_pretty(&doc).unwrap_or_default();
+    out_dir::write(dir, "metrics.json", text.as_bytes())?;
+
+    let (metrics_header, metrics_rows) = match extra {
+        Extra::WalkForward { in_sample, .. } => (
+            vec!["Metric".into(), "In-sample".into(), "Out-of-sample".into()],
+            metric_rows(&[*in_sample, metrics]),
+        ),
+        _ => {
+            let mut header = vec![
+                "Metric".to_string(),
+                if multi {
+                    "Portfolio".into()
+                } else {
+                    "Value".into()
+                },
+            ];
+            let mut cols = vec![metrics];
+            if multi {
+                header.extend(ctx.names.iter().cloned());
+                cols.extend(leg_metrics.iter().map(Option::as_ref));
+            }
+            (header, metric_rows(&cols))
+        }
+    };
+    let strategies_text: Vec<String> = ctx
+        .names
+        .iter()
+        .zip(strategies)
+        .map(|(n, s)| {
+            let p: Vec<String> = params::params_of(s)
+                .into_iter()
+                .map(|(k, v)| format!("{k}={}", params::format_value(v)))
+                .collect();
+            format!("{n}: {} {}", params::kind_of(s), p.join(" "))
+        })
+        .collect();
+    let first = out
+        .times
+        .get(from)
+        .map(|t| t.format("%Y-%m-%d").to_string())
+        .unwrap_or_default();
+    let last = out
+        .times
+        .last()
+        .map(|t| t.format("%Y-%m-%d").to_string())
+        .unwrap_or_default();
+    let html = report::backtest::page(&report::backtest::Input {
+        title: format!("Backtest {} {}{title_mode}", ctx.names.join(", "), plan.timeframe),
+        subtitle: format!(
+            "{first} to {last}; {}; cash {}, commission {} + ${} per fill, slippage {} bps, {} fills",
+            strategies_text.join("; "),
+            st.cash,
+            st.commission,
+            st.commission_fixed,
+            st.slippage_bps,
+            if st.fill == Fill::NextOpen { "next-open" } else { "close" }
+        ),
+        names: ctx.names,
+        bars: ctx.bars,
+        outcome: out,
+        from,
+        metrics_header,
+        metrics_rows,
+        sweep: match extra {
+            Extra::Sweep(s) => Some(s),
+            _ => None,
+        },
+        windows,
+        notes,
+    });
+    out_dir::write(dir, "report.html", html.as_bytes())?;
+    Ok(())
+}

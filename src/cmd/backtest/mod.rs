@@ -1,0 +1,249 @@
+//! `prometheus-bot backtest`: the tick's strategies over cached bars, as one portfolio; or a
+//! parameter sweep; or a walk-forward.
+//!
+//! Arguments are checked before anything is read (usage mistakes exit 2), then the bars come
+//! from the cache (a missing file exits 1 and says how to fill it), the pure simulator runs,
+//! the metrics table goes to stdout and the files to `--out`. The strategy of each symbol is
+//! the config's `[[symbol]]` strategy, the very value the tick hands to `Strategy::decide`,
+//! unless `--strategy`/`--param` override it. This module does no file I/O of its own: the
+//! cache loads the bars and `out_dir` writes the results.
+
+mod args;
+mod files;
+mod output;
+mod print;
+
+use super::out_dir;
+use crate::backtest::metrics::Metrics;
+use crate::backtest::params::Axis;
+use crate::backtest::portfolio::{self, Leg, PortfolioOutcome, Segment};
+use crate::backtest::scoring;
+use crate::backtest::sweep::{self, Input};
+use crate::backtest::walk_forward::{self, Plan as WalkPlan};
+use crate::cli::BacktestArgs;
+use crate::config::Config;
+use crate::domain::Bar;
+use crate::error::{Error, Result};
+use crate::store::bar_cache::BarCache;
+use crate::strategy::Strategy;
+use args::{Mode, Plan};
+use chrono::Utc;
+use files::{write_run, Extra};
+use print::{
+    describe_values, metric_rows, print_metrics, print_sweep_top, print_table, windows_table,
+};
+use std::path::PathBuf;
+use std::time::Instant;
+
+pub fn run(config: &Config, args: &BacktestArgs) -> Result<()> {
+    let plan = args::plan(config, args)?;
+    let cache = BarCache::new(&config.bot.data_dir);
+    let started = Instant::now();
+    let mut all_bars = Vec::with_capacity(plan.symbols.len());
+    for s in &plan.symbols {
+        all_bars.push(load(&cache, &s.name, &plan)?);
+    }
+    log::info!("loaded bars in {:.1} ms", ms(started));
+    let bars: Vec<&[Bar]> = all_bars.iter().map(Vec::as_slice).collect();
+    let names: Vec<String> = plan.symbols.iter().map(|s| s.name.clone()).collect();
+    let inputs: Vec<Input<'_>> = plan
+        .symbols
+        .iter()
+        .zip(&bars)
+        .map(|(s, b)| Input {
+            bars: b,
+            strategy: s.strategy.clone(),
+            sizing: Some(s.sizing),
+        })
+        .collect();
+    let dir = match &args.out {
+        Some(d) => d.clone(),
+        None => out_dir::timestamped(&config.bot.data_dir.join("backtests"), Utc::now()),
+    };
+    let ctx = Context {
+        plan: &plan,
+        names: &names,
+        bars: &bars,
+        dir,
+    };
+    match &plan.mode {
+        Mode::Single => single(&ctx, &inputs),
+        Mode::Sweep(axes) => run_sweep(&ctx, &inputs, axes),
+        Mode::WalkForward(wf, axes) => run_walk_forward(&ctx, &inputs, *wf, axes),
+    }
+}
+
+struct Context<'a> {
+    plan: &'a Plan,
+    names: &'a [String],
+    bars: &'a [&'a [Bar]],
+    dir: PathBuf,
+}
+
+fn ms(t: Instant) -> f64 {
+    t.elapsed().as_secs_f64() * 1e3
+}
+
+/// A symbol's cached bars within --start/--end.
+fn load(cache: &BarCache, symbol: &str, plan: &Plan) -> Result<Vec<Bar>> {
+    let tf = plan.timeframe;
+    let mut bars = cache.load(symbol, tf)?;
+    if bars.is_empty() {
+        return Err(Error::Refused(format!(
+            "no cached {tf} bars for {symbol} ({} is missing or empty): run `prometheus-bot fetch {symbol} --timeframe {tf}` \
+             or `prometheus-bot import FILE --symbol {symbol} --timeframe {tf}` first",
+            cache.path(symbol, tf).display()
+        )));
+    }
+    let total = bars.len();
+    if let Some(s) = plan.start {
+        bars.drain(..bars.partition_point(|b| b.time < s));
+    }
+    if let Some(e) = plan.end {
+        bars.truncate(bars.partition_point(|b| b.time < e));
+    }
+    if bars.is_empty() {
+        return Err(Error::Refused(format!(
+            "none of the {total} cached {tf} bars for {symbol} falls between --start and --end"
+        )));
+    }
+    Ok(bars)
+}
+
+// ---- the three modes --------------------------------------------------------------------
+
+fn legs<'a>(inputs: &[Input<'a>], schedules: &'a [Vec<Segment>]) -> Vec<Leg<'a>> {
+    inputs
+        .iter()
+        .zip(schedules)
+        .map(|(i, schedule)| Leg {
+            bars: i.bars,
+            schedule,
+            sizing: i.sizing,
+        })
+        .collect()
+}
+
+fn single(ctx: &Context<'_>, inputs: &[Input<'_>]) -> Result<()> {
+    let strategies: Vec<Strategy> = inputs.iter().map(|i| i.strategy.clone()).collect();
+    let (out, metrics) = backtest(ctx, inputs, &strategies);
+    print_metrics(ctx, &out, metrics.as_ref());
+    write_run(ctx, &out, metrics.as_ref(), &strategies, Extra::None)
+}
+
+/// Run and score, the metrics computed while nothing else waits on them.
+fn backtest(
+    ctx: &Context<'_>,
+    inputs: &[Input<'_>],
+    strategies: &[Strategy],
+) -> (PortfolioOutcome, Option<Metrics>) {
+    let schedules: Vec<Vec<Segment>> = strategies
+        .iter()
+        .map(|s| Segment::always(s.clone()))
+        .collect();
+    let t = Instant::now();
+    let out = portfolio::run(&legs(inputs, &schedules), &ctx.plan.settings);
+    log::info!("simulated in {:.1} ms", ms(t));
+    let t = Instant::now();
+    let metrics = scoring::portfolio(ctx.bars, &out);
+    log::info!("metrics in {:.1} ms", ms(t));
+    (out, metrics)
+}
+
+fn run_sweep(ctx: &Context<'_>, inputs: &[Input<'_>], axes: &[Axis]) -> Result<()> {
+    let plan = ctx.plan;
+    let t = Instant::now();
+    let result =
+        sweep::run(inputs, axes, &plan.settings, plan.rank, plan.threads).map_err(Error::Usage)?;
+    println!(
+        "Sweep: {} combinations ({} skipped by the strategy's rules), ranked by {}, {} threads, {:.1} ms",
+        result.rows.len(),
+        result.skipped,
+        plan.rank.label,
+        plan.threads,
+        ms(t)
+    );
+    print_sweep_top(&result, 10);
+    let Some(best) = result.best() else {
+        out_dir::create(&ctx.dir)?;
+        out_dir::write(&ctx.dir, "sweep.csv", output::sweep_csv(&result).as_bytes())?;
+        return Err(Error::Refused(format!(
+            "no combination closed a trade; sweep.csv is in {}",
+            ctx.dir.display()
+        )));
+    };
+    let strategies = best.strategies.clone();
+    println!("\nBest: {}", describe_values(axes, &best.values));
+    let (out, metrics) = backtest(ctx, inputs, &strategies);
+    print_metrics(ctx, &out, metrics.as_ref());
+    write_run(
+        ctx,
+        &out,
+        metrics.as_ref(),
+        &strategies,
+        Extra::Sweep(&result),
+    )
+}
+
+fn run_walk_forward(
+    ctx: &Context<'_>,
+    inputs: &[Input<'_>],
+    wf_plan: WalkPlan,
+    axes: &[Axis],
+) -> Result<()> {
+    let plan = ctx.plan;
+    let t = Instant::now();
+    let wf = walk_forward::run(
+        inputs,
+        axes,
+        &plan.settings,
+        plan.rank,
+        wf_plan,
+        plan.threads,
+    )
+    .map_err(Error::Usage)?;
+    // The number a plain optimisation would report: the best of the grid over all the bars.
+    let full =
+        sweep::run(inputs, axes, &plan.settings, plan.rank, plan.threads).map_err(Error::Usage)?;
+    println!(
+        "Walk-forward: {} windows (train {} bars, test {} bars, {}), ranked by {}, {:.1} ms",
+        wf.windows.len(),
+        wf_plan.train,
+        wf_plan.test,
+        if wf_plan.anchored {
+            "anchored"
+        } else {
+            "rolling"
+        },
+        plan.rank.label,
+        ms(t)
+    );
+    let (header, rows) = windows_table(&wf, axes);
+    print_table(&header, &rows);
+    let in_sample = full.best().and_then(|b| b.metrics);
+    let header = vec![
+        "Metric".to_string(),
+        "In-sample (best of full-period sweep)".into(),
+        "Out-of-sample (walk-forward)".into(),
+    ];
+    let rows = metric_rows(&[in_sample.as_ref(), wf.out_of_sample.as_ref()]);
+    println!();
+    print_table(&header, &rows);
+    let strategies: Vec<Strategy> = walk_forward::final_strategies(&wf)
+        .into_iter()
+        .zip(inputs)
+        .map(|(s, i)| s.cloned().unwrap_or_else(|| i.strategy.clone()))
+        .collect();
+    write_run(
+        ctx,
+        &wf.outcome,
+        wf.out_of_sample.as_ref(),
+        &strategies,
+        Extra::WalkForward {
+            wf: &wf,
+            axes,
+            in_sample: in_sample.as_ref(),
+            full_best: full.best().map(|b| describe_values(axes, &b.values)),
+        },
+    )
+}

@@ -1,0 +1,234 @@
+//! `prometheus-bot status`: what a person wants to know in five seconds.
+//!
+//! Works from the files alone (`--offline`, or when no keys are found), and adds the broker's
+//! live view (market clock, positions with unrealized P&L, open orders) when it can.
+
+use crate::alpaca::Alpaca;
+use crate::cli::StatusArgs;
+use crate::config::Config;
+use crate::credentials::Credentials;
+use crate::error::Result;
+use crate::store::files::tail_lines;
+use crate::store::ledger::time_cell;
+use crate::store::State;
+use chrono::{DateTime, NaiveDateTime, Utc};
+use chrono_tz::America::New_York;
+
+/// Decisions shown at the bottom.
+const RECENT: usize = 8;
+
+pub fn run(config: &Config, args: &StatusArgs) -> Result<()> {
+    let data = &config.bot.data_dir;
+    let state = State::load(data)?;
+    let now = Utc::now();
+    println!(
+        "prometheus-bot status at {} UTC ({} New York)",
+        time_cell(now),
+        now.with_timezone(&New_York).format("%H:%M")
+    );
+
+    match &state.last_tick {
+        Some(t) => {
+            let ago = (now - t.time).num_minutes();
+            println!(
+                "last tick   {} UTC ({ago} min ago): {}",
+                time_cell(t.time),
+                t.result
+            );
+        }
+        None => println!("last tick   never"),
+    }
+
+    let mut guards = Vec::new();
+    if data.join("STOP").exists() {
+        guards.push(format!(
+            "KILL SWITCH ({} exists)",
+            data.join("STOP").display()
+        ));
+    }
+    if let Some(h) = &state.risk.halted {
+        guards.push(format!(
+            "HALTED since {} UTC: {} (run `prometheus-bot rearm`)",
+            time_cell(h.since),
+            h.reason
+        ));
+    }
+    if state.risk.daily_loss_hit {
+        guards.push("daily loss limit hit: no new positions today".into());
+    }
+    println!(
+        "guards      {}",
+        if guards.is_empty() {
+            "none tripped".to_string()
+        } else {
+            guards.join("; ")
+        }
+    );
+    println!(
+        "missed      {} tick(s) in market hours so far",
+        state.ops.missed_ticks
+    );
+    if !state.intents.is_empty() {
+        println!(
+            "unresolved  {} order intent(s): the next tick settles them first",
+            state.intents.len()
+        );
+    }
+
+    let (today, total, last_equity) = pnl(&data.join("ledger/equity.csv"))?;
+    match last_equity {
+        Some(e) => println!(
+            "equity      {e:.2} (today {}, since the ledger began {})",
+            signed(today),
+            signed(total)
+        ),
+        None => println!("equity      no equity.csv rows yet"),
+    }
+
+    let live = if args.offline {
+        None
+    } else {
+        Credentials::find(&config.env_file()).ok()
+    };
+    match live {
+        Some(credentials) => broker_view(config, Alpaca::new(&config.alpaca, credentials)),
+        None => {
+            let why = if args.offline {
+                "--offline"
+            } else {
+                "no keys found"
+            };
+            println!("broker      not asked ({why}); positions as last seen by a tick:");
+            for (symbol, qty) in &state.ops.positions {
+                println!("            {symbol} {qty}");
+            }
+            println!(
+                "tracked     {} order(s) of the bot still working",
+                state.tracked.len()
+            );
+        }
+    }
+
+    let decisions = tail_lines(&data.join("ledger/decisions.csv"), RECENT)?;
+    let rows: Vec<&String> = decisions
+        .iter()
+        .filter(|l| !l.starts_with("time_utc,"))
+        .collect();
+    if !rows.is_empty() {
+        println!("recent decisions:");
+        for line in rows {
+            let cells = csv_cells(line);
+            let get = |i: usize| cells.get(i).map(String::as_str).unwrap_or("");
+            // time_utc, symbol, strategy, bar_time, price, position, signal, action, qty, client id, reason
+            println!(
+                "  {} {:<5} {:<5} {:<13} {}",
+                get(0),
+                get(1),
+                get(6),
+                get(7),
+                get(10)
+            );
+        }
+    }
+    Ok(())
+}
+
+/// The broker's view; a failure here is reported, not fatal: status must work when the
+/// network does not.
+fn broker_view(config: &Config, client: Alpaca) {
+    match client.clock() {
+        Ok(c) if c.is_open => println!(
+            "market      open, closes {}",
+            c.next_close.map_or("?".into(), |t| t
+                .with_timezone(&New_York)
+                .format("%H:%M %Z")
+                .to_string())
+        ),
+        Ok(c) => println!(
+            "market      closed, opens {}",
+            c.next_open.map_or("?".into(), |t| t
+                .with_timezone(&New_York)
+                .format("%a %Y-%m-%d %H:%M %Z")
+                .to_string())
+        ),
+        Err(e) => {
+            println!("broker      unreachable: {e}");
+            return;
+        }
+    }
+    match client.positions() {
+        Ok(positions) if positions.is_empty() => println!("positions   none"),
+        Ok(positions) => {
+            for p in positions {
+                println!(
+                    "positions   {} {} @ {}, now {}, unrealized P&L {}",
+                    p.symbol,
+                    p.qty,
+                    p.avg_entry_price.as_deref().unwrap_or("?"),
+                    p.current_price.as_deref().unwrap_or("?"),
+                    p.unrealized_pl.as_deref().unwrap_or("?")
+                );
+            }
+        }
+        Err(e) => println!("positions   unavailable: {e}"),
+    }
+    match client.open_orders(&config.symbol_names()) {
+        Ok(orders) if orders.is_empty() => println!("open orders none"),
+        Ok(orders) => {
+            for o in orders {
+                println!(
+                    "open orders {} {} {} {} ({})",
+                    o.symbol,
+                    o.side.as_deref().unwrap_or("?"),
+                    o.qty.as_deref().unwrap_or("?"),
+                    o.status,
+                    o.client_order_id
+                );
+            }
+        }
+        Err(e) => println!("open orders unavailable: {e}"),
+    }
+}
+
+/// (today's P&L, P&L since the first row, latest equity) from equity.csv: today is measured
+/// from the last row before today's New York date.
+fn pnl(path: &std::path::Path) -> Result<(f64, f64, Option<f64>)> {
+    let first = crate::store::files::head_line(path, 1)?;
+    let tail = tail_lines(path, 2000)?;
+    let parse = |line: &str| -> Option<(DateTime<Utc>, f64)> {
+        let mut cells = line.split(',');
+        let t = NaiveDateTime::parse_from_str(cells.next()?, "%Y-%m-%d %H:%M:%S")
+            .ok()?
+            .and_utc();
+        Some((t, cells.next()?.parse().ok()?))
+    };
+    let rows: Vec<(DateTime<Utc>, f64)> = tail.iter().filter_map(|l| parse(l)).collect();
+    let Some(&(last_t, last)) = rows.last() else {
+        return Ok((0.0, 0.0, None));
+    };
+    let today = last_t.with_timezone(&New_York).date_naive();
+    let open = rows
+        .iter()
+        .rev()
+        .find(|(t, _)| t.with_timezone(&New_York).date_naive() < today)
+        .or(rows.first())
+        .map_or(last, |r| r.1);
+    let start = first.as_deref().and_then(parse).map_or(last, |r| r.1);
+    Ok((last - open, last - start, Some(last)))
+}
+
+fn signed(v: f64) -> String {
+    format!("{v:+.2}")
+}
+
+fn csv_cells(line: &str) -> Vec<String> {
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .from_reader(line.as_bytes());
+    reader
+        .records()
+        .next()
+        .and_then(|r| r.ok())
+        .map(|r| r.iter().map(str::to_string).collect())
+        .unwrap_or_default()
+}

@@ -1,0 +1,137 @@
+//! The tick's bars: the cache, topped up with one small request.
+
+use crate::alpaca::{Alpaca, BarsQuery};
+use crate::config::Config;
+use crate::domain::{Bar, Timeframe};
+use crate::error::Result;
+use crate::store::bar_cache::{self, BarCache};
+use chrono::{DateTime, Duration, Utc};
+use std::collections::HashMap;
+
+/// Bars younger than this past their close may still be revised by Alpaca, so they are used
+/// for the decision but not written to the cache (the next tick fetches them again).
+const SETTLE: Duration = Duration::seconds(60);
+/// Page bound for the tick's bars request.
+const MAX_BAR_PAGES: usize = 50;
+
+/// The last `history` closed bars per symbol: the cache, topped up with one request for
+/// what came after it. A missing or short cache is filled over a lookback window.
+pub(super) fn refresh(
+    config: &Config,
+    client: &Alpaca,
+    cache: &BarCache,
+    now: DateTime<Utc>,
+    names: &[&str],
+) -> Result<HashMap<String, Vec<Bar>>> {
+    let tf = config.bot.timeframe;
+    let history = config.bot.history;
+    let mut cached: HashMap<String, Vec<Bar>> = HashMap::new();
+    let mut start = now;
+    let mut adjustment = "raw".to_string();
+    for &name in names {
+        let bars = cache.load_tail(name, tf, history)?;
+        let from = match bars.last() {
+            Some(last) if bars.len() >= history => last.time + tf.duration(),
+            _ => now - lookback(tf, history),
+        };
+        start = start.min(from);
+        adjustment = cache.meta(name, tf)?.adjustment;
+        cached.insert(name.to_string(), bars);
+    }
+    let query = BarsQuery {
+        symbols: names,
+        timeframe: tf,
+        start,
+        end: Some(now),
+        adjustment: &adjustment,
+        feed: config.alpaca.feed,
+        max_pages: MAX_BAR_PAGES,
+    };
+    let mut fetched = client.bars(&query, |_, _| {})?;
+    let mut out = HashMap::new();
+    for &name in names {
+        let old = cached.remove(name).unwrap_or_default();
+        let closed: Vec<Bar> = fetched
+            .remove(name)
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|b| b.time + tf.duration() <= now)
+            .collect();
+        let settled_before = now - tf.duration() - SETTLE;
+        let settled: Vec<Bar> = closed
+            .iter()
+            .filter(|b| b.time <= settled_before)
+            .copied()
+            .collect();
+        let bars = if old.len() >= history {
+            let last = old.last().map(|b| b.time);
+            let new_settled: Vec<Bar> = settled
+                .into_iter()
+                .filter(|b| Some(b.time) > last)
+                .collect();
+            cache.append(name, tf, &new_settled)?;
+            bar_cache::merge(
+                old,
+                closed.into_iter().filter(|b| Some(b.time) > last).collect(),
+            )
+        } else {
+            let merged = bar_cache::merge(cache.load(name, tf)?, settled);
+            cache.replace(name, tf, &merged, &cache.meta(name, tf)?)?;
+            bar_cache::merge(merged, closed)
+        };
+        let skip = bars.len().saturating_sub(history);
+        out.insert(name.to_string(), bars[skip..].to_vec());
+    }
+    Ok(out)
+}
+
+/// Is the latest closed bar the one that should exist now? Intraday: the bar that closed at
+/// the last timeframe boundary. Daily: within 5 days (weekends and a holiday).
+pub(super) fn is_recent(last: Option<DateTime<Utc>>, now: DateTime<Utc>, tf: Timeframe) -> bool {
+    match (last, tf) {
+        (None, _) => false,
+        (Some(t), Timeframe::Day1) => now - t <= Duration::days(5),
+        (Some(t), _) => t >= floor_to(now, tf) - tf.duration(),
+    }
+}
+
+/// How far back to fetch when the cache holds fewer than `history` bars. Generous, because
+/// IEX minute bars have gaps and nights and weekends have none.
+fn lookback(tf: Timeframe, history: usize) -> Duration {
+    let bars = i32::try_from(history).unwrap_or(i32::MAX);
+    match tf {
+        Timeframe::Day1 => Duration::days(i64::from(bars) * 3 / 2 + 7),
+        _ => tf.duration() * bars.saturating_mul(3) + Duration::days(4),
+    }
+}
+
+pub(super) fn floor_to(t: DateTime<Utc>, tf: Timeframe) -> DateTime<Utc> {
+    let step = tf.duration().num_seconds();
+    let secs = t.timestamp().div_euclid(step) * step;
+    DateTime::from_timestamp(secs, 0).unwrap_or(t)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn lookback_covers_a_weekend_and_recent_bars_are_recognised() {
+        assert!(lookback(Timeframe::Min1, 200) >= Duration::days(4));
+        assert!(lookback(Timeframe::Day1, 200) >= Duration::days(300));
+        let now = Utc.with_ymd_and_hms(2026, 11, 25, 15, 31, 42).unwrap();
+        assert_eq!(
+            floor_to(now, Timeframe::Min5),
+            Utc.with_ymd_and_hms(2026, 11, 25, 15, 30, 0).unwrap()
+        );
+        let at = |m| Some(Utc.with_ymd_and_hms(2026, 11, 25, 15, m, 0).unwrap());
+        assert!(is_recent(at(30), now, Timeframe::Min1));
+        assert!(
+            !is_recent(at(29), now, Timeframe::Min1),
+            "the 15:30 bar is missing"
+        );
+        assert!(is_recent(at(25), now, Timeframe::Min5));
+        assert!(!is_recent(None, now, Timeframe::Day1));
+    }
+}

@@ -1,0 +1,97 @@
+//! The operations sections: `[monitoring]`, `[alerts]`, `[report]` and `[logs]`.
+
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+
+/// How the bot reports on itself while it runs unattended.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OpsConfig {
+    /// Prometheus text file rewritten after every tick (node_exporter textfile collector).
+    pub prom_file: Option<PathBuf>,
+    /// A gap between two ticks longer than this during market hours counts as missed ticks.
+    pub missed_tick_minutes: u32,
+    /// Slack-compatible incoming webhook (`{"text": ...}`); Discord's `/slack` endpoints and
+    /// ntfy-style receivers take the same JSON.
+    pub webhook_url: Option<String>,
+    /// An identical alert is not sent again within this many minutes.
+    pub alert_repeat_minutes: u32,
+    /// Refresh `logs/dashboard.html` after each tick.
+    pub dashboard: bool,
+    /// Rotate `prometheus-bot.log` when it grows past this many bytes...
+    pub log_max_bytes: u64,
+    /// ...keeping this many old files (`.1` newest).
+    pub log_keep: u32,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(super) struct RawMonitoring {
+    pub prom_file: String,
+    pub missed_tick_minutes: u32,
+}
+
+impl Default for RawMonitoring {
+    fn default() -> Self {
+        RawMonitoring {
+            prom_file: "logs/prometheus-bot.prom".into(),
+            missed_tick_minutes: 3,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(super) struct RawAlerts {
+    pub webhook_url: toml::Spanned<String>,
+    pub repeat_minutes: u32,
+}
+
+impl Default for RawAlerts {
+    fn default() -> Self {
+        RawAlerts {
+            webhook_url: toml::Spanned::new(0..0, String::new()),
+            repeat_minutes: 60,
+        }
+    }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub(super) struct RawReport {
+    pub dashboard: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(super) struct RawLogs {
+    pub max_size_mb: f64,
+    pub keep: u32,
+}
+
+impl Default for RawLogs {
+    fn default() -> Self {
+        RawLogs {
+            max_size_mb: 5.0,
+            keep: 5,
+        }
+    }
+}
+
+pub(super) fn resolve(
+    monitoring: RawMonitoring,
+    alerts: RawAlerts,
+    report: RawReport,
+    logs: RawLogs,
+    dir: &Path,
+) -> OpsConfig {
+    let url = alerts.webhook_url.into_inner();
+    OpsConfig {
+        prom_file: (!monitoring.prom_file.is_empty()).then(|| dir.join(&monitoring.prom_file)),
+        missed_tick_minutes: monitoring.missed_tick_minutes.max(1),
+        webhook_url: (!url.trim().is_empty()).then(|| url.trim().to_string()),
+        alert_repeat_minutes: alerts.repeat_minutes,
+        dashboard: report.dashboard,
+        log_max_bytes: (logs.max_size_mb.clamp(0.1, 1024.0) * 1024.0 * 1024.0) as u64,
+        log_keep: logs.keep.min(100),
+    }
+}

@@ -1,0 +1,269 @@
+//! Loading model files into the config, and the model strategy's decisions.
+
+use super::*;
+use crate::domain::Signal;
+use crate::strategy::Why;
+use chrono::{Duration, TimeZone, Utc};
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+/// A model file whose weights are 0, so that P(up) = σ(intercept) on any bars.
+fn file(timeframe: &str, intercept: f64) -> ModelFile {
+    ModelFile {
+        format: FORMAT.into(),
+        format_version: FORMAT_VERSION,
+        symbol: "AAPL".into(),
+        timeframe: timeframe.into(),
+        feature_set: FEATURE_SET.into(),
+        features: FEATURE_NAMES.iter().map(|s| s.to_string()).collect(),
+        horizon: 5,
+        commission: 0.002,
+        l2: 1.0,
+        threshold: 0.55,
+        means: vec![0.0; N_FEATURES],
+        stds: vec![1.0; N_FEATURES],
+        intercept,
+        weights: vec![0.0; N_FEATURES],
+        training: TrainingRange {
+            fit_on: "final-window".into(),
+            first: "2020-01-02 05:00:00".into(),
+            last: "2022-12-30 05:00:00".into(),
+            samples: 700,
+            positive_rate: 0.5,
+            converged: true,
+        },
+        validation: Validation {
+            train_bars: 756,
+            test_bars: 126,
+            anchored: false,
+            windows: 5,
+            first_test_bar: "2023-01-03 05:00:00".into(),
+            last_test_bar: "2025-06-30 04:00:00".into(),
+            accuracy: Some(0.5),
+            majority_accuracy: Some(0.52),
+            log_loss: Some(0.69),
+            return_pct: Some(1.0),
+            sharpe: None,
+            max_drawdown_pct: Some(-3.0),
+            buy_hold_return_pct: Some(10.0),
+            buy_hold_sharpe: Some(0.8),
+            sma_cross_return_pct: Some(2.0),
+            sma_cross_sharpe: Some(0.3),
+            beats_baselines: false,
+        },
+    }
+}
+
+const CONFIG: &str = "[bot]\ntimeframe = \"1Day\"\nhistory = 100\n\n\
+[[symbol]]\nname = \"TSLA\"\nqty = 1\nstrategy = { kind = \"sma_cross\", fast = 2, slow = 3 }\n\n\
+[[symbol]]\nname = \"AAPL\"\nqty = 1\n\
+strategy = { kind = \"model\", path = \"data/models/AAPL-1Day-logreg-v1.json\", threshold = 0.6 }\n";
+
+fn load(text: &str, files: &HashMap<PathBuf, String>) -> Result<Config> {
+    let mut config = Config::from_str(text, Path::new("/bot/config.toml"))?;
+    attach_models(&mut config, text, |p| {
+        files
+            .get(p)
+            .cloned()
+            .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::NotFound, "not found"))
+    })?;
+    Ok(config)
+}
+
+fn files_with(model: &ModelFile) -> HashMap<PathBuf, String> {
+    let path = PathBuf::from("/bot/data/models/AAPL-1Day-logreg-v1.json");
+    HashMap::from([(path, serde_json::to_string_pretty(model).unwrap())])
+}
+
+#[test]
+fn the_config_loads_the_model_once_relative_to_its_folder() {
+    let config = load(CONFIG, &files_with(&file("1Day", 0.0))).unwrap();
+    let Strategy::Model {
+        path,
+        threshold,
+        model,
+    } = &config.symbols[1].strategy
+    else {
+        panic!("{:?}", config.symbols[1].strategy)
+    };
+    assert_eq!(path, "data/models/AAPL-1Day-logreg-v1.json");
+    assert_eq!(*threshold, 0.6);
+    let model = model.as_ref().expect("loaded");
+    assert_eq!(model.timeframe, Timeframe::Day1);
+    assert_eq!(config.symbols[1].strategy.tag(), "mdl");
+    assert_eq!(config.symbols[1].strategy.bars_needed(), 50);
+    // The threshold defaults to 0.55.
+    let text = CONFIG.replace(", threshold = 0.6", "");
+    let config = load(&text, &files_with(&file("1Day", 0.0))).unwrap();
+    assert!(matches!(
+        config.symbols[1].strategy,
+        Strategy::Model { threshold, .. } if threshold == 0.55
+    ));
+}
+
+#[test]
+fn a_model_for_another_timeframe_is_refused_naming_the_file_line_and_key() {
+    let e = load(CONFIG, &files_with(&file("1Hour", 0.0)))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.starts_with("config error: /bot/config.toml:13: `path`:"),
+        "{e}"
+    );
+    assert!(
+        e.contains("/bot/data/models/AAPL-1Day-logreg-v1.json was trained on 1Hour bars but [bot] timeframe is 1Day"),
+        "{e}"
+    );
+}
+
+#[test]
+fn another_feature_set_or_format_version_or_a_damaged_file_is_refused() {
+    let mut other = file("1Day", 0.0);
+    other.feature_set = "bars-v0".into();
+    let e = load(CONFIG, &files_with(&other)).unwrap_err().to_string();
+    assert!(
+        e.contains(":13: `path`:") && e.contains("feature set `bars-v0`"),
+        "{e}"
+    );
+    let mut renamed = file("1Day", 0.0);
+    renamed.features[0] = "ret_2".into();
+    let e = load(CONFIG, &files_with(&renamed)).unwrap_err().to_string();
+    assert!(e.contains("feature set `bars-v1` (ret_2,"), "{e}");
+    let mut old = file("1Day", 0.0);
+    old.format_version = 0;
+    let e = load(CONFIG, &files_with(&old)).unwrap_err().to_string();
+    assert!(e.contains("version 0, this build reads"), "{e}");
+    let mut short = file("1Day", 0.0);
+    short.weights.pop();
+    let e = load(CONFIG, &files_with(&short)).unwrap_err().to_string();
+    assert!(e.contains("the file is damaged"), "{e}");
+    let files = HashMap::from([(
+        PathBuf::from("/bot/data/models/AAPL-1Day-logreg-v1.json"),
+        "{\"format\": 1".to_string(),
+    )]);
+    let e = load(CONFIG, &files).unwrap_err().to_string();
+    assert!(e.contains("is not a model file"), "{e}");
+}
+
+#[test]
+fn a_missing_model_file_says_how_to_make_it() {
+    let e = load(CONFIG, &HashMap::new()).unwrap_err().to_string();
+    assert!(
+        e.contains(
+            ":13: `path`: cannot read the model file /bot/data/models/AAPL-1Day-logreg-v1.json"
+        ),
+        "{e}"
+    );
+    assert!(
+        e.contains("prometheus-bot train --symbol AAPL --timeframe 1Day"),
+        "{e}"
+    );
+}
+
+#[test]
+fn the_threshold_must_leave_the_two_bands_apart() {
+    let e = load(&CONFIG.replace("0.6 }", "0.4 }"), &HashMap::new())
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains(":13: `threshold`: must be at least 0.5"), "{e}");
+}
+
+#[test]
+fn the_path_key_is_found_in_a_strategy_table_too() {
+    let text = "[[symbol]]\nname = \"A\"\n[symbol.strategy]\nkind = \"model\"\n# path = \"x\"\npath = \"m.json\"\n";
+    assert_eq!(path_line(text, 0), Some(6));
+    assert_eq!(path_line(text, 1), None);
+    assert_eq!(path_line(CONFIG, 1), Some(13));
+}
+
+fn bars(n: usize) -> Vec<Bar> {
+    let t0 = Utc.with_ymd_and_hms(2024, 1, 2, 5, 0, 0).unwrap();
+    (0..n)
+        .map(|i| {
+            let c = 100.0 + (i % 7) as f64;
+            Bar {
+                time: t0 + Duration::days(i as i64),
+                open: c,
+                high: c + 1.0,
+                low: c - 1.0,
+                close: c,
+                volume: 1000.0,
+                trades: 0,
+                vwap: f64::NAN,
+            }
+        })
+        .collect()
+}
+
+fn model(intercept: f64) -> Strategy {
+    Strategy::Model {
+        path: String::new(),
+        threshold: 0.6,
+        model: Some(Arc::new(
+            Predictor::from_file(&file("1Day", intercept), Timeframe::Day1).unwrap(),
+        )),
+    }
+}
+
+#[test]
+fn the_model_buys_above_the_threshold_exits_below_its_mirror_and_holds_between() {
+    let b = bars(60);
+    // σ(ln 3) = 0.75 >= 0.6: long; σ(−ln 3) = 0.25 <= 0.4: exit; σ(0) = 0.5: hold.
+    let up = model(3f64.ln());
+    let d = up.decide(&b, 100.0, 0.0);
+    assert_eq!(d.signal, Signal::Buy);
+    assert!(matches!(d.why, Why::ModelUp { p, level } if (p - 0.75).abs() < 1e-12 && level == 0.6));
+    assert_eq!(d.why.to_string(), "model P(up) 0.7500 >= 0.6");
+    assert_eq!(up.decide(&b, 100.0, 5.0).signal, Signal::Hold);
+    let down = model(-(3f64.ln()));
+    assert_eq!(down.decide(&b, 100.0, 5.0).signal, Signal::Sell);
+    let d = down.decide(&b, 100.0, 0.0);
+    assert_eq!(d.signal, Signal::Hold, "long-only: never opens a short");
+    assert!(d.why.to_string().contains("no long position to exit"));
+    let d = model(0.0).decide(&b, 100.0, 0.0);
+    assert_eq!(d.signal, Signal::Hold);
+    assert_eq!(
+        d.why.to_string(),
+        "model P(up) 0.5000 is between 0.4000 and 0.6"
+    );
+    assert!(!up.allows_short());
+}
+
+#[test]
+fn the_model_waits_for_its_window_and_holds_without_a_model_or_with_bad_bars() {
+    let b = bars(60);
+    let d = model(3f64.ln()).decide(&b[..49], 100.0, 0.0);
+    assert_eq!(d.why, Why::WarmingUp { have: 49, need: 50 });
+    let unloaded = Strategy::Model {
+        path: "x.json".into(),
+        threshold: 0.6,
+        model: None,
+    };
+    assert_eq!(unloaded.decide(&b, 100.0, 0.0).why, Why::NoModel);
+    let mut bad = b.clone();
+    bad[55].close = f64::NAN;
+    assert_eq!(
+        model(3f64.ln()).decide(&bad, 100.0, 0.0).why,
+        Why::FeaturesUndefined
+    );
+}
+
+#[test]
+fn the_file_name_is_versioned_and_safe_for_share_classes() {
+    assert_eq!(
+        file_name("BF/B", Timeframe::Min15),
+        "BF_B-15Min-logreg-v1.json"
+    );
+    assert_eq!(
+        file_name("AAPL", Timeframe::Day1),
+        "AAPL-1Day-logreg-v1.json"
+    );
+}
+
+#[test]
+fn a_json_null_figure_round_trips() {
+    let f = file("1Day", 0.5);
+    let text = serde_json::to_string(&f).unwrap();
+    assert!(text.contains("\"sharpe\":null"));
+    assert_eq!(serde_json::from_str::<ModelFile>(&text).unwrap(), f);
+}
