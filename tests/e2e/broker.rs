@@ -273,3 +273,73 @@ fn reconcile_finds_and_repairs_what_the_ledgers_miss() {
     let run = bot.run(&["reconcile", "--since", "yesterday"]);
     check!(run, run.code == 2);
 }
+
+#[test]
+fn reconcile_pages_through_more_fills_than_one_page() {
+    let bot = Bot::new();
+    // 120 manual executions on AAPL (Alpaca pages activities by 100).
+    for _ in 0..120 {
+        bot.place_manual_order("AAPL", "buy", "1", "market");
+    }
+    bot.fake.fill_open_orders(200.0);
+    assert_eq!(bot.fake.activities().len(), 120);
+    let run = bot.run(&["reconcile", "--since", "2026-11-01"]);
+    check!(
+        run,
+        run.code == 1 && run.stdout.matches("fill missing").count() == 120
+    );
+    let run = bot.run(&["reconcile", "--since", "2026-11-01", "--repair"]);
+    check!(
+        run,
+        run.code == 0 && run.stdout.contains("appended 0 order(s) and 120 fill(s)")
+    );
+    let run = bot.run(&["reconcile", "--since", "2026-11-01"]);
+    check!(
+        run,
+        run.code == 0,
+        "the ledger now explains the 120-share position"
+    );
+    let requests = bot.fake.requests();
+    let pages: Vec<_> = requests
+        .iter()
+        .filter(|r| r.path.starts_with("/v2/account/activities"))
+        .collect();
+    assert!(
+        pages.iter().any(|r| r.q("page_token").is_some()),
+        "followed the page token"
+    );
+}
+
+#[test]
+fn a_daily_loss_with_flatten_closes_positions_once() {
+    let bot = Bot::new();
+    bot.share_account();
+    let config = std::fs::read_to_string(bot.config_path()).unwrap();
+    std::fs::write(
+        bot.config_path(),
+        config.replace(
+            "shared_account = true",
+            "shared_account = true\nflatten_on_daily_loss = true",
+        ),
+    )
+    .unwrap();
+    bot.fake.set_account("94000", "94000", "94000");
+    bot.fake.set_position("TSLA", 2.0, 250.0);
+    let run = bot.tick();
+    check!(
+        run,
+        run.code == 0 && run.stdout.contains("TSLA flatten sell 2 -> new")
+    );
+    assert_eq!(
+        bot.fake.orders()[0]["client_order_id"],
+        "pb-TSLA-1Min-20261124T0000-flat-sell"
+    );
+    bot.next_minute(1, 225.0, &[250.0; 3]);
+    let run = bot.tick();
+    check!(
+        run,
+        run.code == 0 && !run.stdout.contains("flatten"),
+        "the order is working: not sent again"
+    );
+    assert_eq!(bot.fake.orders().len(), 1);
+}
