@@ -14,7 +14,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use std::fmt::Write as _;
 use std::fs::{File, OpenOptions};
-use std::io::{Read, Seek, SeekFrom, Write};
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 pub const HEADER: &str = "time_utc,open,high,low,close,volume,trades,vwap";
@@ -116,43 +116,13 @@ impl BarCache {
     pub fn load_tail(&self, symbol: &str, timeframe: Timeframe, n: usize) -> Result<Vec<Bar>> {
         let path = self.path(symbol, timeframe);
         repair_torn_tail(&path)?;
-        let mut f = match File::open(&path) {
-            Ok(f) => f,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(e) => return Err(Error::io(&path, "read", e)),
-        };
-        let io = |e| Error::io(&path, "read", e);
-        let len = f.metadata().map_err(io)?.len();
-        let mut want = ((n as u64 + 2) * 96).max(4096);
-        loop {
-            let start = len.saturating_sub(want);
-            f.seek(SeekFrom::Start(start)).map_err(io)?;
-            let mut buf = Vec::with_capacity((len - start) as usize);
-            (&mut f)
-                .take(len - start)
-                .read_to_end(&mut buf)
-                .map_err(io)?;
-            let text = String::from_utf8_lossy(&buf);
-            let body = if start == 0 {
-                &text[..]
-            } else {
-                // Drop the first, probably partial, line.
-                text.find('\n').map_or("", |i| &text[i + 1..])
-            };
-            let lines = body.lines().filter(|l| !l.is_empty()).count();
-            if lines > n || start == 0 {
-                let mut bars = if start == 0 {
-                    parse_file(&path, body, 1)?
-                } else {
-                    // Line numbers are unknown in a tail read; report them relative to the end.
-                    parse_rows(&path, body, None)?
-                };
-                let skip = bars.len().saturating_sub(n);
-                bars.drain(..skip);
-                return Ok(bars);
-            }
-            want *= 4;
-        }
+        let lines = super::files::tail_lines(&path, n + 1)?;
+        let rows: Vec<&str> = lines.iter().map(String::as_str).filter(|l| *l != HEADER).collect();
+        // Line numbers are unknown in a tail read; errors name the row's content instead.
+        let mut bars = parse_rows(&path, &rows.join("\n"), None)?;
+        let skip = bars.len().saturating_sub(n);
+        bars.drain(..skip);
+        Ok(bars)
     }
 
     /// Append bars that are all later than the last cached one.

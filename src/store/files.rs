@@ -26,6 +26,21 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     })
 }
 
+/// Replace `path` atomically (readers see the old file or the new one) but without fsync:
+/// for files rewritten every tick that a power cut may lose (the metrics file, the
+/// dashboard), where an fsync would cost more than the file is worth.
+pub fn replace_quick(path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    fs::create_dir_all(dir).map_err(|e| Error::io(dir, "create folder", e))?;
+    let tmp = temp_path(path);
+    fs::write(&tmp, bytes)
+        .and_then(|()| fs::rename(&tmp, path))
+        .map_err(|e| {
+            let _ = fs::remove_file(&tmp);
+            Error::io(path, "write", e)
+        })
+}
+
 fn temp_path(path: &Path) -> PathBuf {
     let mut name = path.file_name().unwrap_or_default().to_os_string();
     name.push(format!(".tmp{}", std::process::id()));

@@ -112,6 +112,18 @@ struct Market {
     open_sell: f64,
 }
 
+/// One row of decisions.csv, before formatting.
+struct Decided<'a> {
+    symbol: &'a SymbolConfig,
+    bar_time: Option<DateTime<Utc>>,
+    price: Option<f64>,
+    position: f64,
+    signal: Signal,
+    action: &'a str,
+    order: Option<(f64, &'a str)>,
+    reason: &'a str,
+}
+
 /// Facts shared by every symbol's decision in this tick.
 struct Shared {
     equity: f64,
@@ -305,16 +317,16 @@ impl Tick<'_> {
                 .symbols
                 .iter()
                 .map(|s| {
-                    self.decision_row(
-                        s,
-                        None,
-                        None,
-                        0.0,
-                        Signal::Hold,
-                        "market-closed",
-                        None,
-                        &reason,
-                    )
+                    self.decision_row(Decided {
+                        symbol: s,
+                        bar_time: None,
+                        price: None,
+                        position: 0.0,
+                        signal: Signal::Hold,
+                        action: "market-closed",
+                        order: None,
+                        reason: &reason,
+                    })
                 })
                 .collect();
             self.decisions.append(&rows)?;
@@ -346,31 +358,31 @@ impl Tick<'_> {
                 "no latest trade for {name} on the {} feed; not trading on missing data",
                 self.config.alpaca.feed.as_str()
             );
-            self.decide_row(
+            self.decide_row(Decided {
                 symbol,
                 bar_time,
-                None,
-                effective,
-                Signal::Hold,
-                "refused",
-                None,
-                &reason,
-            )?;
+                price: None,
+                position: effective,
+                signal: Signal::Hold,
+                action: "refused",
+                order: None,
+                reason: &reason,
+            })?;
             return Ok(format!("{name} refused (no price)"));
         };
         let decision = symbol.strategy.decide(&market.bars, trade.p, effective);
         let reason = decision.why.to_string();
         let Some(side) = decision.signal.side() else {
-            self.decide_row(
+            self.decide_row(Decided {
                 symbol,
                 bar_time,
-                Some(trade.p),
-                effective,
-                Signal::Hold,
-                "hold",
-                None,
-                &reason,
-            )?;
+                price: Some(trade.p),
+                position: effective,
+                signal: Signal::Hold,
+                action: "hold",
+                order: None,
+                reason: &reason,
+            })?;
             return Ok(format!("{name} hold"));
         };
 
@@ -388,41 +400,41 @@ impl Tick<'_> {
         if let Some(why) = refusal {
             self.state.ops.orders_refused += 1;
             let full = format!("{reason}; refused: {why}");
-            self.decide_row(
+            self.decide_row(Decided {
                 symbol,
                 bar_time,
-                Some(trade.p),
-                effective,
+                price: Some(trade.p),
+                position: effective,
                 signal,
-                "refused",
+                action: "refused",
                 order,
-                &full,
-            )?;
+                reason: &full,
+            })?;
             return Ok(format!("{name} {side} refused ({why})"));
         }
         if self.dry_run {
-            self.decide_row(
+            self.decide_row(Decided {
                 symbol,
                 bar_time,
-                Some(trade.p),
-                effective,
+                price: Some(trade.p),
+                position: effective,
                 signal,
-                "dry-run",
+                action: "dry-run",
                 order,
-                &reason,
-            )?;
+                reason: &reason,
+            })?;
             return Ok(format!("{name} {side} {} (dry run)", format_qty(qty)));
         }
-        self.decide_row(
+        self.decide_row(Decided {
             symbol,
             bar_time,
-            Some(trade.p),
-            effective,
+            price: Some(trade.p),
+            position: effective,
             signal,
-            "order",
+            action: "order",
             order,
-            &reason,
-        )?;
+            reason: &reason,
+        })?;
         let request = OrderRequest::market_day(name, side, qty, &client_id);
         let status = self.send(&request, trade.p)?;
         Ok(format!("{name} {side} {} -> {status}", format_qty(qty)))
@@ -534,16 +546,16 @@ impl Tick<'_> {
             } else {
                 Signal::Sell
             };
-            self.decide_row(
-                &symbol,
-                None,
-                Some(price),
-                qty,
+            self.decide_row(Decided {
+                symbol: &symbol,
+                bar_time: None,
+                price: Some(price),
+                position: qty,
                 signal,
                 action,
-                Some((qty.abs(), &client_id)),
+                order: Some((qty.abs(), &client_id)),
                 reason,
-            )?;
+            })?;
             if !self.dry_run {
                 let status = self.send(
                     &OrderRequest::market_day(name, side, qty.abs(), &client_id),
@@ -573,36 +585,21 @@ impl Tick<'_> {
         self.equity.append(&[row])
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn decide_row(
-        &self,
-        symbol: &SymbolConfig,
-        bar_time: Option<DateTime<Utc>>,
-        price: Option<f64>,
-        position: f64,
-        signal: Signal,
-        action: &str,
-        order: Option<(f64, &str)>,
-        reason: &str,
-    ) -> Result<()> {
-        let row = self.decision_row(
-            symbol, bar_time, price, position, signal, action, order, reason,
-        );
-        self.decisions.append(&[row])
+    fn decide_row(&self, d: Decided<'_>) -> Result<()> {
+        self.decisions.append(&[self.decision_row(d)])
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn decision_row(
-        &self,
-        symbol: &SymbolConfig,
-        bar_time: Option<DateTime<Utc>>,
-        price: Option<f64>,
-        position: f64,
-        signal: Signal,
-        action: &str,
-        order: Option<(f64, &str)>,
-        reason: &str,
-    ) -> Vec<String> {
+    fn decision_row(&self, d: Decided<'_>) -> Vec<String> {
+        let Decided {
+            symbol,
+            bar_time,
+            price,
+            position,
+            signal,
+            action,
+            order,
+            reason,
+        } = d;
         vec![
             time_cell(self.now),
             symbol.name.clone(),

@@ -5,7 +5,7 @@
 use crate::config::Config;
 use crate::error::Error;
 use crate::ops::{self, alerts, prom};
-use crate::store::files::write_atomic;
+use crate::store::files::replace_quick;
 use crate::store::state::TickRecord;
 use crate::store::State;
 use chrono::{DateTime, Duration, Utc};
@@ -49,7 +49,7 @@ pub(super) fn record(
     state.last_tick = Some(TickRecord { time: now, result });
 }
 
-/// Rewrite the Prometheus text file, atomically.
+/// Rewrite the Prometheus text file, atomically (the collector never reads half a file).
 pub(super) fn publish(
     config: &Config,
     state: &State,
@@ -71,7 +71,7 @@ pub(super) fn publish(
         daily_loss: state.risk.daily_loss_hit,
         ops: &state.ops,
     });
-    if let Err(e) = write_atomic(path, text.as_bytes()) {
+    if let Err(e) = replace_quick(path, text.as_bytes()) {
         log::warn!("cannot write the metrics file: {e}");
     }
 }
