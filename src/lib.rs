@@ -37,11 +37,13 @@ use error::Result;
 
 /// Run one command to completion.
 pub fn run(cli: Cli) -> Result<()> {
-    let config = match cli.command {
-        // `train` writes the model files a config may name, so it must not need them.
-        Command::Train(_) => Config::load_with(&cli.config, false)?,
-        _ => Config::load(&cli.config)?,
-    };
+    // Only the commands that decide load the model files a config names: `train` writes
+    // them, and `fetch` or `import` bring the bars to train on, before any exists.
+    let models = matches!(
+        cli.command,
+        Command::Tick(_) | Command::Check(_) | Command::Backtest(_)
+    );
+    let config = Config::load_with(&cli.config, models)?;
     logging::add_file(
         &config.bot.log_dir,
         config.ops.log_max_bytes,

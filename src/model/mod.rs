@@ -176,10 +176,12 @@ impl Predictor {
             ));
         }
         let all_finite = |v: &[f64]| v.len() == N_FEATURES && v.iter().all(|x| x.is_finite());
-        if !(all_finite(&file.means) && all_finite(&file.weights) && all_finite(&file.stds))
-            || !file.intercept.is_finite()
-            || file.stds.iter().any(|&s| s <= 0.0)
-        {
+        let usable = all_finite(&file.means)
+            && all_finite(&file.weights)
+            && all_finite(&file.stds)
+            && file.intercept.is_finite()
+            && file.stds.iter().all(|&s| s > 0.0);
+        if !usable {
             return Err(format!(
                 "needs {N_FEATURES} finite means, positive stds and finite weights; the file is damaged"
             ));

@@ -156,12 +156,20 @@ fn later_bars_never_change_an_earlier_prediction_or_decision() {
     let p = params(5);
     let (ra, rb) = (run(&a, &p).unwrap(), run(&b, &p).unwrap());
     let before = |r: &Report| -> Vec<(usize, f64)> {
-        r.predictions.iter().copied().filter(|&(t, _)| t < cut).collect()
+        r.predictions
+            .iter()
+            .copied()
+            .filter(|&(t, _)| t < cut)
+            .collect()
     };
     assert!(before(&ra).len() > 300);
     assert_eq!(before(&ra), before(&rb), "a prediction saw the future");
     let decided = |r: &Report| -> Vec<Decided> {
-        r.decisions.iter().copied().filter(|d| d.bar < cut).collect()
+        r.decisions
+            .iter()
+            .copied()
+            .filter(|d| d.bar < cut)
+            .collect()
     };
     assert!(!decided(&ra).is_empty());
     assert_eq!(decided(&ra), decided(&rb), "a decision saw the future");
@@ -203,7 +211,10 @@ fn the_report_says_plainly_that_a_random_walk_does_not_beat_the_baselines() {
         );
         // Nothing to learn: out-of-sample accuracy stays near the majority answer.
         let c = r.classification;
-        assert!(c.accuracy < c.majority_accuracy() + 0.05, "seed {seed}: {c:?}");
+        assert!(
+            c.accuracy < c.majority_accuracy() + 0.05,
+            "seed {seed}: {c:?}"
+        );
         if seed == 13 {
             // This walk's timing happened to trade above both baselines; the verdict must
             // still say no, and why.
@@ -232,9 +243,15 @@ fn the_saved_model_is_fitted_on_the_last_window_or_on_everything_when_anchored()
 fn too_few_bars_is_an_error_in_words() {
     let bars = series(400, 0.0, 0.0, 0.01, 1);
     let e = run(&bars, &params(5)).unwrap_err();
-    assert!(e.contains("400 bars leave no test window after --train 500"), "{e}");
+    assert!(
+        e.contains("400 bars leave no test window after --train 500"),
+        "{e}"
+    );
     let mut p = params(5);
     p.plan.train = 120;
     let e = run(&bars, &p).unwrap_err();
-    assert!(e.contains("usable rows") && e.contains("raise --train"), "{e}");
+    assert!(
+        e.contains("usable rows") && e.contains("raise --train"),
+        "{e}"
+    );
 }
