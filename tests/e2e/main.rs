@@ -11,6 +11,7 @@ mod check;
 mod cli;
 mod faults;
 mod history;
+mod model;
 mod ops;
 mod scripts;
 mod tick;
