@@ -16,6 +16,7 @@ use crate::model::{self, report, ModelFile, TrainingRange, Validation};
 use crate::store::bar_cache::BarCache;
 use crate::store::files::write_atomic;
 use crate::strategy::Strategy;
+use std::io::Write as _;
 
 pub fn run(config: &Config, args: &TrainArgs) -> Result<()> {
     let params = params(config, args)?;
@@ -30,7 +31,9 @@ pub fn run(config: &Config, args: &TrainArgs) -> Result<()> {
     let result = walk::run(&bars, &params)
         .map_err(|e| Error::Refused(format!("{symbol} {}: {e}", params.timeframe)))?;
     let times: Vec<_> = bars.iter().map(|b| b.time).collect();
-    print!("{}", report::render(symbol, &result, &times));
+    // A closed stdout (`train ... | head`) must not stop the model from being saved.
+    let mut stdout = std::io::stdout().lock();
+    let _ = stdout.write_all(report::render(symbol, &result, &times).as_bytes());
 
     let file = model_file(symbol, &result, &times);
     let path = config
@@ -42,7 +45,7 @@ pub fn run(config: &Config, args: &TrainArgs) -> Result<()> {
         .map_err(|e| Error::Refused(format!("cannot encode the model: {e}")))?;
     json.push('\n');
     write_atomic(&path, json.as_bytes())?;
-    println!("model written to {}", path.display());
+    let _ = writeln!(stdout, "model written to {}", path.display());
     log::info!(
         "trained {symbol} {}: {} windows, saved {}",
         params.timeframe,
