@@ -50,7 +50,10 @@ fn main() {
             .collect();
         fake.add_bars(symbol, "1Min", &bars);
     }
-    let bin = env!("CARGO_BIN_EXE_prometheus-bot");
+    // PROMETHEUS_BOT_BIN and PROMETHEUS_BOT_RUNNER time another build, e.g. the aarch64
+    // binary under `qemu-aarch64 -L /usr/aarch64-linux-gnu` (see scripts/bench-tick.sh).
+    let bin = std::env::var("PROMETHEUS_BOT_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_prometheus-bot").to_string());
+    let runner: Vec<String> = std::env::var("PROMETHEUS_BOT_RUNNER").unwrap_or_default().split_whitespace().map(String::from).collect();
     let mut minute = 200;
     let tick = |minute: i64| -> (f64, f64, i64, usize) {
         let now = start + Duration::minutes(minute) + Duration::seconds(2);
@@ -62,7 +65,12 @@ fn main() {
         let t0 = Instant::now();
         // Reaped by wait4 below, which also returns the child's own CPU time and peak RSS.
         #[allow(clippy::zombie_processes)]
-        let child = Command::new(bin)
+        let (program, pre) = match runner.split_first() {
+            Some((first, rest)) => (first.clone(), [rest, &[bin.clone()]].concat()),
+            None => (bin.clone(), Vec::new()),
+        };
+        let child = Command::new(program)
+            .args(pre)
             .args(["--config", config.to_str().unwrap(), "tick"])
             .env_clear()
             .env("ALPACA_KEY", KEY_ID)
