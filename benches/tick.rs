@@ -52,8 +52,13 @@ fn main() {
     }
     // PROMETHEUS_BOT_BIN and PROMETHEUS_BOT_RUNNER time another build, e.g. the aarch64
     // binary under `qemu-aarch64 -L /usr/aarch64-linux-gnu` (see scripts/bench-tick.sh).
-    let bin = std::env::var("PROMETHEUS_BOT_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_prometheus-bot").to_string());
-    let runner: Vec<String> = std::env::var("PROMETHEUS_BOT_RUNNER").unwrap_or_default().split_whitespace().map(String::from).collect();
+    let bin = std::env::var("PROMETHEUS_BOT_BIN")
+        .unwrap_or_else(|_| env!("CARGO_BIN_EXE_prometheus-bot").to_string());
+    let runner: Vec<String> = std::env::var("PROMETHEUS_BOT_RUNNER")
+        .unwrap_or_default()
+        .split_whitespace()
+        .map(String::from)
+        .collect();
     let mut minute = 200;
     let tick = |minute: i64| -> (f64, f64, i64, usize) {
         let now = start + Duration::minutes(minute) + Duration::seconds(2);
@@ -63,12 +68,12 @@ fn main() {
         }
         fake.clear_requests();
         let t0 = Instant::now();
-        // Reaped by wait4 below, which also returns the child's own CPU time and peak RSS.
-        #[allow(clippy::zombie_processes)]
         let (program, pre) = match runner.split_first() {
-            Some((first, rest)) => (first.clone(), [rest, &[bin.clone()]].concat()),
+            Some((first, rest)) => (first.clone(), [rest, std::slice::from_ref(&bin)].concat()),
             None => (bin.clone(), Vec::new()),
         };
+        // Reaped by wait4 below, which also returns the child's own CPU time and peak RSS.
+        #[allow(clippy::zombie_processes)]
         let child = Command::new(program)
             .args(pre)
             .args(["--config", config.to_str().unwrap(), "tick"])
