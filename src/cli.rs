@@ -18,6 +18,8 @@ pub struct Cli {
     pub command: Command,
 }
 
+// `BacktestArgs` is much larger than the others; the enum is built once per process.
+#[allow(clippy::large_enum_variant)]
 #[derive(FromArgs, Debug)]
 #[argh(subcommand)]
 pub enum Command {

@@ -81,15 +81,12 @@ pub(super) fn time_ticks(t0: i64, t1: i64, max: usize) -> Vec<(i64, String)> {
             .unwrap_or(100) as i32;
         let mut y = utc(t0).year();
         y += (step - y.rem_euclid(step)) % step;
-        loop {
-            let Some(t) = NaiveDate::from_ymd_opt(y, 1, 1).map(|d| {
-                d.and_hms_opt(0, 0, 0)
-                    .unwrap_or_default()
-                    .and_utc()
-                    .timestamp()
-            }) else {
-                break;
-            };
+        while let Some(t) = NaiveDate::from_ymd_opt(y, 1, 1).map(|d| {
+            d.and_hms_opt(0, 0, 0)
+                .unwrap_or_default()
+                .and_utc()
+                .timestamp()
+        }) {
             if t > t1 {
                 break;
             }

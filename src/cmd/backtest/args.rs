@@ -186,7 +186,7 @@ fn strategy_for(
     let built = match (&args.strategy, base) {
         (Some(kind), _) => params::build(kind, &args.param, base),
         (None, Some(b)) if !args.param.is_empty() => {
-            params::build(&params::kind_of(b), &args.param, Some(b))
+            params::build(params::kind_of(b), &args.param, Some(b))
         }
         (None, Some(b)) => Ok(b.clone()),
         (None, None) => {

@@ -162,8 +162,7 @@ fn write_rest(
                 "walk_forward.csv",
                 output::walk_forward_csv(wf, &names).as_bytes(),
             )?;
-            doc["in_sample"] =
-                in_sample.map_or(serde_json::Value::Null, |m| output::metrics_json(m));
+            doc["in_sample"] = in_sample.map_or(serde_json::Value::Null, output::metrics_json);
             doc["walk_forward"] = json!({
                 "train": wf.plan.train,
                 "test": wf.plan.test,

@@ -62,9 +62,9 @@ pub fn trades_csv(names: &[String], bars: &[&[Bar]], out: &PortfolioOutcome) -> 
     for ((name, leg), bars) in names.iter().zip(&out.legs).zip(bars) {
         for t in &leg.trades {
             let dir = if t.size > 0.0 { "long" } else { "short" };
-            let _ = write!(
+            let _ = writeln!(
                 s,
-                "{name},closed,{dir},{},{},{},{},{},{},{},{},{},{}\n",
+                "{name},closed,{dir},{},{},{},{},{},{},{},{},{},{}",
                 t.size.abs(),
                 time_cell(t.entry_time),
                 t.entry_price,
