@@ -33,6 +33,7 @@ pub enum Command {
     Backtest(BacktestArgs),
     Train(TrainArgs),
     Status(StatusArgs),
+    Report(ReportArgs),
 }
 
 /// One trading step: lock, read the broker clock, prices and bars, decide, order, record.
@@ -297,4 +298,14 @@ pub struct TrainArgs {
     /// long when P(up) >= threshold, exit when P(up) <= 1 - threshold (default 0.55)
     #[argh(option, default = "0.55")]
     pub threshold: f64,
+}
+
+/// Draw the ledgers as one self-contained HTML page (equity, drawdown, daily P&L, prices with
+/// buys and sells, positions, fills, metrics).
+#[derive(FromArgs, Debug)]
+#[argh(subcommand, name = "report")]
+pub struct ReportArgs {
+    /// where to write the page (default: logs/dashboard.html)
+    #[argh(option)]
+    pub out: Option<PathBuf>,
 }

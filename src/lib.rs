@@ -57,6 +57,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Reconcile(args) => cmd::reconcile::run(&config, &args),
         Command::Rearm(_) => cmd::rearm::run(&config),
         Command::Status(args) => cmd::status::run(&config, &args),
+        Command::Report(args) => cmd::report::run(&config, &args),
         Command::Backtest(args) => cmd::backtest::run(&config, &args),
         Command::Train(args) => cmd::train::run(&config, &args),
         Command::Data(cli::DataArgs {

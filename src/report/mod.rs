@@ -10,4 +10,5 @@
 mod axis;
 pub mod backtest;
 pub mod html;
+pub mod live;
 pub mod svg;

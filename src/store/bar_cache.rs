@@ -415,7 +415,7 @@ fn parse_f64(cell: &str) -> Option<f64> {
 /// `YYYY-MM-DD HH:MM:SS`, parsed by hand: this is the hot path of loading a million rows.
 /// Days since 1970 from the civil date by Howard Hinnant's `days_from_civil`, after checking
 /// the date exists; no time zone is involved (cache times are UTC).
-fn parse_time(s: &str) -> Option<DateTime<Utc>> {
+pub fn parse_time(s: &str) -> Option<DateTime<Utc>> {
     let b = s.as_bytes();
     if b.len() != 19
         || b[4] != b'-'

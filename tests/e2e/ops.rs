@@ -232,3 +232,46 @@ fn the_log_file_rotates_by_size() {
     );
     let _ = Duration::zero();
 }
+
+#[test]
+fn report_draws_the_ledgers_and_the_tick_refreshes_the_dashboard() {
+    let bot = Bot::new();
+    append_config(&bot, "[report]\ndashboard = true");
+    bot.set_price("AAPL", 231.0);
+    let run = bot.tick();
+    check!(run, run.code == 0);
+    assert!(
+        bot.path("logs/dashboard.html").exists(),
+        "refreshed after the tick"
+    );
+    bot.fake.fill_open_orders(231.25);
+    for m in 1..4 {
+        bot.next_minute(1, 225.0 + m as f64, &[250.0; 3]);
+        let run = bot.tick();
+        check!(run, run.code == 0);
+    }
+    let out = bot.path("report.html");
+    let run = bot.run_env(&["report", "--out", out.to_str().unwrap()], &[]);
+    check!(
+        run,
+        run.code == 0 && run.stdout.contains("wrote"),
+        "works offline, without keys"
+    );
+    let html = std::fs::read_to_string(&out).unwrap();
+    for needle in [
+        "<svg",
+        "Equity",
+        "Drawdown",
+        "AAPL (position 1)",
+        "buy 1 at 231.25",
+        "Last fills",
+        "Metrics",
+        "Return [%]",
+    ] {
+        assert!(html.contains(needle), "missing {needle:?}");
+    }
+    assert!(
+        !html.contains("<script") && !html.contains("src=\"http") && !html.contains("href=\"http"),
+        "self-contained"
+    );
+}

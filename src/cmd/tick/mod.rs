@@ -74,6 +74,9 @@ pub fn run(config: &Config, args: &TickArgs) -> Result<()> {
     outcome::record(config, &mut tick.state, tick.now, &outcome, alerts);
     let saved = tick.state.save(data_dir);
     outcome::publish(config, &tick.state, tick.now, started.elapsed());
+    if config.ops.dashboard {
+        crate::cmd::report::write_dashboard(config, tick.now);
+    }
     let summary = outcome?;
     saved?;
     println!("{} {summary}", time_cell(tick.now));

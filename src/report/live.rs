@@ -1,0 +1,400 @@
+//! The live dashboard: the ledgers drawn as a page a person would rather look at than read —
+//! status, equity, drawdown, daily P&L, each symbol's price with the bot's buys and sells,
+//! positions, the last fills, and the metrics table. Pure: the `report` command and the tick
+//! read the files and write the page.
+
+use super::html::Page;
+use super::svg::{self, Format, Line, Marker, Point, Shape};
+use crate::backtest::engine::Trade;
+use crate::backtest::metrics;
+use chrono::{DateTime, Utc};
+use chrono_tz::America::New_York;
+
+/// Most points drawn per line: enough for detail, small enough for a phone.
+const BUCKETS: usize = 600;
+
+/// One execution from fills.csv.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Fill {
+    pub time: DateTime<Utc>,
+    pub symbol: String,
+    pub buy: bool,
+    pub qty: f64,
+    pub price: f64,
+}
+
+/// What one symbol contributes.
+#[derive(Debug, Clone)]
+pub struct SymbolView {
+    pub name: String,
+    /// Recent closes from the bar cache, `(UTC seconds, close)`.
+    pub prices: Vec<Point>,
+    pub position: f64,
+}
+
+#[derive(Debug, Clone)]
+pub struct Input<'a> {
+    pub generated: DateTime<Utc>,
+    /// `(label, value)` lines: last tick, guards, missed ticks.
+    pub status: Vec<(String, String)>,
+    /// From equity.csv, oldest first.
+    pub equity: &'a [(DateTime<Utc>, f64)],
+    pub fills: &'a [Fill],
+    pub symbols: &'a [SymbolView],
+}
+
+pub fn page(input: &Input<'_>) -> String {
+    let mut page = Page::new(
+        "prometheus-bot",
+        &format!(
+            "Live ledgers, generated {} UTC ({} New York)",
+            input.generated.format("%Y-%m-%d %H:%M:%S"),
+            input.generated.with_timezone(&New_York).format("%H:%M")
+        ),
+    );
+    let status: Vec<Vec<String>> = input
+        .status
+        .iter()
+        .map(|(k, v)| vec![k.clone(), v.clone()])
+        .collect();
+    page.table(&["status", ""], &status, None);
+
+    let equity: Vec<Point> = input
+        .equity
+        .iter()
+        .map(|(t, e)| (t.timestamp(), *e))
+        .collect();
+    if equity.len() >= 2 {
+        let shown = svg::downsample(&equity, BUCKETS);
+        page.heading("Equity");
+        page.chart(|size| {
+            svg::line_chart(
+                "Equity",
+                vec![line("equity", &shown, "#1f77b4")],
+                &[],
+                Format::Money,
+                size,
+            )
+        });
+        let drawdown = svg::downsample(&drawdown(&equity), BUCKETS);
+        page.chart(|size| {
+            svg::area_chart(
+                "Drawdown",
+                line("drawdown", &drawdown, "#d62728"),
+                Format::Percent,
+                size,
+            )
+        });
+        let daily = daily_pnl(input.equity);
+        if daily.len() >= 2 {
+            // A marker per day reads well for a few weeks; beyond that the line says it.
+            let markers: Vec<Marker> = daily
+                .iter()
+                .filter(|_| daily.len() <= 60)
+                .map(|&(t, v)| Marker {
+                    t,
+                    v,
+                    shape: if v >= 0.0 { Shape::Up } else { Shape::Down },
+                    color: if v >= 0.0 { "#2ca02c" } else { "#d62728" },
+                    label: format!("{:+.2}", v),
+                })
+                .collect();
+            page.chart(|size| {
+                svg::line_chart(
+                    "Daily P&L",
+                    vec![line("P&L", &daily, "#7f7f7f")],
+                    &markers,
+                    Format::Money,
+                    size,
+                )
+            });
+        }
+    } else {
+        page.note("No equity rows yet: equity.csv gets one row per tick while the market is open.");
+    }
+
+    for s in input.symbols {
+        if s.prices.len() < 2 {
+            continue;
+        }
+        let (from, to) = (s.prices[0].0, s.prices[s.prices.len() - 1].0);
+        let markers: Vec<Marker> = input
+            .fills
+            .iter()
+            .filter(|f| f.symbol == s.name && (from..=to).contains(&f.time.timestamp()))
+            .map(|f| Marker {
+                t: f.time.timestamp(),
+                v: f.price,
+                shape: if f.buy { Shape::Up } else { Shape::Down },
+                color: if f.buy { "#2ca02c" } else { "#d62728" },
+                label: format!(
+                    "{} {} at {}",
+                    if f.buy { "buy" } else { "sell" },
+                    f.qty,
+                    f.price
+                ),
+            })
+            .collect();
+        let shown = svg::downsample(&s.prices, BUCKETS);
+        let title = format!("{} (position {})", s.name, s.position);
+        page.chart(|size| {
+            svg::line_chart(
+                &title,
+                vec![line(&s.name, &shown, "#1f77b4")],
+                &markers,
+                Format::Plain,
+                size,
+            )
+        });
+    }
+
+    page.heading("Positions");
+    let positions: Vec<Vec<String>> = input
+        .symbols
+        .iter()
+        .map(|s| vec![s.name.clone(), s.position.to_string()])
+        .collect();
+    page.table(&["symbol", "shares"], &positions, None);
+
+    page.heading("Last fills");
+    let last: Vec<Vec<String>> = input
+        .fills
+        .iter()
+        .rev()
+        .take(20)
+        .map(|f| {
+            vec![
+                f.time.format("%Y-%m-%d %H:%M:%S").to_string(),
+                f.symbol.clone(),
+                if f.buy { "buy" } else { "sell" }.to_string(),
+                f.qty.to_string(),
+                f.price.to_string(),
+            ]
+        })
+        .collect();
+    if last.is_empty() {
+        page.note("No fills yet.");
+    } else {
+        page.table(
+            &["time (UTC)", "symbol", "side", "qty", "price"],
+            &last,
+            None,
+        );
+    }
+
+    if let Some(rows) = metric_rows(input.equity, input.fills) {
+        page.heading("Metrics");
+        page.note("Computed over the equity ledger with backtesting.py's definitions; trades are the fills paired first-in, first-out.");
+        page.table(&["metric", "value"], &rows, None);
+    }
+    page.finish("prometheus-bot dashboard")
+}
+
+fn line<'a>(name: &'a str, points: &'a [Point], color: &'a str) -> Line<'a> {
+    Line {
+        name,
+        points,
+        color,
+        dashed: false,
+    }
+}
+
+/// Percent below the running peak (negative).
+fn drawdown(equity: &[Point]) -> Vec<Point> {
+    let mut peak = f64::MIN;
+    equity
+        .iter()
+        .map(|&(t, e)| {
+            peak = peak.max(e);
+            (
+                t,
+                if peak > 0.0 {
+                    100.0 * (e - peak) / peak
+                } else {
+                    0.0
+                },
+            )
+        })
+        .collect()
+}
+
+/// Each New York day's change in equity from the previous day's last reading.
+pub fn daily_pnl(equity: &[(DateTime<Utc>, f64)]) -> Vec<Point> {
+    let mut closes: Vec<(chrono::NaiveDate, i64, f64)> = Vec::new();
+    for &(t, e) in equity {
+        let day = t.with_timezone(&New_York).date_naive();
+        match closes.last_mut() {
+            Some(last) if last.0 == day => *last = (day, t.timestamp(), e),
+            _ => closes.push((day, t.timestamp(), e)),
+        }
+    }
+    closes
+        .windows(2)
+        .map(|w| (w[1].1, w[1].2 - w[0].2))
+        .collect()
+}
+
+/// Round trips from fills, first in first out, per symbol; `bar` indexes `times`.
+pub fn round_trips(fills: &[Fill], times: &[DateTime<Utc>]) -> Vec<Trade> {
+    let index = |t: DateTime<Utc>| times.partition_point(|x| *x <= t).saturating_sub(1);
+    let mut open: std::collections::HashMap<&str, Vec<(f64, f64, DateTime<Utc>)>> =
+        Default::default();
+    let mut trades = Vec::new();
+    for f in fills {
+        let lots = open.entry(f.symbol.as_str()).or_default();
+        let signed = if f.buy { f.qty } else { -f.qty };
+        let mut left = signed;
+        while left != 0.0 {
+            match lots.first_mut() {
+                Some(lot) if lot.0.signum() != left.signum() => {
+                    let size = if lot.0.abs() <= left.abs() {
+                        lot.0
+                    } else {
+                        -left
+                    };
+                    let (entry, exit) = (lot.1, f.price);
+                    trades.push(Trade {
+                        entry_bar: index(lot.2),
+                        exit_bar: index(f.time),
+                        size,
+                        entry_price: entry,
+                        exit_price: exit,
+                        pnl: size * (exit - entry),
+                        return_pct: size.signum() * (exit / entry - 1.0),
+                        entry_time: lot.2,
+                        exit_time: f.time,
+                        commission: 0.0,
+                    });
+                    lot.0 -= size;
+                    left += size;
+                    if lot.0.abs() < 1e-12 {
+                        lots.remove(0);
+                    }
+                }
+                _ => {
+                    lots.push((left, f.price, f.time));
+                    left = 0.0;
+                }
+            }
+        }
+    }
+    trades
+}
+
+fn metric_rows(equity: &[(DateTime<Utc>, f64)], fills: &[Fill]) -> Option<Vec<Vec<String>>> {
+    if equity.len() < 2 {
+        return None;
+    }
+    let times: Vec<DateTime<Utc>> = equity.iter().map(|e| e.0).collect();
+    let values: Vec<f64> = equity.iter().map(|e| e.1).collect();
+    let trades = round_trips(fills, &times);
+    // No benchmark series is kept live: buy & hold, alpha and beta are left out.
+    let m = metrics::compute(&times, &values, &values, &trades, 0)?;
+    Some(
+        m.rows()
+            .into_iter()
+            .filter(|(k, _)| !matches!(*k, "Buy & Hold Return [%]" | "Alpha [%]" | "Beta"))
+            .map(|(k, v)| vec![k.to_string(), v])
+            .collect(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn t(day: u32, h: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 11, day, h, 0, 0).unwrap()
+    }
+
+    fn fill(h: u32, buy: bool, qty: f64, price: f64) -> Fill {
+        Fill {
+            time: t(24, h),
+            symbol: "AAPL".into(),
+            buy,
+            qty,
+            price,
+        }
+    }
+
+    #[test]
+    fn fifo_round_trips_by_hand() {
+        // Buy 2 @ 10, buy 1 @ 13, sell 2 @ 12, sell 1 @ 11, sell 1 @ 9 (opens a short),
+        // buy 1 @ 8 (covers it). FIFO: 2 @ 10 -> 12 (+4), 1 @ 13 -> 11 (-2), short 1 @ 9 -> 8 (+1).
+        let fills = [
+            fill(14, true, 2.0, 10.0),
+            fill(15, true, 1.0, 13.0),
+            fill(16, false, 2.0, 12.0),
+            fill(17, false, 1.0, 11.0),
+            fill(18, false, 1.0, 9.0),
+            fill(19, true, 1.0, 8.0),
+        ];
+        let times: Vec<DateTime<Utc>> = (14..20).map(|h| t(24, h)).collect();
+        let trades = round_trips(&fills, &times);
+        let pnl: Vec<f64> = trades.iter().map(|t| t.pnl).collect();
+        assert_eq!(pnl, [4.0, -2.0, 1.0]);
+        assert_eq!(
+            (trades[2].size, trades[2].entry_bar, trades[2].exit_bar),
+            (-1.0, 4, 5)
+        );
+        assert!(
+            (trades[2].return_pct - (1.0 - 8.0 / 9.0)).abs() < 1e-15,
+            "a short gains when the price falls"
+        );
+    }
+
+    #[test]
+    fn daily_pnl_uses_each_new_york_days_last_reading() {
+        // 24th: 100 then 110 (last); 25th: 105 -> -5; 26th at 01:00 UTC is still the 25th in New York.
+        let equity = [
+            (t(24, 15), 100.0),
+            (t(24, 20), 110.0),
+            (t(25, 15), 104.0),
+            (t(25, 20), 105.0),
+            (t(26, 1), 107.0),
+            (t(26, 15), 101.0),
+        ];
+        let daily = daily_pnl(&equity);
+        let values: Vec<f64> = daily.iter().map(|d| d.1).collect();
+        assert_eq!(values, [-3.0, -6.0]);
+    }
+
+    #[test]
+    fn the_page_is_self_contained() {
+        let equity: Vec<(DateTime<Utc>, f64)> = (0..50)
+            .map(|i| {
+                (
+                    t(24, 0) + chrono::Duration::hours(i),
+                    100_000.0 + (i as f64).sin() * 500.0,
+                )
+            })
+            .collect();
+        let fills = [fill(14, true, 1.0, 230.0), fill(20, false, 1.0, 231.0)];
+        let symbols = [SymbolView {
+            name: "AAPL".into(),
+            prices: (0..30)
+                .map(|i| (t(24, 12).timestamp() + 600 * i, 230.0 + i as f64 / 10.0))
+                .collect(),
+            position: 0.0,
+        }];
+        let html = page(&Input {
+            generated: t(25, 12),
+            status: vec![("last tick".into(), "ok".into())],
+            equity: &equity,
+            fills: &fills,
+            symbols: &symbols,
+        });
+        assert!(
+            html.starts_with("<!DOCTYPE html>")
+                && html.contains("<svg")
+                && html.contains("Win Rate [%]")
+        );
+        assert!(
+            !html.contains("<script")
+                && !html.contains("src=\"http")
+                && !html.contains("href=\"http"),
+            "no network, no scripts"
+        );
+    }
+}
