@@ -234,11 +234,13 @@ pub fn daily_pnl(equity: &[(DateTime<Utc>, f64)]) -> Vec<Point> {
         .collect()
 }
 
+/// An open lot: signed shares, price, time.
+type Lot = (f64, f64, DateTime<Utc>);
+
 /// Round trips from fills, first in first out, per symbol; `bar` indexes `times`.
 pub fn round_trips(fills: &[Fill], times: &[DateTime<Utc>]) -> Vec<Trade> {
     let index = |t: DateTime<Utc>| times.partition_point(|x| *x <= t).saturating_sub(1);
-    let mut open: std::collections::HashMap<&str, Vec<(f64, f64, DateTime<Utc>)>> =
-        Default::default();
+    let mut open: std::collections::HashMap<&str, Vec<Lot>> = Default::default();
     let mut trades = Vec::new();
     for f in fills {
         let lots = open.entry(f.symbol.as_str()).or_default();
