@@ -171,7 +171,7 @@ fn changing_every_bar_after_t_changes_nothing_decided_or_filled_at_or_before_t()
     let n = 160;
     let mut checked = 0;
     for seed in 1..=3u64 {
-        let mut rng = Rng(seed * 0x9E37_79B9_7F4A_7C15);
+        let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15));
         let a = walk(&mut rng, &[], n, 100.0);
         let b = walk(&mut rng, &[], n, 100.0);
         for strategy in strategies() {
