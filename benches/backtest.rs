@@ -3,14 +3,25 @@
 //! Prints the median (and min) wall time of N runs of:
 //! * `engine::run` on GOOG daily bars (2148) with SmaCross 10/20, long-only and
 //!   stop-and-reverse, commission 0.002, and `metrics::of_run` on the result;
-//! * the same on 1,000,000 synthetic 1-minute bars (a seeded random walk, 24/7).
+//! * the same on 1,000,000 synthetic 1-minute bars (a seeded random walk, 24/7);
+//! * `portfolio::run` + `scoring::portfolio` (what the command runs) on GOOG;
+//! * the 50-combination sweep of backtesting.py's quick start (`n1=range(5, 30, 5)`,
+//!   `n2=range(10, 70, 5)`, `n1 < n2`, ranked by SQN) on all cores and on one;
+//! * the 1,000,000-bar series written to a bar-cache file, then load + run + metrics.
 //!
-//! No assertions: the numbers are for people (see docs/metrics.md for the ones measured).
+//! No assertions: the numbers are for people (docs/backtest.md has the ones measured).
+//! Whole-process timings are in scripts/bench-backtest.sh.
 
 use chrono::{Duration, NaiveDate, TimeZone, Utc};
 use prometheus_bot::backtest::engine::{self, Settings};
 use prometheus_bot::backtest::metrics;
+use prometheus_bot::backtest::params::parse_axis;
+use prometheus_bot::backtest::portfolio::{self, Leg, Segment};
+use prometheus_bot::backtest::scoring::{self, RankBy};
+use prometheus_bot::backtest::sweep::{self, Input};
 use prometheus_bot::domain::Bar;
+use prometheus_bot::domain::Timeframe;
+use prometheus_bot::store::bar_cache::{BarCache, CacheMeta};
 use prometheus_bot::strategy::Strategy;
 use std::hint::black_box;
 use std::path::Path;
@@ -170,4 +181,99 @@ fn main() {
             time(runs, || metrics::of_run(black_box(&big), &out)),
         );
     }
+
+    // What `prometheus-bot backtest` runs: the portfolio simulator and its scoring.
+    let settings = Settings {
+        commission: 0.002,
+        ..Settings::default()
+    };
+    let schedule = Segment::always(long_only.clone());
+    let legs = [Leg {
+        bars: &bars,
+        schedule: &schedule,
+        sizing: None,
+    }];
+    let runs = 201;
+    report(
+        "GOOG, SmaCross 10/20 long-only: portfolio::run + scoring",
+        runs,
+        time(runs, || {
+            let out = portfolio::run(black_box(&legs), &settings);
+            scoring::portfolio(&[&bars], &out)
+        }),
+    );
+    let inputs = [Input {
+        bars: &bars,
+        strategy: long_only.clone(),
+        sizing: None,
+    }];
+    let axes = [
+        parse_axis("fast=5..30:5").unwrap(),
+        parse_axis("slow=10..70:5").unwrap(),
+    ];
+    for threads in [scoring::cores(), 1] {
+        let result = sweep::run(&inputs, &axes, &settings, RankBy::default(), threads).unwrap();
+        let best = result.best().unwrap();
+        let label = format!(
+            "GOOG sweep, {} combinations, {threads} thread(s) (best {:?}, SQN {:.6})",
+            result.rows.len(),
+            best.values,
+            best.score
+        );
+        report(
+            &label,
+            21,
+            time(21, || {
+                sweep::run(&inputs, &axes, &settings, RankBy::default(), threads)
+            }),
+        );
+    }
+
+    // A million minute bars from a cache file: load + simulate + score.
+    let dir = tempfile::tempdir().unwrap();
+    let cache = BarCache::new(dir.path());
+    // Prices in cents and a 4-decimal VWAP, as real minute bars have.
+    let cents: Vec<Bar> = big
+        .iter()
+        .map(|b| {
+            let c = |x: f64| (x * 100.0).round() / 100.0;
+            let (open, close) = (c(b.open), c(b.close));
+            Bar {
+                open,
+                close,
+                high: c(b.high).max(open).max(close),
+                low: c(b.low).min(open).min(close),
+                vwap: (b.vwap * 1e4).round() / 1e4,
+                ..*b
+            }
+        })
+        .collect();
+    cache
+        .replace("SYN", Timeframe::Min1, &cents, &CacheMeta::default())
+        .unwrap();
+    let size = std::fs::metadata(cache.path("SYN", Timeframe::Min1))
+        .unwrap()
+        .len();
+    let settings = Settings::default();
+    let schedule = Segment::always(long_only.clone());
+    let runs = 7;
+    report(
+        &format!("1M bars: BarCache::load ({:.0} MB)", size as f64 / 1e6),
+        runs,
+        time(runs, || cache.load("SYN", Timeframe::Min1).unwrap()),
+    );
+    report(
+        "1M bars: load + portfolio::run + scoring (SmaCross 10/20)",
+        runs,
+        time(runs, || {
+            let bars = cache.load("SYN", Timeframe::Min1).unwrap();
+            let legs = [Leg {
+                bars: &bars,
+                schedule: &schedule,
+                sizing: None,
+            }];
+            let out = portfolio::run(&legs, &settings);
+            scoring::portfolio(&[&bars], &out)
+        }),
+    );
 }

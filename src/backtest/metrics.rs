@@ -180,6 +180,30 @@ pub fn compute(
     trades: &[Trade],
     warmup: usize,
 ) -> Option<Metrics> {
+    // β is two million logarithms for a million bars, independent of everything else:
+    // computed on a second thread while this one does the rest.
+    if equity.len() > 100_000 && closes.len() == equity.len() {
+        std::thread::scope(|scope| {
+            let b = scope.spawn(|| beta(equity, closes));
+            let join = move || b.join().unwrap_or_else(|e| std::panic::resume_unwind(e));
+            compute_with(times, closes, equity, trades, warmup, join)
+        })
+    } else {
+        compute_with(times, closes, equity, trades, warmup, || {
+            beta(equity, closes)
+        })
+    }
+}
+
+/// [`compute`], with β supplied by `beta` (called once, after the checks).
+fn compute_with(
+    times: &[DateTime<Utc>],
+    closes: &[f64],
+    equity: &[f64],
+    trades: &[Trade],
+    warmup: usize,
+    beta: impl FnOnce() -> f64,
+) -> Option<Metrics> {
     let n = times.len();
     assert!(
         closes.len() == n && equity.len() == n,
@@ -229,12 +253,35 @@ pub fn compute(
     };
     let unit = period_ns.map_or(NS_PER_DAY, resolution_ns);
     let freq_days = period_ns.map(|p| p.div_euclid(NS_PER_DAY));
-    // Days since 1970-01-01 (a Thursday), so (day + 3) mod 7 is 0 on Mondays.
-    let day_of = |t: &DateTime<Utc>| t.timestamp().div_euclid(86_400);
-    let weekend = times
-        .iter()
-        .filter(|t| (day_of(t) + 3).rem_euclid(7) >= 5)
-        .count();
+    // One pass over the bars (a million of them, for minute data): weekend bars for the
+    // annualization, and the last equity of each calendar period for the period returns
+    // (NaN equity skipped).
+    let key = |t: DateTime<Utc>, day: i64| -> i64 {
+        match freq_days {
+            Some(7) => (day + 3).div_euclid(7), // weeks Monday..Sunday
+            Some(31) => i64::from(t.year()) * 12 + i64::from(t.month0()),
+            Some(365) => i64::from(t.year()),
+            _ => day,
+        }
+    };
+    let mut weekend = 0usize;
+    let mut last_per_period: Vec<f64> = Vec::new();
+    let mut prev_key = None;
+    for (&t, &e) in times.iter().zip(equity) {
+        // Days since 1970-01-01 (a Thursday), so (day + 3) mod 7 is 0 on Mondays.
+        let day = t.timestamp().div_euclid(86_400);
+        weekend += usize::from((day + 3).rem_euclid(7) >= 5);
+        if e.is_nan() {
+            continue;
+        }
+        let k = key(t, day);
+        if prev_key == Some(k) {
+            *last_per_period.last_mut().expect("a value per seen key") = e;
+        } else {
+            last_per_period.push(e);
+            prev_key = Some(k);
+        }
+    }
     let have_weekends = weekend as f64 / n as f64 > 2.0 / 7.0 * 0.6;
     let a = match freq_days {
         Some(7) => 52.0,
@@ -243,30 +290,6 @@ pub fn compute(
         _ if have_weekends => 365.0,
         _ => 252.0,
     };
-
-    // Returns between consecutive calendar periods (last equity of each), NaN dropped.
-    let key = |t: DateTime<Utc>| -> i64 {
-        match freq_days {
-            Some(7) => (day_of(&t) + 3).div_euclid(7), // weeks Monday..Sunday
-            Some(31) => i64::from(t.year()) * 12 + i64::from(t.month0()),
-            Some(365) => i64::from(t.year()),
-            _ => day_of(&t),
-        }
-    };
-    let mut last_per_period: Vec<f64> = Vec::new();
-    let mut prev_key = None;
-    for (&t, &e) in times.iter().zip(equity) {
-        if e.is_nan() {
-            continue;
-        }
-        let k = key(t);
-        if prev_key == Some(k) {
-            *last_per_period.last_mut().expect("a value per seen key") = e;
-        } else {
-            last_per_period.push(e);
-            prev_key = Some(k);
-        }
-    }
     let day_returns: Vec<f64> = last_per_period
         .windows(2)
         .map(|p| p[1] / p[0] - 1.0)
@@ -315,7 +338,7 @@ pub fn compute(
     let max_dd = -nan_to_num(dd_max);
     let calmar_ratio = annualized_return / nan_if_zero(-max_dd);
 
-    let beta = beta(equity, closes);
+    let beta = beta();
     let alpha_pct = return_pct - 0.0 - beta * (buy_hold_return_pct - 0.0);
 
     let (avg_drawdown, max_drawdown_duration, avg_drawdown_duration) =
@@ -478,13 +501,26 @@ fn beta(equity: &[f64], closes: &[f64]) -> f64 {
     if n < 3 {
         return f64::NAN;
     }
-    let x: Vec<f64> = equity.windows(2).map(|p| (p[1] / p[0]).ln()).collect();
-    let y: Vec<f64> = closes.windows(2).map(|p| (p[1] / p[0]).ln()).collect();
+    let (x, y) = (log_returns(equity), log_returns(closes));
     let (mx, my) = (mean(&x), mean(&y));
     let sxy: Vec<f64> = x.iter().zip(&y).map(|(a, b)| (a - mx) * (b - my)).collect();
     let syy: Vec<f64> = y.iter().map(|b| (b - my) * (b - my)).collect();
     let fact = 1.0 / (n - 2) as f64;
     (np_sum(&sxy) * fact) / (np_sum(&syy) * fact)
+}
+
+/// `ln(v[t+1] / v[t])` for each t. An unchanged positive finite value gives exactly
+/// `ln(1.0) = 0.0`, so it skips the logarithm (a flat equity between trades is most bars).
+fn log_returns(v: &[f64]) -> Vec<f64> {
+    v.windows(2)
+        .map(|p| {
+            if p[1] == p[0] && p[0] != 0.0 && p[0].is_finite() {
+                0.0
+            } else {
+                (p[1] / p[0]).ln()
+            }
+        })
+        .collect()
 }
 
 /// The library's `geometric_mean`: exp(mean(ln(1 + r))) − 1; 0 if some 1 + r ≤ 0; NaN if

@@ -282,6 +282,18 @@ pub fn combinations(axes: &[Axis]) -> Vec<Vec<f64>> {
     out
 }
 
+/// `fast=10 slow=30 allow_short=false`: the parameters for people.
+pub fn describe(s: &Strategy) -> String {
+    params_of(s)
+        .into_iter()
+        .map(|(k, v)| match k {
+            "allow_short" => format!("{k}={}", v != 0.0),
+            _ => format!("{k}={}", format_value(v)),
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 /// A parameter value for people and CSV: integers without a decimal point.
 pub fn format_value(v: f64) -> String {
     if v.fract() == 0.0 && v.abs() < 1e15 {

@@ -74,6 +74,10 @@ pub fn page(input: &Input<'_>) -> String {
         })
         .collect();
 
+    // A million bars draw no better than a few thousand points: reduce once, keeping each
+    // bucket's extremes, before the two drawings of each chart.
+    let (equity, hold, drawdown) = (reduce(&equity), reduce(&hold), reduce(&drawdown));
+
     page.heading("Equity");
     page.chart(|size| {
         svg::line_chart(
@@ -132,6 +136,7 @@ pub fn page(input: &Input<'_>) -> String {
             .iter()
             .map(|b| (secs(b.time), b.close))
             .collect();
+        let closes = reduce(&closes);
         let (markers, omitted) = trade_markers(bars, leg, first);
         let title = format!("{name}: close, entries and exits");
         page.chart(|size| {
@@ -159,6 +164,11 @@ pub fn page(input: &Input<'_>) -> String {
         page.note(n);
     }
     page.finish(&input.title)
+}
+
+/// At most about 8000 points (2000 buckets' first, low, high and last).
+fn reduce(points: &[Point]) -> Vec<Point> {
+    svg::downsample(points, 2000)
 }
 
 /// Markers for a leg's fills from bar `first` on (closed trades, then the open one).

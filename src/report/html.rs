@@ -14,7 +14,7 @@ p.sub{color:#555;margin:.2em 0 1em}p.note{color:#555;font-size:.92em}\
 section,figure{background:#fff;border:1px solid #e2e4e8;border-radius:8px;padding:10px;margin:0 0 14px}\
 figure svg{display:block}\
 .narrow{display:none}\
-@media (max-width:680px){body{padding:8px}.wide{display:none}.narrow{display:block}}\
+@media (max-width:680px){body{padding:8px}.wide{display:none}.narrow{display:block}table{font-size:13px}th,td{padding:3px 5px}}\
 .scroll{overflow-x:auto}\
 table{border-collapse:collapse;width:100%;font-variant-numeric:tabular-nums}\
 th,td{padding:4px 8px;border-bottom:1px solid #eee;text-align:right;white-space:nowrap}\

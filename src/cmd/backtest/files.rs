@@ -45,13 +45,8 @@ pub(super) fn write_run(
     };
     // equity.csv is the big one (a line per bar): build it beside the rest.
     let (equity_written, rest) = std::thread::scope(|scope| {
-        let equity = scope.spawn(|| {
-            out_dir::write(
-                dir,
-                "equity.csv",
-                output::equity_csv(ctx.names, out, from).as_bytes(),
-            )
-        });
+        let equity = scope
+            .spawn(|| out_dir::write(dir, "equity.csv", &output::equity_csv(ctx.names, out, from)));
         let rest = write_rest(ctx, out, metrics, strategies, &extra, from);
         (
             equity
@@ -209,13 +204,7 @@ fn write_rest(
         .names
         .iter()
         .zip(strategies)
-        .map(|(n, s)| {
-            let p: Vec<String> = params::params_of(s)
-                .into_iter()
-                .map(|(k, v)| format!("{k}={}", params::format_value(v)))
-                .collect();
-            format!("{n}: {} {}", params::kind_of(s), p.join(" "))
-        })
+        .map(|(n, s)| format!("{n}: {} {}", params::kind_of(s), params::describe(s)))
         .collect();
     let first = out
         .times
