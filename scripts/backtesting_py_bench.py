@@ -79,7 +79,8 @@ def main():
                                  "SQN": float(stats["SQN"])}
 
     def minute_run():
-        df = pd.read_csv(args.minute_csv, index_col=0, parse_dates=True)
+        df = pd.read_csv(args.minute_csv, index_col=0, parse_dates=True,
+                         float_precision="round_trip")
         df = df.rename(columns=str.capitalize)[["Open", "High", "Low", "Close", "Volume"]]
         return Backtest(df, LongOnly, cash=10_000).run()
 

@@ -241,6 +241,8 @@ pub struct Outcome {
     pub pending: Option<Signal>,
     /// The bar at which equity reached 0 and the run stopped, if it did.
     pub out_of_money_at: Option<usize>,
+    /// Every buy or sell decided, as (bar, signal), in order; holds are not recorded.
+    pub decisions: Vec<(usize, Signal)>,
 }
 
 /// The open trade while running.
@@ -462,6 +464,7 @@ pub fn run(bars: &[Bar], strategy: &Strategy, settings: &Settings) -> Outcome {
     };
     let mut pending: Option<Signal> = None;
     let mut out_of_money_at = None;
+    let mut decisions = Vec::new();
 
     for i in start..n {
         if let Some(signal) = pending.take() {
@@ -478,6 +481,7 @@ pub fn run(bars: &[Bar], strategy: &Strategy, settings: &Settings) -> Outcome {
         let decision = strategy.decide(&bars[..=i], bars[i].close, broker.position());
         if decision.signal != Signal::Hold {
             pending = Some(decision.signal);
+            decisions.push((i, decision.signal));
         }
     }
 
@@ -516,6 +520,7 @@ pub fn run(bars: &[Bar], strategy: &Strategy, settings: &Settings) -> Outcome {
         cash: broker.cash,
         pending,
         out_of_money_at,
+        decisions,
     }
 }
 

@@ -115,9 +115,17 @@ fn one_leg_reproduces_the_engine_bit_for_bit() {
                         schedule: &schedule,
                         sizing: None,
                     };
-                    let got = run(&[leg], &settings);
+                    let got = run_general(std::slice::from_ref(&leg), &settings);
+                    assert_eq!(
+                        run(&[leg], &settings),
+                        got,
+                        "the fast path is the general one"
+                    );
                     let ctx = format!("seed {seed} n {n} {strategy:?} {settings:?}");
                     let g = &got.legs[0];
+                    let decided: Vec<(usize, Signal)> =
+                        g.decisions.iter().map(|d| (d.bar, d.signal)).collect();
+                    assert_eq!(decided, want.decisions, "{ctx}");
                     assert_eq!(g.trades, want.trades, "{ctx}");
                     assert_eq!(g.open_trade, want.open_trade, "{ctx}");
                     assert_eq!(g.pending, want.pending, "{ctx}");

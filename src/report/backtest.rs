@@ -3,7 +3,7 @@
 //! walk-forwards the windows. Built from the generic [`svg`] and [`html`] pieces; pure.
 
 use super::html::Page;
-use super::svg::{self, Format, Line, Marker, Point, Shape};
+use super::svg::{self, Format, Line, Marker, Shape};
 use crate::backtest::params;
 use crate::backtest::portfolio::PortfolioOutcome;
 use crate::backtest::scoring;
@@ -12,6 +12,8 @@ use crate::domain::Bar;
 
 /// At most this many trades per symbol get markers; more would bury the price line.
 const MAX_MARKED_TRADES: usize = 300;
+/// Series are reduced to this many buckets (at most four points each) before drawing.
+const BUCKETS: usize = 2000;
 /// Sweep rows shown in the table.
 const TOP_ROWS: usize = 20;
 
@@ -48,35 +50,35 @@ pub fn page(input: &Input<'_>) -> String {
     let from = input.from.min(out.times.len());
     let mut page = Page::new(&input.title, &input.subtitle);
 
-    let equity: Vec<Point> = (from..out.times.len())
-        .map(|i| (secs(out.times[i]), out.equity[i]))
-        .collect();
-    // Buy & hold of the same money from the later of the first shown step and the warm-up.
+    // A million bars draw no better than a few thousand points: each series is reduced as
+    // it is produced (keeping each bucket's extremes), never held whole.
+    let n = out.times.len() - from;
     let bench = scoring::benchmark(input.bars, out);
+    // Buy & hold of the same money from the later of the first shown step and the warm-up.
     let start = from.max(out.warmup).min(out.times.len().saturating_sub(1));
     let cash0 = out.equity.get(from).copied().unwrap_or(f64::NAN);
-    let hold: Vec<Point> = (from..out.times.len())
-        .map(|i| {
-            let k = if i < start {
-                1.0
-            } else {
-                bench[i] / bench[start]
-            };
-            (secs(out.times[i]), cash0 * k)
-        })
-        .collect();
-    let mut peak = f64::NEG_INFINITY;
-    let drawdown: Vec<Point> = equity
-        .iter()
-        .map(|&(t, e)| {
-            peak = peak.max(e);
-            (t, (e / peak - 1.0) * 100.0)
-        })
-        .collect();
-
-    // A million bars draw no better than a few thousand points: reduce once, keeping each
-    // bucket's extremes, before the two drawings of each chart.
-    let (equity, hold, drawdown) = (reduce(&equity), reduce(&hold), reduce(&drawdown));
+    let mut i = from;
+    let equity = svg::downsample_by(n, BUCKETS, || {
+        i += 1;
+        (secs(out.times[i - 1]), out.equity[i - 1])
+    });
+    let mut i = from;
+    let hold = svg::downsample_by(n, BUCKETS, || {
+        i += 1;
+        let k = if i - 1 < start {
+            1.0
+        } else {
+            bench[i - 1] / bench[start]
+        };
+        (secs(out.times[i - 1]), cash0 * k)
+    });
+    let (mut i, mut peak) = (from, f64::NEG_INFINITY);
+    let drawdown = svg::downsample_by(n, BUCKETS, || {
+        i += 1;
+        let e = out.equity[i - 1];
+        peak = peak.max(e);
+        (secs(out.times[i - 1]), (e / peak - 1.0) * 100.0)
+    });
 
     page.heading("Equity");
     page.chart(|size| {
@@ -132,11 +134,10 @@ pub fn page(input: &Input<'_>) -> String {
     for ((name, bars), leg) in input.names.iter().zip(input.bars).zip(&out.legs) {
         let t0 = out.times.get(from).copied();
         let first = t0.map_or(0, |t| bars.partition_point(|b| b.time < t));
-        let closes: Vec<Point> = bars[first..]
-            .iter()
-            .map(|b| (secs(b.time), b.close))
-            .collect();
-        let closes = reduce(&closes);
+        let mut it = bars[first..].iter();
+        let closes = svg::downsample_by(bars.len() - first, BUCKETS, || {
+            it.next().map_or((0, f64::NAN), |b| (secs(b.time), b.close))
+        });
         let (markers, omitted) = trade_markers(bars, leg, first);
         let title = format!("{name}: close, entries and exits");
         page.chart(|size| {
@@ -164,11 +165,6 @@ pub fn page(input: &Input<'_>) -> String {
         page.note(n);
     }
     page.finish(&input.title)
-}
-
-/// At most about 8000 points (2000 buckets' first, low, high and last).
-fn reduce(points: &[Point]) -> Vec<Point> {
-    svg::downsample(points, 2000)
 }
 
 /// Markers for a leg's fills from bar `first` on (closed trades, then the open one).

@@ -116,29 +116,40 @@ pub fn area_chart(title: &str, line: Line<'_>, format: Format, size: Size) -> St
     )
 }
 
-/// At most about `2·buckets + 2` points that keep each bucket's first, lowest, highest and
-/// last point, so peaks and troughs survive (a million bars become a drawable path).
+/// At most about `4·buckets` points that keep each bucket's first, lowest, highest and last
+/// point, so peaks and troughs survive (a million bars become a drawable path).
 pub fn downsample(points: &[Point], buckets: usize) -> Vec<Point> {
-    let n = points.len();
-    if n <= buckets.max(1) * 4 {
-        return points.to_vec();
+    let mut it = points.iter().copied();
+    downsample_by(points.len(), buckets, || it.next().unwrap_or((0, f64::NAN)))
+}
+
+/// [`downsample`] over `n` points produced in order by `next` (called exactly `n` times), so a
+/// derived series (a drawdown, a scaled benchmark) never has to exist whole.
+pub fn downsample_by(n: usize, buckets: usize, mut next: impl FnMut() -> Point) -> Vec<Point> {
+    let buckets = buckets.max(1);
+    if n <= buckets * 4 {
+        return (0..n).map(|_| next()).collect();
     }
     let mut out = Vec::with_capacity(buckets * 4);
     for b in 0..buckets {
-        let chunk = &points[b * n / buckets..(b + 1) * n / buckets];
-        let (Some(first), Some(last)) = (chunk.first(), chunk.last()) else {
+        let len = (b + 1) * n / buckets - b * n / buckets;
+        if len == 0 {
             continue;
-        };
-        let lo = chunk
-            .iter()
-            .copied()
-            .fold(*first, |m, p| if p.1 < m.1 { p } else { m });
-        let hi = chunk
-            .iter()
-            .copied()
-            .fold(*first, |m, p| if p.1 > m.1 { p } else { m });
+        }
+        let first = next();
+        let (mut lo, mut hi, mut last) = (first, first, first);
+        for _ in 1..len {
+            let p = next();
+            if p.1 < lo.1 {
+                lo = p;
+            }
+            if p.1 > hi.1 {
+                hi = p;
+            }
+            last = p;
+        }
         let (a, b2) = if lo.0 <= hi.0 { (lo, hi) } else { (hi, lo) };
-        for p in [*first, a, b2, *last] {
+        for p in [first, a, b2, last] {
             if out.last() != Some(&p) {
                 out.push(p);
             }

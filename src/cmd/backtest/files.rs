@@ -29,10 +29,12 @@ pub(super) enum Extra<'a> {
     },
 }
 
+/// Write every file; `metrics` computes (and prints) the metrics while equity.csv, the big
+/// one (a line per bar), is built and written on another thread.
 pub(super) fn write_run(
     ctx: &Context<'_>,
     out: &PortfolioOutcome,
-    metrics: Option<&Metrics>,
+    metrics: impl FnOnce() -> Option<Metrics>,
     strategies: &[Strategy],
     extra: Extra<'_>,
 ) -> Result<()> {
@@ -43,11 +45,11 @@ pub(super) fn write_run(
         Extra::WalkForward { wf, .. } => wf.oos_start,
         _ => 0,
     };
-    // equity.csv is the big one (a line per bar): build it beside the rest.
     let (equity_written, rest) = std::thread::scope(|scope| {
         let equity = scope
             .spawn(|| out_dir::write(dir, "equity.csv", &output::equity_csv(ctx.names, out, from)));
-        let rest = write_rest(ctx, out, metrics, strategies, &extra, from);
+        let metrics = metrics();
+        let rest = write_rest(ctx, out, metrics.as_ref(), strategies, &extra, from);
         (
             equity
                 .join()

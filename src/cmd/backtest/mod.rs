@@ -126,17 +126,11 @@ fn legs<'a>(inputs: &[Input<'a>], schedules: &'a [Vec<Segment>]) -> Vec<Leg<'a>>
 
 fn single(ctx: &Context<'_>, inputs: &[Input<'_>]) -> Result<()> {
     let strategies: Vec<Strategy> = inputs.iter().map(|i| i.strategy.clone()).collect();
-    let (out, metrics) = backtest(ctx, inputs, &strategies);
-    print_metrics(ctx, &out, metrics.as_ref());
-    write_run(ctx, &out, metrics.as_ref(), &strategies, Extra::None)
+    let out = simulate(ctx, inputs, &strategies);
+    write_run(ctx, &out, || score(ctx, &out), &strategies, Extra::None)
 }
 
-/// Run and score, the metrics computed while nothing else waits on them.
-fn backtest(
-    ctx: &Context<'_>,
-    inputs: &[Input<'_>],
-    strategies: &[Strategy],
-) -> (PortfolioOutcome, Option<Metrics>) {
+fn simulate(ctx: &Context<'_>, inputs: &[Input<'_>], strategies: &[Strategy]) -> PortfolioOutcome {
     let schedules: Vec<Vec<Segment>> = strategies
         .iter()
         .map(|s| Segment::always(s.clone()))
@@ -144,10 +138,16 @@ fn backtest(
     let t = Instant::now();
     let out = portfolio::run(&legs(inputs, &schedules), &ctx.plan.settings);
     log::info!("simulated in {:.1} ms", ms(t));
+    out
+}
+
+/// The metrics, printed (called by `write_run` while equity.csv is being written).
+fn score(ctx: &Context<'_>, out: &PortfolioOutcome) -> Option<Metrics> {
     let t = Instant::now();
-    let metrics = scoring::portfolio(ctx.bars, &out);
+    let metrics = scoring::portfolio(ctx.bars, out);
     log::info!("metrics in {:.1} ms", ms(t));
-    (out, metrics)
+    print_metrics(ctx, out, metrics.as_ref());
+    metrics
 }
 
 fn run_sweep(ctx: &Context<'_>, inputs: &[Input<'_>], axes: &[Axis]) -> Result<()> {
@@ -174,12 +174,11 @@ fn run_sweep(ctx: &Context<'_>, inputs: &[Input<'_>], axes: &[Axis]) -> Result<(
     };
     let strategies = best.strategies.clone();
     println!("\nBest: {}", describe_values(axes, &best.values));
-    let (out, metrics) = backtest(ctx, inputs, &strategies);
-    print_metrics(ctx, &out, metrics.as_ref());
+    let out = simulate(ctx, inputs, &strategies);
     write_run(
         ctx,
         &out,
-        metrics.as_ref(),
+        || score(ctx, &out),
         &strategies,
         Extra::Sweep(&result),
     )
@@ -237,7 +236,7 @@ fn run_walk_forward(
     write_run(
         ctx,
         &wf.outcome,
-        wf.out_of_sample.as_ref(),
+        || wf.out_of_sample,
         &strategies,
         Extra::WalkForward {
             wf: &wf,

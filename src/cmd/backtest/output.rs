@@ -110,7 +110,8 @@ fn push_f64(out: &mut Vec<u8>, v: f64) {
 pub fn equity_csv(names: &[String], out: &PortfolioOutcome, from: usize) -> Vec<u8> {
     let multi = out.legs.len() > 1;
     let rows = out.times.len() - from.min(out.times.len());
-    let mut s: Vec<u8> = Vec::with_capacity(rows * (40 + 20 * usize::from(multi) * names.len()));
+    // About 50 bytes a row: sized once, so a million rows are never copied to grow.
+    let mut s: Vec<u8> = Vec::with_capacity(rows * (56 + 24 * usize::from(multi) * names.len()));
     s.extend_from_slice(b"time_utc,equity,drawdown_pct");
     if multi {
         for n in names {
