@@ -200,6 +200,11 @@ pub struct BacktestArgs {
     #[argh(switch)]
     pub close_at_end: bool,
 
+    /// apply the config's [risk] guards as the tick does (position and order-value limits,
+    /// orders per day, daily loss, drawdown halt); off by default, like backtesting.py
+    #[argh(switch)]
+    pub risk: bool,
+
     /// sizing for every symbol: all-in, qty=N, notional=DOLLARS or fraction=F (default: each
     /// symbol's qty / notional / equity_fraction from the config)
     #[argh(option)]

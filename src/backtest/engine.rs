@@ -128,6 +128,10 @@ pub struct Settings {
     pub sizing: Sizing,
     /// backtesting.py's `finalize_trades=True`; see the module docs.
     pub close_at_end: bool,
+    /// The tick's risk guards, applied by [`portfolio::run`](super::portfolio::run) (this
+    /// one-symbol engine ignores them); `None`, the default, is backtesting.py's unguarded
+    /// broker.
+    pub guards: Option<super::guards::Limits>,
 }
 
 impl Default for Settings {
@@ -140,6 +144,7 @@ impl Default for Settings {
             fill: Fill::NextOpen,
             sizing: Sizing::ALL_IN,
             close_at_end: false,
+            guards: None,
         }
     }
 }

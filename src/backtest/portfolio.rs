@@ -46,7 +46,8 @@
 //! equity minus the cash is the sum of the legs' contributions.
 
 use super::engine::{entry, library_warmup, Fill, Open, OpenTrade, Settings, Sizing, Trade};
-use crate::domain::{Bar, Signal};
+use super::guards::{Guard, Refused};
+use crate::domain::{Bar, Side, Signal};
 use crate::strategy::Strategy;
 use chrono::{DateTime, Utc};
 
@@ -121,6 +122,8 @@ pub struct PortfolioOutcome {
     pub out_of_money_at: Option<usize>,
     /// The first timeline step at which every leg is past its warm-up (Buy & Hold start).
     pub warmup: usize,
+    /// Orders the risk guards stopped (`Settings::guards`), in order.
+    pub refusals: Vec<Refused>,
 }
 
 impl PortfolioOutcome {
@@ -158,6 +161,8 @@ struct LegState<'a> {
     mark: f64,
     open: Option<Open>,
     pending: Option<(Signal, bool)>,
+    /// This step's order already counted toward the guards' orders per day.
+    counted: bool,
     /// Realized PnL net of commissions, less the open trade's entry commission.
     realized: f64,
     out: LegOutcome,
@@ -198,7 +203,11 @@ impl LegState<'_> {
 /// a tighter loop: a million bars in half the time.
 pub fn run(legs: &[Leg<'_>], settings: &Settings) -> PortfolioOutcome {
     match legs {
-        [leg] if leg.schedule.len() == 1 && leg.schedule[0].from == DateTime::<Utc>::MIN_UTC => {
+        [leg]
+            if settings.guards.is_none()
+                && leg.schedule.len() == 1
+                && leg.schedule[0].from == DateTime::<Utc>::MIN_UTC =>
+        {
             one_leg(leg, settings)
         }
         _ => run_general(legs, settings),
@@ -232,6 +241,7 @@ fn one_leg(leg: &Leg<'_>, settings: &Settings) -> PortfolioOutcome {
         cash: out.cash,
         out_of_money_at: out.out_of_money_at,
         warmup,
+        refusals: Vec::new(),
     }
 }
 
@@ -255,6 +265,7 @@ pub(crate) fn run_general(legs: &[Leg<'_>], settings: &Settings) -> PortfolioOut
                 mark: leg.bars.first().map_or(f64::NAN, |b| b.close),
                 open: None,
                 pending: None,
+                counted: false,
                 realized: 0.0,
                 out: LegOutcome {
                     trades: Vec::new(),
@@ -275,6 +286,9 @@ pub(crate) fn run_general(legs: &[Leg<'_>], settings: &Settings) -> PortfolioOut
         .collect();
     let mut equity = vec![f64::NAN; steps];
     let mut cash = settings.cash;
+    let mut guard = settings
+        .guards
+        .map(|limits| Guard::new(limits, settings.cash));
     let mut out_of_money_at = None;
     // The first step at which some leg is at or past its start (equity is back-filled
     // before it), and the first at which every leg is past its warm-up.
@@ -304,15 +318,28 @@ pub(crate) fn run_general(legs: &[Leg<'_>], settings: &Settings) -> PortfolioOut
                 s.mark = s.bars[s.cursor].open;
             }
         }
+        if let Some(g) = &mut guard {
+            g.begin_step(now);
+        }
         let mut opening = false;
         for &k in &at_step {
             let s = &mut states[k];
+            s.counted = false;
             let Some((signal, _)) = s.pending else {
                 continue;
             };
             let (price, at) = fill_at(settings.fill, s.bars, s.cursor);
             let pos = s.position();
             if (signal == Signal::Buy && pos < 0.0) || (signal == Signal::Sell && pos > 0.0) {
+                let side = if pos > 0.0 { Side::Sell } else { Side::Buy };
+                if let Some(g) = &mut guard {
+                    if !g.allow(k, at, side, pos.abs(), price, pos, true) {
+                        // Refused (a halt): the whole signal is dropped.
+                        s.pending = None;
+                        continue;
+                    }
+                    s.counted = true;
+                }
                 s.close(settings, &mut cash, price, at);
             }
             opening = true;
@@ -331,7 +358,14 @@ pub(crate) fn run_general(legs: &[Leg<'_>], settings: &Settings) -> PortfolioOut
                     continue;
                 }
                 let (price, at) = fill_at(settings.fill, states[k].bars, states[k].cursor);
-                open_trade(&mut states, k, settings, &mut cash, dir, price, at);
+                open_trade(
+                    &mut states,
+                    k,
+                    settings,
+                    &mut cash,
+                    (dir, price, at),
+                    guard.as_mut(),
+                );
             }
         }
 
@@ -349,6 +383,9 @@ pub(crate) fn run_general(legs: &[Leg<'_>], settings: &Settings) -> PortfolioOut
         if first_active.is_some() {
             let e = cash + unrealized(&states);
             equity[step] = e;
+            if let Some(g) = &mut guard {
+                g.observe(now, e);
+            }
             if !single {
                 for &k in &at_step {
                     let s = &mut states[k];
@@ -453,6 +490,7 @@ pub(crate) fn run_general(legs: &[Leg<'_>], settings: &Settings) -> PortfolioOut
         cash,
         out_of_money_at,
         warmup: warmup_step,
+        refusals: guard.map(|g| g.refusals).unwrap_or_default(),
     }
 }
 
@@ -491,16 +529,15 @@ fn unrealized(states: &[LegState<'_>]) -> f64 {
     sum
 }
 
-/// Open a trade on leg `k`, sized against the whole account.
-#[allow(clippy::too_many_arguments)]
+/// Open a trade on leg `k` in direction `dir` at raw `price` on bar `at`, sized against the
+/// whole account, if the guards (when any) allow it.
 fn open_trade(
     states: &mut [LegState<'_>],
     k: usize,
     settings: &Settings,
     cash: &mut f64,
-    dir: f64,
-    price: f64,
-    at: usize,
+    (dir, price, at): (f64, f64, usize),
+    guard: Option<&mut Guard>,
 ) {
     let others_open = states.iter().any(|s| s.open.is_some());
     let (budget_base, margin) = if others_open {
@@ -517,6 +554,12 @@ fn open_trade(
     };
     let s = &mut states[k];
     if let Some(t) = entry(settings, s.sizing, dir, price, at, budget_base, margin) {
+        if let Some(g) = guard {
+            let side = if dir > 0.0 { Side::Buy } else { Side::Sell };
+            if !g.allow(k, at, side, t.size.abs(), price, 0.0, !s.counted) {
+                return;
+            }
+        }
         *cash -= t.commission;
         s.realized -= t.commission;
         s.open = Some(t);
@@ -545,7 +588,7 @@ fn close_at_end(states: &mut [LegState<'_>], settings: &Settings, cash: &mut f64
                 _ => continue,
             };
             if states[k].open.is_none() {
-                open_trade(states, k, settings, cash, dir, price, at);
+                open_trade(states, k, settings, cash, (dir, price, at), None);
             }
         }
     }

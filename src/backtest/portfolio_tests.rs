@@ -91,6 +91,7 @@ fn settings_grid() -> Vec<Settings> {
                         fill,
                         sizing,
                         close_at_end,
+                        guards: None,
                     });
                 }
             }

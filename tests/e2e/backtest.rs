@@ -488,3 +488,39 @@ fn a_dry_run_tick_and_a_backtest_on_the_same_bars_decide_the_same_on_the_last_ba
         );
     }
 }
+
+#[test]
+fn with_risk_the_configs_guards_refuse_orders_as_the_tick_would() {
+    let bot = Bot::new();
+    let config = std::fs::read_to_string(bot.config_path()).unwrap();
+    // TSLA trades 2 shares at about 250: 500 of value, over a 100 limit.
+    std::fs::write(
+        bot.config_path(),
+        format!("{config}\n[risk]\nmax_order_notional = 100\n"),
+    )
+    .unwrap();
+    write_cache(&bot, "TSLA", "1Day", &daily_wave(120));
+    let out = out_dir(&bot, "risk");
+    let args = [
+        "backtest",
+        "--symbol",
+        "TSLA",
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    let plain = bot.run(&args);
+    check!(
+        plain,
+        plain.code == 0 && !plain.stdout.contains("risk guards")
+    );
+    let guarded = bot.run(&[&args[..], &["--risk"]].concat());
+    check!(
+        guarded,
+        guarded.code == 0
+            && guarded.stdout.contains("risk guards stopped")
+            && guarded.stdout.contains("max_order_notional 100")
+    );
+    let metrics = read_json(&out.join("metrics.json"));
+    assert_eq!(metrics["metrics"]["# Trades"], 0);
+    assert!(metrics["risk_guards"]["refused"].as_u64().unwrap() > 0);
+}

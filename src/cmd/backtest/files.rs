@@ -130,6 +130,19 @@ fn write_rest(
             "close_at_end": st.close_at_end,
         },
         "symbols": symbols,
+        "risk_guards": st.guards.map(|g| json!({
+            "max_position_qty": g.max_position_qty,
+            "max_order_notional": g.max_order_notional,
+            "max_orders_per_day": g.max_orders_per_day,
+            "max_daily_loss_pct": g.max_daily_loss_pct,
+            "max_drawdown_pct": g.max_drawdown_pct,
+            "refused": out.refusals.len(),
+            "first_refusals": out.refusals.iter().take(20).map(|r| json!({
+                "symbol": ctx.names[r.leg],
+                "time": output::time_cell(ctx.bars[r.leg][r.bar].time),
+                "reason": r.reason,
+            })).collect::<Vec<_>>(),
+        })),
         "metrics": metrics.map(output::metrics_json),
     });
     let mut windows = None;

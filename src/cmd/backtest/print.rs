@@ -99,6 +99,15 @@ pub(super) fn print_metrics(ctx: &Context<'_>, out: &PortfolioOutcome, metrics: 
         columns.extend(legs.iter().map(Option::as_ref));
     }
     print_table(&header, &metric_rows(&columns));
+    if let Some(first) = out.refusals.first() {
+        println!(
+            "risk guards stopped {} order(s); the first: {} on {}: {}",
+            out.refusals.len(),
+            ctx.names[first.leg],
+            output::time_cell(ctx.bars[first.leg][first.bar].time),
+            first.reason
+        );
+    }
     for (name, leg) in ctx.names.iter().zip(&out.legs) {
         if let Some(t) = leg.open_trade {
             println!(
