@@ -1,0 +1,215 @@
+//! Every metric on tiny hand-computed cases.
+
+use super::*;
+use chrono::TimeZone;
+
+/// Consecutive calendar days from Monday 2024-01-01, midnight UTC.
+fn days(n: usize) -> Vec<DateTime<Utc>> {
+    (0..n)
+        .map(|i| Utc.with_ymd_and_hms(2024, 1, 1, 0, 0, 0).unwrap() + Duration::days(i as i64))
+        .collect()
+}
+
+fn trade(
+    entry_bar: usize,
+    exit_bar: usize,
+    size: f64,
+    entry: f64,
+    exit: f64,
+    times: &[DateTime<Utc>],
+) -> Trade {
+    Trade {
+        entry_bar,
+        exit_bar,
+        size,
+        entry_price: entry,
+        exit_price: exit,
+        pnl: size * (exit - entry),
+        return_pct: 1f64.copysign(size) * (exit / entry - 1.0),
+        entry_time: times[entry_bar],
+        exit_time: times[exit_bar],
+        commission: 0.0,
+    }
+}
+
+fn close(a: f64, b: f64) -> bool {
+    (a - b).abs() <= 1e-12 * b.abs().max(1.0)
+}
+
+#[test]
+fn flat_equity() {
+    // 5 days of equity 100 and closes 10,11,12,13,14 with warm-up 1: no returns at all.
+    // B&H = (14 − 11)/11. Daily returns all 0: g = 0, Return (Ann.) 0, Volatility 0 so
+    // Sharpe NaN; Sortino 0/0 NaN; no drawdown: Max DD −0, Avg DD and durations NaN.
+    // Beta: equity log-returns are all 0, cov 0 → 0; Alpha = 0 − 0·B&H = 0.
+    // 7 days include Sat 6th/Sun 7th? No: 5 days Mon..Fri → A = 252.
+    let t = days(5);
+    let m = compute(&t, &[10.0, 11.0, 12.0, 13.0, 14.0], &[100.0; 5], &[], 1).unwrap();
+    assert_eq!(m.duration, Duration::days(4));
+    assert_eq!(m.periods_per_year, 252.0);
+    assert_eq!(
+        (m.exposure_time_pct, m.return_pct, m.return_ann_pct),
+        (0.0, 0.0, 0.0)
+    );
+    assert!(close(m.buy_hold_return_pct, 3.0 / 11.0 * 100.0));
+    assert_eq!(
+        (m.volatility_ann_pct, m.cagr_pct, m.beta, m.alpha_pct),
+        (0.0, 0.0, 0.0, 0.0)
+    );
+    assert!(m.sharpe_ratio.is_nan() && m.sortino_ratio.is_nan() && m.calmar_ratio.is_nan());
+    assert_eq!(m.max_drawdown_pct, 0.0);
+    assert!(m.avg_drawdown_pct.is_nan());
+    assert_eq!(
+        (m.max_drawdown_duration, m.avg_drawdown_duration),
+        (None, None)
+    );
+    assert_eq!(m.trades, 0);
+    for v in [
+        m.win_rate_pct,
+        m.best_trade_pct,
+        m.avg_trade_pct,
+        m.profit_factor,
+        m.sqn,
+        m.kelly_criterion,
+    ] {
+        assert!(v.is_nan());
+    }
+    assert_eq!(m.max_trade_duration, None);
+    let rows = m.rows();
+    assert_eq!(rows.len(), 31, "no Commissions row when there are none");
+    assert_eq!(rows[2], ("Duration", "4 days 00:00:00".to_string()));
+    assert_eq!(rows[11], ("Sharpe Ratio", "--".to_string()));
+}
+
+#[test]
+fn one_winning_trade() {
+    // Equity 100, 100, 110, 121 on Mon..Thu; one long of 10 units from bar 1 at 10 to bar 3
+    // at 12.1. Daily returns: 0, 0.1, 0.1. Exposure: bars 1..=3 = 3/4 = 75 %.
+    // Return = 21 %. g = (1.1·1.1)^(1/3) − 1 = 1.21^(1/3) − 1.
+    // Win rate 100 %, best = worst = avg (geometric of one) = expectancy = 21 %.
+    // Profit factor: no losing trade → NaN. SQN: std of one PnL is NaN → NaN.
+    // Kelly: no losing PnL → mean of none is NaN → NaN. Trade duration 2 days.
+    // No drawdown ever (equity only rises): Max DD −0, durations NaN.
+    let t = days(4);
+    let eq = [100.0, 100.0, 110.0, 121.0];
+    let tr = [trade(1, 3, 10.0, 10.0, 12.1, &t)];
+    let m = compute(&t, &[10.0, 10.0, 11.0, 12.1], &eq, &tr, 0).unwrap();
+    assert_eq!(m.exposure_time_pct, 75.0);
+    assert!(close(m.return_pct, 21.0));
+    let g = 1.21f64.powf(1.0 / 3.0) - 1.0;
+    assert!(close(
+        m.return_ann_pct,
+        ((1.0 + g).powf(252.0) - 1.0) * 100.0
+    ));
+    assert_eq!(m.win_rate_pct, 100.0);
+    assert!(close(m.best_trade_pct, 21.0) && close(m.worst_trade_pct, 21.0));
+    assert!(close(m.avg_trade_pct, 21.0) && close(m.expectancy_pct, 21.0));
+    assert!(m.profit_factor.is_nan() && m.sqn.is_nan() && m.kelly_criterion.is_nan());
+    assert_eq!(m.max_trade_duration, Some(Duration::days(2)));
+    assert_eq!(m.avg_trade_duration, Some(Duration::days(2)));
+    assert_eq!(m.max_drawdown_pct, 0.0);
+    // Beta: equity log-returns (0, ln 1.1, ln 1.1) against closes' (0, ln 1.1, ln 1.1):
+    // identical series → β = 1, α = 21 − 1·21 = 0.
+    assert!(close(m.beta, 1.0) && m.alpha_pct.abs() < 1e-9);
+}
+
+#[test]
+fn one_losing_trade_and_a_drawdown_that_never_recovers() {
+    // Equity 100, 120, 90, 60 on Mon..Thu (peak 120 at bar 1, then down to the end).
+    // dd = 0, 0, 1 − 90/120 = 0.25, 1 − 60/120 = 0.5. Z = {0, 1} ∪ {3}: one period (1, 3),
+    // duration 2 days, peak 0.5. Max DD = Avg DD = −50 %, both durations 2 days.
+    // Daily returns 0.2, −0.25, −1/3; Return −40 %.
+    // Calmar = annual return / 0.5.
+    // One losing short trade: 5 units from 10 to 12 → PnL −10, return −0.2.
+    // Win rate 0; profit factor 0/0.2 = 0; Kelly: mean of winners is NaN → NaN.
+    let t = days(4);
+    let eq = [100.0, 120.0, 90.0, 60.0];
+    let tr = [trade(0, 2, -5.0, 10.0, 12.0, &t)];
+    let m = compute(&t, &[10.0, 11.0, 12.0, 13.0], &eq, &tr, 0).unwrap();
+    assert!(close(m.max_drawdown_pct, -50.0) && close(m.avg_drawdown_pct, -50.0));
+    assert_eq!(m.max_drawdown_duration, Some(Duration::days(2)));
+    assert_eq!(m.avg_drawdown_duration, Some(Duration::days(2)));
+    assert!(close(m.return_pct, -40.0));
+    let g = (1.2f64 * 0.75 * (2.0 / 3.0)).powf(1.0 / 3.0) - 1.0;
+    let ann = (1.0 + g).powf(252.0) - 1.0;
+    assert!(close(m.return_ann_pct, ann * 100.0));
+    assert!(close(m.calmar_ratio, ann / 0.5));
+    // Sortino: downside squares 0, 0.0625, 1/9 → mean (0.0625 + 1/9)/3.
+    let dn = ((0.0625 + 1.0 / 9.0) / 3.0f64).sqrt() * 252f64.sqrt();
+    assert!(close(m.sortino_ratio, ann / dn));
+    assert_eq!((m.trades, m.win_rate_pct, m.profit_factor), (1, 0.0, 0.0));
+    assert!(close(m.worst_trade_pct, -20.0) && m.kelly_criterion.is_nan());
+    // CAGR over 3 days = 3/365.25 years: 0.6^(365.25/3) − 1.
+    assert!(close(
+        m.cagr_pct,
+        (0.6f64.powf(1.0 / (3.0 / 365.25)) - 1.0) * 100.0
+    ));
+}
+
+#[test]
+fn two_drawdowns_average_and_ceil() {
+    // Equity over 7 daily bars: 100, 90, 100, 100, 80, 70, 110.
+    // dd: 0, 0.1, 0, 0, 0.2, 0.3, 0. Z = {0, 2, 3, 6}: periods (0,2) peak 0.1, 2 days;
+    // (3,6) peak 0.3, 3 days. Avg DD = −20 %, Max DD −30 %, durations max 3, mean 2.5 →
+    // ceiled to 3 days. Sat 6th/Sun 7th are 2 of 7 bars = 28.6 % > 17.1 %: A = 365.
+    let t = days(7);
+    let eq = [100.0, 90.0, 100.0, 100.0, 80.0, 70.0, 110.0];
+    let m = compute(&t, &[1.0; 7], &eq, &[], 0).unwrap();
+    assert!(close(m.max_drawdown_pct, -30.0) && close(m.avg_drawdown_pct, -20.0));
+    assert_eq!(m.max_drawdown_duration, Some(Duration::days(3)));
+    assert_eq!(m.avg_drawdown_duration, Some(Duration::days(3)));
+    assert_eq!(m.periods_per_year, 365.0);
+    // Constant closes: var of market log-returns is 0 → β = 0/0 = NaN, α NaN.
+    assert!(m.beta.is_nan() && m.alpha_pct.is_nan());
+}
+
+#[test]
+fn intraday_bars_collapse_to_daily_returns() {
+    // Two days of three 1-minute bars; the daily equity is the last of each day:
+    // 101 then 99 → one daily return 99/101 − 1. The period is 1 minute → durations are
+    // ceiled to minutes, A = 252 (no weekend bars: Mon 1st and Tue 2nd).
+    let d0 = Utc.with_ymd_and_hms(2024, 1, 1, 14, 30, 0).unwrap();
+    let d1 = Utc.with_ymd_and_hms(2024, 1, 2, 14, 30, 0).unwrap();
+    let mut t = Vec::new();
+    for d in [d0, d1] {
+        for k in 0..3 {
+            t.push(d + Duration::minutes(k));
+        }
+    }
+    let eq = [100.0, 100.5, 101.0, 100.0, 99.5, 99.0];
+    let m = compute(&t, &[1.0; 6], &eq, &[], 0).unwrap();
+    let r: f64 = 99.0 / 101.0 - 1.0;
+    assert!(close(
+        m.return_ann_pct,
+        ((1.0 + r).powf(252.0) - 1.0) * 100.0
+    ));
+    // One drawdown from bar 2 (Mon 14:32, peak 101) to the end (Tue 14:32): exactly 1 day.
+    assert_eq!(m.max_drawdown_duration, Some(Duration::days(1)));
+}
+
+#[test]
+fn numpy_pairwise_sum_and_helpers() {
+    // 1e16 followed by nine 1s. Summed left to right each 1e16 + 1 rounds back to 1e16
+    // (the spacing there is 2, ties go to even), giving 1e16. numpy's pairwise sum keeps
+    // 8 accumulators (1e16, 1, 1, ..., 1), folds them as ((r0+r1)+(r2+r3))+((r4+r5)+(r6+r7))
+    // = (1e16 + 2) + 4 and then adds the last two 1s: 1e16 + 8, which numpy indeed prints.
+    let v = [1e16, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0];
+    assert_eq!(v.iter().sum::<f64>(), 1e16);
+    assert_eq!(np_sum(&v), 1e16 + 8.0);
+    assert_eq!(resolution_ns(NS_PER_DAY), NS_PER_DAY);
+    assert_eq!(resolution_ns(3 * NS_PER_DAY), NS_PER_DAY);
+    assert_eq!(resolution_ns(60_000_000_000), 60_000_000_000);
+    assert_eq!(resolution_ns(90_000_000_000), 1_000_000_000);
+    assert_eq!(
+        ceil_to(NS_PER_DAY as i128 + 1, NS_PER_DAY),
+        Duration::days(2)
+    );
+    assert_eq!(
+        mean_duration(&[NS_PER_DAY as i128, 2 * NS_PER_DAY as i128], NS_PER_DAY),
+        Some(Duration::days(2))
+    );
+    assert_eq!(fmt_f64(0.863097952946099), "0.8631");
+    assert_eq!(fmt_f64(10000.0), "10000.0");
+    assert_eq!(fmt_f64(-0.0), "-0.0");
+    assert_eq!(fmt_duration(Some(Duration::days(597))), "597 days 00:00:00");
+}
