@@ -35,7 +35,7 @@ if ($Remove) {
 }
 
 if (-not (Test-Path $Bin)) {
-  Write-Error "no binary at $Bin: build it with 'cargo build --release' (or pass -Bin)"
+  Write-Error "no binary at ${Bin}: build it with 'cargo build --release' (or pass -Bin)"
   exit 2
 }
 New-Item -ItemType Directory -Force -Path (Join-Path $Here "logs") | Out-Null

@@ -176,31 +176,7 @@ pub fn with_params(base: &Strategy, params: &[(String, f64)]) -> Result<Strategy
 
 /// The config's rules for a strategy's parameters.
 pub fn validate(s: &Strategy) -> Result<(), String> {
-    match *s {
-        Strategy::Threshold {
-            buy_above,
-            sell_below,
-        } => {
-            if !(buy_above.is_finite() && sell_below.is_finite() && sell_below > 0.0) {
-                return Err("threshold prices must be positive numbers".into());
-            }
-            if sell_below >= buy_above {
-                return Err(format!(
-                    "sell_below must be below buy_above ({sell_below} >= {buy_above})"
-                ));
-            }
-        }
-        Strategy::SmaCross { fast, slow, .. } => {
-            if fast == 0 {
-                return Err("fast must be at least 1".into());
-            }
-            if fast >= slow {
-                return Err(format!("fast must be less than slow ({fast} >= {slow})"));
-            }
-        }
-        Strategy::Model { threshold, .. } => crate::model::check_threshold(threshold)?,
-    }
-    Ok(())
+    s.check().map_err(|(key, msg)| format!("{key} {msg}"))
 }
 
 /// One swept parameter and its values, in order.

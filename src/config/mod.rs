@@ -446,7 +446,9 @@ impl Config {
             };
             let span = s.strategy.span();
             let strategy = s.strategy.into_inner();
-            check_strategy(&strategy).map_err(|(key, m)| here(span.clone(), key, m))?;
+            strategy
+                .check()
+                .map_err(|(key, m)| here(span.clone(), key, m))?;
             if strategy.bars_needed() > history {
                 let msg = format!(
                     "{name}'s strategy needs {} bars but [bot] history is {history}",
@@ -508,35 +510,6 @@ impl Config {
     pub fn symbol_names(&self) -> Vec<&str> {
         self.symbols.iter().map(|s| s.name.as_str()).collect()
     }
-}
-
-fn check_strategy(strategy: &Strategy) -> Result<(), (&'static str, String)> {
-    match *strategy {
-        Strategy::Threshold {
-            buy_above,
-            sell_below,
-        } => {
-            if !(buy_above.is_finite() && sell_below.is_finite() && sell_below > 0.0) {
-                return Err(("sell_below", "prices must be positive numbers".into()));
-            }
-            if sell_below >= buy_above {
-                let msg = format!("must be below buy_above ({sell_below} >= {buy_above}), or the bot would flip every tick");
-                return Err(("sell_below", msg));
-            }
-        }
-        Strategy::SmaCross { fast, slow, .. } => {
-            if fast == 0 {
-                return Err(("fast", "must be at least 1".into()));
-            }
-            if fast >= slow {
-                return Err(("fast", format!("must be less than slow ({fast} >= {slow})")));
-            }
-        }
-        Strategy::Model { threshold, .. } => {
-            crate::model::check_threshold(threshold).map_err(|m| ("threshold", m))?;
-        }
-    }
-    Ok(())
 }
 
 fn check_url_if_set(url: &str) -> Result<(), String> {

@@ -172,6 +172,37 @@ impl fmt::Display for Why {
 }
 
 impl Strategy {
+    /// Impossible parameters, as (the key to blame, what is wrong): the config names the line
+    /// and key, a sweep skips the combination.
+    pub fn check(&self) -> Result<(), (&'static str, String)> {
+        match *self {
+            Strategy::Threshold {
+                buy_above,
+                sell_below,
+            } => {
+                if !(buy_above.is_finite() && sell_below.is_finite() && sell_below > 0.0) {
+                    return Err(("sell_below", "prices must be positive numbers".into()));
+                }
+                if sell_below >= buy_above {
+                    let msg = format!("must be below buy_above ({sell_below} >= {buy_above}), or the bot would flip every tick");
+                    return Err(("sell_below", msg));
+                }
+            }
+            Strategy::SmaCross { fast, slow, .. } => {
+                if fast == 0 {
+                    return Err(("fast", "must be at least 1".into()));
+                }
+                if fast >= slow {
+                    return Err(("fast", format!("must be less than slow ({fast} >= {slow})")));
+                }
+            }
+            Strategy::Model { threshold, .. } => {
+                crate::model::check_threshold(threshold).map_err(|m| ("threshold", m))?;
+            }
+        }
+        Ok(())
+    }
+
     /// A short stable name, used in client order ids and ledgers.
     pub fn tag(&self) -> &'static str {
         match self {
