@@ -117,7 +117,7 @@ pub fn repair_torn_tail(path: &Path) -> Result<usize> {
     Ok(cut)
 }
 
-/// Line `n` (1-based) of a text file, reading only its start.
+/// Line `n` (0-based: 0 is a CSV's header) of a text file, reading only its start.
 pub fn head_line(path: &Path, n: usize) -> Result<Option<String>> {
     use std::io::BufRead;
     let f = match File::open(path) {

@@ -87,15 +87,9 @@ impl Ledger {
         let path = dir.join(name);
         repair_torn_tail(&path)?;
         let header = columns.join(",");
-        let first_line = match std::fs::read(&path) {
-            Ok(bytes) => bytes.split(|&b| b == b'\n').next().map(|l| {
-                String::from_utf8_lossy(l)
-                    .trim_end_matches('\r')
-                    .to_string()
-            }),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-            Err(e) => return Err(Error::io(&path, "read", e)),
-        };
+        // Only the header line: a year of rows is tens of megabytes, read on every tick.
+        let first_line =
+            super::files::head_line(&path, 0)?.map(|l| l.trim_end_matches('\r').to_string());
         let ledger = Ledger {
             path,
             columns: columns.iter().map(|c| c.to_string()).collect(),
