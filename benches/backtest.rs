@@ -12,7 +12,10 @@
 //! No assertions: the numbers are for people (docs/backtest.md has the ones measured).
 //! Whole-process timings are in scripts/bench-backtest.sh.
 
-use chrono::{Duration, NaiveDate, TimeZone, Utc};
+#[path = "../tests/support/goog.rs"]
+mod goog;
+
+use chrono::{Duration, TimeZone, Utc};
 use prometheus_bot::backtest::engine::{self, Settings};
 use prometheus_bot::backtest::metrics;
 use prometheus_bot::backtest::params::parse_axis;
@@ -24,38 +27,7 @@ use prometheus_bot::domain::Timeframe;
 use prometheus_bot::store::bar_cache::{BarCache, CacheMeta};
 use prometheus_bot::strategy::Strategy;
 use std::hint::black_box;
-use std::path::Path;
 use std::time::Instant;
-
-fn goog() -> Vec<Bar> {
-    let rel = Path::new("tests/fixtures/GOOG.csv");
-    let path = [
-        Path::new(env!("CARGO_MANIFEST_DIR")).join(rel),
-        Path::new(file!()).parent().unwrap().join("..").join(rel),
-    ]
-    .into_iter()
-    .find(|p| p.exists())
-    .expect("tests/fixtures/GOOG.csv");
-    let text = std::fs::read_to_string(path).unwrap();
-    text.lines()
-        .skip(1)
-        .map(|line| {
-            let f: Vec<&str> = line.split(',').collect();
-            let num = |i: usize| f[i].parse::<f64>().unwrap();
-            let date = NaiveDate::parse_from_str(f[0], "%Y-%m-%d").unwrap();
-            Bar {
-                time: date.and_hms_opt(0, 0, 0).unwrap().and_utc(),
-                open: num(1),
-                high: num(2),
-                low: num(3),
-                close: num(4),
-                volume: num(5),
-                trades: 0,
-                vwap: f64::NAN,
-            }
-        })
-        .collect()
-}
 
 /// `n` one-minute bars of a seeded multiplicative random walk starting at 100.
 fn synthetic(n: usize) -> Vec<Bar> {
@@ -124,7 +96,7 @@ fn main() {
         allow_short: true,
     };
 
-    let bars = goog();
+    let bars = goog::goog(0);
     for (name, strategy) in [("long-only", &long_only), ("stop-and-reverse", &reverse)] {
         let runs = 201;
         let label = format!(

@@ -9,46 +9,18 @@
 //! and the cost of one decision as the tick makes it (`Strategy::decide` on 200 bars).
 //! No assertions: the numbers are for people (docs/model.md has the ones measured).
 
-use chrono::{Duration, NaiveDate, TimeZone, Utc};
+#[path = "../tests/support/goog.rs"]
+mod goog;
+
+use chrono::{Duration, TimeZone, Utc};
 use prometheus_bot::backtest::walk_forward::Plan;
 use prometheus_bot::domain::{Bar, Timeframe};
 use prometheus_bot::model::walk::{self, Params};
 use prometheus_bot::model::Predictor;
 use prometheus_bot::strategy::Strategy;
 use std::hint::black_box;
-use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
-
-fn goog() -> Vec<Bar> {
-    let rel = Path::new("tests/fixtures/GOOG.csv");
-    let path = [
-        Path::new(env!("CARGO_MANIFEST_DIR")).join(rel),
-        Path::new(file!()).parent().unwrap().join("..").join(rel),
-    ]
-    .into_iter()
-    .find(|p| p.exists())
-    .expect("tests/fixtures/GOOG.csv");
-    let text = std::fs::read_to_string(path).unwrap();
-    text.lines()
-        .skip(1)
-        .map(|line| {
-            let f: Vec<&str> = line.split(',').collect();
-            let num = |i: usize| f[i].parse::<f64>().unwrap();
-            let date = NaiveDate::parse_from_str(f[0], "%Y-%m-%d").unwrap();
-            Bar {
-                time: date.and_hms_opt(5, 0, 0).unwrap().and_utc(),
-                open: num(1),
-                high: num(2),
-                low: num(3),
-                close: num(4),
-                volume: num(5),
-                trades: 0,
-                vwap: f64::NAN,
-            }
-        })
-        .collect()
-}
 
 /// `n` bars `step` apart of a seeded multiplicative random walk starting at 100.
 fn synthetic(n: usize, step: Duration) -> Vec<Bar> {
@@ -134,7 +106,7 @@ fn bench_walk(label: &str, bars: &[Bar], p: &Params, runs: usize) {
 
 fn main() {
     let day = Timeframe::Day1;
-    let goog = goog();
+    let goog = goog::goog(5);
     bench_walk(
         "GOOG daily, rolling 756/126",
         &goog,

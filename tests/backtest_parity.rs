@@ -8,10 +8,12 @@
 //! `compute_stats` metric to 1e-9 relative (durations and counts exactly; NaN where the library
 //! has NaN). Bars are dated at midnight UTC.
 
-use chrono::{DateTime, NaiveDate, Utc};
+#[path = "support/goog.rs"]
+mod goog;
+
+use chrono::{DateTime, Utc};
 use prometheus_bot::backtest::engine::{self, Fill, Settings, Sizing};
 use prometheus_bot::backtest::metrics::{self, Metrics};
-use prometheus_bot::domain::Bar;
 use prometheus_bot::strategy::Strategy;
 use serde_json::Value;
 use std::path::Path;
@@ -33,31 +35,6 @@ fn fixture(name: &str) -> String {
             .join(name)
     };
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-}
-
-/// `,Open,High,Low,Close,Volume` with a `YYYY-MM-DD` index, as in backtesting/test/GOOG.csv.
-fn goog() -> Vec<Bar> {
-    let text = fixture("GOOG.csv");
-    let mut lines = text.lines();
-    assert_eq!(lines.next(), Some(",Open,High,Low,Close,Volume"));
-    lines
-        .map(|line| {
-            let f: Vec<&str> = line.split(',').collect();
-            assert_eq!(f.len(), 6, "{line}");
-            let date = NaiveDate::parse_from_str(f[0], "%Y-%m-%d").unwrap();
-            let num = |i: usize| f[i].parse::<f64>().unwrap();
-            Bar {
-                time: date.and_hms_opt(0, 0, 0).unwrap().and_utc(),
-                open: num(1),
-                high: num(2),
-                low: num(3),
-                close: num(4),
-                volume: num(5),
-                trades: 0,
-                vwap: f64::NAN,
-            }
-        })
-        .collect()
 }
 
 fn time_str(t: DateTime<Utc>) -> String {
@@ -185,7 +162,7 @@ fn settings_of(case: &Value) -> Settings {
 
 #[test]
 fn goog_sma_cross_matches_backtesting_py() {
-    let bars = goog();
+    let bars = goog::goog(0);
     let reference: Value =
         serde_json::from_str(&numbers_as_strings(&fixture("backtesting_py_goog.json"))).unwrap();
     assert_eq!(reference["versions"]["backtesting"], "0.6.6");

@@ -2,7 +2,7 @@
 //! sweeps, walk-forward, and the same decision as a live tick on the same bars.
 
 use crate::check;
-use crate::harness::{Bot, Run};
+use crate::harness::{read_csv, Bot, Run};
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use serde_json::Value;
 use std::collections::HashMap;
@@ -43,23 +43,6 @@ fn daily_wave(n: usize) -> Vec<(DateTime<Utc>, f64)> {
 
 fn out_dir(bot: &Bot, name: &str) -> PathBuf {
     bot.path(&format!("out-{name}"))
-}
-
-fn read_csv(path: &Path) -> Vec<HashMap<String, String>> {
-    let mut reader =
-        csv::Reader::from_path(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let headers = reader.headers().unwrap().clone();
-    reader
-        .records()
-        .map(|r| {
-            let r = r.unwrap_or_else(|e| panic!("{} does not parse: {e}", path.display()));
-            headers
-                .iter()
-                .zip(r.iter())
-                .map(|(h, v)| (h.to_string(), v.to_string()))
-                .collect()
-        })
-        .collect()
 }
 
 fn read_json(path: &Path) -> Value {

@@ -298,19 +298,7 @@ impl Bot {
         if !path.exists() {
             return Vec::new();
         }
-        let mut reader = csv::Reader::from_path(&path).unwrap();
-        let headers = reader.headers().unwrap().clone();
-        reader
-            .records()
-            .map(|r| {
-                let r = r.unwrap_or_else(|e| panic!("{} does not parse: {e}", path.display()));
-                headers
-                    .iter()
-                    .zip(r.iter())
-                    .map(|(h, v)| (h.to_string(), v.to_string()))
-                    .collect()
-            })
-            .collect()
+        read_csv(&path)
     }
 
     pub fn state(&self) -> serde_json::Value {
@@ -355,6 +343,24 @@ impl Bot {
             }
         }
     }
+}
+
+/// A CSV file's rows as column → value maps; a row that does not parse fails the test.
+pub fn read_csv(path: &Path) -> Vec<HashMap<String, String>> {
+    let mut reader =
+        csv::Reader::from_path(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let headers = reader.headers().unwrap().clone();
+    reader
+        .records()
+        .map(|r| {
+            let r = r.unwrap_or_else(|e| panic!("{} does not parse: {e}", path.display()));
+            headers
+                .iter()
+                .zip(r.iter())
+                .map(|(h, v)| (h.to_string(), v.to_string()))
+                .collect()
+        })
+        .collect()
 }
 
 pub fn files_under(dir: &Path) -> Vec<PathBuf> {

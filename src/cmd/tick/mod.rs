@@ -180,14 +180,7 @@ impl Tick<'_> {
             .into_iter()
             .map(|p| (p.symbol.clone(), p.signed_qty()))
             .collect();
-        let (open_orders, known) = self.open_orders(&names)?;
-        let synced = fills::sync_tracked(
-            self.client,
-            &self.fills,
-            &mut self.state.tracked,
-            &known,
-            self.now,
-        )?;
+        let (open_orders, synced) = self.sync_fills()?;
         for f in &synced.new_fills {
             let msg = format!(
                 "{}: {} {} filled at {} (order {})",
@@ -295,18 +288,24 @@ impl Tick<'_> {
         Ok((open, recent))
     }
 
+    /// The open orders that matter, after recording what happened to the tracked ones.
+    fn sync_fills(&mut self) -> Result<(Vec<Order>, fills::Synced)> {
+        let (open, known) = self.open_orders(&self.config.symbol_names())?;
+        let synced = fills::sync_tracked(
+            self.client,
+            &self.fills,
+            &mut self.state.tracked,
+            &known,
+            self.now,
+        )?;
+        Ok((open, synced))
+    }
+
     /// Closed market: settle tracked orders (they can still expire or fill), record the
     /// closed session once (decision rows and an equity row), trade nothing.
     fn market_closed(&mut self, next_open: Option<DateTime<Utc>>) -> Result<String> {
         if !self.state.tracked.is_empty() {
-            let (_, known) = self.open_orders(&self.config.symbol_names())?;
-            fills::sync_tracked(
-                self.client,
-                &self.fills,
-                &mut self.state.tracked,
-                &known,
-                self.now,
-            )?;
+            self.sync_fills()?;
         }
         if self.state.closed_until_recorded != next_open || next_open.is_none() {
             let when = next_open.map_or("unknown".to_string(), |t| {
