@@ -53,6 +53,9 @@ pub enum Error {
     },
     /// Alpaca answered 2xx with a body we could not understand.
     BadResponse { endpoint: String, detail: String },
+    /// The tick's deadline (`tick_deadline_secs`) passed before this request could be made
+    /// or finished; for an order, it was not sent.
+    Deadline { endpoint: String },
     /// Something that prevents the command from doing its job, said in words.
     Refused(String),
 }
@@ -179,6 +182,10 @@ impl fmt::Display for Error {
             Error::BadResponse { endpoint, detail } => {
                 write!(f, "unexpected answer from {endpoint}: {detail}")
             }
+            Error::Deadline { endpoint } => write!(
+                f,
+                "the tick's deadline (tick_deadline_secs) passed before {endpoint}; not sent, the next tick starts afresh"
+            ),
             Error::Refused(msg) => f.write_str(msg),
         }
     }

@@ -46,6 +46,9 @@ pub struct AlpacaConfig {
     pub max_retries: u32,
     /// First backoff; doubled on each retry.
     pub retry_base: Duration,
+    /// The whole tick, lock to exit: retries, backoff and rate-limit waits end by it, and no
+    /// order is sent after it (`tick_deadline_secs`).
+    pub tick_deadline: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -119,6 +122,12 @@ pub struct RiskConfig {
     /// The account is also traded by hand: positions that differ from the bot's ledger are
     /// expected, not a reason to stop.
     pub shared_account: bool,
+    /// No market order when the session's close is nearer than this: a day order that reaches
+    /// the broker after the close waits for the next open.
+    pub close_margin: Duration,
+    /// Bars of a bar strategy that may be missing at the end (IEX minute bars have gaps)
+    /// before an opening order is refused. Exits and the `threshold` rule never wait for bars.
+    pub max_missing_bars: u32,
 }
 
 impl Default for RiskConfig {
@@ -132,6 +141,8 @@ impl Default for RiskConfig {
             max_drawdown_pct: Some(20.0),
             max_price_age_secs: 120,
             shared_account: false,
+            close_margin: Duration::from_secs(60),
+            max_missing_bars: 2,
         }
     }
 }
@@ -217,6 +228,8 @@ struct RawRisk {
     max_drawdown_pct: Spanned<f64>,
     max_price_age_secs: u64,
     shared_account: bool,
+    close_margin_secs: Spanned<u64>,
+    max_missing_bars: u32,
 }
 
 impl Default for RawRisk {
@@ -232,6 +245,8 @@ impl Default for RawRisk {
             max_drawdown_pct: span(d.max_drawdown_pct),
             max_price_age_secs: d.max_price_age_secs,
             shared_account: d.shared_account,
+            close_margin_secs: Spanned::new(0..0, d.close_margin.as_secs()),
+            max_missing_bars: d.max_missing_bars,
         }
     }
 }
@@ -248,6 +263,7 @@ struct RawAlpaca {
     timeout_secs: Spanned<f64>,
     max_retries: u32,
     retry_base_ms: u64,
+    tick_deadline_secs: Spanned<f64>,
 }
 
 impl Default for RawAlpaca {
@@ -262,6 +278,7 @@ impl Default for RawAlpaca {
             timeout_secs: Spanned::new(0..0, 10.0),
             max_retries: 3,
             retry_base_ms: 500,
+            tick_deadline_secs: Spanned::new(0..0, 40.0),
         }
     }
 }
@@ -383,6 +400,7 @@ impl Config {
             timeout: Duration::from_secs_f64(timeout),
             max_retries: a.max_retries.min(10),
             retry_base: Duration::from_millis(a.retry_base_ms.min(10_000)),
+            tick_deadline: Duration::from_secs_f64(*a.tick_deadline_secs.get_ref()),
         };
 
         let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
@@ -485,6 +503,8 @@ impl Config {
             max_drawdown_pct: limit(r.max_drawdown_pct, "max_drawdown_pct", 100.0)?,
             max_price_age_secs: r.max_price_age_secs,
             shared_account: r.shared_account,
+            close_margin: Duration::from_secs(*r.close_margin_secs.get_ref()),
+            max_missing_bars: r.max_missing_bars,
         };
 
         if let Err(m) = check_url_if_set(raw.alerts.webhook_url.get_ref()) {

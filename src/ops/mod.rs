@@ -87,6 +87,7 @@ pub fn error_kind(e: &crate::error::Error) -> &'static str {
         Error::Auth { .. } => "auth",
         Error::Api { .. } => "broker",
         Error::BadResponse { .. } => "bad_response",
+        Error::Deadline { .. } => "deadline",
         Error::Refused(_) => "refused",
     }
 }
