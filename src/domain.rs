@@ -143,6 +143,104 @@ impl FromStr for Timeframe {
     }
 }
 
+/// An order's status as Alpaca reports it, every documented value mapped on purpose.
+///
+/// Only `filled`, `canceled`, `expired`, `rejected` and `replaced` are final. `done_for_day` and
+/// `calculated` look finished but are not (a GTC order resumes the next session; settlement is
+/// pending), and a status Alpaca adds later is unknown to us: both count as working, because
+/// calling a working order final lets the next bar send a second order for the same decision.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum OrderStatus {
+    New,
+    PartiallyFilled,
+    Filled,
+    DoneForDay,
+    Canceled,
+    Expired,
+    Replaced,
+    PendingCancel,
+    PendingReplace,
+    PendingNew,
+    PendingReview,
+    Accepted,
+    AcceptedForBidding,
+    Stopped,
+    Rejected,
+    Suspended,
+    Calculated,
+    Held,
+    /// A status this build does not know: working.
+    Other(String),
+}
+
+impl OrderStatus {
+    const NAMED: [(OrderStatus, &'static str); 18] = [
+        (OrderStatus::New, "new"),
+        (OrderStatus::PartiallyFilled, "partially_filled"),
+        (OrderStatus::Filled, "filled"),
+        (OrderStatus::DoneForDay, "done_for_day"),
+        (OrderStatus::Canceled, "canceled"),
+        (OrderStatus::Expired, "expired"),
+        (OrderStatus::Replaced, "replaced"),
+        (OrderStatus::PendingCancel, "pending_cancel"),
+        (OrderStatus::PendingReplace, "pending_replace"),
+        (OrderStatus::PendingNew, "pending_new"),
+        (OrderStatus::PendingReview, "pending_review"),
+        (OrderStatus::Accepted, "accepted"),
+        (OrderStatus::AcceptedForBidding, "accepted_for_bidding"),
+        (OrderStatus::Stopped, "stopped"),
+        (OrderStatus::Rejected, "rejected"),
+        (OrderStatus::Suspended, "suspended"),
+        (OrderStatus::Calculated, "calculated"),
+        (OrderStatus::Held, "held"),
+    ];
+
+    /// Alpaca's spelling, as written to the ledgers.
+    pub fn as_str(&self) -> &str {
+        match self {
+            OrderStatus::Other(s) => s,
+            known => Self::NAMED
+                .iter()
+                .find(|(k, _)| k == known)
+                .map_or("unknown", |(_, name)| name),
+        }
+    }
+
+    /// The order can never change again.
+    pub fn is_final(&self) -> bool {
+        matches!(
+            self,
+            OrderStatus::Filled
+                | OrderStatus::Canceled
+                | OrderStatus::Expired
+                | OrderStatus::Rejected
+                | OrderStatus::Replaced
+        )
+    }
+}
+
+impl From<&str> for OrderStatus {
+    fn from(s: &str) -> OrderStatus {
+        Self::NAMED
+            .iter()
+            .find(|(_, name)| *name == s)
+            .map_or_else(|| OrderStatus::Other(s.to_string()), |(k, _)| k.clone())
+    }
+}
+
+impl fmt::Display for OrderStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for OrderStatus {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Ok(OrderStatus::from(s.as_str()))
+    }
+}
+
 /// True for ticker symbols Alpaca trades as US equities: 1 to 10 characters of capital
 /// letters, digits, `.` and `/` (BRK.B, BF/B), starting with a letter.
 pub fn is_valid_symbol(s: &str) -> bool {
@@ -162,6 +260,26 @@ mod tests {
             assert_eq!(tf.as_str().parse::<Timeframe>().unwrap(), tf);
         }
         assert!("2Min".parse::<Timeframe>().is_err());
+    }
+
+    #[test]
+    fn only_five_order_statuses_are_final_and_unknown_ones_are_working() {
+        let finals: Vec<&str> = OrderStatus::NAMED
+            .iter()
+            .filter(|(k, _)| k.is_final())
+            .map(|(_, n)| *n)
+            .collect();
+        assert_eq!(
+            finals,
+            ["filled", "canceled", "expired", "replaced", "rejected"]
+        );
+        for (status, name) in OrderStatus::NAMED {
+            assert_eq!(OrderStatus::from(name), status);
+            assert_eq!(status.as_str(), name);
+        }
+        let later = OrderStatus::from("pending_settlement");
+        assert!(!later.is_final());
+        assert_eq!(later.as_str(), "pending_settlement");
     }
 
     #[test]

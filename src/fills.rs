@@ -8,6 +8,7 @@
 
 use crate::alpaca::wire::{FillActivity, Order};
 use crate::alpaca::Alpaca;
+use crate::domain::OrderStatus;
 use crate::error::Result;
 use crate::store::ledger::{self, time_cell, Ledger};
 use crate::store::state::TrackedOrder;
@@ -107,7 +108,7 @@ impl Fills {
             String::new(),
             order.id.clone(),
             order.client_order_id.clone(),
-            order.status.clone(),
+            order.status.to_string(),
             String::new(),
             source.to_string(),
         ]])
@@ -195,10 +196,10 @@ pub fn sync_tracked(
             keep.push(t.clone());
             continue;
         }
-        if order.status != "filled"
+        if order.status != OrderStatus::Filled
             && !recorded
                 .terminal
-                .contains(&(order.id.clone(), order.status.clone()))
+                .contains(&(order.id.clone(), order.status.to_string()))
         {
             fills.append_terminal(now, &order, "tick")?;
         }

@@ -99,7 +99,7 @@ impl Desk<'_> {
                 match self.client.order_by_client_id(&request.client_order_id) {
                     Ok(Some(order)) => {
                         let msg = format!("reply lost ({e}); found by client order id");
-                        self.record(now, &intent, Some(&order), &order.status, &msg)?;
+                        self.record(now, &intent, Some(&order), order.status.as_str(), &msg)?;
                         self.settle(state, &intent.client_order_id, Some(&order), now)?;
                         return Ok(Placed::Accepted {
                             order: Box::new(order),
@@ -121,7 +121,7 @@ impl Desk<'_> {
                 } else {
                     ""
                 };
-                self.record(now, &intent, Some(order), &order.status, msg)?;
+                self.record(now, &intent, Some(order), order.status.as_str(), msg)?;
                 self.settle(state, &intent.client_order_id, Some(order), now)?;
             }
             Placed::Refused(msg) => {
@@ -154,7 +154,7 @@ impl Desk<'_> {
                         order.status
                     );
                     let msg = "recovered: placed by an earlier tick that did not record it";
-                    self.record(now, &intent, Some(order), &order.status, msg)?;
+                    self.record(now, &intent, Some(order), order.status.as_str(), msg)?;
                 }
                 None => {
                     log::warn!("{}: order {} was never placed (an earlier tick stopped before it reached the broker)", intent.symbol, intent.client_order_id);

@@ -5,7 +5,7 @@
 //! fields are ignored and everything not strictly needed is optional, because Alpaca adds and
 //! removes fields (the PDT fields vanished in 2026 and broke strict clients).
 
-use crate::domain::{Bar, Side};
+use crate::domain::{Bar, OrderStatus, Side};
 use chrono::{DateTime, FixedOffset, Utc};
 use serde::Deserialize;
 use std::collections::HashMap;
@@ -70,7 +70,7 @@ pub struct Order {
     pub notional: Option<String>,
     pub filled_qty: Option<String>,
     pub filled_avg_price: Option<String>,
-    pub status: String,
+    pub status: OrderStatus,
     #[serde(rename = "type")]
     pub order_type: Option<String>,
     pub submitted_at: Option<DateTime<Utc>>,
@@ -96,18 +96,9 @@ impl Order {
         (parse(&self.qty) - parse(&self.filled_qty)).max(0.0)
     }
 
-    /// Statuses after which the order can never change again.
+    /// The order can never change again: see [`OrderStatus`].
     pub fn is_final(&self) -> bool {
-        matches!(
-            self.status.as_str(),
-            "filled"
-                | "canceled"
-                | "expired"
-                | "rejected"
-                | "replaced"
-                | "done_for_day"
-                | "calculated"
-        )
+        self.status.is_final()
     }
 }
 

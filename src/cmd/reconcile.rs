@@ -158,7 +158,7 @@ pub fn run(config: &Config, args: &ReconcileArgs) -> Result<()> {
                     o.order_type.clone().unwrap_or_default(),
                     o.client_order_id.clone(),
                     o.id.clone(),
-                    o.status.clone(),
+                    o.status.to_string(),
                     "recovered by reconcile".into(),
                 ]
             })

@@ -502,7 +502,7 @@ impl Tick<'_> {
                 Placed::Accepted { order, .. } => {
                     self.state.risk.orders_today += 1;
                     self.state.ops.orders_submitted += 1;
-                    order.status
+                    order.status.to_string()
                 }
                 Placed::Refused(_) => {
                     self.state.ops.orders_refused += 1;
