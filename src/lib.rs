@@ -22,6 +22,7 @@ pub mod domain;
 pub mod error;
 pub mod fills;
 pub mod history;
+pub mod legs;
 pub mod logging;
 pub mod model;
 pub mod ops;

@@ -13,7 +13,12 @@ use crate::error::{Error, Result};
 use crate::store::ledger::{time_cell, Ledger};
 use crate::store::state::{OrderIntent, TrackedOrder};
 use crate::store::State;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Duration, Utc};
+
+/// How long an order intent whose order the broker does not show is kept (by the broker's
+/// clock) before it is concluded that the order was never placed. A POST that timed out here
+/// can still reach the broker seconds later; two minutes covers that with room to spare.
+pub const INTENT_GRACE: Duration = Duration::minutes(2);
 use std::path::Path;
 
 /// The idempotency key: (symbol, timeframe, bar, strategy, side).
@@ -81,6 +86,13 @@ impl Desk<'_> {
                     None => Placed::Refused(e.to_string()),
                 }
             }
+            Err(e @ Error::Deadline { .. }) => {
+                // Refused by the client before a byte was sent: certainly not placed.
+                log::warn!("{}: {e}", request.symbol);
+                self.record(now, &intent, None, "not sent", &e.to_string())?;
+                self.settle(state, &intent.client_order_id, None, now)?;
+                return Ok(Placed::Refused(e.to_string()));
+            }
             Err(e @ Error::Auth { .. }) => {
                 self.record(now, &intent, None, "refused", &e.to_string())?;
                 self.settle(state, &intent.client_order_id, None, now)?;
@@ -135,14 +147,36 @@ impl Desk<'_> {
     }
 
     /// Settle every intent an earlier tick left behind: record the order if Alpaca has it
-    /// (and it is not in the ledger yet), or record that it was never placed.
+    /// (and it is not in the ledger yet). An order Alpaca does not show may still arrive: a POST
+    /// that timed out here can reach the broker seconds later. So "never placed" is concluded
+    /// only once [`INTENT_GRACE`] has passed since the intent AND the order is absent both by
+    /// client id and from every order listed since the intent; until then the intent stays and
+    /// blocks its symbol (the tick sends nothing new for it).
     pub fn resolve_intents(&self, state: &mut State, now: DateTime<Utc>) -> Result<()> {
         if state.intents.is_empty() {
             return Ok(());
         }
         let recorded = self.recorded_order_ids()?;
         for intent in state.intents.clone() {
-            let found = self.client.order_by_client_id(&intent.client_order_id)?;
+            let mut found = self.client.order_by_client_id(&intent.client_order_id)?;
+            if found.is_none() {
+                if now - intent.created_at < INTENT_GRACE {
+                    log::warn!(
+                        "{}: order {} not found at the broker yet; {} stays blocked until it appears or {} s have passed",
+                        intent.symbol,
+                        intent.client_order_id,
+                        intent.symbol,
+                        INTENT_GRACE.num_seconds()
+                    );
+                    continue;
+                }
+                let symbols = [intent.symbol.as_str()];
+                found = self
+                    .client
+                    .orders_since(intent.created_at - Duration::seconds(5), Some(&symbols))?
+                    .into_iter()
+                    .find(|o| o.client_order_id == intent.client_order_id);
+            }
             match &found {
                 Some(order)
                     if recorded.contains(&(intent.client_order_id.clone(), order.id.clone())) => {}
@@ -157,9 +191,13 @@ impl Desk<'_> {
                     self.record(now, &intent, Some(order), order.status.as_str(), msg)?;
                 }
                 None => {
-                    log::warn!("{}: order {} was never placed (an earlier tick stopped before it reached the broker)", intent.symbol, intent.client_order_id);
-                    let msg =
-                        "recovered: an earlier tick stopped before the order reached the broker";
+                    log::warn!(
+                        "{}: order {} was never placed: absent by client id and from the orders listed since {}",
+                        intent.symbol,
+                        intent.client_order_id,
+                        time_cell(intent.created_at)
+                    );
+                    let msg = "recovered: absent at the broker (by client id and in the order list) after the grace period; never placed";
                     self.record(now, &intent, None, "not placed", msg)?;
                 }
             }

@@ -85,11 +85,32 @@ pub enum Refusal {
     KillSwitch,
     Halted(String),
     DailyLoss,
-    PositionLimit { after: f64, limit: f64 },
-    OrderNotional { notional: f64, limit: f64 },
-    OrdersPerDay { limit: u32 },
-    StalePrice { age_secs: i64, limit: u64 },
-    NoRecentBar { last: Option<DateTime<Utc>> },
+    PositionLimit {
+        after: f64,
+        limit: f64,
+    },
+    OrderNotional {
+        notional: f64,
+        limit: f64,
+    },
+    OrdersPerDay {
+        limit: u32,
+    },
+    StalePrice {
+        age_secs: i64,
+        limit: u64,
+    },
+    NoRecentBar {
+        last: Option<DateTime<Utc>>,
+        missing: u32,
+        limit: u32,
+    },
+    /// The session closes within `close_margin`: a market day order sent now could reach the
+    /// broker after the close and wait, queued, for the next open.
+    NearClose {
+        secs_left: i64,
+        margin_secs: u64,
+    },
     ZeroSize,
 }
 
@@ -122,14 +143,25 @@ impl fmt::Display for Refusal {
             Refusal::StalePrice { age_secs, limit } => {
                 write!(f, "stale price: the latest trade is {age_secs} s old (max_price_age_secs {limit})")
             }
-            Refusal::NoRecentBar { last: Some(t) } => {
+            Refusal::NoRecentBar {
+                last: Some(t),
+                missing,
+                limit,
+            } => {
                 write!(
                     f,
-                    "the last closed bar is missing (latest bar {})",
+                    "{missing} closed bar(s) missing at the end (latest bar {}; max_missing_bars {limit}): not opening on stale bars",
                     t.format("%Y-%m-%d %H:%M")
                 )
             }
-            Refusal::NoRecentBar { last: None } => f.write_str("no closed bars to decide on"),
+            Refusal::NoRecentBar { last: None, .. } => f.write_str("no closed bars to decide on"),
+            Refusal::NearClose {
+                secs_left,
+                margin_secs,
+            } => write!(
+                f,
+                "the session closes in {secs_left} s, within close_margin_secs {margin_secs}: a market order now could be queued for the next open"
+            ),
             Refusal::ZeroSize => f.write_str("the sizing rule gives 0 shares at this price"),
         }
     }
@@ -153,9 +185,15 @@ impl Proposed {
         }
     }
 
-    /// Does it make the position larger in absolute terms (open or add), rather than reduce it?
+    /// Does it open or add exposure, rather than only reduce it? An order that crosses zero
+    /// (a long-to-short reversal in one order) opens: it must pass every limit an opening
+    /// passes. The tick never sends one (it splits a reversal into a close and an open leg),
+    /// but the guard must not depend on that.
     pub fn opens(&self) -> bool {
-        self.position_after().abs() > self.position.abs()
+        let after = self.position_after();
+        let crosses =
+            self.position != 0.0 && after != 0.0 && (after > 0.0) != (self.position > 0.0);
+        crosses || after.abs() > self.position.abs()
     }
 }
 
@@ -167,13 +205,23 @@ pub struct Context<'a> {
     pub stop_file: bool,
     /// Age of the latest trade, seconds.
     pub price_age_secs: i64,
-    /// The latest closed bar is the one expected now (intraday), or recent enough (daily).
-    pub bar_is_recent: bool,
+    /// Closed bars missing between the latest one held and the one expected now; `None` when
+    /// there are no bars at all. Only opening orders of strategies that decide on bars look at
+    /// it: an exit must never wait for data, and the `threshold` rule decides on the trade.
+    pub missing_bars: Option<u32>,
+    /// Does the strategy decide on bars (false for `threshold`)?
+    pub needs_bars: bool,
     pub last_bar: Option<DateTime<Utc>>,
+    /// Seconds until the session closes, by the broker's clock; `None` when unknown (backtests).
+    pub secs_to_close: Option<i64>,
 }
 
-/// The first guard that refuses the order, if any. Orders that only reduce a position pass the
-/// daily-loss, size and count limits, so a person is never stuck in a position by a guard.
+/// The first guard that refuses the order, if any.
+///
+/// Every order: kill switch, drawdown halt, a positive size, the close margin, the price age.
+/// Orders that only reduce a position stop there: they pass the bar-recency, daily-loss, size
+/// and count limits, so a person is never stuck in a position by a guard. Opening orders (and
+/// any order that crosses zero) must pass all of them.
 pub fn check(order: &Proposed, cx: &Context<'_>) -> Result<(), Refusal> {
     let cfg = cx.config;
     if cx.stop_file {
@@ -185,17 +233,36 @@ pub fn check(order: &Proposed, cx: &Context<'_>) -> Result<(), Refusal> {
     if order.qty <= 0.0 {
         return Err(Refusal::ZeroSize);
     }
+    if let Some(secs_left) = cx.secs_to_close {
+        let margin_secs = cfg.close_margin.as_secs();
+        if secs_left < margin_secs as i64 {
+            return Err(Refusal::NearClose {
+                secs_left,
+                margin_secs,
+            });
+        }
+    }
     if cx.price_age_secs > cfg.max_price_age_secs as i64 {
         return Err(Refusal::StalePrice {
             age_secs: cx.price_age_secs,
             limit: cfg.max_price_age_secs,
         });
     }
-    if !cx.bar_is_recent {
-        return Err(Refusal::NoRecentBar { last: cx.last_bar });
-    }
     if !order.opens() {
         return Ok(());
+    }
+    if cx.needs_bars {
+        let limit = cfg.max_missing_bars;
+        match cx.missing_bars {
+            Some(missing) if missing <= limit => {}
+            missing => {
+                return Err(Refusal::NoRecentBar {
+                    last: cx.last_bar,
+                    missing: missing.unwrap_or(u32::MAX),
+                    limit,
+                })
+            }
+        }
     }
     if cx.state.daily_loss_hit {
         return Err(Refusal::DailyLoss);
@@ -231,8 +298,10 @@ mod tests {
             state,
             stop_file: false,
             price_age_secs: 1,
-            bar_is_recent: true,
+            missing_bars: Some(0),
+            needs_bars: true,
             last_bar: None,
+            secs_to_close: None,
         }
     }
 
@@ -309,12 +378,12 @@ mod tests {
             })
         );
         let nobar = Context {
-            bar_is_recent: false,
+            missing_bars: Some(3),
             ..cx(&cfg, &state)
         };
         assert!(matches!(
             check(&BUY, &nobar),
-            Err(Refusal::NoRecentBar { .. })
+            Err(Refusal::NoRecentBar { missing: 3, .. })
         ));
         let halted = RiskState {
             halted: Some(Halt {
@@ -327,6 +396,66 @@ mod tests {
             check(&SELL_ALL, &cx(&cfg, &halted)),
             Err(Refusal::Halted(_))
         ));
+    }
+
+    #[test]
+    fn missing_bars_block_only_openings_of_bar_strategies_beyond_the_allowed_gap() {
+        let cfg = RiskConfig::default(); // max_missing_bars = 2
+        let state = RiskState::default();
+        let gap = |missing, needs_bars| Context {
+            missing_bars: missing,
+            needs_bars,
+            ..cx(&cfg, &state)
+        };
+        assert_eq!(check(&BUY, &gap(Some(2), true)), Ok(()), "within the gap");
+        assert!(check(&BUY, &gap(Some(3), true)).is_err());
+        assert!(check(&BUY, &gap(None, true)).is_err(), "no bars at all");
+        assert_eq!(check(&BUY, &gap(Some(50), false)), Ok(()), "threshold");
+        assert_eq!(check(&SELL_ALL, &gap(None, true)), Ok(()), "an exit");
+    }
+
+    #[test]
+    fn nothing_is_sent_within_the_close_margin_not_even_an_exit() {
+        let cfg = RiskConfig::default(); // 60 s
+        let state = RiskState::default();
+        let closing = |secs| Context {
+            secs_to_close: Some(secs),
+            ..cx(&cfg, &state)
+        };
+        assert_eq!(check(&BUY, &closing(61)), Ok(()));
+        assert_eq!(check(&SELL_ALL, &closing(60)), Ok(()));
+        assert_eq!(
+            check(&SELL_ALL, &closing(59)),
+            Err(Refusal::NearClose {
+                secs_left: 59,
+                margin_secs: 60
+            })
+        );
+        assert!(check(&BUY, &closing(-14)).is_err(), "after the close");
+    }
+
+    #[test]
+    fn a_reversal_in_one_order_is_an_opening_and_meets_every_limit() {
+        let cfg = RiskConfig::default();
+        let spent = RiskState {
+            daily_loss_hit: true,
+            ..RiskState::default()
+        };
+        // Long 60, sell 120: |position| stays 60, but a new short is opened.
+        let reverse = Proposed {
+            side: Side::Sell,
+            qty: 120.0,
+            price: 10.0,
+            position: 60.0,
+        };
+        assert!(reverse.opens());
+        assert_eq!(check(&reverse, &cx(&cfg, &spent)), Err(Refusal::DailyLoss));
+        let close = Proposed {
+            qty: 60.0,
+            ..reverse
+        };
+        assert!(!close.opens());
+        assert_eq!(check(&close, &cx(&cfg, &spent)), Ok(()));
     }
 
     #[test]

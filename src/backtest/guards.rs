@@ -111,8 +111,10 @@ impl Guard {
             state: &self.state,
             stop_file: false,
             price_age_secs: 0,
-            bar_is_recent: true,
+            missing_bars: Some(0),
+            needs_bars: false,
             last_bar: None,
+            secs_to_close: None,
         };
         let order = Proposed {
             side,

@@ -25,6 +25,9 @@ pub struct State {
     /// Orders sent and not yet final: each tick records their fills, then forgets them.
     #[serde(default)]
     pub tracked: Vec<TrackedOrder>,
+    /// Open legs of reversals whose close leg has not filled yet.
+    #[serde(default)]
+    pub pending_legs: Vec<crate::legs::PendingLeg>,
     #[serde(default)]
     pub risk: crate::risk::RiskState,
     #[serde(default)]

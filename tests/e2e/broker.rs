@@ -143,7 +143,7 @@ fn a_daily_loss_stops_new_positions_but_not_exits() {
     // Alpaca's last_equity (yesterday's close) is 100011.10 on the fake: 94000 is a 6% loss.
     bot.fake.set_account("94000", "94000", "94000");
     bot.set_price("AAPL", 231.0);
-    bot.fake.set_position("TSLA", 2.0, 250.0);
+    bot.bot_holds("TSLA", 2.0, 250.0);
     bot.set_closes("TSLA", &[1.0, 2.0, 3.0, 3.0, 0.0]);
     let run = bot.tick();
     check!(run, run.code == 0);
@@ -324,7 +324,7 @@ fn a_daily_loss_with_flatten_closes_positions_once() {
     )
     .unwrap();
     bot.fake.set_account("94000", "94000", "94000");
-    bot.fake.set_position("TSLA", 2.0, 250.0);
+    bot.bot_holds("TSLA", 2.0, 250.0);
     let run = bot.tick();
     check!(
         run,

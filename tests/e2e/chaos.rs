@@ -148,7 +148,8 @@ fn storm(faults: &[(Fault, usize)]) -> usize {
                 "{label}: the next clean tick succeeds"
             );
             bot.fake.fill_open_orders(225.0);
-            bot.next_minute(1, 225.0, &[250.0; 3]);
+            // Past the intent grace period: an order the broker never showed is settled now.
+            bot.next_minute(3, 225.0, &[250.0; 3]);
             let last = bot.tick();
             crate::check!(last, last.code == 0, "{label}: settled");
             bot.assert_settled();

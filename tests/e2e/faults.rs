@@ -161,7 +161,21 @@ fn a_500_on_the_order_post_is_looked_up_not_resent() {
     );
     assert_eq!(bot.posts(), 1);
     assert_eq!(bot.ledger("orders.csv")[0]["status"], "unknown");
+    // A POST that failed may still reach the broker: within the grace period the intent stays
+    // and AAPL waits; after it, absent by client id and from the order list, it was never placed.
     let next = bot.tick();
-    check!(next, next.code == 0);
+    check!(
+        next,
+        next.code == 0 && next.stdout.contains("AAPL waiting") && bot.posts() == 1
+    );
+    assert_eq!(bot.ledger("orders.csv").len(), 1);
+    bot.fake.set_clock(
+        crate::harness::open_now() + chrono::Duration::minutes(3),
+        true,
+    );
+    bot.set_price("AAPL", 225.0);
+    let later = bot.tick();
+    check!(later, later.code == 0);
     assert_eq!(bot.ledger("orders.csv")[1]["status"], "not placed");
+    assert!(bot.state()["intents"].as_array().unwrap().is_empty());
 }

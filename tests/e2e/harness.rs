@@ -73,6 +73,24 @@ impl Bot {
         bot
     }
 
+    /// The bot holds `qty` shares of `symbol`, bought by an earlier tick: the broker shows the
+    /// position and the bot's fills ledger has the fill that made it.
+    pub fn bot_holds(&self, symbol: &str, qty: f64, price: f64) {
+        self.fake.set_position(symbol, qty, price);
+        let dir = self.path("data/ledger");
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("fills.csv");
+        let mut text = std::fs::read_to_string(&path).unwrap_or_else(|_| {
+            "time_utc,symbol,side,qty,price,order_id,client_order_id,status,activity_id,source\n".into()
+        });
+        let side = if qty < 0.0 { "sell" } else { "buy" };
+        text.push_str(&format!(
+            "2026-11-23 15:00:00,{symbol},{side},{},{price},earlier-{symbol},pb-{symbol}-earlier,fill,act-earlier-{symbol},tick\n",
+            qty.abs()
+        ));
+        std::fs::write(path, text).unwrap();
+    }
+
     /// Declare the account shared with manual trading, so that positions set on the fake
     /// broker by hand (not through the bot's fills) are accepted.
     pub fn share_account(&self) {

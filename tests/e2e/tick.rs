@@ -96,7 +96,7 @@ fn threshold_sells_below_the_level_only_when_long() {
     );
 
     bot.share_account();
-    bot.fake.set_position("AAPL", 3.0, 225.0);
+    bot.bot_holds("AAPL", 3.0, 225.0);
     bot.fake.set_clock(open_now() + Duration::minutes(1), true);
     bot.set_price("AAPL", 219.0);
     bot.set_closes("AAPL", &[219.0; 3]);
@@ -114,7 +114,7 @@ fn threshold_sells_below_the_level_only_when_long() {
 fn threshold_never_buys_more_while_long() {
     let bot = Bot::new();
     bot.share_account();
-    bot.fake.set_position("AAPL", 1.0, 225.0);
+    bot.bot_holds("AAPL", 1.0, 225.0);
     bot.set_price("AAPL", 240.0);
     let run = bot.tick();
     check!(run, run.code == 0 && bot.posts() == 0);
@@ -139,7 +139,7 @@ fn sma_cross_buys_on_a_cross_above_and_sells_on_a_cross_below() {
 
     let bot = Bot::new();
     bot.share_account();
-    bot.fake.set_position("TSLA", 2.0, 250.0);
+    bot.bot_holds("TSLA", 2.0, 250.0);
     bot.set_closes("TSLA", &CROSS_DOWN);
     let run = bot.tick();
     check!(run, run.stdout.contains("TSLA sell 2 -> new"));
@@ -292,7 +292,7 @@ fn a_business_refusal_is_recorded_and_the_other_symbol_still_trades() {
 fn an_opposite_open_order_blocks_the_trade_with_a_reason() {
     let bot = Bot::new();
     bot.share_account();
-    bot.fake.set_position("AAPL", 5.0, 200.0);
+    bot.bot_holds("AAPL", 5.0, 200.0);
     // A manual buy is resting on AAPL: a sell now would be refused as a wash trade.
     bot.place_manual_order("AAPL", "buy", "1", "limit");
     bot.set_price("AAPL", 219.0);
@@ -379,7 +379,7 @@ fn an_unresolved_intent_from_a_dead_tick_is_settled_before_trading() {
     std::fs::create_dir_all(bot.path("data")).unwrap();
     std::fs::write(
         bot.path("data/state.json"),
-        r#"{"version":1,"last_tick":null,"closed_until_recorded":null,"intents":[{"client_order_id":"pb-AAPL-1Min-20261124T1528-thr-buy","symbol":"AAPL","side":"buy","qty":"1","price":231.0,"created_at":"2026-11-24T15:29:30Z"}]}"#,
+        r#"{"version":1,"last_tick":null,"closed_until_recorded":null,"intents":[{"client_order_id":"pb-AAPL-1Min-20261124T1528-thr-buy","symbol":"AAPL","side":"buy","qty":"1","price":231.0,"created_at":"2026-11-24T15:27:30Z"}]}"#,
     )
     .unwrap();
     let run = bot.tick();

@@ -5,7 +5,7 @@ use crate::config::Config;
 use crate::domain::{Bar, Timeframe};
 use crate::error::Result;
 use crate::store::bar_cache::{self, BarCache};
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Datelike, Duration, Utc};
 use std::collections::HashMap;
 
 /// Bars younger than this past their close may still be revised by Alpaca, so they are used
@@ -85,14 +85,30 @@ pub(super) fn refresh(
     Ok(out)
 }
 
-/// Is the latest closed bar the one that should exist now? Intraday: the bar that closed at
-/// the last timeframe boundary. Daily: within 5 days (weekends and a holiday).
-pub(super) fn is_recent(last: Option<DateTime<Utc>>, now: DateTime<Utc>, tf: Timeframe) -> bool {
-    match (last, tf) {
-        (None, _) => false,
-        (Some(t), Timeframe::Day1) => now - t <= Duration::days(5),
-        (Some(t), _) => t >= floor_to(now, tf) - tf.duration(),
+/// Closed bars missing between the latest one held and the one that should exist now;
+/// `None` with no bars at all. Intraday: whole timeframes between the latest bar and the bar
+/// that closed at the last boundary. Daily: weekdays between the latest bar's New York date and
+/// today's (a holiday counts as one missing bar, which the default allowance absorbs).
+pub(super) fn missing_bars(
+    last: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+    tf: Timeframe,
+) -> Option<u32> {
+    let last = last?;
+    if tf == Timeframe::Day1 {
+        let ny = |t: DateTime<Utc>| t.with_timezone(&chrono_tz::America::New_York).date_naive();
+        let (from, today) = (ny(last), ny(now));
+        let missing = from
+            .iter_days()
+            .skip(1)
+            .take_while(|d| *d < today)
+            .filter(|d| d.weekday().num_days_from_monday() < 5)
+            .count();
+        return Some(u32::try_from(missing).unwrap_or(u32::MAX));
     }
+    let expected = floor_to(now, tf) - tf.duration();
+    let behind = (expected - last).num_seconds().max(0) / tf.duration().num_seconds();
+    Some(u32::try_from(behind).unwrap_or(u32::MAX))
 }
 
 /// How far back to fetch when the cache holds fewer than `history` bars. Generous, because
@@ -126,12 +142,19 @@ mod tests {
             Utc.with_ymd_and_hms(2026, 11, 25, 15, 30, 0).unwrap()
         );
         let at = |m| Some(Utc.with_ymd_and_hms(2026, 11, 25, 15, m, 0).unwrap());
-        assert!(is_recent(at(30), now, Timeframe::Min1));
-        assert!(
-            !is_recent(at(29), now, Timeframe::Min1),
-            "the 15:30 bar is missing"
+        assert_eq!(missing_bars(at(30), now, Timeframe::Min1), Some(0));
+        assert_eq!(
+            missing_bars(at(27), now, Timeframe::Min1),
+            Some(3),
+            "15:28, 15:29 and 15:30 missing"
         );
-        assert!(is_recent(at(25), now, Timeframe::Min5));
-        assert!(!is_recent(None, now, Timeframe::Day1));
+        assert_eq!(missing_bars(at(25), now, Timeframe::Min5), Some(0));
+        assert_eq!(missing_bars(at(20), now, Timeframe::Min5), Some(1));
+        assert_eq!(missing_bars(None, now, Timeframe::Day1), None);
+        // Wednesday 2026-11-25: Tuesday's daily bar is the latest closed one.
+        let day = |d| Some(Utc.with_ymd_and_hms(2026, 11, d, 5, 0, 0).unwrap());
+        assert_eq!(missing_bars(day(24), now, Timeframe::Day1), Some(0));
+        // From Friday the 20th: Monday 23rd and Tuesday 24th missing, the weekend is not.
+        assert_eq!(missing_bars(day(20), now, Timeframe::Day1), Some(2));
     }
 }

@@ -16,6 +16,7 @@ use crate::credentials::Credentials;
 use crate::domain::{Bar, Side, Signal};
 use crate::error::{Error, Result};
 use crate::fills::{self, Fills};
+use crate::legs::{self, PendingLeg};
 use crate::orders::{client_order_id, Desk, Placed};
 use crate::risk::{self, Proposed};
 use crate::store::bar_cache::BarCache;
@@ -24,6 +25,7 @@ use crate::store::{State, TickLock};
 use chrono::{DateTime, Duration, Utc};
 use chrono_tz::America::New_York;
 use std::collections::HashMap;
+use std::time::Instant;
 
 /// A local clock further than this from the broker's gets a warning.
 const MAX_CLOCK_SKEW_SECS: i64 = 30;
@@ -110,9 +112,34 @@ struct Tick<'a> {
 struct Market {
     bars: Vec<Bar>,
     trade: Option<Trade>,
-    position: f64,
+    /// Signed shares the account holds (the person's too, on a shared account).
+    broker: f64,
+    /// Signed shares the bot holds by its own fills ledger.
+    own: f64,
+    /// Shares still to fill on the bot's working orders, per side.
     open_buy: f64,
     open_sell: f64,
+    /// The same over every working order in the account (a person's too).
+    any_open_buy: f64,
+    any_open_sell: f64,
+}
+
+impl Market {
+    /// The position the bot decides and sizes on: its own shares (on a shared account the
+    /// fills ledger's, never the person's), counting its working orders so that an order
+    /// still working is never sent again.
+    fn effective(&self, shared_account: bool) -> f64 {
+        let held = if shared_account {
+            self.own
+        } else {
+            self.broker
+        };
+        held + self.open_buy - self.open_sell
+    }
+
+    fn working(&self) -> bool {
+        self.any_open_buy > 0.0 || self.any_open_sell > 0.0
+    }
 }
 
 /// One row of decisions.csv, before formatting.
@@ -131,13 +158,43 @@ struct Decided<'a> {
 struct Shared {
     equity: f64,
     stop_file: bool,
-    /// Net shares per symbol from fills.csv; `None` for a shared account.
-    believed: Option<HashMap<String, f64>>,
+    /// The daily loss limit is hit and `flatten_on_daily_loss` is on: every symbol's one order
+    /// this tick is the one that closes it.
+    flatten: bool,
+    /// The session's close by the broker's clock, and when (local monotonic time) the clock was
+    /// read: the time left is re-measured before every order.
+    next_close: Option<DateTime<Utc>>,
+    clock_read: Instant,
+}
+
+/// One order the tick means to send, before the guards.
+struct Planned<'a> {
+    side: Side,
+    qty: f64,
+    client_id: String,
+    /// Signed position before the order, counting working orders.
+    position: f64,
+    bar_time: Option<DateTime<Utc>>,
+    signal: Signal,
+    /// `order` or `flatten`, for the decisions ledger.
+    action: &'a str,
+    reason: String,
+}
+
+/// What became of a planned order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Sent {
+    Refused,
+    DryRun,
+    Accepted,
+    Rejected,
+    Unknown,
 }
 
 impl Tick<'_> {
     fn run(&mut self) -> Result<String> {
         let clock = self.client.clock()?;
+        let clock_read = Instant::now();
         self.now = clock.timestamp.with_timezone(&Utc);
         let skew = (Utc::now() - self.now).num_seconds();
         if skew.abs() > MAX_CLOCK_SKEW_SECS {
@@ -221,38 +278,39 @@ impl Tick<'_> {
                 self.config.bot.data_dir.join("STOP").display()
             );
         }
-        let believed = if self.config.risk.shared_account {
-            None
-        } else {
-            Some(self.fills.recorded()?.net_qty)
-        };
+        let own = self.fills.recorded()?.net_qty;
         let shared = Shared {
             equity,
             stop_file,
-            believed,
+            flatten: self.state.risk.daily_loss_hit
+                && self.config.risk.flatten_on_daily_loss
+                && !stop_file,
+            next_close: clock.next_close.map(|t| t.with_timezone(&Utc)),
+            clock_read,
         };
 
         let mut parts = Vec::new();
         for symbol in &self.config.symbols {
             let name = symbol.name.as_str();
-            let open = |side: Side| -> f64 {
+            let open = |side: Side, any: bool| -> f64 {
                 open_orders
                     .iter()
                     .filter(|o| o.symbol == name && o.side() == Some(side))
+                    .filter(|o| any || is_ours(&o.client_order_id))
                     .map(Order::remaining_qty)
                     .sum()
             };
             let market = Market {
                 bars: bars.remove(name).unwrap_or_default(),
                 trade: trades.get(name).copied(),
-                position: positions.get(name).copied().unwrap_or(0.0),
-                open_buy: open(Side::Buy),
-                open_sell: open(Side::Sell),
+                broker: positions.get(name).copied().unwrap_or(0.0),
+                own: own.get(name).copied().unwrap_or(0.0),
+                open_buy: open(Side::Buy, false),
+                open_sell: open(Side::Sell, false),
+                any_open_buy: open(Side::Buy, true),
+                any_open_sell: open(Side::Sell, true),
             };
             parts.push(self.trade_symbol(symbol, &market, &shared)?);
-        }
-        if self.state.risk.daily_loss_hit && self.config.risk.flatten_on_daily_loss && !stop_file {
-            parts.extend(self.flatten(&positions, &open_orders, &trades)?);
         }
         self.record_equity(&account, &positions)?;
         let mut summary = parts.join("; ");
@@ -353,178 +411,250 @@ impl Tick<'_> {
         shared: &Shared,
     ) -> Result<String> {
         let name = symbol.name.as_str();
-        let effective = market.position + market.open_buy - market.open_sell;
+        let effective = market.effective(self.config.risk.shared_account);
         let bar_time = market.bars.last().map(|b| b.time);
+        let hold = |action: &'static str| Decided {
+            symbol,
+            bar_time,
+            price: market.trade.map(|t| t.p),
+            position: effective,
+            signal: Signal::Hold,
+            action,
+            order: None,
+            reason: "",
+        };
         let Some(trade) = market.trade else {
             let reason = format!(
                 "no latest trade for {name} on the {} feed; not trading on missing data",
                 self.config.alpaca.feed.as_str()
             );
             self.decide_row(Decided {
-                symbol,
-                bar_time,
-                price: None,
-                position: effective,
-                signal: Signal::Hold,
-                action: "refused",
-                order: None,
                 reason: &reason,
+                ..hold("refused")
             })?;
             return Ok(format!("{name} refused (no price)"));
         };
+        if let Some(intent) = self.state.intents.iter().find(|i| i.symbol == name) {
+            let reason = format!(
+                "order {} from an earlier tick has no known outcome yet: no new order for {name} \
+                 until the broker shows it or it is proven absent",
+                intent.client_order_id
+            );
+            self.decide_row(Decided {
+                reason: &reason,
+                ..hold("refused")
+            })?;
+            return Ok(format!(
+                "{name} waiting (an earlier order's outcome is unknown)"
+            ));
+        }
+        if shared.flatten {
+            return self.flatten(symbol, market, shared, trade);
+        }
         let decision = symbol.strategy.decide(&market.bars, trade.p, effective);
         let reason = decision.why.to_string();
         let Some(side) = decision.signal.side() else {
+            if let Some(leg) = self.pending_leg(name) {
+                return self.open_leg(symbol, market, shared, trade, leg);
+            }
             self.decide_row(Decided {
-                symbol,
-                bar_time,
-                price: Some(trade.p),
-                position: effective,
-                signal: Signal::Hold,
-                action: "hold",
-                order: None,
                 reason: &reason,
+                ..hold("hold")
             })?;
             return Ok(format!("{name} hold"));
         };
+        if let Some(old) = self.take_pending_leg(name) {
+            log::info!(
+                "{name}: a new {side} signal replaces the reversal leg {} still waiting",
+                old.client_order_id
+            );
+        }
 
         let entry = symbol
             .sizing
             .shares(trade.p, shared.equity, symbol.fractional);
-        let qty = order_qty(side, effective, entry, symbol.strategy.allows_short());
+        let legs = legs::split(side, effective, entry, symbol.strategy.allows_short());
         let tf = self.config.bot.timeframe;
         let key_time = bar_time.unwrap_or_else(|| bars::floor_to(self.now, tf) - tf.duration());
         let client_id = client_order_id(name, tf, key_time, symbol.strategy.tag(), side);
-        let order = Some((qty, client_id.as_str()));
-        let signal = decision.signal;
-
-        let refusal = self.refusal(symbol, market, shared, side, qty, trade, bar_time);
-        if let Some(why) = refusal {
-            self.state.ops.orders_refused += 1;
-            let full = format!("{reason}; refused: {why}");
-            self.decide_row(Decided {
-                symbol,
-                bar_time,
-                price: Some(trade.p),
-                position: effective,
-                signal,
-                action: "refused",
-                order,
-                reason: &full,
-            })?;
-            return Ok(format!("{name} {side} refused ({why})"));
+        let (qty, open_after) = match (legs.close, legs.open) {
+            (Some(close), open) => (close, open),
+            (None, open) => (open.unwrap_or(0.0), None),
+        };
+        if let Some(open_qty) = open_after {
+            self.state.pending_legs.push(PendingLeg {
+                symbol: name.to_string(),
+                side,
+                qty: open_qty,
+                client_order_id: format!("{client_id}-open"),
+                close_client_order_id: client_id.clone(),
+                bar_time: key_time,
+                day: self.now.with_timezone(&New_York).date_naive(),
+                reason: reason.clone(),
+            });
         }
-        if self.dry_run {
-            self.decide_row(Decided {
-                symbol,
-                bar_time,
-                price: Some(trade.p),
-                position: effective,
-                signal,
-                action: "dry-run",
-                order,
-                reason: &reason,
-            })?;
-            return Ok(format!("{name} {side} {} (dry run)", format_qty(qty)));
-        }
-        self.decide_row(Decided {
-            symbol,
-            bar_time,
-            price: Some(trade.p),
+        let plan = Planned {
+            side,
+            qty,
+            client_id,
             position: effective,
-            signal,
+            bar_time,
+            signal: decision.signal,
             action: "order",
-            order,
-            reason: &reason,
-        })?;
-        let request = OrderRequest::market_day(name, side, qty, &client_id);
-        let status = self.send(&request, trade.p)?;
-        Ok(format!("{name} {side} {} -> {status}", format_qty(qty)))
+            reason: if open_after.is_some() {
+                format!("{reason}; reversal: close first, open once the close has filled")
+            } else {
+                reason
+            },
+        };
+        let (summary, sent) = self.order(symbol, market, shared, trade, plan)?;
+        if !matches!(sent, Sent::Accepted | Sent::Unknown) {
+            self.take_pending_leg(name);
+        }
+        Ok(summary)
     }
 
-    /// The first reason not to send this order, in words, if any.
-    #[allow(clippy::too_many_arguments)]
-    fn refusal(
-        &self,
+    /// The waiting open leg of a reversal on `name`, if any.
+    fn pending_leg(&self, name: &str) -> Option<PendingLeg> {
+        self.state
+            .pending_legs
+            .iter()
+            .find(|l| l.symbol == name)
+            .cloned()
+    }
+
+    fn take_pending_leg(&mut self, name: &str) -> Option<PendingLeg> {
+        let at = self
+            .state
+            .pending_legs
+            .iter()
+            .position(|l| l.symbol == name)?;
+        Some(self.state.pending_legs.remove(at))
+    }
+
+    /// The second leg of a reversal: sent once the close has filled and nothing works on the
+    /// symbol, as an opening order through every guard; dropped if the close did not take the
+    /// position to zero, or if its trading day is over.
+    fn open_leg(
+        &mut self,
         symbol: &SymbolConfig,
         market: &Market,
         shared: &Shared,
-        side: Side,
-        qty: f64,
         trade: Trade,
-        bar_time: Option<DateTime<Utc>>,
-    ) -> Option<String> {
+        leg: PendingLeg,
+    ) -> Result<String> {
         let name = symbol.name.as_str();
-        let in_flight = market.open_buy > 0.0 || market.open_sell > 0.0;
-        if let Some(believed) = &shared.believed {
-            let ours = believed.get(name).copied().unwrap_or(0.0);
-            if !in_flight && (ours - market.position).abs() > 1e-9 {
-                return Some(format!(
-                    "the broker holds {} {name} but the bot's fills ledger says {}; run `prometheus-bot reconcile` \
-                     (or set shared_account = true in [risk] if you also trade this account by hand)",
-                    market.position, ours
-                ));
-            }
-        }
-        let opposite_open = match side {
-            Side::Buy => market.open_sell,
-            Side::Sell => market.open_buy,
+        let effective = market.effective(self.config.risk.shared_account);
+        let today = self.now.with_timezone(&New_York).date_naive();
+        let waiting = if leg.day != today {
+            Some(format!(
+                "reversal dropped: its open leg was decided on {} and not sent that day",
+                leg.day
+            ))
+        } else if market.working() {
+            return self.hold_row(
+                symbol,
+                market,
+                &format!(
+                    "reversal: waiting for the close {} to fill before opening {} {}",
+                    leg.close_client_order_id,
+                    leg.side,
+                    format_qty(leg.qty)
+                ),
+            );
+        } else if effective != 0.0 {
+            Some(format!(
+                "reversal abandoned: the close {} left a position of {effective} (expired, canceled or partly filled)",
+                leg.close_client_order_id
+            ))
+        } else {
+            None
         };
-        if opposite_open > 0.0 {
-            return Some(format!(
-                "an opposite {} order for {opposite_open} shares is still open (Alpaca refuses it as a wash trade)",
-                opposite(side)
-            ));
+        self.take_pending_leg(name);
+        if let Some(why) = waiting {
+            log::warn!("{name}: {why}");
+            return self.hold_row(symbol, market, &why);
         }
-        let effective = market.position + market.open_buy - market.open_sell;
-        let cx = risk::Context {
-            config: &self.config.risk,
-            state: &self.state.risk,
-            stop_file: shared.stop_file,
-            price_age_secs: (self.now - trade.t).num_seconds(),
-            bar_is_recent: bars::is_recent(bar_time, self.now, self.config.bot.timeframe),
-            last_bar: bar_time,
-        };
-        let proposed = Proposed {
-            side,
-            qty,
-            price: trade.p,
+        let plan = Planned {
+            side: leg.side,
+            qty: leg.qty,
+            client_id: leg.client_order_id.clone(),
             position: effective,
+            bar_time: Some(leg.bar_time),
+            signal: signal_of(leg.side),
+            action: "order",
+            reason: format!(
+                "open leg of the reversal decided on the {} bar: {}",
+                time_cell(leg.bar_time),
+                leg.reason
+            ),
         };
-        risk::check(&proposed, &cx).err().map(|r| r.to_string())
+        Ok(self.order(symbol, market, shared, trade, plan)?.0)
     }
 
-    /// Place through the desk and turn the outcome into a word for the summary.
-    fn send(&mut self, request: &OrderRequest, price: f64) -> Result<String> {
-        Ok(
-            match self.desk.place(&mut self.state, self.now, request, price)? {
-                Placed::Accepted { already: true, .. } => "already placed".into(),
-                Placed::Accepted { order, .. } => {
-                    self.state.risk.orders_today += 1;
-                    self.state.ops.orders_submitted += 1;
-                    order.status.to_string()
-                }
-                Placed::Refused(_) => {
-                    self.state.ops.orders_refused += 1;
-                    "refused".into()
-                }
-                Placed::Unknown(_) => {
-                    self.unknown_outcomes += 1;
-                    "unknown".into()
-                }
-            },
-        )
+    fn plan_row(
+        &self,
+        symbol: &SymbolConfig,
+        plan: &Planned<'_>,
+        price: f64,
+        action: &str,
+        reason: &str,
+    ) -> Result<()> {
+        self.decide_row(Decided {
+            symbol,
+            bar_time: plan.bar_time,
+            price: Some(price),
+            position: plan.position,
+            signal: plan.signal,
+            action,
+            order: Some((plan.qty, &plan.client_id)),
+            reason,
+        })
     }
 
-    /// Daily loss limit hit with `flatten_on_daily_loss`: close every configured position
-    /// that has no order working, once per day per symbol (the client id is keyed by the day).
+    fn hold_row(&mut self, symbol: &SymbolConfig, market: &Market, reason: &str) -> Result<String> {
+        self.decide_row(Decided {
+            symbol,
+            bar_time: market.bars.last().map(|b| b.time),
+            price: market.trade.map(|t| t.p),
+            position: market.effective(self.config.risk.shared_account),
+            signal: Signal::Hold,
+            action: "hold",
+            order: None,
+            reason,
+        })?;
+        Ok(format!("{} hold", symbol.name))
+    }
+
+    /// The daily loss limit is hit with `flatten_on_daily_loss`: this symbol's one order this
+    /// tick is the one that closes its position, sized on the position as it stands after every
+    /// working order; nothing is sent while an order still works (the next tick sees its
+    /// result). Keyed by the day, so it is sent once per day per symbol.
     fn flatten(
         &mut self,
-        positions: &HashMap<String, f64>,
-        open: &[Order],
-        trades: &HashMap<String, Trade>,
-    ) -> Result<Vec<String>> {
-        let mut parts = Vec::new();
+        symbol: &SymbolConfig,
+        market: &Market,
+        shared: &Shared,
+        trade: Trade,
+    ) -> Result<String> {
+        let name = symbol.name.as_str();
+        self.take_pending_leg(name);
+        let effective = market.effective(self.config.risk.shared_account);
+        if market.working() {
+            return self.hold_row(
+                symbol,
+                market,
+                "daily loss limit reached: flattening once the working orders are done",
+            );
+        }
+        if effective == 0.0 {
+            return self.hold_row(symbol, market, "daily loss limit reached: already flat");
+        }
+        let side = if effective > 0.0 {
+            Side::Sell
+        } else {
+            Side::Buy
+        };
         let day = self
             .now
             .with_timezone(&New_York)
@@ -532,44 +662,164 @@ impl Tick<'_> {
             .and_hms_opt(0, 0, 0)
             .unwrap_or_default()
             .and_utc();
-        for symbol in self.config.symbols.clone() {
-            let name = symbol.name.as_str();
-            let qty = positions.get(name).copied().unwrap_or(0.0);
-            if qty == 0.0 || open.iter().any(|o| o.symbol == name) {
-                continue;
-            }
-            let side = if qty > 0.0 { Side::Sell } else { Side::Buy };
-            let client_id = client_order_id(name, self.config.bot.timeframe, day, "flat", side);
-            let price = trades.get(name).map_or(0.0, |t| t.p);
-            let reason = "daily loss limit reached: flattening (flatten_on_daily_loss = true)";
-            let action = if self.dry_run { "dry-run" } else { "flatten" };
-            let signal = if side == Side::Buy {
-                Signal::Buy
-            } else {
-                Signal::Sell
+        let plan = Planned {
+            side,
+            qty: effective.abs(),
+            client_id: client_order_id(name, self.config.bot.timeframe, day, "flat", side),
+            position: effective,
+            bar_time: market.bars.last().map(|b| b.time),
+            signal: signal_of(side),
+            action: "flatten",
+            reason: "daily loss limit reached: flattening (flatten_on_daily_loss = true)".into(),
+        };
+        Ok(self.order(symbol, market, shared, trade, plan)?.0)
+    }
+
+    /// Check one planned order against every guard, record the decision, and send it.
+    fn order(
+        &mut self,
+        symbol: &SymbolConfig,
+        market: &Market,
+        shared: &Shared,
+        trade: Trade,
+        mut plan: Planned<'_>,
+    ) -> Result<(String, Sent)> {
+        let name = symbol.name.as_str();
+        let side = plan.side;
+        if let Some(cap) = self.shared_account_cap(market, &plan) {
+            plan.reason
+                .push_str(&format!("; capped at the {cap} shares the account holds"));
+            plan.qty = cap;
+        }
+        let refusal = self.refusal(symbol, market, shared, &plan, trade);
+        if let Some(why) = refusal {
+            self.state.ops.orders_refused += 1;
+            let full = format!("{}; refused: {why}", plan.reason);
+            self.plan_row(symbol, &plan, trade.p, "refused", &full)?;
+            return Ok((format!("{name} {side} refused ({why})"), Sent::Refused));
+        }
+        if self.dry_run {
+            self.plan_row(symbol, &plan, trade.p, "dry-run", &plan.reason)?;
+            let summary = format!("{name} {side} {} (dry run)", format_qty(plan.qty));
+            return Ok((summary, Sent::DryRun));
+        }
+        self.plan_row(symbol, &plan, trade.p, plan.action, &plan.reason)?;
+        let request = OrderRequest::market_day(name, side, plan.qty, &plan.client_id);
+        let (status, sent) = self.send(&request, trade.p)?;
+        let verb = if plan.action == "flatten" {
+            format!("flatten {side}")
+        } else {
+            side.to_string()
+        };
+        Ok((
+            format!("{name} {verb} {} -> {status}", format_qty(plan.qty)),
+            sent,
+        ))
+    }
+
+    /// On a shared account a closing order sells (or covers) only what the account still
+    /// holds on the bot's side: the bot's ledger may say more if the person sold some.
+    fn shared_account_cap(&self, market: &Market, plan: &Planned<'_>) -> Option<f64> {
+        if !self.config.risk.shared_account {
+            return None;
+        }
+        let after = match plan.side {
+            Side::Buy => plan.position + plan.qty,
+            Side::Sell => plan.position - plan.qty,
+        };
+        let reduces = after.abs() < plan.position.abs();
+        let holding = match plan.side {
+            Side::Sell => market.broker.max(0.0),
+            Side::Buy => (-market.broker).max(0.0),
+        };
+        (reduces && plan.qty > holding).then_some(holding)
+    }
+
+    /// The first reason not to send this order, in words, if any.
+    fn refusal(
+        &self,
+        symbol: &SymbolConfig,
+        market: &Market,
+        shared: &Shared,
+        plan: &Planned<'_>,
+        trade: Trade,
+    ) -> Option<String> {
+        let name = symbol.name.as_str();
+        let proposed = Proposed {
+            side: plan.side,
+            qty: plan.qty,
+            price: trade.p,
+            position: plan.position,
+        };
+        if self.config.risk.shared_account {
+            // The person's part of the position: the bot must never trade it, and an opening
+            // order against it would sell (or cover) the person's shares rather than open.
+            let person = market.broker - market.own;
+            let against_person = match plan.side {
+                Side::Sell => person > 0.0,
+                Side::Buy => person < 0.0,
             };
-            self.decide_row(Decided {
-                symbol: &symbol,
-                bar_time: None,
-                price: Some(price),
-                position: qty,
-                signal,
-                action,
-                order: Some((qty.abs(), &client_id)),
-                reason,
-            })?;
-            if !self.dry_run {
-                let status = self.send(
-                    &OrderRequest::market_day(name, side, qty.abs(), &client_id),
-                    price,
-                )?;
-                parts.push(format!(
-                    "{name} flatten {side} {} -> {status}",
-                    format_qty(qty.abs())
+            if proposed.opens() && against_person && plan.position.abs() < plan.qty {
+                return Some(format!(
+                    "the account also holds {person} {name} that are not the bot's: a {} would trade the person's shares",
+                    plan.side
                 ));
             }
+        } else if !market.working() && (market.own - market.broker).abs() > 1e-9 {
+            return Some(format!(
+                "the broker holds {} {name} but the bot's fills ledger says {}; run `prometheus-bot reconcile` \
+                 (or set shared_account = true in [risk] if you also trade this account by hand)",
+                market.broker, market.own
+            ));
         }
-        Ok(parts)
+        let opposite_open = match plan.side {
+            Side::Buy => market.any_open_sell,
+            Side::Sell => market.any_open_buy,
+        };
+        if opposite_open > 0.0 {
+            return Some(format!(
+                "an opposite {} order for {opposite_open} shares is still open (Alpaca refuses it as a wash trade)",
+                opposite(plan.side)
+            ));
+        }
+        let now = self.now + Duration::from_std(shared.clock_read.elapsed()).unwrap_or_default();
+        let cx = risk::Context {
+            config: &self.config.risk,
+            state: &self.state.risk,
+            stop_file: shared.stop_file,
+            price_age_secs: (now - trade.t).num_seconds(),
+            missing_bars: bars::missing_bars(
+                market.bars.last().map(|b| b.time),
+                now,
+                self.config.bot.timeframe,
+            ),
+            needs_bars: symbol.strategy.bars_needed() > 0,
+            last_bar: market.bars.last().map(|b| b.time),
+            secs_to_close: shared.next_close.map(|close| (close - now).num_seconds()),
+        };
+        risk::check(&proposed, &cx).err().map(|r| r.to_string())
+    }
+
+    /// Place through the desk and turn the outcome into a word for the summary.
+    fn send(&mut self, request: &OrderRequest, price: f64) -> Result<(String, Sent)> {
+        Ok(
+            match self.desk.place(&mut self.state, self.now, request, price)? {
+                Placed::Accepted { already: true, .. } => ("already placed".into(), Sent::Accepted),
+                Placed::Accepted { order, .. } => {
+                    self.state.risk.orders_today += 1;
+                    self.state.ops.orders_submitted += 1;
+                    (order.status.to_string(), Sent::Accepted)
+                }
+                Placed::Refused(_) => {
+                    self.state.ops.orders_refused += 1;
+                    ("refused".into(), Sent::Rejected)
+                }
+                Placed::Unknown(_) => {
+                    self.unknown_outcomes += 1;
+                    ("unknown".into(), Sent::Unknown)
+                }
+            },
+        )
     }
 
     fn record_equity(&self, account: &Account, positions: &HashMap<String, f64>) -> Result<()> {
@@ -624,14 +874,16 @@ fn amount(v: &Option<String>) -> f64 {
         .unwrap_or(f64::NAN)
 }
 
-/// Shares to send for a signal: a buy covers any short and opens `entry`; a sell closes the
-/// long and, for stop-and-reverse strategies, opens an `entry` short.
-fn order_qty(side: Side, position: f64, entry: f64, allow_short: bool) -> f64 {
+/// The client order ids the bot makes all start `pb-`: on a shared account, the others are the
+/// person's.
+fn is_ours(client_order_id: &str) -> bool {
+    client_order_id.starts_with("pb-")
+}
+
+fn signal_of(side: Side) -> Signal {
     match side {
-        Side::Buy if position < 0.0 => -position + entry,
-        Side::Buy => entry,
-        Side::Sell if position > 0.0 => position + if allow_short { entry } else { 0.0 },
-        Side::Sell => entry,
+        Side::Buy => Signal::Buy,
+        Side::Sell => Signal::Sell,
     }
 }
 
@@ -639,19 +891,5 @@ fn opposite(side: Side) -> Side {
     match side {
         Side::Buy => Side::Sell,
         Side::Sell => Side::Buy,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn order_sizes() {
-        assert_eq!(order_qty(Side::Buy, 0.0, 2.0, false), 2.0);
-        assert_eq!(order_qty(Side::Buy, -2.0, 2.0, true), 4.0);
-        assert_eq!(order_qty(Side::Sell, 3.0, 2.0, false), 3.0);
-        assert_eq!(order_qty(Side::Sell, 2.0, 2.0, true), 4.0);
-        assert_eq!(order_qty(Side::Sell, 0.0, 2.0, true), 2.0);
     }
 }
