@@ -14,5 +14,6 @@ mod faults;
 mod history;
 mod model;
 mod ops;
+mod orders;
 mod scripts;
 mod tick;

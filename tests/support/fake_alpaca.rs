@@ -178,6 +178,11 @@ impl FakeAlpaca {
         series.extend(bars.iter().map(|b| (b.t, b.clone())));
     }
 
+    /// Forget every bar of `symbol` (any timeframe).
+    pub fn clear_bars(&self, symbol: &str) {
+        self.st().bars.retain(|(s, _), _| s != symbol);
+    }
+
     pub fn set_latest_trade(&self, symbol: &str, price: f64, t: DateTime<Utc>) {
         let mut st = self.st();
         st.seq += 1;
@@ -247,6 +252,16 @@ impl FakeAlpaca {
     pub fn fail(&self, method: &str, path_prefix: &str, fault: Fault, times: usize) {
         let f = (method.to_string(), path_prefix.to_string(), fault, times);
         self.st().faults.push(f);
+    }
+
+    /// An order POST that reaches the broker late: the client gave up on it (timeout, 5xx with
+    /// nothing committed), and the request arrives afterwards. Creates the order from `body` as
+    /// POST /v2/orders would; returns the order JSON or the refusal's status.
+    pub fn deliver_late(&self, body: &str) -> Result<Value, u16> {
+        match self.st().post_order(body) {
+            Ok(reply) => Ok(serde_json::from_slice(&reply.body).unwrap_or(Value::Null)),
+            Err(reply) => Err(reply.status),
+        }
     }
 
     pub fn requests(&self) -> Vec<Recorded> {
