@@ -68,10 +68,16 @@ pub fn run(config: &Config, args: &StatusArgs) -> Result<()> {
         "missed      {} tick(s) in market hours so far",
         state.ops.missed_ticks
     );
-    if !state.intents.is_empty() {
+    for intent in &state.intents {
         println!(
-            "unresolved  {} order intent(s): the next tick settles them first",
-            state.intents.len()
+            "unresolved  {} {} {} ({}): outcome unknown; {} trades again once the broker shows it or it is proven absent",
+            intent.symbol, intent.side, intent.qty, intent.client_order_id, intent.symbol
+        );
+    }
+    for leg in &state.pending_legs {
+        println!(
+            "reversal    {} {} {} waits for the close {} to fill (dropped if not sent on {})",
+            leg.symbol, leg.side, leg.qty, leg.close_client_order_id, leg.day
         );
     }
 

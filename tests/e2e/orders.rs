@@ -56,6 +56,13 @@ fn a_stop_and_reverse_is_a_close_then_an_open_never_one_sell_of_twice_the_positi
         "pb-TSLA-1Min-20261124T1529-sma-sell"
     );
     assert_eq!(bot.state()["pending_legs"][0]["side"], "sell");
+    let status = bot.run(&["status", "--offline"]);
+    check!(
+        status,
+        status.stdout.contains(
+            "reversal    TSLA sell 2 waits for the close pb-TSLA-1Min-20261124T1529-sma-sell"
+        )
+    );
 
     // The close is still working: the open leg waits.
     bot.next_minute(1, 225.0, &FLAT);
