@@ -4,24 +4,17 @@
 
 use crate::check;
 use crate::fake_alpaca::Fault;
-use crate::harness::{open_now, Bot};
+use crate::harness::{open_now, Bot, SYMBOLS};
 use chrono::{Duration, TimeZone, Utc};
 
 const CROSS_DOWN: [f64; 5] = [1.0, 2.0, 3.0, 3.0, 0.0];
 const CROSS_UP: [f64; 5] = [5.0, 4.0, 3.0, 3.0, 6.0];
 const FLAT: [f64; 5] = [3.0; 5];
 
-const REVERSING: &str = r#"
-[[symbol]]
-name = "AAPL"
-qty = 1
-strategy = { kind = "threshold", buy_above = 230.0, sell_below = 220.0 }
-
-[[symbol]]
-name = "TSLA"
-qty = 2
-strategy = { kind = "sma_cross", fast = 2, slow = 3, allow_short = true }
-"#;
+/// The default symbols, TSLA's SMA cross made stop-and-reverse.
+fn reversing() -> String {
+    SYMBOLS.replace("slow = 3 }", "slow = 3, allow_short = true }")
+}
 
 fn with_risk(bot: &Bot, lines: &str) {
     let config = std::fs::read_to_string(bot.config_path()).unwrap();
@@ -39,7 +32,7 @@ fn posted(bot: &Bot) -> Vec<serde_json::Value> {
 
 #[test]
 fn a_stop_and_reverse_is_a_close_then_an_open_never_one_sell_of_twice_the_position() {
-    let bot = Bot::with_symbols(REVERSING);
+    let bot = Bot::with_symbols(&reversing());
     bot.fake.set_shorting(true);
     bot.bot_holds("TSLA", 2.0, 3.0);
     bot.set_closes("TSLA", &CROSS_DOWN);
@@ -96,7 +89,7 @@ fn a_stop_and_reverse_is_a_close_then_an_open_never_one_sell_of_twice_the_positi
 
 #[test]
 fn a_reversal_on_a_no_new_positions_day_closes_but_does_not_open() {
-    let bot = Bot::with_symbols(REVERSING);
+    let bot = Bot::with_symbols(&reversing());
     bot.fake.set_shorting(true);
     // last_equity on the fake is 100011.10: 94000 is a 6% loss, over the 5% daily limit.
     bot.fake.set_account("94000", "94000", "94000");
@@ -120,12 +113,12 @@ fn a_reversal_on_a_no_new_positions_day_closes_but_does_not_open() {
 
 #[test]
 fn the_open_leg_of_a_reversal_meets_max_order_notional() {
-    let bot = Bot::with_symbols(REVERSING);
+    let bot = Bot::with_symbols(&reversing());
     bot.fake.set_shorting(true);
     with_risk(&bot, "max_order_notional = 5");
     bot.bot_holds("TSLA", 2.0, 3.0);
     bot.set_closes("TSLA", &CROSS_DOWN);
-    // The close (2 x $0 at the last close... priced at the latest trade) is a reduction: sent.
+    // The close is a reduction: no size limit applies to it.
     let run = bot.tick();
     check!(run, run.stdout.contains("TSLA sell 2 -> new"));
     bot.fake.fill_open_orders(3.0);
@@ -309,7 +302,7 @@ fn an_exit_on_a_shared_account_sells_only_the_bots_shares() {
 
 #[test]
 fn a_shared_account_never_opens_a_short_against_the_persons_shares() {
-    let bot = Bot::with_symbols(REVERSING);
+    let bot = Bot::with_symbols(&reversing());
     bot.share_account();
     bot.fake.set_shorting(true);
     bot.fake.set_position("TSLA", 10.0, 3.0); // the person's, none of them the bot's
