@@ -152,9 +152,12 @@ impl Desk<'_> {
     /// only once [`INTENT_GRACE`] has passed since the intent AND the order is absent both by
     /// client id and from every order listed since the intent; until then the intent stays and
     /// blocks its symbol (the tick sends nothing new for it).
-    pub fn resolve_intents(&self, state: &mut State, now: DateTime<Utc>) -> Result<()> {
+    ///
+    /// Returns what was concluded, in words, for the alerts.
+    pub fn resolve_intents(&self, state: &mut State, now: DateTime<Utc>) -> Result<Vec<String>> {
+        let mut concluded = Vec::new();
         if state.intents.is_empty() {
-            return Ok(());
+            return Ok(concluded);
         }
         let recorded = self.recorded_order_ids()?;
         for intent in state.intents.clone() {
@@ -189,6 +192,10 @@ impl Desk<'_> {
                     );
                     let msg = "recovered: placed by an earlier tick that did not record it";
                     self.record(now, &intent, Some(order), order.status.as_str(), msg)?;
+                    concluded.push(format!(
+                        "{}: order {} of an earlier tick found at the broker ({})",
+                        intent.symbol, intent.client_order_id, order.status
+                    ));
                 }
                 None => {
                     log::warn!(
@@ -199,11 +206,15 @@ impl Desk<'_> {
                     );
                     let msg = "recovered: absent at the broker (by client id and in the order list) after the grace period; never placed";
                     self.record(now, &intent, None, "not placed", msg)?;
+                    concluded.push(format!(
+                        "{}: order {} was never placed; {} trades again",
+                        intent.symbol, intent.client_order_id, intent.symbol
+                    ));
                 }
             }
             self.settle(state, &intent.client_order_id, found.as_ref(), now)?;
         }
-        Ok(())
+        Ok(concluded)
     }
 
     /// The intent is done with: drop it and, if the order exists, track it for fills.

@@ -217,7 +217,8 @@ impl Tick<'_> {
             self.alerts.push(msg);
         }
         self.state.ops.market_open = Some(clock.is_open);
-        self.desk.resolve_intents(&mut self.state, self.now)?;
+        let concluded = self.desk.resolve_intents(&mut self.state, self.now)?;
+        self.alerts.extend(concluded);
         self.state
             .risk
             .roll_day(self.now.with_timezone(&New_York).date_naive());
