@@ -4,7 +4,7 @@
 //! as it was. Merging keeps the cache sorted and unique; the file's adjustment must match
 //! the cache's.
 
-use super::fetch::{check_adjustment_name, symbols};
+use super::fetch::{parse_adjustment, symbols};
 use crate::cli::ImportArgs;
 use crate::config::Config;
 use crate::domain::Timeframe;
@@ -28,20 +28,20 @@ pub fn run(config: &Config, args: &ImportArgs) -> Result<()> {
         line: Some(e.line),
         message: format!("{}; nothing was imported", e.message),
     })?;
-    let adjustment = args
-        .adjustment
-        .clone()
-        .unwrap_or_else(|| imported.layout.default_adjustment().to_string());
-    check_adjustment_name(&adjustment)?;
+    let adjustment = parse_adjustment(
+        args.adjustment
+            .as_deref()
+            .unwrap_or(imported.layout.default_adjustment()),
+    )?;
 
     let cache = BarCache::new(&config.bot.data_dir);
-    cache.check_adjustment(&symbol, timeframe, &adjustment)?;
+    cache.check_adjustment(&symbol, timeframe, adjustment)?;
     let existing = cache.load(&symbol, timeframe)?;
     let before = existing.len();
     let count = imported.bars.len();
     let merged = bar_cache::merge(existing, imported.bars);
     let meta = CacheMeta {
-        adjustment: adjustment.clone(),
+        adjustment,
         ..cache.meta(&symbol, timeframe)?
     };
     cache.replace(&symbol, timeframe, &merged, &meta)?;
