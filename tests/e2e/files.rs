@@ -56,3 +56,54 @@ fn each_cache_is_topped_up_with_its_own_adjustment() {
     assert!(meta.contains("split"), "{meta}");
     assert!(!bot.path("data/bars/AAPL-1Min.csv.meta.json").exists());
 }
+
+/// A bot whose drawdown guard has just halted trading (equity 100,000 then 70,000: 30% down
+/// against a 20% limit), with AAPL at 231, above its buy level: an unhalted tick buys.
+fn halted_bot() -> Bot {
+    let bot = Bot::new();
+    append_config(&bot, "[risk]\nmax_daily_loss_pct = 0\nmax_drawdown_pct = 20");
+    let run = bot.tick();
+    check!(run, run.code == 0, "peak equity 100000 recorded");
+    bot.fake.set_account("70000", "70000", "70000");
+    bot.next_minute(1, 231.0, &[250.0; 3]);
+    let run = bot.tick();
+    check!(run, run.code == 0 && run.stdout.contains("HALTED") && bot.posts() == 0);
+    bot
+}
+
+#[test]
+fn a_drawdown_halt_survives_moving_the_state_aside() {
+    let bot = halted_bot();
+    std::fs::rename(bot.path("data/state.json"), bot.path("data/state.json.aside")).unwrap();
+    bot.next_minute(1, 231.0, &[250.0; 3]);
+    let run = bot.tick();
+    check!(
+        run,
+        bot.posts() == 0 && run.stdout.contains("trading is halted"),
+        "a lost state must not resume trading"
+    );
+    let run = bot.run(&["rearm"]);
+    check!(run, run.code == 0 && run.stdout.contains("re-armed"));
+    assert!(!bot.path("data/halt.json").exists());
+    bot.next_minute(1, 231.0, &[250.0; 3]);
+    let run = bot.tick();
+    check!(run, run.stdout.contains("AAPL buy 1 -> new"));
+}
+
+#[test]
+fn a_drawdown_halt_survives_a_garbage_state_moved_aside() {
+    let bot = halted_bot();
+    std::fs::write(bot.path("data/state.json"), "\0\0garbage{").unwrap();
+    bot.next_minute(1, 231.0, &[250.0; 3]);
+    let run = bot.tick();
+    check!(run, run.code == 1 && run.stderr.contains("state.json") && bot.posts() == 0);
+    // As the error says: move the file aside.
+    std::fs::rename(bot.path("data/state.json"), bot.path("data/state.json.bad")).unwrap();
+    bot.next_minute(1, 231.0, &[250.0; 3]);
+    let run = bot.tick();
+    check!(
+        run,
+        bot.posts() == 0 && run.stdout.contains("trading is halted"),
+        "a lost state must not resume trading"
+    );
+}
