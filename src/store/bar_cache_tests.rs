@@ -22,8 +22,12 @@ fn values_round_trip_exactly() {
     let cache = BarCache::new(dir.path());
     let mut bars: Vec<Bar> = (0..50).map(|i| bar(i, 100.0 + i as f64 / 3.0)).collect();
     bars[7].vwap = f64::NAN;
-    cache.append("AAPL", Timeframe::Min1, Adjustment::Raw, &bars[..20]).unwrap();
-    cache.append("AAPL", Timeframe::Min1, Adjustment::Raw, &bars[20..]).unwrap();
+    cache
+        .append("AAPL", Timeframe::Min1, Adjustment::Raw, &bars[..20])
+        .unwrap();
+    cache
+        .append("AAPL", Timeframe::Min1, Adjustment::Raw, &bars[20..])
+        .unwrap();
     let back = cache.load("AAPL", Timeframe::Min1).unwrap();
     assert_eq!(back.len(), 50);
     assert!(back[7].vwap.is_nan());

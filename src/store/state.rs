@@ -124,6 +124,20 @@ impl State {
     }
 }
 
+/// Remove temp files of state.json and halt.json left by a killed tick. Only the lock holder
+/// writes these files, so under the lock none of them is live.
+pub fn remove_leftover_temps(data_dir: &Path, lock: &TickLock) -> Result<()> {
+    for path in [State::path(data_dir), halt_path(data_dir)] {
+        for removed in super::files::remove_leftover_temps(&path, lock)? {
+            log::info!(
+                "removed {}, left by a tick that was killed while saving",
+                removed.display()
+            );
+        }
+    }
+    Ok(())
+}
+
 /// `data/halt.json`: a drawdown halt that outlives state.json.
 pub fn halt_path(data_dir: &Path) -> PathBuf {
     data_dir.join("halt.json")
