@@ -2,7 +2,9 @@
 //!
 //! All or nothing: any bad row stops the import with its line number and the cache is left
 //! as it was. Merging keeps the cache sorted and unique; the file's adjustment must match
-//! the cache's.
+//! the cache's. Like `fetch`, it holds the tick lock while it writes a file of the tick's
+//! timeframe: the tick appends to that file, and an append racing the replace is lost or
+//! lands out of order.
 
 use super::fetch::{parse_adjustment, symbols};
 use crate::cli::ImportArgs;
@@ -11,6 +13,7 @@ use crate::domain::Timeframe;
 use crate::error::{Error, Result};
 use crate::history::import;
 use crate::store::bar_cache::{self, time_cell, BarCache, CacheMeta};
+use crate::store::TickLock;
 use chrono_tz::Tz;
 
 pub fn run(config: &Config, args: &ImportArgs) -> Result<()> {
@@ -34,6 +37,11 @@ pub fn run(config: &Config, args: &ImportArgs) -> Result<()> {
             .unwrap_or(imported.layout.default_adjustment()),
     )?;
 
+    let _lock = if timeframe == config.bot.timeframe {
+        Some(TickLock::acquire(&config.bot.data_dir)?)
+    } else {
+        None
+    };
     let cache = BarCache::new(&config.bot.data_dir);
     cache.check_adjustment(&symbol, timeframe, adjustment)?;
     let existing = cache.load(&symbol, timeframe)?;

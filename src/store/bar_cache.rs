@@ -19,6 +19,10 @@ use std::path::{Path, PathBuf};
 
 pub const HEADER: &str = "time_utc,open,high,low,close,volume,trades,vwap";
 
+/// What fixes a file with duplicate or unsorted rows, for every error that finds one.
+const REPAIR: &str =
+    "run `prometheus-bot data repair` to sort the file and drop duplicates (the old file is kept)";
+
 pub struct BarCache {
     dir: PathBuf,
 }
@@ -177,8 +181,14 @@ impl BarCache {
             .map(String::as_str)
             .filter(|l| *l != HEADER)
             .collect();
-        // Line numbers are unknown in a tail read; errors name the row's content instead.
-        let mut bars = parse_rows(&path, &rows.join("\n"), None)?;
+        // Line numbers are unknown in a tail read: on an error, read the whole file once to
+        // name the line (a person opens the file at that line to see what is wrong).
+        let mut bars = match parse_rows(&path, &rows.join("\n"), None) {
+            Ok(bars) => bars,
+            Err(tail_error) => {
+                return Err(self.load(symbol, timeframe).err().unwrap_or(tail_error))
+            }
+        };
         let skip = bars.len().saturating_sub(n);
         bars.drain(..skip);
         Ok(bars)
@@ -359,7 +369,7 @@ fn parse_file(path: &Path, text: &str, first_line: usize) -> Result<Vec<Bar>> {
                 path: path.to_path_buf(),
                 line: Some(b_first_line()),
                 message: format!(
-                    "bar at {} is not after the previous one; run `prometheus-bot data check`",
+                    "bar at {} is not after the previous one (a duplicate or out of order); {REPAIR}",
                     time_cell(next.time)
                 ),
             });
@@ -408,7 +418,7 @@ fn parse_rows_with_capacity(
         let bar = parse_row(line, &mut dates).map_err(|m| corrupt(format!("{m}: `{line}`")))?;
         if bars.last().is_some_and(|prev| bar.time <= prev.time) {
             return Err(corrupt(format!(
-                "bar at {} is not after the previous one; run `prometheus-bot data check`",
+                "bar at {} is not after the previous one (a duplicate or out of order); {REPAIR}",
                 time_cell(bar.time)
             )));
         }

@@ -331,3 +331,82 @@ fn equity_ledgers_moved_aside_never_overwrite_each_other() {
     );
     assert_eq!(rows.lines().count(), 2, "{rows}");
 }
+
+#[test]
+fn a_minute_import_waits_for_a_running_tick_but_a_daily_one_does_not() {
+    use fs2::FileExt;
+    let bot = Bot::new();
+    let fixture = |name: &str| {
+        format!(
+            "{}/tests/fixtures/import/{name}",
+            env!("CARGO_MANIFEST_DIR")
+        )
+    };
+    std::fs::create_dir_all(bot.path("data")).unwrap();
+    let lock = std::fs::File::create(bot.path("data/prometheus-bot.lock")).unwrap();
+    lock.lock_exclusive().unwrap();
+    let minutes = fixture("generic-minutes.csv");
+    let run = bot.run(&[
+        "import",
+        &minutes,
+        "--symbol",
+        "AAPL",
+        "--timeframe",
+        "1Min",
+    ]);
+    check!(run, run.code == 3, "the tick's own file waits for the lock");
+    assert!(!bot.path("data/bars/AAPL-1Min.csv").exists());
+    let run = bot.run(&["import", &fixture("yahoo-AAPL.csv"), "--symbol", "AAPL"]);
+    check!(run, run.code == 0, "a daily file is not the tick's");
+    drop(lock);
+    let run = bot.run(&[
+        "import",
+        &minutes,
+        "--symbol",
+        "AAPL",
+        "--timeframe",
+        "1Min",
+    ]);
+    check!(run, run.code == 0);
+}
+
+#[test]
+fn a_cache_with_a_duplicate_row_names_its_line_and_the_repair_command() {
+    let bot = Bot::new();
+    // 25 minute bars, 15:00 to 15:24, the 15:20 row written twice (lines 22 and 23).
+    let mut text = String::from("time_utc,open,high,low,close,volume,trades,vwap\n");
+    for m in 0..25 {
+        text.push_str(&format!(
+            "2026-11-24 15:{m:02}:00,225,225.5,224.5,225,100,5,225\n"
+        ));
+        if m == 20 {
+            text.push_str("2026-11-24 15:20:00,225,226.5,224.5,226,100,5,225\n");
+        }
+    }
+    std::fs::create_dir_all(bot.path("data/bars")).unwrap();
+    std::fs::write(bot.path("data/bars/AAPL-1Min.csv"), &text).unwrap();
+    let run = bot.tick();
+    check!(
+        run,
+        run.code == 1
+            && run.stderr.contains("AAPL-1Min.csv line 23")
+            && run.stderr.contains("prometheus-bot data repair"),
+        "names the file, the line and the command that repairs it"
+    );
+    assert_eq!(bot.posts(), 0);
+    let run = bot.run(&["data", "repair"]);
+    check!(
+        run,
+        run.code == 0 && run.stdout.contains("26 rows -> 25 bars")
+    );
+    let rows = std::fs::read_to_string(bot.path("data/bars/AAPL-1Min.csv")).unwrap();
+    assert_eq!(rows.matches("2026-11-24 15:20:00").count(), 1, "{rows}");
+    assert!(
+        rows.contains("2026-11-24 15:20:00,225,226.5,224.5,226,"),
+        "the later row is kept"
+    );
+    let run = bot.run(&["data", "check", "AAPL"]);
+    check!(run, run.code == 0);
+    let run = bot.tick();
+    check!(run, run.code == 0);
+}
