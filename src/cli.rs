@@ -111,7 +111,7 @@ pub struct ImportArgs {
     pub adjustment: Option<String>,
 }
 
-/// Inspect the bar cache.
+/// Inspect or repair the bar cache.
 #[derive(FromArgs, Debug)]
 #[argh(subcommand, name = "data")]
 pub struct DataArgs {
@@ -123,6 +123,7 @@ pub struct DataArgs {
 #[argh(subcommand)]
 pub enum DataCommand {
     Check(DataCheckArgs),
+    Repair(DataRepairArgs),
 }
 
 /// Report range, bar count, duplicates, disorder, gaps and impossible bars per cached file;
@@ -131,6 +132,16 @@ pub enum DataCommand {
 #[argh(subcommand, name = "check")]
 pub struct DataCheckArgs {
     /// symbols to check (default: every cached file)
+    #[argh(positional)]
+    pub symbols: Vec<String>,
+}
+
+/// Sort cached bar files and drop duplicate timestamps (the later row of a duplicate is kept);
+/// the file as it was is kept beside it as <file>.before-repair-<UTC time>.
+#[derive(FromArgs, Debug)]
+#[argh(subcommand, name = "repair")]
+pub struct DataRepairArgs {
+    /// symbols to repair (default: every cached file)
     #[argh(positional)]
     pub symbols: Vec<String>,
 }

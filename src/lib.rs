@@ -61,8 +61,6 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Report(args) => cmd::report::run(&config, &args),
         Command::Backtest(args) => cmd::backtest::run(&config, &args),
         Command::Train(args) => cmd::train::run(&config, &args),
-        Command::Data(cli::DataArgs {
-            command: cli::DataCommand::Check(args),
-        }) => cmd::data::check(&config, &args),
+        Command::Data(args) => cmd::data::run(&config, &args),
     }
 }

@@ -1,13 +1,77 @@
-//! `prometheus-bot data check`: the health of every cached bar file.
+//! `prometheus-bot data check`: the health of every cached bar file; `data repair`: sort a
+//! file and drop its duplicate timestamps, which the tick and the backtester refuse to read.
 
 use super::fetch::symbols;
-use crate::cli::DataCheckArgs;
+use crate::cli::{DataArgs, DataCheckArgs, DataCommand, DataRepairArgs};
 use crate::config::Config;
-use crate::domain::Timeframe;
+use crate::domain::{Bar, Timeframe};
 use crate::error::{Error, Result};
 use crate::history::check::{analyse, Report};
 use crate::store::bar_cache::{read_rows, time_cell, BarCache};
+use crate::store::TickLock;
 use std::path::PathBuf;
+
+pub fn run(config: &Config, args: &DataArgs) -> Result<()> {
+    match &args.command {
+        DataCommand::Check(args) => check(config, args),
+        DataCommand::Repair(args) => repair(config, args),
+    }
+}
+
+/// Rewrite every file whose rows are out of order or repeat a timestamp, sorted and unique,
+/// under the tick lock (the tick appends to these files). A row that does not parse is not
+/// guessed at: the error names its line.
+pub fn repair(config: &Config, args: &DataRepairArgs) -> Result<()> {
+    let cache = BarCache::new(&config.bot.data_dir);
+    let _lock = TickLock::acquire(&config.bot.data_dir)?;
+    let files = files(config, &cache, &args.symbols)?;
+    if files.is_empty() {
+        println!(
+            "no cached bars in {}",
+            config.bot.data_dir.join("bars").display()
+        );
+    }
+    for (path, symbol, timeframe) in files {
+        let rows = read_rows(&path)?;
+        let Some(bars) = sorted_unique(rows.iter().map(|(_, b)| *b).collect()) else {
+            println!("{}: ok, nothing to repair", path.display());
+            continue;
+        };
+        let mut aside = path.clone().into_os_string();
+        aside.push(format!(
+            ".before-repair-{}",
+            chrono::Utc::now().format("%Y%m%dT%H%M%S")
+        ));
+        std::fs::copy(&path, &aside).map_err(|e| Error::io(&path, "copy", e))?;
+        cache.replace(&symbol, timeframe, &bars, &cache.meta(&symbol, timeframe)?)?;
+        println!(
+            "{}: repaired: {} rows -> {} bars, sorted and unique (the old file is {})",
+            path.display(),
+            rows.len(),
+            bars.len(),
+            PathBuf::from(aside).display()
+        );
+    }
+    Ok(())
+}
+
+/// The bars sorted by time with one bar per timestamp (the later row in the file wins: it
+/// was written last), or `None` if they already were.
+fn sorted_unique(mut bars: Vec<Bar>) -> Option<Vec<Bar>> {
+    if bars.windows(2).all(|w| w[0].time < w[1].time) {
+        return None;
+    }
+    // Stable: rows with one timestamp keep their file order, so the last is the later row.
+    bars.sort_by_key(|b| b.time);
+    let mut out: Vec<Bar> = Vec::with_capacity(bars.len());
+    for b in bars {
+        match out.last_mut() {
+            Some(last) if last.time == b.time => *last = b,
+            _ => out.push(b),
+        }
+    }
+    Some(out)
+}
 
 /// Gaps listed per file; the rest are counted.
 const GAPS_SHOWN: usize = 5;
@@ -23,7 +87,7 @@ pub fn check(config: &Config, args: &DataCheckArgs) -> Result<()> {
         return Ok(());
     }
     let mut unusable = Vec::new();
-    for (path, timeframe) in files {
+    for (path, _, timeframe) in files {
         let name = path
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
@@ -52,7 +116,11 @@ pub fn check(config: &Config, args: &DataCheckArgs) -> Result<()> {
 }
 
 /// The files to check: the given symbols in every timeframe, or every cache file.
-fn files(config: &Config, cache: &BarCache, given: &[String]) -> Result<Vec<(PathBuf, Timeframe)>> {
+fn files(
+    config: &Config,
+    cache: &BarCache,
+    given: &[String],
+) -> Result<Vec<(PathBuf, String, Timeframe)>> {
     let wanted = if given.is_empty() {
         None
     } else {
@@ -84,7 +152,7 @@ fn files(config: &Config, cache: &BarCache, given: &[String]) -> Result<Vec<(Pat
         if wanted.as_ref().is_none_or(|w| w.contains(&symbol))
             && path == cache.path(&symbol, timeframe)
         {
-            files.push((path, timeframe));
+            files.push((path, symbol, timeframe));
         }
     }
     files.sort_by(|a, b| a.0.cmp(&b.0));
@@ -106,6 +174,9 @@ fn print_report(name: &str, timeframe: Timeframe, r: &Report) {
             "  line {line}: {} is earlier than the row before (unsorted)",
             time_cell(*t)
         );
+    }
+    if !r.duplicates.is_empty() || !r.unsorted.is_empty() {
+        println!("  `prometheus-bot data repair` sorts the file and drops the duplicates");
     }
     for (line, what) in &r.impossible {
         println!("  line {line}: impossible bar: {what}");
@@ -131,5 +202,32 @@ fn print_report(name: &str, timeframe: Timeframe, r: &Report) {
                 time_cell(g.before)
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{TimeZone, Utc};
+
+    fn bar(min: i64, close: f64) -> Bar {
+        Bar {
+            time: Utc.with_ymd_and_hms(2026, 11, 24, 15, 0, 0).unwrap()
+                + chrono::Duration::minutes(min),
+            open: close,
+            high: close,
+            low: close,
+            close,
+            volume: 1.0,
+            trades: 1,
+            vwap: close,
+        }
+    }
+
+    #[test]
+    fn repair_sorts_and_keeps_the_later_row_of_a_duplicate() {
+        assert_eq!(sorted_unique(vec![bar(0, 1.0), bar(1, 2.0)]), None);
+        let fixed = sorted_unique(vec![bar(0, 1.0), bar(2, 3.0), bar(1, 2.0), bar(2, 3.5)]);
+        assert_eq!(fixed, Some(vec![bar(0, 1.0), bar(1, 2.0), bar(2, 3.5)]));
     }
 }

@@ -11,7 +11,7 @@ use crate::config::{Config, Feed, RecentSip, Subscription};
 use crate::credentials::Credentials;
 use crate::domain::{is_valid_symbol, Bar, Timeframe};
 use crate::error::{Error, Result};
-use crate::store::bar_cache::{self, time_cell, BarCache, CacheMeta};
+use crate::store::bar_cache::{self, time_cell, Adjustment, BarCache, CacheMeta};
 use crate::store::TickLock;
 use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
 use chrono_tz::America::New_York;
@@ -24,17 +24,17 @@ const REFETCH_BARS: i32 = 3;
 /// The free plan's SIP delay.
 const SIP_DELAY: Duration = Duration::minutes(15);
 
-pub const ADJUSTMENTS: [&str; 4] = ["raw", "split", "dividend", "all"];
-
 pub fn run(config: &Config, args: &FetchArgs) -> Result<()> {
     let timeframe: Timeframe = args.timeframe.parse().map_err(Error::Usage)?;
     let mut feed = match &args.feed {
         Some(f) => f.parse::<Feed>().map_err(Error::Usage)?,
         None => config.alpaca.feed,
     };
-    if let Some(a) = &args.adjustment {
-        check_adjustment_name(a)?;
-    }
+    let wanted_adjustment = args
+        .adjustment
+        .as_deref()
+        .map(parse_adjustment)
+        .transpose()?;
     let start = day_start(&args.start, "--start")?;
     let end = args
         .end
@@ -82,19 +82,17 @@ pub fn run(config: &Config, args: &FetchArgs) -> Result<()> {
     let cache = BarCache::new(&config.bot.data_dir);
     let mut plans = Vec::new();
     let mut from = end;
-    let mut adjustment: Option<String> = args.adjustment.clone();
+    let mut adjustment: Option<Adjustment> = wanted_adjustment;
     for symbol in &symbols {
         let existing = cache.load(symbol, timeframe)?;
         let meta = cache.meta(symbol, timeframe)?;
-        let wanted = adjustment.clone().unwrap_or_else(|| {
-            if existing.is_empty() {
-                "raw".into()
-            } else {
-                meta.adjustment.clone()
-            }
+        let wanted = adjustment.unwrap_or(if existing.is_empty() {
+            Adjustment::Raw
+        } else {
+            meta.adjustment
         });
-        cache.check_adjustment(symbol, timeframe, &wanted)?;
-        if adjustment.as_ref().is_some_and(|a| *a != wanted) {
+        cache.check_adjustment(symbol, timeframe, wanted)?;
+        if adjustment.is_some_and(|a| a != wanted) {
             return Err(Error::Usage(format!("the cached files hold different adjustments ({wanted} for {symbol}); fetch them separately")));
         }
         adjustment = Some(wanted);
@@ -109,7 +107,7 @@ pub fn run(config: &Config, args: &FetchArgs) -> Result<()> {
         let covered_from = Some(covered.map_or(start, |c| c.min(start)));
         plans.push((symbol.clone(), existing, covered_from));
     }
-    let adjustment = adjustment.unwrap_or_else(|| "raw".into());
+    let adjustment = adjustment.unwrap_or_default();
 
     let names: Vec<&str> = symbols.iter().map(String::as_str).collect();
     let query = BarsQuery {
@@ -117,7 +115,7 @@ pub fn run(config: &Config, args: &FetchArgs) -> Result<()> {
         timeframe,
         start: from,
         end: Some(end),
-        adjustment: &adjustment,
+        adjustment: adjustment.as_str(),
         feed,
         max_pages: MAX_PAGES,
     };
@@ -134,7 +132,7 @@ pub fn run(config: &Config, args: &FetchArgs) -> Result<()> {
 
     for (symbol, existing, covered_from) in plans {
         let meta = CacheMeta {
-            adjustment: adjustment.clone(),
+            adjustment,
             covered_from,
         };
         let new: Vec<Bar> = fetched
@@ -164,14 +162,10 @@ pub fn run(config: &Config, args: &FetchArgs) -> Result<()> {
     Ok(())
 }
 
-pub fn check_adjustment_name(a: &str) -> Result<()> {
-    if ADJUSTMENTS.contains(&a) {
-        Ok(())
-    } else {
-        Err(Error::Usage(format!(
-            "unknown adjustment `{a}` (expected raw, split, dividend or all)"
-        )))
-    }
+/// `--adjustment` as given on the command line.
+pub fn parse_adjustment(a: &str) -> Result<Adjustment> {
+    a.parse()
+        .map_err(|e: String| Error::Usage(format!("--adjustment: {e}")))
 }
 
 /// Symbols from the command line (validated) or the config.

@@ -2,15 +2,18 @@
 //!
 //! All or nothing: any bad row stops the import with its line number and the cache is left
 //! as it was. Merging keeps the cache sorted and unique; the file's adjustment must match
-//! the cache's.
+//! the cache's. Like `fetch`, it holds the tick lock while it writes a file of the tick's
+//! timeframe: the tick appends to that file, and an append racing the replace is lost or
+//! lands out of order.
 
-use super::fetch::{check_adjustment_name, symbols};
+use super::fetch::{parse_adjustment, symbols};
 use crate::cli::ImportArgs;
 use crate::config::Config;
 use crate::domain::Timeframe;
 use crate::error::{Error, Result};
 use crate::history::import;
 use crate::store::bar_cache::{self, time_cell, BarCache, CacheMeta};
+use crate::store::TickLock;
 use chrono_tz::Tz;
 
 pub fn run(config: &Config, args: &ImportArgs) -> Result<()> {
@@ -28,20 +31,25 @@ pub fn run(config: &Config, args: &ImportArgs) -> Result<()> {
         line: Some(e.line),
         message: format!("{}; nothing was imported", e.message),
     })?;
-    let adjustment = args
-        .adjustment
-        .clone()
-        .unwrap_or_else(|| imported.layout.default_adjustment().to_string());
-    check_adjustment_name(&adjustment)?;
+    let adjustment = parse_adjustment(
+        args.adjustment
+            .as_deref()
+            .unwrap_or(imported.layout.default_adjustment()),
+    )?;
 
+    let _lock = if timeframe == config.bot.timeframe {
+        Some(TickLock::acquire(&config.bot.data_dir)?)
+    } else {
+        None
+    };
     let cache = BarCache::new(&config.bot.data_dir);
-    cache.check_adjustment(&symbol, timeframe, &adjustment)?;
+    cache.check_adjustment(&symbol, timeframe, adjustment)?;
     let existing = cache.load(&symbol, timeframe)?;
     let before = existing.len();
     let count = imported.bars.len();
     let merged = bar_cache::merge(existing, imported.bars);
     let meta = CacheMeta {
-        adjustment: adjustment.clone(),
+        adjustment,
         ..cache.meta(&symbol, timeframe)?
     };
     cache.replace(&symbol, timeframe, &merged, &meta)?;

@@ -19,15 +19,65 @@ use std::path::{Path, PathBuf};
 
 pub const HEADER: &str = "time_utc,open,high,low,close,volume,trades,vwap";
 
+/// What fixes a file with duplicate or unsorted rows, for every error that finds one.
+const REPAIR: &str =
+    "run `prometheus-bot data repair` to sort the file and drop duplicates (the old file is kept)";
+
 pub struct BarCache {
     dir: PathBuf,
+}
+
+/// Alpaca's `adjustment` of bar prices. One file holds one adjustment: a split-adjusted bar
+/// next to a raw one is a fake jump (a 4-for-1 split reads as a 75% fall) that a strategy
+/// would trade on.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Adjustment {
+    #[default]
+    Raw,
+    Split,
+    Dividend,
+    All,
+}
+
+impl Adjustment {
+    /// The value of Alpaca's `adjustment` query parameter.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Adjustment::Raw => "raw",
+            Adjustment::Split => "split",
+            Adjustment::Dividend => "dividend",
+            Adjustment::All => "all",
+        }
+    }
+}
+
+impl std::fmt::Display for Adjustment {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for Adjustment {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Adjustment, String> {
+        match s {
+            "raw" => Ok(Adjustment::Raw),
+            "split" => Ok(Adjustment::Split),
+            "dividend" => Ok(Adjustment::Dividend),
+            "all" => Ok(Adjustment::All),
+            _ => Err(format!(
+                "unknown adjustment `{s}` (expected raw, split, dividend or all)"
+            )),
+        }
+    }
 }
 
 /// What a cache file holds besides bars.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CacheMeta {
-    /// Alpaca's `adjustment`: raw, split, dividend or all.
-    pub adjustment: String,
+    /// The price adjustment of every bar in the file.
+    pub adjustment: Adjustment,
     /// The earliest start a `fetch` asked for: history before the first bar and after this
     /// does not exist, so a later fetch from the same start need not ask again.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -37,7 +87,7 @@ pub struct CacheMeta {
 impl Default for CacheMeta {
     fn default() -> Self {
         CacheMeta {
-            adjustment: "raw".into(),
+            adjustment: Adjustment::Raw,
             covered_from: None,
         }
     }
@@ -81,7 +131,7 @@ impl BarCache {
         &self,
         symbol: &str,
         timeframe: Timeframe,
-        adjustment: &str,
+        adjustment: Adjustment,
     ) -> Result<()> {
         let have = self.meta(symbol, timeframe)?;
         let file = self.path(symbol, timeframe);
@@ -131,18 +181,33 @@ impl BarCache {
             .map(String::as_str)
             .filter(|l| *l != HEADER)
             .collect();
-        // Line numbers are unknown in a tail read; errors name the row's content instead.
-        let mut bars = parse_rows(&path, &rows.join("\n"), None)?;
+        // Line numbers are unknown in a tail read: on an error, read the whole file once to
+        // name the line (a person opens the file at that line to see what is wrong).
+        let mut bars = match parse_rows(&path, &rows.join("\n"), None) {
+            Ok(bars) => bars,
+            Err(tail_error) => {
+                return Err(self.load(symbol, timeframe).err().unwrap_or(tail_error))
+            }
+        };
         let skip = bars.len().saturating_sub(n);
         bars.drain(..skip);
         Ok(bars)
     }
 
-    /// Append bars that are all later than the last cached one.
-    pub fn append(&self, symbol: &str, timeframe: Timeframe, bars: &[Bar]) -> Result<()> {
+    /// Append bars that are all later than the last cached one. `adjustment` is the one the
+    /// bars were requested with: it must be the file's (checked here, the one place every
+    /// append passes, so that no caller can mix adjustments in a file).
+    pub fn append(
+        &self,
+        symbol: &str,
+        timeframe: Timeframe,
+        adjustment: Adjustment,
+        bars: &[Bar],
+    ) -> Result<()> {
         if bars.is_empty() {
             return Ok(());
         }
+        self.check_adjustment(symbol, timeframe, adjustment)?;
         let path = self.path(symbol, timeframe);
         let fresh = !path.exists();
         let mut out = String::with_capacity(bars.len() * 80 + HEADER.len() + 1);
@@ -304,7 +369,7 @@ fn parse_file(path: &Path, text: &str, first_line: usize) -> Result<Vec<Bar>> {
                 path: path.to_path_buf(),
                 line: Some(b_first_line()),
                 message: format!(
-                    "bar at {} is not after the previous one; run `prometheus-bot data check`",
+                    "bar at {} is not after the previous one (a duplicate or out of order); {REPAIR}",
                     time_cell(next.time)
                 ),
             });
@@ -353,7 +418,7 @@ fn parse_rows_with_capacity(
         let bar = parse_row(line, &mut dates).map_err(|m| corrupt(format!("{m}: `{line}`")))?;
         if bars.last().is_some_and(|prev| bar.time <= prev.time) {
             return Err(corrupt(format!(
-                "bar at {} is not after the previous one; run `prometheus-bot data check`",
+                "bar at {} is not after the previous one (a duplicate or out of order); {REPAIR}",
                 time_cell(bar.time)
             )));
         }

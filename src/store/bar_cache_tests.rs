@@ -22,8 +22,12 @@ fn values_round_trip_exactly() {
     let cache = BarCache::new(dir.path());
     let mut bars: Vec<Bar> = (0..50).map(|i| bar(i, 100.0 + i as f64 / 3.0)).collect();
     bars[7].vwap = f64::NAN;
-    cache.append("AAPL", Timeframe::Min1, &bars[..20]).unwrap();
-    cache.append("AAPL", Timeframe::Min1, &bars[20..]).unwrap();
+    cache
+        .append("AAPL", Timeframe::Min1, Adjustment::Raw, &bars[..20])
+        .unwrap();
+    cache
+        .append("AAPL", Timeframe::Min1, Adjustment::Raw, &bars[20..])
+        .unwrap();
     let back = cache.load("AAPL", Timeframe::Min1).unwrap();
     assert_eq!(back.len(), 50);
     assert!(back[7].vwap.is_nan());
@@ -73,26 +77,42 @@ fn adjustments_are_never_mixed() {
     let dir = tempfile::tempdir().unwrap();
     let cache = BarCache::new(dir.path());
     let split = CacheMeta {
-        adjustment: "split".into(),
+        adjustment: Adjustment::Split,
         covered_from: None,
     };
     cache
         .replace("TSLA", Timeframe::Day1, &[bar(0, 1.0)], &split)
         .unwrap();
     assert!(cache
-        .check_adjustment("TSLA", Timeframe::Day1, "split")
+        .check_adjustment("TSLA", Timeframe::Day1, Adjustment::Split)
         .is_ok());
     let e = cache
-        .check_adjustment("TSLA", Timeframe::Day1, "raw")
+        .check_adjustment("TSLA", Timeframe::Day1, Adjustment::Raw)
         .unwrap_err()
         .to_string();
     assert!(e.contains("holds `split`-adjusted bars"), "{e}");
     assert!(
         cache
-            .check_adjustment("AAPL", Timeframe::Day1, "all")
+            .check_adjustment("AAPL", Timeframe::Day1, Adjustment::All)
             .is_ok(),
         "no file yet"
     );
+    // An append of bars fetched with another adjustment is refused, naming both.
+    let e = cache
+        .append("TSLA", Timeframe::Day1, Adjustment::Raw, &[bar(1, 2.0)])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("TSLA-1Day.csv holds `split`-adjusted bars") && e.contains("`raw` bars"),
+        "{e}"
+    );
+    assert_eq!(cache.load("TSLA", Timeframe::Day1).unwrap().len(), 1);
+    cache
+        .append("TSLA", Timeframe::Day1, Adjustment::Split, &[bar(1, 2.0)])
+        .unwrap();
+    assert_eq!(cache.load("TSLA", Timeframe::Day1).unwrap().len(), 2);
+    assert_eq!("dividend".parse(), Ok(Adjustment::Dividend));
+    assert!("spin-off".parse::<Adjustment>().is_err());
 }
 
 #[test]

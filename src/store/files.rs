@@ -41,6 +41,41 @@ pub fn replace_quick(path: &Path, bytes: &[u8]) -> Result<()> {
         })
 }
 
+/// Remove the temp files [`write_atomic`] leaves beside `path` when its process is killed
+/// between create and rename (`<name>.tmp<pid>`). The caller must hold the lock every writer
+/// of `path` holds, so that none of these files is being written; `_lock` is the proof.
+/// Returns the files removed. Anything else in the folder is left alone.
+pub fn remove_leftover_temps(path: &Path, _lock: &super::TickLock) -> Result<Vec<PathBuf>> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let Some(prefix) = path.file_name().map(|n| {
+        let mut p = n.to_os_string();
+        p.push(".tmp");
+        p
+    }) else {
+        return Ok(Vec::new());
+    };
+    let entries = match fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(Error::io(dir, "read", e)),
+    };
+    let prefix = prefix.to_string_lossy().into_owned();
+    let mut removed = Vec::new();
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let ours = name
+            .to_str()
+            .and_then(|n| n.strip_prefix(&prefix))
+            .is_some_and(|pid| !pid.is_empty() && pid.bytes().all(|b| b.is_ascii_digit()));
+        if ours && entry.file_type().is_ok_and(|t| t.is_file()) {
+            let p = entry.path();
+            fs::remove_file(&p).map_err(|e| Error::io(&p, "remove", e))?;
+            removed.push(p);
+        }
+    }
+    Ok(removed)
+}
+
 fn temp_path(path: &Path) -> PathBuf {
     let mut name = path.file_name().unwrap_or_default().to_os_string();
     name.push(format!(".tmp{}", std::process::id()));
@@ -201,6 +236,49 @@ mod tests {
         assert_eq!(tail_lines(&p, 2).unwrap(), ["row 4998", "row 4999"]);
         assert_eq!(tail_lines(&p, 9000).unwrap().len(), 5000);
         assert!(tail_lines(&dir.path().join("none"), 3).unwrap().is_empty());
+    }
+
+    #[test]
+    fn only_our_own_leftover_temp_files_are_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let lock = crate::store::TickLock::acquire(dir.path()).unwrap();
+        let state = dir.path().join("state.json");
+        for name in [
+            "state.json",
+            "state.json.tmp4242",
+            "state.json.tmp7",
+            "state.json.tmp",
+            "state.json.tmpx1",
+            "state.json.bad",
+            "other.json.tmp99",
+        ] {
+            fs::write(dir.path().join(name), "x").unwrap();
+        }
+        let mut removed = remove_leftover_temps(&state, &lock).unwrap();
+        removed.sort();
+        assert_eq!(
+            removed,
+            [
+                dir.path().join("state.json.tmp4242"),
+                dir.path().join("state.json.tmp7")
+            ]
+        );
+        let mut left: Vec<String> = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        left.sort();
+        assert_eq!(
+            left,
+            [
+                "other.json.tmp99",
+                "prometheus-bot.lock",
+                "state.json",
+                "state.json.bad",
+                "state.json.tmp",
+                "state.json.tmpx1"
+            ]
+        );
     }
 
     #[test]

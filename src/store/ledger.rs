@@ -70,6 +70,26 @@ pub fn time_cell(t: DateTime<Utc>) -> String {
     t.format("%Y-%m-%d %H:%M:%S").to_string()
 }
 
+/// A name beside `path` for a ledger moved aside at `now` that no file has yet: two rotations
+/// within one second (two configs taking turns on one folder) must keep both files. The
+/// caller holds the tick lock, so no other process takes the name between check and rename.
+fn aside_path(path: &Path, now: DateTime<Utc>) -> PathBuf {
+    let stamp = now.format("%Y%m%dT%H%M%S");
+    let mut n = 1u32;
+    loop {
+        let ext = if n == 1 {
+            format!("{stamp}.csv")
+        } else {
+            format!("{stamp}-{n}.csv")
+        };
+        let candidate = path.with_extension(ext);
+        if !candidate.exists() {
+            return candidate;
+        }
+        n += 1;
+    }
+}
+
 impl Ledger {
     /// Open (creating with its header if absent) the ledger `name` in `dir`.
     pub fn open(dir: &Path, name: &str, columns: &[&str]) -> Result<Ledger> {
@@ -98,8 +118,7 @@ impl Ledger {
             None | Some("") => ledger.write_bytes(format!("{header}\n").as_bytes())?,
             Some(h) if h == header => {}
             Some(h) if rotate => {
-                let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%S");
-                let aside = ledger.path.with_extension(format!("{stamp}.csv"));
+                let aside = aside_path(&ledger.path, chrono::Utc::now());
                 std::fs::rename(&ledger.path, &aside)
                     .map_err(|e| Error::io(&ledger.path, "rename", e))?;
                 log::warn!(
@@ -199,6 +218,28 @@ mod tests {
         assert_eq!(text.lines().count(), 3);
         let rows = l.read_all().unwrap();
         assert_eq!(&rows[1][0], "time_utc, \"x\"");
+    }
+
+    #[test]
+    fn ledgers_moved_aside_in_one_second_keep_distinct_names() {
+        let dir = tempfile::tempdir().unwrap();
+        for (i, sym) in ["AAPL", "TSLA", "AAPL", "TSLA"].into_iter().enumerate() {
+            let cols = ["time_utc", "equity", sym];
+            let l = Ledger::open_rotating(dir.path(), "equity.csv", &cols).unwrap();
+            l.append(&[vec![i.to_string(), "1".into(), "0".into()]])
+                .unwrap();
+        }
+        let asides: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.file_name().unwrap() != "equity.csv")
+            .collect();
+        assert_eq!(asides.len(), 3, "{asides:?}");
+        let now = chrono::Utc::now();
+        let p = dir.path().join("e.csv");
+        std::fs::write(aside_path(&p, now), "").unwrap();
+        let second = aside_path(&p, now);
+        assert!(second.to_string_lossy().ends_with("-2.csv"), "{second:?}");
     }
 
     #[test]

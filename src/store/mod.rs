@@ -7,6 +7,7 @@ pub mod bar_cache;
 pub mod files;
 pub mod ledger;
 pub mod lock;
+pub mod owner;
 pub mod state;
 
 pub use bar_cache::BarCache;

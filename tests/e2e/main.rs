@@ -11,6 +11,7 @@ mod chaos;
 mod check;
 mod cli;
 mod faults;
+mod files;
 mod history;
 mod model;
 mod ops;

@@ -4,7 +4,7 @@ use crate::alpaca::{Alpaca, BarsQuery};
 use crate::config::Config;
 use crate::domain::{Bar, Timeframe};
 use crate::error::Result;
-use crate::store::bar_cache::{self, BarCache};
+use crate::store::bar_cache::{self, Adjustment, BarCache};
 use chrono::{DateTime, Datelike, Duration, Utc};
 use std::collections::HashMap;
 
@@ -14,8 +14,9 @@ const SETTLE: Duration = Duration::seconds(60);
 /// Page bound for the tick's bars request.
 const MAX_BAR_PAGES: usize = 50;
 
-/// The last `history` closed bars per symbol: the cache, topped up with one request for
-/// what came after it. A missing or short cache is filled over a lookback window.
+/// The last `history` closed bars per symbol: the cache, topped up with one request per price
+/// adjustment for what came after it (a request carries one `adjustment`, and each file keeps
+/// the one it was started with). A missing or short cache is filled over a lookback window.
 pub(super) fn refresh(
     config: &Config,
     client: &Alpaca,
@@ -26,63 +27,88 @@ pub(super) fn refresh(
     let tf = config.bot.timeframe;
     let history = config.bot.history;
     let mut cached: HashMap<String, Vec<Bar>> = HashMap::new();
-    let mut start = now;
-    let mut adjustment = "raw".to_string();
+    // Symbols grouped by their file's adjustment, in config order; each group's start is the
+    // earliest any of its symbols needs.
+    let mut groups: Vec<(Adjustment, Vec<&str>, DateTime<Utc>)> = Vec::new();
     for &name in names {
         let bars = cache.load_tail(name, tf, history)?;
         let from = match bars.last() {
             Some(last) if bars.len() >= history => last.time + tf.duration(),
             _ => now - lookback(tf, history),
         };
-        start = start.min(from);
-        adjustment = cache.meta(name, tf)?.adjustment;
+        let adjustment = cache.meta(name, tf)?.adjustment;
+        match groups.iter_mut().find(|g| g.0 == adjustment) {
+            Some(group) => {
+                group.1.push(name);
+                group.2 = group.2.min(from);
+            }
+            None => groups.push((adjustment, vec![name], from)),
+        }
         cached.insert(name.to_string(), bars);
     }
-    let query = BarsQuery {
-        symbols: names,
-        timeframe: tf,
-        start,
-        end: Some(now),
-        adjustment: &adjustment,
-        feed: config.alpaca.feed,
-        max_pages: MAX_BAR_PAGES,
-    };
-    let mut fetched = client.bars(&query, |_, _| {})?;
     let mut out = HashMap::new();
-    for &name in names {
-        let old = cached.remove(name).unwrap_or_default();
-        let closed: Vec<Bar> = fetched
-            .remove(name)
-            .unwrap_or_default()
-            .into_iter()
-            .filter(|b| b.time + tf.duration() <= now)
-            .collect();
-        let settled_before = now - tf.duration() - SETTLE;
-        let settled: Vec<Bar> = closed
-            .iter()
-            .filter(|b| b.time <= settled_before)
-            .copied()
-            .collect();
-        let bars = if old.len() >= history {
-            let last = old.last().map(|b| b.time);
-            let new_settled: Vec<Bar> = settled
-                .into_iter()
-                .filter(|b| Some(b.time) > last)
-                .collect();
-            cache.append(name, tf, &new_settled)?;
-            bar_cache::merge(
-                old,
-                closed.into_iter().filter(|b| Some(b.time) > last).collect(),
-            )
-        } else {
-            let merged = bar_cache::merge(cache.load(name, tf)?, settled);
-            cache.replace(name, tf, &merged, &cache.meta(name, tf)?)?;
-            bar_cache::merge(merged, closed)
+    for (adjustment, symbols, start) in groups {
+        let query = BarsQuery {
+            symbols: &symbols,
+            timeframe: tf,
+            start,
+            end: Some(now),
+            adjustment: adjustment.as_str(),
+            feed: config.alpaca.feed,
+            max_pages: MAX_BAR_PAGES,
         };
-        let skip = bars.len().saturating_sub(history);
-        out.insert(name.to_string(), bars[skip..].to_vec());
+        let mut fetched = client.bars(&query, |_, _| {})?;
+        for &name in &symbols {
+            let old = cached.remove(name).unwrap_or_default();
+            let new = fetched.remove(name).unwrap_or_default();
+            let bars = top_up(cache, name, tf, history, now, adjustment, old, new)?;
+            out.insert(name.to_string(), bars);
+        }
     }
     Ok(out)
+}
+
+/// One symbol's cached bars plus the fetched ones: settled bars go into the cache, the last
+/// `history` closed bars are returned.
+#[allow(clippy::too_many_arguments)]
+fn top_up(
+    cache: &BarCache,
+    name: &str,
+    tf: Timeframe,
+    history: usize,
+    now: DateTime<Utc>,
+    adjustment: Adjustment,
+    old: Vec<Bar>,
+    fetched: Vec<Bar>,
+) -> Result<Vec<Bar>> {
+    let closed: Vec<Bar> = fetched
+        .into_iter()
+        .filter(|b| b.time + tf.duration() <= now)
+        .collect();
+    let settled_before = now - tf.duration() - SETTLE;
+    let settled: Vec<Bar> = closed
+        .iter()
+        .filter(|b| b.time <= settled_before)
+        .copied()
+        .collect();
+    let bars = if old.len() >= history {
+        let last = old.last().map(|b| b.time);
+        let new_settled: Vec<Bar> = settled
+            .into_iter()
+            .filter(|b| Some(b.time) > last)
+            .collect();
+        cache.append(name, tf, adjustment, &new_settled)?;
+        bar_cache::merge(
+            old,
+            closed.into_iter().filter(|b| Some(b.time) > last).collect(),
+        )
+    } else {
+        let merged = bar_cache::merge(cache.load(name, tf)?, settled);
+        cache.replace(name, tf, &merged, &cache.meta(name, tf)?)?;
+        bar_cache::merge(merged, closed)
+    };
+    let skip = bars.len().saturating_sub(history);
+    Ok(bars[skip..].to_vec())
 }
 
 /// Closed bars missing between the latest one held and the one that should exist now;

@@ -46,26 +46,48 @@ pub fn run(config: &Config, args: &TickArgs) -> Result<()> {
     }
     let credentials = Credentials::find(&config.env_file())?;
     let data_dir = &config.bot.data_dir;
-    let _lock = TickLock::acquire(data_dir)?;
+    let lock = TickLock::acquire(data_dir)?;
     let started = std::time::Instant::now();
+    crate::store::owner::claim(data_dir, &config.path, &lock)?;
+    if let Err(e) = crate::store::state::remove_leftover_temps(data_dir, &lock) {
+        log::warn!("{e}");
+    }
     let ledger_dir = data_dir.join("ledger");
     let mut equity_columns: Vec<&str> = ledger::EQUITY.to_vec();
     equity_columns.extend(config.symbol_names());
     let client = Alpaca::new(&config.alpaca, credentials);
-    let orders = Ledger::open(&ledger_dir, "orders.csv", ledger::ORDERS)?;
+    // A tick that cannot open its files fails like any other: alert and metrics file, and a
+    // state file that could not be read is left as it is.
+    let state = match State::load(data_dir) {
+        Ok(state) => state,
+        Err(e) => return outcome::failed_early(config, None, e, started),
+    };
+    outcome::forget_fallback(config);
+    let opened = (|| -> Result<_> {
+        Ok((
+            Ledger::open(&ledger_dir, "orders.csv", ledger::ORDERS)?,
+            Ledger::open(&ledger_dir, "decisions.csv", ledger::DECISIONS)?,
+            Fills::open(&ledger_dir)?,
+            Ledger::open_rotating(&ledger_dir, "equity.csv", &equity_columns)?,
+        ))
+    })();
+    let (orders, decisions, fills, equity) = match opened {
+        Ok(ledgers) => ledgers,
+        Err(e) => return outcome::failed_early(config, Some(state), e, started),
+    };
     let mut tick = Tick {
         config,
         dry_run: args.dry_run,
         client: &client,
-        decisions: Ledger::open(&ledger_dir, "decisions.csv", ledger::DECISIONS)?,
+        decisions,
         desk: Desk {
             client: &client,
             orders: &orders,
             data_dir,
         },
-        fills: Fills::open(&ledger_dir)?,
-        equity: Ledger::open_rotating(&ledger_dir, "equity.csv", &equity_columns)?,
-        state: State::load(data_dir)?,
+        fills,
+        equity,
+        state,
         cache: BarCache::new(data_dir),
         now: Utc::now(),
         unknown_outcomes: 0,

@@ -1,14 +1,92 @@
 //! After the tick: counters, alerts, the metrics file and the dashboard. None of this may
 //! fail a tick: a full disk for the metrics file or a dead webhook is logged and the tick's
 //! own result stands.
+//!
+//! A tick that fails before it could read state.json still alerts and rewrites the metrics
+//! file, but never writes state.json (the damaged file may hold an order intent a person must
+//! check). Its alert bookkeeping goes to `data/ops-fallback.json` instead, so that a broken
+//! state alerts once, not every minute, exactly as a tick failing for any other reason does.
 
 use crate::config::Config;
 use crate::error::Error;
 use crate::ops::{self, alerts, prom};
 use crate::store::files::replace_quick;
-use crate::store::state::TickRecord;
+use crate::store::state::{load_halt, TickRecord};
 use crate::store::State;
 use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+
+/// What a tick without a readable state remembers for the next one: enough to alert once.
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct Fallback {
+    last_tick: Option<TickRecord>,
+    #[serde(default)]
+    ops: crate::ops::OpsState,
+}
+
+fn fallback_path(config: &Config) -> PathBuf {
+    config.bot.data_dir.join("ops-fallback.json")
+}
+
+/// The tick failed before it could run (`state` is `None` if state.json could not be read):
+/// record, alert and publish as for any failed tick, save the state only if it was read.
+pub(super) fn failed_early(
+    config: &Config,
+    state: Option<State>,
+    error: Error,
+    started: std::time::Instant,
+) -> crate::error::Result<()> {
+    let now = Utc::now();
+    let outcome: Result<String, Error> = Err(error);
+    match state {
+        Some(mut state) => {
+            record(config, &mut state, now, &outcome, Vec::new());
+            if let Err(e) = state.save(&config.bot.data_dir) {
+                log::warn!("{e}");
+            }
+            publish(config, &state, now, started.elapsed());
+        }
+        None => {
+            let path = fallback_path(config);
+            let saved: Fallback = std::fs::read(&path)
+                .ok()
+                .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+                .unwrap_or_default();
+            let mut stand_in = State::fresh();
+            stand_in.last_tick = saved.last_tick;
+            stand_in.ops = saved.ops;
+            // The metrics file must still show a halt: the halt file outlives the state.
+            stand_in.risk.halted = load_halt(&config.bot.data_dir).ok().flatten();
+            record(config, &mut stand_in, now, &outcome, Vec::new());
+            let keep = Fallback {
+                last_tick: stand_in.last_tick.clone(),
+                ops: stand_in.ops.clone(),
+            };
+            match serde_json::to_vec_pretty(&keep) {
+                Ok(json) => {
+                    if let Err(e) = replace_quick(&path, &json) {
+                        log::warn!("{e}");
+                    }
+                }
+                Err(e) => log::warn!("cannot encode {}: {e}", path.display()),
+            }
+            publish(config, &stand_in, now, started.elapsed());
+        }
+    }
+    outcome.map(|_| ())
+}
+
+/// The state was read again: the stand-in bookkeeping of [`failed_early`] is over, so that a
+/// later broken state alerts afresh.
+pub(super) fn forget_fallback(config: &Config) {
+    let path = fallback_path(config);
+    match std::fs::remove_file(&path) {
+        Ok(()) => log::info!("state.json is readable again; removed {}", path.display()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => log::warn!("{}", Error::io(&path, "remove", e)),
+    }
+}
 
 /// Count the tick, note failure and recovery for alerts, send alerts, remember the result.
 pub(super) fn record(
