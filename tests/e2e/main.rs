@@ -15,4 +15,5 @@ mod history;
 mod model;
 mod ops;
 mod scripts;
+mod secrets;
 mod tick;
