@@ -208,6 +208,8 @@ mod tests {
             "HTTPS://api.alpaca.markets",
             "  https://api.alpaca.markets  ",
             "https://api%2Ealpaca.markets",
+            // Full-width letters: IDNA maps them to ASCII before any lookup.
+            "https://\u{ff41}\u{ff50}\u{ff49}.alpaca.markets",
         ] {
             let e = Endpoint::parse_base(text).unwrap_or_else(|m| panic!("{text}: {m}"));
             assert!(e.is_live_host() && e.is_live(), "{text}");
