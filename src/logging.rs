@@ -3,11 +3,18 @@
 //! The file gets everything at the `RUST_LOG` level (info by default). Stderr gets the same
 //! when it is a terminal, but only warnings and errors under cron or Task Scheduler, which
 //! mail or keep everything a job prints: a healthy tick prints its one summary line on stdout
-//! and nothing else. The HTTP and TLS crates are capped at `warn` whatever `RUST_LOG` says,
-//! so request headers (which carry the keys) can never reach a log.
+//! and nothing else.
+//!
+//! Only this crate logs at the `RUST_LOG` level: every other crate (ureq, ureq_proto, rustls,
+//! ...) is capped at `warn` whatever `RUST_LOG` says, for every module path below it. ureq_proto
+//! traces each raw request as hex, API key headers included; env_logger lets a more specific
+//! directive (`RUST_LOG=ureq_proto::util=trace`) override a `filter_module` cap, so the cap is
+//! a [`log::Log`] wrapper around env_logger ([`Capped`]) that no directive can reach. It keeps
+//! an allow list (this crate) rather than a deny list of HTTP crates, because a deny list goes
+//! stale the day a dependency starts logging from a new crate (ureq 3 did, with ureq_proto).
 
 use chrono::Utc;
-use log::{Level, LevelFilter};
+use log::{Level, LevelFilter, Log, Metadata, Record};
 use std::fs::{File, OpenOptions};
 use std::io::{IsTerminal, Write};
 use std::path::Path;
@@ -94,9 +101,6 @@ fn init(file: Option<File>) {
     };
     let mut builder = env_logger::Builder::new();
     builder.filter_level(LevelFilter::Info).parse_default_env();
-    for noisy in ["ureq", "ureq_proto", "rustls", "webpki"] {
-        builder.filter_module(noisy, LevelFilter::Warn);
-    }
     builder.format(move |buf, record| {
         let line = format!(
             "{} {:<5} {}\n",
@@ -114,13 +118,117 @@ fn init(file: Option<File>) {
         }
         Ok(())
     });
+    let logger = builder.build();
+    let max = logger.filter();
     // A second init (tests) keeps the first logger; that is fine.
-    let _ = builder.try_init();
+    if log::set_boxed_logger(Box::new(Capped { inner: logger })).is_ok() {
+        log::set_max_level(max);
+    }
+}
+
+/// The crate whose records pass at the `RUST_LOG` level (library and binary share the name).
+const OWN_CRATE: &str = env!("CARGO_CRATE_NAME");
+
+/// Another logger, with every record not from [`OWN_CRATE`] capped at `warn`.
+struct Capped<L> {
+    inner: L,
+}
+
+/// True when a record at `level` from `path` (a target or module path) may be logged.
+fn allowed(path: &str, level: Level) -> bool {
+    level <= Level::Warn || path.split("::").next() == Some(OWN_CRATE)
+}
+
+impl<L: Log> Log for Capped<L> {
+    fn enabled(&self, metadata: &Metadata) -> bool {
+        allowed(metadata.target(), metadata.level()) && self.inner.enabled(metadata)
+    }
+
+    fn log(&self, record: &Record) {
+        // The target can be set freely by the caller; the module path is where the call is.
+        let from_here = allowed(record.target(), record.level())
+            && record
+                .module_path()
+                .is_none_or(|m| allowed(m, record.level()));
+        if from_here {
+            self.inner.log(record);
+        }
+    }
+
+    fn flush(&self) {
+        self.inner.flush();
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Records what reaches it.
+    struct Sink(Mutex<Vec<String>>);
+
+    impl Log for Sink {
+        fn enabled(&self, _: &Metadata) -> bool {
+            true
+        }
+        fn log(&self, record: &Record) {
+            self.0.lock().unwrap().push(format!("{}", record.args()));
+        }
+        fn flush(&self) {}
+    }
+
+    #[test]
+    fn other_crates_are_capped_at_warn_for_every_module_path() {
+        let capped = Capped {
+            inner: Sink(Mutex::new(Vec::new())),
+        };
+        let emit = |target: &str, module: &str, level: Level, text: &str| {
+            let meta = Metadata::builder().target(target).level(level).build();
+            let passes = capped.enabled(&meta);
+            capped.log(
+                &Record::builder()
+                    .metadata(meta)
+                    .module_path(Some(module))
+                    .args(format_args!("{text}"))
+                    .build(),
+            );
+            passes
+        };
+        assert!(!emit(
+            "ureq_proto::util",
+            "ureq_proto::util",
+            Level::Trace,
+            "hex"
+        ));
+        assert!(!emit("ureq", "ureq::run", Level::Debug, "GET uri"));
+        assert!(!emit(
+            "rustls::client::hs",
+            "rustls::client::hs",
+            Level::Info,
+            "tls"
+        ));
+        assert!(!emit(
+            "ureq_protocol",
+            "ureq_protocol",
+            Level::Info,
+            "lookalike"
+        ));
+        // A foreign call that borrows our name as its target is still judged by where it is.
+        assert!(emit(
+            "prometheus_bot",
+            "ureq_proto::util",
+            Level::Trace,
+            "spoof"
+        ));
+        assert!(emit("ureq", "ureq::run", Level::Warn, "warned"));
+        assert!(emit(
+            "prometheus_bot::cmd::tick",
+            "prometheus_bot::cmd::tick",
+            Level::Trace,
+            "ours"
+        ));
+        assert_eq!(*capped.inner.0.lock().unwrap(), ["warned", "ours"]);
+    }
 
     #[test]
     fn rotation_shifts_old_files_and_keeps_a_bounded_number() {

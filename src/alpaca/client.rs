@@ -100,8 +100,8 @@ impl Alpaca {
             .into();
         Alpaca {
             agent,
-            trading_url: config.trading_url.clone(),
-            data_url: config.data_url.clone(),
+            trading_url: config.trading_url.to_string(),
+            data_url: config.data_url.to_string(),
             feed: config.feed,
             credentials,
             max_retries: config.max_retries,

@@ -4,8 +4,13 @@
 //! file, the line and the key. Paths inside the config resolve against the config file's own
 //! folder, because cron and Task Scheduler start the bot in some other working directory.
 
+mod deadline;
+mod endpoint;
 mod ops;
 
+pub use endpoint::{
+    Endpoint, Host, WebhookUrl, LIVE_TRADING_HOST, LIVE_TRADING_URL, PAPER_TRADING_HOST,
+};
 pub use ops::OpsConfig;
 
 use crate::domain::{is_valid_symbol, Timeframe};
@@ -15,9 +20,6 @@ use serde::{Deserialize, Deserializer};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 use toml::Spanned;
-
-/// Alpaca's live trading host: the only URL allowed with `live = true`.
-pub const LIVE_TRADING_URL: &str = "https://api.alpaca.markets";
 
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -32,8 +34,9 @@ pub struct Config {
 
 #[derive(Debug, Clone)]
 pub struct AlpacaConfig {
-    pub trading_url: String,
-    pub data_url: String,
+    /// Normalized `scheme://host[:port]`: the host checked against `live` is the host dialled.
+    pub trading_url: Endpoint,
+    pub data_url: Endpoint,
     pub feed: Feed,
     pub live: bool,
     /// The market-data plan: on the free one, SIP data from the last 15 minutes is refused.
@@ -229,7 +232,7 @@ struct RawRisk {
     max_price_age_secs: u64,
     shared_account: bool,
     close_margin_secs: Spanned<u64>,
-    max_missing_bars: u32,
+    max_missing_bars: Spanned<u32>,
 }
 
 impl Default for RawRisk {
@@ -246,7 +249,7 @@ impl Default for RawRisk {
             max_price_age_secs: d.max_price_age_secs,
             shared_account: d.shared_account,
             close_margin_secs: Spanned::new(0..0, d.close_margin.as_secs()),
-            max_missing_bars: d.max_missing_bars,
+            max_missing_bars: Spanned::new(0..0, d.max_missing_bars),
         }
     }
 }
@@ -261,8 +264,8 @@ struct RawAlpaca {
     subscription: Subscription,
     recent_sip: RecentSip,
     timeout_secs: Spanned<f64>,
-    max_retries: u32,
-    retry_base_ms: u64,
+    max_retries: Spanned<u32>,
+    retry_base_ms: Spanned<u64>,
     tick_deadline_secs: Spanned<f64>,
 }
 
@@ -276,8 +279,8 @@ impl Default for RawAlpaca {
             subscription: Subscription::Free,
             recent_sip: RecentSip::Clamp,
             timeout_secs: Spanned::new(0..0, 10.0),
-            max_retries: 3,
-            retry_base_ms: 500,
+            max_retries: Spanned::new(0..0, 3),
+            retry_base_ms: Spanned::new(0..0, 500),
             tick_deadline_secs: Spanned::new(0..0, 40.0),
         }
     }
@@ -352,7 +355,7 @@ impl Config {
     /// paths). Pure: touches no file.
     pub fn from_str(text: &str, path: &Path) -> Result<Config> {
         let here = |span: std::ops::Range<usize>, key: &str, msg: String| {
-            Error::config(path, Some(line_of(text, span.start)), Some(key), msg)
+            Error::config(path, line_at(text, &span), Some(key), msg)
         };
         let positive = |v: Spanned<f64>, key: &str, what: &str| -> Result<f64> {
             let x = *v.get_ref();
@@ -371,36 +374,35 @@ impl Config {
         })?;
 
         let a = raw.alpaca;
-        check_url(a.trading_url.get_ref())
+        let trading_url = Endpoint::parse_base(a.trading_url.get_ref())
             .map_err(|m| here(a.trading_url.span(), "trading_url", m))?;
-        check_url(a.data_url.get_ref()).map_err(|m| here(a.data_url.span(), "data_url", m))?;
-        let trading_url = a.trading_url.into_inner().trim_end_matches('/').to_string();
-        let is_live_host = trading_url == LIVE_TRADING_URL;
-        if *a.live.get_ref() && !is_live_host {
-            let msg = format!("`live = true` needs trading_url = \"{LIVE_TRADING_URL}\"");
+        let data_url = Endpoint::parse_base(a.data_url.get_ref())
+            .map_err(|m| here(a.data_url.span(), "data_url", m))?;
+        if *a.live.get_ref() && !trading_url.is_live() {
+            let msg = format!(
+                "`live = true` needs trading_url = \"{LIVE_TRADING_URL}\" (it is {trading_url})"
+            );
             return Err(here(a.live.span(), "live", msg));
         }
-        if !*a.live.get_ref() && is_live_host {
-            let msg = "this is Alpaca's live host but `live = false`: use https://paper-api.alpaca.markets, \
-                       or set live = true to trade real money";
-            return Err(Error::config(path, None, Some("trading_url"), msg));
+        if !*a.live.get_ref() && trading_url.is_live_host() {
+            let msg = format!(
+                "{trading_url} is Alpaca's live host but `live = false`: use \
+                 https://{PAPER_TRADING_HOST}, or set live = true to trade real money"
+            );
+            return Err(here(a.trading_url.span(), "trading_url", msg));
         }
-        let timeout = *a.timeout_secs.get_ref();
-        if !(0.1..=60.0).contains(&timeout) {
-            let msg = format!("must be between 0.1 and 60 seconds, got {timeout}");
-            return Err(here(a.timeout_secs.span(), "timeout_secs", msg));
-        }
+        let limits = deadline::check(&a, text, path)?;
         let alpaca = AlpacaConfig {
             trading_url,
-            data_url: a.data_url.into_inner().trim_end_matches('/').to_string(),
+            data_url,
             feed: a.feed,
             live: a.live.into_inner(),
             subscription: a.subscription,
             recent_sip: a.recent_sip,
-            timeout: Duration::from_secs_f64(timeout),
-            max_retries: a.max_retries.min(10),
-            retry_base: Duration::from_millis(a.retry_base_ms.min(10_000)),
-            tick_deadline: Duration::from_secs_f64(*a.tick_deadline_secs.get_ref()),
+            timeout: limits.timeout,
+            max_retries: limits.max_retries,
+            retry_base: limits.retry_base,
+            tick_deadline: limits.tick_deadline,
         };
 
         let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
@@ -503,14 +505,27 @@ impl Config {
             max_drawdown_pct: limit(r.max_drawdown_pct, "max_drawdown_pct", 100.0)?,
             max_price_age_secs: r.max_price_age_secs,
             shared_account: r.shared_account,
-            close_margin: Duration::from_secs(*r.close_margin_secs.get_ref()),
-            max_missing_bars: r.max_missing_bars,
+            close_margin: deadline::close_margin(&r.close_margin_secs, &alpaca, text, path)?,
+            max_missing_bars: deadline::max_missing_bars(&r.max_missing_bars, text, path)?,
         };
 
-        if let Err(m) = check_url_if_set(raw.alerts.webhook_url.get_ref()) {
-            return Err(here(raw.alerts.webhook_url.span(), "webhook_url", m));
-        }
-        let ops = ops::resolve(raw.monitoring, raw.alerts, raw.report, raw.logs, &dir);
+        let hook = &raw.alerts.webhook_url;
+        let webhook_url = if hook.get_ref().trim().is_empty() {
+            None
+        } else {
+            Some(
+                WebhookUrl::parse(hook.get_ref())
+                    .map_err(|m| here(hook.span(), "webhook_url", m))?,
+            )
+        };
+        let ops = ops::resolve(
+            raw.monitoring,
+            raw.alerts,
+            webhook_url,
+            raw.report,
+            raw.logs,
+            &dir,
+        );
 
         Ok(Config {
             path: path.to_path_buf(),
@@ -532,41 +547,10 @@ impl Config {
     }
 }
 
-fn check_url_if_set(url: &str) -> Result<(), String> {
-    if url.trim().is_empty() {
-        Ok(())
-    } else {
-        check_url(url.trim())
-    }
-}
-
-/// `https://` anywhere; `http://` only to this machine (the tests' fake Alpaca).
-fn check_url(url: &str) -> Result<(), String> {
-    let (scheme, rest) = url
-        .split_once("://")
-        .ok_or_else(|| format!("`{url}` is not a URL (expected https://host)"))?;
-    let host = host_of(rest);
-    if host.is_empty() {
-        return Err(format!("`{url}` has no host"));
-    }
-    match scheme {
-        "https" => Ok(()),
-        "http" if matches!(host, "127.0.0.1" | "localhost" | "[::1]") => Ok(()),
-        "http" => Err(format!(
-            "`{url}` is plain http: keys would cross the network unencrypted; use https"
-        )),
-        _ => Err(format!(
-            "`{url}`: unsupported scheme `{scheme}` (expected https)"
-        )),
-    }
-}
-
-fn host_of(authority_and_path: &str) -> &str {
-    let authority = authority_and_path.split('/').next().unwrap_or("");
-    if authority.starts_with('[') {
-        return authority.split_inclusive(']').next().unwrap_or("");
-    }
-    authority.split(':').next().unwrap_or("")
+/// The line of a value's span, or `None` for a default the file does not write (its span
+/// is the empty `0..0`): a message must not point at line 1 for a key that is not there.
+fn line_at(text: &str, span: &std::ops::Range<usize>) -> Option<usize> {
+    (span.end > 0).then(|| line_of(text, span.start))
 }
 
 /// 1-based line number of byte `offset`.

@@ -1,5 +1,6 @@
 //! The operations sections: `[monitoring]`, `[alerts]`, `[report]` and `[logs]`.
 
+use super::WebhookUrl;
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 
@@ -11,8 +12,8 @@ pub struct OpsConfig {
     /// A gap between two ticks longer than this during market hours counts as missed ticks.
     pub missed_tick_minutes: u32,
     /// Slack-compatible incoming webhook (`{"text": ...}`); Discord's `/slack` endpoints and
-    /// ntfy-style receivers take the same JSON.
-    pub webhook_url: Option<String>,
+    /// ntfy-style receivers take the same JSON. Its path is a secret: `Debug` hides it.
+    pub webhook_url: Option<WebhookUrl>,
     /// An identical alert is not sent again within this many minutes.
     pub alert_repeat_minutes: u32,
     /// Refresh `logs/dashboard.html` after each tick.
@@ -80,15 +81,15 @@ impl Default for RawLogs {
 pub(super) fn resolve(
     monitoring: RawMonitoring,
     alerts: RawAlerts,
+    webhook_url: Option<WebhookUrl>,
     report: RawReport,
     logs: RawLogs,
     dir: &Path,
 ) -> OpsConfig {
-    let url = alerts.webhook_url.into_inner();
     OpsConfig {
         prom_file: (!monitoring.prom_file.is_empty()).then(|| dir.join(&monitoring.prom_file)),
         missed_tick_minutes: monitoring.missed_tick_minutes.max(1),
-        webhook_url: (!url.trim().is_empty()).then(|| url.trim().to_string()),
+        webhook_url,
         alert_repeat_minutes: alerts.repeat_minutes,
         dashboard: report.dashboard,
         log_max_bytes: (logs.max_size_mb.clamp(0.1, 1024.0) * 1024.0 * 1024.0) as u64,

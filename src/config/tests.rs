@@ -15,8 +15,17 @@ const MINIMAL: &str = "[[symbol]]\nname = \"AAPL\"\nqty = 1\nstrategy = { kind =
 #[test]
 fn the_shipped_config_is_valid_and_has_the_documented_defaults() {
     let c = parse(SHIPPED).unwrap();
-    assert_eq!(c.alpaca.trading_url, "https://paper-api.alpaca.markets");
-    assert_eq!(c.alpaca.data_url, "https://data.alpaca.markets");
+    assert_eq!(
+        c.alpaca.trading_url.to_string(),
+        "https://paper-api.alpaca.markets"
+    );
+    assert_eq!(c.alpaca.data_url.to_string(), "https://data.alpaca.markets");
+    assert_eq!(c.alpaca.tick_deadline, Duration::from_secs(40));
+    assert_eq!(c.alpaca.max_retries, 3);
+    assert_eq!(c.alpaca.retry_base, Duration::from_millis(500));
+    assert_eq!(c.risk.close_margin, Duration::from_secs(60));
+    assert_eq!(c.risk.max_missing_bars, 2);
+    assert_eq!(c.ops.webhook_url, None);
     assert_eq!(c.alpaca.feed, Feed::Iex);
     assert!(!c.alpaca.live);
     assert_eq!(c.bot.timeframe, Timeframe::Min1);
@@ -157,7 +166,7 @@ fn http_is_refused_except_on_loopback() {
         "[alpaca]\ntrading_url = \"http://paper-api.alpaca.markets\"\n{MINIMAL}"
     ));
     assert!(
-        e.contains(":2: `trading_url`: `http://paper-api.alpaca.markets` is plain http"),
+        e.contains(":2: `trading_url`: http://paper-api.alpaca.markets is plain http"),
         "{e}"
     );
     for ok in [
@@ -169,12 +178,32 @@ fn http_is_refused_except_on_loopback() {
             "[alpaca]\ntrading_url = \"{ok}\"\ndata_url = \"{ok}/\"\n{MINIMAL}"
         ))
         .unwrap();
-        assert_eq!(c.alpaca.data_url, ok, "trailing slash is trimmed");
+        assert_eq!(
+            c.alpaca.data_url.to_string(),
+            ok,
+            "trailing slash is trimmed"
+        );
     }
     let e = err(&format!(
         "[alpaca]\ndata_url = \"http://127.0.0.1.evil.com\"\n{MINIMAL}"
     ));
-    assert!(e.contains("plain http"), "{e}");
+    assert!(
+        e.contains(":2: `data_url`:") && e.contains("plain http"),
+        "{e}"
+    );
+}
+
+#[test]
+fn user_info_before_the_loopback_host_is_refused() {
+    // The text starts with 127.0.0.1, but the host dialled is 127.0.0.2.
+    let e = err(&format!(
+        "[alpaca]\ntrading_url = \"http://127.0.0.1:1@127.0.0.2:8080\"\n{MINIMAL}"
+    ));
+    assert!(e.contains(":2: `trading_url`: has user-info"), "{e}");
+    let e = err(&format!(
+        "[alpaca]\ndata_url = \"https://paper-api.alpaca.markets@api.alpaca.markets\"\n{MINIMAL}"
+    ));
+    assert!(e.contains(":2: `data_url`: has user-info"), "{e}");
 }
 
 #[test]
@@ -184,15 +213,159 @@ fn live_needs_the_live_host_and_the_live_host_needs_live() {
         e.contains(":2: `live`: `live = true` needs trading_url"),
         "{e}"
     );
+    for live_host in [
+        LIVE_TRADING_URL,
+        "https://API.alpaca.markets",
+        "https://api.alpaca.markets.",
+        "https://api.alpaca.markets:443",
+        "https://api.alpaca.markets/",
+        "https://Api.Alpaca.Markets.:443/",
+        "https://api.alpaca.markets:8443",
+    ] {
+        let e = err(&format!(
+            "[alpaca]\ntrading_url = \"{live_host}\"\n{MINIMAL}"
+        ));
+        assert!(
+            e.contains(":2: `trading_url`:") && e.contains("live host but `live = false`"),
+            "{live_host}: {e}"
+        );
+    }
     let e = err(&format!(
-        "[alpaca]\ntrading_url = \"{LIVE_TRADING_URL}\"\n{MINIMAL}"
+        "[alpaca]\ntrading_url = \"https://paper-api.alpaca.markets@api.alpaca.markets\"\n{MINIMAL}"
     ));
-    assert!(e.contains("live host but `live = false`"), "{e}");
+    assert!(e.contains(":2: `trading_url`: has user-info"), "{e}");
+    for live_host in [LIVE_TRADING_URL, "https://API.alpaca.markets.:443/"] {
+        let c = parse(&format!(
+            "[alpaca]\nlive = true\ntrading_url = \"{live_host}\"\n{MINIMAL}"
+        ))
+        .unwrap();
+        assert!(c.alpaca.live);
+        assert_eq!(c.alpaca.trading_url.to_string(), LIVE_TRADING_URL);
+    }
+    let e = err(&format!(
+        "[alpaca]\nlive = true\ntrading_url = \"https://api.alpaca.markets:8443\"\n{MINIMAL}"
+    ));
+    assert!(e.contains(":2: `live`: `live = true` needs"), "{e}");
     let c = parse(&format!(
-        "[alpaca]\nlive = true\ntrading_url = \"{LIVE_TRADING_URL}\"\n{MINIMAL}"
+        "[alpaca]\ntrading_url = \"https://PAPER-API.alpaca.markets./\"\n{MINIMAL}"
     ))
     .unwrap();
-    assert!(c.alpaca.live);
+    assert_eq!(
+        c.alpaca.trading_url.to_string(),
+        "https://paper-api.alpaca.markets"
+    );
+}
+
+#[test]
+fn a_refused_webhook_url_never_echoes_its_path_or_query() {
+    for bad in [
+        "http://hooks.example.com/services/T000/XXSECRETXX?token=QSECRET",
+        "hooks.slack.com/services/T000/XXSECRETXX",
+        "https://user:QSECRET@hooks.slack.com/services/XXSECRETXX",
+        "gopher://hooks.example.com/XXSECRETXX?QSECRET",
+        "https://hooks..example.com/XXSECRETXX",
+    ] {
+        let e = err(&format!("{MINIMAL}[alerts]\nwebhook_url = \"{bad}\"\n"));
+        assert!(e.contains(":6: `webhook_url`:"), "{bad}: {e}");
+        assert!(
+            !e.contains("XXSECRETXX") && !e.contains("QSECRET") && !e.contains("T000"),
+            "{bad}: {e}"
+        );
+    }
+    let c = parse(&format!(
+        "{MINIMAL}[alerts]\nwebhook_url = \"https://hooks.slack.com/services/T000/XXSECRETXX\"\n"
+    ))
+    .unwrap();
+    let hook = c.ops.webhook_url.as_ref().unwrap();
+    assert_eq!(
+        hook.expose(),
+        "https://hooks.slack.com/services/T000/XXSECRETXX"
+    );
+    let shown = format!("{c:?}");
+    assert!(
+        !shown.contains("XXSECRETXX") && shown.contains("https://hooks.slack.com/***"),
+        "Debug of the config hides the webhook's path"
+    );
+}
+
+#[test]
+fn the_deadline_must_hold_the_timeouts_and_retries() {
+    let alpaca = |lines: &str| format!("[alpaca]\n{lines}\n{MINIMAL}");
+    let c = parse(&alpaca(
+        "tick_deadline_secs = 5\ntimeout_secs = 2.5\nmax_retries = 10\nretry_base_ms = 5000",
+    ))
+    .unwrap();
+    assert_eq!(c.alpaca.tick_deadline, Duration::from_secs(5));
+    assert_eq!(c.alpaca.timeout, Duration::from_millis(2500));
+    assert_eq!(c.alpaca.max_retries, 10);
+    assert_eq!(c.alpaca.retry_base, Duration::from_secs(5));
+    let c = parse(&alpaca("tick_deadline_secs = 55\nretry_base_ms = 10000")).unwrap();
+    assert_eq!(c.alpaca.tick_deadline, Duration::from_secs(55));
+    for (lines, needle) in [
+        ("tick_deadline_secs = 4.9", ":2: `tick_deadline_secs`: must be between 5 and 55"),
+        ("tick_deadline_secs = 56", ":2: `tick_deadline_secs`: must be between 5 and 55"),
+        ("tick_deadline_secs = nan", ":2: `tick_deadline_secs`: must be between 5 and 55"),
+        (
+            "tick_deadline_secs = 10\ntimeout_secs = 5.5",
+            ":3: `timeout_secs`: timeout_secs = 5.5 is more than half of tick_deadline_secs = 10",
+        ),
+        // Only the deadline is written: the default 10 s timeout no longer fits, and the
+        // written key is the one named.
+        (
+            "tick_deadline_secs = 19",
+            ":2: `tick_deadline_secs`: timeout_secs = 10 is more than half",
+        ),
+        ("max_retries = 100000", ":2: `max_retries`: must be at most 10, got 100000"),
+        ("max_retries = 11", ":2: `max_retries`: must be at most 10, got 11"),
+        ("retry_base_ms = 10001", ":2: `retry_base_ms`: must be at most 10000 ms"),
+        (
+            "tick_deadline_secs = 6\ntimeout_secs = 1\nretry_base_ms = 6001",
+            ":4: `retry_base_ms`: the first backoff, retry_base_ms = 6001, is longer than tick_deadline_secs = 6",
+        ),
+    ] {
+        let e = err(&alpaca(lines));
+        assert!(e.contains(needle), "{lines}: {e}");
+    }
+}
+
+#[test]
+fn the_close_margin_and_missing_bars_are_bounded() {
+    let risk = |lines: &str| format!("{MINIMAL}[risk]\n{lines}\n");
+    let c = parse(&risk("close_margin_secs = 10\nmax_missing_bars = 100")).unwrap();
+    assert_eq!(c.risk.close_margin, Duration::from_secs(10));
+    assert_eq!(c.risk.max_missing_bars, 100);
+    let c = parse(&risk("close_margin_secs = 3600\nmax_missing_bars = 0")).unwrap();
+    assert_eq!(c.risk.close_margin, Duration::from_secs(3600));
+    assert_eq!(c.risk.max_missing_bars, 0);
+    for (lines, needle) in [
+        // The default timeout is 10 s: a POST sent 9 s before the close may land after it.
+        (
+            "close_margin_secs = 9",
+            ":6: `close_margin_secs`: close_margin_secs = 9 is below timeout_secs = 10",
+        ),
+        (
+            "close_margin_secs = 0",
+            ":6: `close_margin_secs`: close_margin_secs = 0 is below",
+        ),
+        (
+            "close_margin_secs = 3601",
+            ":6: `close_margin_secs`: must be at most 3600",
+        ),
+        (
+            "max_missing_bars = 101",
+            ":6: `max_missing_bars`: must be at most 100, got 101",
+        ),
+    ] {
+        let e = err(&risk(lines));
+        assert!(e.contains(needle), "{lines}: {e}");
+    }
+    let e = err(&format!(
+        "[alpaca]\ntimeout_secs = 2\n{MINIMAL}[risk]\nclose_margin_secs = 1\n"
+    ));
+    assert!(
+        e.contains(":8: `close_margin_secs`: close_margin_secs = 1 is below timeout_secs = 2"),
+        "{e}"
+    );
 }
 
 #[test]

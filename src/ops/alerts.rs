@@ -4,6 +4,7 @@
 //! be reached never fails a tick: the message stays queued (bounded) and is tried again on
 //! the next tick. The webhook URL often embeds a secret token, so it is never logged.
 
+use crate::config::WebhookUrl;
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -75,11 +76,11 @@ pub fn send(
 /// The real webhook, over HTTPS (or loopback HTTP), with a short timeout.
 pub struct Webhook {
     agent: ureq::Agent,
-    url: String,
+    url: WebhookUrl,
 }
 
 impl Webhook {
-    pub fn new(url: &str) -> Webhook {
+    pub fn new(url: &WebhookUrl) -> Webhook {
         let agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .timeout_global(Some(std::time::Duration::from_secs(3)))
@@ -87,7 +88,7 @@ impl Webhook {
             .into();
         Webhook {
             agent,
-            url: url.to_string(),
+            url: url.clone(),
         }
     }
 }
@@ -95,7 +96,7 @@ impl Webhook {
 impl Deliver for Webhook {
     fn deliver(&self, text: &str) -> Result<(), String> {
         let body = serde_json::json!({ "text": format!("prometheus-bot: {text}") });
-        match self.agent.post(&self.url).send_json(&body) {
+        match self.agent.post(self.url.expose()).send_json(&body) {
             Ok(r) if r.status().is_success() => Ok(()),
             Ok(r) => Err(format!("HTTP {}", r.status().as_u16())),
             // Not the error text: it may carry the URL, whose path is a secret token.

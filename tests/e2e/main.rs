@@ -17,4 +17,5 @@ mod model;
 mod ops;
 mod orders;
 mod scripts;
+mod secrets;
 mod tick;

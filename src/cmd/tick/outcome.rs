@@ -121,7 +121,7 @@ pub(super) fn record(
         Ok(_) => {}
     }
     let repeat = Duration::minutes(i64::from(config.ops.alert_repeat_minutes));
-    let webhook = config.ops.webhook_url.as_deref().map(alerts::Webhook::new);
+    let webhook = config.ops.webhook_url.as_ref().map(alerts::Webhook::new);
     let sink = webhook.as_ref().map(|w| w as &dyn alerts::Deliver);
     alerts::send(&mut state.ops.alerts, sink, messages, now, repeat);
     state.last_tick = Some(TickRecord { time: now, result });
