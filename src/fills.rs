@@ -19,6 +19,24 @@ pub struct Fills {
     ledger: Ledger,
 }
 
+/// The `side` of a row that changes the bot's shares without a trade (a split, or a change
+/// the person confirmed): its `qty` is signed, its `price` empty, so it moves the position
+/// and never reads as a buy or sell at some price in P&L or charts.
+pub const ADJUST_SIDE: &str = "adjust";
+
+/// Shares the bot holds that no fill explains, to be written as an `adjust` row.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Adjustment {
+    pub time: DateTime<Utc>,
+    pub symbol: String,
+    /// Signed decimal text: `10` added, `-5` removed.
+    pub qty: String,
+    /// `split` (from Alpaca's SPLIT activity) or `confirmed` (by the person, with --adjust).
+    pub kind: &'static str,
+    /// Alpaca's activity id for a split; a made-up unique id for a confirmed change.
+    pub id: String,
+}
+
 /// What `fills.csv` already holds.
 #[derive(Debug, Default)]
 pub struct Recorded {
@@ -59,6 +77,13 @@ impl Fills {
                     .insert((get(order_id).to_string(), get(status).to_string()));
                 continue;
             }
+            if get(side) == ADJUST_SIDE {
+                // Shares without a trade (a split): they count in the position, not as a fill.
+                r.activity_ids.insert(get(activity).to_string());
+                let q: f64 = get(qty).parse().unwrap_or(0.0);
+                *r.net_qty.entry(get(symbol).to_string()).or_default() += q;
+                continue;
+            }
             r.activity_ids.insert(get(activity).to_string());
             r.by_activity.insert(
                 get(activity).to_string(),
@@ -88,6 +113,28 @@ impl Fills {
                     a.order_id.clone(),
                     client_id.to_string(),
                     a.fill_type.clone().unwrap_or_else(|| "fill".into()),
+                    a.id.clone(),
+                    source.to_string(),
+                ]
+            })
+            .collect();
+        self.ledger.append(&rows)
+    }
+
+    /// Append share changes that are not trades (see [`ADJUST_SIDE`]); `source` as above.
+    pub fn append_adjustments(&self, adjustments: &[Adjustment], source: &str) -> Result<()> {
+        let rows: Vec<Vec<String>> = adjustments
+            .iter()
+            .map(|a| {
+                vec![
+                    time_cell(a.time),
+                    a.symbol.clone(),
+                    ADJUST_SIDE.to_string(),
+                    a.qty.clone(),
+                    String::new(),
+                    String::new(),
+                    String::new(),
+                    a.kind.to_string(),
                     a.id.clone(),
                     source.to_string(),
                 ]
