@@ -254,3 +254,48 @@ pub fn sync_tracked(
     *tracked = keep;
     Ok(synced)
 }
+
+#[cfg(test)]
+mod adjustment_tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn fill(id: &str, side: &str, qty: &str, price: &str) -> FillActivity {
+        FillActivity {
+            id: id.into(),
+            transaction_time: Utc.with_ymd_and_hms(2026, 11, 23, 15, 0, 0).unwrap(),
+            fill_type: Some("fill".into()),
+            price: price.into(),
+            qty: qty.into(),
+            side: side.into(),
+            symbol: "AAPL".into(),
+            order_id: "o1".into(),
+            order_status: Some("filled".into()),
+        }
+    }
+
+    #[test]
+    fn adjust_rows_move_the_position_but_are_not_fills() {
+        let dir = tempfile::tempdir().unwrap();
+        let fills = Fills::open(dir.path()).unwrap();
+        let bought = fill("f1", "buy", "10", "231");
+        fills.append_fills(&[(&bought, "pb-1")], "tick").unwrap();
+        let day = Utc.with_ymd_and_hms(2026, 11, 24, 5, 0, 0).unwrap();
+        let split = |id: &str, qty: &str| Adjustment {
+            time: day,
+            symbol: "AAPL".into(),
+            qty: qty.into(),
+            kind: "split",
+            id: id.into(),
+        };
+        // A 1-for-4 reverse split of 10 (remove 10, add 2.5), then a 3-for-1 split (+5).
+        let rows = [split("s1", "-10"), split("s2", "2.5"), split("s3", "5")];
+        fills.append_adjustments(&rows, "reconcile").unwrap();
+        let r = fills.recorded().unwrap();
+        assert_eq!(r.net_qty["AAPL"], 7.5, "10 - 10 + 2.5 + 5");
+        assert!(r.activity_ids.contains("s2"), "recorded once, by id");
+        assert!(!r.by_activity.contains_key("s1"), "not compared as a FILL");
+        assert_eq!(r.filled_by_order.get(""), None, "no order behind it");
+        assert_eq!(r.filled_by_order["o1"], 10.0);
+    }
+}

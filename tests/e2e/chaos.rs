@@ -113,10 +113,10 @@ fn two_hundred_kills_mid_tick_never_duplicate_or_lose_an_order() {
         };
         bot.next_minute(1, aapl, &tsla);
         let before = intents_on_disk(&bot);
-        // Three ticks in four aim at the window between the intent and the answer: the fake
+        // Four ticks in five aim at the window between the intent and the answer: the fake
         // holds the POST (committing the order before or after the hold) and the tick dies
-        // while it waits. The fourth dies at a random moment, mostly before any POST.
-        let targeted = rng.below(4) != 0;
+        // while it waits. The fifth dies at a random moment, mostly before any POST.
+        let targeted = rng.below(5) != 0;
         let mut child = if targeted {
             let fault = if rng.below(2) == 0 {
                 Fault::Delay(POST_HOLD)
