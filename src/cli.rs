@@ -157,6 +157,11 @@ pub struct ReconcileArgs {
     /// append what the ledgers miss, marked as recovered (never rewrites a row)
     #[argh(switch)]
     pub repair: bool,
+
+    /// with --repair: confirm shares no fill or split activity explains, as SYMBOL=SHARES (the
+    /// bot's total after the change, e.g. AAPL=20); the difference becomes an adjustment row
+    #[argh(option)]
+    pub adjust: Vec<String>,
 }
 
 /// Clear a drawdown halt so that ticks trade again; the equity peak restarts from now.

@@ -20,6 +20,24 @@ pub struct Fills {
     ledger: Ledger,
 }
 
+/// The `side` of a row that changes the bot's shares without a trade (a split, or a change
+/// the person confirmed): its `qty` is signed, its `price` empty, so it moves the position
+/// and never reads as a buy or sell at some price in P&L or charts.
+pub const ADJUST_SIDE: &str = "adjust";
+
+/// Shares the bot holds that no fill explains, to be written as an `adjust` row.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Adjustment {
+    pub time: DateTime<Utc>,
+    pub symbol: String,
+    /// Signed decimal text: `10` added, `-5` removed.
+    pub qty: String,
+    /// `split` (from Alpaca's SPLIT activity) or `confirmed` (by the person, with --adjust).
+    pub kind: &'static str,
+    /// Alpaca's activity id for a split; a made-up unique id for a confirmed change.
+    pub id: String,
+}
+
 /// What `fills.csv` already holds.
 #[derive(Debug, Default)]
 pub struct Recorded {
@@ -60,6 +78,13 @@ impl Fills {
                     .insert((get(order_id).to_string(), get(status).to_string()));
                 continue;
             }
+            if get(side) == ADJUST_SIDE {
+                // Shares without a trade (a split): they count in the position, not as a fill.
+                r.activity_ids.insert(get(activity).to_string());
+                let q: f64 = get(qty).parse().unwrap_or(0.0);
+                *r.net_qty.entry(get(symbol).to_string()).or_default() += q;
+                continue;
+            }
             r.activity_ids.insert(get(activity).to_string());
             r.by_activity.insert(
                 get(activity).to_string(),
@@ -89,6 +114,28 @@ impl Fills {
                     a.order_id.clone(),
                     client_id.to_string(),
                     a.fill_type.clone().unwrap_or_else(|| "fill".into()),
+                    a.id.clone(),
+                    source.to_string(),
+                ]
+            })
+            .collect();
+        self.ledger.append(&rows)
+    }
+
+    /// Append share changes that are not trades (see [`ADJUST_SIDE`]); `source` as above.
+    pub fn append_adjustments(&self, adjustments: &[Adjustment], source: &str) -> Result<()> {
+        let rows: Vec<Vec<String>> = adjustments
+            .iter()
+            .map(|a| {
+                vec![
+                    time_cell(a.time),
+                    a.symbol.clone(),
+                    ADJUST_SIDE.to_string(),
+                    a.qty.clone(),
+                    String::new(),
+                    String::new(),
+                    String::new(),
+                    a.kind.to_string(),
                     a.id.clone(),
                     source.to_string(),
                 ]
@@ -207,4 +254,49 @@ pub fn sync_tracked(
     }
     *tracked = keep;
     Ok(synced)
+}
+
+#[cfg(test)]
+mod adjustment_tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn fill(id: &str, side: &str, qty: &str, price: &str) -> FillActivity {
+        FillActivity {
+            id: id.into(),
+            transaction_time: Utc.with_ymd_and_hms(2026, 11, 23, 15, 0, 0).unwrap(),
+            fill_type: Some("fill".into()),
+            price: price.into(),
+            qty: qty.into(),
+            side: side.into(),
+            symbol: "AAPL".into(),
+            order_id: "o1".into(),
+            order_status: Some("filled".into()),
+        }
+    }
+
+    #[test]
+    fn adjust_rows_move_the_position_but_are_not_fills() {
+        let dir = tempfile::tempdir().unwrap();
+        let fills = Fills::open(dir.path()).unwrap();
+        let bought = fill("f1", "buy", "10", "231");
+        fills.append_fills(&[(&bought, "pb-1")], "tick").unwrap();
+        let day = Utc.with_ymd_and_hms(2026, 11, 24, 5, 0, 0).unwrap();
+        let split = |id: &str, qty: &str| Adjustment {
+            time: day,
+            symbol: "AAPL".into(),
+            qty: qty.into(),
+            kind: "split",
+            id: id.into(),
+        };
+        // A 1-for-4 reverse split of 10 (remove 10, add 2.5), then a 3-for-1 split (+5).
+        let rows = [split("s1", "-10"), split("s2", "2.5"), split("s3", "5")];
+        fills.append_adjustments(&rows, "reconcile").unwrap();
+        let r = fills.recorded().unwrap();
+        assert_eq!(r.net_qty["AAPL"], 7.5, "10 - 10 + 2.5 + 5");
+        assert!(r.activity_ids.contains("s2"), "recorded once, by id");
+        assert!(!r.by_activity.contains_key("s1"), "not compared as a FILL");
+        assert_eq!(r.filled_by_order.get(""), None, "no order behind it");
+        assert_eq!(r.filled_by_order["o1"], 10.0);
+    }
 }

@@ -7,6 +7,7 @@
 
 use super::wire::{
     self, Account, ApiError, BarsPage, Clock, FillActivity, LatestTrades, Order, Position,
+    SplitActivity,
 };
 use crate::config::{AlpacaConfig, Feed};
 use crate::credentials::Credentials;
@@ -170,6 +171,37 @@ impl Alpaca {
         }
         Err(Error::Refused(
             "more than 100,000 fill activities: narrow --since".into(),
+        ))
+    }
+
+    /// Every SPLIT activity booked after `after`, oldest first: the share changes no fill
+    /// explains. Paged like FILL activities (a short page is the last; the token is the last id).
+    pub fn split_activities(&self, after: DateTime<Utc>) -> Result<Vec<SplitActivity>> {
+        const PAGE: usize = 100;
+        let mut out: Vec<SplitActivity> = Vec::new();
+        for _ in 0..100 {
+            let mut query = vec![
+                ("after", rfc3339(after)),
+                ("direction", "asc".to_string()),
+                ("page_size", PAGE.to_string()),
+            ];
+            if let Some(last) = out.last() {
+                query.push(("page_token", last.id.clone()));
+            }
+            let page: Vec<SplitActivity> =
+                self.get(&self.trading_url, "/v2/account/activities/SPLIT", &query)?;
+            let done = page.len() < PAGE;
+            for a in page {
+                if !out.iter().any(|seen| seen.id == a.id) {
+                    out.push(a);
+                }
+            }
+            if done {
+                return Ok(out);
+            }
+        }
+        Err(Error::Refused(
+            "more than 10,000 split activities: narrow --since".into(),
         ))
     }
 

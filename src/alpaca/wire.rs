@@ -119,6 +119,43 @@ pub struct FillActivity {
     pub order_status: Option<String>,
 }
 
+/// One SPLIT non-trade activity from `GET /v2/account/activities/SPLIT`: shares the broker
+/// added (positive `qty`) or removed (negative) for a split, with no order and no price behind
+/// them. A forward split is one entry adding shares; a reverse split removes every old share
+/// and adds the new ones (two entries), so the signed sum is what the position changed by.
+/// Fields per alpaca-py 0.44 `NonTradeActivity` (everything but `id` and `date` optional).
+#[derive(Debug, Clone, Deserialize)]
+pub struct SplitActivity {
+    pub id: String,
+    /// The day the split was booked: `YYYY-MM-DD` (alpaca-py types it a date).
+    pub date: String,
+    pub symbol: Option<String>,
+    /// A decimal string in Alpaca's samples; alpaca-py also accepts a JSON number.
+    pub qty: Option<serde_json::Value>,
+    pub description: Option<String>,
+}
+
+impl SplitActivity {
+    /// Signed shares as exact decimal text; `None` when absent, null or not a number.
+    pub fn shares(&self) -> Option<String> {
+        let text = match self.qty.as_ref()? {
+            serde_json::Value::String(s) => s.trim().to_string(),
+            serde_json::Value::Number(n) => n.to_string(),
+            _ => return None,
+        };
+        text.parse::<f64>()
+            .ok()
+            .filter(|q| q.is_finite())
+            .map(|_| text)
+    }
+
+    /// The booking day, from `YYYY-MM-DD` or the date part of an RFC 3339 time.
+    pub fn day(&self) -> Option<chrono::NaiveDate> {
+        let head = self.date.get(..10)?;
+        chrono::NaiveDate::parse_from_str(head, "%Y-%m-%d").ok()
+    }
+}
+
 #[derive(Debug, Clone, Copy, Deserialize)]
 pub struct Trade {
     pub t: DateTime<Utc>,
@@ -202,6 +239,26 @@ mod tests {
             c.timestamp.with_timezone(&Utc).to_rfc3339(),
             "2026-10-05T14:00:00.123456789+00:00"
         );
+    }
+
+    #[test]
+    fn split_activities_as_alpaca_and_alpaca_py_send_them() {
+        let text = r#"[
+          {"id":"20261124000000000::a","activity_type":"SPLIT","date":"2026-11-24",
+           "net_amount":"0","description":"ADD, From QTY:10, To QTY:20","status":"executed",
+           "symbol":"AAPL","qty":"10","price":"115.5","per_share_amount":null},
+          {"id":"20261125000000000::b","activity_type":"SPLIT","date":"2026-11-25T00:00:00Z",
+           "net_amount":0,"description":"","symbol":"TSLA","qty":-30},
+          {"id":"20261125000000000::c","activity_type":"SPLIT","date":"2026-11-25","qty":null}
+        ]"#;
+        let all: Vec<SplitActivity> = serde_json::from_str(text).unwrap();
+        assert_eq!(all[0].shares().as_deref(), Some("10"));
+        assert_eq!(all[1].shares().as_deref(), Some("-30"));
+        assert_eq!(all[2].shares(), None);
+        assert_eq!(all[2].symbol, None);
+        let day = chrono::NaiveDate::from_ymd_opt(2026, 11, 25);
+        assert_eq!(all[1].day(), day);
+        assert_eq!(all[2].day(), day);
     }
 
     #[test]

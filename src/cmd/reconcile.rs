@@ -4,14 +4,20 @@
 //! price compared as the exact strings Alpaca sent) and positions (the broker's against the
 //! sum of the fills ledger). Prints one line per mismatch and exits 1 if any remain.
 //! `--repair` appends what the ledgers miss, marked as recovered; it never rewrites a row.
+//!
+//! Shares can change without a fill: a split books SPLIT activities (shares added, or removed
+//! and re-added), which `--repair` records as `adjust` rows keyed by the activity id. A change
+//! no activity explains is recorded only when the person confirms it with
+//! `--adjust SYMBOL=SHARES`, and only if SHARES is what the broker holds (at most what it
+//! holds, on a shared account): never guessed, never silent.
 
-use crate::alpaca::wire::{FillActivity, Order};
+use crate::alpaca::wire::{FillActivity, Order, SplitActivity};
 use crate::alpaca::Alpaca;
 use crate::cli::ReconcileArgs;
 use crate::config::Config;
 use crate::credentials::Credentials;
 use crate::error::{Error, Result};
-use crate::fills::Fills;
+use crate::fills::{Adjustment, Fills};
 use crate::store::ledger::{self, time_cell, Ledger};
 use crate::store::TickLock;
 use chrono::{Duration, NaiveDate, TimeZone, Utc};
@@ -33,6 +39,13 @@ pub fn run(config: &Config, args: &ReconcileArgs) -> Result<()> {
         }
         None => Utc::now() - Duration::days(30),
     };
+    let names = config.symbol_names();
+    let adjust = parse_adjustments(&args.adjust, &names)?;
+    if !adjust.is_empty() && !args.repair {
+        return Err(Error::Usage(
+            "--adjust writes to fills.csv: pass it together with --repair".into(),
+        ));
+    }
     let credentials = Credentials::find(&config.env_file())?;
     let data_dir = &config.bot.data_dir;
     let _lock = TickLock::acquire(data_dir)?;
@@ -40,7 +53,6 @@ pub fn run(config: &Config, args: &ReconcileArgs) -> Result<()> {
     let orders_ledger = Ledger::open(&ledger_dir, "orders.csv", ledger::ORDERS)?;
     let fills = Fills::open(&ledger_dir)?;
     let client = Alpaca::new(&config.alpaca, credentials);
-    let names = config.symbol_names();
     let shared = config.risk.shared_account;
 
     let broker_orders = client.orders_since(since, Some(&names))?;
@@ -53,6 +65,12 @@ pub fn run(config: &Config, args: &ReconcileArgs) -> Result<()> {
         .positions()?
         .into_iter()
         .map(|p| (p.symbol.clone(), p.signed_qty()))
+        .collect();
+    check_adjustments(&adjust, &positions, shared)?;
+    let splits: Vec<SplitActivity> = client
+        .split_activities(since)?
+        .into_iter()
+        .filter(|a| a.symbol.as_deref().is_some_and(|s| names.contains(&s)))
         .collect();
 
     let ledger_rows = orders_ledger.read_all()?;
@@ -73,6 +91,7 @@ pub fn run(config: &Config, args: &ReconcileArgs) -> Result<()> {
 
     let mut report: Vec<(String, String, String)> = Vec::new();
     let mut unrepairable = 0usize;
+    let mut adjusted = 0usize;
 
     // Orders the bot placed that its ledger does not have.
     let missing_orders: Vec<&Order> = broker_orders
@@ -145,6 +164,43 @@ pub fn run(config: &Config, args: &ReconcileArgs) -> Result<()> {
             Some(_) => {}
         }
     }
+    // Splits: shares the broker added or removed with no fill. On a shared account the
+    // activity covers the person's shares too, so only the person can say what is the bot's.
+    let mut missing_splits: Vec<Adjustment> = Vec::new();
+    for a in splits
+        .iter()
+        .filter(|a| !recorded.activity_ids.contains(&a.id))
+    {
+        let symbol = a.symbol.clone().unwrap_or_default();
+        let what = format!(
+            "SPLIT activity {} on {}: {} shares ({})",
+            a.id,
+            a.date,
+            a.shares().as_deref().unwrap_or("?"),
+            a.description.as_deref().unwrap_or("")
+        );
+        if shared {
+            log::warn!("{symbol}: {what}; the account is shared, so the bot's part is yours to confirm: `reconcile --repair --adjust {symbol}=SHARES`");
+            continue;
+        }
+        match (a.shares(), a.day()) {
+            (Some(qty), Some(day)) => {
+                report.push(("split missing".into(), symbol.clone(), what));
+                missing_splits.push(Adjustment {
+                    time: new_york_midnight(day).unwrap_or(since),
+                    symbol,
+                    qty,
+                    kind: "split",
+                    id: a.id.clone(),
+                });
+            }
+            _ => {
+                unrepairable += 1;
+                let why = format!("{what}: no readable qty or date; confirm the shares with --repair --adjust {symbol}=SHARES");
+                report.push(("split unreadable".into(), symbol, why));
+            }
+        }
+    }
     if args.repair {
         let rows: Vec<Vec<String>> = missing_orders
             .iter()
@@ -178,6 +234,16 @@ pub fn run(config: &Config, args: &ReconcileArgs) -> Result<()> {
             })
             .collect();
         fills.append_fills(&fill_rows, "reconcile")?;
+        fills.append_adjustments(&missing_splits, "reconcile")?;
+        let net = fills.recorded()?.net_qty;
+        let confirmed = confirmed_adjustments(&adjust, &net, Utc::now());
+        for (symbol, target) in &adjust {
+            if !confirmed.iter().any(|a| &a.symbol == symbol) {
+                println!("{symbol}: fills.csv already adds up to {target}; no adjustment needed");
+            }
+        }
+        fills.append_adjustments(&confirmed, "reconcile")?;
+        adjusted = confirmed.len();
     }
     // Positions against the fills ledger (after any repair).
     if !shared {
@@ -189,12 +255,15 @@ pub fn run(config: &Config, args: &ReconcileArgs) -> Result<()> {
             );
             if (broker - ours).abs() > 1e-9 {
                 unrepairable += 1;
-                report.push(("position differs".into(), name.to_string(), format!("broker holds {broker}, fills.csv adds up to {ours} (fills before --since are not compared; try an earlier --since)")));
+                report.push(("position differs".into(), name.to_string(), format!("broker holds {broker}, fills.csv adds up to {ours} (fills before --since are not compared; try an earlier --since; if a split or a transfer changed it, confirm with --repair --adjust {name}={broker})")));
             }
         }
     }
 
     if report.is_empty() {
+        if adjusted > 0 {
+            println!("appended {adjusted} confirmed adjustment(s) to fills.csv");
+        }
         println!(
             "ledgers agree with the broker since {} ({} orders, {} fills checked)",
             time_cell(since),
@@ -207,12 +276,13 @@ pub fn run(config: &Config, args: &ReconcileArgs) -> Result<()> {
     for (kind, symbol, detail) in &report {
         println!("{kind:<17} {symbol:<6} {detail}");
     }
-    let repairable = missing_orders.len() + missing_fills.len();
+    let repairable = missing_orders.len() + missing_fills.len() + missing_splits.len();
     if args.repair {
         println!(
-            "repaired: appended {} order(s) and {} fill(s), marked as recovered",
+            "repaired: appended {} order(s) and {} fill(s), marked as recovered; {} split(s) and {adjusted} confirmed adjustment(s)",
             missing_orders.len(),
-            missing_fills.len()
+            missing_fills.len(),
+            missing_splits.len()
         );
         if unrepairable == 0 {
             return Ok(());
@@ -231,4 +301,149 @@ pub fn run(config: &Config, args: &ReconcileArgs) -> Result<()> {
             report.len()
         }
     )))
+}
+
+/// `--adjust SYMBOL=SHARES` values: the symbol configured, the shares a finite number.
+fn parse_adjustments(values: &[String], names: &[&str]) -> Result<Vec<(String, f64)>> {
+    let mut out: Vec<(String, f64)> = Vec::new();
+    for value in values {
+        let bad = |why: &str| Error::Usage(format!("--adjust `{value}`: {why}"));
+        let (symbol, shares) = value
+            .split_once('=')
+            .ok_or_else(|| bad("expected SYMBOL=SHARES, e.g. AAPL=20"))?;
+        let symbol = symbol.trim();
+        if !names.contains(&symbol) {
+            return Err(bad(&format!(
+                "{symbol} is not a [[symbol]] in the config ({})",
+                names.join(", ")
+            )));
+        }
+        let shares: f64 = shares
+            .trim()
+            .parse()
+            .ok()
+            .filter(|q: &f64| q.is_finite())
+            .ok_or_else(|| bad("SHARES must be a number (the bot's total after the change)"))?;
+        if out.iter().any(|(s, _)| s == symbol) {
+            return Err(bad(&format!("{symbol} is named twice")));
+        }
+        out.push((symbol.to_string(), shares));
+    }
+    Ok(out)
+}
+
+/// A confirmation must match the broker: its position exactly (the account is the bot's), or
+/// at most its position on the same side (a shared account also holds the person's shares).
+fn check_adjustments(
+    adjust: &[(String, f64)],
+    positions: &HashMap<String, f64>,
+    shared: bool,
+) -> Result<()> {
+    for (symbol, target) in adjust {
+        let broker = positions.get(symbol).copied().unwrap_or(0.0);
+        let fits = if shared {
+            *target == 0.0 || (target.signum() == broker.signum() && target.abs() <= broker.abs())
+        } else {
+            (target - broker).abs() <= 1e-9
+        };
+        if !fits {
+            let rule = if shared {
+                "at most what it holds, on the same side"
+            } else {
+                "exactly what it holds"
+            };
+            return Err(Error::Refused(format!(
+                "--adjust {symbol}={target}: the broker (GET /v2/positions) holds {broker} {symbol}; \
+                 a confirmed total must be {rule}. Nothing was written"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The rows that bring the ledger's net shares to each confirmed total (none where it
+/// already agrees). The id names the symbol and second, so it stays unique in the ledger.
+fn confirmed_adjustments(
+    adjust: &[(String, f64)],
+    net: &HashMap<String, f64>,
+    now: chrono::DateTime<Utc>,
+) -> Vec<Adjustment> {
+    adjust
+        .iter()
+        .filter_map(|(symbol, target)| {
+            let delta = target - net.get(symbol).copied().unwrap_or(0.0);
+            (delta.abs() > 1e-9).then(|| Adjustment {
+                time: now,
+                symbol: symbol.clone(),
+                qty: crate::alpaca::client::format_qty(delta),
+                kind: "confirmed",
+                id: format!("adjust:{symbol}:{}", now.format("%Y%m%dT%H%M%S%.6f")),
+            })
+        })
+        .collect()
+}
+
+/// The UTC instant a New York day starts (a split is booked before that day's open).
+fn new_york_midnight(day: NaiveDate) -> Option<chrono::DateTime<Utc>> {
+    New_York
+        .from_local_datetime(&day.and_hms_opt(0, 0, 0)?)
+        .earliest()
+        .map(|t| t.with_timezone(&Utc))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NAMES: &[&str] = &["AAPL", "TSLA"];
+
+    #[test]
+    fn adjust_values_name_a_configured_symbol_and_a_number() {
+        let ok = parse_adjustments(&["AAPL=20".into(), "TSLA=-3.5".into()], NAMES).unwrap();
+        assert_eq!(ok, vec![("AAPL".into(), 20.0), ("TSLA".into(), -3.5)]);
+        for bad in ["AAPL", "MSFT=1", "AAPL=twenty", "AAPL=inf"] {
+            let e = parse_adjustments(&[bad.into()], NAMES).unwrap_err();
+            assert!(matches!(e, Error::Usage(_)), "{bad}: {e}");
+            assert!(e.to_string().contains(bad), "{e}");
+        }
+        let twice = parse_adjustments(&["AAPL=1".into(), "AAPL=2".into()], NAMES);
+        assert!(twice.is_err());
+    }
+
+    #[test]
+    fn a_confirmed_total_must_match_the_broker() {
+        let positions: HashMap<String, f64> = [("AAPL".to_string(), 20.0)].into();
+        let one = |s: &str, q: f64| vec![(s.to_string(), q)];
+        assert!(check_adjustments(&one("AAPL", 20.0), &positions, false).is_ok());
+        let e = check_adjustments(&one("AAPL", 25.0), &positions, false).unwrap_err();
+        assert!(e.to_string().contains("holds 20 AAPL"), "{e}");
+        assert!(check_adjustments(&one("TSLA", 1.0), &positions, false).is_err());
+        // Shared: the bot's part, at most the broker's, same side.
+        assert!(check_adjustments(&one("AAPL", 12.0), &positions, true).is_ok());
+        assert!(check_adjustments(&one("AAPL", 21.0), &positions, true).is_err());
+        assert!(check_adjustments(&one("AAPL", -1.0), &positions, true).is_err());
+    }
+
+    #[test]
+    fn a_confirmation_records_the_difference_only() {
+        let net: HashMap<String, f64> =
+            [("AAPL".to_string(), 10.0), ("TSLA".to_string(), 4.0)].into();
+        let now = chrono::Utc
+            .with_ymd_and_hms(2026, 11, 24, 15, 31, 2)
+            .unwrap();
+        let rows = confirmed_adjustments(&[("AAPL".into(), 20.0), ("TSLA".into(), 4.0)], &net, now);
+        assert_eq!(rows.len(), 1, "TSLA already agrees");
+        assert_eq!(rows[0].qty, "10");
+        assert_eq!(rows[0].kind, "confirmed");
+        assert_eq!(rows[0].id, "adjust:AAPL:20261124T153102.000000");
+        let down = confirmed_adjustments(&[("AAPL".into(), 2.5)], &net, now);
+        assert_eq!(down[0].qty, "-7.5");
+    }
+
+    #[test]
+    fn splits_are_dated_at_new_york_midnight() {
+        let day = NaiveDate::from_ymd_opt(2026, 11, 24).unwrap();
+        let t = new_york_midnight(day).unwrap();
+        assert_eq!(time_cell(t), "2026-11-24 05:00:00");
+    }
 }

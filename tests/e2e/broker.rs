@@ -343,3 +343,198 @@ fn a_daily_loss_with_flatten_closes_positions_once() {
     );
     assert_eq!(bot.fake.orders().len(), 1);
 }
+
+/// AAPL on the threshold rule, 10 shares a trade; TSLA as usual.
+fn ten_share_bot() -> Bot {
+    Bot::with_symbols(&SYMBOLS.replacen("qty = 1", "qty = 10", 1))
+}
+
+/// The bot buys 10 AAPL at 231 and records the fill on its next tick.
+fn hold_ten_aapl(bot: &Bot) {
+    bot.set_price("AAPL", 231.0);
+    let run = bot.tick();
+    check!(run, run.stdout.contains("AAPL buy 10 -> new"));
+    bot.fake.fill_open_orders(231.0);
+    bot.next_minute(1, 225.0, &[250.0; 3]);
+    let run = bot.tick();
+    check!(run, run.code == 0 && run.stdout.contains("1 new fill"));
+}
+
+/// The AAPL orders at the fake broker, as (side, qty).
+fn aapl_orders(bot: &Bot) -> Vec<(String, String)> {
+    bot.fake
+        .orders()
+        .iter()
+        .filter(|o| o["symbol"] == "AAPL")
+        .map(|o| {
+            (
+                o["side"].as_str().unwrap().to_string(),
+                o["qty"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn a_split_recorded_by_reconcile_lets_the_symbol_trade_again() {
+    let bot = ten_share_bot();
+    hold_ten_aapl(&bot);
+    // 2-for-1 before the next open: 10 shares become 20, with one SPLIT activity adding 10.
+    assert_eq!(bot.fake.split("AAPL", 2, 1), 20.0);
+    let split = bot.fake.non_trade_activities();
+    assert_eq!((split.len(), split[0]["qty"].as_str()), (1, Some("10")));
+
+    bot.next_minute(1, 109.0, &[250.0; 3]);
+    let run = bot.tick();
+    check!(
+        run,
+        run.stdout.contains(
+            "AAPL sell refused (the broker holds 20 AAPL but the bot's fills ledger says 10"
+        ),
+        "before the split is recorded, the ledger disagrees with the broker"
+    );
+    assert_eq!(aapl_orders(&bot).len(), 1, "no sell sent");
+
+    let run = bot.run(&["reconcile", "--since", "2026-11-01"]);
+    check!(
+        run,
+        run.code == 1
+            && run.stdout.contains("split missing")
+            && run.stdout.contains(split[0]["id"].as_str().unwrap())
+            && run.stdout.contains("position differs")
+            && run.stderr.contains("run with --repair")
+    );
+    let run = bot.run(&["reconcile", "--since", "2026-11-01", "--repair"]);
+    check!(
+        run,
+        run.code == 0
+            && run
+                .stdout
+                .contains("1 split(s) and 0 confirmed adjustment(s)")
+    );
+    let fills = bot.ledger("fills.csv");
+    let row = fills.last().unwrap();
+    assert_eq!(
+        (
+            row["symbol"].as_str(),
+            row["side"].as_str(),
+            row["qty"].as_str(),
+            row["price"].as_str(),
+            row["status"].as_str(),
+            row["order_id"].as_str()
+        ),
+        ("AAPL", "adjust", "10", "", "split", ""),
+        "an adjustment, not a trade at some price: {row:?}"
+    );
+    assert_eq!(row["activity_id"], split[0]["id"].as_str().unwrap());
+    assert_eq!(row["time_utc"], "2026-11-24 05:00:00", "New York midnight");
+    let run = bot.run(&["reconcile", "--since", "2026-11-01"]);
+    check!(run, run.code == 0 && run.stdout.contains("ledgers agree"));
+    let run = bot.run(&["reconcile", "--since", "2026-11-01", "--repair"]);
+    check!(
+        run,
+        run.code == 0 && bot.ledger("fills.csv").len() == fills.len(),
+        "recorded once"
+    );
+
+    // The next tick trades AAPL again: an exit of the whole (split) position.
+    bot.next_minute(1, 109.0, &[250.0; 3]);
+    let run = bot.tick();
+    check!(
+        run,
+        run.code == 0 && run.stdout.contains("AAPL sell 20 -> new")
+    );
+    assert_eq!(
+        aapl_orders(&bot),
+        vec![("buy".into(), "10".into()), ("sell".into(), "20".into())]
+    );
+    bot.fake.fill_open_orders(109.0);
+    bot.next_minute(1, 225.0, &[250.0; 3]);
+    let run = bot.tick();
+    check!(run, run.code == 0);
+    // Broker flat; fills.csv: +10 bought, +10 split, -20 sold.
+    bot.assert_settled();
+}
+
+#[test]
+fn a_reverse_split_is_two_activities_and_nets_out() {
+    let bot = ten_share_bot();
+    hold_ten_aapl(&bot);
+    // 1-for-2: every old share removed (-10), the new ones added (+5).
+    assert_eq!(bot.fake.split("AAPL", 1, 2), 5.0);
+    let run = bot.run(&["reconcile", "--since", "2026-11-01", "--repair"]);
+    check!(run, run.code == 0 && run.stdout.contains("2 split(s)"));
+    let qty: Vec<String> = bot
+        .ledger("fills.csv")
+        .iter()
+        .filter(|r| r["side"] == "adjust")
+        .map(|r| r["qty"].clone())
+        .collect();
+    assert_eq!(qty, ["-10", "5"]);
+    bot.next_minute(1, 219.0, &[250.0; 3]);
+    let run = bot.tick();
+    check!(
+        run,
+        run.code == 0 && run.stdout.contains("AAPL sell 5 -> new")
+    );
+}
+
+#[test]
+fn a_change_no_activity_explains_is_recorded_only_when_confirmed() {
+    let bot = ten_share_bot();
+    hold_ten_aapl(&bot);
+    // 10 more shares appear with no fill and no activity (a transfer in, say).
+    bot.fake.set_position("AAPL", 20.0, 115.5);
+    let run = bot.run(&["reconcile", "--since", "2026-11-01"]);
+    check!(
+        run,
+        run.code == 1 && run.stdout.contains("--repair --adjust AAPL=20"),
+        "the hint names the command"
+    );
+    let run = bot.run(&["reconcile", "--since", "2026-11-01", "--repair"]);
+    check!(run, run.code == 1, "nothing is guessed");
+    let before = bot.ledger("fills.csv").len();
+    let run = bot.run(&["reconcile", "--since", "2026-11-01", "--adjust", "AAPL=20"]);
+    check!(run, run.code == 2 && run.stderr.contains("--repair"));
+    let run = bot.run(&[
+        "reconcile",
+        "--since",
+        "2026-11-01",
+        "--repair",
+        "--adjust",
+        "AAPL=25",
+    ]);
+    check!(
+        run,
+        run.code == 1 && run.stderr.contains("holds 20 AAPL"),
+        "a total the broker does not hold is refused"
+    );
+    assert_eq!(bot.ledger("fills.csv").len(), before, "nothing written");
+
+    let run = bot.run(&[
+        "reconcile",
+        "--since",
+        "2026-11-01",
+        "--repair",
+        "--adjust",
+        "AAPL=20",
+    ]);
+    check!(run, run.code == 0);
+    let fills = bot.ledger("fills.csv");
+    let row = fills.last().unwrap();
+    assert_eq!(
+        (
+            row["side"].as_str(),
+            row["qty"].as_str(),
+            row["price"].as_str(),
+            row["status"].as_str()
+        ),
+        ("adjust", "10", "", "confirmed")
+    );
+    bot.next_minute(1, 219.0, &[250.0; 3]);
+    let run = bot.tick();
+    check!(
+        run,
+        run.code == 0 && run.stdout.contains("AAPL sell 20 -> new")
+    );
+}

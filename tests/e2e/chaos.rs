@@ -20,6 +20,76 @@ impl Rng {
     }
 }
 
+/// How long the fake holds a POST /v2/orders in targeted runs: well inside the harness's
+/// 1 s client timeout, long enough to kill the tick at a random point while it waits.
+const POST_HOLD: Duration = Duration::from_millis(120);
+/// Broker-clock minutes the settling phase moves on: past any grace period during which an
+/// intent whose order is "not found" keeps blocking its symbol (about 2 minutes).
+const SETTLE_MINUTES: i64 = 8;
+
+/// Client order ids of the intents in data/state.json (empty when absent or unreadable:
+/// the file is replaced by rename, so a read sees the old or the new one, never half).
+fn intents_on_disk(bot: &Bot) -> Vec<String> {
+    let Ok(text) = std::fs::read_to_string(bot.path("data/state.json")) else {
+        return Vec::new();
+    };
+    let Ok(state) = serde_json::from_str::<serde_json::Value>(&text) else {
+        return Vec::new();
+    };
+    state["intents"]
+        .as_array()
+        .map(|all| {
+            all.iter()
+                .filter_map(|i| i["client_order_id"].as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Kill the tick once a new intent is on disk (polled), at a random point of the POST the
+/// fake holds. `None` when the tick ended without writing an intent (nothing to order).
+fn kill_inside_post(
+    bot: &Bot,
+    child: &mut std::process::Child,
+    before: &[String],
+    rng: &mut Rng,
+) -> Option<()> {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        if child.try_wait().unwrap().is_some() {
+            return None;
+        }
+        if intents_on_disk(bot).iter().any(|i| !before.contains(i)) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the tick neither ended nor wrote an intent in 5 s"
+        );
+        std::thread::sleep(Duration::from_micros(300));
+    }
+    let hold = POST_HOLD.as_micros() as u64;
+    std::thread::sleep(Duration::from_micros(rng.below(hold * 3 / 4)));
+    if child.try_wait().unwrap().is_some() {
+        return None;
+    }
+    child.kill().unwrap(); // SIGKILL on Unix
+    Some(())
+}
+
+/// The dangerous window: a kill that left an intent of this tick on disk whose answer the tick
+/// never wrote to orders.csv (read after the process is dead, so this is what it left behind).
+fn killed_in_window(bot: &Bot, before: &[String]) -> bool {
+    let recorded: Vec<String> = bot
+        .ledger("orders.csv")
+        .iter()
+        .map(|r| r["client_order_id"].clone())
+        .collect();
+    intents_on_disk(bot)
+        .iter()
+        .any(|i| !before.contains(i) && !recorded.contains(i))
+}
+
 #[test]
 fn two_hundred_kills_mid_tick_never_duplicate_or_lose_an_order() {
     let bot = Bot::new();
@@ -31,7 +101,7 @@ fn two_hundred_kills_mid_tick_never_duplicate_or_lose_an_order() {
     )
     .unwrap();
     let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
-    let (mut kills, mut ticks) = (0, 0);
+    let (mut kills, mut in_window, mut ticks) = (0, 0, 0);
     let started = Instant::now();
     while kills < 200 && ticks < 2_000 {
         ticks += 1;
@@ -42,24 +112,71 @@ fn two_hundred_kills_mid_tick_never_duplicate_or_lose_an_order() {
             (219.0, CROSS_DOWN)
         };
         bot.next_minute(1, aapl, &tsla);
-        let mut child = bot.spawn_tick();
-        std::thread::sleep(Duration::from_micros(rng.below(25_000)));
-        if child.try_wait().unwrap().is_none() {
-            child.kill().unwrap(); // SIGKILL on Unix
-            kills += 1;
+        let before = intents_on_disk(&bot);
+        // Four ticks in five aim at the window between the intent and the answer: the fake
+        // holds the POST (committing the order before or after the hold) and the tick dies
+        // while it waits. The fifth dies at a random moment, mostly before any POST.
+        let targeted = rng.below(5) != 0;
+        let mut child = if targeted {
+            let fault = if rng.below(2) == 0 {
+                Fault::Delay(POST_HOLD)
+            } else {
+                Fault::CommitThenDelay(POST_HOLD)
+            };
+            bot.fake.fail("POST", "/v2/orders", fault, 2);
+            let mut child = bot.spawn_tick();
+            if kill_inside_post(&bot, &mut child, &before, &mut rng).is_some() {
+                kills += 1;
+            }
+            child
+        } else {
+            let mut child = bot.spawn_tick();
+            std::thread::sleep(Duration::from_micros(rng.below(25_000)));
+            if child.try_wait().unwrap().is_none() {
+                child.kill().unwrap(); // SIGKILL on Unix
+                kills += 1;
+            }
+            child
+        };
+        let status = child.wait().unwrap();
+        if status.code().is_none() && killed_in_window(&bot, &before) {
+            in_window += 1;
         }
-        child.wait().unwrap();
-        // Let the fake finish a request the dead process had already sent.
+        bot.fake.clear_faults();
+        // Let the fake finish what the dead process had sent: a held POST still commits.
         std::thread::sleep(Duration::from_millis(20));
-        if rng.below(3) == 0 {
+        let waiting = Instant::now();
+        while bot.fake.in_flight() > 0 {
+            assert!(
+                waiting.elapsed() < Duration::from_secs(5),
+                "a request never ended"
+            );
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        // Mostly filled, so that the next tick has something to order; sometimes left open,
+        // so that orders stay tracked across ticks (and block the opposite side).
+        if rng.below(4) != 0 {
             bot.fake.fill_open_orders(aapl);
         }
         bot.assert_consistent();
     }
     assert!(kills >= 200, "only {kills} kills in {ticks} ticks");
-    // Two clean ticks: the first settles what the kills left; fills happen; the second records them.
-    for _ in 0..2 {
-        bot.next_minute(1, 225.0, &[250.0; 3]);
+    eprintln!(
+        "kill test: {kills} kills in {ticks} ticks, {in_window} inside the window (intent on disk, \
+         answer not recorded), {} broker orders, {:.1} s",
+        bot.fake.orders().len(),
+        started.elapsed().as_secs_f64()
+    );
+    assert!(
+        in_window >= 100,
+        "only {in_window} of {kills} kills landed between the intent and the recorded answer"
+    );
+    // Clean ticks over more broker minutes than any grace period: the first settle what the
+    // kills left, fills happen, the last records them.
+    let mut minutes = 0;
+    while minutes < SETTLE_MINUTES {
+        bot.next_minute(2, 225.0, &[250.0; 3]);
+        minutes += 2;
         let run = bot.tick();
         crate::check!(run, run.code == 0);
         bot.fake.fill_open_orders(225.0);
@@ -68,11 +185,6 @@ fn two_hundred_kills_mid_tick_never_duplicate_or_lose_an_order() {
     let run = bot.tick();
     crate::check!(run, run.code == 0);
     bot.assert_settled();
-    eprintln!(
-        "kill test: {kills} kills in {ticks} ticks, {} broker orders, {:.1} s",
-        bot.fake.orders().len(),
-        started.elapsed().as_secs_f64()
-    );
 }
 
 /// Each step of a tick that talks to the broker, as (method, path prefix).

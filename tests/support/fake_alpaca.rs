@@ -2,7 +2,7 @@
 //!
 //! Fakes (shapes per `docs/alpaca-api.md`, section 6): Trading API v2 (`/v2/account`, `/v2/clock`,
 //! `/v2/calendar`, `/v2/positions[/{sym}]`, `/v2/orders` POST/GET/DELETE, `/v2/orders/{id}`,
-//! `/v2/orders:by_client_order_id`, `/v2/account/activities[/FILL]`) and Market Data v2 stocks
+//! `/v2/orders:by_client_order_id`, `/v2/account/activities[/FILL|/SPLIT]`) and Market Data v2 stocks
 //! (`/v2/stocks/bars`, `/v2/stocks/{sym}/bars`, `/v2/stocks/trades/latest`,
 //! `/v2/stocks/{sym}/trades/latest`) on ONE server. Trading numbers are decimal strings, data numbers
 //! are JSON numbers. Auth, error bodies, rate-limit headers, pagination and fault injection follow
@@ -12,7 +12,8 @@
 //! Not faked: quotes, snapshots, latest bars, assets, bracket/OCO legs, replace (PATCH), streaming,
 //! closing positions via DELETE, bar aggregation (bars are served per timeframe exactly as added).
 //! Fills never happen by themselves: drive the lifecycle with `fill_open_orders`, `partially_fill`,
-//! `expire_open_orders`, `set_order_status`. Fills move cash, buying power and positions; equity
+//! `expire_open_orders`, `set_order_status`; corporate actions with `split`. Fills move cash,
+//! buying power and positions; equity
 //! stays what `set_account` set. Prices for buying-power checks: limit/stop price, else the latest
 //! trade, else the close of the newest bar added for the symbol.
 #![allow(dead_code)]
@@ -24,7 +25,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -115,6 +116,8 @@ pub struct FakeAlpaca {
 struct Inner {
     st: Mutex<State>,
     stop: AtomicBool,
+    /// Requests being handled right now (a `Delay` fault holds one for its whole delay).
+    in_flight: AtomicUsize,
     conns: Mutex<HashMap<u64, TcpStream>>,
 }
 
@@ -130,6 +133,7 @@ impl FakeAlpaca {
         let inner = Arc::new(Inner {
             st: Mutex::new(State::new(u64::from(addr.port()))),
             stop: AtomicBool::new(false),
+            in_flight: AtomicUsize::new(0),
             conns: Mutex::new(HashMap::new()),
         });
         let srv = Arc::clone(&inner);
@@ -280,6 +284,62 @@ impl FakeAlpaca {
     /// Every FILL activity, oldest first.
     pub fn activities(&self) -> Vec<Value> {
         self.st().fills.iter().map(|f| f.1.clone()).collect()
+    }
+
+    /// Every non-trade activity (SPLIT, ...), oldest first.
+    pub fn non_trade_activities(&self) -> Vec<Value> {
+        self.st().non_trade.iter().map(|f| f.1.clone()).collect()
+    }
+
+    /// Drops every fault not yet used up.
+    pub fn clear_faults(&self) {
+        self.st().faults.clear();
+    }
+
+    /// Requests the server is handling right now (received, reply not yet produced). A client
+    /// killed mid-request leaves its request running here: wait for 0 before judging the books.
+    pub fn in_flight(&self) -> usize {
+        self.inner.in_flight.load(Ordering::SeqCst)
+    }
+
+    /// A `new_shares`-for-`old_shares` split of `symbol`, as the clearing firm books it before
+    /// the open: the position's qty is multiplied (avg entry price divided) by the ratio and
+    /// SPLIT non-trade activities appear. Shape (alpaca-py 0.44 `NonTradeActivity`: `id`,
+    /// `activity_type`, `date`, `net_amount`, `description`, `status`, `symbol`, `qty`, `price`,
+    /// `per_share_amount`; Alpaca's NTA doc sample sends `qty` as a decimal string): a forward
+    /// split is ONE entry adding the new shares, a reverse split is TWO entries, one removing
+    /// every old share (negative qty) and one adding the new ones (Alpaca staff on
+    /// forum.alpaca.markets/t/clarification-regarding-stock-split/16633; negative qty to
+    /// remove, positive to add, as docs.alpaca.markets "Voluntary Corporate Actions" says of
+    /// NC entries). Returns the new qty; a symbol without a position gets no activity.
+    pub fn split(&self, symbol: &str, new_shares: u32, old_shares: u32) -> f64 {
+        let mut st = self.st();
+        let Some((old, avg)) = st.positions.get(symbol).copied() else {
+            return 0.0;
+        };
+        let ratio = f64::from(new_shares) / f64::from(old_shares);
+        // Alpaca pays fractions in cash unless the account holds fractions: keep it whole here.
+        let new = (old * ratio).trunc();
+        st.positions
+            .insert(symbol.to_string(), (new, avg * old / new));
+        let legs = if new > old {
+            vec![("ADD", new - old)]
+        } else {
+            vec![("REMOVE", -old), ("ADD", new)]
+        };
+        for (what, qty) in legs {
+            let day = ny_date(st.now);
+            let id = format!("{}000000000::{}", day.format("%Y%m%d"), st.uuid());
+            let price = st.price(symbol).unwrap_or(avg / ratio);
+            let activity = json!({
+                "id": id, "activity_type": "SPLIT", "date": day_str(day), "net_amount": "0",
+                "description": format!("{what}, From QTY:{}, To QTY:{}", dec(old), dec(new)),
+                "status": "executed", "symbol": symbol, "qty": dec(qty), "price": dec(price),
+                "per_share_amount": null
+            });
+            st.non_trade.push((id, activity));
+        }
+        new
     }
 
     /// Every open order -> filled at `price` (its remaining qty); updates positions, cash, FILLs.
@@ -610,6 +670,13 @@ fn html_page(code: u16) -> String {
 
 impl Inner {
     fn dispatch(&self, req: &Req) -> Option<Reply> {
+        self.in_flight.fetch_add(1, Ordering::SeqCst);
+        let reply = self.dispatch_counted(req);
+        self.in_flight.fetch_sub(1, Ordering::SeqCst);
+        reply
+    }
+
+    fn dispatch_counted(&self, req: &Req) -> Option<Reply> {
         let fault = {
             let mut st = lock(&self.st);
             st.requests.push(req.rec.clone());
@@ -983,6 +1050,8 @@ struct State {
     client_ids: HashSet<String>,
     /// FILL activities: (id, JSON); ids sort by time, then creation.
     fills: Vec<(String, Value)>,
+    /// Non-trade activities (SPLIT): (id, JSON); ids start with the day, like Alpaca's.
+    non_trade: Vec<(String, Value)>,
     seq: u64,
     salt: u64,
 }
@@ -1486,11 +1555,13 @@ impl State {
         self.bp -= (new.abs() - old.abs()) * price;
     }
 
+    /// FILL and non-trade activities of the requested types (all when none is named). A
+    /// non-trade activity has a `date`, not a `transaction_time` (alpaca-py `NonTradeActivity`):
+    /// it counts as New York midnight of that day for `after`/`until`/`date`.
     fn activities(&self, types: Option<&str>, q: &Query) -> Res {
-        let is_fill = |t: &str| t.trim().eq_ignore_ascii_case("FILL");
-        if !types.is_none_or(|t| t.split(',').any(is_fill)) {
-            return Ok(Reply::json(200, json!([])));
-        }
+        let wanted = |kind: &str| {
+            types.is_none_or(|t| t.split(',').any(|x| x.trim().eq_ignore_ascii_case(kind)))
+        };
         let bad = |m: String| err(422, 40010001, &m);
         let page_size = int_param(q, "page_size", 100).map_err(bad)?.clamp(1, 100);
         let after = time_param(q, "after", false).map_err(bad)?;
@@ -1498,11 +1569,16 @@ impl State {
         let (date, token) = (qv(q, "date"), qv(q, "page_token"));
         let desc = qv(q, "direction") != Some("asc");
         let time = |v: &Value| {
-            v["transaction_time"]
-                .as_str()
-                .and_then(|s| parse_time(s, false))
+            let day = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").ok();
+            match v["transaction_time"].as_str() {
+                Some(s) => parse_time(s, false),
+                None => v["date"].as_str().and_then(day).map(|d| ny_at(d, 0, 0)),
+            }
         };
-        let mut items: Vec<&(String, Value)> = self.fills.iter().collect();
+        let fills = self.fills.iter().filter(|_| wanted("FILL"));
+        let other = self.non_trade.iter();
+        let other = other.filter(|(_, v)| v["activity_type"].as_str().is_some_and(wanted));
+        let mut items: Vec<&(String, Value)> = fills.chain(other).collect();
         items.retain(|(_, v)| time(v).is_some_and(|t| after.is_none_or(|a| t > a)));
         items.retain(|(_, v)| time(v).is_some_and(|t| until.is_none_or(|u| t < u)));
         items.retain(|(_, v)| {
