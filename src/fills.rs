@@ -6,10 +6,10 @@
 //! the record of what was written, so a tick killed between writing a row and saving its state
 //! never writes that row twice.
 
-use crate::alpaca::wire::{FillActivity, Order};
+use crate::alpaca::wire::{parse_side, FillActivity, Order};
 use crate::alpaca::Alpaca;
-use crate::domain::OrderStatus;
-use crate::error::Result;
+use crate::domain::{OrderStatus, Side};
+use crate::error::{Error, Result};
 use crate::store::ledger::{self, time_cell, Ledger};
 use crate::store::state::TrackedOrder;
 use chrono::{DateTime, Duration, Utc};
@@ -69,7 +69,19 @@ impl Fills {
             *r.filled_by_order
                 .entry(get(order_id).to_string())
                 .or_default() += q;
-            let signed = if get(side) == "sell" { -q } else { q };
+            // Rows written before `sell_short` was parsed at the boundary may hold it: a sell.
+            let signed = match parse_side(get(side)) {
+                Some(Side::Sell) => -q,
+                Some(Side::Buy) => q,
+                None => {
+                    return Err(Error::Refused(format!(
+                        "fills.csv: activity {} has side \"{}\", which is neither buy nor sell; \
+                         fix that row so the bot knows what it holds",
+                        get(activity),
+                        get(side)
+                    )))
+                }
+            };
             *r.net_qty.entry(get(symbol).to_string()).or_default() += signed;
         }
         Ok(r)
@@ -83,7 +95,7 @@ impl Fills {
                 vec![
                     time_cell(a.transaction_time),
                     a.symbol.clone(),
-                    a.side.clone(),
+                    a.side.as_str().to_string(),
                     a.qty.clone(),
                     a.price.clone(),
                     a.order_id.clone(),
@@ -120,6 +132,20 @@ impl Fills {
 pub struct Synced {
     pub new_fills: Vec<FillActivity>,
     pub finished: Vec<Order>,
+    /// Alert texts for tracked orders the broker no longer knows (dropped from tracking).
+    pub forgotten: Vec<String>,
+}
+
+/// The broker's current state of a tracked order, or `None` when it knows the order neither by
+/// id nor by client id: a paper-account reset forgets every order, and an order that can
+/// never be read again would otherwise fail every tick forever. A 404 by id alone is not
+/// enough (the client id is the bot's own key), so both must miss.
+fn look_up(client: &Alpaca, t: &TrackedOrder) -> Result<Option<Order>> {
+    match client.order(&t.order_id) {
+        Ok(o) => Ok(Some(o)),
+        Err(e) if e.is_not_found() => client.order_by_client_id(&t.client_order_id),
+        Err(e) => Err(e),
+    }
 }
 
 /// Record what happened to the tracked orders: new executions (from FILL activities, asked
@@ -140,12 +166,30 @@ pub fn sync_tracked(
     }
     let recorded = fills.recorded()?;
     let mut current: Vec<Order> = Vec::with_capacity(tracked.len());
+    let mut still_known: Vec<TrackedOrder> = Vec::with_capacity(tracked.len());
     for t in tracked.iter() {
-        match known.iter().find(|o| o.id == t.order_id) {
-            Some(o) => current.push(o.clone()),
-            None => current.push(client.order(&t.order_id)?),
+        let order = match known.iter().find(|o| o.id == t.order_id) {
+            Some(o) => Some(o.clone()),
+            None => look_up(client, t)?,
+        };
+        match order {
+            Some(o) => {
+                current.push(o);
+                still_known.push(t.clone());
+            }
+            None => {
+                let msg = format!(
+                    "{}: order {} ({}, {} {}) is unknown to the broker by id and by client id \
+                     (was the paper account reset?); no longer tracked. Check the account and run \
+                     `prometheus-bot reconcile`",
+                    t.symbol, t.order_id, t.client_order_id, t.side, t.qty
+                );
+                log::warn!("{msg}");
+                synced.forgotten.push(msg);
+            }
         }
     }
+    *tracked = still_known;
     let filled = |o: &Order| {
         o.filled_qty
             .as_deref()

@@ -16,3 +16,4 @@ mod model;
 mod ops;
 mod scripts;
 mod tick;
+mod wire;

@@ -49,7 +49,8 @@ pub fn run(config: &Config, args: &TickArgs) -> Result<()> {
     let ledger_dir = data_dir.join("ledger");
     let mut equity_columns: Vec<&str> = ledger::EQUITY.to_vec();
     equity_columns.extend(config.symbol_names());
-    let client = Alpaca::new(&config.alpaca, credentials);
+    let client = Alpaca::new(&config.alpaca, credentials)
+        .with_deadline(started + config.alpaca.tick_deadline);
     let orders = Ledger::open(&ledger_dir, "orders.csv", ledger::ORDERS)?;
     let mut tick = Tick {
         config,
@@ -298,6 +299,7 @@ impl Tick<'_> {
             &known,
             self.now,
         )?;
+        self.alerts.extend(synced.forgotten.iter().cloned());
         Ok((open, synced))
     }
 
