@@ -151,8 +151,20 @@ impl Alpaca {
         Ok(account)
     }
 
+    /// Open positions, refused if any quantity is not a number: read as 0 it would make the
+    /// bot believe it is flat and trade on that.
     pub fn positions(&self) -> Result<Vec<Position>> {
-        self.get(&self.trading_url, "/v2/positions", &[])
+        let positions: Vec<Position> = self.get(&self.trading_url, "/v2/positions", &[])?;
+        if let Some(p) = positions
+            .iter()
+            .find(|p| !p.qty.trim().parse::<f64>().is_ok_and(f64::is_finite))
+        {
+            return Err(Error::BadResponse {
+                endpoint: "GET /v2/positions".into(),
+                detail: format!("{} has qty \"{}\", which is not a number", p.symbol, p.qty),
+            });
+        }
+        Ok(positions)
     }
 
     /// Open orders for these symbols (at most 500, far more than a bot this size has).

@@ -137,3 +137,20 @@ fn shapes_alpaca_py_accepts_do_not_stop_the_tick() {
         .count();
     assert_eq!(holds, 2, "both symbols decided on the bars");
 }
+
+/// A position whose qty is not a number used to read as 0: the bot believed it was flat and
+/// bought again.
+#[test]
+fn a_position_without_a_numeric_qty_sends_no_order() {
+    let bot = Bot::new();
+    bot.set_price("AAPL", 231.0);
+    let body = r#"[{"symbol":"AAPL","qty":"n/a","side":"long","avg_entry_price":"225"}]"#;
+    bot.fake
+        .fail("GET", "/v2/positions", Fault::Status(200, body.into()), 1);
+    let run = bot.tick();
+    check!(
+        run,
+        run.code == 1 && run.stderr.contains("GET /v2/positions") && run.stderr.contains("AAPL")
+    );
+    check!(run, bot.posts() == 0);
+}
