@@ -299,6 +299,7 @@ impl Alpaca {
         let trades: LatestTrades = self.get(&self.data_url, "/v2/stocks/trades/latest", &query)?;
         Ok(trades
             .trades
+            .unwrap_or_default()
             .into_iter()
             .filter_map(|(symbol, trade)| {
                 if trade.is_none() {

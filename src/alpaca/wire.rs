@@ -201,10 +201,11 @@ pub struct Trade {
 }
 
 /// `null` for a symbol is possible (alpaca-py skips it): that symbol has no latest trade.
+/// `"trades": null` is an empty map, as in alpaca-py's `parse_obj_as_symbol_dict`.
 #[derive(Debug, Deserialize)]
 pub struct LatestTrades {
     #[serde(default)]
-    pub trades: HashMap<String, Option<Trade>>,
+    pub trades: Option<HashMap<String, Option<Trade>>>,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize)]
@@ -340,8 +341,11 @@ mod tests {
             r#"{"trades":{"AAPL":null,"TSLA":{"t":"2026-11-24T15:30:00Z","p":250.5}}}"#,
         )
         .unwrap();
-        assert!(t.trades["AAPL"].is_none());
-        assert_eq!(t.trades["TSLA"].map(|t| t.p), Some(250.5));
+        let trades = t.trades.unwrap();
+        assert!(trades["AAPL"].is_none());
+        assert_eq!(trades["TSLA"].map(|t| t.p), Some(250.5));
+        let t: LatestTrades = serde_json::from_str(r#"{"trades":null}"#).unwrap();
+        assert!(t.trades.is_none());
         let p: BarsPage = serde_json::from_str(
             r#"{"bars":{"AAPL":[{"t":"2026-11-24T15:29:00Z","o":1,"h":2,"l":0.5,"c":1.5,"v":10,"n":null},null],
                 "TSLA":null},"next_page_token":null}"#,

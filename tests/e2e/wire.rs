@@ -154,3 +154,53 @@ fn a_position_without_a_numeric_qty_sends_no_order() {
     );
     check!(run, bot.posts() == 0);
 }
+
+/// alpaca-py types an order's `qty` and `filled_qty` `Union[str, float]` and its `symbol`
+/// optional (multi-leg orders have none at the top). A listing with such orders used to fail
+/// every tick while an order was tracked.
+#[test]
+fn orders_with_numeric_quantities_or_no_symbol_do_not_stop_the_tick() {
+    let bot = Bot::new();
+    bot.set_price("AAPL", 231.0);
+    let run = bot.tick();
+    check!(run, run.stdout.contains("AAPL buy 1 -> new"));
+    let mut ours = bot.fake.orders()[0].clone();
+    ours["qty"] = serde_json::json!(1);
+    ours["filled_qty"] = serde_json::json!(0);
+    let mut mleg = ours.clone();
+    let obj = mleg.as_object_mut().unwrap();
+    for k in [
+        "symbol",
+        "side",
+        "type",
+        "order_type",
+        "asset_id",
+        "asset_class",
+    ] {
+        obj.remove(k);
+    }
+    obj.insert("id".into(), "0b5d5a3c-0000-4000-8000-000000000001".into());
+    obj.insert("client_order_id".into(), "someone-elses-mleg".into());
+    obj.insert("order_class".into(), "mleg".into());
+    let listing = serde_json::Value::Array(vec![ours, mleg]).to_string();
+    bot.fake
+        .fail("GET", "/v2/orders", Fault::Status(200, listing.clone()), 1);
+
+    bot.next_minute(1, 231.0, &[250.0; 3]);
+    let run = bot.tick();
+    check!(run, run.code == 0);
+    check!(
+        run,
+        bot.calls()
+            .iter()
+            .filter(|c| c.as_str() == "GET /v2/orders")
+            .count()
+            == 1,
+        "the injected listing was the tick's orders listing"
+    );
+    check!(
+        run,
+        bot.posts() == 1,
+        "the working order still blocks a second buy"
+    );
+}
