@@ -27,7 +27,9 @@ pub fn parse_side(text: &str) -> Option<Side> {
 
 /// A decimal that Alpaca documents as a string but that alpaca-py also accepts as a JSON
 /// number (`Union[str, float]` for an order's `qty` and `filled_qty`). A string is kept
-/// exactly; a number is written in its shortest exact form (`2`, `0.5`).
+/// exactly; a number is written as the shortest plain decimal that reads back as the same
+/// f64 (`2`, `0.5`, `0.000000001`): a JSON number's own digits are lost to f64 without
+/// serde_json's `arbitrary_precision`, which would change every other number in the crate.
 fn decimal_text<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
     #[derive(Deserialize)]
     #[serde(untagged)]
@@ -38,7 +40,12 @@ fn decimal_text<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Er
     Ok(match Option::<Text>::deserialize(d)? {
         None => None,
         Some(Text::Str(s)) => Some(s),
-        Some(Text::Num(n)) => Some(n.to_string()),
+        // Integers as sent; other numbers in plain decimals (Rust's f64 Display never uses an
+        // exponent), so a ledger never holds `1e-9` where Alpaca meant 0.000000001.
+        Some(Text::Num(n)) => Some(match n.as_f64() {
+            Some(f) if !n.is_i64() && !n.is_u64() => f.to_string(),
+            _ => n.to_string(),
+        }),
     })
 }
 
@@ -308,6 +315,15 @@ mod tests {
         assert_eq!(o.filled_qty.as_deref(), Some("0.5"));
         assert_eq!(o.filled_avg_price.as_deref(), Some("231.37"));
         assert_eq!(o.remaining_qty(), 1.5);
+        let json =
+            r#"{"id":"a","client_order_id":"x","qty":1e-9,"filled_qty":1.0E2,"status":"new"}"#;
+        let o: Order = serde_json::from_str(json).unwrap();
+        assert_eq!(
+            o.qty.as_deref(),
+            Some("0.000000001"),
+            "no exponent in a quantity"
+        );
+        assert_eq!(o.filled_qty.as_deref(), Some("100"));
         let json = r#"{"id":"a","client_order_id":"x","qty":"0.123456789","filled_qty":"0","status":"new"}"#;
         let o: Order = serde_json::from_str(json).unwrap();
         assert_eq!(

@@ -442,21 +442,37 @@ fn orders_in_working_statuses_block_a_second_buy() {
         "suspended",
         "pending_settlement",
     ] {
-        let bot = Bot::new();
-        bot.set_price("AAPL", 231.0);
-        let run = bot.tick();
-        check!(run, run.stdout.contains("AAPL buy 1 -> new"), "{status}");
-        let id = bot.fake.orders()[0]["id"].as_str().unwrap().to_string();
-        bot.fake.set_order_status(&id, status);
+        // A shared account reads `status=open` listings; an own account, every order since.
+        for shared in [false, true] {
+            let bot = Bot::new();
+            if shared {
+                bot.share_account();
+            }
+            bot.set_price("AAPL", 231.0);
+            let run = bot.tick();
+            check!(run, run.stdout.contains("AAPL buy 1 -> new"), "{status}");
+            let id = bot.fake.orders()[0]["id"].as_str().unwrap().to_string();
+            bot.fake.set_order_status(&id, status);
+            let open = bot.broker_json("/v2/orders?status=open");
+            assert_eq!(
+                open[0]["id"],
+                id.as_str(),
+                "the fake lists {status} as open"
+            );
 
-        bot.next_minute(1, 231.0, &[250.0; 3]);
-        let run = bot.tick();
-        check!(run, run.code == 0, "{status}");
-        check!(run, bot.posts() == 1, "{status}: no second buy");
-        assert_eq!(
-            bot.state()["tracked"].as_array().unwrap().len(),
-            1,
-            "{status}: still tracked"
-        );
+            bot.next_minute(1, 231.0, &[250.0; 3]);
+            let run = bot.tick();
+            check!(run, run.code == 0, "{status}, shared {shared}");
+            check!(
+                run,
+                bot.posts() == 1,
+                "{status}, shared {shared}: no second buy"
+            );
+            assert_eq!(
+                bot.state()["tracked"].as_array().unwrap().len(),
+                1,
+                "{status}: still tracked"
+            );
+        }
     }
 }

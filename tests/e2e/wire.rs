@@ -46,6 +46,31 @@ fn rate_limited_gets_end_by_the_tick_deadline_and_send_no_order() {
     }
 }
 
+/// Slow answers that use up the deadline before the order: the POST is not sent, because its
+/// whole timeout (1 s here) no longer fits before the deadline.
+#[test]
+fn no_order_is_sent_once_the_tick_deadline_is_too_near() {
+    let bot = Bot::new();
+    with_deadline(&bot, 2, 4);
+    bot.set_price("AAPL", 231.0);
+    for path in [
+        "/v2/clock",
+        "/v2/account",
+        "/v2/stocks/bars",
+        "/v2/positions",
+    ] {
+        let slow = Fault::Delay(Duration::from_millis(900));
+        bot.fake.fail("GET", path, slow, 1);
+    }
+    let started = Instant::now();
+    let run = bot.tick();
+    let took = started.elapsed();
+    check!(run, run.code != 0, "the tick did not do what it meant to");
+    check!(run, bot.posts() == 0, "no order this near the deadline");
+    check!(run, run.stderr.contains("deadline"), "the error says why");
+    check!(run, took < Duration::from_secs(6), "took {took:?}");
+}
+
 /// alpaca-py skips a `null` latest trade; the tick used to fail as a whole on it, every
 /// minute. Now that symbol alone is refused with a reason and the other trades.
 #[test]

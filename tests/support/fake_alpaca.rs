@@ -38,6 +38,9 @@ const JSON_CT: &str = "application/json; charset=UTF-8";
 const MAX_LINE: u64 = 64 * 1024;
 const MAX_BODY: usize = 8 * 1024 * 1024;
 const IDLE: Duration = Duration::from_secs(30);
+/// The terminal set (alpaca-api.md §2.12). Every other status, documented (`done_for_day`,
+/// `calculated`, `held`, `pending_*`, `accepted_for_bidding`, `stopped`, `suspended`) or not, is
+/// open: listed by `status=open` and cancelable.
 const FINAL: &[&str] = &["filled", "canceled", "expired", "rejected", "replaced"];
 const SIP_MSG: &str = "subscription does not permit querying recent SIP data";
 /// NYSE full-day holidays and early closes (13:00 ET) known to the fake; other weekdays trade.
