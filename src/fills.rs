@@ -252,3 +252,54 @@ pub fn sync_tracked(
     *tracked = keep;
     Ok(synced)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(side: &str, qty: &str, activity: &str) -> Vec<String> {
+        [
+            "2026-11-24 15:30:00",
+            "TSLA",
+            side,
+            qty,
+            "230",
+            "o1",
+            "pb-x",
+            "fill",
+            activity,
+            "tick",
+        ]
+        .map(String::from)
+        .to_vec()
+    }
+
+    #[test]
+    fn sell_short_rows_count_as_sells_in_the_net_position() {
+        let dir = tempfile::tempdir().unwrap();
+        let ledger = Ledger::open(dir.path(), "fills.csv", ledger::FILLS).unwrap();
+        // +2 bought, -2 sold, -3 sold short (a row written before sides were parsed): -3.
+        ledger
+            .append(&[
+                row("buy", "2", "a1"),
+                row("sell", "2", "a2"),
+                row("sell_short", "3", "a3"),
+            ])
+            .unwrap();
+        let fills = Fills::open(dir.path()).unwrap();
+        assert_eq!(fills.recorded().unwrap().net_qty["TSLA"], -3.0);
+    }
+
+    #[test]
+    fn a_row_with_an_unknown_side_is_an_error_naming_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let ledger = Ledger::open(dir.path(), "fills.csv", ledger::FILLS).unwrap();
+        ledger.append(&[row("borrow", "1", "a9")]).unwrap();
+        let e = Fills::open(dir.path()).unwrap().recorded().unwrap_err();
+        let text = e.to_string();
+        assert!(
+            text.contains("fills.csv") && text.contains("a9") && text.contains("borrow"),
+            "{text}"
+        );
+    }
+}
