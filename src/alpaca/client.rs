@@ -380,6 +380,7 @@ impl Alpaca {
         let endpoint = format!("GET {path}");
         let url = format!("{base}{path}");
         let mut attempt = 0;
+        let mut last: Option<Error> = None;
         loop {
             let mut request = self.authorize(self.agent.get(&url));
             for (k, v) in query {
@@ -387,7 +388,8 @@ impl Alpaca {
             }
             if let Some(left) = self.remaining() {
                 if left.is_zero() {
-                    return Err(Error::Deadline { endpoint });
+                    // The last error says more than "deadline" when there was one.
+                    return Err(last.unwrap_or(Error::Deadline { endpoint }));
                 }
                 // Cut this request's timeout to the time left, so it ends by the deadline.
                 request = request
@@ -411,6 +413,7 @@ impl Alpaca {
                     log::warn!("{e}; retrying in {} ms", wait.as_millis());
                     std::thread::sleep(wait);
                     attempt += 1;
+                    last = Some(e);
                 }
             }
         }
