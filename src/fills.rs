@@ -6,10 +6,10 @@
 //! the record of what was written, so a tick killed between writing a row and saving its state
 //! never writes that row twice.
 
-use crate::alpaca::wire::{FillActivity, Order};
+use crate::alpaca::wire::{parse_side, FillActivity, Order};
 use crate::alpaca::Alpaca;
-use crate::domain::OrderStatus;
-use crate::error::Result;
+use crate::domain::{OrderStatus, Side};
+use crate::error::{Error, Result};
 use crate::store::ledger::{self, time_cell, Ledger};
 use crate::store::state::TrackedOrder;
 use chrono::{DateTime, Duration, Utc};
@@ -94,7 +94,19 @@ impl Fills {
             *r.filled_by_order
                 .entry(get(order_id).to_string())
                 .or_default() += q;
-            let signed = if get(side) == "sell" { -q } else { q };
+            // Rows written before `sell_short` was parsed at the boundary may hold it: a sell.
+            let signed = match parse_side(get(side)) {
+                Some(Side::Sell) => -q,
+                Some(Side::Buy) => q,
+                None => {
+                    return Err(Error::Refused(format!(
+                        "fills.csv: activity {} has side \"{}\", which is neither buy nor sell; \
+                         fix that row so the bot knows what it holds",
+                        get(activity),
+                        get(side)
+                    )))
+                }
+            };
             *r.net_qty.entry(get(symbol).to_string()).or_default() += signed;
         }
         Ok(r)
@@ -108,7 +120,7 @@ impl Fills {
                 vec![
                     time_cell(a.transaction_time),
                     a.symbol.clone(),
-                    a.side.clone(),
+                    a.side.as_str().to_string(),
                     a.qty.clone(),
                     a.price.clone(),
                     a.order_id.clone(),
@@ -167,6 +179,20 @@ impl Fills {
 pub struct Synced {
     pub new_fills: Vec<FillActivity>,
     pub finished: Vec<Order>,
+    /// Alert texts for tracked orders the broker no longer knows (dropped from tracking).
+    pub forgotten: Vec<String>,
+}
+
+/// The broker's current state of a tracked order, or `None` when it knows the order neither by
+/// id nor by client id: a paper-account reset forgets every order, and an order that can
+/// never be read again would otherwise fail every tick forever. A 404 by id alone is not
+/// enough (the client id is the bot's own key), so both must miss.
+fn look_up(client: &Alpaca, t: &TrackedOrder) -> Result<Option<Order>> {
+    match client.order(&t.order_id) {
+        Ok(o) => Ok(Some(o)),
+        Err(e) if e.is_not_found() => client.order_by_client_id(&t.client_order_id),
+        Err(e) => Err(e),
+    }
 }
 
 /// Record what happened to the tracked orders: new executions (from FILL activities, asked
@@ -187,12 +213,30 @@ pub fn sync_tracked(
     }
     let recorded = fills.recorded()?;
     let mut current: Vec<Order> = Vec::with_capacity(tracked.len());
+    let mut still_known: Vec<TrackedOrder> = Vec::with_capacity(tracked.len());
     for t in tracked.iter() {
-        match known.iter().find(|o| o.id == t.order_id) {
-            Some(o) => current.push(o.clone()),
-            None => current.push(client.order(&t.order_id)?),
+        let order = match known.iter().find(|o| o.id == t.order_id) {
+            Some(o) => Some(o.clone()),
+            None => look_up(client, t)?,
+        };
+        match order {
+            Some(o) => {
+                current.push(o);
+                still_known.push(t.clone());
+            }
+            None => {
+                let msg = format!(
+                    "{}: order {} ({}, {} {}) is unknown to the broker by id and by client id \
+                     (was the paper account reset?); no longer tracked. Check the account and run \
+                     `prometheus-bot reconcile`",
+                    t.symbol, t.order_id, t.client_order_id, t.side, t.qty
+                );
+                log::warn!("{msg}");
+                synced.forgotten.push(msg);
+            }
         }
     }
+    *tracked = still_known;
     let filled = |o: &Order| {
         o.filled_qty
             .as_deref()
@@ -268,7 +312,7 @@ mod adjustment_tests {
             fill_type: Some("fill".into()),
             price: price.into(),
             qty: qty.into(),
-            side: side.into(),
+            side: crate::alpaca::wire::parse_side(side).unwrap(),
             symbol: "AAPL".into(),
             order_id: "o1".into(),
             order_status: Some("filled".into()),
@@ -298,5 +342,56 @@ mod adjustment_tests {
         assert!(!r.by_activity.contains_key("s1"), "not compared as a FILL");
         assert_eq!(r.filled_by_order.get(""), None, "no order behind it");
         assert_eq!(r.filled_by_order["o1"], 10.0);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(side: &str, qty: &str, activity: &str) -> Vec<String> {
+        [
+            "2026-11-24 15:30:00",
+            "TSLA",
+            side,
+            qty,
+            "230",
+            "o1",
+            "pb-x",
+            "fill",
+            activity,
+            "tick",
+        ]
+        .map(String::from)
+        .to_vec()
+    }
+
+    #[test]
+    fn sell_short_rows_count_as_sells_in_the_net_position() {
+        let dir = tempfile::tempdir().unwrap();
+        let ledger = Ledger::open(dir.path(), "fills.csv", ledger::FILLS).unwrap();
+        // +2 bought, -2 sold, -3 sold short (a row written before sides were parsed): -3.
+        ledger
+            .append(&[
+                row("buy", "2", "a1"),
+                row("sell", "2", "a2"),
+                row("sell_short", "3", "a3"),
+            ])
+            .unwrap();
+        let fills = Fills::open(dir.path()).unwrap();
+        assert_eq!(fills.recorded().unwrap().net_qty["TSLA"], -3.0);
+    }
+
+    #[test]
+    fn a_row_with_an_unknown_side_is_an_error_naming_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let ledger = Ledger::open(dir.path(), "fills.csv", ledger::FILLS).unwrap();
+        ledger.append(&[row("borrow", "1", "a9")]).unwrap();
+        let e = Fills::open(dir.path()).unwrap().recorded().unwrap_err();
+        let text = e.to_string();
+        assert!(
+            text.contains("fills.csv") && text.contains("a9") && text.contains("borrow"),
+            "{text}"
+        );
     }
 }

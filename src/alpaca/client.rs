@@ -4,6 +4,12 @@
 //! `X-RateLimit-Reset` when present), a 5xx or a network error, with a bounded, doubling
 //! backoff. A POST is never retried: an order whose reply was lost may still exist, so the
 //! caller looks it up by `client_order_id` instead.
+//!
+//! A tick attaches its deadline ([`Alpaca::with_deadline`]): every wait and every request ends
+//! by it, because a tick that runs into the next minute overlaps the next tick's decision and
+//! can send an order on a stale picture. A GET with no time left gives up with its last error; a
+//! POST is not sent unless its whole timeout fits before the deadline (see
+//! [`Alpaca::submit_order`]).
 
 use super::wire::{
     self, Account, ApiError, BarsPage, Clock, FillActivity, LatestTrades, Order, Position,
@@ -17,7 +23,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use std::collections::HashMap;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use ureq::Agent;
 
 /// Longest a single retry waits, so that a tick stays within its minute.
@@ -31,6 +37,10 @@ pub struct Alpaca {
     credentials: Credentials,
     max_retries: u32,
     retry_base: Duration,
+    /// The configured timeout of one request.
+    timeout: Duration,
+    /// No request or wait goes past this instant (`None`: commands without a deadline).
+    deadline: Option<Instant>,
 }
 
 /// A multi-symbol bars request; pages are followed to the end.
@@ -107,19 +117,55 @@ impl Alpaca {
             credentials,
             max_retries: config.max_retries,
             retry_base: config.retry_base,
+            timeout: config.timeout,
+            deadline: None,
         }
+    }
+
+    /// The same client, but every request, retry wait and `X-RateLimit-Reset` wait ends by
+    /// `deadline`, and no order is sent after it.
+    pub fn with_deadline(mut self, deadline: Instant) -> Alpaca {
+        self.deadline = Some(deadline);
+        self
+    }
+
+    /// Time left before the deadline (`None` without one; zero once it has passed).
+    pub fn remaining(&self) -> Option<Duration> {
+        self.deadline
+            .map(|d| d.saturating_duration_since(Instant::now()))
     }
 
     pub fn clock(&self) -> Result<Clock> {
         self.get(&self.trading_url, "/v2/clock", &[])
     }
 
+    /// The account, refused unless it carries a numeric equity: see
+    /// [`Account::checked_equity`].
     pub fn account(&self) -> Result<Account> {
-        self.get(&self.trading_url, "/v2/account", &[])
+        let account: Account = self.get(&self.trading_url, "/v2/account", &[])?;
+        account
+            .checked_equity()
+            .map_err(|detail| Error::BadResponse {
+                endpoint: "GET /v2/account".into(),
+                detail,
+            })?;
+        Ok(account)
     }
 
+    /// Open positions, refused if any quantity is not a number: read as 0 it would make the
+    /// bot believe it is flat and trade on that.
     pub fn positions(&self) -> Result<Vec<Position>> {
-        self.get(&self.trading_url, "/v2/positions", &[])
+        let positions: Vec<Position> = self.get(&self.trading_url, "/v2/positions", &[])?;
+        if let Some(p) = positions
+            .iter()
+            .find(|p| !p.qty.trim().parse::<f64>().is_ok_and(f64::is_finite))
+        {
+            return Err(Error::BadResponse {
+                endpoint: "GET /v2/positions".into(),
+                detail: format!("{} has qty \"{}\", which is not a number", p.symbol, p.qty),
+            });
+        }
+        Ok(positions)
     }
 
     /// Open orders for these symbols (at most 500, far more than a bot this size has).
@@ -255,8 +301,18 @@ impl Alpaca {
     }
 
     /// Place an order. Exactly one attempt: see the module docs.
+    ///
+    /// Rule for the deadline: the POST is sent only if its whole configured timeout fits
+    /// before the deadline, so it is never cut short by it. A POST cut short is an order whose
+    /// fate is unknown, which costs the next tick a lookup and can land after the session;
+    /// refusing up front leaves nothing in doubt ([`Error::Deadline`], nothing sent).
     pub fn submit_order(&self, order: &OrderRequest) -> Result<Order> {
         let endpoint = "POST /v2/orders";
+        if self.remaining().is_some_and(|left| left < self.timeout) {
+            return Err(Error::Deadline {
+                endpoint: endpoint.to_string(),
+            });
+        }
         let url = format!("{}/v2/orders", self.trading_url);
         let request = self.authorize(self.agent.post(&url));
         let body = match self.finish(endpoint, request.send_json(order)) {
@@ -273,7 +329,17 @@ impl Alpaca {
             ("feed", self.feed.as_str().to_string()),
         ];
         let trades: LatestTrades = self.get(&self.data_url, "/v2/stocks/trades/latest", &query)?;
-        Ok(trades.trades)
+        Ok(trades
+            .trades
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|(symbol, trade)| {
+                if trade.is_none() {
+                    log::warn!("{symbol}: Alpaca sent a null latest trade; no price for it");
+                }
+                Some((symbol, trade?))
+            })
+            .collect())
     }
 
     /// Bars for several symbols, following `next_page_token` until it is null. Pages may be
@@ -307,10 +373,14 @@ impl Alpaca {
                 .map_err(explain_subscription_refusal)?;
             pages += 1;
             for (symbol, bars) in page.bars.unwrap_or_default() {
+                let bars: Vec<Bar> = bars
+                    .into_iter()
+                    .flatten()
+                    .flatten()
+                    .map(Bar::from)
+                    .collect();
                 total += bars.len();
-                out.entry(symbol)
-                    .or_default()
-                    .extend(bars.into_iter().map(Bar::from));
+                out.entry(symbol).or_default().extend(bars);
             }
             on_page(pages, total);
             token = page.next_page_token.filter(|t| !t.is_empty());
@@ -342,10 +412,22 @@ impl Alpaca {
         let endpoint = format!("GET {path}");
         let url = format!("{base}{path}");
         let mut attempt = 0;
+        let mut last: Option<Error> = None;
         loop {
             let mut request = self.authorize(self.agent.get(&url));
             for (k, v) in query {
                 request = request.query(*k, v);
+            }
+            if let Some(left) = self.remaining() {
+                if left.is_zero() {
+                    // The last error says more than "deadline" when there was one.
+                    return Err(last.unwrap_or(Error::Deadline { endpoint }));
+                }
+                // Cut this request's timeout to the time left, so it ends by the deadline.
+                request = request
+                    .config()
+                    .timeout_global(Some(left.min(self.timeout)))
+                    .build();
             }
             match self.finish(&endpoint, request.call()) {
                 Attempt::Done(body) => return parse(&endpoint, &body),
@@ -354,9 +436,16 @@ impl Alpaca {
                 Attempt::Retry(e, wait) => {
                     let backoff = self.retry_base.saturating_mul(1 << attempt.min(16));
                     let wait = wait.unwrap_or(backoff).min(MAX_RETRY_WAIT);
+                    // A wait that reaches the deadline leaves no time to ask again: the last
+                    // error is the answer.
+                    if self.remaining().is_some_and(|left| wait >= left) {
+                        log::warn!("{e}; no retry: the tick's deadline is nearer than the wait");
+                        return Err(e);
+                    }
                     log::warn!("{e}; retrying in {} ms", wait.as_millis());
                     std::thread::sleep(wait);
                     attempt += 1;
+                    last = Some(e);
                 }
             }
         }
@@ -512,6 +601,67 @@ fn rfc3339(t: DateTime<Utc>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use crate::config::{RecentSip, Subscription};
+    use crate::credentials::Secret;
+    use std::net::TcpListener;
+
+    /// A client for a local port that accepts connections but never answers, and a listener
+    /// to tell whether anything connected.
+    fn silent_client(timeout: Duration) -> (Alpaca, TcpListener) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let config = AlpacaConfig {
+            trading_url: crate::config::Endpoint::parse_base(&url).unwrap(),
+            data_url: crate::config::Endpoint::parse_base(&url).unwrap(),
+            feed: Feed::Iex,
+            live: false,
+            subscription: Subscription::Paid,
+            recent_sip: RecentSip::Clamp,
+            timeout,
+            max_retries: 10,
+            retry_base: Duration::from_millis(10),
+            tick_deadline: Duration::from_secs(40),
+        };
+        let credentials = Credentials {
+            key_id: Secret::new("PKTEST"),
+            secret: Secret::new("test-secret"),
+        };
+        (Alpaca::new(&config, credentials), listener)
+    }
+
+    #[test]
+    fn no_order_is_sent_unless_its_whole_timeout_fits_before_the_deadline() {
+        let (client, listener) = silent_client(Duration::from_secs(2));
+        let client = client.with_deadline(Instant::now() + Duration::from_secs(1));
+        let order = OrderRequest::market_day("AAPL", Side::Buy, 1.0, "pb-test");
+        let e = client.submit_order(&order).unwrap_err();
+        assert!(
+            matches!(&e, Error::Deadline { endpoint } if endpoint == "POST /v2/orders"),
+            "{e:?}"
+        );
+        assert!(listener.accept().is_err(), "nothing was sent");
+    }
+
+    #[test]
+    fn a_get_ends_by_the_deadline_even_while_the_server_is_silent() {
+        let (client, _listener) = silent_client(Duration::from_secs(5));
+        let client = client.with_deadline(Instant::now() + Duration::from_millis(600));
+        let started = Instant::now();
+        let e = client.clock().unwrap_err();
+        let took = started.elapsed();
+        assert!(took < Duration::from_millis(1500), "took {took:?}: {e}");
+
+        let (client, listener) = silent_client(Duration::from_secs(5));
+        let client = client.with_deadline(Instant::now());
+        let e = client.account().unwrap_err();
+        assert!(matches!(e, Error::Deadline { .. }), "{e:?}");
+        assert!(
+            listener.accept().is_err(),
+            "a GET past the deadline is not sent"
+        );
+    }
 
     #[test]
     fn quantities_format_like_alpaca_expects() {

@@ -4,11 +4,68 @@
 //! them exactly as the broker said them. Market-data numbers arrive as JSON numbers. Unknown
 //! fields are ignored and everything not strictly needed is optional, because Alpaca adds and
 //! removes fields (the PDT fields vanished in 2026 and broke strict clients).
+//!
+//! The bar for "accepted" is what alpaca-py 0.44 accepts: a shape the official SDK parses
+//! must not fail a tick here (nullable booleans, quantities as numbers, `null` entries in
+//! data maps and lists, orders without a symbol). What the bot cannot trade on safely (an
+//! account without equity) is refused with the endpoint and the reason, not defaulted.
 
 use crate::domain::{Bar, OrderStatus, Side};
 use chrono::{DateTime, FixedOffset, Utc};
-use serde::Deserialize;
+use serde::{Deserialize, Deserializer};
 use std::collections::HashMap;
+
+/// A side as Alpaca writes it, in orders and in FILL activities. `sell_short` is a sell that
+/// opens or extends a short (alpaca-api.md §2.11): for the bot's net position it is a sell.
+pub fn parse_side(text: &str) -> Option<Side> {
+    match text.trim() {
+        "buy" => Some(Side::Buy),
+        "sell" | "sell_short" => Some(Side::Sell),
+        _ => None,
+    }
+}
+
+/// A decimal that Alpaca documents as a string but that alpaca-py also accepts as a JSON
+/// number (`Union[str, float]` for an order's `qty` and `filled_qty`). A string is kept
+/// exactly; a number is written as the shortest plain decimal that reads back as the same
+/// f64 (`2`, `0.5`, `0.000000001`): a JSON number's own digits are lost to f64 without
+/// serde_json's `arbitrary_precision`, which would change every other number in the crate.
+fn decimal_text<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Text {
+        Str(String),
+        Num(serde_json::Number),
+    }
+    Ok(match Option::<Text>::deserialize(d)? {
+        None => None,
+        Some(Text::Str(s)) => Some(s),
+        // Integers as sent; other numbers in plain decimals (Rust's f64 Display never uses an
+        // exponent), so a ledger never holds `1e-9` where Alpaca meant 0.000000001.
+        Some(Text::Num(n)) => Some(match n.as_f64() {
+            Some(f) if !n.is_i64() && !n.is_u64() => f.to_string(),
+            _ => n.to_string(),
+        }),
+    })
+}
+
+/// Like [`decimal_text`], for fields that must be present.
+fn required_decimal<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    decimal_text(d)?.ok_or_else(|| serde::de::Error::custom("a decimal, not null"))
+}
+
+/// alpaca-py types the account's flags `Optional[bool]`: `null` (or absent) means the broker
+/// did not say, read as "not blocked" (a blocked account still refuses the order itself).
+fn null_as_false<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+    Ok(Option::<bool>::deserialize(d)?.unwrap_or(false))
+}
+
+fn fill_side<'de, D: Deserializer<'de>>(d: D) -> Result<Side, D::Error> {
+    let text = String::deserialize(d)?;
+    parse_side(&text).ok_or_else(|| {
+        serde::de::Error::custom(format!("side \"{text}\" is none of buy, sell, sell_short"))
+    })
+}
 
 /// `{"code": 40010001, "message": "..."}`; both parts optional (403 `{"message":"forbidden."}`).
 #[derive(Debug, Deserialize)]
@@ -34,12 +91,30 @@ pub struct Account {
     pub equity: Option<String>,
     pub last_equity: Option<String>,
     pub long_market_value: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_false")]
     pub trading_blocked: bool,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_false")]
     pub account_blocked: bool,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_as_false")]
     pub trade_suspended_by_user: bool,
+}
+
+impl Account {
+    /// Equity as a number, or why there is none. Without it neither the drawdown halt nor
+    /// the daily-loss limit can be evaluated, so a tick must not trade on this answer.
+    pub fn checked_equity(&self) -> Result<f64, String> {
+        let why = match self.equity.as_deref().map(str::trim) {
+            None => "has no equity (absent or null)".to_string(),
+            Some(text) => match text.parse::<f64>() {
+                Ok(v) if v.is_finite() => return Ok(v),
+                _ => format!("has equity \"{text}\", which is not a number"),
+            },
+        };
+        Err(format!(
+            "the account {why}: the drawdown and daily-loss guards cannot be evaluated without it, \
+             so no order is sent"
+        ))
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -64,11 +139,18 @@ impl Position {
 pub struct Order {
     pub id: String,
     pub client_order_id: String,
+    /// Empty for orders Alpaca sends without one (multi-leg orders); it never matches a
+    /// configured symbol.
+    #[serde(default)]
     pub symbol: String,
     pub side: Option<String>,
+    #[serde(default, deserialize_with = "decimal_text")]
     pub qty: Option<String>,
+    #[serde(default, deserialize_with = "decimal_text")]
     pub notional: Option<String>,
+    #[serde(default, deserialize_with = "decimal_text")]
     pub filled_qty: Option<String>,
+    #[serde(default, deserialize_with = "decimal_text")]
     pub filled_avg_price: Option<String>,
     pub status: OrderStatus,
     #[serde(rename = "type")]
@@ -79,11 +161,7 @@ pub struct Order {
 
 impl Order {
     pub fn side(&self) -> Option<Side> {
-        match self.side.as_deref() {
-            Some("buy") => Some(Side::Buy),
-            Some("sell") => Some(Side::Sell),
-            _ => None,
-        }
+        self.side.as_deref().and_then(parse_side)
     }
 
     /// Shares still to fill: qty − filled_qty (0 for notional orders whose qty is unknown).
@@ -111,9 +189,13 @@ pub struct FillActivity {
     /// `fill` or `partial_fill`.
     #[serde(rename = "type")]
     pub fill_type: Option<String>,
+    #[serde(deserialize_with = "required_decimal")]
     pub price: String,
+    #[serde(deserialize_with = "required_decimal")]
     pub qty: String,
-    pub side: String,
+    /// Parsed here, once: `sell_short` is a sell (see [`parse_side`]).
+    #[serde(deserialize_with = "fill_side")]
+    pub side: Side,
     pub symbol: String,
     pub order_id: String,
     pub order_status: Option<String>,
@@ -162,10 +244,12 @@ pub struct Trade {
     pub p: f64,
 }
 
+/// `null` for a symbol is possible (alpaca-py skips it): that symbol has no latest trade.
+/// `"trades": null` is an empty map, as in alpaca-py's `parse_obj_as_symbol_dict`.
 #[derive(Debug, Deserialize)]
 pub struct LatestTrades {
     #[serde(default)]
-    pub trades: HashMap<String, Trade>,
+    pub trades: Option<HashMap<String, Option<Trade>>>,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize)]
@@ -177,8 +261,9 @@ pub struct WireBar {
     pub c: f64,
     #[serde(default)]
     pub v: f64,
+    /// Trade count; alpaca-py types it `Optional[float]`, so `null` and `5.0` both occur.
     #[serde(default)]
-    pub n: u64,
+    pub n: Option<f64>,
     pub vw: Option<f64>,
 }
 
@@ -191,17 +276,18 @@ impl From<WireBar> for Bar {
             low: b.l,
             close: b.c,
             volume: b.v,
-            trades: b.n,
+            trades: b.n.filter(|n| n.is_finite() && *n >= 0.0).unwrap_or(0.0) as u64,
             vwap: b.vw.unwrap_or(f64::NAN),
         }
     }
 }
 
-/// One page of the multi-symbol bars endpoint. `bars` is `{}` (or absent) when empty.
+/// One page of the multi-symbol bars endpoint. `bars` is `{}` (or absent) when empty; a
+/// `null` list or a `null` entry in a list is skipped, as alpaca-py does.
 #[derive(Debug, Deserialize)]
 pub struct BarsPage {
     #[serde(default)]
-    pub bars: Option<HashMap<String, Vec<WireBar>>>,
+    pub bars: Option<HashMap<String, Option<Vec<Option<WireBar>>>>>,
     pub next_page_token: Option<String>,
 }
 
@@ -228,6 +314,112 @@ mod tests {
         let a: Account = serde_json::from_str(json).unwrap();
         assert_eq!(a.last_equity.as_deref(), Some("122011.09751111286868"));
         assert!(!a.trading_blocked);
+    }
+
+    #[test]
+    fn account_flags_may_be_null() {
+        let json = r#"{"status":"ACTIVE","equity":"100","trading_blocked":null,
+            "account_blocked":null,"trade_suspended_by_user":null}"#;
+        let a: Account = serde_json::from_str(json).unwrap();
+        assert!(!a.trading_blocked && !a.account_blocked && !a.trade_suspended_by_user);
+        assert_eq!(a.checked_equity(), Ok(100.0));
+    }
+
+    #[test]
+    fn an_account_without_a_numeric_equity_is_refused_with_the_reason() {
+        for json in [
+            "{}",
+            r#"{"status":"ACTIVE"}"#,
+            r#"{"equity":null}"#,
+            r#"{"equity":"abc"}"#,
+            r#"{"equity":"NaN"}"#,
+        ] {
+            let a: Account = serde_json::from_str(json).unwrap();
+            let why = a.checked_equity().unwrap_err();
+            assert!(
+                why.contains("drawdown and daily-loss guards cannot be evaluated"),
+                "{json}: {why}"
+            );
+        }
+    }
+
+    #[test]
+    fn order_quantities_as_numbers_keep_their_decimal_text() {
+        let json = r#"{"id":"a","client_order_id":"x","symbol":"AAPL","qty":2,
+            "filled_qty":0.5,"filled_avg_price":231.37,"notional":null,"side":"sell","status":"new"}"#;
+        let o: Order = serde_json::from_str(json).unwrap();
+        assert_eq!(o.qty.as_deref(), Some("2"));
+        assert_eq!(o.filled_qty.as_deref(), Some("0.5"));
+        assert_eq!(o.filled_avg_price.as_deref(), Some("231.37"));
+        assert_eq!(o.remaining_qty(), 1.5);
+        let json =
+            r#"{"id":"a","client_order_id":"x","qty":1e-9,"filled_qty":1.0E2,"status":"new"}"#;
+        let o: Order = serde_json::from_str(json).unwrap();
+        assert_eq!(
+            o.qty.as_deref(),
+            Some("0.000000001"),
+            "no exponent in a quantity"
+        );
+        assert_eq!(o.filled_qty.as_deref(), Some("100"));
+        let json = r#"{"id":"a","client_order_id":"x","qty":"0.123456789","filled_qty":"0","status":"new"}"#;
+        let o: Order = serde_json::from_str(json).unwrap();
+        assert_eq!(
+            o.qty.as_deref(),
+            Some("0.123456789"),
+            "a string is kept exactly"
+        );
+        assert_eq!(o.symbol, "", "an order without a symbol (multi-leg) parses");
+    }
+
+    #[test]
+    fn fill_sides_parse_once_and_sell_short_is_a_sell() {
+        let fill = |side: &str| {
+            let json = format!(
+                r#"{{"id":"1::a","transaction_time":"2026-11-24T15:30:00Z","type":"fill",
+                "price":"230","qty":2,"side":"{side}","symbol":"TSLA","order_id":"o"}}"#
+            );
+            serde_json::from_str::<FillActivity>(&json)
+        };
+        assert_eq!(fill("sell_short").unwrap().side, Side::Sell);
+        assert_eq!(fill("sell").unwrap().side, Side::Sell);
+        assert_eq!(fill("buy").unwrap().side, Side::Buy);
+        assert_eq!(fill("buy").unwrap().qty, "2");
+        let e = fill("borrow").unwrap_err().to_string();
+        assert!(e.contains("none of buy, sell, sell_short"), "{e}");
+    }
+
+    #[test]
+    fn null_trades_and_bars_and_trade_counts_are_accepted() {
+        let t: LatestTrades = serde_json::from_str(
+            r#"{"trades":{"AAPL":null,"TSLA":{"t":"2026-11-24T15:30:00Z","p":250.5}}}"#,
+        )
+        .unwrap();
+        let trades = t.trades.unwrap();
+        assert!(trades["AAPL"].is_none());
+        assert_eq!(trades["TSLA"].map(|t| t.p), Some(250.5));
+        let t: LatestTrades = serde_json::from_str(r#"{"trades":null}"#).unwrap();
+        assert!(t.trades.is_none());
+        let p: BarsPage = serde_json::from_str(
+            r#"{"bars":{"AAPL":[{"t":"2026-11-24T15:29:00Z","o":1,"h":2,"l":0.5,"c":1.5,"v":10,"n":null},null],
+                "TSLA":null},"next_page_token":null}"#,
+        )
+        .unwrap();
+        let bars = p.bars.unwrap();
+        let aapl: Vec<Bar> = bars["AAPL"]
+            .clone()
+            .unwrap()
+            .into_iter()
+            .flatten()
+            .map(Bar::from)
+            .collect();
+        assert_eq!(aapl.len(), 1);
+        assert_eq!(aapl[0].trades, 0);
+        assert!(bars["TSLA"].is_none());
+        let b: WireBar = serde_json::from_str(
+            r#"{"t":"2026-11-24T15:29:00Z","o":1,"h":2,"l":0.5,"c":1.5,"v":10,"n":7.0}"#,
+        )
+        .unwrap();
+        assert_eq!(Bar::from(b).trades, 7);
     }
 
     #[test]

@@ -538,3 +538,136 @@ fn a_change_no_activity_explains_is_recorded_only_when_confirmed() {
         run.code == 0 && run.stdout.contains("AAPL sell 20 -> new")
     );
 }
+
+/// TSLA alone, on an SMA cross that may go short.
+const SHORTING_TSLA: &str = r#"
+[[symbol]]
+name = "TSLA"
+qty = 2
+strategy = { kind = "sma_cross", fast = 2, slow = 3, allow_short = true }
+"#;
+
+/// Alpaca reports a sale that opens a short as `side = "sell_short"`; the ledger used to
+/// count it as a buy (net +2 against the broker's -2) and refused every later order on TSLA.
+#[test]
+fn sell_short_fills_count_as_sells() {
+    let bot = Bot::with_symbols(SHORTING_TSLA);
+    bot.set_closes("TSLA", &[250.0, 250.0, 260.0, 230.0]);
+    bot.set_price("TSLA", 230.0);
+    let run = bot.tick();
+    check!(run, run.stdout.contains("TSLA sell 2 -> new"));
+    bot.fake.fill_open_orders(230.0);
+    assert_eq!(bot.fake.activities()[0]["side"], "sell_short");
+
+    // Same bars where they overlap, then a close of 300: a cross above, a buy to cover.
+    bot.next_minute(1, 225.0, &[250.0, 250.0, 260.0, 230.0, 300.0]);
+    let run = bot.tick();
+    check!(run, run.code == 0);
+    let decisions = bot.ledger("decisions.csv");
+    let last = decisions.last().unwrap();
+    assert_eq!(last["position"], "-2", "the bot's net TSLA: {last:?}");
+    assert!(
+        !last["reason"].contains("fills ledger says"),
+        "no ledger disagreement: {last:?}"
+    );
+    check!(run, run.stdout.contains("TSLA buy"), "the short is covered");
+    assert_eq!(bot.posts(), 2);
+    assert_eq!(bot.fake.orders()[1]["side"], "buy");
+}
+
+/// A paper-account reset forgets every order. The tracked order answered 404 by id and every
+/// tick exited 1 forever; now it is checked by client id, dropped, and the person told.
+#[test]
+fn an_order_forgotten_by_a_paper_reset_is_dropped_with_an_alert() {
+    let hook = crate::harness::Receiver::start();
+    let bot = Bot::new();
+    let config = std::fs::read_to_string(bot.config_path()).unwrap();
+    let alerts = format!("{config}\n[alerts]\nwebhook_url = \"{}\"\n", hook.url);
+    std::fs::write(bot.config_path(), alerts).unwrap();
+    bot.set_price("AAPL", 231.0);
+    let run = bot.tick();
+    check!(run, run.stdout.contains("AAPL buy 1 -> new"));
+    let id = bot.fake.orders()[0]["id"].as_str().unwrap().to_string();
+    assert_eq!(bot.state()["tracked"].as_array().unwrap().len(), 1);
+
+    bot.fake.reset_paper_account();
+    bot.next_minute(1, 225.0, &[250.0; 3]);
+    let run = bot.tick();
+    check!(run, run.code == 0);
+    check!(
+        run,
+        bot.calls()
+            .iter()
+            .any(|c| c.starts_with("GET /v2/orders:by_client_order_id")),
+        "checked by client id before dropping"
+    );
+    assert!(
+        bot.state()["tracked"].as_array().unwrap().is_empty(),
+        "no longer tracked"
+    );
+    check!(
+        run,
+        run.stderr.contains(&id) && run.stderr.contains("reset")
+    );
+    let texts = hook.texts();
+    assert!(
+        texts
+            .iter()
+            .any(|t| t.contains(&id) && t.contains("unknown to the broker")),
+        "{texts:#?}"
+    );
+
+    bot.next_minute(1, 225.0, &[250.0; 3]);
+    let run = bot.tick();
+    check!(run, run.code == 0, "and the ticks after it run");
+}
+
+/// Every status Alpaca documents besides filled, canceled, expired, rejected and replaced is
+/// still working (alpaca-api.md §2.12), and so is one it does not document: the order keeps
+/// its symbol blocked, and the next bar's same buy signal sends no second order.
+#[test]
+fn orders_in_working_statuses_block_a_second_buy() {
+    for status in [
+        "done_for_day",
+        "calculated",
+        "held",
+        "accepted_for_bidding",
+        "pending_new",
+        "stopped",
+        "suspended",
+        "pending_settlement",
+    ] {
+        // A shared account reads `status=open` listings; an own account, every order since.
+        for shared in [false, true] {
+            let bot = Bot::new();
+            if shared {
+                bot.share_account();
+            }
+            bot.set_price("AAPL", 231.0);
+            let run = bot.tick();
+            check!(run, run.stdout.contains("AAPL buy 1 -> new"), "{status}");
+            let id = bot.fake.orders()[0]["id"].as_str().unwrap().to_string();
+            bot.fake.set_order_status(&id, status);
+            let open = bot.broker_json("/v2/orders?status=open");
+            assert_eq!(
+                open[0]["id"],
+                id.as_str(),
+                "the fake lists {status} as open"
+            );
+
+            bot.next_minute(1, 231.0, &[250.0; 3]);
+            let run = bot.tick();
+            check!(run, run.code == 0, "{status}, shared {shared}");
+            check!(
+                run,
+                bot.posts() == 1,
+                "{status}, shared {shared}: no second buy"
+            );
+            assert_eq!(
+                bot.state()["tracked"].as_array().unwrap().len(),
+                1,
+                "{status}: still tracked"
+            );
+        }
+    }
+}

@@ -19,3 +19,4 @@ mod orders;
 mod scripts;
 mod secrets;
 mod tick;
+mod wire;

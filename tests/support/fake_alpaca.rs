@@ -39,6 +39,9 @@ const JSON_CT: &str = "application/json; charset=UTF-8";
 const MAX_LINE: u64 = 64 * 1024;
 const MAX_BODY: usize = 8 * 1024 * 1024;
 const IDLE: Duration = Duration::from_secs(30);
+/// The terminal set (alpaca-api.md §2.12). Every other status, documented (`done_for_day`,
+/// `calculated`, `held`, `pending_*`, `accepted_for_bidding`, `stopped`, `suspended`) or not, is
+/// open: listed by `status=open` and cancelable.
 const FINAL: &[&str] = &["filled", "canceled", "expired", "rejected", "replaced"];
 const SIP_MSG: &str = "subscription does not permit querying recent SIP data";
 /// NYSE full-day holidays and early closes (13:00 ET) known to the fake; other weekdays trade.
@@ -73,6 +76,9 @@ pub enum Fault {
     MalformedJson,
     /// 429 `{"message":"too many requests."}`, with or without `X-RateLimit-*` headers.
     RateLimited { headers: bool },
+    /// 429 with `X-RateLimit-Remaining: 0` and `X-RateLimit-Reset` this far in the future
+    /// (alpaca-api.md §4.3: the reset is a Unix epoch in seconds).
+    RateLimitedFor(Duration),
     /// Process normally (e.g. create the order), then close the socket without answering.
     CommitThenDrop,
     /// Process normally, then answer after this delay.
@@ -367,6 +373,18 @@ impl FakeAlpaca {
         for o in st.orders.iter_mut().filter(|o| o.is_open()) {
             (o.status, o.expired_at, o.updated) = ("expired".into(), Some(t), t);
         }
+    }
+
+    /// A paper-account reset: the account starts afresh with $100k, no positions, no orders,
+    /// no fills, and client ids become free again. Orders the bot tracked now answer 404
+    /// "order not found" by id and by client id (alpaca-api.md §2.8).
+    pub fn reset_paper_account(&self) {
+        let mut st = self.st();
+        st.orders.clear();
+        st.client_ids.clear();
+        st.fills.clear();
+        st.positions.clear();
+        (st.cash, st.bp, st.equity) = (100_000.0, 200_000.0, 100_000.0);
     }
 
     /// Forces a status (`rejected`, `canceled`, `expired`, ...) and sets its timestamp.
@@ -696,6 +714,11 @@ impl Inner {
                 if headers {
                     r.headers = rl_headers(200, 0, epoch_secs() + 2);
                 }
+                Some(r)
+            }
+            Some(Fault::RateLimitedFor(d)) => {
+                let mut r = msg(429, "too many requests.");
+                r.headers = rl_headers(200, 0, epoch_secs() + d.as_secs());
                 Some(r)
             }
             Some(Fault::Delay(d)) => {
@@ -1521,6 +1544,7 @@ impl State {
     fn fill(&mut self, idx: usize, qty: f64, price: f64) {
         let t = self.stamp();
         let act_id = format!("{}::{}", t.format("%Y%m%d%H%M%S%3f"), self.uuid());
+        let held = (self.positions.get(&self.orders[idx].symbol)).map_or(0.0, |p| p.0);
         let o = &mut self.orders[idx];
         let remaining = o.remaining(price);
         let q = qty.min(remaining);
@@ -1533,10 +1557,17 @@ impl State {
         (o.filled, o.updated) = (cum, t);
         o.status = if done { "filled" } else { "partially_filled" }.into();
         o.filled_at = o.filled_at.or(done.then_some(t));
+        // A sell that opens or extends a short is reported as `sell_short` (alpaca-api.md
+        // §2.11; alpacahq/user-docs PR #139). The fake refuses sells that cross zero.
+        let side = if o.side == "sell" && held <= 1e-9 {
+            "sell_short"
+        } else {
+            o.side.as_str()
+        };
         let activity = json!({
             "id": act_id, "activity_type": "FILL", "transaction_time": ts(t),
             "type": if done { "fill" } else { "partial_fill" }, "price": dec(price), "qty": dec(q),
-            "side": o.side, "symbol": o.symbol, "leaves_qty": dec(remaining - q),
+            "side": side, "symbol": o.symbol, "leaves_qty": dec(remaining - q),
             "cum_qty": dec(cum), "order_id": o.id, "order_status": o.status
         });
         let (symbol, delta) = (o.symbol.clone(), if o.side == "buy" { q } else { -q });

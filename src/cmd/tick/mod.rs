@@ -55,7 +55,8 @@ pub fn run(config: &Config, args: &TickArgs) -> Result<()> {
     let ledger_dir = data_dir.join("ledger");
     let mut equity_columns: Vec<&str> = ledger::EQUITY.to_vec();
     equity_columns.extend(config.symbol_names());
-    let client = Alpaca::new(&config.alpaca, credentials);
+    let client = Alpaca::new(&config.alpaca, credentials)
+        .with_deadline(started + config.alpaca.tick_deadline);
     // A tick that cannot open its files fails like any other: alert and metrics file, and a
     // state file that could not be read is left as it is.
     let state = match State::load(data_dir) {
@@ -379,6 +380,7 @@ impl Tick<'_> {
             &known,
             self.now,
         )?;
+        self.alerts.extend(synced.forgotten.iter().cloned());
         Ok((open, synced))
     }
 
