@@ -188,57 +188,44 @@ impl Alpaca {
         }
     }
 
-    /// Every FILL activity after `after`, oldest first, following Alpaca's paging (a page
-    /// shorter than `page_size` is the last; the next page starts after the last id).
+    /// Every FILL activity after `after`, oldest first.
     pub fn fill_activities(&self, after: DateTime<Utc>) -> Result<Vec<FillActivity>> {
-        const PAGE: usize = 100;
-        let mut out: Vec<FillActivity> = Vec::new();
-        for _ in 0..1000 {
-            let mut query = vec![
-                ("after", rfc3339(after)),
-                ("direction", "asc".to_string()),
-                ("page_size", PAGE.to_string()),
-            ];
-            if let Some(last) = out.last() {
-                query.push(("page_token", last.id.clone()));
-            }
-            let page: Vec<FillActivity> =
-                self.get(&self.trading_url, "/v2/account/activities/FILL", &query)?;
-            let done = page.len() < PAGE;
-            for a in page {
-                // `after` is documented as exclusive but has behaved as inclusive: dedupe by id.
-                if !out.iter().any(|seen| seen.id == a.id) {
-                    out.push(a);
-                }
-            }
-            if done {
-                return Ok(out);
-            }
-        }
-        Err(Error::Refused(
-            "more than 100,000 fill activities: narrow --since".into(),
-        ))
+        self.activities("FILL", after, 1000, |a: &FillActivity| a.id.clone())
     }
 
     /// Every SPLIT activity booked after `after`, oldest first: the share changes no fill
-    /// explains. Paged like FILL activities (a short page is the last; the token is the last id).
+    /// explains.
     pub fn split_activities(&self, after: DateTime<Utc>) -> Result<Vec<SplitActivity>> {
+        self.activities("SPLIT", after, 100, |a: &SplitActivity| a.id.clone())
+    }
+
+    /// Account activities of one type after `after`, oldest first, following Alpaca's paging:
+    /// a page shorter than `page_size` is the last; the next page starts after the last id.
+    fn activities<T: DeserializeOwned>(
+        &self,
+        kind: &str,
+        after: DateTime<Utc>,
+        max_pages: usize,
+        id: impl Fn(&T) -> String,
+    ) -> Result<Vec<T>> {
         const PAGE: usize = 100;
-        let mut out: Vec<SplitActivity> = Vec::new();
-        for _ in 0..100 {
+        let path = format!("/v2/account/activities/{kind}");
+        let mut out: Vec<T> = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        for _ in 0..max_pages {
             let mut query = vec![
                 ("after", rfc3339(after)),
                 ("direction", "asc".to_string()),
                 ("page_size", PAGE.to_string()),
             ];
             if let Some(last) = out.last() {
-                query.push(("page_token", last.id.clone()));
+                query.push(("page_token", id(last)));
             }
-            let page: Vec<SplitActivity> =
-                self.get(&self.trading_url, "/v2/account/activities/SPLIT", &query)?;
+            let page: Vec<T> = self.get(&self.trading_url, &path, &query)?;
             let done = page.len() < PAGE;
             for a in page {
-                if !out.iter().any(|seen| seen.id == a.id) {
+                // `after` is documented as exclusive but has behaved as inclusive: dedupe by id.
+                if seen.insert(id(&a)) {
                     out.push(a);
                 }
             }
@@ -246,9 +233,10 @@ impl Alpaca {
                 return Ok(out);
             }
         }
-        Err(Error::Refused(
-            "more than 10,000 split activities: narrow --since".into(),
-        ))
+        Err(Error::Refused(format!(
+            "more than {} {kind} activities: narrow --since",
+            max_pages * PAGE
+        )))
     }
 
     /// Every order (any status) submitted after `after`, oldest first, paging by moving
