@@ -150,12 +150,11 @@ impl Qty {
     /// For money maths (notional = qty × price): the nearest f64 for any quantity below
     /// 2^53 nano-shares (about 9 million shares), and within f64's relative precision above.
     pub fn to_f64(self) -> f64 {
-        let whole = (self.0 / SCALE) as f64;
-        let frac = (self.0 % SCALE) as f64 / SCALE as f64;
         if self.0.unsigned_abs() < (1u128 << 53) {
+            // Both exact in f64, so the one rounding is the division's: the nearest double.
             self.0 as f64 / SCALE as f64
         } else {
-            whole + frac
+            (self.0 / SCALE) as f64 + (self.0 % SCALE) as f64 / SCALE as f64
         }
     }
 

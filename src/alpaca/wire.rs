@@ -239,17 +239,16 @@ pub struct SplitActivity {
 }
 
 impl SplitActivity {
-    /// Signed shares as exact decimal text; `None` when absent, null or not a number.
+    /// Signed shares as exact decimal text, kept as Alpaca wrote it for the ledger; `None` when
+    /// absent, null or not a share quantity (see [`Qty::parse`]): what fills.csv holds must
+    /// read back as exact shares.
     pub fn shares(&self) -> Option<String> {
         let text = match self.qty.as_ref()? {
             serde_json::Value::String(s) => s.trim().to_string(),
             serde_json::Value::Number(n) => n.to_string(),
             _ => return None,
         };
-        text.parse::<f64>()
-            .ok()
-            .filter(|q| q.is_finite())
-            .map(|_| text)
+        Qty::parse(&text).ok().map(|_| text)
     }
 
     /// The booking day, from `YYYY-MM-DD` or the date part of an RFC 3339 time.
@@ -487,6 +486,12 @@ mod tests {
         assert_eq!(all[0].shares().as_deref(), Some("10"));
         assert_eq!(all[1].shares().as_deref(), Some("-30"));
         assert_eq!(all[2].shares(), None);
+        // Text fills.csv could not read back as exact shares is not a share count.
+        for qty in [r#""1.0000000001""#, r#""1e-5""#, r#""NaN""#] {
+            let json = format!(r#"{{"id":"x","date":"2026-11-25","symbol":"AAPL","qty":{qty}}}"#);
+            let a: SplitActivity = serde_json::from_str(&json).unwrap();
+            assert_eq!(a.shares(), None, "{qty}");
+        }
         assert_eq!(all[2].symbol, None);
         let day = chrono::NaiveDate::from_ymd_opt(2026, 11, 25);
         assert_eq!(all[1].day(), day);
