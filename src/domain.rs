@@ -1,8 +1,11 @@
-//! Plain values shared by every part of the bot: bars, sides, signals, timeframes.
+//! Plain values shared by every part of the bot: bars, sides, signals, timeframes, and (from
+//! their own modules) exact share quantities and client order ids.
 //!
 //! Nothing here does I/O or knows about Alpaca's wire format; the Alpaca module converts its
 //! JSON into these types, and the strategy, backtester and ledgers only ever see these.
 
+pub use crate::client_order_id::ClientOrderId;
+pub use crate::qty::Qty;
 use chrono::{DateTime, Duration, Utc};
 use std::fmt;
 use std::str::FromStr;

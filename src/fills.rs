@@ -8,7 +8,7 @@
 
 use crate::alpaca::wire::{parse_side, FillActivity, Order};
 use crate::alpaca::Alpaca;
-use crate::domain::{OrderStatus, Side};
+use crate::domain::{OrderStatus, Qty, Side};
 use crate::error::{Error, Result};
 use crate::store::ledger::{self, time_cell, Ledger};
 use crate::store::state::TrackedOrder;
@@ -44,12 +44,13 @@ pub struct Recorded {
     pub activity_ids: HashSet<String>,
     /// (order_id, status) of final non-fill rows.
     pub terminal: HashSet<(String, String)>,
-    /// Net shares per symbol from fill rows: what the bot believes it holds.
-    pub net_qty: HashMap<String, f64>,
+    /// Net shares per symbol from fill rows: what the bot believes it holds, exactly (three
+    /// fills of 0.1 are 0.3, as the broker says).
+    pub net_qty: HashMap<String, Qty>,
     /// (activity id → (qty, price)) for comparing with the broker.
     pub by_activity: HashMap<String, (String, String)>,
     /// Shares recorded as filled per order id.
-    pub filled_by_order: HashMap<String, f64>,
+    pub filled_by_order: HashMap<String, Qty>,
 }
 
 impl Fills {
@@ -73,6 +74,15 @@ impl Fills {
         let mut r = Recorded::default();
         for row in self.ledger.read_all()? {
             let get = |i: usize| row.get(i).unwrap_or("");
+            // A share count the bot cannot read would make it wrong about what it holds.
+            let shares = || {
+                Qty::parse(get(qty)).map_err(|e| {
+                    Error::Refused(format!(
+                        "fills.csv: activity {} has qty {e}; fix that row so the bot knows what it holds",
+                        get(activity)
+                    ))
+                })
+            };
             if get(activity).is_empty() {
                 r.terminal
                     .insert((get(order_id).to_string(), get(status).to_string()));
@@ -81,8 +91,7 @@ impl Fills {
             if get(side) == ADJUST_SIDE {
                 // Shares without a trade (a split): they count in the position, not as a fill.
                 r.activity_ids.insert(get(activity).to_string());
-                let q: f64 = get(qty).parse().unwrap_or(0.0);
-                *r.net_qty.entry(get(symbol).to_string()).or_default() += q;
+                *r.net_qty.entry(get(symbol).to_string()).or_default() += shares()?;
                 continue;
             }
             r.activity_ids.insert(get(activity).to_string());
@@ -90,7 +99,7 @@ impl Fills {
                 get(activity).to_string(),
                 (get(qty).to_string(), get(price).to_string()),
             );
-            let q: f64 = get(qty).parse().unwrap_or(0.0);
+            let q = shares()?;
             *r.filled_by_order
                 .entry(get(order_id).to_string())
                 .or_default() += q;
@@ -158,7 +167,7 @@ impl Fills {
 
     /// Append the final state of an order that ended without filling completely.
     pub fn append_terminal(&self, now: DateTime<Utc>, order: &Order, source: &str) -> Result<()> {
-        let unfilled = crate::alpaca::client::format_qty(order.remaining_qty());
+        let unfilled = order.remaining_qty().to_string();
         self.ledger.append(&[vec![
             time_cell(now),
             order.symbol.clone(),
@@ -237,15 +246,15 @@ pub fn sync_tracked(
         }
     }
     *tracked = still_known;
-    let filled = |o: &Order| {
-        o.filled_qty
-            .as_deref()
-            .and_then(|q| q.trim().parse::<f64>().ok())
-            .unwrap_or(0.0)
+    let in_ledger = |id: &str| {
+        recorded
+            .filled_by_order
+            .get(id)
+            .copied()
+            .unwrap_or_default()
     };
-    let in_ledger = |id: &str| recorded.filled_by_order.get(id).copied().unwrap_or(0.0);
-    let mut filled_now: HashMap<String, f64> = HashMap::new();
-    if current.iter().any(|o| filled(o) > in_ledger(&o.id) + 1e-9) {
+    let mut filled_now: HashMap<String, Qty> = HashMap::new();
+    if current.iter().any(|o| o.filled() > in_ledger(&o.id)) {
         let since =
             tracked.iter().map(|t| t.submitted_at).min().unwrap_or(now) - Duration::seconds(5);
         let activities = client.fill_activities(since)?;
@@ -262,8 +271,7 @@ pub fn sync_tracked(
         fills.append_fills(&new, "tick")?;
         synced.new_fills = new.iter().map(|(a, _)| (*a).clone()).collect();
         for a in &activities {
-            *filled_now.entry(a.order_id.clone()).or_default() +=
-                a.qty.parse::<f64>().unwrap_or(0.0);
+            *filled_now.entry(a.order_id.clone()).or_default() += a.shares().unwrap_or_default();
         }
     }
 
@@ -277,7 +285,7 @@ pub fn sync_tracked(
             keep.push(t.clone());
             continue;
         }
-        if ledger_filled + 1e-9 < filled(&order) && now - t.submitted_at < Duration::days(1) {
+        if ledger_filled < order.filled() && now - t.submitted_at < Duration::days(1) {
             log::warn!(
                 "{}: order {} is {} but its fill activities lag; checking again next tick",
                 t.symbol,
@@ -337,11 +345,15 @@ mod adjustment_tests {
         let rows = [split("s1", "-10"), split("s2", "2.5"), split("s3", "5")];
         fills.append_adjustments(&rows, "reconcile").unwrap();
         let r = fills.recorded().unwrap();
-        assert_eq!(r.net_qty["AAPL"], 7.5, "10 - 10 + 2.5 + 5");
+        assert_eq!(
+            r.net_qty["AAPL"],
+            Qty::parse("7.5").unwrap(),
+            "10 - 10 + 2.5 + 5"
+        );
         assert!(r.activity_ids.contains("s2"), "recorded once, by id");
         assert!(!r.by_activity.contains_key("s1"), "not compared as a FILL");
         assert_eq!(r.filled_by_order.get(""), None, "no order behind it");
-        assert_eq!(r.filled_by_order["o1"], 10.0);
+        assert_eq!(r.filled_by_order["o1"], Qty::shares(10));
     }
 }
 
@@ -379,7 +391,38 @@ mod tests {
             ])
             .unwrap();
         let fills = Fills::open(dir.path()).unwrap();
-        assert_eq!(fills.recorded().unwrap().net_qty["TSLA"], -3.0);
+        assert_eq!(fills.recorded().unwrap().net_qty["TSLA"], Qty::shares(-3));
+    }
+
+    /// As f64, 0.1 + 0.1 + 0.1 - 0.3 is 5.55e-17, not 0: the bot would think it still holds
+    /// shares, and the three fills would not add up to the broker's 0.3.
+    #[test]
+    fn fractional_fills_sum_exactly() {
+        let dir = tempfile::tempdir().unwrap();
+        let ledger = Ledger::open(dir.path(), "fills.csv", ledger::FILLS).unwrap();
+        ledger
+            .append(&[
+                row("buy", "0.1", "a1"),
+                row("buy", "0.1", "a2"),
+                row("buy", "0.1", "a3"),
+            ])
+            .unwrap();
+        let fills = Fills::open(dir.path()).unwrap();
+        let r = fills.recorded().unwrap();
+        assert_eq!(r.net_qty["TSLA"], Qty::parse("0.3").unwrap());
+        assert_eq!(r.filled_by_order["o1"], Qty::parse("0.3").unwrap());
+        ledger.append(&[row("sell", "0.3", "a4")]).unwrap();
+        assert_eq!(fills.recorded().unwrap().net_qty["TSLA"], Qty::ZERO);
+    }
+
+    #[test]
+    fn a_row_with_a_qty_that_is_not_a_number_is_an_error_naming_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let ledger = Ledger::open(dir.path(), "fills.csv", ledger::FILLS).unwrap();
+        ledger.append(&[row("buy", "n/a", "a7")]).unwrap();
+        let e = Fills::open(dir.path()).unwrap().recorded().unwrap_err();
+        let text = e.to_string();
+        assert!(text.contains("a7") && text.contains("\"n/a\""), "{text}");
     }
 
     #[test]

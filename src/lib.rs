@@ -15,6 +15,7 @@
 pub mod alpaca;
 pub mod backtest;
 pub mod cli;
+pub mod client_order_id;
 pub mod cmd;
 pub mod config;
 pub mod credentials;
@@ -27,6 +28,7 @@ pub mod logging;
 pub mod model;
 pub mod ops;
 pub mod orders;
+pub mod qty;
 pub mod report;
 pub mod risk;
 pub mod store;

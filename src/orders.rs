@@ -4,11 +4,12 @@
 //! reply, a timeout or a 5xx is settled by looking the order up by its client order id; an
 //! intent left by a tick that died is settled the same way by the next tick before it decides
 //! anything. The client order id is derived from what caused the order, so the same decision
-//! can never become two orders: Alpaca refuses a client order id it has seen, forever.
+//! can never become two orders: Alpaca refuses a client order id it has seen, forever. Its
+//! format lives in [`crate::client_order_id`].
 
 use crate::alpaca::wire::Order;
 use crate::alpaca::{Alpaca, OrderRequest};
-use crate::domain::{Side, Timeframe};
+use crate::domain::ClientOrderId;
 use crate::error::{Error, Result};
 use crate::store::ledger::{time_cell, Ledger};
 use crate::store::state::{OrderIntent, TrackedOrder};
@@ -20,20 +21,6 @@ use chrono::{DateTime, Duration, Utc};
 /// can still reach the broker seconds later; two minutes covers that with room to spare.
 pub const INTENT_GRACE: Duration = Duration::minutes(2);
 use std::path::Path;
-
-/// The idempotency key: (symbol, timeframe, bar, strategy, side).
-pub fn client_order_id(
-    symbol: &str,
-    tf: Timeframe,
-    bar_time: DateTime<Utc>,
-    strategy: &str,
-    side: Side,
-) -> String {
-    format!(
-        "pb-{symbol}-{tf}-{}-{strategy}-{side}",
-        bar_time.format("%Y%m%dT%H%M")
-    )
-}
 
 /// How a placement ended.
 #[derive(Debug)]
@@ -66,7 +53,7 @@ impl Desk<'_> {
             client_order_id: request.client_order_id.clone(),
             symbol: request.symbol.clone(),
             side: request.side.to_string(),
-            qty: request.qty.clone(),
+            qty: request.qty,
             price,
             created_at: now,
         };
@@ -78,7 +65,10 @@ impl Desk<'_> {
                 already: false,
             },
             Err(e) if e.is_duplicate_client_id() => {
-                match self.client.order_by_client_id(&request.client_order_id)? {
+                match self
+                    .client
+                    .order_by_client_id(request.client_order_id.as_str())?
+                {
                     Some(order) => Placed::Accepted {
                         order: Box::new(order),
                         already: true,
@@ -108,7 +98,10 @@ impl Desk<'_> {
                     "{}: order outcome unknown ({e}); looking it up by client order id",
                     request.symbol
                 );
-                match self.client.order_by_client_id(&request.client_order_id) {
+                match self
+                    .client
+                    .order_by_client_id(request.client_order_id.as_str())
+                {
                     Ok(Some(order)) => {
                         let msg = format!("reply lost ({e}); found by client order id");
                         self.record(now, &intent, Some(&order), order.status.as_str(), &msg)?;
@@ -161,7 +154,9 @@ impl Desk<'_> {
         }
         let recorded = self.recorded_order_ids()?;
         for intent in state.intents.clone() {
-            let mut found = self.client.order_by_client_id(&intent.client_order_id)?;
+            let mut found = self
+                .client
+                .order_by_client_id(intent.client_order_id.as_str())?;
             if found.is_none() {
                 if now - intent.created_at < INTENT_GRACE {
                     log::warn!(
@@ -178,11 +173,12 @@ impl Desk<'_> {
                     .client
                     .orders_since(intent.created_at - Duration::seconds(5), Some(&symbols))?
                     .into_iter()
-                    .find(|o| o.client_order_id == intent.client_order_id);
+                    .find(|o| intent.client_order_id == o.client_order_id);
             }
             match &found {
                 Some(order)
-                    if recorded.contains(&(intent.client_order_id.clone(), order.id.clone())) => {}
+                    if recorded
+                        .contains(&(intent.client_order_id.to_string(), order.id.clone())) => {}
                 Some(order) => {
                     log::warn!(
                         "{}: recovered order {} ({}) left unrecorded by an earlier tick",
@@ -221,11 +217,11 @@ impl Desk<'_> {
     fn settle(
         &self,
         state: &mut State,
-        client_id: &str,
+        client_id: &ClientOrderId,
         order: Option<&Order>,
         now: DateTime<Utc>,
     ) -> Result<()> {
-        state.intents.retain(|i| i.client_order_id != client_id);
+        state.intents.retain(|i| i.client_order_id != *client_id);
         if let Some(o) = order {
             if !state.tracked.iter().any(|t| t.order_id == o.id) {
                 state.tracked.push(TrackedOrder {
@@ -233,7 +229,7 @@ impl Desk<'_> {
                     client_order_id: o.client_order_id.clone(),
                     symbol: o.symbol.clone(),
                     side: o.side.clone().unwrap_or_default(),
-                    qty: o.qty.clone().unwrap_or_default(),
+                    qty: o.ordered(),
                     submitted_at: o.submitted_at.unwrap_or(now),
                 });
             }
@@ -270,27 +266,13 @@ impl Desk<'_> {
             time_cell(now),
             intent.symbol.clone(),
             intent.side.clone(),
-            intent.qty.clone(),
+            intent.qty.to_string(),
             intent.price.to_string(),
             "market".to_string(),
-            intent.client_order_id.clone(),
+            intent.client_order_id.to_string(),
             order.map(|o| o.id.clone()).unwrap_or_default(),
             status.to_string(),
             message.to_string(),
         ]])
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use chrono::TimeZone;
-
-    #[test]
-    fn client_order_ids_are_deterministic_and_short() {
-        let t = Utc.with_ymd_and_hms(2026, 11, 25, 15, 31, 0).unwrap();
-        let id = client_order_id("BRK.B", Timeframe::Min1, t, "sma", Side::Buy);
-        assert_eq!(id, "pb-BRK.B-1Min-20261125T1531-sma-buy");
-        assert!(id.len() <= 128);
     }
 }

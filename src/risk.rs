@@ -5,7 +5,7 @@
 //! [`RiskState`] is what the guards remember between ticks (in the state file).
 
 use crate::config::RiskConfig;
-use crate::domain::Side;
+use crate::domain::{Qty, Side};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -86,7 +86,7 @@ pub enum Refusal {
     Halted(String),
     DailyLoss,
     PositionLimit {
-        after: f64,
+        after: Qty,
         limit: f64,
     },
     OrderNotional {
@@ -171,14 +171,14 @@ impl fmt::Display for Refusal {
 #[derive(Debug, Clone, Copy)]
 pub struct Proposed {
     pub side: Side,
-    pub qty: f64,
+    pub qty: Qty,
     pub price: f64,
     /// Signed position before the order, counting open orders.
-    pub position: f64,
+    pub position: Qty,
 }
 
 impl Proposed {
-    fn position_after(&self) -> f64 {
+    fn position_after(&self) -> Qty {
         match self.side {
             Side::Buy => self.position + self.qty,
             Side::Sell => self.position - self.qty,
@@ -191,8 +191,7 @@ impl Proposed {
     /// but the guard must not depend on that.
     pub fn opens(&self) -> bool {
         let after = self.position_after();
-        let crosses =
-            self.position != 0.0 && after != 0.0 && (after > 0.0) != (self.position > 0.0);
+        let crosses = self.position.signum() * after.signum() < 0;
         crosses || after.abs() > self.position.abs()
     }
 }
@@ -230,7 +229,7 @@ pub fn check(order: &Proposed, cx: &Context<'_>) -> Result<(), Refusal> {
     if let Some(h) = &cx.state.halted {
         return Err(Refusal::Halted(h.reason.clone()));
     }
-    if order.qty <= 0.0 {
+    if !order.qty.is_positive() {
         return Err(Refusal::ZeroSize);
     }
     if let Some(secs_left) = cx.secs_to_close {
@@ -269,12 +268,12 @@ pub fn check(order: &Proposed, cx: &Context<'_>) -> Result<(), Refusal> {
     }
     if let Some(limit) = cfg.max_position_qty {
         let after = order.position_after().abs();
-        if after > limit {
+        if after.to_f64() > limit {
             return Err(Refusal::PositionLimit { after, limit });
         }
     }
     if let Some(limit) = cfg.max_order_notional {
-        let notional = order.qty * order.price;
+        let notional = order.qty.to_f64() * order.price;
         if notional > limit {
             return Err(Refusal::OrderNotional { notional, limit });
         }
@@ -307,15 +306,15 @@ mod tests {
 
     const BUY: Proposed = Proposed {
         side: Side::Buy,
-        qty: 10.0,
+        qty: Qty::shares(10),
         price: 100.0,
-        position: 0.0,
+        position: Qty::shares(0),
     };
     const SELL_ALL: Proposed = Proposed {
         side: Side::Sell,
-        qty: 95.0,
+        qty: Qty::shares(95),
         price: 100.0,
-        position: 95.0,
+        position: Qty::shares(95),
     };
 
     #[test]
@@ -324,19 +323,19 @@ mod tests {
         let state = RiskState::default();
         assert_eq!(check(&BUY, &cx(&cfg, &state)), Ok(()));
         let big = Proposed {
-            qty: 101.0,
+            qty: Qty::shares(101),
             price: 1.0,
             ..BUY
         };
         assert_eq!(
             check(&big, &cx(&cfg, &state)),
             Err(Refusal::PositionLimit {
-                after: 101.0,
+                after: Qty::shares(101),
                 limit: 100.0
             })
         );
         let pricey = Proposed {
-            qty: 2.0,
+            qty: Qty::shares(2),
             price: 6000.0,
             ..BUY
         };
@@ -434,6 +433,36 @@ mod tests {
         assert!(check(&BUY, &closing(-14)).is_err(), "after the close");
     }
 
+    /// As f64, 0.1 + 0.1 + 0.1 is 0.30000000000000004: a third buy of 0.1 under a 0.3 limit
+    /// was refused as over it.
+    #[test]
+    fn a_fractional_position_exactly_at_the_limit_is_not_over_it() {
+        let cfg = RiskConfig {
+            max_position_qty: Some(0.3),
+            ..RiskConfig::default()
+        };
+        let state = RiskState::default();
+        let q = |t: &str| Qty::parse(t).unwrap();
+        let third = Proposed {
+            side: Side::Buy,
+            qty: q("0.1"),
+            price: 100.0,
+            position: q("0.1") + q("0.1"),
+        };
+        assert_eq!(check(&third, &cx(&cfg, &state)), Ok(()));
+        let fourth = Proposed {
+            position: q("0.3"),
+            ..third
+        };
+        assert_eq!(
+            check(&fourth, &cx(&cfg, &state)),
+            Err(Refusal::PositionLimit {
+                after: q("0.4"),
+                limit: 0.3
+            })
+        );
+    }
+
     #[test]
     fn a_reversal_in_one_order_is_an_opening_and_meets_every_limit() {
         let cfg = RiskConfig::default();
@@ -444,14 +473,14 @@ mod tests {
         // Long 60, sell 120: |position| stays 60, but a new short is opened.
         let reverse = Proposed {
             side: Side::Sell,
-            qty: 120.0,
+            qty: Qty::shares(120),
             price: 10.0,
-            position: 60.0,
+            position: Qty::shares(60),
         };
         assert!(reverse.opens());
         assert_eq!(check(&reverse, &cx(&cfg, &spent)), Err(Refusal::DailyLoss));
         let close = Proposed {
-            qty: 60.0,
+            qty: Qty::shares(60),
             ..reverse
         };
         assert!(!close.opens());

@@ -17,7 +17,7 @@ use super::wire::{
 };
 use crate::config::{AlpacaConfig, Feed};
 use crate::credentials::Credentials;
-use crate::domain::{Bar, Side, Timeframe};
+use crate::domain::{Bar, ClientOrderId, Qty, Side, Timeframe};
 use crate::error::{Error, Result};
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::de::DeserializeOwned;
@@ -60,34 +60,30 @@ pub struct BarsQuery<'a> {
 #[derive(Debug, Clone, Serialize)]
 pub struct OrderRequest {
     pub symbol: String,
-    pub qty: String,
+    /// Serialized as Alpaca's decimal string: `2`, `0.5`, `1.123456789`.
+    pub qty: Qty,
     pub side: &'static str,
     #[serde(rename = "type")]
     pub order_type: &'static str,
     pub time_in_force: &'static str,
-    pub client_order_id: String,
+    pub client_order_id: ClientOrderId,
 }
 
 impl OrderRequest {
-    pub fn market_day(symbol: &str, side: Side, qty: f64, client_order_id: &str) -> OrderRequest {
+    pub fn market_day(
+        symbol: &str,
+        side: Side,
+        qty: Qty,
+        client_order_id: &ClientOrderId,
+    ) -> OrderRequest {
         OrderRequest {
             symbol: symbol.to_string(),
-            qty: format_qty(qty),
+            qty,
             side: side.as_str(),
             order_type: "market",
             time_in_force: "day",
-            client_order_id: client_order_id.to_string(),
+            client_order_id: client_order_id.clone(),
         }
-    }
-}
-
-/// Shares as Alpaca wants them: an integer when whole, else up to 9 decimals.
-pub fn format_qty(qty: f64) -> String {
-    if qty.fract() == 0.0 {
-        format!("{qty:.0}")
-    } else {
-        let s = format!("{qty:.9}");
-        s.trim_end_matches('0').trim_end_matches('.').to_string()
     }
 }
 
@@ -156,14 +152,13 @@ impl Alpaca {
     /// bot believe it is flat and trade on that.
     pub fn positions(&self) -> Result<Vec<Position>> {
         let positions: Vec<Position> = self.get(&self.trading_url, "/v2/positions", &[])?;
-        if let Some(p) = positions
-            .iter()
-            .find(|p| !p.qty.trim().parse::<f64>().is_ok_and(f64::is_finite))
-        {
-            return Err(Error::BadResponse {
-                endpoint: "GET /v2/positions".into(),
-                detail: format!("{} has qty \"{}\", which is not a number", p.symbol, p.qty),
-            });
+        for p in &positions {
+            if let Err(e) = p.signed_qty() {
+                return Err(Error::BadResponse {
+                    endpoint: "GET /v2/positions".into(),
+                    detail: format!("{} has qty {e}", p.symbol),
+                });
+            }
         }
         Ok(positions)
     }
@@ -623,7 +618,8 @@ mod tests {
     fn no_order_is_sent_unless_its_whole_timeout_fits_before_the_deadline() {
         let (client, listener) = silent_client(Duration::from_secs(2));
         let client = client.with_deadline(Instant::now() + Duration::from_secs(1));
-        let order = OrderRequest::market_day("AAPL", Side::Buy, 1.0, "pb-test");
+        let id: ClientOrderId = "pb-test".parse().unwrap();
+        let order = OrderRequest::market_day("AAPL", Side::Buy, Qty::shares(1), &id);
         let e = client.submit_order(&order).unwrap_err();
         assert!(
             matches!(&e, Error::Deadline { endpoint } if endpoint == "POST /v2/orders"),
@@ -653,10 +649,22 @@ mod tests {
 
     #[test]
     fn quantities_format_like_alpaca_expects() {
-        assert_eq!(format_qty(1.0), "1");
-        assert_eq!(format_qty(12.0), "12");
-        assert_eq!(format_qty(0.5), "0.5");
-        assert_eq!(format_qty(1.123456789), "1.123456789");
+        let id: ClientOrderId = "pb-AAPL-1Min-20261124T1529-thr-buy".parse().unwrap();
+        for (text, sent) in [
+            ("1", "1"),
+            ("12", "12"),
+            ("0.50", "0.5"),
+            ("1.123456789", "1.123456789"),
+        ] {
+            let qty = Qty::parse(text).unwrap();
+            let order = OrderRequest::market_day("AAPL", Side::Buy, qty, &id);
+            let json: serde_json::Value = serde_json::to_value(&order).unwrap();
+            assert_eq!(json["qty"], sent, "a string, as Alpaca documents it");
+            assert_eq!(
+                json["client_order_id"],
+                "pb-AAPL-1Min-20261124T1529-thr-buy"
+            );
+        }
     }
 
     #[test]

@@ -10,7 +10,7 @@
 //! data maps and lists, orders without a symbol). What the bot cannot trade on safely (an
 //! account without equity) is refused with the endpoint and the reason, not defaulted.
 
-use crate::domain::{Bar, OrderStatus, Side};
+use crate::domain::{Bar, OrderStatus, Qty, Side};
 use chrono::{DateTime, FixedOffset, Utc};
 use serde::{Deserialize, Deserializer};
 use std::collections::HashMap;
@@ -129,9 +129,10 @@ pub struct Position {
 }
 
 impl Position {
-    /// Signed shares; Alpaca sends shorts as a negative qty.
-    pub fn signed_qty(&self) -> f64 {
-        self.qty.trim().parse().unwrap_or(0.0)
+    /// Signed shares; Alpaca sends shorts as a negative qty. Text that is not an exact share
+    /// quantity is an error: read as 0 it would make the bot believe it is flat.
+    pub fn signed_qty(&self) -> Result<Qty, crate::qty::QtyError> {
+        Qty::parse(&self.qty)
     }
 }
 
@@ -164,20 +165,33 @@ impl Order {
         self.side.as_deref().and_then(parse_side)
     }
 
-    /// Shares still to fill: qty − filled_qty (0 for notional orders whose qty is unknown).
-    pub fn remaining_qty(&self) -> f64 {
-        let parse = |s: &Option<String>| {
-            s.as_deref()
-                .and_then(|s| s.trim().parse::<f64>().ok())
-                .unwrap_or(0.0)
-        };
-        (parse(&self.qty) - parse(&self.filled_qty)).max(0.0)
+    /// Shares ordered; 0 for notional orders, whose qty is unknown.
+    pub fn ordered(&self) -> Qty {
+        exact_or_zero(&self.qty)
+    }
+
+    /// Shares filled so far.
+    pub fn filled(&self) -> Qty {
+        exact_or_zero(&self.filled_qty)
+    }
+
+    /// Shares still to fill: qty − filled_qty, never below 0.
+    pub fn remaining_qty(&self) -> Qty {
+        (self.ordered() - self.filled()).max(Qty::ZERO)
     }
 
     /// The order can never change again: see [`OrderStatus`].
     pub fn is_final(&self) -> bool {
         self.status.is_final()
     }
+}
+
+/// An order's optional quantity; absent, null or not a quantity reads as 0 shares, as a
+/// notional order's qty does.
+fn exact_or_zero(text: &Option<String>) -> Qty {
+    text.as_deref()
+        .and_then(|t| Qty::parse(t).ok())
+        .unwrap_or_default()
 }
 
 /// One execution from `GET /v2/account/activities/FILL`. `id` is unique per execution and is
@@ -201,6 +215,13 @@ pub struct FillActivity {
     pub order_status: Option<String>,
 }
 
+impl FillActivity {
+    /// The executed shares, exactly; `None` when Alpaca's text is not a share quantity.
+    pub fn shares(&self) -> Option<Qty> {
+        Qty::parse(&self.qty).ok()
+    }
+}
+
 /// One SPLIT non-trade activity from `GET /v2/account/activities/SPLIT`: shares the broker
 /// added (positive `qty`) or removed (negative) for a split, with no order and no price behind
 /// them. A forward split is one entry adding shares; a reverse split removes every old share
@@ -218,17 +239,16 @@ pub struct SplitActivity {
 }
 
 impl SplitActivity {
-    /// Signed shares as exact decimal text; `None` when absent, null or not a number.
+    /// Signed shares as exact decimal text, kept as Alpaca wrote it for the ledger; `None` when
+    /// absent, null or not a share quantity (see [`Qty::parse`]): what fills.csv holds must
+    /// read back as exact shares.
     pub fn shares(&self) -> Option<String> {
         let text = match self.qty.as_ref()? {
             serde_json::Value::String(s) => s.trim().to_string(),
             serde_json::Value::Number(n) => n.to_string(),
             _ => return None,
         };
-        text.parse::<f64>()
-            .ok()
-            .filter(|q| q.is_finite())
-            .map(|_| text)
+        Qty::parse(&text).ok().map(|_| text)
     }
 
     /// The booking day, from `YYYY-MM-DD` or the date part of an RFC 3339 time.
@@ -302,7 +322,7 @@ mod tests {
             "type":"market","side":"buy","status":"accepted_for_bidding","submitted_at":"2023-12-12T22:31:24.668464435Z",
             "filled_at":null,"brand_new_field":{"a":1}}"#;
         let o: Order = serde_json::from_str(json).unwrap();
-        assert_eq!(o.remaining_qty(), 1.5);
+        assert_eq!(o.remaining_qty(), Qty::parse("1.5").unwrap());
         assert!(!o.is_final());
         assert_eq!(o.side(), Some(Side::Buy));
     }
@@ -343,6 +363,25 @@ mod tests {
         }
     }
 
+    /// As f64, 0.3 - 0.1 is 0.19999999999999998: an order would show a remainder that is not
+    /// the 0.2 shares Alpaca still has to fill.
+    #[test]
+    fn remaining_shares_are_exact() {
+        let json = r#"{"id":"a","client_order_id":"x","symbol":"AAPL","qty":"0.3",
+            "filled_qty":"0.1","side":"buy","status":"partially_filled"}"#;
+        let o: Order = serde_json::from_str(json).unwrap();
+        assert_eq!(o.remaining_qty(), Qty::parse("0.2").unwrap());
+        assert_eq!(o.remaining_qty().to_string(), "0.2");
+        let over =
+            r#"{"id":"a","client_order_id":"x","qty":"1","filled_qty":"1.5","status":"filled"}"#;
+        let o: Order = serde_json::from_str(over).unwrap();
+        assert_eq!(o.remaining_qty(), Qty::ZERO, "never below zero");
+        let notional =
+            r#"{"id":"a","client_order_id":"x","qty":null,"notional":"100","status":"new"}"#;
+        let o: Order = serde_json::from_str(notional).unwrap();
+        assert_eq!(o.remaining_qty(), Qty::ZERO);
+    }
+
     #[test]
     fn order_quantities_as_numbers_keep_their_decimal_text() {
         let json = r#"{"id":"a","client_order_id":"x","symbol":"AAPL","qty":2,
@@ -351,7 +390,7 @@ mod tests {
         assert_eq!(o.qty.as_deref(), Some("2"));
         assert_eq!(o.filled_qty.as_deref(), Some("0.5"));
         assert_eq!(o.filled_avg_price.as_deref(), Some("231.37"));
-        assert_eq!(o.remaining_qty(), 1.5);
+        assert_eq!(o.remaining_qty(), Qty::parse("1.5").unwrap());
         let json =
             r#"{"id":"a","client_order_id":"x","qty":1e-9,"filled_qty":1.0E2,"status":"new"}"#;
         let o: Order = serde_json::from_str(json).unwrap();
@@ -447,6 +486,12 @@ mod tests {
         assert_eq!(all[0].shares().as_deref(), Some("10"));
         assert_eq!(all[1].shares().as_deref(), Some("-30"));
         assert_eq!(all[2].shares(), None);
+        // Text fills.csv could not read back as exact shares is not a share count.
+        for qty in [r#""1.0000000001""#, r#""1e-5""#, r#""NaN""#] {
+            let json = format!(r#"{{"id":"x","date":"2026-11-25","symbol":"AAPL","qty":{qty}}}"#);
+            let a: SplitActivity = serde_json::from_str(&json).unwrap();
+            assert_eq!(a.shares(), None, "{qty}");
+        }
         assert_eq!(all[2].symbol, None);
         let day = chrono::NaiveDate::from_ymd_opt(2026, 11, 25);
         assert_eq!(all[1].day(), day);

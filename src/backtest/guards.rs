@@ -11,6 +11,7 @@
 //! the tick sends it. Pure.
 
 use crate::config::RiskConfig;
+use crate::domain::Qty;
 use crate::domain::Side;
 use crate::risk::{self, Proposed, RiskState};
 use chrono::{DateTime, NaiveDate, Utc};
@@ -116,11 +117,12 @@ impl Guard {
             last_bar: None,
             secs_to_close: None,
         };
+        let exact = |shares: f64| Qty::from_f64_floor(shares, true).unwrap_or_default();
         let order = Proposed {
             side,
-            qty,
+            qty: exact(qty),
             price,
-            position,
+            position: exact(position),
         };
         match risk::check(&order, &cx) {
             Ok(()) => {

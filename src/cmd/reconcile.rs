@@ -14,8 +14,10 @@
 use crate::alpaca::wire::{FillActivity, Order, SplitActivity};
 use crate::alpaca::Alpaca;
 use crate::cli::ReconcileArgs;
+use crate::client_order_id;
 use crate::config::Config;
 use crate::credentials::Credentials;
+use crate::domain::Qty;
 use crate::error::{Error, Result};
 use crate::fills::{Adjustment, Fills};
 use crate::store::ledger::{self, time_cell, Ledger};
@@ -23,8 +25,6 @@ use crate::store::TickLock;
 use chrono::{Duration, NaiveDate, TimeZone, Utc};
 use chrono_tz::America::New_York;
 use std::collections::{HashMap, HashSet};
-
-const BOT_PREFIX: &str = "pb-";
 
 pub fn run(config: &Config, args: &ReconcileArgs) -> Result<()> {
     let since = match &args.since {
@@ -61,10 +61,10 @@ pub fn run(config: &Config, args: &ReconcileArgs) -> Result<()> {
         .into_iter()
         .filter(|a| names.contains(&a.symbol.as_str()))
         .collect();
-    let positions: HashMap<String, f64> = client
+    let positions: HashMap<String, Qty> = client
         .positions()?
         .into_iter()
-        .map(|p| (p.symbol.clone(), p.signed_qty()))
+        .map(|p| (p.symbol.clone(), p.signed_qty().unwrap_or_default()))
         .collect();
     check_adjustments(&adjust, &positions, shared)?;
     let splits: Vec<SplitActivity> = client
@@ -84,7 +84,7 @@ pub fn run(config: &Config, args: &ReconcileArgs) -> Result<()> {
     let broker_ids: HashSet<&str> = broker_orders.iter().map(|o| o.id.as_str()).collect();
     let bot_orders: HashMap<&str, &Order> = broker_orders
         .iter()
-        .filter(|o| o.client_order_id.starts_with(BOT_PREFIX))
+        .filter(|o| client_order_id::is_ours(&o.client_order_id))
         .map(|o| (o.id.as_str(), o))
         .collect();
     let recorded = fills.recorded()?;
@@ -97,7 +97,8 @@ pub fn run(config: &Config, args: &ReconcileArgs) -> Result<()> {
     let missing_orders: Vec<&Order> = broker_orders
         .iter()
         .filter(|o| {
-            o.client_order_id.starts_with(BOT_PREFIX) && !ledger_order_ids.contains(o.id.as_str())
+            client_order_id::is_ours(&o.client_order_id)
+                && !ledger_order_ids.contains(o.id.as_str())
         })
         .collect();
     for o in &missing_orders {
@@ -250,10 +251,10 @@ pub fn run(config: &Config, args: &ReconcileArgs) -> Result<()> {
         let net = fills.recorded()?.net_qty;
         for name in &names {
             let (broker, ours) = (
-                positions.get(*name).copied().unwrap_or(0.0),
-                net.get(*name).copied().unwrap_or(0.0),
+                positions.get(*name).copied().unwrap_or_default(),
+                net.get(*name).copied().unwrap_or_default(),
             );
-            if (broker - ours).abs() > 1e-9 {
+            if broker != ours {
                 unrepairable += 1;
                 report.push(("position differs".into(), name.to_string(), format!("broker holds {broker}, fills.csv adds up to {ours} (fills before --since are not compared; try an earlier --since; if a split or a transfer changed it, confirm with --repair --adjust {name}={broker})")));
             }
@@ -304,8 +305,8 @@ pub fn run(config: &Config, args: &ReconcileArgs) -> Result<()> {
 }
 
 /// `--adjust SYMBOL=SHARES` values: the symbol configured, the shares a finite number.
-fn parse_adjustments(values: &[String], names: &[&str]) -> Result<Vec<(String, f64)>> {
-    let mut out: Vec<(String, f64)> = Vec::new();
+fn parse_adjustments(values: &[String], names: &[&str]) -> Result<Vec<(String, Qty)>> {
+    let mut out: Vec<(String, Qty)> = Vec::new();
     for value in values {
         let bad = |why: &str| Error::Usage(format!("--adjust `{value}`: {why}"));
         let (symbol, shares) = value
@@ -318,12 +319,11 @@ fn parse_adjustments(values: &[String], names: &[&str]) -> Result<Vec<(String, f
                 names.join(", ")
             )));
         }
-        let shares: f64 = shares
-            .trim()
-            .parse()
-            .ok()
-            .filter(|q: &f64| q.is_finite())
-            .ok_or_else(|| bad("SHARES must be a number (the bot's total after the change)"))?;
+        let shares = Qty::parse(shares).map_err(|e| {
+            bad(&format!(
+                "SHARES must be a number with at most 9 decimals (the bot's total after the change): {e}"
+            ))
+        })?;
         if out.iter().any(|(s, _)| s == symbol) {
             return Err(bad(&format!("{symbol} is named twice")));
         }
@@ -335,16 +335,16 @@ fn parse_adjustments(values: &[String], names: &[&str]) -> Result<Vec<(String, f
 /// A confirmation must match the broker: its position exactly (the account is the bot's), or
 /// at most its position on the same side (a shared account also holds the person's shares).
 fn check_adjustments(
-    adjust: &[(String, f64)],
-    positions: &HashMap<String, f64>,
+    adjust: &[(String, Qty)],
+    positions: &HashMap<String, Qty>,
     shared: bool,
 ) -> Result<()> {
     for (symbol, target) in adjust {
-        let broker = positions.get(symbol).copied().unwrap_or(0.0);
+        let broker = positions.get(symbol).copied().unwrap_or_default();
         let fits = if shared {
-            *target == 0.0 || (target.signum() == broker.signum() && target.abs() <= broker.abs())
+            target.is_zero() || (target.signum() == broker.signum() && target.abs() <= broker.abs())
         } else {
-            (target - broker).abs() <= 1e-9
+            *target == broker
         };
         if !fits {
             let rule = if shared {
@@ -364,18 +364,18 @@ fn check_adjustments(
 /// The rows that bring the ledger's net shares to each confirmed total (none where it
 /// already agrees). The id names the symbol and second, so it stays unique in the ledger.
 fn confirmed_adjustments(
-    adjust: &[(String, f64)],
-    net: &HashMap<String, f64>,
+    adjust: &[(String, Qty)],
+    net: &HashMap<String, Qty>,
     now: chrono::DateTime<Utc>,
 ) -> Vec<Adjustment> {
     adjust
         .iter()
         .filter_map(|(symbol, target)| {
-            let delta = target - net.get(symbol).copied().unwrap_or(0.0);
-            (delta.abs() > 1e-9).then(|| Adjustment {
+            let delta = *target - net.get(symbol).copied().unwrap_or_default();
+            (!delta.is_zero()).then(|| Adjustment {
                 time: now,
                 symbol: symbol.clone(),
-                qty: crate::alpaca::client::format_qty(delta),
+                qty: delta.to_string(),
                 kind: "confirmed",
                 id: format!("adjust:{symbol}:{}", now.format("%Y%m%dT%H%M%S%.6f")),
             })
@@ -397,11 +397,24 @@ mod tests {
 
     const NAMES: &[&str] = &["AAPL", "TSLA"];
 
+    fn q(text: &str) -> Qty {
+        Qty::parse(text).unwrap()
+    }
+
     #[test]
     fn adjust_values_name_a_configured_symbol_and_a_number() {
         let ok = parse_adjustments(&["AAPL=20".into(), "TSLA=-3.5".into()], NAMES).unwrap();
-        assert_eq!(ok, vec![("AAPL".into(), 20.0), ("TSLA".into(), -3.5)]);
-        for bad in ["AAPL", "MSFT=1", "AAPL=twenty", "AAPL=inf"] {
+        assert_eq!(
+            ok,
+            vec![("AAPL".into(), q("20")), ("TSLA".into(), q("-3.5"))]
+        );
+        for bad in [
+            "AAPL",
+            "MSFT=1",
+            "AAPL=twenty",
+            "AAPL=inf",
+            "AAPL=1.0000000001",
+        ] {
             let e = parse_adjustments(&[bad.into()], NAMES).unwrap_err();
             assert!(matches!(e, Error::Usage(_)), "{bad}: {e}");
             assert!(e.to_string().contains(bad), "{e}");
@@ -412,31 +425,39 @@ mod tests {
 
     #[test]
     fn a_confirmed_total_must_match_the_broker() {
-        let positions: HashMap<String, f64> = [("AAPL".to_string(), 20.0)].into();
-        let one = |s: &str, q: f64| vec![(s.to_string(), q)];
-        assert!(check_adjustments(&one("AAPL", 20.0), &positions, false).is_ok());
-        let e = check_adjustments(&one("AAPL", 25.0), &positions, false).unwrap_err();
+        let positions: HashMap<String, Qty> = [("AAPL".to_string(), q("20"))].into();
+        let one = |s: &str, n: &str| vec![(s.to_string(), q(n))];
+        assert!(check_adjustments(&one("AAPL", "20"), &positions, false).is_ok());
+        let e = check_adjustments(&one("AAPL", "25"), &positions, false).unwrap_err();
         assert!(e.to_string().contains("holds 20 AAPL"), "{e}");
-        assert!(check_adjustments(&one("TSLA", 1.0), &positions, false).is_err());
+        assert!(check_adjustments(&one("TSLA", "1"), &positions, false).is_err());
         // Shared: the bot's part, at most the broker's, same side.
-        assert!(check_adjustments(&one("AAPL", 12.0), &positions, true).is_ok());
-        assert!(check_adjustments(&one("AAPL", 21.0), &positions, true).is_err());
-        assert!(check_adjustments(&one("AAPL", -1.0), &positions, true).is_err());
+        assert!(check_adjustments(&one("AAPL", "12"), &positions, true).is_ok());
+        assert!(check_adjustments(&one("AAPL", "21"), &positions, true).is_err());
+        assert!(check_adjustments(&one("AAPL", "-1"), &positions, true).is_err());
+        // Exact: a broker position of 0.3 is confirmed by 0.1 + 0.2, not refused by a rounding.
+        let fractional: HashMap<String, Qty> = [("AAPL".to_string(), q("0.3"))].into();
+        let summed = vec![("AAPL".to_string(), q("0.1") + q("0.2"))];
+        assert!(check_adjustments(&summed, &fractional, false).is_ok());
     }
 
     #[test]
     fn a_confirmation_records_the_difference_only() {
-        let net: HashMap<String, f64> =
-            [("AAPL".to_string(), 10.0), ("TSLA".to_string(), 4.0)].into();
+        let net: HashMap<String, Qty> =
+            [("AAPL".to_string(), q("10")), ("TSLA".to_string(), q("4"))].into();
         let now = chrono::Utc
             .with_ymd_and_hms(2026, 11, 24, 15, 31, 2)
             .unwrap();
-        let rows = confirmed_adjustments(&[("AAPL".into(), 20.0), ("TSLA".into(), 4.0)], &net, now);
+        let rows = confirmed_adjustments(
+            &[("AAPL".into(), q("20")), ("TSLA".into(), q("4"))],
+            &net,
+            now,
+        );
         assert_eq!(rows.len(), 1, "TSLA already agrees");
         assert_eq!(rows[0].qty, "10");
         assert_eq!(rows[0].kind, "confirmed");
         assert_eq!(rows[0].id, "adjust:AAPL:20261124T153102.000000");
-        let down = confirmed_adjustments(&[("AAPL".into(), 2.5)], &net, now);
+        let down = confirmed_adjustments(&[("AAPL".into(), q("2.5"))], &net, now);
         assert_eq!(down[0].qty, "-7.5");
     }
 

@@ -11,6 +11,7 @@
 
 use super::files::write_atomic;
 use super::TickLock;
+use crate::domain::{ClientOrderId, Qty};
 use crate::error::{Error, Result};
 use crate::risk::Halt;
 use chrono::{DateTime, Utc};
@@ -43,10 +44,14 @@ pub struct State {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TrackedOrder {
     pub order_id: String,
+    /// As the broker lists it.
     pub client_order_id: String,
     pub symbol: String,
     pub side: String,
-    pub qty: String,
+    /// Shares ordered, as a decimal string; an empty string (an order the broker listed
+    /// without a qty) reads as 0.
+    #[serde(deserialize_with = "qty_or_zero")]
+    pub qty: Qty,
     pub submitted_at: DateTime<Utc>,
 }
 
@@ -59,13 +64,22 @@ pub struct TickRecord {
 /// An order about to be sent, or sent without a known outcome.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct OrderIntent {
-    pub client_order_id: String,
+    pub client_order_id: ClientOrderId,
     pub symbol: String,
     pub side: String,
-    pub qty: String,
+    /// A decimal string, as sent.
+    pub qty: Qty,
     /// Reference price at decision time, for the ledger.
     pub price: f64,
     pub created_at: DateTime<Utc>,
+}
+
+/// A tracked order's qty: a quantity, or `""` as written for an order listed without one.
+fn qty_or_zero<'de, D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Qty, D::Error> {
+    match serde_json::Value::deserialize(d)? {
+        serde_json::Value::String(s) if s.trim().is_empty() => Ok(Qty::ZERO),
+        other => Qty::deserialize(other).map_err(serde::de::Error::custom),
+    }
 }
 
 impl State {
@@ -187,14 +201,100 @@ mod tests {
         assert_eq!(State::load(dir.path()).unwrap().version, VERSION);
         let mut s = State::load(dir.path()).unwrap();
         s.intents.push(OrderIntent {
-            client_order_id: "pb-x".into(),
+            client_order_id: "pb-x".parse().unwrap(),
             symbol: "AAPL".into(),
             side: "buy".into(),
-            qty: "1".into(),
+            qty: Qty::parse("1.5").unwrap(),
             price: 231.5,
             created_at: Utc.with_ymd_and_hms(2026, 11, 24, 15, 0, 0).unwrap(),
         });
         s.save(dir.path()).unwrap();
+        assert_eq!(State::load(dir.path()).unwrap(), s);
+    }
+
+    /// state.json as the code before exact quantities wrote it: intents and tracked orders
+    /// with string quantities (a tracked one empty), reversal legs with f64 numbers.
+    #[test]
+    fn a_state_file_written_with_float_quantities_still_loads() {
+        let dir = tempfile::tempdir().unwrap();
+        let old = r#"{
+  "version": 1,
+  "last_tick": null,
+  "closed_until_recorded": null,
+  "intents": [
+    {
+      "client_order_id": "pb-AAPL-1Min-20261124T1528-thr-buy",
+      "symbol": "AAPL",
+      "side": "buy",
+      "qty": "0.3",
+      "price": 231.0,
+      "created_at": "2026-11-24T15:27:30Z"
+    }
+  ],
+  "tracked": [
+    {
+      "order_id": "o1",
+      "client_order_id": "pb-TSLA-1Min-20261124T1529-sma-sell",
+      "symbol": "TSLA",
+      "side": "sell",
+      "qty": "1.123456789",
+      "submitted_at": "2026-11-24T15:30:01Z"
+    },
+    {
+      "order_id": "o2",
+      "client_order_id": "pb-TSLA-1Min-20261124T1530-sma-buy",
+      "symbol": "TSLA",
+      "side": "buy",
+      "qty": "",
+      "submitted_at": "2026-11-24T15:31:01Z"
+    }
+  ],
+  "pending_legs": [
+    {
+      "symbol": "TSLA",
+      "side": "sell",
+      "qty": 2.0,
+      "client_order_id": "pb-TSLA-1Min-20261124T1529-sma-sell-open",
+      "close_client_order_id": "pb-TSLA-1Min-20261124T1529-sma-sell",
+      "bar_time": "2026-11-24T15:29:00Z",
+      "day": "2026-11-24",
+      "reason": "fast crossed below slow"
+    },
+    {
+      "symbol": "AAPL",
+      "side": "buy",
+      "qty": 0.123456789,
+      "client_order_id": "pb-AAPL-1Min-20261124T1529-sma-buy-open",
+      "close_client_order_id": "pb-AAPL-1Min-20261124T1529-sma-buy",
+      "bar_time": "2026-11-24T15:29:00Z",
+      "day": "2026-11-24",
+      "reason": "fast crossed above slow"
+    }
+  ]
+}
+"#;
+        std::fs::write(dir.path().join("state.json"), old).unwrap();
+        let s = State::load(dir.path()).unwrap();
+        let q = |t: &str| Qty::parse(t).unwrap();
+        assert_eq!(s.intents[0].qty, q("0.3"));
+        assert_eq!(
+            s.intents[0].client_order_id.as_str(),
+            "pb-AAPL-1Min-20261124T1528-thr-buy"
+        );
+        assert_eq!(s.tracked[0].qty, q("1.123456789"));
+        assert_eq!(s.tracked[1].qty, Qty::ZERO);
+        assert_eq!(s.pending_legs[0].qty, q("2"));
+        assert_eq!(s.pending_legs[1].qty, q("0.123456789"));
+        assert_eq!(
+            s.pending_legs[0].client_order_id.as_str(),
+            "pb-TSLA-1Min-20261124T1529-sma-sell-open"
+        );
+        // Saved again, every quantity is a string.
+        s.save(dir.path()).unwrap();
+        let text = std::fs::read_to_string(dir.path().join("state.json")).unwrap();
+        assert!(text.contains(r#""qty": "0.3""#), "{text}");
+        assert!(text.contains(r#""qty": "2""#), "{text}");
+        assert!(text.contains(r#""qty": "0.123456789""#), "{text}");
         assert_eq!(State::load(dir.path()).unwrap(), s);
     }
 

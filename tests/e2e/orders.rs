@@ -364,3 +364,110 @@ fn an_opening_on_bars_is_allowed_within_max_missing_bars_and_refused_beyond() {
         "{out}"
     );
 }
+
+/// AAPL alone, 0.3 shares a trade, fractional.
+const TENTHS: &str = r#"
+[[symbol]]
+name = "AAPL"
+qty = 0.3
+fractional = true
+strategy = { kind = "threshold", buy_above = 230.0, sell_below = 220.0 }
+"#;
+
+fn last_aapl_decision(bot: &Bot) -> std::collections::HashMap<String, String> {
+    bot.ledger("decisions.csv")
+        .into_iter()
+        .rfind(|r| r["symbol"] == "AAPL")
+        .unwrap()
+}
+
+/// On a shared account the bot trades on its fills ledger. Three fills of 0.1 summed as f64
+/// are 0.30000000000000004: the sell of the position was "capped" at the 0.3 the broker holds,
+/// and after it filled the bot still believed it held 5.55e-17 shares, decided to sell them,
+/// and refused its own zero-share order every tick while the price stayed low.
+#[test]
+fn three_fills_of_a_tenth_are_exactly_the_three_tenths_sold_and_leave_the_bot_flat() {
+    let bot = Bot::with_symbols(TENTHS);
+    bot.share_account();
+    bot.set_price("AAPL", 231.0);
+    let run = bot.tick();
+    check!(
+        run,
+        run.code == 0 && run.stdout.contains("AAPL buy 0.3 -> new")
+    );
+    let id = bot.fake.orders()[0]["id"].as_str().unwrap().to_string();
+    for _ in 0..3 {
+        bot.fake.partially_fill(&id, 0.1, 231.0);
+    }
+    bot.next_minute(1, 231.0, &FLAT);
+    let run = bot.tick();
+    check!(
+        run,
+        run.code == 0 && run.stdout.contains("AAPL hold; 3 new fill(s)")
+    );
+    let fills: Vec<String> = bot
+        .ledger("fills.csv")
+        .iter()
+        .map(|r| r["qty"].clone())
+        .collect();
+    assert_eq!(fills, ["0.1", "0.1", "0.1"], "written as Alpaca sent them");
+    assert_eq!(last_aapl_decision(&bot)["position"], "0.3");
+
+    bot.next_minute(1, 219.0, &FLAT);
+    let run = bot.tick();
+    check!(
+        run,
+        run.code == 0 && run.stdout.contains("AAPL sell 0.3 -> new")
+    );
+    let sent = posted(&bot);
+    assert_eq!(sent.len(), 2);
+    assert_eq!(sent[1]["qty"], "0.3", "exactly what the three fills bought");
+    let sell = last_aapl_decision(&bot);
+    assert_eq!(sell["position"], "0.3");
+    assert_eq!(sell["qty"], "0.3");
+    assert!(!sell["reason"].contains("capped"), "{sell:?}");
+
+    bot.fake.fill_open_orders(219.0);
+    for _ in 0..2 {
+        bot.next_minute(1, 219.0, &FLAT);
+        let run = bot.tick();
+        check!(run, run.code == 0 && run.stdout.contains("AAPL hold"));
+        let row = last_aapl_decision(&bot);
+        assert_eq!(row["position"], "0", "{row:?}");
+        assert_eq!(row["action"], "hold", "{row:?}");
+    }
+    assert_eq!(bot.posts(), 2, "nothing left to sell");
+}
+
+/// Fills of "0.1" and "0.2" against a broker position of "0.3": the same shares, exactly. The
+/// position check, the sell and reconcile all agree, and the sell leaves nothing behind.
+#[test]
+fn fills_of_a_tenth_and_two_tenths_agree_with_a_broker_position_of_three_tenths() {
+    let bot = Bot::with_symbols(TENTHS);
+    bot.set_price("AAPL", 231.0);
+    let run = bot.tick();
+    check!(run, bot.posts() == 1);
+    let id = bot.fake.orders()[0]["id"].as_str().unwrap().to_string();
+    bot.fake.partially_fill(&id, 0.1, 231.0);
+    bot.fake.partially_fill(&id, 0.2, 231.0);
+    assert_eq!(bot.broker_json("/v2/positions/AAPL")["qty"], "0.3");
+    bot.next_minute(1, 219.0, &FLAT);
+    let run = bot.tick();
+    check!(
+        run,
+        run.code == 0 && run.stdout.contains("AAPL sell 0.3 -> new; 2 new fill(s)")
+    );
+    assert_eq!(posted(&bot)[1]["qty"], "0.3");
+    let reconcile = bot.run(&["reconcile", "--since", "2026-11-01"]);
+    check!(reconcile, reconcile.code == 0);
+    bot.fake.fill_open_orders(219.0);
+    bot.next_minute(1, 219.0, &FLAT);
+    let run = bot.tick();
+    check!(
+        run,
+        run.code == 0 && run.stdout.contains("AAPL hold; 1 new fill(s)")
+    );
+    assert_eq!(last_aapl_decision(&bot)["position"], "0");
+    let reconcile = bot.run(&["reconcile", "--since", "2026-11-01"]);
+    check!(reconcile, reconcile.code == 0);
+}

@@ -9,15 +9,16 @@ mod bars;
 mod outcome;
 
 use crate::alpaca::wire::{Account, Order, Trade};
-use crate::alpaca::{client::format_qty, Alpaca, OrderRequest};
+use crate::alpaca::{Alpaca, OrderRequest};
 use crate::cli::TickArgs;
+use crate::client_order_id;
 use crate::config::{Config, SymbolConfig};
 use crate::credentials::Credentials;
-use crate::domain::{Bar, Side, Signal};
+use crate::domain::{Bar, ClientOrderId, Qty, Side, Signal};
 use crate::error::{Error, Result};
 use crate::fills::{self, Fills};
 use crate::legs::{self, PendingLeg};
-use crate::orders::{client_order_id, Desk, Placed};
+use crate::orders::{Desk, Placed};
 use crate::risk::{self, Proposed};
 use crate::store::bar_cache::BarCache;
 use crate::store::ledger::{self, time_cell, Ledger};
@@ -136,22 +137,22 @@ struct Market {
     bars: Vec<Bar>,
     trade: Option<Trade>,
     /// Signed shares the account holds (the person's too, on a shared account).
-    broker: f64,
+    broker: Qty,
     /// Signed shares the bot holds by its own fills ledger.
-    own: f64,
+    own: Qty,
     /// Shares still to fill on the bot's working orders, per side.
-    open_buy: f64,
-    open_sell: f64,
+    open_buy: Qty,
+    open_sell: Qty,
     /// The same over every working order in the account (a person's too).
-    any_open_buy: f64,
-    any_open_sell: f64,
+    any_open_buy: Qty,
+    any_open_sell: Qty,
 }
 
 impl Market {
     /// The position the bot decides and sizes on: its own shares (on a shared account the
     /// fills ledger's, never the person's), counting its working orders so that an order
     /// still working is never sent again.
-    fn effective(&self, shared_account: bool) -> f64 {
+    fn effective(&self, shared_account: bool) -> Qty {
         let held = if shared_account {
             self.own
         } else {
@@ -161,7 +162,7 @@ impl Market {
     }
 
     fn working(&self) -> bool {
-        self.any_open_buy > 0.0 || self.any_open_sell > 0.0
+        self.any_open_buy.is_positive() || self.any_open_sell.is_positive()
     }
 }
 
@@ -170,10 +171,10 @@ struct Decided<'a> {
     symbol: &'a SymbolConfig,
     bar_time: Option<DateTime<Utc>>,
     price: Option<f64>,
-    position: f64,
+    position: Qty,
     signal: Signal,
     action: &'a str,
-    order: Option<(f64, &'a str)>,
+    order: Option<(Qty, &'a ClientOrderId)>,
     reason: &'a str,
 }
 
@@ -193,10 +194,10 @@ struct Shared {
 /// One order the tick means to send, before the guards.
 struct Planned<'a> {
     side: Side,
-    qty: f64,
-    client_id: String,
+    qty: Qty,
+    client_id: ClientOrderId,
     /// Signed position before the order, counting working orders.
-    position: f64,
+    position: Qty,
     bar_time: Option<DateTime<Utc>>,
     signal: Signal,
     /// `order` or `flatten`, for the decisions ledger.
@@ -255,12 +256,7 @@ impl Tick<'_> {
         let names = self.config.symbol_names();
         let trades = self.client.latest_trades(&names)?;
         let mut bars = bars::refresh(self.config, self.client, &self.cache, self.now, &names)?;
-        let positions: HashMap<String, f64> = self
-            .client
-            .positions()?
-            .into_iter()
-            .map(|p| (p.symbol.clone(), p.signed_qty()))
-            .collect();
+        let positions = self.positions()?;
         let (open_orders, synced) = self.sync_fills()?;
         for f in &synced.new_fills {
             let msg = format!(
@@ -291,7 +287,7 @@ impl Tick<'_> {
             .map(|s| {
                 (
                     s.name.clone(),
-                    positions.get(&s.name).copied().unwrap_or(0.0),
+                    positions.get(&s.name).copied().unwrap_or_default().to_f64(),
                 )
             })
             .collect();
@@ -316,19 +312,19 @@ impl Tick<'_> {
         let mut parts = Vec::new();
         for symbol in &self.config.symbols {
             let name = symbol.name.as_str();
-            let open = |side: Side, any: bool| -> f64 {
+            let open = |side: Side, any: bool| -> Qty {
                 open_orders
                     .iter()
                     .filter(|o| o.symbol == name && o.side() == Some(side))
-                    .filter(|o| any || is_ours(&o.client_order_id))
+                    .filter(|o| any || client_order_id::is_ours(&o.client_order_id))
                     .map(Order::remaining_qty)
                     .sum()
             };
             let market = Market {
                 bars: bars.remove(name).unwrap_or_default(),
                 trade: trades.get(name).copied(),
-                broker: positions.get(name).copied().unwrap_or(0.0),
-                own: own.get(name).copied().unwrap_or(0.0),
+                broker: positions.get(name).copied().unwrap_or_default(),
+                own: own.get(name).copied().unwrap_or_default(),
                 open_buy: open(Side::Buy, false),
                 open_sell: open(Side::Sell, false),
                 any_open_buy: open(Side::Buy, true),
@@ -348,6 +344,21 @@ impl Tick<'_> {
             summary.push_str(" (dry run)");
         }
         Ok(summary)
+    }
+
+    /// Signed shares per symbol as the broker holds them (every qty checked by the client).
+    fn positions(&self) -> Result<HashMap<String, Qty>> {
+        self.client
+            .positions()?
+            .into_iter()
+            .map(|p| {
+                let qty = p.signed_qty().map_err(|e| Error::BadResponse {
+                    endpoint: "GET /v2/positions".into(),
+                    detail: format!("{} has qty {e}", p.symbol),
+                })?;
+                Ok((p.symbol, qty))
+            })
+            .collect()
     }
 
     /// Open orders that matter, and the current state of the orders the bot tracks, in one
@@ -406,7 +417,7 @@ impl Tick<'_> {
                         symbol: s,
                         bar_time: None,
                         price: None,
-                        position: 0.0,
+                        position: Qty::ZERO,
                         signal: Signal::Hold,
                         action: "market-closed",
                         order: None,
@@ -416,12 +427,7 @@ impl Tick<'_> {
                 .collect();
             self.decisions.append(&rows)?;
             let account = self.client.account()?;
-            let positions = self
-                .client
-                .positions()?
-                .into_iter()
-                .map(|p| (p.symbol.clone(), p.signed_qty()))
-                .collect();
+            let positions = self.positions()?;
             self.record_equity(&account, &positions)?;
             self.state.closed_until_recorded = next_open;
         }
@@ -476,7 +482,9 @@ impl Tick<'_> {
         if shared.flatten {
             return self.flatten(symbol, market, shared, trade);
         }
-        let decision = symbol.strategy.decide(&market.bars, trade.p, effective);
+        let decision = symbol
+            .strategy
+            .decide(&market.bars, trade.p, effective.to_f64());
         let reason = decision.why.to_string();
         let Some(side) = decision.signal.side() else {
             if let Some(leg) = self.pending_leg(name) {
@@ -495,23 +503,30 @@ impl Tick<'_> {
             );
         }
 
-        let entry = symbol
-            .sizing
-            .shares(trade.p, shared.equity, symbol.fractional);
+        // The one place an f64 share count (dollars / price) becomes exact: floored, so an
+        // order never buys more than the rule allows. An unusable size (NaN, absurd) is 0: refused.
+        let entry = Qty::from_f64_floor(
+            symbol
+                .sizing
+                .shares(trade.p, shared.equity, symbol.fractional),
+            symbol.fractional,
+        )
+        .unwrap_or_default();
         let legs = legs::split(side, effective, entry, symbol.strategy.allows_short());
         let tf = self.config.bot.timeframe;
         let key_time = bar_time.unwrap_or_else(|| bars::floor_to(self.now, tf) - tf.duration());
-        let client_id = client_order_id(name, tf, key_time, symbol.strategy.tag(), side);
+        let client_id = ClientOrderId::decision(name, tf, key_time, symbol.strategy.tag(), side)
+            .map_err(id_refused)?;
         let (qty, open_after) = match (legs.close, legs.open) {
             (Some(close), open) => (close, open),
-            (None, open) => (open.unwrap_or(0.0), None),
+            (None, open) => (open.unwrap_or_default(), None),
         };
         if let Some(open_qty) = open_after {
             self.state.pending_legs.push(PendingLeg {
                 symbol: name.to_string(),
                 side,
                 qty: open_qty,
-                client_order_id: format!("{client_id}-open"),
+                client_order_id: ClientOrderId::reversal_open(&client_id).map_err(id_refused)?,
                 close_client_order_id: client_id.clone(),
                 bar_time: key_time,
                 day: self.now.with_timezone(&New_York).date_naive(),
@@ -582,12 +597,10 @@ impl Tick<'_> {
                 market,
                 &format!(
                     "reversal: waiting for the close {} to fill before opening {} {}",
-                    leg.close_client_order_id,
-                    leg.side,
-                    format_qty(leg.qty)
+                    leg.close_client_order_id, leg.side, leg.qty
                 ),
             );
-        } else if effective != 0.0 {
+        } else if !effective.is_zero() {
             Some(format!(
                 "reversal abandoned: the close {} left a position of {effective} (expired, canceled or partly filled)",
                 leg.close_client_order_id
@@ -672,25 +685,22 @@ impl Tick<'_> {
                 "daily loss limit reached: flattening once the working orders are done",
             );
         }
-        if effective == 0.0 {
+        if effective.is_zero() {
             return self.hold_row(symbol, market, "daily loss limit reached: already flat");
         }
-        let side = if effective > 0.0 {
+        let side = if effective.is_positive() {
             Side::Sell
         } else {
             Side::Buy
         };
-        let day = self
-            .now
-            .with_timezone(&New_York)
-            .date_naive()
-            .and_hms_opt(0, 0, 0)
-            .unwrap_or_default()
-            .and_utc();
+        let day = self.now.with_timezone(&New_York).date_naive();
+        let client_id =
+            ClientOrderId::daily_loss_flatten(name, self.config.bot.timeframe, day, side)
+                .map_err(id_refused)?;
         let plan = Planned {
             side,
             qty: effective.abs(),
-            client_id: client_order_id(name, self.config.bot.timeframe, day, "flat", side),
+            client_id,
             position: effective,
             bar_time: market.bars.last().map(|b| b.time),
             signal: signal_of(side),
@@ -725,7 +735,7 @@ impl Tick<'_> {
         }
         if self.dry_run {
             self.plan_row(symbol, &plan, trade.p, "dry-run", &plan.reason)?;
-            let summary = format!("{name} {side} {} (dry run)", format_qty(plan.qty));
+            let summary = format!("{name} {side} {} (dry run)", plan.qty);
             return Ok((summary, Sent::DryRun));
         }
         self.plan_row(symbol, &plan, trade.p, plan.action, &plan.reason)?;
@@ -736,15 +746,12 @@ impl Tick<'_> {
         } else {
             side.to_string()
         };
-        Ok((
-            format!("{name} {verb} {} -> {status}", format_qty(plan.qty)),
-            sent,
-        ))
+        Ok((format!("{name} {verb} {} -> {status}", plan.qty), sent))
     }
 
     /// On a shared account a closing order sells (or covers) only what the account still
     /// holds on the bot's side: the bot's ledger may say more if the person sold some.
-    fn shared_account_cap(&self, market: &Market, plan: &Planned<'_>) -> Option<f64> {
+    fn shared_account_cap(&self, market: &Market, plan: &Planned<'_>) -> Option<Qty> {
         if !self.config.risk.shared_account {
             return None;
         }
@@ -754,8 +761,8 @@ impl Tick<'_> {
         };
         let reduces = after.abs() < plan.position.abs();
         let holding = match plan.side {
-            Side::Sell => market.broker.max(0.0),
-            Side::Buy => (-market.broker).max(0.0),
+            Side::Sell => market.broker.max(Qty::ZERO),
+            Side::Buy => (-market.broker).max(Qty::ZERO),
         };
         (reduces && plan.qty > holding).then_some(holding)
     }
@@ -781,8 +788,8 @@ impl Tick<'_> {
             // order against it would sell (or cover) the person's shares rather than open.
             let person = market.broker - market.own;
             let against_person = match plan.side {
-                Side::Sell => person > 0.0,
-                Side::Buy => person < 0.0,
+                Side::Sell => person.is_positive(),
+                Side::Buy => person.is_negative(),
             };
             if proposed.opens() && against_person && plan.position.abs() < plan.qty {
                 return Some(format!(
@@ -790,7 +797,7 @@ impl Tick<'_> {
                     plan.side
                 ));
             }
-        } else if !market.working() && (market.own - market.broker).abs() > 1e-9 {
+        } else if !market.working() && market.own != market.broker {
             return Some(format!(
                 "the broker holds {} {name} but the bot's fills ledger says {}; run `prometheus-bot reconcile` \
                  (or set shared_account = true in [risk] if you also trade this account by hand)",
@@ -801,7 +808,7 @@ impl Tick<'_> {
             Side::Buy => market.any_open_sell,
             Side::Sell => market.any_open_buy,
         };
-        if opposite_open > 0.0 {
+        if opposite_open.is_positive() {
             return Some(format!(
                 "an opposite {} order for {opposite_open} shares is still open (Alpaca refuses it as a wash trade)",
                 opposite(plan.side)
@@ -847,7 +854,7 @@ impl Tick<'_> {
         )
     }
 
-    fn record_equity(&self, account: &Account, positions: &HashMap<String, f64>) -> Result<()> {
+    fn record_equity(&self, account: &Account, positions: &HashMap<String, Qty>) -> Result<()> {
         let text = |v: &Option<String>| v.clone().unwrap_or_default();
         let mut row = vec![
             time_cell(self.now),
@@ -857,7 +864,13 @@ impl Tick<'_> {
             text(&account.buying_power),
         ];
         for s in &self.config.symbols {
-            row.push(format_qty(positions.get(&s.name).copied().unwrap_or(0.0)));
+            row.push(
+                positions
+                    .get(&s.name)
+                    .copied()
+                    .unwrap_or_default()
+                    .to_string(),
+            );
         }
         self.equity.append(&[row])
     }
@@ -886,7 +899,7 @@ impl Tick<'_> {
             position.to_string(),
             signal.as_str().to_string(),
             action.to_string(),
-            order.map(|(q, _)| format_qty(q)).unwrap_or_default(),
+            order.map(|(q, _)| q.to_string()).unwrap_or_default(),
             order.map(|(_, id)| id.to_string()).unwrap_or_default(),
             reason.to_string(),
         ]
@@ -899,10 +912,10 @@ fn amount(v: &Option<String>) -> f64 {
         .unwrap_or(f64::NAN)
 }
 
-/// The client order ids the bot makes all start `pb-`: on a shared account, the others are the
-/// person's.
-fn is_ours(client_order_id: &str) -> bool {
-    client_order_id.starts_with("pb-")
+/// An id over Alpaca's limit stops the tick before any intent is saved: Alpaca would refuse
+/// every order for this symbol.
+fn id_refused(e: client_order_id::ClientOrderIdError) -> Error {
+    Error::Refused(e.to_string())
 }
 
 fn signal_of(side: Side) -> Signal {
