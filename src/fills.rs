@@ -7,7 +7,7 @@
 //! never writes that row twice.
 
 use crate::alpaca::wire::{parse_side, FillActivity, Order};
-use crate::alpaca::Alpaca;
+use crate::broker::Broker;
 use crate::domain::{OrderStatus, Qty, Side};
 use crate::error::{Error, Result};
 use crate::store::ledger::{self, time_cell, Ledger};
@@ -196,7 +196,7 @@ pub struct Synced {
 /// id nor by client id: a paper-account reset forgets every order, and an order that can
 /// never be read again would otherwise fail every tick forever. A 404 by id alone is not
 /// enough (the client id is the bot's own key), so both must miss.
-fn look_up(client: &Alpaca, t: &TrackedOrder) -> Result<Option<Order>> {
+fn look_up(client: &dyn Broker, t: &TrackedOrder) -> Result<Option<Order>> {
     match client.order(&t.order_id) {
         Ok(o) => Ok(Some(o)),
         Err(e) if e.is_not_found() => client.order_by_client_id(&t.client_order_id),
@@ -210,7 +210,7 @@ fn look_up(client: &Alpaca, t: &TrackedOrder) -> Result<Option<Order>> {
 /// tracked order is read by id. Orders stay tracked until they are final and every share
 /// filled is in the ledger.
 pub fn sync_tracked(
-    client: &Alpaca,
+    client: &dyn Broker,
     fills: &Fills,
     tracked: &mut Vec<TrackedOrder>,
     known: &[Order],

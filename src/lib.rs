@@ -14,6 +14,7 @@
 
 pub mod alpaca;
 pub mod backtest;
+pub mod broker;
 pub mod cli;
 pub mod client_order_id;
 pub mod cmd;

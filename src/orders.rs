@@ -8,7 +8,8 @@
 //! format lives in [`crate::client_order_id`].
 
 use crate::alpaca::wire::Order;
-use crate::alpaca::{Alpaca, OrderRequest};
+use crate::alpaca::OrderRequest;
+use crate::broker::Broker;
 use crate::domain::ClientOrderId;
 use crate::error::{Error, Result};
 use crate::store::ledger::{time_cell, Ledger};
@@ -34,7 +35,7 @@ pub enum Placed {
 }
 
 pub struct Desk<'a> {
-    pub client: &'a Alpaca,
+    pub client: &'a dyn Broker,
     pub orders: &'a Ledger,
     pub data_dir: &'a Path,
 }
@@ -274,5 +275,161 @@ impl Desk<'_> {
             status.to_string(),
             message.to_string(),
         ]])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The desk through the broker port, with no HTTP: a broker scripted in memory.
+
+    use super::*;
+    use crate::alpaca::wire::{Account, Clock, FillActivity, Position, SplitActivity, Trade};
+    use crate::alpaca::BarsQuery;
+    use crate::domain::{Bar, Qty};
+    use crate::store::ledger;
+    use chrono::TimeZone;
+    use std::cell::RefCell;
+    use std::collections::HashMap;
+
+    /// Answers order look-ups from `orders` and counts the calls; anything else is a bug here.
+    #[derive(Default)]
+    struct Scripted {
+        orders: Vec<Order>,
+        by_client_id: RefCell<usize>,
+        listed: RefCell<usize>,
+    }
+
+    fn unused<T>() -> Result<T> {
+        Err(Error::Refused("not scripted".into()))
+    }
+
+    impl Broker for Scripted {
+        fn clock(&self) -> Result<Clock> {
+            unused()
+        }
+        fn account(&self) -> Result<Account> {
+            unused()
+        }
+        fn positions(&self) -> Result<Vec<Position>> {
+            unused()
+        }
+        fn latest_trades(&self, _: &[&str]) -> Result<HashMap<String, Trade>> {
+            unused()
+        }
+        fn bars(&self, _: &BarsQuery<'_>) -> Result<HashMap<String, Vec<Bar>>> {
+            unused()
+        }
+        fn open_orders(&self, _: &[&str]) -> Result<Vec<Order>> {
+            unused()
+        }
+        fn orders_since(&self, after: DateTime<Utc>, _: Option<&[&str]>) -> Result<Vec<Order>> {
+            *self.listed.borrow_mut() += 1;
+            Ok(self
+                .orders
+                .iter()
+                .filter(|o| o.submitted_at.is_some_and(|t| t > after))
+                .cloned()
+                .collect())
+        }
+        fn order(&self, _: &str) -> Result<Order> {
+            unused()
+        }
+        fn order_by_client_id(&self, _: &str) -> Result<Option<Order>> {
+            // The by-client-id index lags: the order is only found in the list.
+            *self.by_client_id.borrow_mut() += 1;
+            Ok(None)
+        }
+        fn submit_order(&self, _: &OrderRequest) -> Result<Order> {
+            unused()
+        }
+        fn fill_activities(&self, _: DateTime<Utc>) -> Result<Vec<FillActivity>> {
+            unused()
+        }
+        fn split_activities(&self, _: DateTime<Utc>) -> Result<Vec<SplitActivity>> {
+            unused()
+        }
+    }
+
+    fn at(minute: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 11, 24, 15, minute, 0).unwrap()
+    }
+
+    fn intent(id: &str) -> OrderIntent {
+        OrderIntent {
+            client_order_id: id.parse().unwrap(),
+            symbol: "AAPL".into(),
+            side: "buy".into(),
+            qty: Qty::parse("1").unwrap(),
+            price: 231.0,
+            created_at: at(30),
+        }
+    }
+
+    #[test]
+    fn an_unseen_intent_waits_out_the_grace_period_then_is_found_in_the_order_list() {
+        let dir = tempfile::tempdir().unwrap();
+        let orders = Ledger::open(dir.path(), "orders.csv", ledger::ORDERS).unwrap();
+        let id = "pb-AAPL-1Min-20261124T1529-thr-buy";
+        let order: Order = serde_json::from_str(&format!(
+            r#"{{"id":"o-1","client_order_id":"{id}","symbol":"AAPL","side":"buy","qty":"1",
+                "filled_qty":"0","status":"new","type":"market","submitted_at":"2026-11-24T15:30:02Z"}}"#
+        ))
+        .unwrap();
+        let broker = Scripted {
+            orders: vec![order],
+            ..Scripted::default()
+        };
+        let desk = Desk {
+            client: &broker,
+            orders: &orders,
+            data_dir: dir.path(),
+        };
+        let mut state = State::default();
+        state.intents.push(intent(id));
+
+        // One minute on: not found by client id, still within the grace period: kept.
+        assert!(desk.resolve_intents(&mut state, at(31)).unwrap().is_empty());
+        assert_eq!(state.intents.len(), 1);
+        assert_eq!(
+            *broker.listed.borrow(),
+            0,
+            "the list is read only after the grace"
+        );
+
+        // Three minutes on: the list since the intent shows it: recorded and tracked.
+        let said = desk.resolve_intents(&mut state, at(33)).unwrap();
+        assert!(said[0].contains("found at the broker"), "{said:?}");
+        assert!(state.intents.is_empty());
+        assert_eq!(state.tracked[0].order_id, "o-1");
+        assert_eq!(*broker.listed.borrow(), 1);
+        let rows = orders.read_all().unwrap();
+        assert_eq!(rows.len(), 1);
+        assert!(rows[0].iter().any(|c| c == "o-1"));
+    }
+
+    #[test]
+    fn an_intent_absent_by_id_and_from_the_list_after_the_grace_was_never_placed() {
+        let dir = tempfile::tempdir().unwrap();
+        let orders = Ledger::open(dir.path(), "orders.csv", ledger::ORDERS).unwrap();
+        let broker = Scripted::default();
+        let desk = Desk {
+            client: &broker,
+            orders: &orders,
+            data_dir: dir.path(),
+        };
+        let mut state = State::default();
+        state
+            .intents
+            .push(intent("pb-AAPL-1Min-20261124T1529-thr-buy"));
+        let said = desk.resolve_intents(&mut state, at(33)).unwrap();
+        assert!(said[0].contains("never placed"), "{said:?}");
+        assert!(state.intents.is_empty() && state.tracked.is_empty());
+        assert_eq!(
+            (*broker.by_client_id.borrow(), *broker.listed.borrow()),
+            (1, 1)
+        );
+        assert!(orders.read_all().unwrap()[0]
+            .iter()
+            .any(|c| c == "not placed"));
     }
 }

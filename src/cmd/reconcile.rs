@@ -13,6 +13,7 @@
 
 use crate::alpaca::wire::{FillActivity, Order, SplitActivity};
 use crate::alpaca::Alpaca;
+use crate::broker::Broker;
 use crate::cli::ReconcileArgs;
 use crate::client_order_id;
 use crate::config::Config;
@@ -52,7 +53,8 @@ pub fn run(config: &Config, args: &ReconcileArgs) -> Result<()> {
     let ledger_dir = data_dir.join("ledger");
     let orders_ledger = Ledger::open(&ledger_dir, "orders.csv", ledger::ORDERS)?;
     let fills = Fills::open(&ledger_dir)?;
-    let client = Alpaca::new(&config.alpaca, credentials);
+    let alpaca = Alpaca::new(&config.alpaca, credentials);
+    let client: &dyn Broker = &alpaca;
     let shared = config.risk.shared_account;
 
     let broker_orders = client.orders_since(since, Some(&names))?;

@@ -1,6 +1,7 @@
 //! The tick's bars: the cache, topped up with one small request.
 
-use crate::alpaca::{Alpaca, BarsQuery};
+use crate::alpaca::BarsQuery;
+use crate::broker::Broker;
 use crate::config::Config;
 use crate::domain::{Bar, Timeframe};
 use crate::error::Result;
@@ -19,7 +20,7 @@ const MAX_BAR_PAGES: usize = 50;
 /// the one it was started with). A missing or short cache is filled over a lookback window.
 pub(super) fn refresh(
     config: &Config,
-    client: &Alpaca,
+    client: &dyn Broker,
     cache: &BarCache,
     now: DateTime<Utc>,
     names: &[&str],
@@ -57,7 +58,7 @@ pub(super) fn refresh(
             feed: config.alpaca.feed,
             max_pages: MAX_BAR_PAGES,
         };
-        let mut fetched = client.bars(&query, |_, _| {})?;
+        let mut fetched = client.bars(&query)?;
         for &name in &symbols {
             let old = cached.remove(name).unwrap_or_default();
             let new = fetched.remove(name).unwrap_or_default();

@@ -10,6 +10,7 @@ mod outcome;
 
 use crate::alpaca::wire::{Account, Order, Trade};
 use crate::alpaca::{Alpaca, OrderRequest};
+use crate::broker::Broker;
 use crate::cli::TickArgs;
 use crate::client_order_id;
 use crate::config::{Config, SymbolConfig};
@@ -118,7 +119,7 @@ pub fn run(config: &Config, args: &TickArgs) -> Result<()> {
 struct Tick<'a> {
     config: &'a Config,
     dry_run: bool,
-    client: &'a Alpaca,
+    client: &'a dyn Broker,
     decisions: Ledger,
     desk: Desk<'a>,
     fills: Fills,

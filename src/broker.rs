@@ -1,0 +1,82 @@
+//! The broker port: exactly the calls the tick and `reconcile` make of a broker.
+//!
+//! The tick, the order desk, the fills sync and reconcile talk to a `&dyn Broker`, never to
+//! HTTP, so that a second adapter (a simulated broker run in process over cached bars) can
+//! stand where [`Alpaca`] stands, and the tick's logic can be driven without a network.
+//! [`Alpaca`] implements it over HTTPS; its inherent methods do the work.
+//!
+//! The values are still Alpaca's shapes (`alpaca::wire`): they are already parsed into exact
+//! quantities and typed statuses at that boundary.
+
+use crate::alpaca::wire::{Account, Clock, FillActivity, Order, Position, SplitActivity, Trade};
+use crate::alpaca::{Alpaca, BarsQuery, OrderRequest};
+use crate::domain::Bar;
+use crate::error::Result;
+use chrono::{DateTime, Utc};
+use std::collections::HashMap;
+
+pub trait Broker {
+    /// The broker's clock: "now", whether the market is open, the next open and close.
+    fn clock(&self) -> Result<Clock>;
+    /// Equity, cash and buying power; an answer without equity is an error.
+    fn account(&self) -> Result<Account>;
+    /// Every open position (signed quantities).
+    fn positions(&self) -> Result<Vec<Position>>;
+    /// The latest trade per symbol; symbols without one are absent.
+    fn latest_trades(&self, symbols: &[&str]) -> Result<HashMap<String, Trade>>;
+    /// Bars for several symbols, every page.
+    fn bars(&self, query: &BarsQuery<'_>) -> Result<HashMap<String, Vec<Bar>>>;
+    /// Working orders for these symbols (anyone's).
+    fn open_orders(&self, symbols: &[&str]) -> Result<Vec<Order>>;
+    /// Every order of any status submitted after `after`, oldest first.
+    fn orders_since(&self, after: DateTime<Utc>, symbols: Option<&[&str]>) -> Result<Vec<Order>>;
+    /// One order by the broker's id (an error naming the 404 when the broker forgot it).
+    fn order(&self, order_id: &str) -> Result<Order>;
+    /// The order with this client order id, or `None` if the broker never created it.
+    fn order_by_client_id(&self, client_order_id: &str) -> Result<Option<Order>>;
+    /// Place an order: one attempt, never retried.
+    fn submit_order(&self, order: &OrderRequest) -> Result<Order>;
+    /// Every execution after `after`, oldest first.
+    fn fill_activities(&self, after: DateTime<Utc>) -> Result<Vec<FillActivity>>;
+    /// Every split booked after `after`, oldest first.
+    fn split_activities(&self, after: DateTime<Utc>) -> Result<Vec<SplitActivity>>;
+}
+
+impl Broker for Alpaca {
+    fn clock(&self) -> Result<Clock> {
+        Alpaca::clock(self)
+    }
+    fn account(&self) -> Result<Account> {
+        Alpaca::account(self)
+    }
+    fn positions(&self) -> Result<Vec<Position>> {
+        Alpaca::positions(self)
+    }
+    fn latest_trades(&self, symbols: &[&str]) -> Result<HashMap<String, Trade>> {
+        Alpaca::latest_trades(self, symbols)
+    }
+    fn bars(&self, query: &BarsQuery<'_>) -> Result<HashMap<String, Vec<Bar>>> {
+        Alpaca::bars(self, query, |_, _| {})
+    }
+    fn open_orders(&self, symbols: &[&str]) -> Result<Vec<Order>> {
+        Alpaca::open_orders(self, symbols)
+    }
+    fn orders_since(&self, after: DateTime<Utc>, symbols: Option<&[&str]>) -> Result<Vec<Order>> {
+        Alpaca::orders_since(self, after, symbols)
+    }
+    fn order(&self, order_id: &str) -> Result<Order> {
+        Alpaca::order(self, order_id)
+    }
+    fn order_by_client_id(&self, client_order_id: &str) -> Result<Option<Order>> {
+        Alpaca::order_by_client_id(self, client_order_id)
+    }
+    fn submit_order(&self, order: &OrderRequest) -> Result<Order> {
+        Alpaca::submit_order(self, order)
+    }
+    fn fill_activities(&self, after: DateTime<Utc>) -> Result<Vec<FillActivity>> {
+        Alpaca::fill_activities(self, after)
+    }
+    fn split_activities(&self, after: DateTime<Utc>) -> Result<Vec<SplitActivity>> {
+        Alpaca::split_activities(self, after)
+    }
+}
