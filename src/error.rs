@@ -233,7 +233,7 @@ mod tests {
     /// breaks `exit_code`'s exhaustive match; this list is where its code is then checked.
     #[test]
     fn exit_codes_follow_the_contract() {
-        let io = || io::Error::new(io::ErrorKind::Other, "disk full");
+        let io = || io::Error::other("disk full");
         let every: Vec<(Error, i32)> = vec![
             (Error::StdoutClosed, 0),
             (
