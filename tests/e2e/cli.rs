@@ -240,3 +240,18 @@ fn a_tick_with_a_closed_stdout_still_saves_its_state_and_ledgers() {
     assert_eq!(bot.posts(), 1, "no second order");
     bot.assert_consistent();
 }
+
+/// `fetch` writes each symbol's cache file before it prints a line: with nobody reading, the
+/// second symbol is fetched and saved all the same (it used to die after the first).
+#[cfg(target_os = "linux")]
+#[test]
+fn a_fetch_with_a_closed_stdout_still_caches_every_symbol() {
+    let bot = Bot::new(); // ten closed minute bars each for AAPL and TSLA on the fake
+    let args = ["fetch", "--timeframe", "1Min", "--start", "2026-11-24"];
+    let run = run_stdout_closed(&bot, &args);
+    assert_quiet_exit(&run);
+    for symbol in ["AAPL", "TSLA"] {
+        let rows = crate::harness::read_csv(&bot.path(&format!("data/bars/{symbol}-1Min.csv")));
+        assert_eq!(rows.len(), 10, "{symbol}{run}");
+    }
+}
