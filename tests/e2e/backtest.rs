@@ -548,7 +548,15 @@ fn a_backtest_with_a_closed_stdout_still_writes_every_file() {
         ];
         args.extend_from_slice(extra);
         let run = run_stdout_closed(&bot, &args);
-        assert_quiet_exit(&run);
+        for file in [
+            "trades.csv",
+            "equity.csv",
+            "metrics.json",
+            "report.html",
+            mode_file,
+        ] {
+            check!(run, out.join(file).exists(), "{name}: {file} written");
+        }
         let trades = read_csv(&out.join("trades.csv"));
         check!(run, !trades.is_empty(), "{name}: the wave trades");
         check!(run, !read_csv(&out.join("equity.csv")).is_empty(), "{name}");

@@ -249,9 +249,10 @@ fn a_fetch_with_a_closed_stdout_still_caches_every_symbol() {
     let bot = Bot::new(); // ten closed minute bars each for AAPL and TSLA on the fake
     let args = ["fetch", "--timeframe", "1Min", "--start", "2026-11-24"];
     let run = run_stdout_closed(&bot, &args);
-    assert_quiet_exit(&run);
     for symbol in ["AAPL", "TSLA"] {
-        let rows = crate::harness::read_csv(&bot.path(&format!("data/bars/{symbol}-1Min.csv")));
-        assert_eq!(rows.len(), 10, "{symbol}{run}");
+        let path = bot.path(&format!("data/bars/{symbol}-1Min.csv"));
+        check!(run, path.exists(), "{symbol} cached");
+        assert_eq!(crate::harness::read_csv(&path).len(), 10, "{symbol}{run}");
     }
+    assert_quiet_exit(&run);
 }
