@@ -578,5 +578,6 @@ fn a_backtest_with_a_closed_stdout_still_writes_every_file() {
                 "{name}: {mode_file}"
             );
         }
+        assert_quiet_exit(&run);
     }
 }
