@@ -9,6 +9,17 @@ use std::path::PathBuf;
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+/// Every way a command can end other than success.
+///
+/// The exit code is a contract that cron wrappers and scripts rely on, decided in one place,
+/// [`Error::exit_code`], by an exhaustive match so that a new variant must choose its code:
+///
+/// | code | meaning |
+/// |---|---|
+/// | 0 | success, including "market closed", "hold", and a reader that closed stdout ([`Error::StdoutClosed`]) |
+/// | 1 | runtime failure: network, broker, disk, a corrupt file, a refusal |
+/// | 2 | usage or config: the command line, the config file, missing keys; nothing was done |
+/// | 3 | another tick holds the lock; this run did nothing |
 #[derive(Debug)]
 pub enum Error {
     /// Bad command line: exit 2.
@@ -58,15 +69,28 @@ pub enum Error {
     Deadline { endpoint: String },
     /// Something that prevents the command from doing its job, said in words.
     Refused(String),
+    /// Whoever read stdout went away (`status | head -1`): not a failure, so exit 0 with no
+    /// message, as ripgrep and xsv do. Rust ignores SIGPIPE, so the write gets EPIPE instead
+    /// of the process dying; [`crate::out`] turns that into this variant and nothing else.
+    StdoutClosed,
 }
 
 impl Error {
-    /// The process exit code: 0 ok, 1 runtime failure, 2 usage or config, 3 lock held.
+    /// The process exit code: 0 ok, 1 runtime failure, 2 usage or config, 3 lock held (the
+    /// table on [`Error`]). No wildcard arm: a new variant does not compile until it is placed.
     pub fn exit_code(&self) -> i32 {
         match self {
+            Error::StdoutClosed => 0,
+            Error::Io { .. }
+            | Error::Corrupt { .. }
+            | Error::Network { .. }
+            | Error::Auth { .. }
+            | Error::Api { .. }
+            | Error::BadResponse { .. }
+            | Error::Deadline { .. }
+            | Error::Refused(_) => 1,
             Error::Usage(_) | Error::Config { .. } | Error::MissingKeys { .. } => 2,
             Error::LockHeld { .. } => 3,
-            _ => 1,
         }
     }
 
@@ -187,6 +211,7 @@ impl fmt::Display for Error {
                 "the tick's deadline (tick_deadline_secs) passed before {endpoint}; not sent, the next tick starts afresh"
             ),
             Error::Refused(msg) => f.write_str(msg),
+            Error::StdoutClosed => f.write_str("stdout closed by its reader"),
         }
     }
 }
@@ -204,26 +229,80 @@ impl std::error::Error for Error {
 mod tests {
     use super::*;
 
+    /// One value of every variant with the code the contract gives it. Adding a variant
+    /// breaks `exit_code`'s exhaustive match; this list is where its code is then checked.
     #[test]
     fn exit_codes_follow_the_contract() {
-        assert_eq!(Error::Usage("x".into()).exit_code(), 2);
-        assert_eq!(
-            Error::config("c.toml", Some(3), Some("qty"), "bad").exit_code(),
-            2
-        );
-        assert_eq!(
-            Error::MissingKeys {
-                env_file: ".env".into()
-            }
-            .exit_code(),
-            2
-        );
-        assert_eq!(Error::LockHeld { path: "l".into() }.exit_code(), 3);
-        let net = Error::Network {
-            endpoint: "GET /v2/clock".into(),
-            detail: "timeout".into(),
-        };
-        assert_eq!(net.exit_code(), 1);
+        let io = || io::Error::other("disk full");
+        let every: Vec<(Error, i32)> = vec![
+            (Error::StdoutClosed, 0),
+            (
+                Error::Io {
+                    path: "data/state.json".into(),
+                    action: "write",
+                    source: io(),
+                },
+                1,
+            ),
+            (
+                Error::Corrupt {
+                    path: "fills.csv".into(),
+                    line: Some(3),
+                    message: "bad qty".into(),
+                },
+                1,
+            ),
+            (
+                Error::Network {
+                    endpoint: "GET /v2/clock".into(),
+                    detail: "timeout".into(),
+                },
+                1,
+            ),
+            (
+                Error::Auth {
+                    endpoint: "GET /v2/account".into(),
+                    status: 401,
+                    message: "unauthorized.".into(),
+                },
+                1,
+            ),
+            (
+                Error::Api {
+                    endpoint: "POST /v2/orders".into(),
+                    status: 403,
+                    code: None,
+                    message: "insufficient buying power".into(),
+                },
+                1,
+            ),
+            (
+                Error::BadResponse {
+                    endpoint: "GET /v2/clock".into(),
+                    detail: "not JSON".into(),
+                },
+                1,
+            ),
+            (
+                Error::Deadline {
+                    endpoint: "POST /v2/orders".into(),
+                },
+                1,
+            ),
+            (Error::Refused("no price".into()), 1),
+            (Error::Usage("x".into()), 2),
+            (Error::config("c.toml", Some(3), Some("qty"), "bad"), 2),
+            (
+                Error::MissingKeys {
+                    env_file: ".env".into(),
+                },
+                2,
+            ),
+            (Error::LockHeld { path: "l".into() }, 3),
+        ];
+        for (error, code) in &every {
+            assert_eq!(error.exit_code(), *code, "{error:?}");
+        }
     }
 
     #[test]

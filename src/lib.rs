@@ -10,7 +10,8 @@
 //!
 //! Module map: [`cli`] parses, [`config`] validates, [`credentials`] finds keys,
 //! [`alpaca`] talks HTTP, [`strategy`] decides (pure), [`store`] owns every file,
-//! [`cmd`] holds one module per command, [`error`] decides exit codes.
+//! [`cmd`] holds one module per command, [`out`] is the one path to stdout, [`error`] decides
+//! exit codes.
 
 pub mod alpaca;
 pub mod backtest;
@@ -29,6 +30,7 @@ pub mod logging;
 pub mod model;
 pub mod ops;
 pub mod orders;
+pub mod out;
 pub mod qty;
 pub mod report;
 pub mod risk;

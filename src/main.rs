@@ -1,6 +1,8 @@
 //! The doorway: parse, log, run, exit code. Everything else lives in the library.
 
-use prometheus_bot::{cli::Cli, logging};
+use prometheus_bot::error::Error;
+use prometheus_bot::{cli::Cli, logging, out};
+use std::io::Write as _;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
@@ -9,14 +11,15 @@ fn main() -> ExitCode {
     let cli = match <Cli as argh::FromArgs>::from_args(&strs[..1], &strs[1..]) {
         Ok(cli) => cli,
         Err(early) => {
-            // --help prints to stdout and exits 0; a usage mistake goes to stderr, exit 2.
+            // --help prints to stdout and exits 0 (also when `| head` closed it early);
+            // a usage mistake goes to stderr, exit 2.
             return match early.status {
                 Ok(()) => {
-                    println!("{}", early.output);
+                    let _ = out::line(format_args!("{}", early.output));
                     ExitCode::SUCCESS
                 }
                 Err(()) => {
-                    eprintln!("{}", early.output);
+                    let _ = writeln!(std::io::stderr(), "{}", early.output);
                     ExitCode::from(2)
                 }
             };
@@ -24,10 +27,11 @@ fn main() -> ExitCode {
     };
     logging::init_stderr();
     match prometheus_bot::run(cli) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(()) | Err(Error::StdoutClosed) => ExitCode::SUCCESS,
         Err(e) => {
             logging::error_to_file(&e.to_string());
-            eprintln!("error: {e}");
+            // `eprintln!` would panic (exit 101) if stderr's reader had gone too.
+            let _ = writeln!(std::io::stderr(), "error: {e}");
             ExitCode::from(e.exit_code() as u8)
         }
     }

@@ -9,6 +9,7 @@ use crate::alpaca::Alpaca;
 use crate::config::Config;
 use crate::credentials::Credentials;
 use crate::error::{Error, Result};
+use crate::outln;
 use chrono::Utc;
 use chrono_tz::America::New_York;
 
@@ -21,22 +22,22 @@ pub fn run(config: &Config) -> Result<()> {
     } else {
         "paper"
     };
-    println!(
+    outln!(
         "config     {} ok ({} symbols, {} bars, {mode})",
         config.path.display(),
         config.symbols.len(),
         config.bot.timeframe
-    );
-    println!("keys       found");
+    )?;
+    outln!("keys       found")?;
 
     let account = client.account()?;
     let status = account.status.as_deref().unwrap_or("unknown");
-    println!(
+    outln!(
         "account    {status}, buying power {} {}, equity {}",
         account.buying_power.as_deref().unwrap_or("?"),
         account.currency.as_deref().unwrap_or("USD"),
         account.equity.as_deref().unwrap_or("?")
-    );
+    )?;
     if status != "ACTIVE" {
         problems.push(format!("account status is {status}, not ACTIVE"));
     }
@@ -65,13 +66,13 @@ pub fn run(config: &Config) -> Result<()> {
         })
     };
     if clock.is_open {
-        println!("market     open, closes {}", fmt(clock.next_close));
+        outln!("market     open, closes {}", fmt(clock.next_close))?;
     } else {
-        println!("market     closed, opens {}", fmt(clock.next_open));
+        outln!("market     closed, opens {}", fmt(clock.next_open))?;
     }
     let skew = (Utc::now() - clock.timestamp.with_timezone(&Utc)).num_seconds();
     if skew.abs() > 30 {
-        println!("clock      this machine is {skew} s off the broker's clock (the tick uses the broker's)");
+        outln!("clock      this machine is {skew} s off the broker's clock (the tick uses the broker's)")?;
     }
 
     let names = config.symbol_names();
@@ -81,14 +82,14 @@ pub fn run(config: &Config) -> Result<()> {
         match trades.get(*name) {
             Some(t) => {
                 let age = (now - t.t).num_seconds();
-                println!(
+                outln!(
                     "feed       {name} {} ({} feed, {age} s old)",
                     t.p,
                     config.alpaca.feed.as_str()
-                );
+                )?;
             }
             None => {
-                println!("feed       {name}: no latest trade");
+                outln!("feed       {name}: no latest trade")?;
                 problems.push(format!(
                     "the {} feed has no latest trade for {name}",
                     config.alpaca.feed.as_str()
@@ -97,7 +98,7 @@ pub fn run(config: &Config) -> Result<()> {
         }
     }
     if problems.is_empty() {
-        println!("ok         a tick could trade");
+        outln!("ok         a tick could trade")?;
         Ok(())
     } else {
         Err(Error::Refused(format!(

@@ -7,6 +7,7 @@ use crate::config::Config;
 use crate::domain::{Bar, Timeframe};
 use crate::error::{Error, Result};
 use crate::history::check::{analyse, Report};
+use crate::outln;
 use crate::store::bar_cache::{read_rows, time_cell, BarCache};
 use crate::store::TickLock;
 use std::path::PathBuf;
@@ -26,15 +27,18 @@ pub fn repair(config: &Config, args: &DataRepairArgs) -> Result<()> {
     let _lock = TickLock::acquire(&config.bot.data_dir)?;
     let files = files(config, &cache, &args.symbols)?;
     if files.is_empty() {
-        println!(
+        return outln!(
             "no cached bars in {}",
             config.bot.data_dir.join("bars").display()
         );
     }
+    // Every file is repaired before a line is printed: a closed stdout stops the report,
+    // never the repair of the files after the first.
+    let mut said = Vec::with_capacity(files.len());
     for (path, symbol, timeframe) in files {
         let rows = read_rows(&path)?;
         let Some(bars) = sorted_unique(rows.iter().map(|(_, b)| *b).collect()) else {
-            println!("{}: ok, nothing to repair", path.display());
+            said.push(format!("{}: ok, nothing to repair", path.display()));
             continue;
         };
         let mut aside = path.clone().into_os_string();
@@ -44,15 +48,15 @@ pub fn repair(config: &Config, args: &DataRepairArgs) -> Result<()> {
         ));
         std::fs::copy(&path, &aside).map_err(|e| Error::io(&path, "copy", e))?;
         cache.replace(&symbol, timeframe, &bars, &cache.meta(&symbol, timeframe)?)?;
-        println!(
+        said.push(format!(
             "{}: repaired: {} rows -> {} bars, sorted and unique (the old file is {})",
             path.display(),
             rows.len(),
             bars.len(),
             PathBuf::from(aside).display()
-        );
+        ));
     }
-    Ok(())
+    said.iter().try_for_each(|line| outln!("{line}"))
 }
 
 /// The bars sorted by time with one bar per timestamp (the later row in the file wins: it
@@ -80,10 +84,10 @@ pub fn check(config: &Config, args: &DataCheckArgs) -> Result<()> {
     let cache = BarCache::new(&config.bot.data_dir);
     let files = files(config, &cache, &args.symbols)?;
     if files.is_empty() {
-        println!(
+        outln!(
             "no cached bars in {} (run `prometheus-bot fetch`)",
             config.bot.data_dir.join("bars").display()
-        );
+        )?;
         return Ok(());
     }
     let mut unusable = Vec::new();
@@ -95,12 +99,12 @@ pub fn check(config: &Config, args: &DataCheckArgs) -> Result<()> {
         let report = match read_rows(&path) {
             Ok(rows) => analyse(&rows, timeframe),
             Err(e) => {
-                println!("{name}: UNUSABLE: {e}");
+                outln!("{name}: UNUSABLE: {e}")?;
                 unusable.push(name);
                 continue;
             }
         };
-        print_report(&name, timeframe, &report);
+        print_report(&name, timeframe, &report)?;
         if !report.is_usable() {
             unusable.push(name);
         }
@@ -159,27 +163,27 @@ fn files(
     Ok(files)
 }
 
-fn print_report(name: &str, timeframe: Timeframe, r: &Report) {
+fn print_report(name: &str, timeframe: Timeframe, r: &Report) -> Result<()> {
     let range = match (r.first, r.last) {
         (Some(a), Some(b)) => format!("{} .. {}", time_cell(a), time_cell(b)),
         _ => "empty".into(),
     };
     let verdict = if r.is_usable() { "ok" } else { "UNUSABLE" };
-    println!("{name}: {verdict}, {} bars, {range}", r.bars);
+    outln!("{name}: {verdict}, {} bars, {range}", r.bars)?;
     for (line, t) in &r.duplicates {
-        println!("  line {line}: duplicate timestamp {}", time_cell(*t));
+        outln!("  line {line}: duplicate timestamp {}", time_cell(*t))?;
     }
     for (line, t) in &r.unsorted {
-        println!(
+        outln!(
             "  line {line}: {} is earlier than the row before (unsorted)",
             time_cell(*t)
-        );
+        )?;
     }
     if !r.duplicates.is_empty() || !r.unsorted.is_empty() {
-        println!("  `prometheus-bot data repair` sorts the file and drops the duplicates");
+        outln!("  `prometheus-bot data repair` sorts the file and drops the duplicates")?;
     }
     for (line, what) in &r.impossible {
-        println!("  line {line}: impossible bar: {what}");
+        outln!("  line {line}: impossible bar: {what}")?;
     }
     if !r.gaps.is_empty() {
         let unit = if timeframe == Timeframe::Day1 {
@@ -189,20 +193,21 @@ fn print_report(name: &str, timeframe: Timeframe, r: &Report) {
         };
         let mut gaps = r.gaps.clone();
         gaps.sort_by_key(|g| std::cmp::Reverse(g.missing));
-        println!("  {} gap(s) larger than {timeframe}; largest:", gaps.len());
+        outln!("  {} gap(s) larger than {timeframe}; largest:", gaps.len())?;
         for g in gaps.iter().take(GAPS_SHOWN) {
             let size = if timeframe == Timeframe::Day1 {
                 g.missing.num_days()
             } else {
                 g.missing.num_minutes()
             };
-            println!(
+            outln!(
                 "    {} -> {}: {size} {unit} missing",
                 time_cell(g.after),
                 time_cell(g.before)
-            );
+            )?;
         }
     }
+    Ok(())
 }
 
 #[cfg(test)]

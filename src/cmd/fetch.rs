@@ -11,6 +11,7 @@ use crate::config::{Config, Feed, RecentSip, Subscription};
 use crate::credentials::Credentials;
 use crate::domain::{is_valid_symbol, Bar, Timeframe};
 use crate::error::{Error, Result};
+use crate::outln;
 use crate::store::bar_cache::{self, time_cell, Adjustment, BarCache, CacheMeta};
 use crate::store::TickLock;
 use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
@@ -130,6 +131,9 @@ pub fn run(config: &Config, args: &FetchArgs) -> Result<()> {
         eprintln!();
     }
 
+    // Every symbol's cache is written before a line is printed: a closed stdout stops the
+    // report, never the fetch.
+    let mut said = Vec::with_capacity(plans.len());
     for (symbol, existing, covered_from) in plans {
         let meta = CacheMeta {
             adjustment,
@@ -151,15 +155,15 @@ pub fn run(config: &Config, args: &FetchArgs) -> Result<()> {
             (Some(a), Some(b)) => format!("{} .. {}", time_cell(a.time), time_cell(b.time)),
             _ => "no bars".into(),
         };
-        println!(
+        said.push(format!(
             "{symbol} {timeframe} ({} feed, {adjustment}): {} bars, {range} (+{} new) -> {}",
             feed.as_str(),
             merged.len(),
             merged.len() - before,
             cache.path(&symbol, timeframe).display()
-        );
+        ));
     }
-    Ok(())
+    said.iter().try_for_each(|line| outln!("{line}"))
 }
 
 /// `--adjustment` as given on the command line.

@@ -12,6 +12,7 @@ use crate::config::Config;
 use crate::domain::Timeframe;
 use crate::error::{Error, Result};
 use crate::history::import;
+use crate::outln;
 use crate::store::bar_cache::{self, time_cell, BarCache, CacheMeta};
 use crate::store::TickLock;
 use chrono_tz::Tz;
@@ -57,12 +58,12 @@ pub fn run(config: &Config, args: &ImportArgs) -> Result<()> {
         (Some(a), Some(b)) => format!("{} .. {}", time_cell(a.time), time_cell(b.time)),
         _ => "no bars".into(),
     };
-    println!(
+    outln!(
         "{symbol} {timeframe}: read {count} bars ({:?} layout, {adjustment}); cache now {} bars, {range} (+{} new) -> {}",
         imported.layout,
         merged.len(),
         merged.len() - before,
         cache.path(&symbol, timeframe).display()
-    );
+    )?;
     Ok(())
 }

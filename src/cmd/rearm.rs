@@ -7,6 +7,7 @@
 
 use crate::config::Config;
 use crate::error::Result;
+use crate::outln;
 use crate::risk::Halt;
 use crate::store::state::{clear_halt, load_halt};
 use crate::store::{State, TickLock};
@@ -29,19 +30,19 @@ pub fn run(config: &Config) -> Result<()> {
             state.save(data_dir)?;
             clear_halt(data_dir, &lock)?;
             log::warn!("re-armed by hand; the halt was: {}", halt.reason);
-            println!(
+            outln!(
                 "re-armed: trading resumes on the next tick (halted since {} UTC: {})",
                 halt.since.format("%Y-%m-%d %H:%M:%S"),
                 halt.reason
-            );
+            )?;
         }
-        None => println!("not halted; nothing to re-arm"),
+        None => outln!("not halted; nothing to re-arm")?,
     }
     if data_dir.join("STOP").exists() {
-        println!(
+        outln!(
             "note: the kill switch {} is still there; remove it to trade",
             data_dir.join("STOP").display()
-        );
+        )?;
     }
     Ok(())
 }

@@ -21,6 +21,7 @@ use crate::credentials::Credentials;
 use crate::domain::Qty;
 use crate::error::{Error, Result};
 use crate::fills::{Adjustment, Fills};
+use crate::outln;
 use crate::store::ledger::{self, time_cell, Ledger};
 use crate::store::TickLock;
 use chrono::{Duration, NaiveDate, TimeZone, Utc};
@@ -204,6 +205,7 @@ pub fn run(config: &Config, args: &ReconcileArgs) -> Result<()> {
             }
         }
     }
+    let mut notes = Vec::new();
     if args.repair {
         let rows: Vec<Vec<String>> = missing_orders
             .iter()
@@ -242,7 +244,9 @@ pub fn run(config: &Config, args: &ReconcileArgs) -> Result<()> {
         let confirmed = confirmed_adjustments(&adjust, &net, Utc::now());
         for (symbol, target) in &adjust {
             if !confirmed.iter().any(|a| &a.symbol == symbol) {
-                println!("{symbol}: fills.csv already adds up to {target}; no adjustment needed");
+                notes.push(format!(
+                    "{symbol}: fills.csv already adds up to {target}; no adjustment needed"
+                ));
             }
         }
         fills.append_adjustments(&confirmed, "reconcile")?;
@@ -263,30 +267,34 @@ pub fn run(config: &Config, args: &ReconcileArgs) -> Result<()> {
         }
     }
 
+    // Printed only now, after every append: a closed stdout stops the report, not a repair.
+    for note in &notes {
+        outln!("{note}")?;
+    }
     if report.is_empty() {
         if adjusted > 0 {
-            println!("appended {adjusted} confirmed adjustment(s) to fills.csv");
+            outln!("appended {adjusted} confirmed adjustment(s) to fills.csv")?;
         }
-        println!(
+        outln!(
             "ledgers agree with the broker since {} ({} orders, {} fills checked)",
             time_cell(since),
             broker_orders.len(),
             activities.len()
-        );
+        )?;
         return Ok(());
     }
-    println!("{:<17} {:<6} detail", "mismatch", "symbol");
+    outln!("{:<17} {:<6} detail", "mismatch", "symbol")?;
     for (kind, symbol, detail) in &report {
-        println!("{kind:<17} {symbol:<6} {detail}");
+        outln!("{kind:<17} {symbol:<6} {detail}")?;
     }
     let repairable = missing_orders.len() + missing_fills.len() + missing_splits.len();
     if args.repair {
-        println!(
+        outln!(
             "repaired: appended {} order(s) and {} fill(s), marked as recovered; {} split(s) and {adjusted} confirmed adjustment(s)",
             missing_orders.len(),
             missing_fills.len(),
             missing_splits.len()
-        );
+        )?;
         if unrepairable == 0 {
             return Ok(());
         }

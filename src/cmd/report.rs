@@ -6,6 +6,7 @@
 use crate::cli::ReportArgs;
 use crate::config::Config;
 use crate::error::{Error, Result};
+use crate::outln;
 use crate::report::live::{self, Fill, SymbolView};
 use crate::store::files::replace_quick;
 use crate::store::ledger::{self, time_cell, Ledger};
@@ -20,7 +21,7 @@ pub fn run(config: &Config, args: &ReportArgs) -> Result<()> {
     let out = args.out.clone().unwrap_or_else(|| dashboard_path(config));
     let html = render(config, Utc::now())?;
     replace_quick(&out, html.as_bytes())?;
-    println!("wrote {}", out.display());
+    outln!("wrote {}", out.display())?;
     Ok(())
 }
 

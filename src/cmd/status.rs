@@ -8,6 +8,7 @@ use crate::cli::StatusArgs;
 use crate::config::Config;
 use crate::credentials::Credentials;
 use crate::error::Result;
+use crate::outln;
 use crate::store::files::tail_lines;
 use crate::store::ledger::time_cell;
 use crate::store::State;
@@ -21,22 +22,22 @@ pub fn run(config: &Config, args: &StatusArgs) -> Result<()> {
     let data = &config.bot.data_dir;
     let state = State::load(data)?;
     let now = Utc::now();
-    println!(
+    outln!(
         "prometheus-bot status at {} UTC ({} New York)",
         time_cell(now),
         now.with_timezone(&New_York).format("%H:%M")
-    );
+    )?;
 
     match &state.last_tick {
         Some(t) => {
             let ago = (now - t.time).num_minutes();
-            println!(
+            outln!(
                 "last tick   {} UTC ({ago} min ago): {}",
                 time_cell(t.time),
                 t.result
-            );
+            )?;
         }
-        None => println!("last tick   never"),
+        None => outln!("last tick   never")?,
     }
 
     let mut guards = Vec::new();
@@ -56,39 +57,43 @@ pub fn run(config: &Config, args: &StatusArgs) -> Result<()> {
     if state.risk.daily_loss_hit {
         guards.push("daily loss limit hit: no new positions today".into());
     }
-    println!(
+    outln!(
         "guards      {}",
         if guards.is_empty() {
             "none tripped".to_string()
         } else {
             guards.join("; ")
         }
-    );
-    println!(
+    )?;
+    outln!(
         "missed      {} tick(s) in market hours so far",
         state.ops.missed_ticks
-    );
+    )?;
     for intent in &state.intents {
-        println!(
+        outln!(
             "unresolved  {} {} {} ({}): outcome unknown; {} trades again once the broker shows it or it is proven absent",
             intent.symbol, intent.side, intent.qty, intent.client_order_id, intent.symbol
-        );
+        )?;
     }
     for leg in &state.pending_legs {
-        println!(
+        outln!(
             "reversal    {} {} {} waits for the close {} to fill (dropped if not sent on {})",
-            leg.symbol, leg.side, leg.qty, leg.close_client_order_id, leg.day
-        );
+            leg.symbol,
+            leg.side,
+            leg.qty,
+            leg.close_client_order_id,
+            leg.day
+        )?;
     }
 
     let (today, total, last_equity) = pnl(&data.join("ledger/equity.csv"))?;
     match last_equity {
-        Some(e) => println!(
+        Some(e) => outln!(
             "equity      {e:.2} (today {}, since the ledger began {})",
             signed(today),
             signed(total)
-        ),
-        None => println!("equity      no equity.csv rows yet"),
+        )?,
+        None => outln!("equity      no equity.csv rows yet")?,
     }
 
     let live = if args.offline {
@@ -97,21 +102,21 @@ pub fn run(config: &Config, args: &StatusArgs) -> Result<()> {
         Credentials::find(&config.env_file()).ok()
     };
     match live {
-        Some(credentials) => broker_view(config, Alpaca::new(&config.alpaca, credentials)),
+        Some(credentials) => broker_view(config, Alpaca::new(&config.alpaca, credentials))?,
         None => {
             let why = if args.offline {
                 "--offline"
             } else {
                 "no keys found"
             };
-            println!("broker      not asked ({why}); positions as last seen by a tick:");
+            outln!("broker      not asked ({why}); positions as last seen by a tick:")?;
             for (symbol, qty) in &state.ops.positions {
-                println!("            {symbol} {qty}");
+                outln!("            {symbol} {qty}")?;
             }
-            println!(
+            outln!(
                 "tracked     {} order(s) of the bot still working",
                 state.tracked.len()
-            );
+            )?;
         }
     }
 
@@ -121,19 +126,19 @@ pub fn run(config: &Config, args: &StatusArgs) -> Result<()> {
         .filter(|l| !l.starts_with("time_utc,"))
         .collect();
     if !rows.is_empty() {
-        println!("recent decisions:");
+        outln!("recent decisions:")?;
         for line in rows {
             let cells = csv_cells(line);
             let get = |i: usize| cells.get(i).map(String::as_str).unwrap_or("");
             // time_utc, symbol, strategy, bar_time, price, position, signal, action, qty, client id, reason
-            println!(
+            outln!(
                 "  {} {:<5} {:<5} {:<13} {}",
                 get(0),
                 get(1),
                 get(6),
                 get(7),
                 get(10)
-            );
+            )?;
         }
     }
     Ok(())
@@ -141,59 +146,59 @@ pub fn run(config: &Config, args: &StatusArgs) -> Result<()> {
 
 /// The broker's view; a failure here is reported, not fatal: status must work when the
 /// network does not.
-fn broker_view(config: &Config, client: Alpaca) {
+fn broker_view(config: &Config, client: Alpaca) -> Result<()> {
     match client.clock() {
-        Ok(c) if c.is_open => println!(
+        Ok(c) if c.is_open => outln!(
             "market      open, closes {}",
             c.next_close.map_or("?".into(), |t| t
                 .with_timezone(&New_York)
                 .format("%H:%M %Z")
                 .to_string())
-        ),
-        Ok(c) => println!(
+        )?,
+        Ok(c) => outln!(
             "market      closed, opens {}",
             c.next_open.map_or("?".into(), |t| t
                 .with_timezone(&New_York)
                 .format("%a %Y-%m-%d %H:%M %Z")
                 .to_string())
-        ),
+        )?,
         Err(e) => {
-            println!("broker      unreachable: {e}");
-            return;
+            return outln!("broker      unreachable: {e}");
         }
     }
     match client.positions() {
-        Ok(positions) if positions.is_empty() => println!("positions   none"),
+        Ok(positions) if positions.is_empty() => outln!("positions   none")?,
         Ok(positions) => {
             for p in positions {
-                println!(
+                outln!(
                     "positions   {} {} @ {}, now {}, unrealized P&L {}",
                     p.symbol,
                     p.qty,
                     p.avg_entry_price.as_deref().unwrap_or("?"),
                     p.current_price.as_deref().unwrap_or("?"),
                     p.unrealized_pl.as_deref().unwrap_or("?")
-                );
+                )?;
             }
         }
-        Err(e) => println!("positions   unavailable: {e}"),
+        Err(e) => outln!("positions   unavailable: {e}")?,
     }
     match client.open_orders(&config.symbol_names()) {
-        Ok(orders) if orders.is_empty() => println!("open orders none"),
+        Ok(orders) if orders.is_empty() => outln!("open orders none")?,
         Ok(orders) => {
             for o in orders {
-                println!(
+                outln!(
                     "open orders {} {} {} {} ({})",
                     o.symbol,
                     o.side.as_deref().unwrap_or("?"),
                     o.qty.as_deref().unwrap_or("?"),
                     o.status,
                     o.client_order_id
-                );
+                )?;
             }
         }
-        Err(e) => println!("open orders unavailable: {e}"),
+        Err(e) => outln!("open orders unavailable: {e}")?,
     }
+    Ok(())
 }
 
 /// (today's P&L, P&L since the first row, latest equity) from equity.csv: today is measured

@@ -16,7 +16,7 @@ use crate::model::{self, report, ModelFile, TrainingRange, Validation};
 use crate::store::bar_cache::BarCache;
 use crate::store::files::write_atomic;
 use crate::strategy::Strategy;
-use std::io::Write as _;
+use crate::{out, outln};
 
 pub fn run(config: &Config, args: &TrainArgs) -> Result<()> {
     let params = params(config, args)?;
@@ -31,10 +31,6 @@ pub fn run(config: &Config, args: &TrainArgs) -> Result<()> {
     let result = walk::run(&bars, &params)
         .map_err(|e| Error::Refused(format!("{symbol} {}: {e}", params.timeframe)))?;
     let times: Vec<_> = bars.iter().map(|b| b.time).collect();
-    // A closed stdout (`train ... | head`) must not stop the model from being saved.
-    let mut stdout = std::io::stdout().lock();
-    let _ = stdout.write_all(report::render(symbol, &result, &times).as_bytes());
-
     let file = model_file(symbol, &result, &times);
     let path = config
         .bot
@@ -44,15 +40,20 @@ pub fn run(config: &Config, args: &TrainArgs) -> Result<()> {
     let mut json = serde_json::to_string_pretty(&file)
         .map_err(|e| Error::Refused(format!("cannot encode the model: {e}")))?;
     json.push('\n');
-    write_atomic(&path, json.as_bytes())?;
-    let _ = writeln!(stdout, "model written to {}", path.display());
+    // The model is saved before the report is printed: a closed stdout (`train ... | head`)
+    // stops the report, never the save. A failed save is still preceded by the report, and
+    // is the error the run ends with.
+    let saved = write_atomic(&path, json.as_bytes());
+    let printed = out::text(&report::render(symbol, &result, &times));
+    saved?;
     log::info!(
         "trained {symbol} {}: {} windows, saved {}",
         params.timeframe,
         result.windows.len(),
         path.display()
     );
-    Ok(())
+    printed?;
+    outln!("model written to {}", path.display())
 }
 
 /// Arguments checked before any file is read; mistakes are usage errors (exit 2).

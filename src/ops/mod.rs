@@ -89,6 +89,7 @@ pub fn error_kind(e: &crate::error::Error) -> &'static str {
         Error::BadResponse { .. } => "bad_response",
         Error::Deadline { .. } => "deadline",
         Error::Refused(_) => "refused",
+        Error::StdoutClosed => "stdout_closed",
     }
 }
 

@@ -507,3 +507,77 @@ fn with_risk_the_configs_guards_refuse_orders_as_the_tick_would() {
     assert_eq!(metrics["metrics"]["# Trades"], 0);
     assert!(metrics["risk_guards"]["refused"].as_u64().unwrap() > 0);
 }
+
+/// `backtest ... | head -1` used to leave only equity.csv: the table was printed while the
+/// files were written, and the first failed print ended the run. Every mode now writes all its
+/// files before a line is printed, and ends with exit 0.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_backtest_with_a_closed_stdout_still_writes_every_file() {
+    use crate::cli::{assert_quiet_exit, run_stdout_closed};
+    let bot = Bot::new();
+    write_cache(&bot, "TSLA", "1Day", &daily_wave(400));
+    let runs: [(&str, &[&str], &str); 3] = [
+        ("single", &[], ""),
+        (
+            "sweep",
+            &["--sweep", "fast=2..6:2", "slow=5..15:5"],
+            "sweep.csv",
+        ),
+        (
+            "wf",
+            &[
+                "--walk-forward",
+                "train=150",
+                "test=50",
+                "--sweep",
+                "fast=2..6:2",
+                "slow=5..15:5",
+            ],
+            "walk_forward.csv",
+        ),
+    ];
+    for (name, extra, mode_file) in runs {
+        let out = out_dir(&bot, name);
+        let mut args = vec![
+            "backtest",
+            "--symbol",
+            "TSLA",
+            "--out",
+            out.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        let run = run_stdout_closed(&bot, &args);
+        for file in [
+            "trades.csv",
+            "equity.csv",
+            "metrics.json",
+            "report.html",
+            mode_file,
+        ] {
+            check!(run, out.join(file).exists(), "{name}: {file} written");
+        }
+        let trades = read_csv(&out.join("trades.csv"));
+        check!(run, !trades.is_empty(), "{name}: the wave trades");
+        check!(run, !read_csv(&out.join("equity.csv")).is_empty(), "{name}");
+        check!(
+            run,
+            read_json(&out.join("metrics.json"))["metrics"].is_object(),
+            "{name}"
+        );
+        let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+        check!(
+            run,
+            html.trim_end().ends_with("</html>"),
+            "{name}: report.html whole"
+        );
+        if !mode_file.is_empty() {
+            check!(
+                run,
+                !read_csv(&out.join(mode_file)).is_empty(),
+                "{name}: {mode_file}"
+            );
+        }
+        assert_quiet_exit(&run);
+    }
+}

@@ -120,3 +120,139 @@ fn a_second_tick_waits_its_turn_with_exit_three() {
     let run = bot.tick();
     check!(run, run.code == 0);
 }
+
+// ---- a closed stdout (`| head -1`) -------------------------------------------------------
+
+/// Run with the keys, stdout a pipe whose reader is gone before the binary starts: what
+/// `prometheus-bot status | head -1` leaves once `head` has its line, without the race.
+/// (The read end is made close-on-exec, so no other test's child can inherit and hold it.)
+#[cfg(target_os = "linux")]
+pub fn run_stdout_closed(bot: &Bot, args: &[&str]) -> crate::harness::Run {
+    use crate::fake_alpaca::{KEY_ID, SECRET};
+    use std::os::fd::{FromRawFd, OwnedFd};
+    let mut fds = [0; 2];
+    // SAFETY: `fds` has room for the two descriptors pipe2 writes.
+    assert_eq!(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) }, 0);
+    // SAFETY: both descriptors are fresh and owned here; the read end is closed at once.
+    let (read_end, write_end) =
+        unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    drop(read_end);
+    let config = bot.config_path();
+    let mut full = vec!["--config", config.to_str().unwrap()];
+    full.extend_from_slice(args);
+    let out = std::process::Command::new(crate::harness::BIN)
+        .args(&full)
+        .current_dir(bot.cwd.path())
+        .env_clear()
+        .env("ALPACA_KEY", KEY_ID)
+        .env("ALPACA_SECRET", SECRET)
+        .stdout(std::process::Stdio::from(write_end))
+        .output()
+        .unwrap();
+    let run = crate::harness::Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        args: full.iter().map(|s| s.to_string()).collect(),
+    };
+    bot.assert_no_secret(&run);
+    run
+}
+
+/// Exit 0 and nothing on stderr about the pipe: no panic (exit 101), no "Broken pipe", no
+/// error line, as `rg x | head -1` behaves.
+#[cfg(target_os = "linux")]
+pub fn assert_quiet_exit(run: &crate::harness::Run) {
+    check!(run, run.code == 0, "a closed stdout is not a failure");
+    for noise in [
+        "panicked",
+        "Broken pipe",
+        "broken pipe",
+        "os error 32",
+        "error:",
+        "stdout",
+    ] {
+        check!(
+            run,
+            !run.stderr.contains(noise),
+            "stderr mentions {noise:?}"
+        );
+    }
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn a_closed_stdout_ends_every_reporting_command_quietly_with_exit_zero() {
+    let bot = Bot::new();
+    let run = bot.tick();
+    check!(run, run.code == 0);
+    for args in [
+        &["--help"][..],
+        &["status"],
+        &["status", "--offline"],
+        &["check"],
+        &["report"],
+        &["data", "check"],
+        &["reconcile"],
+    ] {
+        let run = run_stdout_closed(&bot, args);
+        assert_quiet_exit(&run);
+    }
+    assert!(
+        bot.path("logs/dashboard.html").exists(),
+        "report wrote its page before saying so"
+    );
+}
+
+/// The tick's summary line is its last act: with nobody reading, the order is still placed
+/// once and recorded, the state saved, and the next tick carries on from it.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_tick_with_a_closed_stdout_still_saves_its_state_and_ledgers() {
+    let bot = Bot::new();
+    bot.set_price("AAPL", 235.0); // above buy_above = 230: the threshold rule buys 1
+    let run = run_stdout_closed(&bot, &["tick"]);
+    assert_quiet_exit(&run);
+    assert_eq!(bot.posts(), 1, "{run}");
+    let orders = bot.ledger("orders.csv");
+    assert!(
+        orders
+            .iter()
+            .any(|o| o["symbol"] == "AAPL" && o["side"] == "buy"),
+        "{orders:?}"
+    );
+    assert_eq!(bot.ledger("decisions.csv").len(), 2, "one row per symbol");
+    assert_eq!(bot.ledger("equity.csv").len(), 1);
+    let state = bot.state();
+    let result = state["last_tick"]["result"].as_str().unwrap();
+    assert!(result.starts_with("AAPL buy 1"), "{result}");
+    assert_eq!(state["ops"]["ticks"]["ok"], 1, "{state}");
+    assert!(bot.path("logs/prometheus-bot.prom").exists());
+
+    // A closed market: the same, through the other outcome.
+    bot.fake
+        .set_clock(bot.fake.now() + chrono::Duration::hours(8), false);
+    let run = run_stdout_closed(&bot, &["tick"]);
+    assert_quiet_exit(&run);
+    let state = bot.state();
+    assert_eq!(state["last_tick"]["result"], "market closed");
+    assert_eq!(state["ops"]["ticks"]["closed"], 1, "{state}");
+    assert_eq!(bot.posts(), 1, "no second order");
+    bot.assert_consistent();
+}
+
+/// `fetch` writes each symbol's cache file before it prints a line: with nobody reading, the
+/// second symbol is fetched and saved all the same (it used to die after the first).
+#[cfg(target_os = "linux")]
+#[test]
+fn a_fetch_with_a_closed_stdout_still_caches_every_symbol() {
+    let bot = Bot::new(); // ten closed minute bars each for AAPL and TSLA on the fake
+    let args = ["fetch", "--timeframe", "1Min", "--start", "2026-11-24"];
+    let run = run_stdout_closed(&bot, &args);
+    for symbol in ["AAPL", "TSLA"] {
+        let path = bot.path(&format!("data/bars/{symbol}-1Min.csv"));
+        check!(run, path.exists(), "{symbol} cached");
+        assert_eq!(crate::harness::read_csv(&path).len(), 10, "{symbol}{run}");
+    }
+    assert_quiet_exit(&run);
+}

@@ -1,6 +1,7 @@
 //! The files `backtest` leaves in its output folder, written through `out_dir` (this module
 //! does no file I/O of its own): trades.csv, equity.csv (built on a second thread, it is the
-//! big one), metrics.json, report.html, and sweep.csv or walk_forward.csv.
+//! big one), metrics.json, report.html, and sweep.csv or walk_forward.csv. It prints nothing:
+//! the caller prints once every file is written.
 
 use super::output;
 use super::print::{describe_values, metric_rows, windows_table};
@@ -29,23 +30,29 @@ pub(super) enum Extra<'a> {
     },
 }
 
-/// Write every file; `metrics` computes (and prints) the metrics while equity.csv, the big
-/// one (a line per bar), is built and written on another thread.
+/// What [`write_run`] leaves for the caller to print.
+pub(super) struct Written {
+    pub metrics: Option<Metrics>,
+    /// "wrote DIR (trades.csv, ...)", the last line of the command's output.
+    pub note: String,
+}
+
+/// Write every file; `metrics` computes the metrics while equity.csv, the big one (a line per
+/// bar), is built and written on another thread. Returns only when every file is written.
 pub(super) fn write_run(
     ctx: &Context<'_>,
     out: &PortfolioOutcome,
     metrics: impl FnOnce() -> Option<Metrics>,
     strategies: &[Strategy],
     extra: Extra<'_>,
-) -> Result<()> {
-    let plan = ctx.plan;
+) -> Result<Written> {
     let dir = &ctx.dir;
     out_dir::create(dir)?;
     let from = match &extra {
         Extra::WalkForward { wf, .. } => wf.oos_start,
         _ => 0,
     };
-    let (equity_written, rest) = std::thread::scope(|scope| {
+    let (equity_written, metrics, rest) = std::thread::scope(|scope| {
         let equity = scope
             .spawn(|| out_dir::write(dir, "equity.csv", &output::equity_csv(ctx.names, out, from)));
         let metrics = metrics();
@@ -54,6 +61,7 @@ pub(super) fn write_run(
             equity
                 .join()
                 .unwrap_or_else(|e| std::panic::resume_unwind(e)),
+            metrics,
             rest,
         )
     });
@@ -65,9 +73,10 @@ pub(super) fn write_run(
         Extra::WalkForward { .. } => files.push("walk_forward.csv"),
         Extra::None => {}
     }
-    let _ = plan;
-    println!("\nwrote {} ({})", dir.display(), files.join(", "));
-    Ok(())
+    Ok(Written {
+        metrics,
+        note: format!("\nwrote {} ({})\n", dir.display(), files.join(", ")),
+    })
 }
 
 fn write_rest(

@@ -3,7 +3,8 @@
 //!
 //! Arguments are checked before anything is read (usage mistakes exit 2), then the bars come
 //! from the cache (a missing file exits 1 and says how to fill it), the pure simulator runs,
-//! the metrics table goes to stdout and the files to `--out`. The strategy of each symbol is
+//! the files go to `--out`, and only then the tables to stdout: a closed stdout
+//! (`backtest ... | head -1`) must not cost a file. The strategy of each symbol is
 //! the config's `[[symbol]]` strategy, the very value the tick hands to `Strategy::decide`,
 //! unless `--strategy`/`--param` override it. This module does no file I/O of its own: the
 //! cache loads the bars and `out_dir` writes the results.
@@ -24,14 +25,13 @@ use crate::cli::BacktestArgs;
 use crate::config::Config;
 use crate::domain::Bar;
 use crate::error::{Error, Result};
+use crate::out;
 use crate::store::bar_cache::BarCache;
 use crate::strategy::Strategy;
 use args::{Mode, Plan};
 use chrono::Utc;
 use files::{write_run, Extra};
-use print::{
-    describe_values, metric_rows, print_metrics, print_sweep_top, print_table, windows_table,
-};
+use print::{describe_values, metric_rows, metrics_text, sweep_top, table, windows_table};
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -127,7 +127,9 @@ fn legs<'a>(inputs: &[Input<'a>], schedules: &'a [Vec<Segment>]) -> Vec<Leg<'a>>
 fn single(ctx: &Context<'_>, inputs: &[Input<'_>]) -> Result<()> {
     let strategies: Vec<Strategy> = inputs.iter().map(|i| i.strategy.clone()).collect();
     let out = simulate(ctx, inputs, &strategies);
-    write_run(ctx, &out, || score(ctx, &out), &strategies, Extra::None)
+    let written = write_run(ctx, &out, || score(ctx, &out), &strategies, Extra::None)?;
+    out::text(&metrics_text(ctx, &out, written.metrics.as_ref()))?;
+    out::text(&written.note)
 }
 
 fn simulate(ctx: &Context<'_>, inputs: &[Input<'_>], strategies: &[Strategy]) -> PortfolioOutcome {
@@ -141,12 +143,11 @@ fn simulate(ctx: &Context<'_>, inputs: &[Input<'_>], strategies: &[Strategy]) ->
     out
 }
 
-/// The metrics, printed (called by `write_run` while equity.csv is being written).
+/// The metrics (computed while `write_run` writes equity.csv).
 fn score(ctx: &Context<'_>, out: &PortfolioOutcome) -> Option<Metrics> {
     let t = Instant::now();
     let metrics = scoring::portfolio(ctx.bars, out);
     log::info!("metrics in {:.1} ms", ms(t));
-    print_metrics(ctx, out, metrics.as_ref());
     metrics
 }
 
@@ -155,33 +156,40 @@ fn run_sweep(ctx: &Context<'_>, inputs: &[Input<'_>], axes: &[Axis]) -> Result<(
     let t = Instant::now();
     let result =
         sweep::run(inputs, axes, &plan.settings, plan.rank, plan.threads).map_err(Error::Usage)?;
-    println!(
-        "Sweep: {} combinations ({} skipped by the strategy's rules), ranked by {}, {} threads, {:.1} ms",
+    let mut text = format!(
+        "Sweep: {} combinations ({} skipped by the strategy's rules), ranked by {}, {} threads, {:.1} ms\n",
         result.rows.len(),
         result.skipped,
         plan.rank.label,
         plan.threads,
         ms(t)
     );
-    print_sweep_top(&result, 10);
+    text.push_str(&sweep_top(&result, 10));
     let Some(best) = result.best() else {
         out_dir::create(&ctx.dir)?;
         out_dir::write(&ctx.dir, "sweep.csv", output::sweep_csv(&result).as_bytes())?;
+        out::text(&text)?;
         return Err(Error::Refused(format!(
             "no combination closed a trade; sweep.csv is in {}",
             ctx.dir.display()
         )));
     };
     let strategies = best.strategies.clone();
-    println!("\nBest: {}", describe_values(axes, &best.values));
+    text.push_str(&format!(
+        "\nBest: {}\n",
+        describe_values(axes, &best.values)
+    ));
     let out = simulate(ctx, inputs, &strategies);
-    write_run(
+    let written = write_run(
         ctx,
         &out,
         || score(ctx, &out),
         &strategies,
         Extra::Sweep(&result),
-    )
+    )?;
+    text.push_str(&metrics_text(ctx, &out, written.metrics.as_ref()));
+    out::text(&text)?;
+    out::text(&written.note)
 }
 
 fn run_walk_forward(
@@ -204,8 +212,8 @@ fn run_walk_forward(
     // The number a plain optimisation would report: the best of the grid over all the bars.
     let full =
         sweep::run(inputs, axes, &plan.settings, plan.rank, plan.threads).map_err(Error::Usage)?;
-    println!(
-        "Walk-forward: {} windows (train {} bars, test {} bars, {}), ranked by {}, {:.1} ms",
+    let mut text = format!(
+        "Walk-forward: {} windows (train {} bars, test {} bars, {}), ranked by {}, {:.1} ms\n",
         wf.windows.len(),
         wf_plan.train,
         wf_plan.test,
@@ -218,7 +226,7 @@ fn run_walk_forward(
         ms(t)
     );
     let (header, rows) = windows_table(&wf, axes);
-    print_table(&header, &rows);
+    text.push_str(&table(&header, &rows));
     let in_sample = full.best().and_then(|b| b.metrics);
     let header = vec![
         "Metric".to_string(),
@@ -226,14 +234,14 @@ fn run_walk_forward(
         "Out-of-sample (walk-forward)".into(),
     ];
     let rows = metric_rows(&[in_sample.as_ref(), wf.out_of_sample.as_ref()]);
-    println!();
-    print_table(&header, &rows);
+    text.push('\n');
+    text.push_str(&table(&header, &rows));
     let strategies: Vec<Strategy> = walk_forward::final_strategies(&wf)
         .into_iter()
         .zip(inputs)
         .map(|(s, i)| s.cloned().unwrap_or_else(|| i.strategy.clone()))
         .collect();
-    write_run(
+    let written = write_run(
         ctx,
         &wf.outcome,
         || wf.out_of_sample,
@@ -244,5 +252,7 @@ fn run_walk_forward(
             in_sample: in_sample.as_ref(),
             full_best: full.best().map(|b| describe_values(axes, &b.values)),
         },
-    )
+    )?;
+    out::text(&text)?;
+    out::text(&written.note)
 }

@@ -1,5 +1,7 @@
 //! What `backtest` prints on stdout: the metrics table (backtesting.py's labels and display),
-//! the sweep's best rows, the walk-forward windows.
+//! the sweep's best rows, the walk-forward windows. Each is rendered to text here and printed
+//! by the caller through [`crate::out`] only once every file is written, so that
+//! `backtest ... | head -1` still leaves them all.
 
 use super::output;
 use super::Context;
@@ -49,7 +51,8 @@ pub(super) fn metric_rows(columns: &[Option<&Metrics>]) -> Vec<Vec<String>> {
         .collect()
 }
 
-pub(super) fn print_table(header: &[String], rows: &[Vec<String>]) {
+/// The table's lines, columns aligned (the first left, the rest right), each ending in `\n`.
+pub(super) fn table(header: &[String], rows: &[Vec<String>]) -> String {
     let cols = header.len();
     let width: Vec<usize> = (0..cols)
         .map(|c| {
@@ -60,7 +63,8 @@ pub(super) fn print_table(header: &[String], rows: &[Vec<String>]) {
                 .unwrap_or(0)
         })
         .collect();
-    let line = |cells: &[String]| {
+    let mut text = String::new();
+    let mut line = |cells: &[String]| {
         let mut s = String::new();
         for (c, w) in width.iter().enumerate() {
             let cell = cells.get(c).map_or("", String::as_str);
@@ -70,7 +74,8 @@ pub(super) fn print_table(header: &[String], rows: &[Vec<String>]) {
                 s.push_str(&format!("  {cell:>w$}"));
             }
         }
-        println!("{}", s.trim_end());
+        text.push_str(s.trim_end());
+        text.push('\n');
     };
     if header.len() > 2 || !header[0].is_empty() {
         line(header);
@@ -78,9 +83,15 @@ pub(super) fn print_table(header: &[String], rows: &[Vec<String>]) {
     for r in rows {
         line(r);
     }
+    text
 }
 
-pub(super) fn print_metrics(ctx: &Context<'_>, out: &PortfolioOutcome, metrics: Option<&Metrics>) {
+/// The metrics table of one run, then a line for refused orders and each position still open.
+pub(super) fn metrics_text(
+    ctx: &Context<'_>,
+    out: &PortfolioOutcome,
+    metrics: Option<&Metrics>,
+) -> String {
     let legs: Vec<Option<Metrics>> = if out.legs.len() > 1 {
         (0..out.legs.len())
             .map(|k| scoring::leg(ctx.bars[k], out, k))
@@ -98,29 +109,31 @@ pub(super) fn print_metrics(ctx: &Context<'_>, out: &PortfolioOutcome, metrics: 
         header.extend(ctx.names.iter().cloned());
         columns.extend(legs.iter().map(Option::as_ref));
     }
-    print_table(&header, &metric_rows(&columns));
+    let mut text = table(&header, &metric_rows(&columns));
     if let Some(first) = out.refusals.first() {
-        println!(
-            "risk guards stopped {} order(s); the first: {} on {}: {}",
+        text.push_str(&format!(
+            "risk guards stopped {} order(s); the first: {} on {}: {}\n",
             out.refusals.len(),
             ctx.names[first.leg],
             output::time_cell(ctx.bars[first.leg][first.bar].time),
             first.reason
-        );
+        ));
     }
     for (name, leg) in ctx.names.iter().zip(&out.legs) {
         if let Some(t) = leg.open_trade {
-            println!(
-                "{name}: a {} position of {} from {} is still open (marked to market, not counted as a trade)",
+            text.push_str(&format!(
+                "{name}: a {} position of {} from {} is still open (marked to market, not counted as a trade)\n",
                 if t.size > 0.0 { "long" } else { "short" },
                 params::format_value(t.size.abs()),
                 output::time_cell(t.entry_time)
-            );
+            ));
         }
     }
+    text
 }
 
-pub(super) fn print_sweep_top(sweep: &sweep::Sweep, n: usize) {
+/// The sweep's `n` best rows.
+pub(super) fn sweep_top(sweep: &sweep::Sweep, n: usize) -> String {
     let mut header = vec!["#".to_string()];
     header.extend(sweep.axes.iter().map(|a| a.name.clone()));
     header.extend([
@@ -149,7 +162,7 @@ pub(super) fn print_sweep_top(sweep: &sweep::Sweep, n: usize) {
             row
         })
         .collect();
-    print_table(&header, &rows);
+    table(&header, &rows)
 }
 
 pub(super) fn windows_table(

@@ -26,6 +26,7 @@ use crate::store::ledger::{self, time_cell, Ledger};
 use crate::store::{State, TickLock};
 use chrono::{DateTime, Duration, Utc};
 use chrono_tz::America::New_York;
+use outcome::TickOutcome;
 use std::collections::HashMap;
 use std::time::Instant;
 
@@ -106,14 +107,17 @@ pub fn run(config: &Config, args: &TickArgs) -> Result<()> {
     }
     let summary = outcome?;
     saved?;
-    println!("{} {summary}", time_cell(tick.now));
+    // Last, after the ledgers, the state, the metrics file and the dashboard: a closed stdout
+    // (`tick | head -c0`) ends the talking, never the work. An unknown order outcome still
+    // fails the run (exit 1) when nobody is reading.
+    let printed = crate::outln!("{} {summary}", time_cell(tick.now));
     if tick.unknown_outcomes > 0 {
         return Err(Error::Refused(format!(
             "{} order(s) with an unknown outcome; the next tick looks them up before trading",
             tick.unknown_outcomes
         )));
     }
-    Ok(())
+    printed
 }
 
 struct Tick<'a> {
@@ -217,7 +221,7 @@ enum Sent {
 }
 
 impl Tick<'_> {
-    fn run(&mut self) -> Result<String> {
+    fn run(&mut self) -> Result<TickOutcome> {
         let clock = self.client.clock()?;
         let clock_read = Instant::now();
         self.now = clock.timestamp.with_timezone(&Utc);
@@ -344,7 +348,7 @@ impl Tick<'_> {
         if self.dry_run {
             summary.push_str(" (dry run)");
         }
-        Ok(summary)
+        Ok(TickOutcome::Traded { summary })
     }
 
     /// Signed shares per symbol as the broker holds them (every qty checked by the client).
@@ -398,7 +402,7 @@ impl Tick<'_> {
 
     /// Closed market: settle tracked orders (they can still expire or fill), record the
     /// closed session once (decision rows and an equity row), trade nothing.
-    fn market_closed(&mut self, next_open: Option<DateTime<Utc>>) -> Result<String> {
+    fn market_closed(&mut self, next_open: Option<DateTime<Utc>>) -> Result<TickOutcome> {
         if !self.state.tracked.is_empty() {
             self.sync_fills()?;
         }
@@ -433,7 +437,7 @@ impl Tick<'_> {
             self.state.closed_until_recorded = next_open;
         }
         log::info!("market closed; nothing to do");
-        Ok("market closed".into())
+        Ok(TickOutcome::MarketClosed { next_open })
     }
 
     fn trade_symbol(

@@ -15,7 +15,28 @@ use crate::store::state::{load_halt, TickRecord};
 use crate::store::State;
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
+use std::fmt;
 use std::path::PathBuf;
+
+/// How a tick that ran to its end ended. Its `Display` is the summary line the tick prints
+/// and state.json's `last_tick.result` keeps (tests and people grep both), so the words live
+/// here once; the counters and alerts match on the variant, never on the words.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TickOutcome {
+    /// The market was open: each symbol's decision, joined ("AAPL hold; TSLA buy 2").
+    Traded { summary: String },
+    /// The market was closed; nothing was decided. `next_open` is the broker's, if it said.
+    MarketClosed { next_open: Option<DateTime<Utc>> },
+}
+
+impl fmt::Display for TickOutcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TickOutcome::Traded { summary } => f.write_str(summary),
+            TickOutcome::MarketClosed { .. } => f.write_str("market closed"),
+        }
+    }
+}
 
 /// What a tick without a readable state remembers for the next one: enough to alert once.
 #[derive(Debug, Default, Serialize, Deserialize)]
@@ -38,7 +59,7 @@ pub(super) fn failed_early(
     started: std::time::Instant,
 ) -> crate::error::Result<()> {
     let now = Utc::now();
-    let outcome: Result<String, Error> = Err(error);
+    let outcome: Result<TickOutcome, Error> = Err(error);
     match state {
         Some(mut state) => {
             record(config, &mut state, now, &outcome, Vec::new());
@@ -93,7 +114,7 @@ pub(super) fn record(
     config: &Config,
     state: &mut State,
     now: DateTime<Utc>,
-    outcome: &Result<String, Error>,
+    outcome: &Result<TickOutcome, Error>,
     mut messages: Vec<String>,
 ) {
     let was_failing = state
@@ -101,8 +122,8 @@ pub(super) fn record(
         .as_ref()
         .is_some_and(|t| t.result.starts_with("failed"));
     let (key, result) = match outcome {
-        Ok(summary) if summary == "market closed" => ("closed", summary.clone()),
-        Ok(summary) => ("ok", summary.clone()),
+        Ok(closed @ TickOutcome::MarketClosed { .. }) => ("closed", closed.to_string()),
+        Ok(traded @ TickOutcome::Traded { .. }) => ("ok", traded.to_string()),
         Err(e) => ("failed", format!("failed: {e}")),
     };
     *state.ops.ticks.entry(key.to_string()).or_default() += 1;
@@ -151,5 +172,56 @@ pub(super) fn publish(
     });
     if let Err(e) = replace_quick(path, text.as_bytes()) {
         log::warn!("cannot write the metrics file: {e}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn config() -> Config {
+        let text = "[[symbol]]\nname = \"AAPL\"\nqty = 1\n\
+                    strategy = { kind = \"threshold\", buy_above = 230.0, sell_below = 220.0 }\n";
+        Config::from_str(text, std::path::Path::new("/bot/config.toml")).unwrap()
+    }
+
+    #[test]
+    fn the_summary_line_is_the_outcome_displayed() {
+        let next_open = Utc.with_ymd_and_hms(2026, 11, 25, 14, 30, 0).single();
+        assert_eq!(
+            TickOutcome::MarketClosed { next_open }.to_string(),
+            "market closed"
+        );
+        assert_eq!(
+            TickOutcome::MarketClosed { next_open: None }.to_string(),
+            "market closed"
+        );
+        let traded = TickOutcome::Traded {
+            summary: "AAPL hold; TSLA buy 2".into(),
+        };
+        assert_eq!(traded.to_string(), "AAPL hold; TSLA buy 2");
+    }
+
+    /// The counters follow the variant, not the words: a traded summary that reads like the
+    /// closed one (a symbol literally named so, a reworded message) still counts as traded.
+    #[test]
+    fn ticks_are_counted_by_the_outcome_variant() {
+        let config = config();
+        let mut state = State::fresh();
+        let now = Utc.with_ymd_and_hms(2026, 11, 24, 15, 30, 0).unwrap();
+        let closed = Ok(TickOutcome::MarketClosed { next_open: None });
+        record(&config, &mut state, now, &closed, Vec::new());
+        let traded = Ok(TickOutcome::Traded {
+            summary: "market closed".into(),
+        });
+        record(&config, &mut state, now, &traded, Vec::new());
+        record(&config, &mut state, now, &traded, Vec::new());
+        assert_eq!(state.ops.ticks.get("closed"), Some(&1));
+        assert_eq!(state.ops.ticks.get("ok"), Some(&2));
+        assert_eq!(
+            state.last_tick.map(|t| t.result).as_deref(),
+            Some("market closed")
+        );
     }
 }
