@@ -26,7 +26,7 @@ use crate::store::ledger::{self, time_cell, Ledger};
 use crate::store::{State, TickLock};
 use chrono::{DateTime, Duration, Utc};
 use chrono_tz::America::New_York;
-use outcome::TickOutcome;
+pub use outcome::TickOutcome;
 use std::collections::HashMap;
 use std::time::Instant;
 
@@ -48,23 +48,57 @@ pub fn run(config: &Config, args: &TickArgs) -> Result<()> {
         _ => {}
     }
     let credentials = Credentials::find(&config.env_file())?;
+    let lock = TickLock::acquire(&config.bot.data_dir)?;
+    let started = Instant::now();
+    let client = Alpaca::new(&config.alpaca, credentials)
+        .with_deadline(started + config.alpaca.tick_deadline);
+    let ticked = run_with(config, args.dry_run, &client, &lock, started)?;
+    // Last, after the ledgers, the state, the metrics file and the dashboard: a closed stdout
+    // (`tick | head -c0`) ends the talking, never the work. An unknown order outcome still
+    // fails the run (exit 1) when nobody is reading.
+    let printed = crate::outln!("{} {}", time_cell(ticked.time), ticked.outcome);
+    if ticked.unknown_outcomes > 0 {
+        return Err(Error::Refused(format!(
+            "{} order(s) with an unknown outcome; the next tick looks them up before trading",
+            ticked.unknown_outcomes
+        )));
+    }
+    printed
+}
+
+/// What one tick did, for its caller to report.
+#[derive(Debug)]
+pub struct Ticked {
+    /// The broker's clock at the tick.
+    pub time: DateTime<Utc>,
+    pub outcome: TickOutcome,
+    /// Orders whose fate the broker did not tell: the next tick looks them up first.
+    pub unknown_outcomes: usize,
+}
+
+/// One tick through any [`Broker`], holding the data folder's lock: state, ledgers, decisions,
+/// guards, orders, the metrics file and the dashboard, exactly as `tick` does. It prints
+/// nothing: `tick` prints the summary line. `started` is when the tick began (for the metrics).
+pub fn run_with(
+    config: &Config,
+    dry_run: bool,
+    broker: &dyn Broker,
+    lock: &TickLock,
+    started: Instant,
+) -> Result<Ticked> {
     let data_dir = &config.bot.data_dir;
-    let lock = TickLock::acquire(data_dir)?;
-    let started = std::time::Instant::now();
-    crate::store::owner::claim(data_dir, &config.path, &lock)?;
-    if let Err(e) = crate::store::state::remove_leftover_temps(data_dir, &lock) {
+    crate::store::owner::claim(data_dir, &config.path, lock)?;
+    if let Err(e) = crate::store::state::remove_leftover_temps(data_dir, lock) {
         log::warn!("{e}");
     }
     let ledger_dir = data_dir.join("ledger");
     let mut equity_columns: Vec<&str> = ledger::EQUITY.to_vec();
     equity_columns.extend(config.symbol_names());
-    let client = Alpaca::new(&config.alpaca, credentials)
-        .with_deadline(started + config.alpaca.tick_deadline);
     // A tick that cannot open its files fails like any other: alert and metrics file, and a
     // state file that could not be read is left as it is.
     let state = match State::load(data_dir) {
         Ok(state) => state,
-        Err(e) => return outcome::failed_early(config, None, e, started),
+        Err(e) => return Err(outcome::failed_early(config, None, e, started)),
     };
     outcome::forget_fallback(config);
     let opened = (|| -> Result<_> {
@@ -77,15 +111,15 @@ pub fn run(config: &Config, args: &TickArgs) -> Result<()> {
     })();
     let (orders, decisions, fills, equity) = match opened {
         Ok(ledgers) => ledgers,
-        Err(e) => return outcome::failed_early(config, Some(state), e, started),
+        Err(e) => return Err(outcome::failed_early(config, Some(state), e, started)),
     };
     let mut tick = Tick {
         config,
-        dry_run: args.dry_run,
-        client: &client,
+        dry_run,
+        client: broker,
         decisions,
         desk: Desk {
-            client: &client,
+            client: broker,
             orders: &orders,
             data_dir,
         },
@@ -99,25 +133,19 @@ pub fn run(config: &Config, args: &TickArgs) -> Result<()> {
     };
     let outcome = tick.run();
     let alerts = std::mem::take(&mut tick.alerts);
-    outcome::record(config, &mut tick.state, tick.now, &outcome, alerts);
+    outcome::record(config, &mut tick.state, tick.now, outcome.as_ref(), alerts);
     let saved = tick.state.save(data_dir);
     outcome::publish(config, &tick.state, tick.now, started.elapsed());
     if config.ops.dashboard {
         crate::cmd::report::write_dashboard(config, tick.now);
     }
-    let summary = outcome?;
+    let outcome = outcome?;
     saved?;
-    // Last, after the ledgers, the state, the metrics file and the dashboard: a closed stdout
-    // (`tick | head -c0`) ends the talking, never the work. An unknown order outcome still
-    // fails the run (exit 1) when nobody is reading.
-    let printed = crate::outln!("{} {summary}", time_cell(tick.now));
-    if tick.unknown_outcomes > 0 {
-        return Err(Error::Refused(format!(
-            "{} order(s) with an unknown outcome; the next tick looks them up before trading",
-            tick.unknown_outcomes
-        )));
-    }
-    printed
+    Ok(Ticked {
+        time: tick.now,
+        outcome,
+        unknown_outcomes: tick.unknown_outcomes,
+    })
 }
 
 struct Tick<'a> {

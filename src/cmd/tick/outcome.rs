@@ -57,12 +57,12 @@ pub(super) fn failed_early(
     state: Option<State>,
     error: Error,
     started: std::time::Instant,
-) -> crate::error::Result<()> {
+) -> Error {
     let now = Utc::now();
-    let outcome: Result<TickOutcome, Error> = Err(error);
+    let outcome: Result<&TickOutcome, &Error> = Err(&error);
     match state {
         Some(mut state) => {
-            record(config, &mut state, now, &outcome, Vec::new());
+            record(config, &mut state, now, outcome, Vec::new());
             if let Err(e) = state.save(&config.bot.data_dir) {
                 log::warn!("{e}");
             }
@@ -79,7 +79,7 @@ pub(super) fn failed_early(
             stand_in.ops = saved.ops;
             // The metrics file must still show a halt: the halt file outlives the state.
             stand_in.risk.halted = load_halt(&config.bot.data_dir).ok().flatten();
-            record(config, &mut stand_in, now, &outcome, Vec::new());
+            record(config, &mut stand_in, now, outcome, Vec::new());
             let keep = Fallback {
                 last_tick: stand_in.last_tick.clone(),
                 ops: stand_in.ops.clone(),
@@ -95,7 +95,7 @@ pub(super) fn failed_early(
             publish(config, &stand_in, now, started.elapsed());
         }
     }
-    outcome.map(|_| ())
+    error
 }
 
 /// The state was read again: the stand-in bookkeeping of [`failed_early`] is over, so that a
@@ -114,7 +114,7 @@ pub(super) fn record(
     config: &Config,
     state: &mut State,
     now: DateTime<Utc>,
-    outcome: &Result<TickOutcome, Error>,
+    outcome: Result<&TickOutcome, &Error>,
     mut messages: Vec<String>,
 ) {
     let was_failing = state
@@ -122,8 +122,8 @@ pub(super) fn record(
         .as_ref()
         .is_some_and(|t| t.result.starts_with("failed"));
     let (key, result) = match outcome {
-        Ok(closed @ TickOutcome::MarketClosed { .. }) => ("closed", closed.to_string()),
-        Ok(traded @ TickOutcome::Traded { .. }) => ("ok", traded.to_string()),
+        Ok(closed @ &TickOutcome::MarketClosed { .. }) => ("closed", closed.to_string()),
+        Ok(traded @ &TickOutcome::Traded { .. }) => ("ok", traded.to_string()),
         Err(e) => ("failed", format!("failed: {e}")),
     };
     *state.ops.ticks.entry(key.to_string()).or_default() += 1;
@@ -211,12 +211,12 @@ mod tests {
         let mut state = State::fresh();
         let now = Utc.with_ymd_and_hms(2026, 11, 24, 15, 30, 0).unwrap();
         let closed = Ok(TickOutcome::MarketClosed { next_open: None });
-        record(&config, &mut state, now, &closed, Vec::new());
+        record(&config, &mut state, now, closed.as_ref(), Vec::new());
         let traded = Ok(TickOutcome::Traded {
             summary: "market closed".into(),
         });
-        record(&config, &mut state, now, &traded, Vec::new());
-        record(&config, &mut state, now, &traded, Vec::new());
+        record(&config, &mut state, now, traded.as_ref(), Vec::new());
+        record(&config, &mut state, now, traded.as_ref(), Vec::new());
         assert_eq!(state.ops.ticks.get("closed"), Some(&1));
         assert_eq!(state.ops.ticks.get("ok"), Some(&2));
         assert_eq!(
