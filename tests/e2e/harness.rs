@@ -91,6 +91,22 @@ impl Bot {
         std::fs::write(path, text).unwrap();
     }
 
+    /// Wait until the fake has finished every request it received. A request the bot gave up
+    /// on (a timeout, a killed process) may still be running there, and what it does (a late
+    /// order) must land before the test moves the fake clock on: in real time, the broker's
+    /// clock would not have jumped past the intent grace period meanwhile.
+    pub fn wait_idle(&self) {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        let waiting = std::time::Instant::now();
+        while self.fake.in_flight() > 0 {
+            assert!(
+                waiting.elapsed() < std::time::Duration::from_secs(5),
+                "a request to the fake never ended"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(2));
+        }
+    }
+
     /// Declare the account shared with manual trading, so that positions set on the fake
     /// broker by hand (not through the bot's fills) are accepted.
     pub fn share_account(&self) {
