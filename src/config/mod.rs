@@ -6,6 +6,7 @@
 
 mod deadline;
 mod endpoint;
+mod models;
 mod ops;
 
 pub use endpoint::{
@@ -346,7 +347,7 @@ impl Config {
         })?;
         let mut config = Config::from_str(&text, path)?;
         if models {
-            crate::model::attach_models(&mut config, &text, |p| std::fs::read_to_string(p))?;
+            models::attach(&mut config, &text, |p| std::fs::read_to_string(p))?;
         }
         Ok(config)
     }
