@@ -131,7 +131,7 @@ pub struct Settings {
     /// The tick's risk guards, applied by [`portfolio::run`](super::portfolio::run) (this
     /// one-symbol engine ignores them); `None`, the default, is backtesting.py's unguarded
     /// broker.
-    pub guards: Option<super::guards::Limits>,
+    pub guards: Option<crate::risk::Limits>,
 }
 
 impl Default for Settings {

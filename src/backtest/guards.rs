@@ -9,34 +9,15 @@
 //! prices), `flatten_on_daily_loss`, and the shared-account checks. Reductions of a position
 //! pass every guard but the halt, as in the tick. A stop-and-reverse counts as one order, as
 //! the tick sends it. Pure.
+//!
+//! The limits are the tick's own [`risk::Limits`], as the config loader built them: the
+//! ones that do not apply on bars are made inert by the [`risk::Context`] a backtest gives
+//! (price age 0, no bars missing, no session close), not by a second limits type.
 
-use crate::config::RiskConfig;
 use crate::domain::Side;
-use crate::risk::{self, Proposed, RiskState};
+use crate::risk::{self, Limits, Proposed, RiskState};
 use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::America::New_York;
-
-/// The limits that apply on bars, copied out of the config's `[risk]`.
-#[derive(Debug, Clone, Copy, PartialEq, Default)]
-pub struct Limits {
-    pub max_position_qty: Option<f64>,
-    pub max_order_notional: Option<f64>,
-    pub max_orders_per_day: Option<u32>,
-    pub max_daily_loss_pct: Option<f64>,
-    pub max_drawdown_pct: Option<f64>,
-}
-
-impl Limits {
-    pub fn from_config(r: &RiskConfig) -> Limits {
-        Limits {
-            max_position_qty: r.max_position_qty,
-            max_order_notional: r.max_order_notional,
-            max_orders_per_day: r.max_orders_per_day,
-            max_daily_loss_pct: r.max_daily_loss_pct,
-            max_drawdown_pct: r.max_drawdown_pct,
-        }
-    }
-}
 
 /// An order a guard stopped: the leg, the bar it would have filled on, and why.
 #[derive(Debug, Clone, PartialEq)]
@@ -48,7 +29,7 @@ pub struct Refused {
 
 /// The guards' memory during a run.
 pub(crate) struct Guard {
-    config: RiskConfig,
+    limits: Limits,
     state: RiskState,
     day: Option<NaiveDate>,
     day_start: Option<f64>,
@@ -58,17 +39,8 @@ pub(crate) struct Guard {
 
 impl Guard {
     pub(crate) fn new(limits: Limits, cash: f64) -> Guard {
-        let config = RiskConfig {
-            max_position_qty: limits.max_position_qty,
-            max_order_notional: limits.max_order_notional,
-            max_orders_per_day: limits.max_orders_per_day,
-            max_daily_loss_pct: limits.max_daily_loss_pct,
-            max_drawdown_pct: limits.max_drawdown_pct,
-            flatten_on_daily_loss: false,
-            ..RiskConfig::default()
-        };
         Guard {
-            config,
+            limits,
             state: RiskState::default(),
             day: None,
             day_start: None,
@@ -91,7 +63,7 @@ impl Guard {
     pub(crate) fn observe(&mut self, now: DateTime<Utc>, equity: f64) {
         self.last_equity = equity;
         self.state
-            .observe_equity(&self.config, now, equity, self.day_start);
+            .observe_equity(&self.limits, now, equity, self.day_start);
     }
 
     /// May this order go ahead? If so and `count`, it counts toward the day's orders.
@@ -107,7 +79,7 @@ impl Guard {
         count: bool,
     ) -> bool {
         let cx = risk::Context {
-            config: &self.config,
+            limits: &self.limits,
             state: &self.state,
             stop_file: false,
             price_age_secs: 0,
@@ -203,7 +175,7 @@ mod tests {
     #[test]
     fn no_limits_is_the_unguarded_run() {
         let b = bars(&[7.0, 12.0, 12.0, 4.0, 4.0, 12.0, 12.0, 4.0, 4.0], 1);
-        let guarded = run(&b, Limits::default());
+        let guarded = run(&b, Limits::NONE);
         let schedule = threshold();
         let plain = portfolio::run(
             &[Leg {
@@ -230,7 +202,7 @@ mod tests {
             &b,
             Limits {
                 max_order_notional: Some(100.0),
-                ..Limits::default()
+                ..Limits::NONE
             },
         );
         assert!(out.legs[0].trades.is_empty() && out.legs[0].open_trade.is_none());
@@ -249,7 +221,7 @@ mod tests {
             &b,
             Limits {
                 max_position_qty: Some(5.0),
-                ..Limits::default()
+                ..Limits::NONE
             },
         );
         assert!(out.legs[0].trades.is_empty());
@@ -274,7 +246,7 @@ mod tests {
             &b,
             Limits {
                 max_orders_per_day: Some(3),
-                ..Limits::default()
+                ..Limits::NONE
             },
         );
         let trades = &out.legs[0].trades;
@@ -304,7 +276,7 @@ mod tests {
             sizing: Sizing::Qty(10.0),
             guards: Some(Limits {
                 max_drawdown_pct: Some(20.0),
-                ..Limits::default()
+                ..Limits::NONE
             }),
             ..Settings::default()
         };

@@ -517,7 +517,9 @@ mod tests {
             .into_iter()
             .enumerate()
             .map(|(i, b)| Bar {
-                time: Utc.timestamp_opt(1_700_000_000 + 86_400 * i as i64, 0).unwrap(),
+                time: Utc
+                    .timestamp_opt(1_700_000_000 + 86_400 * i as i64, 0)
+                    .unwrap(),
                 high: 101.0,
                 low: 99.0,
                 ..b
@@ -593,12 +595,15 @@ mod tests {
     }
 
     /// The module graph has no cycle config → strategy → model → config: deciding imports
-    /// neither the config nor the model file's loading.
+    /// neither the config nor the model file's loading, the model never the config, and the
+    /// risk guards take their own `Limits`, not the config's `[risk]`.
     #[test]
-    fn the_strategy_imports_neither_config_nor_model() {
-        assert_eq!(imports_of("strategy", "config"), Vec::<String>::new());
-        assert_eq!(imports_of("strategy", "model"), Vec::<String>::new());
-        assert_eq!(imports_of("model", "config"), Vec::<String>::new());
+    fn the_core_imports_neither_config_nor_model_loading() {
+        let none = Vec::<String>::new();
+        assert_eq!(imports_of("strategy", "config"), none);
+        assert_eq!(imports_of("strategy", "model"), none);
+        assert_eq!(imports_of("model", "config"), none);
+        assert_eq!(imports_of("risk.rs", "config"), none);
     }
 
     #[test]

@@ -2,7 +2,6 @@
 //! error (exit 2) naming the option.
 
 use crate::backtest::engine::{Fill, Settings, Sizing};
-use crate::backtest::guards::Limits;
 use crate::backtest::params::{self, Axis};
 use crate::backtest::scoring::{self, RankBy};
 use crate::backtest::sweep::{self, Input};
@@ -78,7 +77,7 @@ pub(super) fn plan(config: &Config, args: &BacktestArgs) -> Result<Plan> {
         fill,
         sizing: Sizing::ALL_IN,
         close_at_end: args.close_at_end,
-        guards: args.risk.then(|| Limits::from_config(&config.risk)),
+        guards: args.risk.then_some(config.risk.limits),
     };
     settings.validate().map_err(|m| {
         usage(format!(
