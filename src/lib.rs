@@ -29,6 +29,7 @@ pub mod ops;
 pub mod orders;
 pub mod report;
 pub mod risk;
+pub mod sizing;
 pub mod store;
 pub mod strategy;
 

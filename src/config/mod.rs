@@ -17,6 +17,7 @@ pub use ops::OpsConfig;
 use crate::domain::{is_valid_symbol, Timeframe};
 use crate::error::{Error, Result};
 use crate::risk::Limits;
+use crate::sizing::Sizing;
 use crate::strategy::Strategy;
 use serde::{Deserialize, Deserializer};
 use std::path::{Path, PathBuf};
@@ -72,36 +73,6 @@ pub struct SymbolConfig {
     /// shares, rounded down.
     pub fractional: bool,
     pub strategy: Strategy,
-}
-
-/// How much one entry buys: exactly one of `qty`, `notional` or `equity_fraction` per symbol.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Sizing {
-    /// A fixed number of shares.
-    Qty(f64),
-    /// A fixed dollar amount.
-    Notional(f64),
-    /// A fraction of account equity (0 < f <= 1).
-    EquityFraction(f64),
-}
-
-impl Sizing {
-    /// Shares for one entry at `price` with `equity` in the account; whole shares unless
-    /// `fractional`. Zero when the money does not buy one whole share.
-    pub fn shares(self, price: f64, equity: f64, fractional: bool) -> f64 {
-        let raw = match self {
-            Sizing::Qty(q) => return if fractional { q } else { q.floor() },
-            Sizing::Notional(dollars) => dollars / price,
-            Sizing::EquityFraction(f) => equity * f / price,
-        };
-        if !raw.is_finite() || raw <= 0.0 {
-            0.0
-        } else if fractional {
-            (raw * 1e9).floor() / 1e9
-        } else {
-            raw.floor()
-        }
-    }
 }
 
 /// `[risk]`: the guards' numbers ([`Limits`], built here and only here) and the two switches

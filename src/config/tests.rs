@@ -117,27 +117,6 @@ fn sizing_is_exactly_one_rule() {
 }
 
 #[test]
-fn sizing_rounds_down_to_whole_shares_unless_fractional() {
-    // 1000 / 230 = 4.347..: 4 whole shares, or 4.347826086 to 9 decimals.
-    assert_eq!(Sizing::Notional(1000.0).shares(230.0, 0.0, false), 4.0);
-    assert_eq!(
-        Sizing::Notional(1000.0).shares(230.0, 0.0, true),
-        4.347826086
-    );
-    // 25% of 10,000 = 2,500 at 300 = 8.33: 8 shares.
-    assert_eq!(
-        Sizing::EquityFraction(0.25).shares(300.0, 10_000.0, false),
-        8.0
-    );
-    assert_eq!(
-        Sizing::Notional(100.0).shares(230.0, 0.0, false),
-        0.0,
-        "not enough for one share"
-    );
-    assert_eq!(Sizing::Qty(2.0).shares(230.0, 0.0, false), 2.0);
-}
-
-#[test]
 fn every_risk_key_lands_in_the_guards_limits_and_the_two_switches_stay_in_the_config() {
     let c = parse(&format!(
         "{MINIMAL}[risk]\nmax_position_qty = 7\nmax_order_notional = 1500.5\nmax_orders_per_day = 4\n\
