@@ -2,7 +2,7 @@
 //!
 //! # Rows and labels
 //!
-//! Row `t` is [`features`](crate::strategy::features::features)`(&bars[..=t])`; its label is "up" when
+//! Row `t` is [`features`]`(&bars[..=t])`; its label is "up" when
 //! `close[t+h] / close[t] − 1 > 2·commission` (`h` = horizon): the move must pay for a round
 //! trip. The last `h` bars have no label.
 //!
