@@ -195,6 +195,24 @@ mod tests {
     }
 
     #[test]
+    fn the_ticks_freshness_limits_do_not_apply_on_bars() {
+        // The config's limits come whole; the tightest price-age, missing-bar and close-margin
+        // values refuse nothing here, since a backtest's context has no stale price, no gap and
+        // no session close.
+        let b = bars(&[7.0, 12.0, 12.0, 4.0, 4.0, 12.0, 12.0, 4.0, 4.0], 1);
+        let tight = Limits {
+            max_price_age_secs: 0,
+            close_margin: std::time::Duration::from_secs(86_400),
+            max_missing_bars: 0,
+            ..Limits::NONE
+        };
+        let out = run(&b, tight);
+        assert!(out.refusals.is_empty(), "{:?}", out.refusals);
+        assert_eq!(out, run(&b, Limits::NONE));
+        assert_eq!(out.legs[0].trades.len(), 2);
+    }
+
+    #[test]
     fn order_value_and_position_limits_refuse_openings() {
         let b = bars(&[7.0, 12.0, 12.0, 4.0, 4.0, 12.0, 12.0, 4.0, 4.0], 1);
         // 10 shares at 12 = 120 > 100.
