@@ -16,7 +16,7 @@ use chrono::{Duration, TimeZone, Utc};
 use prometheus_bot::backtest::walk_forward::Plan;
 use prometheus_bot::domain::{Bar, Timeframe};
 use prometheus_bot::model::walk::{self, Params};
-use prometheus_bot::model::Predictor;
+use prometheus_bot::strategy::Predictor;
 use prometheus_bot::strategy::Strategy;
 use std::hint::black_box;
 use std::sync::Arc;

@@ -34,6 +34,7 @@ pub mod out;
 pub mod qty;
 pub mod report;
 pub mod risk;
+pub mod sizing;
 pub mod store;
 pub mod strategy;
 

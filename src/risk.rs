@@ -2,13 +2,59 @@
 //!
 //! The tick asks [`check`] before every order and records a refusal as a decision row with the
 //! reason; nothing is skipped silently. The same checks are available to the backtester.
-//! [`RiskState`] is what the guards remember between ticks (in the state file).
+//! [`RiskState`] is what the guards remember between ticks (in the state file); [`Limits`] are
+//! the numbers they compare against, built from the config's `[risk]` by the config loader.
+//! This module imports nothing from the config: the tick and `backtest --risk` hand it
+//! [`Limits`], and a test can build them from values.
 
-use crate::config::RiskConfig;
 use crate::domain::{Qty, Side};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use std::fmt;
+use std::time::Duration;
+
+/// The numbers the guards use. `None` means no limit. The config loader builds them from
+/// `[risk]` (its defaults are the config's); [`Limits::NONE`] is the unguarded broker.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Limits {
+    /// Largest absolute position per symbol, in shares.
+    pub max_position_qty: Option<f64>,
+    /// Largest order value, shares × price.
+    pub max_order_notional: Option<f64>,
+    /// Orders sent per trading day (New York date), all symbols together.
+    pub max_orders_per_day: Option<u32>,
+    /// Stop opening positions for the day once equity is this many percent below the day's
+    /// starting equity.
+    pub max_daily_loss_pct: Option<f64>,
+    /// Halt all trading, until `prometheus-bot rearm`, once equity is this many percent below
+    /// its peak.
+    pub max_drawdown_pct: Option<f64>,
+    /// No order on a latest trade older than this.
+    pub max_price_age_secs: u64,
+    /// No market order when the session's close is nearer than this: a day order that reaches
+    /// the broker after the close waits for the next open.
+    pub close_margin: Duration,
+    /// Bars of a bar strategy that may be missing at the end (IEX minute bars have gaps)
+    /// before an opening order is refused. Exits and the `threshold` rule never wait for bars.
+    pub max_missing_bars: u32,
+}
+
+impl Limits {
+    /// No limit at all: no cap on size, value, count, daily loss or drawdown, and the loosest
+    /// freshness values the checks compare (a price of any age, any number of missing bars,
+    /// up to the close). Only "no bars at all" is still refused, as it is a fact, not a limit.
+    /// The price age is capped at `i64::MAX` seconds because [`check`] compares it as `i64`.
+    pub const NONE: Limits = Limits {
+        max_position_qty: None,
+        max_order_notional: None,
+        max_orders_per_day: None,
+        max_daily_loss_pct: None,
+        max_drawdown_pct: None,
+        max_price_age_secs: i64::MAX as u64,
+        close_margin: Duration::ZERO,
+        max_missing_bars: u32::MAX,
+    };
+}
 
 /// Remembered between ticks.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -44,7 +90,7 @@ impl RiskState {
     /// guards newly tripped, for the log and alerts.
     pub fn observe_equity(
         &mut self,
-        cfg: &RiskConfig,
+        cfg: &Limits,
         now: DateTime<Utc>,
         equity: f64,
         day_start: Option<f64>,
@@ -199,7 +245,7 @@ impl Proposed {
 /// Everything the guards look at besides the order.
 #[derive(Debug, Clone, Copy)]
 pub struct Context<'a> {
-    pub config: &'a RiskConfig,
+    pub limits: &'a Limits,
     pub state: &'a RiskState,
     pub stop_file: bool,
     /// Age of the latest trade, seconds.
@@ -222,7 +268,7 @@ pub struct Context<'a> {
 /// and count limits, so a person is never stuck in a position by a guard. Opening orders (and
 /// any order that crosses zero) must pass all of them.
 pub fn check(order: &Proposed, cx: &Context<'_>) -> Result<(), Refusal> {
-    let cfg = cx.config;
+    let cfg = cx.limits;
     if cx.stop_file {
         return Err(Refusal::KillSwitch);
     }
@@ -291,9 +337,21 @@ mod tests {
     use super::*;
     use chrono::TimeZone;
 
-    fn cx<'a>(config: &'a RiskConfig, state: &'a RiskState) -> Context<'a> {
+    /// The limits the tests reason about, written out (the shipped defaults are the config's).
+    const LIMITS: Limits = Limits {
+        max_position_qty: Some(100.0),
+        max_order_notional: Some(10_000.0),
+        max_orders_per_day: Some(20),
+        max_daily_loss_pct: Some(5.0),
+        max_drawdown_pct: Some(20.0),
+        max_price_age_secs: 120,
+        close_margin: Duration::from_secs(60),
+        max_missing_bars: 2,
+    };
+
+    fn cx<'a>(limits: &'a Limits, state: &'a RiskState) -> Context<'a> {
         Context {
-            config,
+            limits,
             state,
             stop_file: false,
             price_age_secs: 1,
@@ -319,7 +377,7 @@ mod tests {
 
     #[test]
     fn limits_refuse_openings_but_never_a_reduction() {
-        let cfg = RiskConfig::default();
+        let cfg = LIMITS;
         let state = RiskState::default();
         assert_eq!(check(&BUY, &cx(&cfg, &state)), Ok(()));
         let big = Proposed {
@@ -357,8 +415,62 @@ mod tests {
     }
 
     #[test]
+    fn no_limits_pass_what_the_limits_refuse_but_not_the_facts() {
+        let spent = RiskState {
+            orders_today: 1_000,
+            daily_loss_hit: true,
+            ..RiskState::default()
+        };
+        let huge = Proposed {
+            qty: Qty::shares(1_000_000),
+            price: 1e4,
+            ..BUY
+        };
+        assert_eq!(check(&huge, &cx(&LIMITS, &spent)), Err(Refusal::DailyLoss));
+        let fresh = RiskState::default();
+        let open = Context {
+            price_age_secs: 86_400,
+            missing_bars: Some(1_000),
+            secs_to_close: Some(0),
+            ..cx(&Limits::NONE, &fresh)
+        };
+        assert_eq!(check(&huge, &open), Ok(()));
+        assert_eq!(
+            check(
+                &huge,
+                &Context {
+                    state: &spent,
+                    ..open
+                }
+            ),
+            Err(Refusal::DailyLoss),
+            "a daily loss already hit is the state's, not a limit"
+        );
+        let zero = Proposed {
+            qty: Qty::ZERO,
+            ..BUY
+        };
+        assert_eq!(check(&zero, &open), Err(Refusal::ZeroSize));
+        let nobars = Context {
+            missing_bars: None,
+            ..open
+        };
+        assert!(matches!(
+            check(&huge, &nobars),
+            Err(Refusal::NoRecentBar { last: None, .. })
+        ));
+        let mut s = RiskState::default();
+        let now = Utc.with_ymd_and_hms(2026, 11, 24, 15, 0, 0).unwrap();
+        s.observe_equity(&Limits::NONE, now, 100.0, Some(100.0));
+        assert!(s
+            .observe_equity(&Limits::NONE, now, 1.0, Some(100.0))
+            .is_empty());
+        assert!(s.halted.is_none() && !s.daily_loss_hit);
+    }
+
+    #[test]
     fn kill_switch_halt_and_stale_data_refuse_everything() {
-        let cfg = RiskConfig::default();
+        let cfg = LIMITS;
         let state = RiskState::default();
         let stop = Context {
             stop_file: true,
@@ -399,7 +511,7 @@ mod tests {
 
     #[test]
     fn missing_bars_block_only_openings_of_bar_strategies_beyond_the_allowed_gap() {
-        let cfg = RiskConfig::default(); // max_missing_bars = 2
+        let cfg = LIMITS; // max_missing_bars = 2
         let state = RiskState::default();
         let gap = |missing, needs_bars| Context {
             missing_bars: missing,
@@ -415,7 +527,7 @@ mod tests {
 
     #[test]
     fn nothing_is_sent_within_the_close_margin_not_even_an_exit() {
-        let cfg = RiskConfig::default(); // 60 s
+        let cfg = LIMITS; // 60 s
         let state = RiskState::default();
         let closing = |secs| Context {
             secs_to_close: Some(secs),
@@ -437,9 +549,9 @@ mod tests {
     /// was refused as over it.
     #[test]
     fn a_fractional_position_exactly_at_the_limit_is_not_over_it() {
-        let cfg = RiskConfig {
+        let cfg = Limits {
             max_position_qty: Some(0.3),
-            ..RiskConfig::default()
+            ..LIMITS
         };
         let state = RiskState::default();
         let q = |t: &str| Qty::parse(t).unwrap();
@@ -465,7 +577,7 @@ mod tests {
 
     #[test]
     fn a_reversal_in_one_order_is_an_opening_and_meets_every_limit() {
-        let cfg = RiskConfig::default();
+        let cfg = LIMITS;
         let spent = RiskState {
             daily_loss_hit: true,
             ..RiskState::default()
@@ -489,7 +601,7 @@ mod tests {
 
     #[test]
     fn drawdown_halts_once_and_daily_loss_trips_by_hand_computed_levels() {
-        let cfg = RiskConfig::default(); // 20% drawdown, 5% daily loss
+        let cfg = LIMITS; // 20% drawdown, 5% daily loss
         let mut s = RiskState::default();
         let now = Utc.with_ymd_and_hms(2026, 11, 24, 15, 0, 0).unwrap();
         assert!(s

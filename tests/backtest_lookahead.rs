@@ -17,8 +17,8 @@ use chrono::{Duration, TimeZone, Utc};
 use prometheus_bot::backtest::engine::{Fill, Settings, Sizing};
 use prometheus_bot::backtest::portfolio::{self, Leg, PortfolioOutcome, Segment};
 use prometheus_bot::domain::{Bar, Signal};
-use prometheus_bot::model::features::N_FEATURES;
-use prometheus_bot::model::Predictor;
+use prometheus_bot::strategy::features::N_FEATURES;
+use prometheus_bot::strategy::Predictor;
 use prometheus_bot::strategy::Strategy;
 use std::sync::Arc;
 

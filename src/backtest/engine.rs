@@ -67,14 +67,20 @@
 //!   size is `floor(m·f / u)` with Python's float floor division (or `m·f/u` when `fractional`).
 //!   [`Sizing::ALL_IN`] (`f = 1 − 2⁻⁵²`) is the library's default `buy()`/`sell()` size.
 //! * [`Sizing::Qty`] is a fixed size (the library's `size >= 1`), `u = adj + commission(q, p)/q`.
-//! * [`Sizing::Notional`] buys `floor(amount / adj)` whole units (or `amount / adj` when
+//! * [`Sizing::Notional`] buys `amount // adj` whole units (or `amount / adj` when
 //!   `fractional`), commission on top.
+//!
+//! The division and the rounding are [`crate::sizing::units`], the tick's own; what differs
+//! from the tick, on purpose, is the price (the fill's, slippage included, not the latest
+//! trade), the commission in the unit cost, the budget (`max(0, equity)`), the 9-decimal
+//! truncation the tick applies for Alpaca, and the cancellation below (see [`crate::sizing`]).
 //!
 //! A size of zero, or one whose `|size|·u` exceeds `m`, is cancelled (no partial fills), as
 //! the library does. Only the margin=1, hedging=False, exclusive_orders=False broker is
 //! modelled; limit/stop/SL/TP orders are not (no strategy here uses them).
 
 use crate::domain::{Bar, Signal};
+use crate::sizing;
 use crate::strategy::Strategy;
 use chrono::{DateTime, Utc};
 
@@ -131,7 +137,7 @@ pub struct Settings {
     /// The tick's risk guards, applied by [`portfolio::run`](super::portfolio::run) (this
     /// one-symbol engine ignores them); `None`, the default, is backtesting.py's unguarded
     /// broker.
-    pub guards: Option<super::guards::Limits>,
+    pub guards: Option<crate::risk::Limits>,
 }
 
 impl Default for Settings {
@@ -319,6 +325,8 @@ pub(crate) fn entry(
     let s = settings;
     let spread = s.slippage_bps / 10_000.0;
     let adj = price * (1.0 + spread.copysign(dir));
+    // The budget and the cost of a unit are the library's; the division and the rounding
+    // are the tick's too (`sizing::units`).
     let (units, per_unit) = match sizing {
         Sizing::EquityFraction {
             fraction,
@@ -326,20 +334,11 @@ pub(crate) fn entry(
         } => {
             let per_unit = adj + s.commission_of(fraction, price) / fraction;
             let budget = budget_base * fraction;
-            let units = if fractional {
-                budget / per_unit
-            } else {
-                py_floordiv(budget, per_unit).trunc()
-            };
-            (units, per_unit)
+            (sizing::units(budget, per_unit, fractional), per_unit)
         }
         Sizing::Qty(q) => (q, adj + s.commission_of(q, price) / q),
         Sizing::Notional { amount, fractional } => {
-            let units = if fractional {
-                amount / adj
-            } else {
-                (amount / adj).floor()
-            };
+            let units = sizing::units(amount, adj, fractional);
             (units, adj + s.commission_of(units, price) / units)
         }
     };
@@ -415,25 +414,6 @@ impl Broker<'_> {
                 }
             }
         }
-    }
-}
-
-/// Python's `float.__floordiv__` (via `fmod`), which can differ from `floor(a / b)` by one
-/// when `a / b` rounds up to an integer.
-pub(crate) fn py_floordiv(a: f64, b: f64) -> f64 {
-    let m = a % b;
-    let mut div = (a - m) / b;
-    if m != 0.0 && ((b < 0.0) != (m < 0.0)) {
-        div -= 1.0;
-    }
-    if div == 0.0 {
-        return 0.0f64.copysign(a / b);
-    }
-    let floor = div.floor();
-    if div - floor > 0.5 {
-        floor + 1.0
-    } else {
-        floor
     }
 }
 

@@ -272,10 +272,23 @@ fn warmup_follows_the_library_when_bars_are_few() {
 }
 
 #[test]
-fn python_floor_division() {
-    assert_eq!(py_floordiv(7.0, 2.0), 3.0);
-    assert_eq!(py_floordiv(-7.0, 2.0), -4.0);
-    // 1/0.1 rounds to 10.0, but 1 // 0.1 == 9.0 in Python.
-    assert_eq!(py_floordiv(1.0, 0.1), 9.0);
-    assert_eq!((1.0f64 / 0.1).floor(), 10.0);
+fn notional_whole_units_are_the_ticks_rounding_never_more_than_the_amount_pays_for() {
+    // Buy decided on bar 1 (close 11 > 10) fills at Open[2] = 0.1: $1 buys
+    // 1 // 0.1 = 9 whole units (0.1 is 0.1000000000000000055… as a double, so 10 would cost
+    // more than $1), as `sizing::units` and so the tick size it; not floor(1.0 / 0.1) = 10.
+    let b = bars(&[(7.0, 7.0), (7.0, 11.0), (0.1, 0.1)]);
+    let s = Settings {
+        cash: 1000.0,
+        sizing: Sizing::Notional {
+            amount: 1.0,
+            fractional: false,
+        },
+        ..Settings::default()
+    };
+    let out = run(&b, &THR, &s);
+    assert_eq!(out.open_trade.map(|t| t.size), Some(9.0));
+    assert_eq!(
+        crate::sizing::Sizing::Notional(1.0).shares(0.1, 1000.0, false),
+        9.0
+    );
 }

@@ -9,35 +9,16 @@
 //! prices), `flatten_on_daily_loss`, and the shared-account checks. Reductions of a position
 //! pass every guard but the halt, as in the tick. A stop-and-reverse counts as one order, as
 //! the tick sends it. Pure.
+//!
+//! The limits are the tick's own [`risk::Limits`], as the config loader built them: the
+//! ones that do not apply on bars are made inert by the [`risk::Context`] a backtest gives
+//! (price age 0, no bars missing, no session close), not by a second limits type.
 
-use crate::config::RiskConfig;
 use crate::domain::Qty;
 use crate::domain::Side;
-use crate::risk::{self, Proposed, RiskState};
+use crate::risk::{self, Limits, Proposed, RiskState};
 use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::America::New_York;
-
-/// The limits that apply on bars, copied out of the config's `[risk]`.
-#[derive(Debug, Clone, Copy, PartialEq, Default)]
-pub struct Limits {
-    pub max_position_qty: Option<f64>,
-    pub max_order_notional: Option<f64>,
-    pub max_orders_per_day: Option<u32>,
-    pub max_daily_loss_pct: Option<f64>,
-    pub max_drawdown_pct: Option<f64>,
-}
-
-impl Limits {
-    pub fn from_config(r: &RiskConfig) -> Limits {
-        Limits {
-            max_position_qty: r.max_position_qty,
-            max_order_notional: r.max_order_notional,
-            max_orders_per_day: r.max_orders_per_day,
-            max_daily_loss_pct: r.max_daily_loss_pct,
-            max_drawdown_pct: r.max_drawdown_pct,
-        }
-    }
-}
 
 /// An order a guard stopped: the leg, the bar it would have filled on, and why.
 #[derive(Debug, Clone, PartialEq)]
@@ -49,7 +30,7 @@ pub struct Refused {
 
 /// The guards' memory during a run.
 pub(crate) struct Guard {
-    config: RiskConfig,
+    limits: Limits,
     state: RiskState,
     day: Option<NaiveDate>,
     day_start: Option<f64>,
@@ -59,17 +40,8 @@ pub(crate) struct Guard {
 
 impl Guard {
     pub(crate) fn new(limits: Limits, cash: f64) -> Guard {
-        let config = RiskConfig {
-            max_position_qty: limits.max_position_qty,
-            max_order_notional: limits.max_order_notional,
-            max_orders_per_day: limits.max_orders_per_day,
-            max_daily_loss_pct: limits.max_daily_loss_pct,
-            max_drawdown_pct: limits.max_drawdown_pct,
-            flatten_on_daily_loss: false,
-            ..RiskConfig::default()
-        };
         Guard {
-            config,
+            limits,
             state: RiskState::default(),
             day: None,
             day_start: None,
@@ -92,7 +64,7 @@ impl Guard {
     pub(crate) fn observe(&mut self, now: DateTime<Utc>, equity: f64) {
         self.last_equity = equity;
         self.state
-            .observe_equity(&self.config, now, equity, self.day_start);
+            .observe_equity(&self.limits, now, equity, self.day_start);
     }
 
     /// May this order go ahead? If so and `count`, it counts toward the day's orders.
@@ -108,7 +80,7 @@ impl Guard {
         count: bool,
     ) -> bool {
         let cx = risk::Context {
-            config: &self.config,
+            limits: &self.limits,
             state: &self.state,
             stop_file: false,
             price_age_secs: 0,
@@ -205,7 +177,7 @@ mod tests {
     #[test]
     fn no_limits_is_the_unguarded_run() {
         let b = bars(&[7.0, 12.0, 12.0, 4.0, 4.0, 12.0, 12.0, 4.0, 4.0], 1);
-        let guarded = run(&b, Limits::default());
+        let guarded = run(&b, Limits::NONE);
         let schedule = threshold();
         let plain = portfolio::run(
             &[Leg {
@@ -225,6 +197,24 @@ mod tests {
     }
 
     #[test]
+    fn the_ticks_freshness_limits_do_not_apply_on_bars() {
+        // The config's limits come whole; the tightest price-age, missing-bar and close-margin
+        // values refuse nothing here, since a backtest's context has no stale price, no gap and
+        // no session close.
+        let b = bars(&[7.0, 12.0, 12.0, 4.0, 4.0, 12.0, 12.0, 4.0, 4.0], 1);
+        let tight = Limits {
+            max_price_age_secs: 0,
+            close_margin: std::time::Duration::from_secs(86_400),
+            max_missing_bars: 0,
+            ..Limits::NONE
+        };
+        let out = run(&b, tight);
+        assert!(out.refusals.is_empty(), "{:?}", out.refusals);
+        assert_eq!(out, run(&b, Limits::NONE));
+        assert_eq!(out.legs[0].trades.len(), 2);
+    }
+
+    #[test]
     fn order_value_and_position_limits_refuse_openings() {
         let b = bars(&[7.0, 12.0, 12.0, 4.0, 4.0, 12.0, 12.0, 4.0, 4.0], 1);
         // 10 shares at 12 = 120 > 100.
@@ -232,7 +222,7 @@ mod tests {
             &b,
             Limits {
                 max_order_notional: Some(100.0),
-                ..Limits::default()
+                ..Limits::NONE
             },
         );
         assert!(out.legs[0].trades.is_empty() && out.legs[0].open_trade.is_none());
@@ -251,7 +241,7 @@ mod tests {
             &b,
             Limits {
                 max_position_qty: Some(5.0),
-                ..Limits::default()
+                ..Limits::NONE
             },
         );
         assert!(out.legs[0].trades.is_empty());
@@ -276,7 +266,7 @@ mod tests {
             &b,
             Limits {
                 max_orders_per_day: Some(3),
-                ..Limits::default()
+                ..Limits::NONE
             },
         );
         let trades = &out.legs[0].trades;
@@ -306,7 +296,7 @@ mod tests {
             sizing: Sizing::Qty(10.0),
             guards: Some(Limits {
                 max_drawdown_pct: Some(20.0),
-                ..Limits::default()
+                ..Limits::NONE
             }),
             ..Settings::default()
         };

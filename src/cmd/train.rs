@@ -10,12 +10,12 @@ use crate::cli::TrainArgs;
 use crate::config::Config;
 use crate::domain::{is_valid_symbol, Timeframe};
 use crate::error::{Error, Result};
-use crate::model::features::{FEATURE_NAMES, FEATURE_SET};
 use crate::model::walk::{self, Params};
 use crate::model::{self, report, ModelFile, TrainingRange, Validation};
 use crate::store::bar_cache::BarCache;
 use crate::store::files::write_atomic;
-use crate::strategy::Strategy;
+use crate::strategy::features::{self, FEATURE_NAMES, FEATURE_SET};
+use crate::strategy::{self, Strategy};
 use crate::{out, outln};
 
 pub fn run(config: &Config, args: &TrainArgs) -> Result<()> {
@@ -72,12 +72,12 @@ fn params(config: &Config, args: &TrainArgs) -> Result<Params> {
     if args.test == 0 {
         return Err(usage("--test must be at least 1 bar".into()));
     }
-    let least = model::features::LOOKBACK + args.horizon + walk::MIN_TRAINING_ROWS;
+    let least = features::LOOKBACK + args.horizon + walk::MIN_TRAINING_ROWS;
     if args.train < least {
         return Err(usage(format!(
             "--train {} is too short: features need {} bars and labels {} more, and a fit needs {} rows: use at least {least}",
             args.train,
-            model::features::LOOKBACK,
+            features::LOOKBACK,
             args.horizon,
             walk::MIN_TRAINING_ROWS
         )));
@@ -94,7 +94,8 @@ fn params(config: &Config, args: &TrainArgs) -> Result<Params> {
             args.l2
         )));
     }
-    model::check_threshold(args.threshold).map_err(|m| usage(format!("--threshold {m}")))?;
+    strategy::check_model_threshold(args.threshold)
+        .map_err(|m| usage(format!("--threshold {m}")))?;
     // The config's sma_cross for this symbol is the fairest baseline; else the classic 10/30.
     let sma = config
         .symbols

@@ -6,6 +6,7 @@
 
 mod deadline;
 mod endpoint;
+mod models;
 mod ops;
 
 pub use endpoint::{
@@ -15,6 +16,8 @@ pub use ops::OpsConfig;
 
 use crate::domain::{is_valid_symbol, Timeframe};
 use crate::error::{Error, Result};
+use crate::risk::Limits;
+use crate::sizing::Sizing;
 use crate::strategy::Strategy;
 use serde::{Deserialize, Deserializer};
 use std::path::{Path, PathBuf};
@@ -72,80 +75,35 @@ pub struct SymbolConfig {
     pub strategy: Strategy,
 }
 
-/// How much one entry buys: exactly one of `qty`, `notional` or `equity_fraction` per symbol.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Sizing {
-    /// A fixed number of shares.
-    Qty(f64),
-    /// A fixed dollar amount.
-    Notional(f64),
-    /// A fraction of account equity (0 < f <= 1).
-    EquityFraction(f64),
-}
-
-impl Sizing {
-    /// Shares for one entry at `price` with `equity` in the account; whole shares unless
-    /// `fractional`. Zero when the money does not buy one whole share.
-    pub fn shares(self, price: f64, equity: f64, fractional: bool) -> f64 {
-        let raw = match self {
-            Sizing::Qty(q) => return if fractional { q } else { q.floor() },
-            Sizing::Notional(dollars) => dollars / price,
-            Sizing::EquityFraction(f) => equity * f / price,
-        };
-        if !raw.is_finite() || raw <= 0.0 {
-            0.0
-        } else if fractional {
-            (raw * 1e9).floor() / 1e9
-        } else {
-            raw.floor()
-        }
-    }
-}
-
-/// `[risk]`: limits enforced before every order, in the tick and (where they apply) in
-/// backtests. `None` means no limit.
+/// `[risk]`: the guards' numbers ([`Limits`], built here and only here) and the two switches
+/// that are the tick's policy rather than a guard's limit.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RiskConfig {
-    /// Largest absolute position per symbol, in shares.
-    pub max_position_qty: Option<f64>,
-    /// Largest order value, shares × price.
-    pub max_order_notional: Option<f64>,
-    /// Orders sent per trading day (New York date), all symbols together.
-    pub max_orders_per_day: Option<u32>,
-    /// Stop opening positions for the day once equity is this many percent below the day's
-    /// starting equity.
-    pub max_daily_loss_pct: Option<f64>,
+    /// Enforced before every order, in the tick and (where they apply) in `backtest --risk`.
+    pub limits: Limits,
     /// With the daily loss limit hit, also close open positions.
     pub flatten_on_daily_loss: bool,
-    /// Halt all trading, until `prometheus-bot rearm`, once equity is this many percent below
-    /// its peak.
-    pub max_drawdown_pct: Option<f64>,
-    /// No order on a latest trade older than this.
-    pub max_price_age_secs: u64,
     /// The account is also traded by hand: positions that differ from the bot's ledger are
     /// expected, not a reason to stop.
     pub shared_account: bool,
-    /// No market order when the session's close is nearer than this: a day order that reaches
-    /// the broker after the close waits for the next open.
-    pub close_margin: Duration,
-    /// Bars of a bar strategy that may be missing at the end (IEX minute bars have gaps)
-    /// before an opening order is refused. Exits and the `threshold` rule never wait for bars.
-    pub max_missing_bars: u32,
 }
 
+/// The limits of a config without `[risk]`: on unless set to 0 (or `false`).
 impl Default for RiskConfig {
     fn default() -> Self {
         RiskConfig {
-            max_position_qty: Some(100.0),
-            max_order_notional: Some(10_000.0),
-            max_orders_per_day: Some(20),
-            max_daily_loss_pct: Some(5.0),
+            limits: Limits {
+                max_position_qty: Some(100.0),
+                max_order_notional: Some(10_000.0),
+                max_orders_per_day: Some(20),
+                max_daily_loss_pct: Some(5.0),
+                max_drawdown_pct: Some(20.0),
+                max_price_age_secs: 120,
+                close_margin: Duration::from_secs(60),
+                max_missing_bars: 2,
+            },
             flatten_on_daily_loss: false,
-            max_drawdown_pct: Some(20.0),
-            max_price_age_secs: 120,
             shared_account: false,
-            close_margin: Duration::from_secs(60),
-            max_missing_bars: 2,
         }
     }
 }
@@ -237,17 +195,21 @@ struct RawRisk {
 
 impl Default for RawRisk {
     fn default() -> Self {
-        let d = RiskConfig::default();
+        let RiskConfig {
+            limits: d,
+            flatten_on_daily_loss,
+            shared_account,
+        } = RiskConfig::default();
         let span = |v: Option<f64>| Spanned::new(0..0, v.unwrap_or(0.0));
         RawRisk {
             max_position_qty: span(d.max_position_qty),
             max_order_notional: span(d.max_order_notional),
             max_orders_per_day: d.max_orders_per_day.unwrap_or(0),
             max_daily_loss_pct: span(d.max_daily_loss_pct),
-            flatten_on_daily_loss: d.flatten_on_daily_loss,
+            flatten_on_daily_loss,
             max_drawdown_pct: span(d.max_drawdown_pct),
             max_price_age_secs: d.max_price_age_secs,
-            shared_account: d.shared_account,
+            shared_account,
             close_margin_secs: Spanned::new(0..0, d.close_margin.as_secs()),
             max_missing_bars: Spanned::new(0..0, d.max_missing_bars),
         }
@@ -346,7 +308,7 @@ impl Config {
         })?;
         let mut config = Config::from_str(&text, path)?;
         if models {
-            crate::model::attach_models(&mut config, &text, |p| std::fs::read_to_string(p))?;
+            models::attach(&mut config, &text, |p| std::fs::read_to_string(p))?;
         }
         Ok(config)
     }
@@ -496,17 +458,20 @@ impl Config {
             }
             Ok((x > 0.0).then_some(x))
         };
-        let risk = RiskConfig {
+        let limits = Limits {
             max_position_qty: limit(r.max_position_qty, "max_position_qty", f64::MAX)?,
             max_order_notional: limit(r.max_order_notional, "max_order_notional", f64::MAX)?,
             max_orders_per_day: (r.max_orders_per_day > 0).then_some(r.max_orders_per_day),
             max_daily_loss_pct: limit(r.max_daily_loss_pct, "max_daily_loss_pct", 100.0)?,
-            flatten_on_daily_loss: r.flatten_on_daily_loss,
             max_drawdown_pct: limit(r.max_drawdown_pct, "max_drawdown_pct", 100.0)?,
             max_price_age_secs: r.max_price_age_secs,
-            shared_account: r.shared_account,
             close_margin: deadline::close_margin(&r.close_margin_secs, &alpaca, text, path)?,
             max_missing_bars: deadline::max_missing_bars(&r.max_missing_bars, text, path)?,
+        };
+        let risk = RiskConfig {
+            limits,
+            flatten_on_daily_loss: r.flatten_on_daily_loss,
+            shared_account: r.shared_account,
         };
 
         let hook = &raw.alerts.webhook_url;

@@ -23,8 +23,8 @@ fn the_shipped_config_is_valid_and_has_the_documented_defaults() {
     assert_eq!(c.alpaca.tick_deadline, Duration::from_secs(40));
     assert_eq!(c.alpaca.max_retries, 3);
     assert_eq!(c.alpaca.retry_base, Duration::from_millis(500));
-    assert_eq!(c.risk.close_margin, Duration::from_secs(60));
-    assert_eq!(c.risk.max_missing_bars, 2);
+    assert_eq!(c.risk.limits.close_margin, Duration::from_secs(60));
+    assert_eq!(c.risk.limits.max_missing_bars, 2);
     assert_eq!(c.ops.webhook_url, None);
     assert_eq!(c.alpaca.feed, Feed::Iex);
     assert!(!c.alpaca.live);
@@ -117,24 +117,45 @@ fn sizing_is_exactly_one_rule() {
 }
 
 #[test]
-fn sizing_rounds_down_to_whole_shares_unless_fractional() {
-    // 1000 / 230 = 4.347..: 4 whole shares, or 4.347826086 to 9 decimals.
-    assert_eq!(Sizing::Notional(1000.0).shares(230.0, 0.0, false), 4.0);
+fn every_risk_key_lands_in_the_guards_limits_and_the_two_switches_stay_in_the_config() {
+    let c = parse(&format!(
+        "{MINIMAL}[risk]\nmax_position_qty = 7\nmax_order_notional = 1500.5\nmax_orders_per_day = 4\n\
+         max_daily_loss_pct = 2.5\nmax_drawdown_pct = 12\nmax_price_age_secs = 30\n\
+         close_margin_secs = 90\nmax_missing_bars = 5\nflatten_on_daily_loss = true\nshared_account = true\n"
+    ))
+    .unwrap();
     assert_eq!(
-        Sizing::Notional(1000.0).shares(230.0, 0.0, true),
-        4.347826086
+        c.risk.limits,
+        Limits {
+            max_position_qty: Some(7.0),
+            max_order_notional: Some(1500.5),
+            max_orders_per_day: Some(4),
+            max_daily_loss_pct: Some(2.5),
+            max_drawdown_pct: Some(12.0),
+            max_price_age_secs: 30,
+            close_margin: Duration::from_secs(90),
+            max_missing_bars: 5,
+        }
     );
-    // 25% of 10,000 = 2,500 at 300 = 8.33: 8 shares.
+    assert!(c.risk.flatten_on_daily_loss && c.risk.shared_account);
+    // Without `[risk]`: the documented defaults, written out here.
     assert_eq!(
-        Sizing::EquityFraction(0.25).shares(300.0, 10_000.0, false),
-        8.0
+        parse(MINIMAL).unwrap().risk,
+        RiskConfig {
+            limits: Limits {
+                max_position_qty: Some(100.0),
+                max_order_notional: Some(10_000.0),
+                max_orders_per_day: Some(20),
+                max_daily_loss_pct: Some(5.0),
+                max_drawdown_pct: Some(20.0),
+                max_price_age_secs: 120,
+                close_margin: Duration::from_secs(60),
+                max_missing_bars: 2,
+            },
+            flatten_on_daily_loss: false,
+            shared_account: false,
+        }
     );
-    assert_eq!(
-        Sizing::Notional(100.0).shares(230.0, 0.0, false),
-        0.0,
-        "not enough for one share"
-    );
-    assert_eq!(Sizing::Qty(2.0).shares(230.0, 0.0, false), 2.0);
 }
 
 #[test]
@@ -143,11 +164,11 @@ fn risk_limits_parse_zero_means_off_and_bad_values_name_the_key() {
         "{MINIMAL}[risk]\nmax_daily_loss_pct = 0\nmax_orders_per_day = 0\nshared_account = true\n"
     ))
     .unwrap();
-    assert_eq!(c.risk.max_daily_loss_pct, None);
-    assert_eq!(c.risk.max_orders_per_day, None);
+    assert_eq!(c.risk.limits.max_daily_loss_pct, None);
+    assert_eq!(c.risk.limits.max_orders_per_day, None);
     assert!(c.risk.shared_account);
     assert_eq!(
-        c.risk.max_drawdown_pct,
+        c.risk.limits.max_drawdown_pct,
         Some(20.0),
         "unset keys keep their default"
     );
@@ -332,11 +353,11 @@ fn the_deadline_must_hold_the_timeouts_and_retries() {
 fn the_close_margin_and_missing_bars_are_bounded() {
     let risk = |lines: &str| format!("{MINIMAL}[risk]\n{lines}\n");
     let c = parse(&risk("close_margin_secs = 10\nmax_missing_bars = 100")).unwrap();
-    assert_eq!(c.risk.close_margin, Duration::from_secs(10));
-    assert_eq!(c.risk.max_missing_bars, 100);
+    assert_eq!(c.risk.limits.close_margin, Duration::from_secs(10));
+    assert_eq!(c.risk.limits.max_missing_bars, 100);
     let c = parse(&risk("close_margin_secs = 3600\nmax_missing_bars = 0")).unwrap();
-    assert_eq!(c.risk.close_margin, Duration::from_secs(3600));
-    assert_eq!(c.risk.max_missing_bars, 0);
+    assert_eq!(c.risk.limits.close_margin, Duration::from_secs(3600));
+    assert_eq!(c.risk.limits.max_missing_bars, 0);
     for (lines, needle) in [
         // The default timeout is 10 s: a POST sent 9 s before the close may land after it.
         (

@@ -19,6 +19,10 @@
 //! line search keeps every step downhill, so the fit converges on separable data too (as long
 //! as λ > 0, which makes the optimum finite).
 
+/// Scoring is the strategy's (deciding must not depend on this module); the fit uses the
+/// very same functions, so a trained model scores a bar here as the tick will.
+pub use crate::strategy::predictor::{probability, sigmoid};
+
 /// A fitted model over `d` raw features.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LogReg {
@@ -155,15 +159,6 @@ impl LogReg {
     }
 }
 
-/// `σ(b + Σⱼ wⱼ·(xⱼ − mⱼ)/sⱼ)`: the one formula training and prediction share.
-pub fn probability(row: &[f64], means: &[f64], stds: &[f64], weights: &[f64], b: f64) -> f64 {
-    let mut eta = b;
-    for j in 0..row.len() {
-        eta += weights[j] * (row[j] - means[j]) / stds[j];
-    }
-    sigmoid(eta)
-}
-
 /// Column means and population standard deviations; a (near-)constant column gets 1.
 fn standardisation(x: &[f64], d: usize, n: usize) -> (Vec<f64>, Vec<f64>) {
     let mut means = vec![0.0; d];
@@ -186,16 +181,6 @@ fn standardisation(x: &[f64], d: usize, n: usize) -> (Vec<f64>, Vec<f64>) {
 #[inline]
 fn dot(a: &[f64], b: &[f64]) -> f64 {
     a.iter().zip(b).map(|(x, y)| x * y).sum()
-}
-
-#[inline]
-pub fn sigmoid(eta: f64) -> f64 {
-    if eta >= 0.0 {
-        1.0 / (1.0 + (-eta).exp())
-    } else {
-        let e = eta.exp();
-        e / (1.0 + e)
-    }
 }
 
 /// `ln(1 + e^η)` without overflow.

@@ -1,32 +1,29 @@
-//! The learned strategy: features from closed bars, a logistic regression, walk-forward
-//! validation, and the versioned model file that carries the result from `train` to `tick`.
+//! The learned strategy's training side: walk-forward validation and the versioned model
+//! file that carries the result from `train` to `tick`.
 //!
-//! * [`features`] turns the bars up to bar `t` into a fixed-size vector (one function for
-//!   training, backtest and tick);
 //! * [`logreg`] fits and evaluates the L2-regularised logistic regression;
 //! * [`walk`] trains on each walk-forward window, predicts only the next one, and scores the
 //!   out-of-sample predictions and trades against buy-and-hold and `sma_cross`;
 //! * [`report`] renders that as text, verdict included;
-//! * this module holds the model file's format ([`ModelFile`]), the compact [`Predictor`] that
-//!   `Strategy::Model` decides with, and [`attach_models`], which the config loader calls to
-//!   load and check every model the config names.
+//! * this module holds the model file's format ([`ModelFile`]) and [`load`], which turns a
+//!   model file's text into the [`Predictor`] that `Strategy::Model` decides with.
 //!
-//! Pure, like the strategy module: nothing here reads the disk or the clock. Reading a model
-//! file is done by the caller's `read` function (the config loader passes `std::fs`).
+//! The features and the scoring are the strategy's ([`crate::strategy::features`],
+//! [`crate::strategy::predictor`]), so that deciding depends on nothing here. This module
+//! depends on the strategy, never on the config: the config loader reads the files its
+//! `model` strategies name and calls [`load`] (imports run config → model → strategy only).
+//!
+//! Pure, like the strategy module: nothing here reads the disk or the clock.
 
-pub mod features;
 pub mod logreg;
 pub mod report;
 pub mod walk;
 
-use crate::config::Config;
-use crate::domain::{Bar, Timeframe};
-use crate::error::{Error, Result};
-use crate::strategy::Strategy;
-use features::{FEATURE_NAMES, FEATURE_SET, N_FEATURES};
+use crate::domain::Timeframe;
+use crate::strategy::features::{FEATURE_NAMES, FEATURE_SET, N_FEATURES};
+use crate::strategy::Predictor;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
-use std::sync::Arc;
 
 /// The `format` value of every model file, and the version this build reads and writes.
 pub const FORMAT: &str = "prometheus-bot/logistic-regression";
@@ -112,16 +109,7 @@ pub fn finite(v: f64) -> Option<f64> {
     v.is_finite().then_some(v)
 }
 
-/// A checked model, in the shape deciding needs: fixed-size arrays, no allocation to score.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Predictor {
-    pub timeframe: Timeframe,
-    pub means: [f64; N_FEATURES],
-    pub stds: [f64; N_FEATURES],
-    pub weights: [f64; N_FEATURES],
-    pub intercept: f64,
-}
-
+/// Building a [`Predictor`] is training's business (the strategy only scores with one).
 impl Predictor {
     /// From a fit over the feature set's columns.
     pub fn from_fit(fit: &logreg::LogReg, timeframe: Timeframe) -> Predictor {
@@ -137,18 +125,6 @@ impl Predictor {
             weights: array(&fit.weights),
             intercept: fit.intercept,
         }
-    }
-
-    /// P(the label is "up") on the last bar of `bars`; `None` while the features are
-    /// undefined (too few bars, a bad price).
-    pub fn probability(&self, bars: &[Bar]) -> Option<f64> {
-        let x = features::features(bars, self.timeframe.is_intraday())?;
-        Some(self.probability_of(&x))
-    }
-
-    /// P(up) for a feature vector already computed.
-    pub fn probability_of(&self, x: &[f64; N_FEATURES]) -> f64 {
-        logreg::probability(x, &self.means, &self.stds, &self.weights, self.intercept)
     }
 
     /// Check a parsed file against this build and the bot's timeframe; the message says what
@@ -198,97 +174,20 @@ impl Predictor {
     }
 }
 
-/// The threshold rule of `kind = "model"`: a probability at least 0.5 and below 1, so that the
-/// long band `[t, 1]` and the exit band `[0, 1 − t]` never overlap.
-pub fn check_threshold(threshold: f64) -> Result<(), String> {
-    if (0.5..1.0).contains(&threshold) {
-        Ok(())
-    } else {
-        Err(format!(
-            "must be at least 0.5 and below 1 (long when P(up) >= threshold, exit when <= 1 - threshold), got {threshold}"
-        ))
-    }
-}
-
-/// Load every `kind = "model"` strategy's file and check it against `[bot] timeframe`.
-///
-/// `path` resolves against the config file's folder; `read` reads a file (the config loader
-/// passes `std::fs::read_to_string`, tests a map). Each model is loaded once per process and
-/// shared by reference. A missing, unreadable, damaged or mismatched model is a config error
-/// naming the config file, the `path` key's line and the model file.
-pub fn attach_models(
-    config: &mut Config,
-    config_text: &str,
-    read: impl Fn(&Path) -> std::io::Result<String>,
-) -> Result<()> {
-    let dir = config
-        .path
-        .parent()
-        .map(Path::to_path_buf)
-        .unwrap_or_default();
-    let timeframe = config.bot.timeframe;
-    for (k, symbol) in config.symbols.iter_mut().enumerate() {
-        let Strategy::Model {
-            ref path,
-            ref mut model,
-            ..
-        } = symbol.strategy
-        else {
-            continue;
-        };
-        let line = path_line(config_text, k);
-        let fail = |msg: String| Error::config(&config.path, line, Some("path"), msg);
-        let full = dir.join(path);
-        let text = read(&full).map_err(|e| {
-            fail(format!(
-                "cannot read the model file {}: {e} (train it with `prometheus-bot train --symbol {} --timeframe {timeframe}`; \
-                 `path` is relative to the config file's folder, models are written to data/models/)",
-                full.display(),
-                symbol.name
-            ))
-        })?;
-        let file: ModelFile = serde_json::from_str(&text).map_err(|e| {
-            fail(format!(
-                "{} is not a model file: {e} (line {})",
-                full.display(),
-                e.line()
-            ))
-        })?;
-        let predictor = Predictor::from_file(&file, timeframe)
-            .map_err(|msg| fail(format!("the model {} {msg}", full.display())))?;
-        *model = Some(Arc::new(predictor));
-    }
-    Ok(())
-}
-
-/// The 1-based line of the `path` key in the `k`-th `[[symbol]]` section (the strategy's
-/// inline table or a `[symbol.strategy]` table), for error messages; else that section's
-/// header line.
-fn path_line(text: &str, k: usize) -> Option<usize> {
-    let lines: Vec<&str> = text.lines().collect();
-    let header = lines
-        .iter()
-        .enumerate()
-        .filter(|(_, l)| l.trim_start().starts_with("[[symbol]]"))
-        .nth(k)?
-        .0;
-    for (i, line) in lines.iter().enumerate().skip(header + 1) {
-        let t = line.trim_start();
-        if t.starts_with("[[") || (t.starts_with('[') && !t.starts_with("[symbol.")) {
-            break;
-        }
-        let code = t.split('#').next().unwrap_or("");
-        let has_key = code.match_indices("path").any(|(at, _)| {
-            let before = code[..at].chars().next_back();
-            let after = code[at + 4..].trim_start();
-            !before.is_some_and(|c| c.is_ascii_alphanumeric() || c == '_') && after.starts_with('=')
-        });
-        if has_key {
-            return Some(i + 1);
-        }
-    }
-    Some(header + 1)
+/// Parse and check the text of the model file `file` (named in messages) for `[bot]
+/// timeframe`: the [`Predictor`], or what is wrong with the file and what to do, as the end of
+/// a sentence starting with the file's path.
+pub fn load(file: &Path, text: &str, timeframe: Timeframe) -> Result<Predictor, String> {
+    let parsed: ModelFile = serde_json::from_str(text).map_err(|e| {
+        format!(
+            "{} is not a model file: {e} (line {})",
+            file.display(),
+            e.line()
+        )
+    })?;
+    Predictor::from_file(&parsed, timeframe)
+        .map_err(|msg| format!("the model {} {msg}", file.display()))
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

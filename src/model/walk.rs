@@ -2,7 +2,7 @@
 //!
 //! # Rows and labels
 //!
-//! Row `t` is [`features`](super::features::features)`(&bars[..=t])`; its label is "up" when
+//! Row `t` is [`features`]`(&bars[..=t])`; its label is "up" when
 //! `close[t+h] / close[t] − 1 > 2·commission` (`h` = horizon): the move must pay for a round
 //! trip. The last `h` bars have no label.
 //!
@@ -32,16 +32,16 @@
 //! last `train` bars (rolling), or all bars (anchored). That is exactly the model the next
 //! walk-forward step would have traded, so what is saved is what was validated.
 
-use super::features::{features, N_FEATURES};
 use super::logreg::{self, LogReg};
-use super::Predictor;
+use crate::strategy::features::{self as feature_set, features, N_FEATURES};
+
 use crate::backtest::engine::Settings;
 use crate::backtest::metrics::{self, Metrics};
 use crate::backtest::portfolio::{self, Decided, Leg, PortfolioOutcome, Segment};
 use crate::backtest::scoring;
 use crate::backtest::walk_forward::{Plan, Window};
 use crate::domain::{Bar, Timeframe};
-use crate::strategy::Strategy;
+use crate::strategy::{Predictor, Strategy};
 use std::ops::Range;
 use std::sync::Arc;
 
@@ -292,7 +292,7 @@ pub fn run_on(bars: &[Bar], data: &Dataset, params: &Params) -> Result<Report, S
                 w.train.start,
                 w.train.end,
                 y.len(),
-                super::features::LOOKBACK,
+                feature_set::LOOKBACK,
                 params.horizon
             ));
         }

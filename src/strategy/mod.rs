@@ -6,16 +6,22 @@
 //! bars must make the same decision as the tick did. It does not allocate either, which keeps
 //! a million-bar backtest cheap.
 //!
-//! `kind = "model"` is the learned strategy of [`crate::model`]: the config names a model
-//! file, the config loader reads and checks it once per process and puts it in the variant
-//! ([`crate::model::attach_models`]), and deciding is then as pure as the other kinds.
+//! `kind = "model"` is the learned strategy: the config names a model file, the config loader
+//! reads it and `crate::model` checks it into a [`Predictor`], once per process, which is put
+//! in the variant; deciding is then as pure as the other kinds. The scoring ([`predictor`])
+//! and the features it needs ([`features`]) live here, so this module imports neither the
+//! config nor the model file's loading: the module graph has no cycle (config → model →
+//! strategy, config → strategy), and a strategy can be built and tested from values alone.
 
+pub mod features;
 mod indicators;
+pub mod predictor;
 
 pub use indicators::sma;
+pub use predictor::{check_threshold as check_model_threshold, Predictor};
 
 use crate::domain::{Bar, Signal};
-use crate::model::{features::LOOKBACK, Predictor};
+use features::LOOKBACK;
 use serde::Deserialize;
 use std::fmt;
 use std::sync::Arc;
@@ -197,7 +203,7 @@ impl Strategy {
                 }
             }
             Strategy::Model { threshold, .. } => {
-                crate::model::check_threshold(threshold).map_err(|m| ("threshold", m))?;
+                check_model_threshold(threshold).map_err(|m| ("threshold", m))?;
             }
         }
         Ok(())
@@ -502,6 +508,102 @@ mod tests {
         // Previous bar ties (fast == slow), so no strict cross even though fast ends above.
         let d = SMA.decide(&bars(&[2.0, 2.0, 2.0, 2.0, 3.0]), 3.0, 0.0);
         assert_eq!(d.signal, Signal::Hold);
+    }
+
+    /// Closes of 100 with a high of 101 and a low of 99, daily: every feature is 0 but
+    /// `range_1` = (101 − 99) / 100 = 0.02.
+    fn flat_days(n: usize) -> Vec<Bar> {
+        bars(&vec![100.0; n])
+            .into_iter()
+            .enumerate()
+            .map(|(i, b)| Bar {
+                time: Utc
+                    .timestamp_opt(1_700_000_000 + 86_400 * i as i64, 0)
+                    .unwrap(),
+                high: 101.0,
+                low: 99.0,
+                ..b
+            })
+            .collect()
+    }
+
+    /// A predictor built from values: only `range_1` (index 8) weighs, by `w`.
+    fn range_model(w: f64) -> Strategy {
+        let mut weights = [0.0; features::N_FEATURES];
+        weights[8] = w;
+        Strategy::Model {
+            path: String::new(),
+            threshold: 0.7,
+            model: Some(Arc::new(Predictor {
+                timeframe: crate::domain::Timeframe::Day1,
+                means: [0.0; features::N_FEATURES],
+                stds: [1.0; features::N_FEATURES],
+                weights,
+                intercept: 0.0,
+            })),
+        }
+    }
+
+    #[test]
+    fn a_model_strategy_decides_from_an_in_memory_predictor_without_file_or_config() {
+        assert_eq!(features::FEATURE_NAMES[8], "range_1");
+        let b = flat_days(features::LOOKBACK);
+        // η = 50 · 0.02 = 1, σ(1) = e / (1 + e) = 0.731058578630…, above 0.7: buy.
+        let d = range_model(50.0).decide(&b, 100.0, 0.0);
+        assert_eq!(d.signal, Signal::Buy);
+        let Why::ModelUp { p, level } = d.why else {
+            panic!("{:?}", d.why)
+        };
+        assert!((p - 0.731_058_578_630_005).abs() < 1e-12, "{p}");
+        assert_eq!(level, 0.7);
+        assert_eq!(d.why.to_string(), "model P(up) 0.7311 >= 0.7");
+        // η = −1, σ(−1) = 0.268941421369…, at or below 1 − 0.7: exit a long, never short.
+        let down = range_model(-50.0);
+        assert_eq!(down.decide(&b, 100.0, 3.0).signal, Signal::Sell);
+        assert_eq!(down.decide(&b, 100.0, 0.0).signal, Signal::Hold);
+        // One bar short of the window: warming up.
+        let d = range_model(50.0).decide(&b[1..], 100.0, 0.0);
+        assert_eq!(d.why, Why::WarmingUp { have: 49, need: 50 });
+    }
+
+    /// Non-comment lines of the Rust files under `src/<dir>` that name `crate::<module>`.
+    pub(crate) fn imports_of(dir: &str, module: &str) -> Vec<String> {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+        let path = root.join(dir);
+        let files: Vec<std::path::PathBuf> = if path.is_dir() {
+            std::fs::read_dir(&path)
+                .unwrap()
+                .map(|e| e.unwrap().path())
+                .filter(|p| p.extension().is_some_and(|x| x == "rs"))
+                .collect()
+        } else {
+            vec![path]
+        };
+        assert!(!files.is_empty(), "no Rust file at {dir}");
+        let needle = format!("crate::{module}");
+        let mut found = Vec::new();
+        for file in files {
+            let text = std::fs::read_to_string(&file).unwrap();
+            for (i, line) in text.lines().enumerate() {
+                let code = line.trim_start();
+                if !code.starts_with("//") && code.contains(&needle) {
+                    found.push(format!("{}:{}: {code}", file.display(), i + 1));
+                }
+            }
+        }
+        found
+    }
+
+    /// The module graph has no cycle config → strategy → model → config: deciding imports
+    /// neither the config nor the model file's loading, the model never the config, and the
+    /// risk guards take their own `Limits`, not the config's `[risk]`.
+    #[test]
+    fn the_core_imports_neither_config_nor_model_loading() {
+        let none = Vec::<String>::new();
+        assert_eq!(imports_of("strategy", "config"), none);
+        assert_eq!(imports_of("strategy", "model"), none);
+        assert_eq!(imports_of("model", "config"), none);
+        assert_eq!(imports_of("risk.rs", "config"), none);
     }
 
     #[test]

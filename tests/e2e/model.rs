@@ -6,7 +6,8 @@ use crate::check;
 use crate::harness::{open_now, Bot};
 use chrono::{Datelike, Duration, Weekday};
 use prometheus_bot::domain::{Bar, Timeframe};
-use prometheus_bot::model::{ModelFile, Predictor};
+use prometheus_bot::model::ModelFile;
+use prometheus_bot::strategy::Predictor;
 
 const MODEL: &str = "data/models/AAPL-1Day-logreg-v1.json";
 

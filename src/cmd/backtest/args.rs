@@ -2,7 +2,6 @@
 //! error (exit 2) naming the option.
 
 use crate::backtest::engine::{Fill, Settings, Sizing};
-use crate::backtest::guards::Limits;
 use crate::backtest::params::{self, Axis};
 use crate::backtest::scoring::{self, RankBy};
 use crate::backtest::sweep::{self, Input};
@@ -11,6 +10,7 @@ use crate::cli::BacktestArgs;
 use crate::config::{self, Config};
 use crate::domain::{is_valid_symbol, Timeframe};
 use crate::error::{Error, Result};
+use crate::sizing::{self, Sizing as Rule};
 use crate::strategy::Strategy;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 
@@ -78,7 +78,7 @@ pub(super) fn plan(config: &Config, args: &BacktestArgs) -> Result<Plan> {
         fill,
         sizing: Sizing::ALL_IN,
         close_at_end: args.close_at_end,
-        guards: args.risk.then(|| Limits::from_config(&config.risk)),
+        guards: args.risk.then_some(config.risk.limits),
     };
     settings.validate().map_err(|m| {
         usage(format!(
@@ -206,9 +206,9 @@ fn sizing_for(configured: Option<&config::SymbolConfig>, given: Option<&str>) ->
     let fractional = configured.is_some_and(|c| c.fractional);
     let Some(text) = given else {
         return Ok(match configured.map(|c| c.sizing) {
-            Some(config::Sizing::Qty(q)) => Sizing::Qty(if fractional { q } else { q.floor() }),
-            Some(config::Sizing::Notional(amount)) => Sizing::Notional { amount, fractional },
-            Some(config::Sizing::EquityFraction(fraction)) => Sizing::EquityFraction {
+            Some(Rule::Qty(q)) => Sizing::Qty(sizing::fixed(q, fractional)),
+            Some(Rule::Notional(amount)) => Sizing::Notional { amount, fractional },
+            Some(Rule::EquityFraction(fraction)) => Sizing::EquityFraction {
                 fraction,
                 fractional,
             },

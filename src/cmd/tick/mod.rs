@@ -306,7 +306,7 @@ impl Tick<'_> {
         for tripped in
             self.state
                 .risk
-                .observe_equity(&self.config.risk, self.now, equity, day_start)
+                .observe_equity(&self.config.risk.limits, self.now, equity, day_start)
         {
             log::warn!("{tripped}");
             self.alerts.push(tripped);
@@ -849,7 +849,7 @@ impl Tick<'_> {
         }
         let now = self.now + Duration::from_std(shared.clock_read.elapsed()).unwrap_or_default();
         let cx = risk::Context {
-            config: &self.config.risk,
+            limits: &self.config.risk.limits,
             state: &self.state.risk,
             stop_file: shared.stop_file,
             price_age_secs: (now - trade.t).num_seconds(),

@@ -1,0 +1,87 @@
+//! Loading the model files that `kind = "model"` strategies name: the config loader's job,
+//! because the file's location (relative to the config file's folder) and the line to blame
+//! (the `path` key) are the config's. Checking a file's text is [`crate::model::load`]'s.
+//!
+//! Reading goes through the caller's `read` ([`super::Config::load`] passes `std::fs`, tests a
+//! map), so this stays testable without a disk.
+
+use super::Config;
+use crate::error::{Error, Result};
+use crate::strategy::Strategy;
+use std::path::Path;
+use std::sync::Arc;
+
+/// Load every `kind = "model"` strategy's file and check it against `[bot] timeframe`.
+///
+/// `path` resolves against the config file's folder. Each model is loaded once per process and
+/// shared by reference. A missing, unreadable, damaged or mismatched model is a config error
+/// naming the config file, the `path` key's line and the model file.
+pub(super) fn attach(
+    config: &mut Config,
+    config_text: &str,
+    read: impl Fn(&Path) -> std::io::Result<String>,
+) -> Result<()> {
+    let dir = config
+        .path
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
+    let timeframe = config.bot.timeframe;
+    for (k, symbol) in config.symbols.iter_mut().enumerate() {
+        let Strategy::Model {
+            ref path,
+            ref mut model,
+            ..
+        } = symbol.strategy
+        else {
+            continue;
+        };
+        let line = path_line(config_text, k);
+        let fail = |msg: String| Error::config(&config.path, line, Some("path"), msg);
+        let full = dir.join(path);
+        let text = read(&full).map_err(|e| {
+            fail(format!(
+                "cannot read the model file {}: {e} (train it with `prometheus-bot train --symbol {} --timeframe {timeframe}`; \
+                 `path` is relative to the config file's folder, models are written to data/models/)",
+                full.display(),
+                symbol.name
+            ))
+        })?;
+        let predictor = crate::model::load(&full, &text, timeframe).map_err(fail)?;
+        *model = Some(Arc::new(predictor));
+    }
+    Ok(())
+}
+
+/// The 1-based line of the `path` key in the `k`-th `[[symbol]]` section (the strategy's
+/// inline table or a `[symbol.strategy]` table), for error messages; else that section's
+/// header line.
+fn path_line(text: &str, k: usize) -> Option<usize> {
+    let lines: Vec<&str> = text.lines().collect();
+    let header = lines
+        .iter()
+        .enumerate()
+        .filter(|(_, l)| l.trim_start().starts_with("[[symbol]]"))
+        .nth(k)?
+        .0;
+    for (i, line) in lines.iter().enumerate().skip(header + 1) {
+        let t = line.trim_start();
+        if t.starts_with("[[") || (t.starts_with('[') && !t.starts_with("[symbol.")) {
+            break;
+        }
+        let code = t.split('#').next().unwrap_or("");
+        let has_key = code.match_indices("path").any(|(at, _)| {
+            let before = code[..at].chars().next_back();
+            let after = code[at + 4..].trim_start();
+            !before.is_some_and(|c| c.is_ascii_alphanumeric() || c == '_') && after.starts_with('=')
+        });
+        if has_key {
+            return Some(i + 1);
+        }
+    }
+    Some(header + 1)
+}
+
+#[cfg(test)]
+#[path = "models_tests.rs"]
+mod tests;
