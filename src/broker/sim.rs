@@ -27,7 +27,8 @@
 //!   close`). Price and commission come from [`FillModel`], the backtest's: slippage on the
 //!   shares that open or extend a position, commission on every execution. Each execution is a
 //!   FILL activity; a buy that covers a short and goes long is two (`partial_fill`, then `fill`),
-//!   as the backtest closes and then opens. A day order with no bar left in its session expires
+//!   as the backtest closes and then opens. (A short sale is Alpaca's `sell_short`, which the
+//!   port's [`FillActivity`] already holds as [`Side::Sell`].) A day order with no bar left in its session expires
 //!   at the close.
 //! * **Account**: cash moves by each execution's notional and commission; equity is cash plus
 //!   every position at its mark (the last closed bar's close); `last_equity` the equity at the
@@ -47,9 +48,9 @@ use crate::backtest::engine::Fill;
 use crate::backtest::fill_model::FillModel;
 use crate::domain::{Bar, OrderStatus, Side, Timeframe};
 use crate::error::{Error, Result};
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 use std::cell::RefCell;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 #[path = "sim_book.rs"]
 mod book;
@@ -321,12 +322,6 @@ impl Broker for Sim {
         Ok(Vec::new())
     }
 }
-
-/// The New York days and closing equities already passed, for `last_equity`.
-type ClosingEquity = Vec<(NaiveDate, f64)>;
-
-/// Positions by symbol, for the book.
-type Holdings = BTreeMap<String, book::Holding>;
 
 /// Side as a sign: +1 buys, −1 sells.
 fn sign(side: Side) -> f64 {

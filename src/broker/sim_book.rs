@@ -3,14 +3,20 @@
 //! applied in time order as the clock moves.
 
 use super::market::{ny_date, Market, Session};
-use super::{shown_status, sign, ClosingEquity, Holdings, SimSettings};
+use super::{shown_status, sign, SimSettings};
 use crate::alpaca::wire::{FillActivity, Order};
 use crate::alpaca::OrderRequest;
 use crate::backtest::engine::Fill;
 use crate::domain::{Bar, OrderStatus, Qty, Side};
 use crate::error::{Error, Result};
-use chrono::{DateTime, Utc};
-use std::collections::HashMap;
+use chrono::{DateTime, NaiveDate, Utc};
+use std::collections::{BTreeMap, HashMap};
+
+/// Positions by symbol (a flat symbol has none).
+pub(super) type Holdings = BTreeMap<String, Holding>;
+
+/// The New York day and closing equity of every session the clock has passed.
+type ClosingEquity = Vec<(NaiveDate, f64)>;
 
 /// One position: signed shares, exact; the average price paid for them (slippage included).
 #[derive(Debug, Clone, Copy)]

@@ -4,7 +4,7 @@
 use super::*;
 use crate::alpaca::client::api_error;
 use crate::domain::{ClientOrderId, Qty};
-use chrono::TimeZone;
+use chrono::{NaiveDate, TimeZone};
 
 /// 2026-11-24 is a Tuesday in New York winter time: 09:30 New York is 14:30 UTC.
 fn utc(day: u32, h: u32, m: u32) -> DateTime<Utc> {
@@ -599,4 +599,45 @@ fn the_sim_charges_a_round_trip_as_the_backtest_does() {
         );
         assert!(sim.positions().unwrap().is_empty(), "{fill:?}");
     }
+}
+
+#[test]
+fn given_sessions_replace_the_derived_ones_for_an_early_close() {
+    // Friday 27 November 2026 closes at 13:00 New York (18:00 UTC).
+    let day = NaiveDate::from_ymd_opt(2026, 11, 27).unwrap();
+    let early = Session {
+        close: utc(27, 18, 0),
+        ..Session::regular(day)
+    };
+    let mut sim = Sim::new(settings(10_000.0), utc(27, 17, 59));
+    sim.load_bars(
+        "AAPL",
+        Timeframe::Min1,
+        vec![
+            bar(utc(27, 17, 58), 100.0, 101.0),
+            bar(utc(27, 18, 0), 102.0, 103.0),
+        ],
+    );
+    assert_eq!(
+        sim.sessions(),
+        [Session::regular(day)],
+        "derived: 09:30 to 16:00"
+    );
+    sim.set_sessions(vec![early]);
+    let clock = sim.clock().unwrap();
+    assert!(clock.is_open);
+    assert_eq!(
+        clock.next_close.unwrap().to_rfc3339(),
+        "2026-11-27T13:00:00-05:00"
+    );
+    // The 13:00 bar is after the close: the order sent at 12:59 expires instead of filling.
+    let placed = sim
+        .submit_order(&order(Side::Buy, "1", "pb-early"))
+        .unwrap();
+    sim.set_now(utc(27, 18, 5)).unwrap();
+    assert!(!sim.clock().unwrap().is_open);
+    assert_eq!(sim.order(&placed.id).unwrap().status, OrderStatus::Expired);
+    // A daily bar of that day closes at the early close.
+    let daily = bar(utc(27, 5, 0), 100.0, 103.0);
+    assert_eq!(sim.bar_close(Timeframe::Day1, &daily), utc(27, 18, 0));
 }
