@@ -524,7 +524,7 @@ fn parse<T: DeserializeOwned>(endpoint: &str, body: &str) -> Result<T> {
 
 /// Turn an error status and body into an [`Error`]: JSON `{code, message}` when Alpaca sent
 /// it, else the start of whatever came back (gateways send HTML).
-fn api_error(endpoint: &str, status: u16, body: &str) -> Error {
+pub(crate) fn api_error(endpoint: &str, status: u16, body: &str) -> Error {
     let (code, message) = match serde_json::from_str::<ApiError>(body) {
         Ok(ApiError {
             code,

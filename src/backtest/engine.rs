@@ -38,6 +38,9 @@
 //!
 //! # Accounting (the library's, with `margin = 1`)
 //!
+//! The price and commission of each execution come from [`FillModel`], shared with the
+//! simulated broker.
+//!
 //! * `commission(size, price) = commission_fixed + |size|·price·commission`, charged at entry
 //!   (on the slippage-adjusted entry price) and again at exit.
 //! * Slippage is backtesting.py's `spread`: the entry price is `p·(1 + s)` for a long and
@@ -79,6 +82,7 @@
 //! the library does. Only the margin=1, hedging=False, exclusive_orders=False broker is
 //! modelled; limit/stop/SL/TP orders are not (no strategy here uses them).
 
+use super::fill_model::FillModel;
 use crate::domain::{Bar, Signal};
 use crate::sizing;
 use crate::strategy::Strategy;
@@ -193,10 +197,21 @@ impl Settings {
         Ok(())
     }
 
-    /// `commission(size, price)`, the library's `_commission_func`.
+    /// The commission and slippage part of these settings: the arithmetic shared with the
+    /// simulated broker.
+    #[inline]
+    pub fn fill_model(&self) -> FillModel {
+        FillModel {
+            commission: self.commission,
+            commission_fixed: self.commission_fixed,
+            slippage_bps: self.slippage_bps,
+        }
+    }
+
+    /// `commission(size, price)`, the library's `_commission_func` ([`FillModel::commission`]).
     #[inline]
     pub(crate) fn commission_of(&self, size: f64, price: f64) -> f64 {
-        self.commission_fixed + size.abs() * price * self.commission
+        self.fill_model().commission(size, price)
     }
 }
 
@@ -323,8 +338,7 @@ pub(crate) fn entry(
     margin: f64,
 ) -> Option<Open> {
     let s = settings;
-    let spread = s.slippage_bps / 10_000.0;
-    let adj = price * (1.0 + spread.copysign(dir));
+    let adj = s.fill_model().entry_price(price, dir);
     // The budget and the cost of a unit are the library's; the division and the rounding
     // are the tick's too (`sizing::units`).
     let (units, per_unit) = match sizing {

@@ -26,6 +26,7 @@
 //! ```
 
 pub mod engine;
+pub mod fill_model;
 pub mod guards;
 pub mod metrics;
 pub mod params;

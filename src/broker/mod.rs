@@ -8,6 +8,8 @@
 //! The values are still Alpaca's shapes (`alpaca::wire`): they are already parsed into exact
 //! quantities and typed statuses at that boundary.
 
+pub mod sim;
+
 use crate::alpaca::wire::{Account, Clock, FillActivity, Order, Position, SplitActivity, Trade};
 use crate::alpaca::{Alpaca, BarsQuery, OrderRequest};
 use crate::domain::Bar;

@@ -1,0 +1,349 @@
+//! `Sim`: a broker simulated in process, behind the same [`Broker`] port as Alpaca, so the
+//! tick's own code can run over history with no network.
+//!
+//! Deterministic: no I/O, no clock reads. Time moves only by [`Sim::set_now`], and everything
+//! the market does in between (orders filling at bar opens, day orders expiring at the close,
+//! the closing equity of each session) happens then, in time order.
+//!
+//! # What it reproduces, at the level of the trait
+//!
+//! * **Market data**: [`Broker::bars`] answers from the loaded bars, closed ones only (see
+//!   [`market`] for when a bar opens and closes); [`Broker::latest_trades`] is the last closed
+//!   bar's close, stamped at its close time. That is the one place a replay differs from live
+//!   trading: live, the latest trade is seconds old and the tick's sizing sees it; here the tick
+//!   sees the close the backtest decides on.
+//! * **Orders**: market day orders only. Accepted as `new` while the market is open, `accepted`
+//!   (queued for the next open) while it is closed, with a unique id; a client order id can be
+//!   used once, forever. Alpaca's refusals are the same [`Error::Api`] values the HTTP client
+//!   makes of Alpaca's answers (the wording of `docs/alpaca-api.md` and the fake Alpaca of the
+//!   end-to-end tests): 422 `client_order_id must be unique`; 403 `potential wash trade
+//!   detected` against a working order on the other side; 403 `insufficient qty available` for
+//!   a sell beyond the long position less working sells (a short only when shorting is enabled,
+//!   from flat or short); 403 `fractional orders cannot be sold short`; 403 `insufficient buying
+//!   power`.
+//! * **Fills**: a working order fills in full when its session's next bar of the symbol
+//!   arrives: at that bar's open ([`Fill::NextOpen`]) or at the close of the bar it was decided
+//!   on, the last closed bar when it was submitted ([`Fill::Close`], as `backtest --fill
+//!   close`). Price and commission come from [`FillModel`], the backtest's: slippage on the
+//!   shares that open or extend a position, commission on every execution. Each execution is a
+//!   FILL activity; a buy that covers a short and goes long is two (`partial_fill`, then `fill`),
+//!   as the backtest closes and then opens. (A short sale is Alpaca's `sell_short`, which the
+//!   port's [`FillActivity`] already holds as [`Side::Sell`].) A day order with no bar left in its session expires
+//!   at the close.
+//! * **Account**: cash moves by each execution's notional and commission; equity is cash plus
+//!   every position at its mark (the last closed bar's close); `last_equity` the equity at the
+//!   previous session's close (the starting cash before any). Buying power is a margin-1
+//!   account's, as the backtest's: `max(0, equity − Σ |qty|·mark)`, less what working orders
+//!   that open positions have reserved. An order reserves its estimated cost: its opening
+//!   shares priced by the fill model at the last close, commission included.
+//!
+//! Not simulated: partial fills of a resting order, rejections after acceptance, splits
+//! ([`Broker::split_activities`] is empty), limit and stop orders, notional orders, bar
+//! adjustments (a [`BarsQuery`]'s `adjustment` is ignored: the bars are what was loaded).
+
+use super::Broker;
+use crate::alpaca::wire::{Account, Clock, FillActivity, Order, Position, SplitActivity, Trade};
+use crate::alpaca::{BarsQuery, OrderRequest};
+use crate::backtest::engine::Fill;
+use crate::backtest::fill_model::FillModel;
+use crate::domain::{Bar, OrderStatus, Side, Timeframe};
+use crate::error::{Error, Result};
+use chrono::{DateTime, Utc};
+use std::cell::RefCell;
+use std::collections::HashMap;
+
+#[path = "sim_book.rs"]
+mod book;
+#[path = "sim_market.rs"]
+pub mod market;
+
+pub use market::Session;
+
+use book::Book;
+use market::Market;
+
+/// How the simulated account trades.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SimSettings {
+    /// Starting cash, in dollars.
+    pub cash: f64,
+    /// Where a working market order fills; see the module docs.
+    pub fill: Fill,
+    /// Commission and slippage, as the backtest charges them.
+    pub costs: FillModel,
+    /// A sell from flat (or short) opens (or extends) a short; Alpaca's `shorting_enabled`.
+    pub shorting: bool,
+}
+
+impl Default for SimSettings {
+    /// A fresh Alpaca paper account: $100,000, shorting enabled; no costs; next-open fills.
+    fn default() -> Self {
+        SimSettings {
+            cash: 100_000.0,
+            fill: Fill::NextOpen,
+            costs: FillModel::default(),
+            shorting: true,
+        }
+    }
+}
+
+/// The simulated broker; see the module docs.
+pub struct Sim {
+    settings: SimSettings,
+    market: Market,
+    /// Mutated through `&self`, as the [`Broker`] calls take it; never borrowed across calls.
+    book: RefCell<Book>,
+}
+
+impl Sim {
+    /// An account holding `settings.cash` and nothing else, its clock at `now`.
+    pub fn new(settings: SimSettings, now: DateTime<Utc>) -> Sim {
+        Sim {
+            settings,
+            market: Market::default(),
+            book: RefCell::new(Book::new(settings.cash, now)),
+        }
+    }
+
+    /// Give `symbol` bars of `timeframe` (any order; replaces earlier ones of that timeframe).
+    /// Unless [`Sim::set_sessions`] was called, every New York day with a bar gets a regular
+    /// 09:30–16:00 session.
+    pub fn load_bars(&mut self, symbol: &str, timeframe: Timeframe, bars: Vec<Bar>) {
+        self.market.load(symbol, timeframe, bars);
+        self.book.get_mut().sessions_changed(&self.market);
+    }
+
+    /// Trade in exactly these sessions (early closes, days without bars), not the derived ones.
+    pub fn set_sessions(&mut self, sessions: Vec<Session>) {
+        self.market.set_sessions(sessions);
+        self.book.get_mut().sessions_changed(&self.market);
+    }
+
+    /// The sessions the market opens in, oldest first.
+    pub fn sessions(&self) -> &[Session] {
+        &self.market.sessions
+    }
+
+    /// When `bar` of `timeframe` has closed: a replay steps the clock to each bar's close.
+    pub fn bar_close(&self, timeframe: Timeframe, bar: &Bar) -> DateTime<Utc> {
+        self.market.closes_at(timeframe, bar)
+    }
+
+    /// Move the clock forward to `to`, letting the market act in between: fills at bar opens,
+    /// expiries and closing equity at session closes. The clock never goes back: an earlier
+    /// time is refused and nothing changes.
+    pub fn set_now(&self, to: DateTime<Utc>) -> Result<()> {
+        self.book
+            .borrow_mut()
+            .advance(&self.market, &self.settings, to)
+    }
+
+    pub fn now(&self) -> DateTime<Utc> {
+        self.book.borrow().now
+    }
+
+    pub fn cash(&self) -> f64 {
+        self.book.borrow().cash
+    }
+
+    /// Cash plus every position at its mark, now.
+    pub fn equity(&self) -> f64 {
+        let book = self.book.borrow();
+        book.equity(&self.market, book.now)
+    }
+}
+
+/// Numbers as the ledgers read them back: Rust's shortest round-trip decimal, no exponent.
+fn money(x: f64) -> String {
+    x.to_string()
+}
+
+impl Broker for Sim {
+    fn clock(&self) -> Result<Clock> {
+        let now = self.now();
+        let sessions = &self.market.sessions;
+        let next_open = sessions[sessions.partition_point(|s| s.open <= now)..]
+            .first()
+            .map(|s| s.open);
+        let next_close = sessions
+            .get(self.market.session_index(now))
+            .map(|s| s.close);
+        let ny = |t: DateTime<Utc>| {
+            t.with_timezone(&chrono_tz::America::New_York)
+                .fixed_offset()
+        };
+        Ok(Clock {
+            timestamp: ny(now),
+            is_open: self.market.open_session(now).is_some(),
+            next_open: next_open.map(ny),
+            next_close: next_close.map(ny),
+        })
+    }
+
+    fn account(&self) -> Result<Account> {
+        let book = self.book.borrow();
+        let now = book.now;
+        let long: f64 = book
+            .holdings
+            .iter()
+            .filter(|(_, h)| h.qty.is_positive())
+            .map(|(s, h)| h.qty.to_f64() * book.mark(&self.market, s, now))
+            .sum();
+        let equity = book.equity(&self.market, now);
+        let buying_power = book.buying_power(&self.market, now) - book.reserved();
+        Ok(Account {
+            status: Some("ACTIVE".into()),
+            currency: Some("USD".into()),
+            cash: Some(money(book.cash)),
+            buying_power: Some(money(buying_power.max(0.0))),
+            equity: Some(money(equity)),
+            last_equity: Some(money(book.last_equity(now, self.settings.cash))),
+            long_market_value: Some(money(long)),
+            trading_blocked: false,
+            account_blocked: false,
+            trade_suspended_by_user: false,
+        })
+    }
+
+    fn positions(&self) -> Result<Vec<Position>> {
+        let book = self.book.borrow();
+        Ok(book
+            .holdings
+            .iter()
+            .map(|(symbol, h)| {
+                let mark = book.mark(&self.market, symbol, book.now);
+                let qty = h.qty.to_f64();
+                Position {
+                    symbol: symbol.clone(),
+                    qty: h.qty.to_string(),
+                    side: Some(if h.qty.is_negative() { "short" } else { "long" }.into()),
+                    avg_entry_price: Some(money(h.avg_price)),
+                    market_value: Some(money(qty * mark)),
+                    unrealized_pl: Some(money(qty * (mark - h.avg_price))),
+                    current_price: Some(money(mark)),
+                }
+            })
+            .collect())
+    }
+
+    fn latest_trades(&self, symbols: &[&str]) -> Result<HashMap<String, Trade>> {
+        let now = self.now();
+        Ok(symbols
+            .iter()
+            .filter_map(|&s| {
+                let (bar, closed) = self.market.last_closed(s, now)?;
+                Some((
+                    s.to_string(),
+                    Trade {
+                        t: closed,
+                        p: bar.close,
+                    },
+                ))
+            })
+            .collect())
+    }
+
+    fn bars(&self, query: &BarsQuery<'_>) -> Result<HashMap<String, Vec<Bar>>> {
+        let now = self.now();
+        let mut out = HashMap::new();
+        for &symbol in query.symbols {
+            let Some(series) = self.market.series(symbol, query.timeframe) else {
+                continue;
+            };
+            let bars = &series.bars;
+            let from = bars.partition_point(|b| b.time < query.start);
+            let to = match query.end {
+                Some(end) => bars.partition_point(|b| b.time <= end),
+                None => bars.len(),
+            };
+            let to = to.min(self.market.closed_count(series, now));
+            if from < to {
+                out.insert(symbol.to_string(), bars[from..to].to_vec());
+            }
+        }
+        Ok(out)
+    }
+
+    fn open_orders(&self, symbols: &[&str]) -> Result<Vec<Order>> {
+        let book = self.book.borrow();
+        Ok(book
+            .working
+            .iter()
+            .map(|&k| &book.orders[k])
+            .filter(|o| symbols.is_empty() || symbols.contains(&o.symbol.as_str()))
+            .map(|o| o.wire(book.now))
+            .collect())
+    }
+
+    fn orders_since(&self, after: DateTime<Utc>, symbols: Option<&[&str]>) -> Result<Vec<Order>> {
+        let book = self.book.borrow();
+        let first = book.orders.partition_point(|o| o.submitted_at <= after);
+        Ok(book.orders[first..]
+            .iter()
+            .filter(|o| symbols.is_none_or(|s| s.contains(&o.symbol.as_str())))
+            .map(|o| o.wire(book.now))
+            .collect())
+    }
+
+    fn order(&self, order_id: &str) -> Result<Order> {
+        let book = self.book.borrow();
+        match book.by_id.get(order_id) {
+            Some(&k) => Ok(book.orders[k].wire(book.now)),
+            None => Err(Error::Api {
+                endpoint: format!("GET /v2/orders/{order_id}"),
+                status: 404,
+                code: Some(40410000),
+                message: "order not found".into(),
+            }),
+        }
+    }
+
+    fn order_by_client_id(&self, client_order_id: &str) -> Result<Option<Order>> {
+        let book = self.book.borrow();
+        Ok(book
+            .by_client_id
+            .get(client_order_id)
+            .map(|&k| book.orders[k].wire(book.now)))
+    }
+
+    fn submit_order(&self, order: &OrderRequest) -> Result<Order> {
+        self.book
+            .borrow_mut()
+            .submit(&self.market, &self.settings, order)
+    }
+
+    fn fill_activities(&self, after: DateTime<Utc>) -> Result<Vec<FillActivity>> {
+        let book = self.book.borrow();
+        let first = book.fills.partition_point(|f| f.transaction_time <= after);
+        Ok(book.fills[first..].to_vec())
+    }
+
+    fn split_activities(&self, _after: DateTime<Utc>) -> Result<Vec<SplitActivity>> {
+        Ok(Vec::new())
+    }
+}
+
+/// Side as a sign: +1 buys, −1 sells.
+fn sign(side: Side) -> f64 {
+    match side {
+        Side::Buy => 1.0,
+        Side::Sell => -1.0,
+    }
+}
+
+/// The status a wire order shows for a simulated one.
+fn shown_status(
+    status: &OrderStatus,
+    session_open: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> OrderStatus {
+    match status {
+        // Queued while closed; routed at the open.
+        OrderStatus::Accepted if session_open.is_some_and(|t| t <= now) => OrderStatus::New,
+        other => other.clone(),
+    }
+}
+
+#[cfg(test)]
+#[path = "sim_tests.rs"]
+mod tests;

@@ -1,0 +1,456 @@
+//! The simulated account's book: cash, positions, orders and executions, and the market events
+//! that change them (fills at bar opens, expiries and closing equity at session closes),
+//! applied in time order as the clock moves.
+
+use super::market::{ny_date, Market, Session};
+use super::{shown_status, sign, SimSettings};
+use crate::alpaca::wire::{FillActivity, Order};
+use crate::alpaca::OrderRequest;
+use crate::backtest::engine::Fill;
+use crate::domain::{Bar, OrderStatus, Qty, Side};
+use crate::error::{Error, Result};
+use chrono::{DateTime, NaiveDate, Utc};
+use std::collections::{BTreeMap, HashMap};
+
+/// Positions by symbol (a flat symbol has none).
+pub(super) type Holdings = BTreeMap<String, Holding>;
+
+/// The New York day and closing equity of every session the clock has passed.
+type ClosingEquity = Vec<(NaiveDate, f64)>;
+
+/// One position: signed shares, exact; the average price paid for them (slippage included).
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Holding {
+    pub(super) qty: Qty,
+    pub(super) avg_price: f64,
+}
+
+/// An order as the simulated broker keeps it.
+pub(super) struct SimOrder {
+    pub(super) id: String,
+    pub(super) client_order_id: String,
+    pub(super) symbol: String,
+    pub(super) side: Side,
+    pub(super) qty: Qty,
+    pub(super) status: OrderStatus,
+    pub(super) submitted_at: DateTime<Utc>,
+    pub(super) filled_at: Option<DateTime<Utc>>,
+    pub(super) filled: Qty,
+    /// Σ shares × price over its executions, for `filled_avg_price`.
+    paid: f64,
+    /// The session it may fill in: the one open when it was submitted, else the next one;
+    /// `None` when the data has no session left (it then never fills).
+    session: Option<Session>,
+    /// The close of the last bar closed when it was submitted: its price with [`Fill::Close`].
+    decided_close: f64,
+    /// Buying power it holds while working: the estimated cost of its opening shares.
+    reserve: f64,
+}
+
+impl SimOrder {
+    pub(super) fn wire(&self, now: DateTime<Utc>) -> Order {
+        let filled = self.filled.is_positive();
+        Order {
+            id: self.id.clone(),
+            client_order_id: self.client_order_id.clone(),
+            symbol: self.symbol.clone(),
+            side: Some(self.side.as_str().into()),
+            qty: Some(self.qty.to_string()),
+            notional: None,
+            filled_qty: Some(self.filled.to_string()),
+            filled_avg_price: filled.then(|| (self.paid / self.filled.to_f64()).to_string()),
+            status: shown_status(&self.status, self.session.map(|s| s.open), now),
+            order_type: Some("market".into()),
+            submitted_at: Some(self.submitted_at),
+            filled_at: self.filled_at,
+        }
+    }
+}
+
+/// Something the market does at a time.
+#[derive(Debug, Clone, Copy)]
+enum Event {
+    /// Order `k` fills on `bar`, which opens at the event's time.
+    Fill { k: usize, bar: Bar },
+    /// Order `k` expires unfilled at its session's close.
+    Expire { k: usize },
+    /// The session with this index closes: its closing equity is recorded.
+    Close { session: usize },
+}
+
+pub(super) struct Book {
+    pub(super) now: DateTime<Utc>,
+    pub(super) cash: f64,
+    pub(super) holdings: Holdings,
+    /// Every order, in submission order (so also by `submitted_at`).
+    pub(super) orders: Vec<SimOrder>,
+    pub(super) by_id: HashMap<String, usize>,
+    pub(super) by_client_id: HashMap<String, usize>,
+    /// Indexes of the orders still working, oldest first.
+    pub(super) working: Vec<usize>,
+    /// Every execution, oldest first.
+    pub(super) fills: Vec<FillActivity>,
+    closing_equity: ClosingEquity,
+    /// The first session whose close the clock has not passed.
+    next_close: usize,
+    /// Executions so far, for unique activity ids.
+    executions: u64,
+}
+
+/// The endpoint the HTTP client names in an order's refusal.
+const POST_ORDERS: &str = "POST /v2/orders";
+
+fn refused(status: u16, code: u64, message: impl Into<String>) -> Error {
+    Error::Api {
+        endpoint: POST_ORDERS.into(),
+        status,
+        code: Some(code),
+        message: message.into(),
+    }
+}
+
+impl Book {
+    pub(super) fn new(cash: f64, now: DateTime<Utc>) -> Book {
+        Book {
+            now,
+            cash,
+            holdings: Holdings::new(),
+            orders: Vec::new(),
+            by_id: HashMap::new(),
+            by_client_id: HashMap::new(),
+            working: Vec::new(),
+            fills: Vec::new(),
+            closing_equity: Vec::new(),
+            next_close: 0,
+            executions: 0,
+        }
+    }
+
+    /// Sessions that closed before the clock's time are history, not events.
+    pub(super) fn sessions_changed(&mut self, market: &Market) {
+        self.next_close = market.session_index(self.now);
+    }
+
+    fn held(&self, symbol: &str) -> Qty {
+        self.holdings.get(symbol).map_or(Qty::ZERO, |h| h.qty)
+    }
+
+    /// A position's mark at `t`; its average price if the symbol has no closed bar.
+    pub(super) fn mark(&self, market: &Market, symbol: &str, t: DateTime<Utc>) -> f64 {
+        market
+            .mark(symbol, t)
+            .or_else(|| self.holdings.get(symbol).map(|h| h.avg_price))
+            .unwrap_or(0.0)
+    }
+
+    pub(super) fn equity(&self, market: &Market, t: DateTime<Utc>) -> f64 {
+        let held: f64 = self
+            .holdings
+            .iter()
+            .map(|(s, h)| h.qty.to_f64() * self.mark(market, s, t))
+            .sum();
+        self.cash + held
+    }
+
+    /// A margin-1 account's: equity less the value of every position, never below 0.
+    pub(super) fn buying_power(&self, market: &Market, t: DateTime<Utc>) -> f64 {
+        let used: f64 = self
+            .holdings
+            .iter()
+            .map(|(s, h)| h.qty.abs().to_f64() * self.mark(market, s, t))
+            .sum();
+        (self.equity(market, t) - used).max(0.0)
+    }
+
+    /// Buying power held by working orders.
+    pub(super) fn reserved(&self) -> f64 {
+        self.working.iter().map(|&k| self.orders[k].reserve).sum()
+    }
+
+    /// Equity at the close of the last session on a day before `now`'s New York day.
+    pub(super) fn last_equity(&self, now: DateTime<Utc>, starting_cash: f64) -> f64 {
+        let today = ny_date(now);
+        self.closing_equity
+            .iter()
+            .rev()
+            .find(|(day, _)| *day < today)
+            .map_or(starting_cash, |(_, e)| *e)
+    }
+
+    /// See [`super::Sim::set_now`].
+    pub(super) fn advance(
+        &mut self,
+        market: &Market,
+        settings: &SimSettings,
+        to: DateTime<Utc>,
+    ) -> Result<()> {
+        if to < self.now {
+            return Err(Error::Refused(format!(
+                "the simulated clock cannot go back from {} to {to}",
+                self.now
+            )));
+        }
+        while let Some((at, event)) = self.next_event(market, to) {
+            match event {
+                Event::Fill { k, bar } => {
+                    let raw = match settings.fill {
+                        Fill::NextOpen => bar.open,
+                        Fill::Close => self.orders[k].decided_close,
+                    };
+                    self.fill(settings, k, raw, at);
+                }
+                Event::Expire { k } => {
+                    self.orders[k].status = OrderStatus::Expired;
+                    self.working.retain(|&w| w != k);
+                }
+                Event::Close { session } => {
+                    let equity = self.equity(market, at);
+                    let day = market.sessions[session].day();
+                    self.closing_equity.push((day, equity));
+                    self.next_close = session + 1;
+                }
+            }
+        }
+        self.now = to;
+        Ok(())
+    }
+
+    /// The earliest event at or before `to`: fills first, then expiries, then the session's
+    /// close, at equal times; orders in submission order.
+    fn next_event(&self, market: &Market, to: DateTime<Utc>) -> Option<(DateTime<Utc>, Event)> {
+        let mut best: Option<(DateTime<Utc>, u8, Event)> = None;
+        let mut consider = |at: DateTime<Utc>, rank: u8, e: Event| {
+            if at <= to && best.is_none_or(|(t, r, _)| (at, rank) < (t, r)) {
+                best = Some((at, rank, e));
+            }
+        };
+        for &k in &self.working {
+            let o = &self.orders[k];
+            let Some(session) = o.session else { continue };
+            let from = o.submitted_at.max(session.open);
+            match market.first_open(&o.symbol, from, session.close) {
+                Some((bar, at)) => consider(at, 0, Event::Fill { k, bar }),
+                None => consider(session.close, 1, Event::Expire { k }),
+            }
+        }
+        if let Some(s) = market.sessions.get(self.next_close) {
+            consider(
+                s.close,
+                2,
+                Event::Close {
+                    session: self.next_close,
+                },
+            );
+        }
+        best.map(|(at, _, e)| (at, e))
+    }
+
+    /// Fill order `k` in full at raw price `raw`: shares that reduce the position first (at
+    /// `raw`), then shares that open or extend one (with slippage), one execution each.
+    fn fill(&mut self, settings: &SimSettings, k: usize, raw: f64, at: DateTime<Utc>) {
+        let (symbol, side, qty) = {
+            let o = &self.orders[k];
+            (o.symbol.clone(), o.side, o.qty)
+        };
+        let held = self.held(&symbol);
+        let against = match side {
+            Side::Buy => held.is_negative(),
+            Side::Sell => held.is_positive(),
+        };
+        let closing = if against {
+            qty.min(held.abs())
+        } else {
+            Qty::ZERO
+        };
+        let parts = [(closing, false), (qty - closing, true)];
+        let last = parts.iter().rposition(|(q, _)| q.is_positive());
+        for (i, &(shares, opens)) in parts.iter().enumerate() {
+            if !shares.is_positive() {
+                continue;
+            }
+            let size = shares.to_f64() * sign(side);
+            let exec = settings.costs.execute(raw, size, opens);
+            self.cash -= size * exec.price + exec.commission;
+            self.hold(&symbol, side, shares, exec.price);
+            let done = Some(i) == last;
+            let o = &mut self.orders[k];
+            o.filled += shares;
+            o.paid += shares.to_f64() * exec.price;
+            if done {
+                o.status = OrderStatus::Filled;
+                o.filled_at = Some(at);
+            } else {
+                o.status = OrderStatus::PartiallyFilled;
+            }
+            self.executions += 1;
+            let activity = FillActivity {
+                id: format!(
+                    "{}::sim-{:012}",
+                    at.format("%Y%m%d%H%M%S%3f"),
+                    self.executions
+                ),
+                transaction_time: at,
+                fill_type: Some(if done { "fill" } else { "partial_fill" }.into()),
+                price: exec.price.to_string(),
+                qty: shares.to_string(),
+                side,
+                symbol: symbol.clone(),
+                order_id: o.id.clone(),
+                order_status: Some(o.status.to_string()),
+            };
+            self.fills.push(activity);
+        }
+        self.working.retain(|&w| w != k);
+    }
+
+    /// Move the position by `shares` on `side` executed at `price`: the average price is
+    /// re-weighted when adding, kept when reducing, the new price when crossing zero.
+    fn hold(&mut self, symbol: &str, side: Side, shares: Qty, price: f64) {
+        let delta = if side == Side::Buy { shares } else { -shares };
+        let old = self.holdings.get(symbol).copied().unwrap_or(Holding {
+            qty: Qty::ZERO,
+            avg_price: 0.0,
+        });
+        let qty = old.qty + delta;
+        let avg_price = if old.qty.is_zero() || old.qty.signum() == delta.signum() {
+            (old.qty.abs().to_f64() * old.avg_price + shares.to_f64() * price) / qty.abs().to_f64()
+        } else if qty.signum() != old.qty.signum() {
+            price
+        } else {
+            old.avg_price
+        };
+        if qty.is_zero() {
+            self.holdings.remove(symbol);
+        } else {
+            self.holdings
+                .insert(symbol.to_string(), Holding { qty, avg_price });
+        }
+    }
+
+    /// Working shares of `symbol` on `side`, not yet filled.
+    fn working_qty(&self, symbol: &str, side: Side) -> Qty {
+        self.working
+            .iter()
+            .map(|&k| &self.orders[k])
+            .filter(|o| o.symbol == symbol && o.side == side)
+            .map(|o| o.qty - o.filled)
+            .sum()
+    }
+
+    /// Accept or refuse one order, as Alpaca would; see the module docs of [`super`].
+    pub(super) fn submit(
+        &mut self,
+        market: &Market,
+        settings: &SimSettings,
+        r: &OrderRequest,
+    ) -> Result<Order> {
+        let invalid = |m: String| refused(422, 40010001, m);
+        let side = match r.side {
+            "buy" => Side::Buy,
+            "sell" => Side::Sell,
+            _ => return Err(invalid("invalid side".into())),
+        };
+        if r.order_type != "market" || r.time_in_force != "day" {
+            return Err(invalid(format!(
+                "the simulated broker takes market day orders only, not {} {}",
+                r.order_type, r.time_in_force
+            )));
+        }
+        if !r.qty.is_positive() {
+            return Err(invalid("qty must be > 0".into()));
+        }
+        let symbol = r.symbol.as_str();
+        if market.fill_series(symbol).is_none() {
+            return Err(invalid(format!("asset \"{symbol}\" not found")));
+        }
+        let Some((decided, _)) = market.last_closed(symbol, self.now) else {
+            return Err(invalid(format!(
+                "no bar of {symbol} has closed by {}: the simulated broker has no price for it",
+                self.now
+            )));
+        };
+        let cid = r.client_order_id.as_str();
+        if self.by_client_id.contains_key(cid) {
+            return Err(invalid("client_order_id must be unique".into()));
+        }
+        let other = if side == Side::Buy {
+            Side::Sell
+        } else {
+            Side::Buy
+        };
+        if self.working_qty(symbol, other).is_positive() {
+            return Err(refused(
+                403,
+                40310000,
+                "potential wash trade detected. use complex orders",
+            ));
+        }
+        let held = self.held(symbol);
+        if side == Side::Sell && (held.is_positive() || !settings.shorting) {
+            let available = (held - self.working_qty(symbol, Side::Sell)).max(Qty::ZERO);
+            if r.qty > available {
+                return Err(refused(
+                    403,
+                    40310000,
+                    format!(
+                        "insufficient qty available for order (requested: {}, available: {available})",
+                        r.qty
+                    ),
+                ));
+            }
+        } else if side == Side::Sell && r.qty.to_string().contains('.') {
+            return Err(refused(
+                403,
+                40310000,
+                "fractional orders cannot be sold short",
+            ));
+        }
+        let against = match side {
+            Side::Buy => held.is_negative(),
+            Side::Sell => held.is_positive(),
+        };
+        let opening = if against {
+            (r.qty - held.abs()).max(Qty::ZERO)
+        } else {
+            r.qty
+        };
+        let mut reserve = 0.0;
+        if opening.is_positive() {
+            let size = opening.to_f64() * sign(side);
+            let est = settings.costs.execute(decided.close, size, true);
+            reserve = opening.to_f64() * est.price + est.commission;
+            let available = self.buying_power(market, self.now) - self.reserved();
+            if reserve > available {
+                return Err(refused(403, 40310000, "insufficient buying power"));
+            }
+        }
+        let k = self.orders.len();
+        let session = market.sessions.get(market.session_index(self.now)).copied();
+        let status = if market.open_session(self.now).is_some() {
+            OrderStatus::New
+        } else {
+            OrderStatus::Accepted
+        };
+        let order = SimOrder {
+            id: format!("51300000-0000-4000-8000-{:012x}", k + 1),
+            client_order_id: cid.to_string(),
+            symbol: symbol.to_string(),
+            side,
+            qty: r.qty,
+            status,
+            submitted_at: self.now,
+            filled_at: None,
+            filled: Qty::ZERO,
+            paid: 0.0,
+            session,
+            decided_close: decided.close,
+            reserve,
+        };
+        let wire = order.wire(self.now);
+        self.by_id.insert(order.id.clone(), k);
+        self.by_client_id.insert(order.client_order_id.clone(), k);
+        self.orders.push(order);
+        self.working.push(k);
+        Ok(wire)
+    }
+}
