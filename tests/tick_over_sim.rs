@@ -1,0 +1,122 @@
+//! The real tick, in process, through the `Broker` port, against `Sim`: no HTTP, no network.
+//! Each minute bar closes, the tick runs exactly as `tick` does (lock, state, ledgers, guards,
+//! orders exactly once, fills), and the simulated broker fills at the next bar's open.
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use prometheus_bot::broker::sim::{Sim, SimSettings};
+use prometheus_bot::cmd::tick::run_with;
+use prometheus_bot::config::Config;
+use prometheus_bot::domain::{Bar, Timeframe};
+use prometheus_bot::store::TickLock;
+use std::collections::HashMap;
+use std::path::Path;
+use std::time::Instant;
+
+/// 09:30 New York on Tuesday 2026-11-24 (EST).
+fn open() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 24, 14, 30, 0).unwrap()
+}
+
+/// Minute bars from the open; each opens half a dollar above the previous close, so that a
+/// next-open fill is told apart from a fill at the close.
+fn bars(closes: &[f64]) -> Vec<Bar> {
+    let mut prev = closes[0];
+    closes
+        .iter()
+        .enumerate()
+        .map(|(i, &close)| {
+            let bar = Bar {
+                time: open() + Duration::minutes(i as i64),
+                open: prev + 0.5,
+                high: close.max(prev + 0.5),
+                low: close.min(prev + 0.5),
+                close,
+                volume: 1000.0,
+                trades: 10,
+                vwap: close,
+            };
+            prev = close;
+            bar
+        })
+        .collect()
+}
+
+fn csv_rows(path: &Path) -> Vec<HashMap<String, String>> {
+    let mut reader = csv::Reader::from_path(path).unwrap();
+    let header = reader.headers().unwrap().clone();
+    reader
+        .records()
+        .map(|r| {
+            let r = r.unwrap();
+            header
+                .iter()
+                .zip(r.iter())
+                .map(|(h, v)| (h.to_string(), v.to_string()))
+                .collect()
+        })
+        .collect()
+}
+
+#[test]
+fn the_real_tick_trades_through_the_simulated_broker_exactly_once_per_decision() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("config.toml");
+    let text = r#"
+[bot]
+timeframe = "1Min"
+history = 20
+
+[[symbol]]
+name = "TSLA"
+qty = 2
+strategy = { kind = "sma_cross", fast = 2, slow = 3 }
+"#;
+    std::fs::write(&path, text).unwrap();
+    let config = Config::from_str(text, &path).unwrap();
+
+    // SMA(2) vs SMA(3), by hand: at bar 4 (close 6) SMA2 4.5 > SMA3 4 after 3 < 3.33: a cross
+    // above, buy. At bar 8 (close 2) SMA2 5 < SMA3 6 after 8 > 7.67: a cross below, sell.
+    let closes = [5.0, 4.0, 3.0, 3.0, 6.0, 7.0, 8.0, 8.0, 2.0, 1.0, 1.0, 1.0];
+    let series = bars(&closes);
+    let mut sim = Sim::new(SimSettings::default(), open());
+    sim.load_bars("TSLA", Timeframe::Min1, series.clone());
+
+    for bar in &series {
+        sim.set_now(sim.bar_close(Timeframe::Min1, bar)).unwrap();
+        let lock = TickLock::acquire(&config.bot.data_dir).unwrap();
+        let ticked = run_with(&config, false, &sim, &lock, Instant::now()).unwrap();
+        assert_eq!(ticked.unknown_outcomes, 0);
+    }
+
+    let ledger = dir.path().join("data/ledger");
+    let orders = csv_rows(&ledger.join("orders.csv"));
+    let sent: Vec<(&str, &str)> = orders
+        .iter()
+        .map(|o| (o["side"].as_str(), o["client_order_id"].as_str()))
+        .collect();
+    assert_eq!(
+        sent,
+        [
+            ("buy", "pb-TSLA-1Min-20261124T1434-sma-buy"),
+            ("sell", "pb-TSLA-1Min-20261124T1438-sma-sell")
+        ],
+        "one order per decision, keyed by the bar decided on"
+    );
+    let fills = csv_rows(&ledger.join("fills.csv"));
+    let filled: Vec<(&str, &str, &str)> = fills
+        .iter()
+        .map(|f| (f["side"].as_str(), f["qty"].as_str(), f["price"].as_str()))
+        .collect();
+    // Bought at bar 5's open (6 + 0.5), sold at bar 9's open (2 + 0.5).
+    assert_eq!(filled, [("buy", "2", "6.5"), ("sell", "2", "2.5")]);
+    // 100,000 + 2 × (2.5 − 6.5) = 99,992, by hand; nothing held at the end.
+    assert_eq!(sim.cash(), 99_992.0);
+    assert_eq!(sim.equity(), 99_992.0);
+    let decisions = csv_rows(&ledger.join("decisions.csv"));
+    assert_eq!(decisions.len(), closes.len(), "one decision row per tick");
+    let state: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("data/state.json")).unwrap())
+            .unwrap();
+    assert!(state["intents"].as_array().unwrap().is_empty());
+    assert!(state["tracked"].as_array().unwrap().is_empty(), "{state}");
+}
