@@ -59,7 +59,14 @@ impl Desk<'_> {
             created_at: now,
         };
         state.intents.push(intent.clone());
+        // Counted with the intent, before the POST: an order whose reply is lost, or whose tick
+        // is killed while it waits, may be at the broker, and must count towards
+        // `max_orders_per_day` like any other. Given back only when it is certainly not there.
+        state.risk.orders_today += 1;
         state.save(self.data_dir)?;
+        let not_sent = |state: &mut State| {
+            state.risk.orders_today = state.risk.orders_today.saturating_sub(1);
+        };
         let placed = match self.client.submit_order(request) {
             Ok(order) => Placed::Accepted {
                 order: Box::new(order),
@@ -80,11 +87,13 @@ impl Desk<'_> {
             Err(e @ Error::Deadline { .. }) => {
                 // Refused by the client before a byte was sent: certainly not placed.
                 log::warn!("{}: {e}", request.symbol);
+                not_sent(state);
                 self.record(now, &intent, None, "not sent", &e.to_string())?;
                 self.settle(state, &intent.client_order_id, None, now)?;
                 return Ok(Placed::Refused(e.to_string()));
             }
             Err(e @ Error::Auth { .. }) => {
+                not_sent(state);
                 self.record(now, &intent, None, "refused", &e.to_string())?;
                 self.settle(state, &intent.client_order_id, None, now)?;
                 return Err(e);
@@ -123,6 +132,8 @@ impl Desk<'_> {
         match &placed {
             Placed::Accepted { order, already } => {
                 let msg = if *already {
+                    // Counted by the attempt that placed it.
+                    not_sent(state);
                     "already placed by an earlier tick for this bar; not sent again"
                 } else {
                     ""
@@ -131,6 +142,7 @@ impl Desk<'_> {
                 self.settle(state, &intent.client_order_id, Some(order), now)?;
             }
             Placed::Refused(msg) => {
+                not_sent(state);
                 log::warn!("{}: order refused: {msg}", request.symbol);
                 self.record(now, &intent, None, "refused", msg)?;
                 self.settle(state, &intent.client_order_id, None, now)?;

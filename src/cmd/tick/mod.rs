@@ -96,7 +96,14 @@ pub fn run(config: &Config, args: &TickArgs) -> Result<()> {
         unknown_outcomes: 0,
         alerts: Vec::new(),
     };
+    // A dry run decides on the waiting reversal legs as a real tick would (it may "send" one
+    // or drop one), but the real tick after it must still find them as they were: a preview
+    // that threw the leg away would silently turn the reversal into a plain exit.
+    let waiting_legs = tick.state.pending_legs.clone();
     let outcome = tick.run();
+    if args.dry_run {
+        tick.state.pending_legs = waiting_legs;
+    }
     let alerts = std::mem::take(&mut tick.alerts);
     outcome::record(config, &mut tick.state, tick.now, &outcome, alerts);
     let saved = tick.state.save(data_dir);
@@ -220,6 +227,14 @@ impl Tick<'_> {
     fn run(&mut self) -> Result<String> {
         let clock = self.client.clock()?;
         let clock_read = Instant::now();
+        if clock.is_open && clock.next_close.is_none() {
+            // Without the close the close-margin guard cannot be evaluated: a market order now
+            // could reach Alpaca after the bell and be queued for the next open.
+            return Err(Error::BadResponse {
+                endpoint: "GET /v2/clock".into(),
+                detail: "the market is open but next_close is missing, so the time to the close is unknown; no order".into(),
+            });
+        }
         self.now = clock.timestamp.with_timezone(&Utc);
         let skew = (Utc::now() - self.now).num_seconds();
         if skew.abs() > MAX_CLOCK_SKEW_SECS {
@@ -515,7 +530,15 @@ impl Tick<'_> {
         .unwrap_or_default();
         let legs = legs::split(side, effective, entry, symbol.strategy.allows_short());
         let tf = self.config.bot.timeframe;
-        let key_time = bar_time.unwrap_or_else(|| bars::floor_to(self.now, tf) - tf.duration());
+        // What caused the order: the bar it was decided on, or, for a rule that decides on the
+        // latest trade (`threshold`), this tick's minute. Keyed on a bar, a re-entry decided on
+        // a new trade while IEX sends no new bar would reuse the first entry's id: Alpaca
+        // refuses it as a duplicate and the new order is never sent.
+        let tick_minute = bars::floor_to(self.now, tf) - tf.duration();
+        let key_time = match bar_time {
+            Some(t) if symbol.strategy.bars_needed() > 0 => t,
+            _ => tick_minute,
+        };
         let client_id = ClientOrderId::decision(name, tf, key_time, symbol.strategy.tag(), side)
             .map_err(id_refused)?;
         let (qty, open_after) = match (legs.close, legs.open) {
@@ -839,7 +862,7 @@ impl Tick<'_> {
             match self.desk.place(&mut self.state, self.now, request, price)? {
                 Placed::Accepted { already: true, .. } => ("already placed".into(), Sent::Accepted),
                 Placed::Accepted { order, .. } => {
-                    self.state.risk.orders_today += 1;
+                    // `orders_today` is counted by the desk, with the intent.
                     self.state.ops.orders_submitted += 1;
                     (order.status.to_string(), Sent::Accepted)
                 }
