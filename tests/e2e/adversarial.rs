@@ -246,3 +246,27 @@ fn a_flatten_that_was_canceled_is_sent_again() {
     );
     assert_eq!(bot.fake.orders().len(), 2);
 }
+
+/// An order with an unknown outcome on AAPL, and Alpaca's look-up by client id failing (5xx
+/// after every retry) on the next tick: the whole tick stopped at the look-up, so TSLA's exit
+/// (a strategy sell of a held position) never went out either. An unsettled intent blocks its
+/// own symbol, never the others.
+#[test]
+fn a_failing_look_up_of_one_symbols_intent_does_not_block_another_symbols_exit() {
+    let bot = Bot::new();
+    bot.set_price("AAPL", 231.0);
+    bot.fake.fail("POST", "/v2/orders", Fault::Html(504), 1);
+    let run = bot.tick();
+    check!(run, run.code == 1 && run.stdout.contains("AAPL buy 1 -> unknown"));
+
+    bot.bot_holds("TSLA", 2.0, 250.0);
+    bot.next_minute(1, 231.0, &CROSS_DOWN);
+    bot.fake
+        .fail("GET", "/v2/orders:by_client_order_id", Fault::Html(503), 3);
+    let run = bot.tick();
+    check!(run, run.stdout.contains("TSLA sell 2 -> new"), "the exit goes out");
+    check!(run, run.stdout.contains("AAPL waiting"), "AAPL stays blocked");
+    check!(run, run.code == 1, "the failed look-up is not hidden");
+    assert_eq!(bot.state()["intents"].as_array().unwrap().len(), 1);
+    assert_eq!(bot.posts(), 2);
+}
