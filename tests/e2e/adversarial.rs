@@ -257,15 +257,26 @@ fn a_failing_look_up_of_one_symbols_intent_does_not_block_another_symbols_exit()
     bot.set_price("AAPL", 231.0);
     bot.fake.fail("POST", "/v2/orders", Fault::Html(504), 1);
     let run = bot.tick();
-    check!(run, run.code == 1 && run.stdout.contains("AAPL buy 1 -> unknown"));
+    check!(
+        run,
+        run.code == 1 && run.stdout.contains("AAPL buy 1 -> unknown")
+    );
 
     bot.bot_holds("TSLA", 2.0, 250.0);
     bot.next_minute(1, 231.0, &CROSS_DOWN);
     bot.fake
         .fail("GET", "/v2/orders:by_client_order_id", Fault::Html(503), 3);
     let run = bot.tick();
-    check!(run, run.stdout.contains("TSLA sell 2 -> new"), "the exit goes out");
-    check!(run, run.stdout.contains("AAPL waiting"), "AAPL stays blocked");
+    check!(
+        run,
+        run.stdout.contains("TSLA sell 2 -> new"),
+        "the exit goes out"
+    );
+    check!(
+        run,
+        run.stdout.contains("AAPL waiting"),
+        "AAPL stays blocked"
+    );
     check!(run, run.code == 1, "the failed look-up is not hidden");
     assert_eq!(bot.state()["intents"].as_array().unwrap().len(), 1);
     assert_eq!(bot.posts(), 2);

@@ -257,8 +257,11 @@ impl Tick<'_> {
             self.alerts.push(msg);
         }
         self.state.ops.market_open = Some(clock.is_open);
-        let concluded = self.desk.resolve_intents(&mut self.state, self.now)?;
-        self.alerts.extend(concluded);
+        let resolved = self.desk.resolve_intents(&mut self.state, self.now)?;
+        self.alerts.extend(resolved.concluded);
+        // Still unknown: the tick trades the other symbols, then exits 1.
+        self.unknown_outcomes += resolved.failed.len();
+        self.alerts.extend(resolved.failed);
         self.state
             .risk
             .roll_day(self.now.with_timezone(&New_York).date_naive());
