@@ -36,7 +36,7 @@ pub struct Resolved {
 enum Lookup {
     /// Not seen yet, within the grace period: keep waiting.
     Waiting,
-    Found(Order),
+    Found(Box<Order>),
     /// Absent by client id and from the order list, after the grace period.
     Absent,
 }
@@ -189,7 +189,7 @@ impl Desk<'_> {
         for intent in state.intents.clone() {
             let found = match self.look_up(&intent, now) {
                 Ok(Lookup::Waiting) => continue,
-                Ok(Lookup::Found(order)) => Some(order),
+                Ok(Lookup::Found(order)) => Some(*order),
                 Ok(Lookup::Absent) => None,
                 Err(e @ Error::Auth { .. }) => return Err(e),
                 Err(e) => {
@@ -247,7 +247,7 @@ impl Desk<'_> {
             .client
             .order_by_client_id(intent.client_order_id.as_str())?
         {
-            return Ok(Lookup::Found(order));
+            return Ok(Lookup::Found(Box::new(order)));
         }
         if now - intent.created_at < INTENT_GRACE {
             log::warn!(
@@ -265,7 +265,7 @@ impl Desk<'_> {
             .orders_since(intent.created_at - Duration::seconds(5), Some(&symbols))?
             .into_iter()
             .find(|o| intent.client_order_id == o.client_order_id)
-            .map_or(Lookup::Absent, Lookup::Found))
+            .map_or(Lookup::Absent, |o| Lookup::Found(Box::new(o))))
     }
 
     /// The intent is done with: drop it and, if the order exists, track it for fills.
