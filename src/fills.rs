@@ -44,6 +44,9 @@ pub struct Recorded {
     pub activity_ids: HashSet<String>,
     /// (order_id, status) of final non-fill rows.
     pub terminal: HashSet<(String, String)>,
+    /// Client order ids of the orders those rows are about: orders that ended without
+    /// filling completely.
+    pub ended_unfilled: HashSet<String>,
     /// Net shares per symbol from fill rows: what the bot believes it holds, exactly (three
     /// fills of 0.1 are 0.3, as the broker says).
     pub net_qty: HashMap<String, Qty>,
@@ -62,7 +65,7 @@ impl Fills {
 
     pub fn recorded(&self) -> Result<Recorded> {
         let col = |n| self.ledger.column(n).unwrap_or(0);
-        let (symbol, side, qty, price, order_id, status, activity) = (
+        let (symbol, side, qty, price, order_id, status, activity, client_id) = (
             col("symbol"),
             col("side"),
             col("qty"),
@@ -70,6 +73,7 @@ impl Fills {
             col("order_id"),
             col("status"),
             col("activity_id"),
+            col("client_order_id"),
         );
         let mut r = Recorded::default();
         for row in self.ledger.read_all()? {
@@ -86,6 +90,7 @@ impl Fills {
             if get(activity).is_empty() {
                 r.terminal
                     .insert((get(order_id).to_string(), get(status).to_string()));
+                r.ended_unfilled.insert(get(client_id).to_string());
                 continue;
             }
             if get(side) == ADJUST_SIDE {

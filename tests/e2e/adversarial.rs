@@ -227,7 +227,6 @@ fn a_threshold_reentry_while_bars_lag_is_a_new_order_not_the_old_one_already_pla
 /// day reuses the id: Alpaca refuses it as a duplicate, the tick reports "already placed", and
 /// the position stays open through the rest of a day the person asked to be flat.
 #[test]
-#[ignore = "defect: the flatten id is one per day; a flatten that ended unfilled is never retried"]
 fn a_flatten_that_was_canceled_is_sent_again() {
     let bot = Bot::new();
     with_risk(&bot, "flatten_on_daily_loss = true");
@@ -245,6 +244,17 @@ fn a_flatten_that_was_canceled_is_sent_again() {
         run.code == 0 && run.stdout.contains("TSLA flatten sell 2 -> new")
     );
     assert_eq!(bot.fake.orders().len(), 2);
+    assert_eq!(
+        bot.fake.orders()[1]["client_order_id"],
+        "pb-TSLA-1Min-20261124T0000-flat-sell-2"
+    );
+    // The retry fills: flat, and nothing more is sent that day.
+    bot.fake.fill_open_orders(225.0);
+    bot.next_minute(1, 225.0, &[250.0; 5]);
+    let run = bot.tick();
+    check!(run, run.code == 0 && run.stdout.contains("TSLA hold"));
+    assert_eq!(bot.fake.orders().len(), 2);
+    assert_eq!(bot.broker_json("/v2/positions"), serde_json::json!([]));
 }
 
 /// An order with an unknown outcome on AAPL, and Alpaca's look-up by client id failing (5xx
