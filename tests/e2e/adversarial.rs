@@ -291,3 +291,35 @@ fn a_failing_look_up_of_one_symbols_intent_does_not_block_another_symbols_exit()
     assert_eq!(bot.state()["intents"].as_array().unwrap().len(), 1);
     assert_eq!(bot.posts(), 2);
 }
+
+/// A second tick in the same minute (cron, then a person running `tick` by hand) sees the same
+/// bars and so the same stop-and-reverse decision. Its close was already sent, so the position
+/// counts as flat: the re-run took the decision for a fresh short, replaced the waiting open
+/// leg with it, got Alpaca's duplicate refusal for the close's own id ("already placed"), and
+/// the open leg was gone: the reversal silently became a plain exit.
+#[test]
+fn a_second_tick_in_the_same_minute_keeps_the_reversals_open_leg() {
+    let bot = Bot::with_symbols(&reversing());
+    bot.fake.set_shorting(true);
+    bot.bot_holds("TSLA", 2.0, 3.0);
+    bot.set_closes("TSLA", &CROSS_DOWN);
+    let run = bot.tick();
+    check!(run, run.code == 0 && run.stdout.contains("TSLA sell 2 -> new"));
+
+    // Still working: the re-run waits for it.
+    let run = bot.tick();
+    check!(run, run.code == 0 && run.stdout.contains("TSLA hold"));
+    assert_eq!(bot.posts(), 1);
+    assert_eq!(bot.state()["pending_legs"].as_array().unwrap().len(), 1);
+
+    // Filled within the minute: the next re-run sends the open leg, as its own order.
+    bot.fake.fill_open_orders(3.0);
+    let run = bot.tick();
+    check!(run, run.code == 0 && run.stdout.contains("TSLA sell 2 -> new"));
+    let sent = posted(&bot);
+    assert_eq!(sent.len(), 2, "{sent:?}");
+    assert_eq!(
+        sent[1]["client_order_id"],
+        "pb-TSLA-1Min-20261124T1529-sma-sell-open"
+    );
+}
