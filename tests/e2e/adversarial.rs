@@ -304,7 +304,10 @@ fn a_second_tick_in_the_same_minute_keeps_the_reversals_open_leg() {
     bot.bot_holds("TSLA", 2.0, 3.0);
     bot.set_closes("TSLA", &CROSS_DOWN);
     let run = bot.tick();
-    check!(run, run.code == 0 && run.stdout.contains("TSLA sell 2 -> new"));
+    check!(
+        run,
+        run.code == 0 && run.stdout.contains("TSLA sell 2 -> new")
+    );
 
     // Still working: the re-run waits for it.
     let run = bot.tick();
@@ -315,7 +318,10 @@ fn a_second_tick_in_the_same_minute_keeps_the_reversals_open_leg() {
     // Filled within the minute: the next re-run sends the open leg, as its own order.
     bot.fake.fill_open_orders(3.0);
     let run = bot.tick();
-    check!(run, run.code == 0 && run.stdout.contains("TSLA sell 2 -> new"));
+    check!(
+        run,
+        run.code == 0 && run.stdout.contains("TSLA sell 2 -> new")
+    );
     let sent = posted(&bot);
     assert_eq!(sent.len(), 2, "{sent:?}");
     assert_eq!(

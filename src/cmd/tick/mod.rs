@@ -515,6 +515,27 @@ impl Tick<'_> {
             })?;
             return Ok(format!("{name} hold"));
         };
+        let tf = self.config.bot.timeframe;
+        // What caused the order: the bar it was decided on, or, for a rule that decides on the
+        // latest trade (`threshold`), this tick's minute. Keyed on a bar, a re-entry decided on
+        // a new trade while IEX sends no new bar would reuse the first entry's id: Alpaca
+        // refuses it as a duplicate and the new order is never sent.
+        let tick_minute = bars::floor_to(self.now, tf) - tf.duration();
+        let key_time = match bar_time {
+            Some(t) if symbol.strategy.bars_needed() > 0 => t,
+            _ => tick_minute,
+        };
+        let client_id = ClientOrderId::decision(name, tf, key_time, symbol.strategy.tag(), side)
+            .map_err(id_refused)?;
+        if let Some(leg) = self
+            .pending_leg(name)
+            .filter(|l| l.close_client_order_id == client_id)
+        {
+            // The same decision seen again (a second tick on the same bar): its close is sent,
+            // so the position already counts as flat and the decision would read as a fresh
+            // opening with the close's own id. The leg goes on waiting for its close instead.
+            return self.open_leg(symbol, market, shared, trade, leg);
+        }
         if let Some(old) = self.take_pending_leg(name) {
             log::info!(
                 "{name}: a new {side} signal replaces the reversal leg {} still waiting",
@@ -532,18 +553,6 @@ impl Tick<'_> {
         )
         .unwrap_or_default();
         let legs = legs::split(side, effective, entry, symbol.strategy.allows_short());
-        let tf = self.config.bot.timeframe;
-        // What caused the order: the bar it was decided on, or, for a rule that decides on the
-        // latest trade (`threshold`), this tick's minute. Keyed on a bar, a re-entry decided on
-        // a new trade while IEX sends no new bar would reuse the first entry's id: Alpaca
-        // refuses it as a duplicate and the new order is never sent.
-        let tick_minute = bars::floor_to(self.now, tf) - tf.duration();
-        let key_time = match bar_time {
-            Some(t) if symbol.strategy.bars_needed() > 0 => t,
-            _ => tick_minute,
-        };
-        let client_id = ClientOrderId::decision(name, tf, key_time, symbol.strategy.tag(), side)
-            .map_err(id_refused)?;
         let (qty, open_after) = match (legs.close, legs.open) {
             (Some(close), open) => (close, open),
             (None, open) => (open.unwrap_or_default(), None),
