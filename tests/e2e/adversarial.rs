@@ -329,3 +329,24 @@ fn a_second_tick_in_the_same_minute_keeps_the_reversals_open_leg() {
         "pb-TSLA-1Min-20261124T1529-sma-sell-open"
     );
 }
+
+/// A clock answer that says "open" at 16:00:05 New York, with the next close tomorrow (a stale
+/// `is_open`): the close-margin guard measured 24 hours to the close and a market order went
+/// out after the bell, to be queued for the next open. An open session never has its close
+/// more than a trading day's hours away.
+#[test]
+fn an_open_clock_whose_next_close_is_tomorrow_sends_no_order() {
+    let bot = Bot::new();
+    let after_close =
+        chrono::TimeZone::with_ymd_and_hms(&chrono::Utc, 2026, 11, 24, 21, 0, 5).unwrap();
+    bot.fake.set_clock(after_close, true);
+    bot.set_price("AAPL", 231.0);
+    bot.set_closes("AAPL", &[231.0; 3]);
+    bot.set_closes("TSLA", &[250.0; 5]);
+    let run = bot.tick();
+    check!(run, bot.posts() == 0, "no order after the bell");
+    check!(
+        run,
+        run.code == 1 && run.stderr.contains("GET /v2/clock") && run.stderr.contains("next_close")
+    );
+}
