@@ -169,7 +169,10 @@ fn an_open_clock_without_next_close_sends_no_order() {
     check!(run, bot.posts() == 0, "no order without knowing the close");
     check!(
         run,
-        run.code == 1 && run.stderr.contains("GET /v2/clock") && run.stderr.contains("next_close")
+        run.code == 0
+            && run.stdout.contains(
+                "AAPL buy refused (the broker's clock says the market is open but its next_close is missing"
+            )
     );
 }
 
@@ -347,6 +350,9 @@ fn an_open_clock_whose_next_close_is_tomorrow_sends_no_order() {
     check!(run, bot.posts() == 0, "no order after the bell");
     check!(
         run,
-        run.code == 1 && run.stderr.contains("GET /v2/clock") && run.stderr.contains("next_close")
+        run.code == 0
+            && run.stdout.contains(
+                "AAPL buy refused (the broker's clock says the market is open but its next_close is 2026-11-25T16:00:00-05:00"
+            )
     );
 }

@@ -8,7 +8,7 @@
 mod bars;
 mod outcome;
 
-use crate::alpaca::wire::{Account, Order, Trade};
+use crate::alpaca::wire::{Account, Clock, Order, Trade};
 use crate::alpaca::{Alpaca, OrderRequest};
 use crate::broker::Broker;
 use crate::cli::TickArgs;
@@ -31,6 +31,9 @@ use std::time::Instant;
 
 /// A local clock further than this from the broker's gets a warning.
 const MAX_CLOCK_SKEW_SECS: i64 = 30;
+/// The longest regular session, 9:30 to 16:00 New York: an open market's close is never
+/// further away than this.
+const MAX_SESSION: Duration = Duration::minutes(6 * 60 + 30);
 
 pub fn run(config: &Config, args: &TickArgs) -> Result<()> {
     match (config.alpaca.live, args.live) {
@@ -197,6 +200,8 @@ struct Shared {
     /// read: the time left is re-measured before every order.
     next_close: Option<DateTime<Utc>>,
     clock_read: Instant,
+    /// Why the close-margin guard cannot be evaluated, when it cannot: every order is refused.
+    close_unknown: Option<String>,
 }
 
 /// One order the tick means to send, before the guards.
@@ -227,14 +232,6 @@ impl Tick<'_> {
     fn run(&mut self) -> Result<String> {
         let clock = self.client.clock()?;
         let clock_read = Instant::now();
-        if clock.is_open && clock.next_close.is_none() {
-            // Without the close the close-margin guard cannot be evaluated: a market order now
-            // could reach Alpaca after the bell and be queued for the next open.
-            return Err(Error::BadResponse {
-                endpoint: "GET /v2/clock".into(),
-                detail: "the market is open but next_close is missing, so the time to the close is unknown; no order".into(),
-            });
-        }
         self.now = clock.timestamp.with_timezone(&Utc);
         let skew = (Utc::now() - self.now).num_seconds();
         if skew.abs() > MAX_CLOCK_SKEW_SECS {
@@ -326,6 +323,7 @@ impl Tick<'_> {
                 && !stop_file,
             next_close: clock.next_close.map(|t| t.with_timezone(&Utc)),
             clock_read,
+            close_unknown: close_unknown(&clock),
         };
 
         let mut parts = Vec::new();
@@ -849,6 +847,9 @@ impl Tick<'_> {
                 market.broker, market.own
             ));
         }
+        if let Some(why) = &shared.close_unknown {
+            return Some(why.clone());
+        }
         let opposite_open = match plan.side {
             Side::Buy => market.any_open_sell,
             Side::Sell => market.any_open_buy,
@@ -949,6 +950,23 @@ impl Tick<'_> {
             reason.to_string(),
         ]
     }
+}
+
+/// Why an open market's close is not known well enough for the close-margin guard: no
+/// `next_close` (alpaca-py refuses such a clock), or one further off than a session lasts (a
+/// stale `is_open` after the bell comes with tomorrow's close). Either way a market order now
+/// could reach Alpaca after the bell and be queued for the next open.
+fn close_unknown(clock: &Clock) -> Option<String> {
+    let to_close = clock.next_close.map(|c| c - clock.timestamp);
+    if !clock.is_open || to_close.is_some_and(|left| left <= MAX_SESSION) {
+        return None;
+    }
+    Some(format!(
+        "the broker's clock says the market is open but its next_close is {}: the time to the close is unknown",
+        clock
+            .next_close
+            .map_or("missing".to_string(), |c| c.to_rfc3339())
+    ))
 }
 
 fn amount(v: &Option<String>) -> f64 {
