@@ -356,3 +356,35 @@ fn an_open_clock_whose_next_close_is_tomorrow_sends_no_order() {
             )
     );
 }
+
+/// On a shared account the bot's position is its fills ledger. Alpaca shows an order as
+/// `filled` a moment before its FILL activity appears: the tick saw the buy filled, found no
+/// activity yet (kept the order tracked, "checking again next tick"), counted the bot as flat
+/// and bought again: twice the position the rule asked for.
+#[test]
+fn a_filled_order_whose_fill_activity_lags_is_not_bought_again_on_a_shared_account() {
+    let bot = Bot::new();
+    bot.share_account();
+    bot.set_price("AAPL", 231.0);
+    let run = bot.tick();
+    check!(run, run.stdout.contains("AAPL buy 1 -> new"));
+    bot.fake.fill_open_orders(231.0);
+
+    bot.next_minute(1, 231.0, &[250.0; 3]);
+    // The activities endpoint has not caught up with the order yet.
+    bot.fake
+        .fail("GET", "/v2/account/activities", Fault::Status(200, "[]".into()), 1);
+    let run = bot.tick();
+    check!(run, run.code == 0 && !run.stdout.contains("AAPL buy"));
+    assert_eq!(bot.fake.orders().len(), 1, "one buy, never two");
+
+    // The activity appears: recorded, and the bot holds what the rule asked for.
+    bot.next_minute(1, 231.0, &[250.0; 3]);
+    let run = bot.tick();
+    check!(
+        run,
+        run.code == 0 && run.stdout.contains("AAPL hold") && run.stdout.contains("1 new fill")
+    );
+    assert_eq!(bot.fake.orders().len(), 1);
+    assert_eq!(bot.broker_json("/v2/positions/AAPL")["qty"], "1");
+}
