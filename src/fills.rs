@@ -195,6 +195,10 @@ pub struct Synced {
     pub finished: Vec<Order>,
     /// Alert texts for tracked orders the broker no longer knows (dropped from tracking).
     pub forgotten: Vec<String>,
+    /// Signed shares per symbol that tracked orders say are filled but whose FILL activities
+    /// are not in the ledger yet (Alpaca shows the status a moment before the activity). They
+    /// are the bot's: a position read from the ledger alone would miss them and buy again.
+    pub unrecorded: HashMap<String, Qty>,
 }
 
 /// The broker's current state of a tracked order, or `None` when it knows the order neither by
@@ -286,6 +290,14 @@ pub fn sync_tracked(
             .get(&t.order_id)
             .copied()
             .unwrap_or_else(|| in_ledger(&t.order_id));
+        let lagging = (order.filled() - ledger_filled).max(Qty::ZERO);
+        if lagging.is_positive() {
+            let signed = match parse_side(&t.side) {
+                Some(Side::Sell) => -lagging,
+                _ => lagging,
+            };
+            *synced.unrecorded.entry(t.symbol.clone()).or_default() += signed;
+        }
         if !order.is_final() {
             keep.push(t.clone());
             continue;

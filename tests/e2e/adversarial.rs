@@ -372,8 +372,12 @@ fn a_filled_order_whose_fill_activity_lags_is_not_bought_again_on_a_shared_accou
 
     bot.next_minute(1, 231.0, &[250.0; 3]);
     // The activities endpoint has not caught up with the order yet.
-    bot.fake
-        .fail("GET", "/v2/account/activities", Fault::Status(200, "[]".into()), 1);
+    bot.fake.fail(
+        "GET",
+        "/v2/account/activities",
+        Fault::Status(200, "[]".into()),
+        1,
+    );
     let run = bot.tick();
     check!(run, run.code == 0 && !run.stdout.contains("AAPL buy"));
     assert_eq!(bot.fake.orders().len(), 1, "one buy, never two");

@@ -314,7 +314,10 @@ impl Tick<'_> {
                 self.config.bot.data_dir.join("STOP").display()
             );
         }
-        let own = self.fills.recorded()?.net_qty;
+        let mut own = self.fills.recorded()?.net_qty;
+        for (symbol, shares) in &synced.unrecorded {
+            *own.entry(symbol.clone()).or_default() += *shares;
+        }
         let shared = Shared {
             equity,
             stop_file,
