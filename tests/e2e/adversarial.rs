@@ -392,3 +392,25 @@ fn a_filled_order_whose_fill_activity_lags_is_not_bought_again_on_a_shared_accou
     assert_eq!(bot.fake.orders().len(), 1);
     assert_eq!(bot.broker_json("/v2/positions/AAPL")["qty"], "1");
 }
+
+/// On a shared account the person keeps a standing limit sell on TSLA (a take-profit on their
+/// own shares). The daily loss limit is hit and the bot must flatten its 2 TSLA: it waited
+/// "once the working orders are done" for the person's order, which may never be done, and
+/// the bot's position stayed open all day. Only the bot's own working orders make it wait (an
+/// opposite order of the person's is still refused as a wash trade).
+#[test]
+fn a_flatten_on_a_shared_account_does_not_wait_for_the_persons_standing_order() {
+    let bot = Bot::new();
+    with_risk(&bot, "shared_account = true\nflatten_on_daily_loss = true");
+    bot.fake.set_account("94000", "94000", "94000");
+    bot.bot_holds("TSLA", 2.0, 250.0);
+    // The person holds 10 more and has a limit sell working for them.
+    bot.fake.set_position("TSLA", 12.0, 250.0);
+    bot.place_manual_order("TSLA", "sell", "10", "limit");
+    let run = bot.tick();
+    check!(
+        run,
+        run.code == 0 && run.stdout.contains("TSLA flatten sell 2 -> new")
+    );
+    assert_eq!(posted(&bot).last().unwrap()["qty"], "2", "the bot's 2, never the person's");
+}
