@@ -412,5 +412,9 @@ fn a_flatten_on_a_shared_account_does_not_wait_for_the_persons_standing_order() 
         run,
         run.code == 0 && run.stdout.contains("TSLA flatten sell 2 -> new")
     );
-    assert_eq!(posted(&bot).last().unwrap()["qty"], "2", "the bot's 2, never the person's");
+    assert_eq!(
+        posted(&bot).last().unwrap()["qty"],
+        "2",
+        "the bot's 2, never the person's"
+    );
 }

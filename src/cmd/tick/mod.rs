@@ -175,6 +175,13 @@ impl Market {
     fn working(&self) -> bool {
         self.any_open_buy.is_positive() || self.any_open_sell.is_positive()
     }
+
+    /// One of the bot's own orders still works on the symbol. What the bot waits for before
+    /// a flatten or a reversal's open leg: a person's standing order (a take-profit) may never
+    /// end, and an opposite one is refused as a wash trade anyway.
+    fn own_working(&self) -> bool {
+        self.open_buy.is_positive() || self.open_sell.is_positive()
+    }
 }
 
 /// One row of decisions.csv, before formatting.
@@ -628,7 +635,7 @@ impl Tick<'_> {
                 "reversal dropped: its open leg was decided on {} and not sent that day",
                 leg.day
             ))
-        } else if market.working() {
+        } else if market.own_working() {
             return self.hold_row(
                 symbol,
                 market,
@@ -715,7 +722,7 @@ impl Tick<'_> {
         let name = symbol.name.as_str();
         self.take_pending_leg(name);
         let effective = market.effective(self.config.risk.shared_account);
-        if market.working() {
+        if market.own_working() {
             return self.hold_row(
                 symbol,
                 market,
