@@ -66,6 +66,17 @@ impl ClientOrderId {
         ClientOrderId::decision(symbol, tf, midnight, "flat", side)
     }
 
+    /// The `attempt`-th flatten of a day (2, 3, ...), sent after the earlier ones ended
+    /// without filling completely (canceled, expired, rejected after acceptance): the day's
+    /// first id is spent at Alpaca forever, so a retry needs its own. The number comes from
+    /// the fills ledger's final rows, so a re-run of the same tick makes the same id.
+    pub fn flatten_retry(
+        first: &ClientOrderId,
+        attempt: u32,
+    ) -> Result<ClientOrderId, ClientOrderIdError> {
+        ClientOrderId::checked(format!("{}-{attempt}", first.0))
+    }
+
     fn checked(text: String) -> Result<ClientOrderId, ClientOrderIdError> {
         if text.is_empty() {
             return Err(ClientOrderIdError("a client order id is empty".into()));
@@ -148,6 +159,8 @@ mod tests {
         let flat =
             ClientOrderId::daily_loss_flatten("TSLA", Timeframe::Min5, day, Side::Sell).unwrap();
         assert_eq!(flat.as_str(), "pb-TSLA-5Min-20261124T0000-flat-sell");
+        let again = ClientOrderId::flatten_retry(&flat, 2).unwrap();
+        assert_eq!(again.as_str(), "pb-TSLA-5Min-20261124T0000-flat-sell-2");
         assert!(id.is_ours() && open.is_ours() && flat.is_ours());
     }
 

@@ -44,6 +44,9 @@ pub struct Recorded {
     pub activity_ids: HashSet<String>,
     /// (order_id, status) of final non-fill rows.
     pub terminal: HashSet<(String, String)>,
+    /// Client order ids of the orders those rows are about: orders that ended without
+    /// filling completely.
+    pub ended_unfilled: HashSet<String>,
     /// Net shares per symbol from fill rows: what the bot believes it holds, exactly (three
     /// fills of 0.1 are 0.3, as the broker says).
     pub net_qty: HashMap<String, Qty>,
@@ -62,7 +65,7 @@ impl Fills {
 
     pub fn recorded(&self) -> Result<Recorded> {
         let col = |n| self.ledger.column(n).unwrap_or(0);
-        let (symbol, side, qty, price, order_id, status, activity) = (
+        let (symbol, side, qty, price, order_id, status, activity, client_id) = (
             col("symbol"),
             col("side"),
             col("qty"),
@@ -70,6 +73,7 @@ impl Fills {
             col("order_id"),
             col("status"),
             col("activity_id"),
+            col("client_order_id"),
         );
         let mut r = Recorded::default();
         for row in self.ledger.read_all()? {
@@ -86,6 +90,7 @@ impl Fills {
             if get(activity).is_empty() {
                 r.terminal
                     .insert((get(order_id).to_string(), get(status).to_string()));
+                r.ended_unfilled.insert(get(client_id).to_string());
                 continue;
             }
             if get(side) == ADJUST_SIDE {
@@ -190,6 +195,10 @@ pub struct Synced {
     pub finished: Vec<Order>,
     /// Alert texts for tracked orders the broker no longer knows (dropped from tracking).
     pub forgotten: Vec<String>,
+    /// Signed shares per symbol that tracked orders say are filled but whose FILL activities
+    /// are not in the ledger yet (Alpaca shows the status a moment before the activity). They
+    /// are the bot's: a position read from the ledger alone would miss them and buy again.
+    pub unrecorded: HashMap<String, Qty>,
 }
 
 /// The broker's current state of a tracked order, or `None` when it knows the order neither by
@@ -281,6 +290,14 @@ pub fn sync_tracked(
             .get(&t.order_id)
             .copied()
             .unwrap_or_else(|| in_ledger(&t.order_id));
+        let lagging = (order.filled() - ledger_filled).max(Qty::ZERO);
+        if lagging.is_positive() {
+            let signed = match parse_side(&t.side) {
+                Some(Side::Sell) => -lagging,
+                _ => lagging,
+            };
+            *synced.unrecorded.entry(t.symbol.clone()).or_default() += signed;
+        }
         if !order.is_final() {
             keep.push(t.clone());
             continue;

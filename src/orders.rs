@@ -23,6 +23,24 @@ use chrono::{DateTime, Duration, Utc};
 pub const INTENT_GRACE: Duration = Duration::minutes(2);
 use std::path::Path;
 
+/// What settling the earlier ticks' intents came to.
+#[derive(Debug, Default)]
+pub struct Resolved {
+    /// What was concluded, in words, for the alerts.
+    pub concluded: Vec<String>,
+    /// Intents whose look-up failed, in words: each stays and blocks its own symbol.
+    pub failed: Vec<String>,
+}
+
+/// Where an intent's order stands at the broker.
+enum Lookup {
+    /// Not seen yet, within the grace period: keep waiting.
+    Waiting,
+    Found(Box<Order>),
+    /// Absent by client id and from the order list, after the grace period.
+    Absent,
+}
+
 /// How a placement ended.
 #[derive(Debug)]
 pub enum Placed {
@@ -59,7 +77,14 @@ impl Desk<'_> {
             created_at: now,
         };
         state.intents.push(intent.clone());
+        // Counted with the intent, before the POST: an order whose reply is lost, or whose tick
+        // is killed while it waits, may be at the broker, and must count towards
+        // `max_orders_per_day` like any other. Given back only when it is certainly not there.
+        state.risk.orders_today += 1;
         state.save(self.data_dir)?;
+        let not_sent = |state: &mut State| {
+            state.risk.orders_today = state.risk.orders_today.saturating_sub(1);
+        };
         let placed = match self.client.submit_order(request) {
             Ok(order) => Placed::Accepted {
                 order: Box::new(order),
@@ -80,11 +105,13 @@ impl Desk<'_> {
             Err(e @ Error::Deadline { .. }) => {
                 // Refused by the client before a byte was sent: certainly not placed.
                 log::warn!("{}: {e}", request.symbol);
+                not_sent(state);
                 self.record(now, &intent, None, "not sent", &e.to_string())?;
                 self.settle(state, &intent.client_order_id, None, now)?;
                 return Ok(Placed::Refused(e.to_string()));
             }
             Err(e @ Error::Auth { .. }) => {
+                not_sent(state);
                 self.record(now, &intent, None, "refused", &e.to_string())?;
                 self.settle(state, &intent.client_order_id, None, now)?;
                 return Err(e);
@@ -123,6 +150,8 @@ impl Desk<'_> {
         match &placed {
             Placed::Accepted { order, already } => {
                 let msg = if *already {
+                    // Counted by the attempt that placed it.
+                    not_sent(state);
                     "already placed by an earlier tick for this bar; not sent again"
                 } else {
                     ""
@@ -131,6 +160,7 @@ impl Desk<'_> {
                 self.settle(state, &intent.client_order_id, Some(order), now)?;
             }
             Placed::Refused(msg) => {
+                not_sent(state);
                 log::warn!("{}: order refused: {msg}", request.symbol);
                 self.record(now, &intent, None, "refused", msg)?;
                 self.settle(state, &intent.client_order_id, None, now)?;
@@ -147,35 +177,31 @@ impl Desk<'_> {
     /// client id and from every order listed since the intent; until then the intent stays and
     /// blocks its symbol (the tick sends nothing new for it).
     ///
-    /// Returns what was concluded, in words, for the alerts.
-    pub fn resolve_intents(&self, state: &mut State, now: DateTime<Utc>) -> Result<Vec<String>> {
-        let mut concluded = Vec::new();
+    /// A look-up that fails (5xx, timeout, a broken answer) leaves its intent in place, blocking
+    /// its own symbol only: the other symbols still trade, and their exits still go out. Only
+    /// rejected keys stop the tick.
+    pub fn resolve_intents(&self, state: &mut State, now: DateTime<Utc>) -> Result<Resolved> {
+        let mut resolved = Resolved::default();
         if state.intents.is_empty() {
-            return Ok(concluded);
+            return Ok(resolved);
         }
         let recorded = self.recorded_order_ids()?;
         for intent in state.intents.clone() {
-            let mut found = self
-                .client
-                .order_by_client_id(intent.client_order_id.as_str())?;
-            if found.is_none() {
-                if now - intent.created_at < INTENT_GRACE {
-                    log::warn!(
-                        "{}: order {} not found at the broker yet; {} stays blocked until it appears or {} s have passed",
-                        intent.symbol,
-                        intent.client_order_id,
-                        intent.symbol,
-                        INTENT_GRACE.num_seconds()
+            let found = match self.look_up(&intent, now) {
+                Ok(Lookup::Waiting) => continue,
+                Ok(Lookup::Found(order)) => Some(*order),
+                Ok(Lookup::Absent) => None,
+                Err(e @ Error::Auth { .. }) => return Err(e),
+                Err(e) => {
+                    let msg = format!(
+                        "{}: order {} could not be looked up ({e}); {} stays blocked until it can be",
+                        intent.symbol, intent.client_order_id, intent.symbol
                     );
+                    log::warn!("{msg}");
+                    resolved.failed.push(msg);
                     continue;
                 }
-                let symbols = [intent.symbol.as_str()];
-                found = self
-                    .client
-                    .orders_since(intent.created_at - Duration::seconds(5), Some(&symbols))?
-                    .into_iter()
-                    .find(|o| intent.client_order_id == o.client_order_id);
-            }
+            };
             match &found {
                 Some(order)
                     if recorded
@@ -189,7 +215,7 @@ impl Desk<'_> {
                     );
                     let msg = "recovered: placed by an earlier tick that did not record it";
                     self.record(now, &intent, Some(order), order.status.as_str(), msg)?;
-                    concluded.push(format!(
+                    resolved.concluded.push(format!(
                         "{}: order {} of an earlier tick found at the broker ({})",
                         intent.symbol, intent.client_order_id, order.status
                     ));
@@ -203,7 +229,7 @@ impl Desk<'_> {
                     );
                     let msg = "recovered: absent at the broker (by client id and in the order list) after the grace period; never placed";
                     self.record(now, &intent, None, "not placed", msg)?;
-                    concluded.push(format!(
+                    resolved.concluded.push(format!(
                         "{}: order {} was never placed; {} trades again",
                         intent.symbol, intent.client_order_id, intent.symbol
                     ));
@@ -211,7 +237,35 @@ impl Desk<'_> {
             }
             self.settle(state, &intent.client_order_id, found.as_ref(), now)?;
         }
-        Ok(concluded)
+        Ok(resolved)
+    }
+
+    /// Where an earlier intent's order stands at the broker: by client id, and after the grace
+    /// period also in the orders listed since the intent.
+    fn look_up(&self, intent: &OrderIntent, now: DateTime<Utc>) -> Result<Lookup> {
+        if let Some(order) = self
+            .client
+            .order_by_client_id(intent.client_order_id.as_str())?
+        {
+            return Ok(Lookup::Found(Box::new(order)));
+        }
+        if now - intent.created_at < INTENT_GRACE {
+            log::warn!(
+                "{}: order {} not found at the broker yet; {} stays blocked until it appears or {} s have passed",
+                intent.symbol,
+                intent.client_order_id,
+                intent.symbol,
+                INTENT_GRACE.num_seconds()
+            );
+            return Ok(Lookup::Waiting);
+        }
+        let symbols = [intent.symbol.as_str()];
+        Ok(self
+            .client
+            .orders_since(intent.created_at - Duration::seconds(5), Some(&symbols))?
+            .into_iter()
+            .find(|o| intent.client_order_id == o.client_order_id)
+            .map_or(Lookup::Absent, |o| Lookup::Found(Box::new(o))))
     }
 
     /// The intent is done with: drop it and, if the order exists, track it for fills.
@@ -388,7 +442,11 @@ mod tests {
         state.intents.push(intent(id));
 
         // One minute on: not found by client id, still within the grace period: kept.
-        assert!(desk.resolve_intents(&mut state, at(31)).unwrap().is_empty());
+        assert!(desk
+            .resolve_intents(&mut state, at(31))
+            .unwrap()
+            .concluded
+            .is_empty());
         assert_eq!(state.intents.len(), 1);
         assert_eq!(
             *broker.listed.borrow(),
@@ -397,7 +455,7 @@ mod tests {
         );
 
         // Three minutes on: the list since the intent shows it: recorded and tracked.
-        let said = desk.resolve_intents(&mut state, at(33)).unwrap();
+        let said = desk.resolve_intents(&mut state, at(33)).unwrap().concluded;
         assert!(said[0].contains("found at the broker"), "{said:?}");
         assert!(state.intents.is_empty());
         assert_eq!(state.tracked[0].order_id, "o-1");
@@ -421,7 +479,7 @@ mod tests {
         state
             .intents
             .push(intent("pb-AAPL-1Min-20261124T1529-thr-buy"));
-        let said = desk.resolve_intents(&mut state, at(33)).unwrap();
+        let said = desk.resolve_intents(&mut state, at(33)).unwrap().concluded;
         assert!(said[0].contains("never placed"), "{said:?}");
         assert!(state.intents.is_empty() && state.tracked.is_empty());
         assert_eq!(

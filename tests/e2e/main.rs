@@ -5,6 +5,7 @@
 mod fake_alpaca;
 mod harness;
 
+mod adversarial;
 mod backtest;
 mod broker;
 mod chaos;

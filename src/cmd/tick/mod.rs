@@ -8,7 +8,7 @@
 mod bars;
 mod outcome;
 
-use crate::alpaca::wire::{Account, Order, Trade};
+use crate::alpaca::wire::{Account, Clock, Order, Trade};
 use crate::alpaca::{Alpaca, OrderRequest};
 use crate::broker::Broker;
 use crate::cli::TickArgs;
@@ -32,6 +32,9 @@ use std::time::Instant;
 
 /// A local clock further than this from the broker's gets a warning.
 const MAX_CLOCK_SKEW_SECS: i64 = 30;
+/// The longest regular session, 9:30 to 16:00 New York: an open market's close is never
+/// further away than this.
+const MAX_SESSION: Duration = Duration::minutes(6 * 60 + 30);
 
 pub fn run(config: &Config, args: &TickArgs) -> Result<()> {
     match (config.alpaca.live, args.live) {
@@ -131,7 +134,14 @@ pub fn run_with(
         unknown_outcomes: 0,
         alerts: Vec::new(),
     };
+    // A dry run decides on the waiting reversal legs as a real tick would (it may "send" one
+    // or drop one), but the real tick after it must still find them as they were: a preview
+    // that threw the leg away would silently turn the reversal into a plain exit.
+    let waiting_legs = tick.state.pending_legs.clone();
     let outcome = tick.run();
+    if args.dry_run {
+        tick.state.pending_legs = waiting_legs;
+    }
     let alerts = std::mem::take(&mut tick.alerts);
     outcome::record(config, &mut tick.state, tick.now, outcome.as_ref(), alerts);
     let saved = tick.state.save(data_dir);
@@ -197,6 +207,13 @@ impl Market {
     fn working(&self) -> bool {
         self.any_open_buy.is_positive() || self.any_open_sell.is_positive()
     }
+
+    /// One of the bot's own orders still works on the symbol. What the bot waits for before
+    /// a flatten or a reversal's open leg: a person's standing order (a take-profit) may never
+    /// end, and an opposite one is refused as a wash trade anyway.
+    fn own_working(&self) -> bool {
+        self.open_buy.is_positive() || self.open_sell.is_positive()
+    }
 }
 
 /// One row of decisions.csv, before formatting.
@@ -222,6 +239,8 @@ struct Shared {
     /// read: the time left is re-measured before every order.
     next_close: Option<DateTime<Utc>>,
     clock_read: Instant,
+    /// Why the close-margin guard cannot be evaluated, when it cannot: every order is refused.
+    close_unknown: Option<String>,
 }
 
 /// One order the tick means to send, before the guards.
@@ -274,8 +293,11 @@ impl Tick<'_> {
             self.alerts.push(msg);
         }
         self.state.ops.market_open = Some(clock.is_open);
-        let concluded = self.desk.resolve_intents(&mut self.state, self.now)?;
-        self.alerts.extend(concluded);
+        let resolved = self.desk.resolve_intents(&mut self.state, self.now)?;
+        self.alerts.extend(resolved.concluded);
+        // Still unknown: the tick trades the other symbols, then exits 1.
+        self.unknown_outcomes += resolved.failed.len();
+        self.alerts.extend(resolved.failed);
         self.state
             .risk
             .roll_day(self.now.with_timezone(&New_York).date_naive());
@@ -331,7 +353,10 @@ impl Tick<'_> {
                 self.config.bot.data_dir.join("STOP").display()
             );
         }
-        let own = self.fills.recorded()?.net_qty;
+        let mut own = self.fills.recorded()?.net_qty;
+        for (symbol, shares) in &synced.unrecorded {
+            *own.entry(symbol.clone()).or_default() += *shares;
+        }
         let shared = Shared {
             equity,
             stop_file,
@@ -340,6 +365,7 @@ impl Tick<'_> {
                 && !stop_file,
             next_close: clock.next_close.map(|t| t.with_timezone(&Utc)),
             clock_read,
+            close_unknown: close_unknown(&clock),
         };
 
         let mut parts = Vec::new();
@@ -529,6 +555,27 @@ impl Tick<'_> {
             })?;
             return Ok(format!("{name} hold"));
         };
+        let tf = self.config.bot.timeframe;
+        // What caused the order: the bar it was decided on, or, for a rule that decides on the
+        // latest trade (`threshold`), this tick's minute. Keyed on a bar, a re-entry decided on
+        // a new trade while IEX sends no new bar would reuse the first entry's id: Alpaca
+        // refuses it as a duplicate and the new order is never sent.
+        let tick_minute = bars::floor_to(self.now, tf) - tf.duration();
+        let key_time = match bar_time {
+            Some(t) if symbol.strategy.bars_needed() > 0 => t,
+            _ => tick_minute,
+        };
+        let client_id = ClientOrderId::decision(name, tf, key_time, symbol.strategy.tag(), side)
+            .map_err(id_refused)?;
+        if let Some(leg) = self
+            .pending_leg(name)
+            .filter(|l| l.close_client_order_id == client_id)
+        {
+            // The same decision seen again (a second tick on the same bar): its close is sent,
+            // so the position already counts as flat and the decision would read as a fresh
+            // opening with the close's own id. The leg goes on waiting for its close instead.
+            return self.open_leg(symbol, market, shared, trade, leg);
+        }
         if let Some(old) = self.take_pending_leg(name) {
             log::info!(
                 "{name}: a new {side} signal replaces the reversal leg {} still waiting",
@@ -546,10 +593,6 @@ impl Tick<'_> {
         )
         .unwrap_or_default();
         let legs = legs::split(side, effective, entry, symbol.strategy.allows_short());
-        let tf = self.config.bot.timeframe;
-        let key_time = bar_time.unwrap_or_else(|| bars::floor_to(self.now, tf) - tf.duration());
-        let client_id = ClientOrderId::decision(name, tf, key_time, symbol.strategy.tag(), side)
-            .map_err(id_refused)?;
         let (qty, open_after) = match (legs.close, legs.open) {
             (Some(close), open) => (close, open),
             (None, open) => (open.unwrap_or_default(), None),
@@ -624,7 +667,7 @@ impl Tick<'_> {
                 "reversal dropped: its open leg was decided on {} and not sent that day",
                 leg.day
             ))
-        } else if market.working() {
+        } else if market.own_working() {
             return self.hold_row(
                 symbol,
                 market,
@@ -711,7 +754,7 @@ impl Tick<'_> {
         let name = symbol.name.as_str();
         self.take_pending_leg(name);
         let effective = market.effective(self.config.risk.shared_account);
-        if market.working() {
+        if market.own_working() {
             return self.hold_row(
                 symbol,
                 market,
@@ -727,9 +770,18 @@ impl Tick<'_> {
             Side::Buy
         };
         let day = self.now.with_timezone(&New_York).date_naive();
-        let client_id =
-            ClientOrderId::daily_loss_flatten(name, self.config.bot.timeframe, day, side)
-                .map_err(id_refused)?;
+        let first = ClientOrderId::daily_loss_flatten(name, self.config.bot.timeframe, day, side)
+            .map_err(id_refused)?;
+        // Once per day, unless the day's flatten ended unfilled (canceled in the app, rejected
+        // after acceptance): then the next attempt, with its own id. A filled one is never
+        // retried: a position that lags behind its fill must not be sold twice.
+        let ended_unfilled = self.fills.recorded()?.ended_unfilled;
+        let mut client_id = first.clone();
+        let mut attempt = 1;
+        while ended_unfilled.contains(client_id.as_str()) {
+            attempt += 1;
+            client_id = ClientOrderId::flatten_retry(&first, attempt).map_err(id_refused)?;
+        }
         let plan = Planned {
             side,
             qty: effective.abs(),
@@ -837,6 +889,9 @@ impl Tick<'_> {
                 market.broker, market.own
             ));
         }
+        if let Some(why) = &shared.close_unknown {
+            return Some(why.clone());
+        }
         let opposite_open = match plan.side {
             Side::Buy => market.any_open_sell,
             Side::Sell => market.any_open_buy,
@@ -871,7 +926,7 @@ impl Tick<'_> {
             match self.desk.place(&mut self.state, self.now, request, price)? {
                 Placed::Accepted { already: true, .. } => ("already placed".into(), Sent::Accepted),
                 Placed::Accepted { order, .. } => {
-                    self.state.risk.orders_today += 1;
+                    // `orders_today` is counted by the desk, with the intent.
                     self.state.ops.orders_submitted += 1;
                     (order.status.to_string(), Sent::Accepted)
                 }
@@ -937,6 +992,23 @@ impl Tick<'_> {
             reason.to_string(),
         ]
     }
+}
+
+/// Why an open market's close is not known well enough for the close-margin guard: no
+/// `next_close` (alpaca-py refuses such a clock), or one further off than a session lasts (a
+/// stale `is_open` after the bell comes with tomorrow's close). Either way a market order now
+/// could reach Alpaca after the bell and be queued for the next open.
+fn close_unknown(clock: &Clock) -> Option<String> {
+    let to_close = clock.next_close.map(|c| c - clock.timestamp);
+    if !clock.is_open || to_close.is_some_and(|left| left <= MAX_SESSION) {
+        return None;
+    }
+    Some(format!(
+        "the broker's clock says the market is open but its next_close is {}: the time to the close is unknown",
+        clock
+            .next_close
+            .map_or("missing".to_string(), |c| c.to_rfc3339())
+    ))
 }
 
 fn amount(v: &Option<String>) -> f64 {
