@@ -139,7 +139,7 @@ pub fn run_with(
     // that threw the leg away would silently turn the reversal into a plain exit.
     let waiting_legs = tick.state.pending_legs.clone();
     let outcome = tick.run();
-    if args.dry_run {
+    if dry_run {
         tick.state.pending_legs = waiting_legs;
     }
     let alerts = std::mem::take(&mut tick.alerts);
