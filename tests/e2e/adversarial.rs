@@ -3,37 +3,16 @@
 
 use crate::check;
 use crate::fake_alpaca::Fault;
-use crate::harness::{Bot, SYMBOLS};
+use crate::harness::{reversing_symbols, Bot};
 use chrono::Duration;
 
 const CROSS_DOWN: [f64; 5] = [1.0, 2.0, 3.0, 3.0, 0.0];
 const CROSS_UP: [f64; 5] = [5.0, 4.0, 3.0, 3.0, 6.0];
 const FLAT: [f64; 5] = [3.0; 5];
 
-fn reversing() -> String {
-    SYMBOLS.replace("slow = 3 }", "slow = 3, allow_short = true }")
-}
-
-fn with_risk(bot: &Bot, lines: &str) {
-    let config = std::fs::read_to_string(bot.config_path()).unwrap();
-    std::fs::write(bot.config_path(), format!("{config}\n[risk]\n{lines}\n")).unwrap();
-}
-
-fn posted(bot: &Bot) -> Vec<serde_json::Value> {
-    bot.fake
-        .requests()
-        .iter()
-        .filter(|r| r.method == "POST")
-        .filter_map(|r| r.json())
-        .collect()
-}
-
-/// A person previews with `tick --dry-run` while a reversal's open leg waits: the dry run
-/// "sent" the leg (in words) and saved the state without it, so the real tick after it never
-/// opened the short: the reversal silently became a plain exit.
 #[test]
 fn a_dry_run_does_not_throw_away_the_waiting_open_leg_of_a_reversal() {
-    let bot = Bot::with_symbols(&reversing());
+    let bot = Bot::with_symbols(&reversing_symbols());
     bot.fake.set_shorting(true);
     bot.bot_holds("TSLA", 2.0, 3.0);
     bot.set_closes("TSLA", &CROSS_DOWN);
@@ -63,7 +42,7 @@ fn a_dry_run_does_not_throw_away_the_waiting_open_leg_of_a_reversal() {
         run,
         run.code == 0 && run.stdout.contains("TSLA sell 2 -> new")
     );
-    let sent = posted(&bot);
+    let sent = bot.posted();
     assert_eq!(sent.len(), 2);
     assert_eq!(
         sent[1]["client_order_id"],
@@ -77,7 +56,7 @@ fn a_dry_run_does_not_throw_away_the_waiting_open_leg_of_a_reversal() {
 #[test]
 fn an_order_whose_reply_was_lost_counts_towards_max_orders_per_day() {
     let bot = Bot::new();
-    with_risk(&bot, "max_orders_per_day = 1");
+    bot.with_risk("max_orders_per_day = 1");
     bot.set_price("AAPL", 231.0);
     bot.fake
         .fail("POST", "/v2/orders", Fault::CommitThenDrop, 1);
@@ -108,7 +87,7 @@ fn an_order_whose_reply_was_lost_counts_towards_max_orders_per_day() {
 #[test]
 fn an_order_recovered_from_a_killed_tick_counts_towards_max_orders_per_day() {
     let bot = Bot::new();
-    with_risk(&bot, "max_orders_per_day = 1");
+    bot.with_risk("max_orders_per_day = 1");
     // A POST timeout longer than the reply's delay, so the kill lands while the tick waits.
     let config = std::fs::read_to_string(bot.config_path()).unwrap();
     std::fs::write(
@@ -238,7 +217,7 @@ fn a_threshold_reentry_while_bars_lag_is_a_new_order_not_the_old_one_already_pla
 #[test]
 fn a_flatten_that_was_canceled_is_sent_again() {
     let bot = Bot::new();
-    with_risk(&bot, "flatten_on_daily_loss = true");
+    bot.with_risk("flatten_on_daily_loss = true");
     bot.fake.set_account("94000", "94000", "94000");
     bot.bot_holds("TSLA", 2.0, 250.0);
     let run = bot.tick();
@@ -308,7 +287,7 @@ fn a_failing_look_up_of_one_symbols_intent_does_not_block_another_symbols_exit()
 /// the open leg was gone: the reversal silently became a plain exit.
 #[test]
 fn a_second_tick_in_the_same_minute_keeps_the_reversals_open_leg() {
-    let bot = Bot::with_symbols(&reversing());
+    let bot = Bot::with_symbols(&reversing_symbols());
     bot.fake.set_shorting(true);
     bot.bot_holds("TSLA", 2.0, 3.0);
     bot.set_closes("TSLA", &CROSS_DOWN);
@@ -331,7 +310,7 @@ fn a_second_tick_in_the_same_minute_keeps_the_reversals_open_leg() {
         run,
         run.code == 0 && run.stdout.contains("TSLA sell 2 -> new")
     );
-    let sent = posted(&bot);
+    let sent = bot.posted();
     assert_eq!(sent.len(), 2, "{sent:?}");
     assert_eq!(
         sent[1]["client_order_id"],
@@ -407,7 +386,7 @@ fn a_filled_order_whose_fill_activity_lags_is_not_bought_again_on_a_shared_accou
 #[test]
 fn a_flatten_on_a_shared_account_does_not_wait_for_the_persons_standing_order() {
     let bot = Bot::new();
-    with_risk(&bot, "shared_account = true\nflatten_on_daily_loss = true");
+    bot.with_risk("shared_account = true\nflatten_on_daily_loss = true");
     bot.fake.set_account("94000", "94000", "94000");
     bot.bot_holds("TSLA", 2.0, 250.0);
     // The person holds 10 more and has a limit sell working for them.
@@ -419,7 +398,7 @@ fn a_flatten_on_a_shared_account_does_not_wait_for_the_persons_standing_order() 
         run.code == 0 && run.stdout.contains("TSLA flatten sell 2 -> new")
     );
     assert_eq!(
-        posted(&bot).last().unwrap()["qty"],
+        bot.posted().last().unwrap()["qty"],
         "2",
         "the bot's 2, never the person's"
     );

@@ -27,6 +27,11 @@ qty = 2
 strategy = { kind = "sma_cross", fast = 2, slow = 3 }
 "#;
 
+/// The default symbols, TSLA's SMA cross made stop-and-reverse.
+pub fn reversing_symbols() -> String {
+    SYMBOLS.replace("slow = 3 }", "slow = 3, allow_short = true }")
+}
+
 pub struct Bot {
     pub dir: TempDir,
     /// The working directory the binary is started in: not the config's folder, as under cron.
@@ -105,6 +110,22 @@ impl Bot {
             );
             std::thread::sleep(std::time::Duration::from_millis(2));
         }
+    }
+
+    /// Append a `[risk]` section with these lines to the config.
+    pub fn with_risk(&self, lines: &str) {
+        let config = std::fs::read_to_string(self.config_path()).unwrap();
+        std::fs::write(self.config_path(), format!("{config}\n[risk]\n{lines}\n")).unwrap();
+    }
+
+    /// The JSON bodies of every order POST the fake received, in order.
+    pub fn posted(&self) -> Vec<serde_json::Value> {
+        self.fake
+            .requests()
+            .iter()
+            .filter(|r| r.method == "POST")
+            .filter_map(|r| r.json())
+            .collect()
     }
 
     /// Declare the account shared with manual trading, so that positions set on the fake

@@ -4,35 +4,16 @@
 
 use crate::check;
 use crate::fake_alpaca::Fault;
-use crate::harness::{open_now, Bot, SYMBOLS};
+use crate::harness::{open_now, reversing_symbols, Bot};
 use chrono::{Duration, TimeZone, Utc};
 
 const CROSS_DOWN: [f64; 5] = [1.0, 2.0, 3.0, 3.0, 0.0];
 const CROSS_UP: [f64; 5] = [5.0, 4.0, 3.0, 3.0, 6.0];
 const FLAT: [f64; 5] = [3.0; 5];
 
-/// The default symbols, TSLA's SMA cross made stop-and-reverse.
-fn reversing() -> String {
-    SYMBOLS.replace("slow = 3 }", "slow = 3, allow_short = true }")
-}
-
-fn with_risk(bot: &Bot, lines: &str) {
-    let config = std::fs::read_to_string(bot.config_path()).unwrap();
-    std::fs::write(bot.config_path(), format!("{config}\n[risk]\n{lines}\n")).unwrap();
-}
-
-fn posted(bot: &Bot) -> Vec<serde_json::Value> {
-    bot.fake
-        .requests()
-        .iter()
-        .filter(|r| r.method == "POST")
-        .filter_map(|r| r.json())
-        .collect()
-}
-
 #[test]
 fn a_stop_and_reverse_is_a_close_then_an_open_never_one_sell_of_twice_the_position() {
-    let bot = Bot::with_symbols(&reversing());
+    let bot = Bot::with_symbols(&reversing_symbols());
     bot.fake.set_shorting(true);
     bot.bot_holds("TSLA", 2.0, 3.0);
     bot.set_closes("TSLA", &CROSS_DOWN);
@@ -41,7 +22,7 @@ fn a_stop_and_reverse_is_a_close_then_an_open_never_one_sell_of_twice_the_positi
         run,
         run.code == 0 && run.stdout.contains("TSLA sell 2 -> new")
     );
-    let sent = posted(&bot);
+    let sent = bot.posted();
     assert_eq!(sent.len(), 1, "{sent:?}");
     assert_eq!(sent[0]["qty"], "2", "the close only: never 4 in one order");
     assert_eq!(
@@ -72,7 +53,7 @@ fn a_stop_and_reverse_is_a_close_then_an_open_never_one_sell_of_twice_the_positi
         run,
         run.code == 0 && run.stdout.contains("TSLA sell 2 -> new")
     );
-    let sent = posted(&bot);
+    let sent = bot.posted();
     assert_eq!(sent.len(), 2);
     assert_eq!(sent[1]["qty"], "2");
     assert_eq!(
@@ -89,7 +70,7 @@ fn a_stop_and_reverse_is_a_close_then_an_open_never_one_sell_of_twice_the_positi
 
 #[test]
 fn a_reversal_on_a_no_new_positions_day_closes_but_does_not_open() {
-    let bot = Bot::with_symbols(&reversing());
+    let bot = Bot::with_symbols(&reversing_symbols());
     bot.fake.set_shorting(true);
     // last_equity on the fake is 100011.10: 94000 is a 6% loss, over the 5% daily limit.
     bot.fake.set_account("94000", "94000", "94000");
@@ -113,9 +94,9 @@ fn a_reversal_on_a_no_new_positions_day_closes_but_does_not_open() {
 
 #[test]
 fn the_open_leg_of_a_reversal_meets_max_order_notional() {
-    let bot = Bot::with_symbols(&reversing());
+    let bot = Bot::with_symbols(&reversing_symbols());
     bot.fake.set_shorting(true);
-    with_risk(&bot, "max_order_notional = 5");
+    bot.with_risk("max_order_notional = 5");
     bot.bot_holds("TSLA", 2.0, 3.0);
     bot.set_closes("TSLA", &CROSS_DOWN);
     // The close is a reduction: no size limit applies to it.
@@ -137,7 +118,7 @@ fn the_open_leg_of_a_reversal_meets_max_order_notional() {
 #[test]
 fn daily_loss_flatten_sends_one_order_after_this_ticks_own_exit_and_ends_flat() {
     let bot = Bot::new();
-    with_risk(&bot, "flatten_on_daily_loss = true");
+    bot.with_risk("flatten_on_daily_loss = true");
     bot.fake.set_account("94000", "94000", "94000");
     // TSLA is long 2 and its strategy exits on this bar: the old tick sold 2 for the strategy,
     // then 2 more to flatten (from positions read before its own order): short 2.
@@ -148,7 +129,7 @@ fn daily_loss_flatten_sends_one_order_after_this_ticks_own_exit_and_ends_flat() 
         run,
         run.code == 0 && run.stdout.contains("TSLA flatten sell 2")
     );
-    let sent = posted(&bot);
+    let sent = bot.posted();
     assert_eq!(sent.len(), 1, "one closing order: {sent:?}");
     assert_eq!(sent[0]["qty"], "2");
     bot.fake.fill_open_orders(250.0);
@@ -297,12 +278,12 @@ fn an_exit_on_a_shared_account_sells_only_the_bots_shares() {
         run,
         run.code == 0 && run.stdout.contains("AAPL sell 2 -> new")
     );
-    assert_eq!(posted(&bot)[0]["qty"], "2", "never the person's 10");
+    assert_eq!(bot.posted()[0]["qty"], "2", "never the person's 10");
 }
 
 #[test]
 fn a_shared_account_never_opens_a_short_against_the_persons_shares() {
-    let bot = Bot::with_symbols(&reversing());
+    let bot = Bot::with_symbols(&reversing_symbols());
     bot.share_account();
     bot.fake.set_shorting(true);
     bot.fake.set_position("TSLA", 10.0, 3.0); // the person's, none of them the bot's
@@ -419,7 +400,7 @@ fn three_fills_of_a_tenth_are_exactly_the_three_tenths_sold_and_leave_the_bot_fl
         run,
         run.code == 0 && run.stdout.contains("AAPL sell 0.3 -> new")
     );
-    let sent = posted(&bot);
+    let sent = bot.posted();
     assert_eq!(sent.len(), 2);
     assert_eq!(sent[1]["qty"], "0.3", "exactly what the three fills bought");
     let sell = last_aapl_decision(&bot);
@@ -457,7 +438,7 @@ fn fills_of_a_tenth_and_two_tenths_agree_with_a_broker_position_of_three_tenths(
         run,
         run.code == 0 && run.stdout.contains("AAPL sell 0.3 -> new; 2 new fill(s)")
     );
-    assert_eq!(posted(&bot)[1]["qty"], "0.3");
+    assert_eq!(bot.posted()[1]["qty"], "0.3");
     let reconcile = bot.run(&["reconcile", "--since", "2026-11-01"]);
     check!(reconcile, reconcile.code == 0);
     bot.fake.fill_open_orders(219.0);
