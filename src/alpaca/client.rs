@@ -11,17 +11,17 @@
 //! POST is not sent unless its whole timeout fits before the deadline (see
 //! [`Alpaca::submit_order`]).
 
+use super::answers::{api_error, explain_subscription_refusal, parse};
+pub use super::requests::{BarsQuery, OrderRequest};
 use super::wire::{
-    self, Account, ApiError, BarsPage, Clock, FillActivity, LatestTrades, Order, Position,
-    SplitActivity,
+    self, Account, BarsPage, Clock, FillActivity, LatestTrades, Order, Position, SplitActivity,
 };
 use crate::config::{AlpacaConfig, Feed};
 use crate::credentials::Credentials;
-use crate::domain::{Bar, ClientOrderId, Qty, Side, Timeframe};
+use crate::domain::Bar;
 use crate::error::{Error, Result};
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::de::DeserializeOwned;
-use serde::Serialize;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 use ureq::Agent;
@@ -41,50 +41,6 @@ pub struct Alpaca {
     timeout: Duration,
     /// No request or wait goes past this instant (`None`: commands without a deadline).
     deadline: Option<Instant>,
-}
-
-/// A multi-symbol bars request; pages are followed to the end.
-#[derive(Debug, Clone)]
-pub struct BarsQuery<'a> {
-    pub symbols: &'a [&'a str],
-    pub timeframe: Timeframe,
-    pub start: DateTime<Utc>,
-    pub end: Option<DateTime<Utc>>,
-    pub adjustment: &'a str,
-    pub feed: Feed,
-    /// A bound on pages, to protect the rate limit from a runaway loop.
-    pub max_pages: usize,
-}
-
-/// A market day order for whole or fractional shares.
-#[derive(Debug, Clone, Serialize)]
-pub struct OrderRequest {
-    pub symbol: String,
-    /// Serialized as Alpaca's decimal string: `2`, `0.5`, `1.123456789`.
-    pub qty: Qty,
-    pub side: &'static str,
-    #[serde(rename = "type")]
-    pub order_type: &'static str,
-    pub time_in_force: &'static str,
-    pub client_order_id: ClientOrderId,
-}
-
-impl OrderRequest {
-    pub fn market_day(
-        symbol: &str,
-        side: Side,
-        qty: Qty,
-        client_order_id: &ClientOrderId,
-    ) -> OrderRequest {
-        OrderRequest {
-            symbol: symbol.to_string(),
-            qty,
-            side: side.as_str(),
-            order_type: "market",
-            time_in_force: "day",
-            client_order_id: client_order_id.clone(),
-        }
-    }
 }
 
 /// How one HTTP attempt ended.
@@ -489,94 +445,6 @@ impl Alpaca {
     }
 }
 
-/// Alpaca's free plan refuses SIP data from the last 15 minutes: 403 "subscription does not
-/// permit querying recent SIP data" today, 422 "end is too late for subscription" or "...
-/// from the past 15 minutes" in older wordings. Say what to change instead.
-fn explain_subscription_refusal(e: Error) -> Error {
-    match &e {
-        Error::Api {
-            status: 403 | 422,
-            message,
-            ..
-        } => {
-            let m = message.to_ascii_lowercase();
-            let refused = m.contains("subscription")
-                && (m.contains("sip") || m.contains("15 minutes") || m.contains("too late"));
-            if refused {
-                return Error::Refused(format!(
-                    "Alpaca refused recent SIP data (\"{message}\"): your market-data plan does not include \
-                     the last 15 minutes of SIP. Use feed = \"iex\" (or --feed iex), or keep sip with \
-                     subscription = \"free\" in [alpaca] so that requests stop 15 minutes ago"
-                ));
-            }
-            e
-        }
-        _ => e,
-    }
-}
-
-fn parse<T: DeserializeOwned>(endpoint: &str, body: &str) -> Result<T> {
-    serde_json::from_str(body).map_err(|e| Error::BadResponse {
-        endpoint: endpoint.to_string(),
-        detail: format!("{e} (body starts: {})", snippet(body)),
-    })
-}
-
-/// Turn an error status and body into an [`Error`]: JSON `{code, message}` when Alpaca sent
-/// it, else the start of whatever came back (gateways send HTML).
-pub(crate) fn api_error(endpoint: &str, status: u16, body: &str) -> Error {
-    let (code, message) = match serde_json::from_str::<ApiError>(body) {
-        Ok(ApiError {
-            code,
-            message: Some(m),
-        }) => (code, m),
-        _ if body.trim_start().starts_with('<') => {
-            (None, format!("an HTML error page ({})", html_title(body)))
-        }
-        _ if body.trim().is_empty() => (None, "empty body".to_string()),
-        _ => (None, snippet(body)),
-    };
-    let forbidden = status == 403
-        && code.is_none()
-        && message
-            .trim_end_matches('.')
-            .eq_ignore_ascii_case("forbidden");
-    if status == 401 || forbidden {
-        return Error::Auth {
-            endpoint: endpoint.to_string(),
-            status,
-            message,
-        };
-    }
-    Error::Api {
-        endpoint: endpoint.to_string(),
-        status,
-        code,
-        message,
-    }
-}
-
-fn html_title(body: &str) -> String {
-    let lower = body.to_ascii_lowercase();
-    match (lower.find("<title>"), lower.find("</title>")) {
-        (Some(a), Some(b)) if b > a + 7 => body[a + 7..b].trim().to_string(),
-        _ => "no title".to_string(),
-    }
-}
-
-fn snippet(body: &str) -> String {
-    let flat: String = body
-        .chars()
-        .take(160)
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect();
-    if body.chars().count() > 160 {
-        format!("{flat}…")
-    } else {
-        flat
-    }
-}
-
 fn rfc3339(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Secs, true)
 }
@@ -587,6 +455,7 @@ mod tests {
 
     use crate::config::{RecentSip, Subscription};
     use crate::credentials::Secret;
+    use crate::domain::{ClientOrderId, Qty, Side};
     use std::net::TcpListener;
 
     /// A client for a local port that accepts connections but never answers, and a listener
@@ -645,71 +514,5 @@ mod tests {
             listener.accept().is_err(),
             "a GET past the deadline is not sent"
         );
-    }
-
-    #[test]
-    fn quantities_format_like_alpaca_expects() {
-        let id: ClientOrderId = "pb-AAPL-1Min-20261124T1529-thr-buy".parse().unwrap();
-        for (text, sent) in [
-            ("1", "1"),
-            ("12", "12"),
-            ("0.50", "0.5"),
-            ("1.123456789", "1.123456789"),
-        ] {
-            let qty = Qty::parse(text).unwrap();
-            let order = OrderRequest::market_day("AAPL", Side::Buy, qty, &id);
-            let json: serde_json::Value = serde_json::to_value(&order).unwrap();
-            assert_eq!(json["qty"], sent, "a string, as Alpaca documents it");
-            assert_eq!(
-                json["client_order_id"],
-                "pb-AAPL-1Min-20261124T1529-thr-buy"
-            );
-        }
-    }
-
-    #[test]
-    fn error_bodies_are_classified() {
-        let e = api_error("GET /v2/account", 403, r#"{"message":"forbidden."}"#);
-        assert!(matches!(e, Error::Auth { status: 403, .. }), "{e:?}");
-        let e = api_error(
-            "GET /v2/account",
-            401,
-            r#"{"code":40110000,"message":"request is not authorized"}"#,
-        );
-        assert!(matches!(e, Error::Auth { status: 401, .. }));
-        let e = api_error(
-            "POST /v2/orders",
-            403,
-            r#"{"code":40310000,"message":"insufficient buying power","buying_power":"1"}"#,
-        );
-        assert!(matches!(
-            e,
-            Error::Api {
-                status: 403,
-                code: Some(40310000),
-                ..
-            }
-        ));
-        let e = api_error(
-            "GET /v2/clock",
-            502,
-            "<html><head><title>502 Bad Gateway</title></head></html>",
-        );
-        assert_eq!(
-            e.to_string(),
-            "Alpaca answered 502 on GET /v2/clock: an HTML error page (502 Bad Gateway)"
-        );
-        let e = api_error(
-            "GET /v2/orders:by_client_order_id",
-            404,
-            r#"{"code":40410000,"message":"order not found"}"#,
-        );
-        assert!(e.is_not_found());
-        let e = api_error(
-            "GET /v2/nope",
-            404,
-            r#"{"code":40410000,"message":"endpoint not found"}"#,
-        );
-        assert!(!e.is_not_found());
     }
 }

@@ -2,7 +2,7 @@
 //! client makes of Alpaca's own answers.
 
 use super::*;
-use crate::alpaca::client::api_error;
+use crate::alpaca::api_error;
 use crate::domain::{ClientOrderId, Qty};
 use chrono::{NaiveDate, TimeZone};
 
