@@ -192,6 +192,9 @@ struct Shared {
     clock_read: Instant,
     /// Why the close-margin guard cannot be evaluated, when it cannot: every order is refused.
     close_unknown: Option<String>,
+    /// Client ids of the bot's orders that ended unfilled (fills.csv, read once per tick): a
+    /// flatten among them is sent again under its next id.
+    flattens_ended_unfilled: std::collections::HashSet<String>,
 }
 
 impl Tick<'_> {
@@ -250,7 +253,13 @@ impl Tick<'_> {
         }
         self.state.ops.fills += synced.new_fills.len() as u64;
 
-        let equity = amount(&account.equity);
+        // Checked by the client already: an account without equity never gets this far.
+        let equity = account
+            .checked_equity()
+            .map_err(|detail| Error::BadResponse {
+                endpoint: "GET /v2/account".into(),
+                detail,
+            })?;
         let day_start = account.last_equity.as_deref().and_then(|e| e.parse().ok());
         for tripped in
             self.state
@@ -260,7 +269,7 @@ impl Tick<'_> {
             log::warn!("{tripped}");
             self.alerts.push(tripped);
         }
-        self.state.ops.equity = Some(equity).filter(|e| e.is_finite());
+        self.state.ops.equity = Some(equity);
         self.state.ops.cash = account.cash.as_deref().and_then(|c| c.parse().ok());
         self.state.ops.positions = self
             .config
@@ -280,7 +289,8 @@ impl Tick<'_> {
                 self.config.bot.data_dir.join("STOP").display()
             );
         }
-        let mut own = self.fills.recorded()?.net_qty;
+        let recorded = self.fills.recorded()?;
+        let mut own = recorded.net_qty;
         for (symbol, shares) in &synced.unrecorded {
             *own.entry(symbol.clone()).or_default() += *shares;
         }
@@ -293,6 +303,7 @@ impl Tick<'_> {
             next_close: clock.next_close.map(|t| t.with_timezone(&Utc)),
             clock_read,
             close_unknown: close_unknown(&clock),
+            flattens_ended_unfilled: recorded.ended_unfilled,
         };
 
         let mut parts = Vec::new();
@@ -437,10 +448,4 @@ fn close_unknown(clock: &Clock) -> Option<String> {
             .next_close
             .map_or("missing".to_string(), |c| c.to_rfc3339())
     ))
-}
-
-fn amount(v: &Option<String>) -> f64 {
-    v.as_deref()
-        .and_then(|s| s.trim().parse().ok())
-        .unwrap_or(f64::NAN)
 }

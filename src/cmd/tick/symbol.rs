@@ -330,10 +330,9 @@ impl Tick<'_> {
         // Once per day, unless the day's flatten ended unfilled (canceled in the app, rejected
         // after acceptance): then the next attempt, with its own id. A filled one is never
         // retried: a position that lags behind its fill must not be sold twice.
-        let ended_unfilled = self.fills.recorded()?.ended_unfilled;
         let mut client_id = first.clone();
         let mut attempt = 1;
-        while ended_unfilled.contains(client_id.as_str()) {
+        while shared.flattens_ended_unfilled.contains(client_id.as_str()) {
             attempt += 1;
             client_id = ClientOrderId::flatten_retry(&first, attempt).map_err(id_refused)?;
         }
