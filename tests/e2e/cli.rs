@@ -137,26 +137,12 @@ pub fn run_stdout_closed(bot: &Bot, args: &[&str]) -> crate::harness::Run {
     let (read_end, write_end) =
         unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
     drop(read_end);
-    let config = bot.config_path();
-    let mut full = vec!["--config", config.to_str().unwrap()];
-    full.extend_from_slice(args);
-    let out = std::process::Command::new(crate::harness::BIN)
-        .args(&full)
-        .current_dir(bot.cwd.path())
-        .env_clear()
-        .env("ALPACA_KEY", KEY_ID)
-        .env("ALPACA_SECRET", SECRET)
-        .stdout(std::process::Stdio::from(write_end))
-        .output()
-        .unwrap();
-    let run = crate::harness::Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        args: full.iter().map(|s| s.to_string()).collect(),
-    };
-    bot.assert_no_secret(&run);
-    run
+    bot.run_as(
+        &bot.config_path(),
+        args,
+        &[("ALPACA_KEY", KEY_ID), ("ALPACA_SECRET", SECRET)],
+        Some(std::process::Stdio::from(write_end)),
+    )
 }
 
 /// Exit 0 and nothing on stderr about the pipe: no panic (exit 101), no "Broken pipe", no

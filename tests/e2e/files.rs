@@ -222,24 +222,11 @@ fn leftover_state_temp_files_of_a_killed_tick_are_removed() {
 
 /// Run the binary with another config file.
 fn run_with(bot: &Bot, config: &std::path::Path, args: &[&str]) -> crate::harness::Run {
-    let mut full = vec!["--config", config.to_str().unwrap()];
-    full.extend_from_slice(args);
-    let out = std::process::Command::new(crate::harness::BIN)
-        .args(&full)
-        .current_dir(bot.cwd.path())
-        .env_clear()
-        .env("ALPACA_KEY", crate::fake_alpaca::KEY_ID)
-        .env("ALPACA_SECRET", crate::fake_alpaca::SECRET)
-        .output()
-        .unwrap();
-    let run = crate::harness::Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        args: full.iter().map(|s| s.to_string()).collect(),
-    };
-    bot.assert_no_secret(&run);
-    run
+    let keys = [
+        ("ALPACA_KEY", crate::fake_alpaca::KEY_ID),
+        ("ALPACA_SECRET", crate::fake_alpaca::SECRET),
+    ];
+    bot.run_as(config, args, &keys, None)
 }
 
 #[test]

@@ -279,13 +279,28 @@ impl Bot {
 
     /// Run with exactly these environment variables (plus the config path).
     pub fn run_env(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
-        let config = self.config_path();
+        self.run_as(&self.config_path(), args, env, None)
+    }
+
+    /// The binary with `config`, these arguments and exactly this environment, started in the
+    /// bot's working folder; stdout captured unless `stdout` is given. Every stream is checked
+    /// for the keys.
+    pub fn run_as(
+        &self,
+        config: &Path,
+        args: &[&str],
+        env: &[(&str, &str)],
+        stdout: Option<std::process::Stdio>,
+    ) -> Run {
         let mut full = vec!["--config", config.to_str().unwrap()];
         full.extend_from_slice(args);
         let mut cmd = Command::new(BIN);
         cmd.args(&full).current_dir(self.cwd.path()).env_clear();
         for (k, v) in env {
             cmd.env(k, v);
+        }
+        if let Some(stdout) = stdout {
+            cmd.stdout(stdout);
         }
         let out: Output = cmd.output().unwrap();
         let run = Run {
