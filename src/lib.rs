@@ -31,6 +31,7 @@ pub mod model;
 pub mod ops;
 pub mod orders;
 pub mod out;
+pub mod plan;
 pub mod qty;
 pub mod report;
 pub mod risk;

@@ -261,6 +261,24 @@ pub struct Context<'a> {
     pub secs_to_close: Option<i64>,
 }
 
+/// The close-margin guard alone: no market order when the session closes in less than
+/// `close_margin` (it could reach Alpaca after the bell and be queued for the next open). Part
+/// of [`check`]; the tick calls it again just before each order, `secs_to_close` measured then.
+/// `None` (unknown, as in a backtest) passes.
+pub fn check_close_margin(limits: &Limits, secs_to_close: Option<i64>) -> Result<(), Refusal> {
+    let Some(secs_left) = secs_to_close else {
+        return Ok(());
+    };
+    let margin_secs = limits.close_margin.as_secs();
+    if secs_left < margin_secs as i64 {
+        return Err(Refusal::NearClose {
+            secs_left,
+            margin_secs,
+        });
+    }
+    Ok(())
+}
+
 /// The first guard that refuses the order, if any.
 ///
 /// Every order: kill switch, drawdown halt, a positive size, the close margin, the price age.
@@ -278,15 +296,7 @@ pub fn check(order: &Proposed, cx: &Context<'_>) -> Result<(), Refusal> {
     if !order.qty.is_positive() {
         return Err(Refusal::ZeroSize);
     }
-    if let Some(secs_left) = cx.secs_to_close {
-        let margin_secs = cfg.close_margin.as_secs();
-        if secs_left < margin_secs as i64 {
-            return Err(Refusal::NearClose {
-                secs_left,
-                margin_secs,
-            });
-        }
-    }
+    check_close_margin(cfg, cx.secs_to_close)?;
     if cx.price_age_secs > cfg.max_price_age_secs as i64 {
         return Err(Refusal::StalePrice {
             age_secs: cx.price_age_secs,

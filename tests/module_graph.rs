@@ -41,3 +41,11 @@ fn the_core_imports_neither_config_nor_model_loading() {
     assert_eq!(imports_of("model", "config"), none);
     assert_eq!(imports_of("risk.rs", "config"), none);
 }
+
+#[test]
+fn the_ticks_plan_is_pure_it_talks_to_no_broker_and_reads_no_config() {
+    let none = Vec::<String>::new();
+    for shell in ["config", "alpaca", "broker", "cmd", "orders", "fills"] {
+        assert_eq!(imports_of("plan", shell), none, "plan imports {shell}");
+    }
+}

@@ -75,6 +75,18 @@ pub struct SymbolConfig {
     pub strategy: Strategy,
 }
 
+impl SymbolConfig {
+    /// What the tick's plan needs of this symbol.
+    pub fn rules(&self) -> crate::plan::Rules<'_> {
+        crate::plan::Rules {
+            name: &self.name,
+            strategy: &self.strategy,
+            sizing: self.sizing,
+            fractional: self.fractional,
+        }
+    }
+}
+
 /// `[risk]`: the guards' numbers ([`Limits`], built here and only here) and the two switches
 /// that are the tick's policy rather than a guard's limit.
 #[derive(Debug, Clone, PartialEq)]

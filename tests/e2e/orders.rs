@@ -452,3 +452,62 @@ fn fills_of_a_tenth_and_two_tenths_agree_with_a_broker_position_of_three_tenths(
     let reconcile = bot.run(&["reconcile", "--since", "2026-11-01"]);
     check!(reconcile, reconcile.code == 0);
 }
+
+#[test]
+fn a_reversal_whose_close_fills_at_once_sends_its_open_leg_in_the_same_tick() {
+    let bot = Bot::with_symbols(&reversing_symbols());
+    bot.fake.set_shorting(true);
+    bot.fake.fill_market_orders_on_submit(true);
+    bot.bot_holds("TSLA", 2.0, 3.0);
+    bot.set_closes("TSLA", &CROSS_DOWN);
+    let run = bot.tick();
+    check!(
+        run,
+        run.code == 0
+            && run
+                .stdout
+                .contains("TSLA sell 2 -> filled; TSLA sell 2 -> filled")
+    );
+    let sent = bot.posted();
+    assert_eq!(sent.len(), 2, "{sent:?}");
+    let ids: Vec<&str> = sent
+        .iter()
+        .map(|o| o["client_order_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        ids,
+        [
+            "pb-TSLA-1Min-20261124T1529-sma-sell",
+            "pb-TSLA-1Min-20261124T1529-sma-sell-open"
+        ],
+        "the close first, then the open leg under its own id"
+    );
+    assert!(sent.iter().all(|o| o["qty"] == "2"), "never 4 in one order");
+    assert!(bot.state()["pending_legs"].as_array().unwrap().is_empty());
+    let tsla = bot.broker_json("/v2/positions/TSLA");
+    assert_eq!(tsla["qty"], "-2", "short 2 after the reversal: {tsla}");
+    // Orders today: both legs counted, as each had its intent.
+    assert_eq!(bot.state()["risk"]["orders_today"], 2);
+
+    // Seen again on the next minute with the same bars: nothing more is sent.
+    bot.next_minute(1, 225.0, &FLAT);
+    check!(bot.tick(), bot.posts() == 2);
+}
+
+#[test]
+fn the_open_leg_checked_for_the_same_tick_still_meets_the_order_count() {
+    let bot = Bot::with_symbols(&reversing_symbols());
+    bot.with_risk("max_orders_per_day = 1");
+    bot.fake.set_shorting(true);
+    bot.fake.fill_market_orders_on_submit(true);
+    bot.bot_holds("TSLA", 2.0, 3.0);
+    bot.set_closes("TSLA", &CROSS_DOWN);
+    let run = bot.tick();
+    check!(run, run.code == 0 && bot.posts() == 1);
+    assert_eq!(bot.posted()[0]["qty"], "2");
+    let last = bot.ledger("decisions.csv").pop().unwrap();
+    assert_eq!(last["action"], "refused", "{last:?}");
+    assert!(last["reason"].contains("max_orders_per_day"), "{last:?}");
+    let flat = bot.broker_json("/v2/positions/TSLA");
+    assert_eq!(flat["code"], 40410000, "closed, not reversed: {flat}");
+}

@@ -227,6 +227,15 @@ impl FakeAlpaca {
         self.st().shorting = on;
     }
 
+    /// Market orders fill in full at the symbol's latest trade as they are accepted, so the
+    /// POST answer (the order object as it stands, alpaca-api.md §2.6) already says `filled`.
+    /// Alpaca's answer is typically `accepted`/`new`/`pending_new`, the fill coming later
+    /// (§2.5, alpacahq/Alpaca-API#107), which is the default here; this is the rarer race, and
+    /// what the simulated broker answers when an order fills at the bar opening now.
+    pub fn fill_market_orders_on_submit(&self, on: bool) {
+        self.st().fill_on_submit = on;
+    }
+
     /// Fractional/notional orders on a non-fractionable symbol -> 422. Default: all fractionable.
     pub fn set_fractionable(&self, symbol: &str, on: bool) {
         let mut st = self.st();
@@ -1059,6 +1068,7 @@ struct State {
     equity: f64,
     account_status: String,
     shorting: bool,
+    fill_on_submit: bool,
     non_fractionable: HashSet<String>,
     max_page: usize,
     short_every: usize,
@@ -1090,6 +1100,7 @@ impl State {
             equity: 100_000.0,
             account_status: "ACTIVE".into(),
             shorting: true,
+            fill_on_submit: false,
             salt,
             ..State::default()
         }
@@ -1341,10 +1352,16 @@ impl State {
             return Err(err(400, 40010000, "request body format is invalid"));
         };
         let o = self.new_order(&b)?;
-        let v = o.json();
         self.client_ids.insert(o.cid.clone());
         self.orders.push(o);
-        Ok(Reply::json(200, v))
+        let at = self.orders.len() - 1;
+        let price = self.price(&self.orders[at].symbol);
+        if let Some(price) =
+            price.filter(|_| self.fill_on_submit && self.orders[at].kind == "market")
+        {
+            self.fill(at, f64::INFINITY, price);
+        }
+        Ok(Reply::json(200, self.orders[at].json()))
     }
 
     fn new_order(&mut self, b: &Map<String, Value>) -> Result<Order, Reply> {

@@ -6,7 +6,7 @@ use crate::config::Config;
 use crate::domain::{Bar, Timeframe};
 use crate::error::Result;
 use crate::store::bar_cache::{self, Adjustment, BarCache};
-use chrono::{DateTime, Datelike, Duration, Utc};
+use chrono::{DateTime, Duration, Utc};
 use std::collections::HashMap;
 
 /// Bars younger than this past their close may still be revised by Alpaca, so they are used
@@ -112,32 +112,6 @@ fn top_up(
     Ok(bars[skip..].to_vec())
 }
 
-/// Closed bars missing between the latest one held and the one that should exist now;
-/// `None` with no bars at all. Intraday: whole timeframes between the latest bar and the bar
-/// that closed at the last boundary. Daily: weekdays between the latest bar's New York date and
-/// today's (a holiday counts as one missing bar, which the default allowance absorbs).
-pub(super) fn missing_bars(
-    last: Option<DateTime<Utc>>,
-    now: DateTime<Utc>,
-    tf: Timeframe,
-) -> Option<u32> {
-    let last = last?;
-    if tf == Timeframe::Day1 {
-        let ny = |t: DateTime<Utc>| t.with_timezone(&chrono_tz::America::New_York).date_naive();
-        let (from, today) = (ny(last), ny(now));
-        let missing = from
-            .iter_days()
-            .skip(1)
-            .take_while(|d| *d < today)
-            .filter(|d| d.weekday().num_days_from_monday() < 5)
-            .count();
-        return Some(u32::try_from(missing).unwrap_or(u32::MAX));
-    }
-    let expected = floor_to(now, tf) - tf.duration();
-    let behind = (expected - last).num_seconds().max(0) / tf.duration().num_seconds();
-    Some(u32::try_from(behind).unwrap_or(u32::MAX))
-}
-
 /// How far back to fetch when the cache holds fewer than `history` bars. Generous, because
 /// IEX minute bars have gaps and nights and weekends have none.
 fn lookback(tf: Timeframe, history: usize) -> Duration {
@@ -148,15 +122,10 @@ fn lookback(tf: Timeframe, history: usize) -> Duration {
     }
 }
 
-pub(super) fn floor_to(t: DateTime<Utc>, tf: Timeframe) -> DateTime<Utc> {
-    let step = tf.duration().num_seconds();
-    let secs = t.timestamp().div_euclid(step) * step;
-    DateTime::from_timestamp(secs, 0).unwrap_or(t)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::plan::{floor_to, missing_bars};
     use chrono::TimeZone;
 
     #[test]

@@ -12,7 +12,7 @@ mod rows;
 mod symbol;
 
 use rows::Decided;
-use symbol::Market;
+use symbol::CloseClock;
 
 use crate::alpaca::wire::{Clock, Order};
 use crate::alpaca::Alpaca;
@@ -25,6 +25,7 @@ use crate::domain::{Qty, Side, Signal};
 use crate::error::{Error, Result};
 use crate::fills::{self, Fills};
 use crate::orders::Desk;
+use crate::plan::{self, LastTrade, Market, Snapshot};
 use crate::store::bar_cache::BarCache;
 use crate::store::ledger::{self, time_cell, Ledger};
 use crate::store::{State, TickLock};
@@ -138,14 +139,7 @@ pub fn run_with(
         unknown_outcomes: 0,
         alerts: Vec::new(),
     };
-    // A dry run decides on the waiting reversal legs as a real tick would (it may "send" one
-    // or drop one), but the real tick after it must still find them as they were: a preview
-    // that threw the leg away would silently turn the reversal into a plain exit.
-    let waiting_legs = tick.state.pending_legs.clone();
     let outcome = tick.run();
-    if dry_run {
-        tick.state.pending_legs = waiting_legs;
-    }
     let alerts = std::mem::take(&mut tick.alerts);
     outcome::record(config, &mut tick.state, tick.now, outcome.as_ref(), alerts);
     let saved = tick.state.save(data_dir);
@@ -177,24 +171,6 @@ struct Tick<'a> {
     unknown_outcomes: usize,
     /// Messages for the webhook: fills, guards tripped, missed ticks.
     alerts: Vec<String>,
-}
-
-/// Facts shared by every symbol's decision in this tick.
-struct Shared {
-    equity: f64,
-    stop_file: bool,
-    /// The daily loss limit is hit and `flatten_on_daily_loss` is on: every symbol's one order
-    /// this tick is the one that closes it.
-    flatten: bool,
-    /// The session's close by the broker's clock, and when (local monotonic time) the clock was
-    /// read: the time left is re-measured before every order.
-    next_close: Option<DateTime<Utc>>,
-    clock_read: Instant,
-    /// Why the close-margin guard cannot be evaluated, when it cannot: every order is refused.
-    close_unknown: Option<String>,
-    /// Client ids of the bot's orders that ended unfilled (fills.csv, read once per tick): a
-    /// flatten among them is sent again under its next id.
-    flattens_ended_unfilled: std::collections::HashSet<String>,
 }
 
 impl Tick<'_> {
@@ -294,40 +270,64 @@ impl Tick<'_> {
         for (symbol, shares) in &synced.unrecorded {
             *own.entry(symbol.clone()).or_default() += *shares;
         }
-        let shared = Shared {
+        let snapshot = Snapshot {
+            now: self.now,
+            timeframe: self.config.bot.timeframe,
+            feed: self.config.alpaca.feed.as_str(),
+            shared_account: self.config.risk.shared_account,
             equity,
             stop_file,
             flatten: self.state.risk.daily_loss_hit
                 && self.config.risk.flatten_on_daily_loss
                 && !stop_file,
             next_close: clock.next_close.map(|t| t.with_timezone(&Utc)),
-            clock_read,
             close_unknown: close_unknown(&clock),
             flattens_ended_unfilled: recorded.ended_unfilled,
+            symbols: self
+                .config
+                .symbols
+                .iter()
+                .map(|symbol| {
+                    let name = symbol.name.as_str();
+                    let open = |side: Side, any: bool| -> Qty {
+                        open_orders
+                            .iter()
+                            .filter(|o| o.symbol == name && o.side() == Some(side))
+                            .filter(|o| any || client_order_id::is_ours(&o.client_order_id))
+                            .map(Order::remaining_qty)
+                            .sum()
+                    };
+                    let market = Market {
+                        bars: bars.remove(name).unwrap_or_default(),
+                        trade: trades.get(name).map(|t| LastTrade {
+                            time: t.t,
+                            price: t.p,
+                        }),
+                        broker: positions.get(name).copied().unwrap_or_default(),
+                        own: own.get(name).copied().unwrap_or_default(),
+                        open_buy: open(Side::Buy, false),
+                        open_sell: open(Side::Sell, false),
+                        any_open_buy: open(Side::Buy, true),
+                        any_open_sell: open(Side::Sell, true),
+                    };
+                    (symbol.rules(), market)
+                })
+                .collect(),
         };
-
+        let plan = plan::plan(&snapshot, &self.state, &self.config.risk.limits);
+        let close = CloseClock {
+            next_close: snapshot.next_close,
+            read: clock_read,
+        };
+        // A dry run previews the waiting reversal legs as a real tick would decide them, but
+        // the real tick after it must still find them as they were: a preview that threw a
+        // leg away would silently turn the reversal into a plain exit.
+        if !self.dry_run {
+            self.state.pending_legs = plan.pending_legs;
+        }
         let mut parts = Vec::new();
-        for symbol in &self.config.symbols {
-            let name = symbol.name.as_str();
-            let open = |side: Side, any: bool| -> Qty {
-                open_orders
-                    .iter()
-                    .filter(|o| o.symbol == name && o.side() == Some(side))
-                    .filter(|o| any || client_order_id::is_ours(&o.client_order_id))
-                    .map(Order::remaining_qty)
-                    .sum()
-            };
-            let market = Market {
-                bars: bars.remove(name).unwrap_or_default(),
-                trade: trades.get(name).copied(),
-                broker: positions.get(name).copied().unwrap_or_default(),
-                own: own.get(name).copied().unwrap_or_default(),
-                open_buy: open(Side::Buy, false),
-                open_sell: open(Side::Sell, false),
-                any_open_buy: open(Side::Buy, true),
-                any_open_sell: open(Side::Sell, true),
-            };
-            parts.push(self.trade_symbol(symbol, &market, &shared)?);
+        for ((_, step), symbol) in plan.steps.into_iter().zip(&self.config.symbols) {
+            parts.push(self.execute(symbol, step, &close)?);
         }
         self.record_equity(&account, &positions)?;
         let mut summary = parts.join("; ");

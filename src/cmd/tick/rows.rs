@@ -1,6 +1,5 @@
 //! The tick's rows in decisions.csv and equity.csv.
 
-use super::symbol::{Market, Planned};
 use super::Tick;
 use crate::alpaca::wire::Account;
 use crate::config::SymbolConfig;
@@ -23,45 +22,6 @@ pub(super) struct Decided<'a> {
 }
 
 impl Tick<'_> {
-    pub(super) fn plan_row(
-        &self,
-        symbol: &SymbolConfig,
-        plan: &Planned<'_>,
-        price: f64,
-        action: &str,
-        reason: &str,
-    ) -> Result<()> {
-        self.decide_row(Decided {
-            symbol,
-            bar_time: plan.bar_time,
-            price: Some(price),
-            position: plan.position,
-            signal: plan.signal,
-            action,
-            order: Some((plan.qty, &plan.client_id)),
-            reason,
-        })
-    }
-
-    pub(super) fn hold_row(
-        &mut self,
-        symbol: &SymbolConfig,
-        market: &Market,
-        reason: &str,
-    ) -> Result<String> {
-        self.decide_row(Decided {
-            symbol,
-            bar_time: market.bars.last().map(|b| b.time),
-            price: market.trade.map(|t| t.p),
-            position: market.effective(self.config.risk.shared_account),
-            signal: Signal::Hold,
-            action: "hold",
-            order: None,
-            reason,
-        })?;
-        Ok(format!("{} hold", symbol.name))
-    }
-
     pub(super) fn record_equity(
         &self,
         account: &Account,
