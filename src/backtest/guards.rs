@@ -7,8 +7,8 @@
 //! `max_drawdown_pct` (a halt that lasts to the end of the run: a backtest has no `rearm`).
 //! What does not: the kill-switch file, price age and bar freshness (the bars are the
 //! prices), `flatten_on_daily_loss`, and the shared-account checks. Reductions of a position
-//! pass every guard but the halt, as in the tick. A stop-and-reverse counts as one order, as
-//! the tick sends it. Pure.
+//! pass every guard but the halt, as in the tick. A stop-and-reverse is two orders, a close and
+//! an open, each counted toward `max_orders_per_day`, as the tick sends and counts them. Pure.
 //!
 //! The limits are the tick's own [`risk::Limits`], as the config loader built them: the
 //! ones that do not apply on bars are made inert by the [`risk::Context`] a backtest gives
@@ -67,8 +67,7 @@ impl Guard {
             .observe_equity(&self.limits, now, equity, self.day_start);
     }
 
-    /// May this order go ahead? If so and `count`, it counts toward the day's orders.
-    #[allow(clippy::too_many_arguments)]
+    /// May this order go ahead? If so, it counts toward the day's orders.
     pub(crate) fn allow(
         &mut self,
         leg: usize,
@@ -77,7 +76,6 @@ impl Guard {
         qty: f64,
         price: f64,
         position: f64,
-        count: bool,
     ) -> bool {
         let cx = risk::Context {
             limits: &self.limits,
@@ -98,9 +96,7 @@ impl Guard {
         };
         match risk::check(&order, &cx) {
             Ok(()) => {
-                if count {
-                    self.state.orders_today += 1;
-                }
+                self.state.orders_today += 1;
                 true
             }
             Err(refusal) => {
@@ -283,6 +279,52 @@ mod tests {
             .refusals
             .iter()
             .all(|r| r.reason.contains("max_orders_per_day")));
+    }
+
+    #[test]
+    fn a_stop_and_reverse_is_two_orders_against_the_days_count() {
+        // SMA(2) over SMA(3) with shorting: a cross above at bar 4 (close 6), a cross below at
+        // bar 8 (close 2). With 2 orders a day the buy is one, the reversal's close the second
+        // (a reduction passes), and its open leg the third: refused, as the tick refuses it.
+        let b = bars(&[5.0, 4.0, 3.0, 3.0, 6.0, 7.0, 8.0, 8.0, 2.0, 1.0], 1);
+        let schedule = Segment::always(Strategy::SmaCross {
+            fast: 2,
+            slow: 3,
+            allow_short: true,
+        });
+        let run_with = |limit| {
+            portfolio::run(
+                &[Leg {
+                    bars: &b,
+                    schedule: &schedule,
+                    sizing: None,
+                }],
+                &Settings {
+                    sizing: Sizing::Qty(10.0),
+                    guards: Some(Limits {
+                        max_orders_per_day: Some(limit),
+                        ..Limits::NONE
+                    }),
+                    ..Settings::default()
+                },
+            )
+        };
+        let two = run_with(2);
+        assert_eq!(
+            two.legs[0].trades.len(),
+            1,
+            "the long only: {:?}",
+            two.legs[0]
+        );
+        assert!(two.legs[0].open_trade.is_none(), "no short opened");
+        assert_eq!(two.refusals.len(), 1);
+        assert!(two.refusals[0].reason.contains("max_orders_per_day (2)"));
+        let three = run_with(3);
+        assert!(three.refusals.is_empty());
+        assert!(
+            three.legs[0].open_trade.is_some(),
+            "short after the reversal"
+        );
     }
 
     #[test]

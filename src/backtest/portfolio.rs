@@ -161,8 +161,6 @@ struct LegState<'a> {
     mark: f64,
     open: Option<Open>,
     pending: Option<(Signal, bool)>,
-    /// This step's order already counted toward the guards' orders per day.
-    counted: bool,
     /// Realized PnL net of commissions, less the open trade's entry commission.
     realized: f64,
     out: LegOutcome,
@@ -265,7 +263,6 @@ pub(crate) fn run_general(legs: &[Leg<'_>], settings: &Settings) -> PortfolioOut
                 mark: leg.bars.first().map_or(f64::NAN, |b| b.close),
                 open: None,
                 pending: None,
-                counted: false,
                 realized: 0.0,
                 out: LegOutcome {
                     trades: Vec::new(),
@@ -324,7 +321,6 @@ pub(crate) fn run_general(legs: &[Leg<'_>], settings: &Settings) -> PortfolioOut
         let mut opening = false;
         for &k in &at_step {
             let s = &mut states[k];
-            s.counted = false;
             let Some((signal, _)) = s.pending else {
                 continue;
             };
@@ -333,12 +329,11 @@ pub(crate) fn run_general(legs: &[Leg<'_>], settings: &Settings) -> PortfolioOut
             if (signal == Signal::Buy && pos < 0.0) || (signal == Signal::Sell && pos > 0.0) {
                 let side = if pos > 0.0 { Side::Sell } else { Side::Buy };
                 if let Some(g) = &mut guard {
-                    if !g.allow(k, at, side, pos.abs(), price, pos, true) {
+                    if !g.allow(k, at, side, pos.abs(), price, pos) {
                         // Refused (a halt): the whole signal is dropped.
                         s.pending = None;
                         continue;
                     }
-                    s.counted = true;
                 }
                 s.close(settings, &mut cash, price, at);
             }
@@ -556,7 +551,7 @@ fn open_trade(
     if let Some(t) = entry(settings, s.sizing, dir, price, at, budget_base, margin) {
         if let Some(g) = guard {
             let side = if dir > 0.0 { Side::Buy } else { Side::Sell };
-            if !g.allow(k, at, side, t.size.abs(), price, 0.0, !s.counted) {
+            if !g.allow(k, at, side, t.size.abs(), price, 0.0) {
                 return;
             }
         }
