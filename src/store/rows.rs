@@ -380,3 +380,7 @@ impl Row for EquityRow {
         self.positions.len()
     }
 }
+
+#[cfg(test)]
+#[path = "rows_tests.rs"]
+mod tests;
