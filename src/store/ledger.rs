@@ -1,8 +1,10 @@
 //! Append-only CSV ledgers a person opens in a spreadsheet.
 //!
 //! One header, fixed column order, one row per line, times as `YYYY-MM-DD HH:MM:SS` (UTC),
-//! which spreadsheets read as date-times. Rows are appended whole and fsynced; a torn last
-//! line is cut off on open. A file whose header is not ours is refused rather than extended.
+//! which spreadsheets read as date-times. A ledger holds one row type (see [`super::rows`]):
+//! its header comes from the struct, rows are written from it and read back into it, never
+//! as cells by position. Rows are appended whole and fsynced; a torn last line is cut off on
+//! open. A file whose header is not ours is refused rather than extended.
 
 pub use super::cells::time_cell;
 use super::files::repair_torn_tail;
