@@ -43,6 +43,17 @@ fn text<'de, D: Deserializer<'de>>(d: D) -> Result<Cow<'de, str>, D::Error> {
     d.deserialize_str(Cell)
 }
 
+/// A side cell: `buy` or `sell`; `sell_short`, which rows written before sides were parsed at
+/// the broker's boundary may hold, is a sell. The ledgers' own reading, apart from the wire's:
+/// the store never imports the Alpaca module.
+pub fn parse_side(cell: &str) -> Option<Side> {
+    match cell {
+        "buy" => Some(Side::Buy),
+        "sell" | "sell_short" => Some(Side::Sell),
+        _ => None,
+    }
+}
+
 /// A time cell's value, or what is wrong with it.
 fn parse_time(cell: &str) -> Result<DateTime<Utc>, String> {
     crate::store::bar_cache::parse_time(cell)
@@ -223,7 +234,7 @@ pub mod opt_side {
         if cell.is_empty() {
             return Ok(None);
         }
-        crate::alpaca::wire::parse_side(&cell)
+        parse_side(&cell)
             .map(Some)
             .ok_or_else(|| D::Error::custom(format!("\"{cell}\" is neither buy nor sell")))
     }

@@ -293,7 +293,7 @@ impl<'de> Deserialize<'de> for FillSide {
         if text == "adjust" {
             return Ok(FillSide::Adjust);
         }
-        crate::alpaca::wire::parse_side(&text)
+        cells::parse_side(&text)
             .map(FillSide::Trade)
             .ok_or_else(|| D::Error::custom(format!("\"{text}\" is not buy, sell or adjust")))
     }
