@@ -14,11 +14,14 @@ use crate::store::rows::{DecisionRow, EquityRow};
 use crate::store::State;
 use chrono::{DateTime, Utc};
 use chrono_tz::America::New_York;
-use std::collections::VecDeque;
 use std::path::Path;
 
 /// Decisions shown at the bottom.
 const RECENT: usize = 8;
+/// A time and the equity then.
+type Point = (DateTime<Utc>, f64);
+/// equity.csv rows read from its end: more than a day of minute ticks (390 a session).
+const EQUITY_ROWS: usize = 2000;
 
 pub fn run(config: &Config, args: &StatusArgs) -> Result<()> {
     let data = &config.bot.data_dir;
@@ -91,7 +94,7 @@ pub fn run(config: &Config, args: &StatusArgs) -> Result<()> {
 
     // A ledger that does not read is reported, not fatal: status is where a person looks
     // when something is wrong.
-    match read_equity(&ledger_dir).map(|rows| pnl(&rows)) {
+    match read_equity(&ledger_dir).map(|(first, rows)| pnl(first, &rows)) {
         Ok((today, total, Some(e))) => outln!(
             "equity      {e:.2} (today {}, since the ledger began {})",
             signed(today),
@@ -146,32 +149,27 @@ pub fn run(config: &Config, args: &StatusArgs) -> Result<()> {
 }
 
 /// The last [`RECENT`] rows of decisions.csv, oldest first.
-fn recent_decisions(ledger_dir: &Path) -> Result<VecDeque<DecisionRow>> {
-    let mut recent = VecDeque::with_capacity(RECENT + 1);
-    if let Some(ledger) = Ledger::<DecisionRow>::read_only(ledger_dir)? {
-        ledger.read_each(|_, row| {
-            if recent.len() == RECENT {
-                recent.pop_front();
-            }
-            recent.push_back(row);
-            Ok(())
-        })?;
+fn recent_decisions(ledger_dir: &Path) -> Result<Vec<DecisionRow>> {
+    match Ledger::<DecisionRow>::read_only(ledger_dir)? {
+        Some(ledger) => ledger.read_last(RECENT),
+        None => Ok(Vec::new()),
     }
-    Ok(recent)
 }
 
-/// `(time, equity)` of every equity.csv row that has an equity.
-fn read_equity(ledger_dir: &Path) -> Result<Vec<(DateTime<Utc>, f64)>> {
-    let mut rows = Vec::new();
-    if let Some(ledger) = Ledger::<EquityRow>::read_only(ledger_dir)? {
-        ledger.read_each(|_, row| {
-            if let Some(equity) = row.equity {
-                rows.push((row.time_utc, equity.to_f64()));
-            }
-            Ok(())
-        })?;
-    }
-    Ok(rows)
+/// `(time, equity)` of equity.csv's first row and of its last [`EQUITY_ROWS`] rows, where they
+/// have an equity: enough for the P&L since the ledger began and since yesterday's last row.
+fn read_equity(ledger_dir: &Path) -> Result<(Option<Point>, Vec<Point>)> {
+    let Some(ledger) = Ledger::<EquityRow>::read_only(ledger_dir)? else {
+        return Ok((None, Vec::new()));
+    };
+    let point = |row: EquityRow| Some((row.time_utc, row.equity?.to_f64()));
+    let first = ledger.read_first()?.and_then(point);
+    let last = ledger
+        .read_last(EQUITY_ROWS)?
+        .into_iter()
+        .filter_map(point)
+        .collect();
+    Ok((first, last))
 }
 
 /// The broker's view; a failure here is reported, not fatal: status must work when the
@@ -231,9 +229,9 @@ fn broker_view(config: &Config, client: Alpaca) -> Result<()> {
     Ok(())
 }
 
-/// (today's P&L, P&L since the first row, latest equity) from equity.csv's `(time, equity)`:
-/// today is measured from the last row before today's New York date.
-fn pnl(rows: &[(DateTime<Utc>, f64)]) -> (f64, f64, Option<f64>) {
+/// (today's P&L, P&L since the first row, latest equity) from equity.csv's first row and its
+/// last rows: today is measured from the last row before today's New York date.
+fn pnl(first: Option<Point>, rows: &[Point]) -> (f64, f64, Option<f64>) {
     let Some(&(last_t, last)) = rows.last() else {
         return (0.0, 0.0, None);
     };
@@ -244,7 +242,7 @@ fn pnl(rows: &[(DateTime<Utc>, f64)]) -> (f64, f64, Option<f64>) {
         .find(|(t, _)| t.with_timezone(&New_York).date_naive() < today)
         .or(rows.first())
         .map_or(last, |r| r.1);
-    let start = rows.first().map_or(last, |r| r.1);
+    let start = first.map_or(last, |r| r.1);
     (last - open, last - start, Some(last))
 }
 

@@ -199,32 +199,98 @@ impl<R: Row> Ledger<R> {
         &self,
         mut each: impl FnMut(u64, R) -> std::result::Result<(), String>,
     ) -> Result<()> {
+        self.scan(0, &mut |line, row| each(line, row).map(|()| true))
+    }
+
+    /// The first row, if any.
+    pub fn read_first(&self) -> Result<Option<R>> {
+        let mut first = None;
+        self.scan(0, &mut |_, row| {
+            first = Some(row);
+            Ok(false)
+        })?;
+        Ok(first)
+    }
+
+    /// The last `n` rows, oldest first, reading only the end of the file (`status` shows the
+    /// latest rows of ledgers that grow by a row a minute). Should the end not read on its own
+    /// (a quoted cell holding a line break, cut in two), the whole file is read instead, so an
+    /// error names its true line.
+    pub fn read_last(&self, n: usize) -> Result<Vec<R>> {
+        let mut last = std::collections::VecDeque::with_capacity(n + 1);
+        let keep = |last: &mut std::collections::VecDeque<R>, row| {
+            if n > 0 {
+                if last.len() == n {
+                    last.pop_front();
+                }
+                last.push_back(row);
+            }
+            Ok(true)
+        };
+        let start = tail_start(&self.path, n).map_err(|e| Error::io(&self.path, "read", e))?;
+        let fast = start > 0 && self.scan(start, &mut |_, row| keep(&mut last, row)).is_ok();
+        if !fast {
+            last.clear();
+            self.scan(0, &mut |_, row| keep(&mut last, row))?;
+        }
+        Ok(last.into())
+    }
+
+    /// Rows from byte `start` (0, or the start of a line after the header) to the last complete
+    /// line, each given to `each` with its line number (0 when not read from the start) until
+    /// it returns `false`.
+    fn scan(
+        &self,
+        start: u64,
+        each: &mut dyn FnMut(u64, R) -> std::result::Result<bool, String>,
+    ) -> Result<()> {
+        use std::io::{Seek, SeekFrom};
+        let io = |e| Error::io(&self.path, "read", e);
+        // A torn last line (a power cut mid-append) is not a row: a writer cuts it off on open,
+        // a reader stops before it.
+        let complete = complete_len(&self.path).map_err(io)?;
+        let mut file = std::fs::File::open(&self.path).map_err(io)?;
+        file.seek(SeekFrom::Start(start)).map_err(io)?;
+        let mut reader = csv::ReaderBuilder::new()
+            .has_headers(start == 0)
+            .from_reader(std::io::BufReader::new(file));
+        // Line numbers count from the file's start; from elsewhere they are unknown, and
+        // `read_last` drops such an error and reads from the start.
+        let line_of = |relative: Option<u64>| relative.filter(|_| start == 0);
         let corrupt = |line: Option<u64>, message: String| Error::Corrupt {
             path: self.path.clone(),
             line: line.map(|l| l as usize),
             message,
         };
-        let mut reader =
-            csv::Reader::from_path(&self.path).map_err(|e| corrupt(None, e.to_string()))?;
-        // A torn last line (a power cut mid-append) is not a row: a writer cuts it off on open,
-        // a reader stops before it.
-        let complete = complete_len(&self.path).map_err(|e| Error::io(&self.path, "read", e))?;
         let mut record = csv::StringRecord::new();
         loop {
             match reader.read_record(&mut record) {
                 Ok(false) => return Ok(()),
-                Ok(true) if record.position().is_some_and(|p| p.byte() >= complete) => {
+                Ok(true)
+                    if record
+                        .position()
+                        .is_some_and(|p| start + p.byte() >= complete) =>
+                {
                     return Ok(())
                 }
                 Ok(true) => {}
-                Err(e) if e.position().is_some_and(|p| p.byte() >= complete) => return Ok(()),
-                Err(e) => return Err(corrupt(e.position().map(|p| p.line()), e.to_string())),
+                Err(e) if e.position().is_some_and(|p| start + p.byte() >= complete) => {
+                    return Ok(())
+                }
+                Err(e) => {
+                    let line = line_of(e.position().map(|p| p.line()));
+                    return Err(corrupt(line, e.to_string()));
+                }
             }
-            let line = record.position().map(|p| p.line());
+            let relative = record.position().map(|p| p.line());
             let row = record
                 .deserialize::<R>(None)
-                .map_err(|e| corrupt(line, self.cell_error(&record, &e)))?;
-            each(line.unwrap_or(0), row).map_err(|why| corrupt(line, why))?;
+                .map_err(|e| corrupt(line_of(relative), self.cell_error(&record, &e)))?;
+            if !each(line_of(relative).unwrap_or(0), row)
+                .map_err(|why| corrupt(line_of(relative), why))?
+            {
+                return Ok(());
+            }
         }
     }
 
@@ -289,6 +355,47 @@ fn complete_len(path: &Path) -> std::io::Result<u64> {
         end = start;
     }
     Ok(0)
+}
+
+/// Where the last `n` complete lines of `path` begin; 0 when the file has no more than `n`
+/// lines after its header (then the whole file is read, header and all).
+fn tail_start(path: &Path, n: usize) -> std::io::Result<u64> {
+    use std::io::{Read, Seek, SeekFrom};
+    let complete = complete_len(path)?;
+    if complete == 0 {
+        return Ok(0);
+    }
+    let mut f = std::fs::File::open(path)?;
+    // The last line's own newline ends it; the n-th newline before that starts the tail.
+    let mut end = complete - 1;
+    let mut seen = 0;
+    let mut chunk = [0u8; 8192];
+    while end > 0 {
+        let from = end.saturating_sub(chunk.len() as u64);
+        let len = (end - from) as usize;
+        f.seek(SeekFrom::Start(from))?;
+        f.read_exact(&mut chunk[..len])?;
+        for i in (0..len).rev() {
+            if chunk[i] == b'\n' {
+                seen += 1;
+                if seen == n {
+                    let at = from + i as u64 + 1;
+                    // At or before the header's end: the tail is every row.
+                    return Ok(if at <= first_line_len(path)? { 0 } else { at });
+                }
+            }
+        }
+        end = from;
+    }
+    Ok(0)
+}
+
+/// The length of the first line, its newline included.
+fn first_line_len(path: &Path) -> std::io::Result<u64> {
+    use std::io::BufRead;
+    let mut line = Vec::new();
+    std::io::BufReader::new(std::fs::File::open(path)?).read_until(b'\n', &mut line)?;
+    Ok(line.len() as u64)
 }
 
 #[cfg(test)]
@@ -373,6 +480,45 @@ mod tests {
             text, "time_utc,equity,cash,long_market_value,buying_power,AAPL,TSLA\n",
             "nothing written"
         );
+    }
+
+    #[test]
+    fn the_first_and_the_last_rows_are_read_from_the_ends() {
+        let dir = tempfile::tempdir().unwrap();
+        let l = Ledger::<OrderRow>::open(dir.path()).unwrap();
+        assert_eq!(l.read_first().unwrap(), None);
+        assert!(l.read_last(3).unwrap().is_empty());
+        let rows: Vec<OrderRow> = (0..5).map(|i| order(&format!("row {i}"))).collect();
+        l.append(&rows).unwrap();
+        assert_eq!(l.read_first().unwrap().as_ref(), Some(&rows[0]));
+        assert_eq!(l.read_last(2).unwrap(), rows[3..]);
+        assert_eq!(
+            l.read_last(4).unwrap(),
+            rows[1..],
+            "the tail starts after row 0"
+        );
+        assert_eq!(
+            l.read_last(5).unwrap(),
+            rows,
+            "the tail starts after the header"
+        );
+        assert_eq!(l.read_last(9).unwrap(), rows);
+        assert!(l.read_last(0).unwrap().is_empty());
+    }
+
+    /// A message with a line break is one quoted cell over two lines: a tail that begins at
+    /// that break is not a row, and the whole file is read instead.
+    #[test]
+    fn a_last_row_over_two_lines_is_read_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let l = Ledger::<OrderRow>::open(dir.path()).unwrap();
+        let rows = [order("first"), order("Alpaca said:\nno")];
+        l.append(&rows).unwrap();
+        assert_eq!(l.read_last(1).unwrap(), rows[1..]);
+        let mut torn = std::fs::read_to_string(l.path()).unwrap();
+        torn.push_str("2026-11-24 15:31:00,AAPL,buy");
+        std::fs::write(l.path(), torn).unwrap();
+        assert_eq!(l.read_last(1).unwrap(), rows[1..], "a torn line is no row");
     }
 
     #[test]
