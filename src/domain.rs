@@ -49,6 +49,42 @@ impl fmt::Display for Side {
     }
 }
 
+/// What a tick did about one symbol: decisions.csv's `action` column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Action {
+    Hold,
+    /// A guard (or missing data, or an unsettled earlier order) stopped it.
+    Refused,
+    /// A strategy's order, or a reversal's leg.
+    Order,
+    /// The daily-loss flatten.
+    Flatten,
+    /// A dry run's order, recorded and not sent.
+    DryRun,
+    /// The market was closed: nothing decided.
+    MarketClosed,
+}
+
+impl Action {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Hold => "hold",
+            Action::Refused => "refused",
+            Action::Order => "order",
+            Action::Flatten => "flatten",
+            Action::DryRun => "dry-run",
+            Action::MarketClosed => "market-closed",
+        }
+    }
+}
+
+impl fmt::Display for Action {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// What a strategy wants done on this bar. `Buy` and `Sell` are directions, not sizes:
 /// sizing belongs to the caller (the tick uses the configured qty, the backtester its sizing
 /// rule), so the same decision function serves both.

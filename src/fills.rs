@@ -10,30 +10,29 @@ use crate::alpaca::wire::{parse_side, FillActivity, Order};
 use crate::broker::Broker;
 use crate::domain::{OrderStatus, Qty, Side};
 use crate::error::{Error, Result};
-use crate::store::ledger::{self, time_cell, Ledger};
+use crate::store::cells::Decimal;
+use crate::store::ledger::Ledger;
+use crate::store::rows::{FillKind, FillRow, FillSide, FillStatus};
 use crate::store::state::TrackedOrder;
 use chrono::{DateTime, Duration, Utc};
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
 pub struct Fills {
-    ledger: Ledger,
+    ledger: Ledger<FillRow>,
 }
 
-/// The `side` of a row that changes the bot's shares without a trade (a split, or a change
-/// the person confirmed): its `qty` is signed, its `price` empty, so it moves the position
-/// and never reads as a buy or sell at some price in P&L or charts.
-pub const ADJUST_SIDE: &str = "adjust";
-
-/// Shares the bot holds that no fill explains, to be written as an `adjust` row.
+/// Shares the bot holds that no fill explains, to be written as an `adjust` row (see
+/// [`FillSide::Adjust`]).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Adjustment {
     pub time: DateTime<Utc>,
     pub symbol: String,
-    /// Signed decimal text: `10` added, `-5` removed.
-    pub qty: String,
-    /// `split` (from Alpaca's SPLIT activity) or `confirmed` (by the person, with --adjust).
-    pub kind: &'static str,
+    /// Signed: `10` added, `-5` removed.
+    pub qty: Qty,
+    /// [`FillStatus::Split`] (from Alpaca's SPLIT activity) or [`FillStatus::Confirmed`] (by the
+    /// person, with --adjust).
+    pub kind: FillStatus,
     /// Alpaca's activity id for a split; a made-up unique id for a confirmed change.
     pub id: String,
 }
@@ -42,16 +41,16 @@ pub struct Adjustment {
 #[derive(Debug, Default)]
 pub struct Recorded {
     pub activity_ids: HashSet<String>,
-    /// (order_id, status) of final non-fill rows.
-    pub terminal: HashSet<(String, String)>,
+    /// (order_id, final status) of the rows that end an order unfilled.
+    pub terminal: HashSet<(String, OrderStatus)>,
     /// Client order ids of the orders those rows are about: orders that ended without
     /// filling completely.
     pub ended_unfilled: HashSet<String>,
     /// Net shares per symbol from fill rows: what the bot believes it holds, exactly (three
     /// fills of 0.1 are 0.3, as the broker says).
     pub net_qty: HashMap<String, Qty>,
-    /// (activity id → (qty, price)) for comparing with the broker.
-    pub by_activity: HashMap<String, (String, String)>,
+    /// (activity id → (qty, price as the broker wrote it)) for comparing with the broker.
+    pub by_activity: HashMap<String, (Qty, Option<Decimal>)>,
     /// Shares recorded as filled per order id.
     pub filled_by_order: HashMap<String, Qty>,
 }
@@ -59,112 +58,88 @@ pub struct Recorded {
 impl Fills {
     pub fn open(ledger_dir: &Path) -> Result<Fills> {
         Ok(Fills {
-            ledger: Ledger::open(ledger_dir, "fills.csv", ledger::FILLS)?,
+            ledger: Ledger::open(ledger_dir)?,
         })
     }
 
     pub fn recorded(&self) -> Result<Recorded> {
-        let col = |n| self.ledger.column(n).unwrap_or(0);
-        let (symbol, side, qty, price, order_id, status, activity, client_id) = (
-            col("symbol"),
-            col("side"),
-            col("qty"),
-            col("price"),
-            col("order_id"),
-            col("status"),
-            col("activity_id"),
-            col("client_order_id"),
-        );
         let mut r = Recorded::default();
-        for row in self.ledger.read_all()? {
-            let get = |i: usize| row.get(i).unwrap_or("");
-            // A share count the bot cannot read would make it wrong about what it holds.
-            let shares = || {
-                Qty::parse(get(qty)).map_err(|e| {
-                    Error::Refused(format!(
-                        "fills.csv: activity {} has qty {e}; fix that row so the bot knows what it holds",
-                        get(activity)
-                    ))
-                })
-            };
-            if get(activity).is_empty() {
-                r.terminal
-                    .insert((get(order_id).to_string(), get(status).to_string()));
-                r.ended_unfilled.insert(get(client_id).to_string());
-                continue;
-            }
-            if get(side) == ADJUST_SIDE {
-                // Shares without a trade (a split): they count in the position, not as a fill.
-                r.activity_ids.insert(get(activity).to_string());
-                *r.net_qty.entry(get(symbol).to_string()).or_default() += shares()?;
-                continue;
-            }
-            r.activity_ids.insert(get(activity).to_string());
-            r.by_activity.insert(
-                get(activity).to_string(),
-                (get(qty).to_string(), get(price).to_string()),
-            );
-            let q = shares()?;
-            *r.filled_by_order
-                .entry(get(order_id).to_string())
-                .or_default() += q;
-            // Rows written before `sell_short` was parsed at the boundary may hold it: a sell.
-            let signed = match parse_side(get(side)) {
-                Some(Side::Sell) => -q,
-                Some(Side::Buy) => q,
-                None => {
-                    return Err(Error::Refused(format!(
-                        "fills.csv: activity {} has side \"{}\", which is neither buy nor sell; \
-                         fix that row so the bot knows what it holds",
-                        get(activity),
-                        get(side)
-                    )))
+        self.ledger.read_each(|_, row| {
+            let kind = row
+                .kind()
+                .map_err(|why| format!("{why}; fix that row so the bot knows what it holds"))?;
+            let text = |cell: &Option<String>| cell.clone().unwrap_or_default();
+            match kind {
+                FillKind::Ended => {
+                    r.terminal
+                        .insert((text(&row.order_id), OrderStatus::from(row.status.as_str())));
+                    r.ended_unfilled.insert(
+                        row.client_order_id
+                            .as_ref()
+                            .map_or_else(String::new, |c| c.to_string()),
+                    );
                 }
-            };
-            *r.net_qty.entry(get(symbol).to_string()).or_default() += signed;
-        }
+                // Shares without a trade (a split): they count in the position, not as a fill.
+                FillKind::Adjustment { activity_id } => {
+                    r.activity_ids.insert(activity_id.to_string());
+                    *r.net_qty.entry(row.symbol.clone()).or_default() += row.signed_qty();
+                }
+                FillKind::Execution { activity_id, .. } => {
+                    r.activity_ids.insert(activity_id.to_string());
+                    r.by_activity
+                        .insert(activity_id.to_string(), (row.qty, row.price.clone()));
+                    *r.filled_by_order.entry(text(&row.order_id)).or_default() += row.qty;
+                    *r.net_qty.entry(row.symbol.clone()).or_default() += row.signed_qty();
+                }
+            }
+            Ok(())
+        })?;
         Ok(r)
     }
 
-    /// Append execution rows; `source` says who found them (`tick`, `reconcile`).
+    /// Append execution rows; `source` says who found them (`tick`, `reconcile`). An activity
+    /// whose qty or price is not a number is refused before anything is written: a row the
+    /// bot cannot read back would stop every later tick.
     pub fn append_fills(&self, fills: &[(&FillActivity, &str)], source: &str) -> Result<()> {
-        let rows: Vec<Vec<String>> = fills
+        let rows = fills
             .iter()
             .map(|(a, client_id)| {
-                vec![
-                    time_cell(a.transaction_time),
-                    a.symbol.clone(),
-                    a.side.as_str().to_string(),
-                    a.qty.clone(),
-                    a.price.clone(),
-                    a.order_id.clone(),
-                    client_id.to_string(),
-                    a.fill_type.clone().unwrap_or_else(|| "fill".into()),
-                    a.id.clone(),
-                    source.to_string(),
-                ]
+                let bad = |what: &str, text: &str| Error::BadResponse {
+                    endpoint: "GET /v2/account/activities/FILL".into(),
+                    detail: format!("activity {} has {what} \"{text}\"", a.id),
+                };
+                Ok(FillRow {
+                    time_utc: a.transaction_time,
+                    symbol: a.symbol.clone(),
+                    side: Some(FillSide::Trade(a.side)),
+                    qty: a.shares().ok_or_else(|| bad("qty", &a.qty))?,
+                    price: Some(Decimal::parse(&a.price).ok_or_else(|| bad("price", &a.price))?),
+                    order_id: Some(a.order_id.clone()),
+                    client_order_id: client_id.parse().ok(),
+                    status: FillStatus::from(a.fill_type.as_deref().unwrap_or("fill")),
+                    activity_id: Some(a.id.clone()),
+                    source: source.to_string(),
+                })
             })
-            .collect();
+            .collect::<Result<Vec<_>>>()?;
         self.ledger.append(&rows)
     }
 
-    /// Append share changes that are not trades (see [`ADJUST_SIDE`]); `source` as above.
+    /// Append share changes that are not trades (see [`FillSide::Adjust`]); `source` as above.
     pub fn append_adjustments(&self, adjustments: &[Adjustment], source: &str) -> Result<()> {
-        let rows: Vec<Vec<String>> = adjustments
+        let rows: Vec<FillRow> = adjustments
             .iter()
-            .map(|a| {
-                vec![
-                    time_cell(a.time),
-                    a.symbol.clone(),
-                    ADJUST_SIDE.to_string(),
-                    a.qty.clone(),
-                    String::new(),
-                    String::new(),
-                    String::new(),
-                    a.kind.to_string(),
-                    a.id.clone(),
-                    source.to_string(),
-                ]
+            .map(|a| FillRow {
+                time_utc: a.time,
+                symbol: a.symbol.clone(),
+                side: Some(FillSide::Adjust),
+                qty: a.qty,
+                price: None,
+                order_id: None,
+                client_order_id: None,
+                status: a.kind.clone(),
+                activity_id: Some(a.id.clone()),
+                source: source.to_string(),
             })
             .collect();
         self.ledger.append(&rows)
@@ -172,19 +147,18 @@ impl Fills {
 
     /// Append the final state of an order that ended without filling completely.
     pub fn append_terminal(&self, now: DateTime<Utc>, order: &Order, source: &str) -> Result<()> {
-        let unfilled = order.remaining_qty().to_string();
-        self.ledger.append(&[vec![
-            time_cell(now),
-            order.symbol.clone(),
-            order.side.clone().unwrap_or_default(),
-            unfilled,
-            String::new(),
-            order.id.clone(),
-            order.client_order_id.clone(),
-            order.status.to_string(),
-            String::new(),
-            source.to_string(),
-        ]])
+        self.ledger.append(&[FillRow {
+            time_utc: now,
+            symbol: order.symbol.clone(),
+            side: order.side().map(FillSide::Trade),
+            qty: order.remaining_qty(),
+            price: None,
+            order_id: Some(order.id.clone()),
+            client_order_id: order.client_order_id.parse().ok(),
+            status: FillStatus::Order(order.status.clone()),
+            activity_id: None,
+            source: source.to_string(),
+        }])
     }
 }
 
@@ -315,7 +289,7 @@ pub fn sync_tracked(
         if order.status != OrderStatus::Filled
             && !recorded
                 .terminal
-                .contains(&(order.id.clone(), order.status.to_string()))
+                .contains(&(order.id.clone(), order.status.clone()))
         {
             fills.append_terminal(now, &order, "tick")?;
         }
@@ -354,8 +328,8 @@ mod adjustment_tests {
         let split = |id: &str, qty: &str| Adjustment {
             time: day,
             symbol: "AAPL".into(),
-            qty: qty.into(),
-            kind: "split",
+            qty: Qty::parse(qty).unwrap(),
+            kind: FillStatus::Split,
             id: id.into(),
         };
         // A 1-for-4 reverse split of 10 (remove 10, add 2.5), then a 3-for-1 split (+5).
@@ -378,35 +352,34 @@ mod adjustment_tests {
 mod tests {
     use super::*;
 
-    fn row(side: &str, qty: &str, activity: &str) -> Vec<String> {
-        [
-            "2026-11-24 15:30:00",
-            "TSLA",
-            side,
-            qty,
-            "230",
-            "o1",
-            "pb-x",
-            "fill",
-            activity,
-            "tick",
-        ]
-        .map(String::from)
-        .to_vec()
+    /// fills.csv as every version has written it: its header, then `rows`.
+    fn write_ledger(dir: &Path, rows: &[String]) {
+        let mut text =
+            "time_utc,symbol,side,qty,price,order_id,client_order_id,status,activity_id,source\n"
+                .to_string();
+        for r in rows {
+            text.push_str(r);
+            text.push('\n');
+        }
+        std::fs::write(dir.join("fills.csv"), text).unwrap();
+    }
+
+    fn row(side: &str, qty: &str, activity: &str) -> String {
+        format!("2026-11-24 15:30:00,TSLA,{side},{qty},230,o1,pb-x,fill,{activity},tick")
     }
 
     #[test]
     fn sell_short_rows_count_as_sells_in_the_net_position() {
         let dir = tempfile::tempdir().unwrap();
-        let ledger = Ledger::open(dir.path(), "fills.csv", ledger::FILLS).unwrap();
         // +2 bought, -2 sold, -3 sold short (a row written before sides were parsed): -3.
-        ledger
-            .append(&[
+        write_ledger(
+            dir.path(),
+            &[
                 row("buy", "2", "a1"),
                 row("sell", "2", "a2"),
                 row("sell_short", "3", "a3"),
-            ])
-            .unwrap();
+            ],
+        );
         let fills = Fills::open(dir.path()).unwrap();
         assert_eq!(fills.recorded().unwrap().net_qty["TSLA"], Qty::shares(-3));
     }
@@ -416,41 +389,54 @@ mod tests {
     #[test]
     fn fractional_fills_sum_exactly() {
         let dir = tempfile::tempdir().unwrap();
-        let ledger = Ledger::open(dir.path(), "fills.csv", ledger::FILLS).unwrap();
-        ledger
-            .append(&[
-                row("buy", "0.1", "a1"),
-                row("buy", "0.1", "a2"),
-                row("buy", "0.1", "a3"),
-            ])
-            .unwrap();
+        let three = [
+            row("buy", "0.1", "a1"),
+            row("buy", "0.1", "a2"),
+            row("buy", "0.1", "a3"),
+        ];
+        write_ledger(dir.path(), &three);
         let fills = Fills::open(dir.path()).unwrap();
         let r = fills.recorded().unwrap();
         assert_eq!(r.net_qty["TSLA"], Qty::parse("0.3").unwrap());
         assert_eq!(r.filled_by_order["o1"], Qty::parse("0.3").unwrap());
-        ledger.append(&[row("sell", "0.3", "a4")]).unwrap();
+        let mut four = three.to_vec();
+        four.push(row("sell", "0.3", "a4"));
+        write_ledger(dir.path(), &four);
         assert_eq!(fills.recorded().unwrap().net_qty["TSLA"], Qty::ZERO);
     }
 
     #[test]
     fn a_row_with_a_qty_that_is_not_a_number_is_an_error_naming_it() {
         let dir = tempfile::tempdir().unwrap();
-        let ledger = Ledger::open(dir.path(), "fills.csv", ledger::FILLS).unwrap();
-        ledger.append(&[row("buy", "n/a", "a7")]).unwrap();
+        write_ledger(
+            dir.path(),
+            &[row("buy", "1", "a6"), row("buy", "n/a", "a7")],
+        );
         let e = Fills::open(dir.path()).unwrap().recorded().unwrap_err();
         let text = e.to_string();
-        assert!(text.contains("a7") && text.contains("\"n/a\""), "{text}");
+        assert!(
+            text.contains("fills.csv line 3: column `qty`: \"n/a\" is not a share quantity")
+                && text.contains("a7"),
+            "{text}"
+        );
     }
 
     #[test]
     fn a_row_with_an_unknown_side_is_an_error_naming_it() {
         let dir = tempfile::tempdir().unwrap();
-        let ledger = Ledger::open(dir.path(), "fills.csv", ledger::FILLS).unwrap();
-        ledger.append(&[row("borrow", "1", "a9")]).unwrap();
+        write_ledger(dir.path(), &[row("borrow", "1", "a9")]);
         let e = Fills::open(dir.path()).unwrap().recorded().unwrap_err();
         let text = e.to_string();
         assert!(
-            text.contains("fills.csv") && text.contains("a9") && text.contains("borrow"),
+            text.contains("fills.csv line 2: column `side`: \"borrow\" is not buy, sell or adjust")
+                && text.contains("a9"),
+            "{text}"
+        );
+        write_ledger(dir.path(), &[row("", "1", "a8")]);
+        let e = Fills::open(dir.path()).unwrap().recorded().unwrap_err();
+        let text = e.to_string();
+        assert!(
+            text.contains("fills.csv line 2: activity a8 has no side"),
             "{text}"
         );
     }

@@ -7,12 +7,13 @@
 //! can never become two orders: Alpaca refuses a client order id it has seen, forever. Its
 //! format lives in [`crate::client_order_id`].
 
-use crate::alpaca::wire::Order;
+use crate::alpaca::wire::{parse_side, Order};
 use crate::alpaca::OrderRequest;
 use crate::broker::Broker;
 use crate::domain::ClientOrderId;
 use crate::error::{Error, Result};
 use crate::store::ledger::{time_cell, Ledger};
+use crate::store::rows::{OrderRow, OrderRowStatus};
 use crate::store::state::{OrderIntent, TrackedOrder};
 use crate::store::State;
 use chrono::{DateTime, Duration, Utc};
@@ -54,7 +55,7 @@ pub enum Placed {
 
 pub struct Desk<'a> {
     pub client: &'a dyn Broker,
-    pub orders: &'a Ledger,
+    pub orders: &'a Ledger<OrderRow>,
     pub data_dir: &'a Path,
 }
 
@@ -106,13 +107,13 @@ impl Desk<'_> {
                 // Refused by the client before a byte was sent: certainly not placed.
                 log::warn!("{}: {e}", request.symbol);
                 not_sent(state);
-                self.record(now, &intent, None, "not sent", &e.to_string())?;
+                self.record(now, &intent, None, OrderRowStatus::NotSent, &e.to_string())?;
                 self.settle(state, &intent.client_order_id, None, now)?;
                 return Ok(Placed::Refused(e.to_string()));
             }
             Err(e @ Error::Auth { .. }) => {
                 not_sent(state);
-                self.record(now, &intent, None, "refused", &e.to_string())?;
+                self.record(now, &intent, None, OrderRowStatus::Refused, &e.to_string())?;
                 self.settle(state, &intent.client_order_id, None, now)?;
                 return Err(e);
             }
@@ -132,7 +133,7 @@ impl Desk<'_> {
                 {
                     Ok(Some(order)) => {
                         let msg = format!("reply lost ({e}); found by client order id");
-                        self.record(now, &intent, Some(&order), order.status.as_str(), &msg)?;
+                        self.record(now, &intent, Some(&order), broker(&order), &msg)?;
                         self.settle(state, &intent.client_order_id, Some(&order), now)?;
                         return Ok(Placed::Accepted {
                             order: Box::new(order),
@@ -141,7 +142,7 @@ impl Desk<'_> {
                     }
                     Ok(None) | Err(_) => {
                         let msg = format!("{e}; the next tick looks it up before trading");
-                        self.record(now, &intent, None, "unknown", &msg)?;
+                        self.record(now, &intent, None, OrderRowStatus::Unknown, &msg)?;
                         return Ok(Placed::Unknown(msg));
                     }
                 }
@@ -156,13 +157,13 @@ impl Desk<'_> {
                 } else {
                     ""
                 };
-                self.record(now, &intent, Some(order), order.status.as_str(), msg)?;
+                self.record(now, &intent, Some(order), broker(order), msg)?;
                 self.settle(state, &intent.client_order_id, Some(order), now)?;
             }
             Placed::Refused(msg) => {
                 not_sent(state);
                 log::warn!("{}: order refused: {msg}", request.symbol);
-                self.record(now, &intent, None, "refused", msg)?;
+                self.record(now, &intent, None, OrderRowStatus::Refused, msg)?;
                 self.settle(state, &intent.client_order_id, None, now)?;
             }
             Placed::Unknown(_) => {}
@@ -214,7 +215,7 @@ impl Desk<'_> {
                         order.status
                     );
                     let msg = "recovered: placed by an earlier tick that did not record it";
-                    self.record(now, &intent, Some(order), order.status.as_str(), msg)?;
+                    self.record(now, &intent, Some(order), broker(order), msg)?;
                     resolved.concluded.push(format!(
                         "{}: order {} of an earlier tick found at the broker ({})",
                         intent.symbol, intent.client_order_id, order.status
@@ -228,7 +229,7 @@ impl Desk<'_> {
                         time_cell(intent.created_at)
                     );
                     let msg = "recovered: absent at the broker (by client id and in the order list) after the grace period; never placed";
-                    self.record(now, &intent, None, "not placed", msg)?;
+                    self.record(now, &intent, None, OrderRowStatus::NotPlaced, msg)?;
                     resolved.concluded.push(format!(
                         "{}: order {} was never placed; {} trades again",
                         intent.symbol, intent.client_order_id, intent.symbol
@@ -294,19 +295,14 @@ impl Desk<'_> {
 
     /// (client_order_id, order_id) pairs already in the orders ledger.
     fn recorded_order_ids(&self) -> Result<Vec<(String, String)>> {
-        let (Some(c), Some(o)) = (
-            self.orders.column("client_order_id"),
-            self.orders.column("order_id"),
-        ) else {
-            return Ok(Vec::new());
-        };
-        Ok(self
-            .orders
-            .read_all()?
-            .iter()
-            .filter(|r| !r[o].is_empty())
-            .map(|r| (r[c].to_string(), r[o].to_string()))
-            .collect())
+        let mut pairs = Vec::new();
+        self.orders.read_each(|_, row| {
+            if let Some(order_id) = row.order_id {
+                pairs.push((row.client_order_id.to_string(), order_id));
+            }
+            Ok(())
+        })?;
+        Ok(pairs)
     }
 
     fn record(
@@ -314,22 +310,27 @@ impl Desk<'_> {
         now: DateTime<Utc>,
         intent: &OrderIntent,
         order: Option<&Order>,
-        status: &str,
+        status: OrderRowStatus,
         message: &str,
     ) -> Result<()> {
-        self.orders.append(&[vec![
-            time_cell(now),
-            intent.symbol.clone(),
-            intent.side.clone(),
-            intent.qty.to_string(),
-            intent.price.to_string(),
-            "market".to_string(),
-            intent.client_order_id.to_string(),
-            order.map(|o| o.id.clone()).unwrap_or_default(),
-            status.to_string(),
-            message.to_string(),
-        ]])
+        self.orders.append(&[OrderRow {
+            time_utc: now,
+            symbol: intent.symbol.clone(),
+            side: parse_side(&intent.side),
+            qty: Some(intent.qty),
+            price: Some(intent.price),
+            order_type: "market".to_string(),
+            client_order_id: intent.client_order_id.clone(),
+            order_id: order.map(|o| o.id.clone()),
+            status,
+            message: message.to_string(),
+        }])
     }
+}
+
+/// The broker's status of an order, as orders.csv records it.
+fn broker(order: &Order) -> OrderRowStatus {
+    OrderRowStatus::Broker(order.status.clone())
 }
 
 #[cfg(test)]
@@ -340,7 +341,6 @@ mod tests {
     use crate::alpaca::wire::{Account, Clock, FillActivity, Position, SplitActivity, Trade};
     use crate::alpaca::BarsQuery;
     use crate::domain::{Bar, Qty};
-    use crate::store::ledger;
     use chrono::TimeZone;
     use std::cell::RefCell;
     use std::collections::HashMap;
@@ -422,7 +422,7 @@ mod tests {
     #[test]
     fn an_unseen_intent_waits_out_the_grace_period_then_is_found_in_the_order_list() {
         let dir = tempfile::tempdir().unwrap();
-        let orders = Ledger::open(dir.path(), "orders.csv", ledger::ORDERS).unwrap();
+        let orders = Ledger::open(dir.path()).unwrap();
         let id = "pb-AAPL-1Min-20261124T1529-thr-buy";
         let order: Order = serde_json::from_str(&format!(
             r#"{{"id":"o-1","client_order_id":"{id}","symbol":"AAPL","side":"buy","qty":"1",
@@ -462,13 +462,13 @@ mod tests {
         assert_eq!(*broker.listed.borrow(), 1);
         let rows = orders.read_all().unwrap();
         assert_eq!(rows.len(), 1);
-        assert!(rows[0].iter().any(|c| c == "o-1"));
+        assert_eq!(rows[0].order_id.as_deref(), Some("o-1"));
     }
 
     #[test]
     fn an_intent_absent_by_id_and_from_the_list_after_the_grace_was_never_placed() {
         let dir = tempfile::tempdir().unwrap();
-        let orders = Ledger::open(dir.path(), "orders.csv", ledger::ORDERS).unwrap();
+        let orders = Ledger::open(dir.path()).unwrap();
         let broker = Scripted::default();
         let desk = Desk {
             client: &broker,
@@ -486,8 +486,9 @@ mod tests {
             (*broker.by_client_id.borrow(), *broker.listed.borrow()),
             (1, 1)
         );
-        assert!(orders.read_all().unwrap()[0]
-            .iter()
-            .any(|c| c == "not placed"));
+        assert_eq!(
+            orders.read_all().unwrap()[0].status,
+            OrderRowStatus::NotPlaced
+        );
     }
 }

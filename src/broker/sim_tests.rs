@@ -467,11 +467,12 @@ fn the_clock_never_goes_back() {
 fn the_desk_places_an_order_through_the_sim_reads_it_back_and_the_fill_reaches_the_ledger() {
     use crate::fills::{self, Fills};
     use crate::orders::{Desk, Placed};
-    use crate::store::ledger::{self, Ledger};
+    use crate::store::ledger::Ledger;
+    use crate::store::rows::OrderRowStatus;
     use crate::store::State;
 
     let dir = tempfile::tempdir().unwrap();
-    let orders = Ledger::open(dir.path(), "orders.csv", ledger::ORDERS).unwrap();
+    let orders = Ledger::open(dir.path()).unwrap();
     let fills = Fills::open(dir.path()).unwrap();
     let sim = minute_sim(settings(10000.0));
     let desk = Desk {
@@ -492,7 +493,7 @@ fn the_desk_places_an_order_through_the_sim_reads_it_back_and_the_fill_reaches_t
     assert!(state.intents.is_empty(), "settled");
     assert_eq!(state.tracked.len(), 1);
     let rows = orders.read_all().unwrap();
-    assert!(rows[0].iter().any(|c| c == "new"), "{:?}", rows[0]);
+    assert_eq!(rows[0].status, OrderRowStatus::Broker(OrderStatus::New));
 
     // The same decision again: the broker refuses the id, the desk finds the first order.
     match desk.place(&mut state, now, &request, 101.0).unwrap() {
@@ -513,9 +514,10 @@ fn the_desk_places_an_order_through_the_sim_reads_it_back_and_the_fill_reaches_t
     let recorded = fills.recorded().unwrap();
     assert_eq!(recorded.net_qty["AAPL"], Qty::shares(10));
     let row = &fills.recorded().unwrap().by_activity;
+    let (qty, price) = row.values().next().unwrap();
     assert_eq!(
-        row.values().next().unwrap(),
-        &("10".to_string(), "102".to_string())
+        (qty.to_string(), price.as_ref().unwrap().to_string()),
+        ("10".to_string(), "102".to_string())
     );
 }
 

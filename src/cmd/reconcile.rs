@@ -22,9 +22,10 @@ use crate::domain::Qty;
 use crate::error::{Error, Result};
 use crate::fills::{Adjustment, Fills};
 use crate::outln;
-use crate::store::ledger::{self, time_cell, Ledger};
+use crate::store::ledger::{time_cell, Ledger};
+use crate::store::rows::{FillStatus, OrderRow, OrderRowStatus};
 use crate::store::TickLock;
-use chrono::{Duration, NaiveDate, TimeZone, Utc};
+use chrono::{Duration, NaiveDate, TimeZone, Timelike, Utc};
 use chrono_tz::America::New_York;
 use std::collections::{HashMap, HashSet};
 
@@ -52,7 +53,7 @@ pub fn run(config: &Config, args: &ReconcileArgs) -> Result<()> {
     let data_dir = &config.bot.data_dir;
     let _lock = TickLock::acquire(data_dir)?;
     let ledger_dir = data_dir.join("ledger");
-    let orders_ledger = Ledger::open(&ledger_dir, "orders.csv", ledger::ORDERS)?;
+    let orders_ledger = Ledger::<OrderRow>::open(&ledger_dir)?;
     let fills = Fills::open(&ledger_dir)?;
     let alpaca = Alpaca::new(&config.alpaca, credentials);
     let client: &dyn Broker = &alpaca;
@@ -77,12 +78,9 @@ pub fn run(config: &Config, args: &ReconcileArgs) -> Result<()> {
         .collect();
 
     let ledger_rows = orders_ledger.read_all()?;
-    let col = |n| orders_ledger.column(n).unwrap_or(0);
-    let (c_time, c_symbol, c_order) = (col("time_utc"), col("symbol"), col("order_id"));
     let ledger_order_ids: HashSet<&str> = ledger_rows
         .iter()
-        .map(|r| &r[c_order])
-        .filter(|id| !id.is_empty())
+        .filter_map(|r| r.order_id.as_deref())
         .collect();
     let broker_ids: HashSet<&str> = broker_orders.iter().map(|o| o.id.as_str()).collect();
     let bot_orders: HashMap<&str, &Order> = broker_orders
@@ -116,18 +114,19 @@ pub fn run(config: &Config, args: &ReconcileArgs) -> Result<()> {
         report.push(("order missing".into(), o.symbol.clone(), detail));
     }
     // Ledger orders the broker does not know (within the window).
-    let since_cell = time_cell(since);
     for r in &ledger_rows {
-        let id = &r[c_order];
-        if !id.is_empty()
-            && r[c_time] >= *since_cell
-            && names.contains(&&r[c_symbol])
+        let Some(id) = r.order_id.as_deref() else {
+            continue;
+        };
+        // Whole seconds, as the ledger holds them: a row written in the second `since` falls in.
+        if r.time_utc >= since.with_nanosecond(0).unwrap_or(since)
+            && names.contains(&r.symbol.as_str())
             && !broker_ids.contains(id)
         {
             unrepairable += 1;
             report.push((
                 "unknown order".into(),
-                r[c_symbol].to_string(),
+                r.symbol.clone(),
                 format!("orders.csv has order {id}, which the broker does not list"),
             ));
         }
@@ -154,8 +153,15 @@ pub fn run(config: &Config, args: &ReconcileArgs) -> Result<()> {
                     ),
                 ));
             }
-            Some((qty, price)) if qty != &a.qty || price != &a.price => {
+            // Shares exactly; the price as the broker's text, digit for digit.
+            Some((qty, price))
+                if Some(*qty) != a.shares()
+                    || price.as_ref().map(|p| p.as_str()) != Some(a.price.as_str()) =>
+            {
                 unrepairable += 1;
+                let price = price
+                    .as_ref()
+                    .map_or("no price".to_string(), |p| p.to_string());
                 report.push((
                     "fill differs".into(),
                     a.symbol.clone(),
@@ -187,14 +193,14 @@ pub fn run(config: &Config, args: &ReconcileArgs) -> Result<()> {
             log::warn!("{symbol}: {what}; the account is shared, so the bot's part is yours to confirm: `reconcile --repair --adjust {symbol}=SHARES`");
             continue;
         }
-        match (a.shares(), a.day()) {
+        match (a.shares().and_then(|q| Qty::parse(&q).ok()), a.day()) {
             (Some(qty), Some(day)) => {
                 report.push(("split missing".into(), symbol.clone(), what));
                 missing_splits.push(Adjustment {
                     time: new_york_midnight(day).unwrap_or(since),
                     symbol,
                     qty,
-                    kind: "split",
+                    kind: FillStatus::Split,
                     id: a.id.clone(),
                 });
             }
@@ -207,23 +213,27 @@ pub fn run(config: &Config, args: &ReconcileArgs) -> Result<()> {
     }
     let mut notes = Vec::new();
     if args.repair {
-        let rows: Vec<Vec<String>> = missing_orders
+        let rows = missing_orders
             .iter()
             .map(|o| {
-                vec![
-                    time_cell(o.submitted_at.unwrap_or(since)),
-                    o.symbol.clone(),
-                    o.side.clone().unwrap_or_default(),
-                    o.qty.clone().unwrap_or_default(),
-                    String::new(),
-                    o.order_type.clone().unwrap_or_default(),
-                    o.client_order_id.clone(),
-                    o.id.clone(),
-                    o.status.to_string(),
-                    "recovered by reconcile".into(),
-                ]
+                Ok(OrderRow {
+                    time_utc: o.submitted_at.unwrap_or(since),
+                    symbol: o.symbol.clone(),
+                    side: o.side(),
+                    qty: o.qty.as_deref().and_then(|q| Qty::parse(q).ok()),
+                    price: None,
+                    order_type: o.order_type.clone().unwrap_or_default(),
+                    // Ours (`pb-`), so never empty; Alpaca caps ids at 128 characters.
+                    client_order_id: o.client_order_id.parse().map_err(|e| Error::BadResponse {
+                        endpoint: "GET /v2/orders".into(),
+                        detail: format!("order {}: {e}", o.id),
+                    })?,
+                    order_id: Some(o.id.clone()),
+                    status: OrderRowStatus::Broker(o.status.clone()),
+                    message: "recovered by reconcile".into(),
+                })
             })
-            .collect();
+            .collect::<Result<Vec<_>>>()?;
         orders_ledger.append(&rows)?;
         let client_ids: HashMap<&str, &str> = broker_orders
             .iter()
@@ -385,8 +395,8 @@ fn confirmed_adjustments(
             (!delta.is_zero()).then(|| Adjustment {
                 time: now,
                 symbol: symbol.clone(),
-                qty: delta.to_string(),
-                kind: "confirmed",
+                qty: delta,
+                kind: FillStatus::Confirmed,
                 id: format!("adjust:{symbol}:{}", now.format("%Y%m%dT%H%M%S%.6f")),
             })
         })
@@ -464,11 +474,11 @@ mod tests {
             now,
         );
         assert_eq!(rows.len(), 1, "TSLA already agrees");
-        assert_eq!(rows[0].qty, "10");
-        assert_eq!(rows[0].kind, "confirmed");
+        assert_eq!(rows[0].qty, q("10"));
+        assert_eq!(rows[0].kind, FillStatus::Confirmed);
         assert_eq!(rows[0].id, "adjust:AAPL:20261124T153102.000000");
         let down = confirmed_adjustments(&[("AAPL".into(), q("2.5"))], &net, now);
-        assert_eq!(down[0].qty, "-7.5");
+        assert_eq!(down[0].qty, q("-7.5"));
     }
 
     #[test]

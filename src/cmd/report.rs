@@ -1,17 +1,19 @@
 //! `prometheus-bot report`: the live ledgers as one self-contained HTML page (no network, no
 //! JavaScript), by default `logs/dashboard.html`. With `[report] dashboard = true` every tick
-//! refreshes the same page through [`write_dashboard`], so it must stay cheap: it reads only
-//! two columns of equity.csv, the fills, and the end of each bar-cache file.
+//! refreshes the same page through [`write_dashboard`], so it must stay cheap: it reads
+//! equity.csv and fills.csv (as their typed rows), and the end of each bar-cache file.
 
 use crate::cli::ReportArgs;
 use crate::config::Config;
-use crate::error::{Error, Result};
+use crate::domain::Side;
+use crate::error::Result;
 use crate::outln;
 use crate::report::live::{self, Fill, SymbolView};
 use crate::store::files::replace_quick;
-use crate::store::ledger::{self, time_cell, Ledger};
+use crate::store::ledger::{time_cell, Ledger};
+use crate::store::rows::{EquityRow, FillKind, FillRow};
 use crate::store::{BarCache, State};
-use chrono::{DateTime, NaiveDateTime, Utc};
+use chrono::{DateTime, Utc};
 use std::path::{Path, PathBuf};
 
 /// Bars of each symbol drawn (about two sessions of minute bars, or most of a year of days).
@@ -42,7 +44,7 @@ pub fn render(config: &Config, now: DateTime<Utc>) -> Result<String> {
     let data = &config.bot.data_dir;
     let ledger_dir = data.join("ledger");
     let state = State::load(data)?;
-    let equity = read_equity(&ledger_dir.join("equity.csv"))?;
+    let equity = read_equity(&ledger_dir)?;
     let fills = read_fills(&ledger_dir)?;
     let cache = BarCache::new(data);
     let mut symbols = Vec::new();
@@ -100,55 +102,38 @@ pub fn render(config: &Config, now: DateTime<Utc>) -> Result<String> {
     }))
 }
 
-/// `(time, equity)` from equity.csv, parsing only the first two cells of each row.
-fn read_equity(path: &Path) -> Result<Vec<(DateTime<Utc>, f64)>> {
-    let text = match std::fs::read_to_string(path) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(Error::io(path, "read", e)),
+/// `(time, equity)` from equity.csv; a row whose equity the broker did not give is left out.
+fn read_equity(ledger_dir: &Path) -> Result<Vec<(DateTime<Utc>, f64)>> {
+    let Some(ledger) = Ledger::<EquityRow>::read_only(ledger_dir)? else {
+        return Ok(Vec::new());
     };
-    let mut rows = Vec::with_capacity(text.len() / 60);
-    for line in text.lines().skip(1) {
-        let mut cells = line.splitn(3, ',');
-        let (Some(t), Some(e)) = (cells.next(), cells.next()) else {
-            continue;
-        };
-        let (Some(t), Ok(e)) = (crate::store::bar_cache::parse_time(t), e.parse::<f64>()) else {
-            continue;
-        };
-        rows.push((t, e));
-    }
+    let mut rows = Vec::new();
+    ledger.read_each(|_, row| {
+        if let Some(equity) = row.equity {
+            rows.push((row.time_utc, equity.to_f64()));
+        }
+        Ok(())
+    })?;
     Ok(rows)
 }
 
+/// The executions in fills.csv (not the adjustments or the ends of orders): the trades drawn.
 fn read_fills(ledger_dir: &Path) -> Result<Vec<Fill>> {
-    if !ledger_dir.join("fills.csv").exists() {
+    let Some(ledger) = Ledger::<FillRow>::read_only(ledger_dir)? else {
         return Ok(Vec::new());
-    }
-    let fills = Ledger::open(ledger_dir, "fills.csv", ledger::FILLS)?;
-    let col = |n| fills.column(n).unwrap_or(0);
-    let (time, symbol, side, qty, price, activity) = (
-        col("time_utc"),
-        col("symbol"),
-        col("side"),
-        col("qty"),
-        col("price"),
-        col("activity_id"),
-    );
-    Ok(fills
-        .read_all()?
-        .iter()
-        .filter(|r| !r[activity].is_empty())
-        .filter_map(|r| {
-            Some(Fill {
-                time: NaiveDateTime::parse_from_str(&r[time], "%Y-%m-%d %H:%M:%S")
-                    .ok()?
-                    .and_utc(),
-                symbol: r[symbol].to_string(),
-                buy: &r[side] == "buy",
-                qty: r[qty].parse().ok()?,
-                price: r[price].parse().ok()?,
-            })
-        })
-        .collect())
+    };
+    let mut fills = Vec::new();
+    ledger.read_each(|_, row| {
+        if let (Ok(FillKind::Execution { side, .. }), Some(price)) = (row.kind(), &row.price) {
+            fills.push(Fill {
+                time: row.time_utc,
+                symbol: row.symbol.clone(),
+                buy: side == Side::Buy,
+                qty: row.qty.to_f64(),
+                price: price.to_f64(),
+            });
+        }
+        Ok(())
+    })?;
+    Ok(fills)
 }

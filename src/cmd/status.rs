@@ -9,17 +9,23 @@ use crate::config::Config;
 use crate::credentials::Credentials;
 use crate::error::Result;
 use crate::outln;
-use crate::store::files::tail_lines;
-use crate::store::ledger::time_cell;
+use crate::store::ledger::{time_cell, Ledger};
+use crate::store::rows::{DecisionRow, EquityRow};
 use crate::store::State;
-use chrono::{DateTime, NaiveDateTime, Utc};
+use chrono::{DateTime, Utc};
 use chrono_tz::America::New_York;
+use std::path::Path;
 
 /// Decisions shown at the bottom.
 const RECENT: usize = 8;
+/// A time and the equity then.
+type Point = (DateTime<Utc>, f64);
+/// equity.csv rows read from its end: more than a day of minute ticks (390 a session).
+const EQUITY_ROWS: usize = 2000;
 
 pub fn run(config: &Config, args: &StatusArgs) -> Result<()> {
     let data = &config.bot.data_dir;
+    let ledger_dir = data.join("ledger");
     let state = State::load(data)?;
     let now = Utc::now();
     outln!(
@@ -86,14 +92,16 @@ pub fn run(config: &Config, args: &StatusArgs) -> Result<()> {
         )?;
     }
 
-    let (today, total, last_equity) = pnl(&data.join("ledger/equity.csv"))?;
-    match last_equity {
-        Some(e) => outln!(
+    // A ledger that does not read is reported, not fatal: status is where a person looks
+    // when something is wrong.
+    match read_equity(&ledger_dir).map(|(first, rows)| pnl(first, &rows)) {
+        Ok((today, total, Some(e))) => outln!(
             "equity      {e:.2} (today {}, since the ledger began {})",
             signed(today),
             signed(total)
         )?,
-        None => outln!("equity      no equity.csv rows yet")?,
+        Ok((_, _, None)) => outln!("equity      no equity.csv rows yet")?,
+        Err(e) => outln!("equity      {e}")?,
     }
 
     let live = if args.offline {
@@ -120,28 +128,48 @@ pub fn run(config: &Config, args: &StatusArgs) -> Result<()> {
         }
     }
 
-    let decisions = tail_lines(&data.join("ledger/decisions.csv"), RECENT)?;
-    let rows: Vec<&String> = decisions
-        .iter()
-        .filter(|l| !l.starts_with("time_utc,"))
-        .collect();
-    if !rows.is_empty() {
-        outln!("recent decisions:")?;
-        for line in rows {
-            let cells = csv_cells(line);
-            let get = |i: usize| cells.get(i).map(String::as_str).unwrap_or("");
-            // time_utc, symbol, strategy, bar_time, price, position, signal, action, qty, client id, reason
-            outln!(
-                "  {} {:<5} {:<5} {:<13} {}",
-                get(0),
-                get(1),
-                get(6),
-                get(7),
-                get(10)
-            )?;
+    match recent_decisions(&ledger_dir) {
+        Ok(rows) if rows.is_empty() => {}
+        Ok(rows) => {
+            outln!("recent decisions:")?;
+            for d in rows {
+                outln!(
+                    "  {} {:<5} {:<5} {:<13} {}",
+                    time_cell(d.time_utc),
+                    d.symbol,
+                    d.signal.as_str(),
+                    d.action,
+                    d.reason
+                )?;
+            }
         }
+        Err(e) => outln!("decisions   {e}")?,
     }
     Ok(())
+}
+
+/// The last [`RECENT`] rows of decisions.csv, oldest first.
+fn recent_decisions(ledger_dir: &Path) -> Result<Vec<DecisionRow>> {
+    match Ledger::<DecisionRow>::read_only(ledger_dir)? {
+        Some(ledger) => ledger.read_last(RECENT),
+        None => Ok(Vec::new()),
+    }
+}
+
+/// `(time, equity)` of equity.csv's first row and of its last [`EQUITY_ROWS`] rows, where they
+/// have an equity: enough for the P&L since the ledger began and since yesterday's last row.
+fn read_equity(ledger_dir: &Path) -> Result<(Option<Point>, Vec<Point>)> {
+    let Some(ledger) = Ledger::<EquityRow>::read_only(ledger_dir)? else {
+        return Ok((None, Vec::new()));
+    };
+    let point = |row: EquityRow| Some((row.time_utc, row.equity?.to_f64()));
+    let first = ledger.read_first()?.and_then(point);
+    let last = ledger
+        .read_last(EQUITY_ROWS)?
+        .into_iter()
+        .filter_map(point)
+        .collect();
+    Ok((first, last))
 }
 
 /// The broker's view; a failure here is reported, not fatal: status must work when the
@@ -201,21 +229,11 @@ fn broker_view(config: &Config, client: Alpaca) -> Result<()> {
     Ok(())
 }
 
-/// (today's P&L, P&L since the first row, latest equity) from equity.csv: today is measured
-/// from the last row before today's New York date.
-fn pnl(path: &std::path::Path) -> Result<(f64, f64, Option<f64>)> {
-    let first = crate::store::files::head_line(path, 1)?;
-    let tail = tail_lines(path, 2000)?;
-    let parse = |line: &str| -> Option<(DateTime<Utc>, f64)> {
-        let mut cells = line.split(',');
-        let t = NaiveDateTime::parse_from_str(cells.next()?, "%Y-%m-%d %H:%M:%S")
-            .ok()?
-            .and_utc();
-        Some((t, cells.next()?.parse().ok()?))
-    };
-    let rows: Vec<(DateTime<Utc>, f64)> = tail.iter().filter_map(|l| parse(l)).collect();
+/// (today's P&L, P&L since the first row, latest equity) from equity.csv's first row and its
+/// last rows: today is measured from the last row before today's New York date.
+fn pnl(first: Option<Point>, rows: &[Point]) -> (f64, f64, Option<f64>) {
     let Some(&(last_t, last)) = rows.last() else {
-        return Ok((0.0, 0.0, None));
+        return (0.0, 0.0, None);
     };
     let today = last_t.with_timezone(&New_York).date_naive();
     let open = rows
@@ -224,22 +242,10 @@ fn pnl(path: &std::path::Path) -> Result<(f64, f64, Option<f64>)> {
         .find(|(t, _)| t.with_timezone(&New_York).date_naive() < today)
         .or(rows.first())
         .map_or(last, |r| r.1);
-    let start = first.as_deref().and_then(parse).map_or(last, |r| r.1);
-    Ok((last - open, last - start, Some(last)))
+    let start = first.map_or(last, |r| r.1);
+    (last - open, last - start, Some(last))
 }
 
 fn signed(v: f64) -> String {
     format!("{v:+.2}")
-}
-
-fn csv_cells(line: &str) -> Vec<String> {
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .from_reader(line.as_bytes());
-    reader
-        .records()
-        .next()
-        .and_then(|r| r.ok())
-        .map(|r| r.iter().map(str::to_string).collect())
-        .unwrap_or_default()
 }

@@ -17,6 +17,7 @@ mod symbol;
 
 pub use bar_time::{floor_to, missing_bars};
 
+pub use crate::domain::Action;
 use crate::domain::{Bar, ClientOrderId, Qty, Side, Signal, Timeframe};
 use crate::legs::PendingLeg;
 use crate::risk::Limits;
@@ -112,31 +113,6 @@ pub struct Snapshot<'a> {
     pub flattens_ended_unfilled: HashSet<String>,
     /// The configured symbols, in config order, with their markets.
     pub symbols: Vec<(Rules<'a>, Market)>,
-}
-
-/// What goes into decisions.csv's `action` column.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Action {
-    Hold,
-    Refused,
-    /// A strategy's order (or a reversal's leg).
-    Order,
-    /// The daily-loss flatten.
-    Flatten,
-    /// A dry run's order, recorded and not sent.
-    DryRun,
-}
-
-impl Action {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Action::Hold => "hold",
-            Action::Refused => "refused",
-            Action::Order => "order",
-            Action::Flatten => "flatten",
-            Action::DryRun => "dry-run",
-        }
-    }
 }
 
 /// One row of decisions.csv, before formatting.

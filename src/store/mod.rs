@@ -4,10 +4,12 @@
 //! followed by fsync; a row torn by a power cut is cut off and kept aside on the next run.
 
 pub mod bar_cache;
+pub mod cells;
 pub mod files;
 pub mod ledger;
 pub mod lock;
 pub mod owner;
+pub mod rows;
 pub mod state;
 
 pub use bar_cache::BarCache;

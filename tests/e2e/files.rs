@@ -397,3 +397,38 @@ fn a_cache_with_a_duplicate_row_names_its_line_and_the_repair_command() {
     let run = bot.tick();
     check!(run, run.code == 0);
 }
+
+/// A ledger row the bot cannot read is never skipped: the tick stops before any order, naming
+/// the file, the line and the column; `status` still answers, naming the row it cannot read.
+#[test]
+fn a_ledger_row_that_does_not_read_is_named_by_file_line_and_column() {
+    let bot = Bot::new();
+    let run = bot.tick();
+    check!(run, run.code == 0);
+    let fills = bot.path("data/ledger/fills.csv");
+    let mut text = std::fs::read_to_string(&fills).unwrap();
+    text.push_str("2026-11-24 15:29:40,AAPL,buy,n/a,231,o-1,,fill,a-1,tick\n");
+    std::fs::write(&fills, text).unwrap();
+    bot.next_minute(1, 235.0, &[250.0; 3]); // above buy_above = 230: would buy
+    let run = bot.tick();
+    check!(
+        run,
+        run.code == 1
+            && run
+                .stderr
+                .contains("fills.csv line 2: column `qty`: \"n/a\" is not a share quantity")
+    );
+    assert_eq!(bot.posts(), 0);
+
+    let decisions = bot.path("data/ledger/decisions.csv");
+    let text = std::fs::read_to_string(&decisions).unwrap();
+    std::fs::write(&decisions, text.replacen(",hold,", ",hodl,", 1)).unwrap();
+    let run = bot.run(&["status", "--offline"]);
+    check!(
+        run,
+        run.code == 0
+            && run.stdout.contains(
+                "decisions.csv line 2: column `signal`: \"hodl\" is not buy, sell or hold"
+            )
+    );
+}

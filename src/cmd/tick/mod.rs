@@ -21,13 +21,14 @@ use crate::cli::TickArgs;
 use crate::client_order_id;
 use crate::config::Config;
 use crate::credentials::Credentials;
-use crate::domain::{Qty, Side, Signal};
+use crate::domain::{Action, Qty, Side, Signal};
 use crate::error::{Error, Result};
 use crate::fills::{self, Fills};
 use crate::orders::Desk;
 use crate::plan::{self, LastTrade, Market, Snapshot};
 use crate::store::bar_cache::BarCache;
-use crate::store::ledger::{self, time_cell, Ledger};
+use crate::store::ledger::{time_cell, Ledger};
+use crate::store::rows::{DecisionRow, EquityRow};
 use crate::store::{State, TickLock};
 use chrono::{DateTime, Duration, Utc};
 use chrono_tz::America::New_York;
@@ -100,8 +101,6 @@ pub fn run_with(
         log::warn!("{e}");
     }
     let ledger_dir = data_dir.join("ledger");
-    let mut equity_columns: Vec<&str> = ledger::EQUITY.to_vec();
-    equity_columns.extend(config.symbol_names());
     // A tick that cannot open its files fails like any other: alert and metrics file, and a
     // state file that could not be read is left as it is.
     let state = match State::load(data_dir) {
@@ -111,10 +110,10 @@ pub fn run_with(
     outcome::forget_fallback(config);
     let opened = (|| -> Result<_> {
         Ok((
-            Ledger::open(&ledger_dir, "orders.csv", ledger::ORDERS)?,
-            Ledger::open(&ledger_dir, "decisions.csv", ledger::DECISIONS)?,
+            Ledger::open(&ledger_dir)?,
+            Ledger::open(&ledger_dir)?,
             Fills::open(&ledger_dir)?,
-            Ledger::open_rotating(&ledger_dir, "equity.csv", &equity_columns)?,
+            Ledger::open_rotating(&ledger_dir, &config.symbol_names())?,
         ))
     })();
     let (orders, decisions, fills, equity) = match opened {
@@ -160,10 +159,10 @@ struct Tick<'a> {
     config: &'a Config,
     dry_run: bool,
     client: &'a dyn Broker,
-    decisions: Ledger,
+    decisions: Ledger<DecisionRow>,
     desk: Desk<'a>,
     fills: Fills,
-    equity: Ledger,
+    equity: Ledger<EquityRow>,
     state: State,
     cache: BarCache,
     /// The broker's clock once read; the local clock until then.
@@ -405,7 +404,7 @@ impl Tick<'_> {
                     .to_string()
             });
             let reason = format!("market closed; next open {when}");
-            let rows: Vec<Vec<String>> = self
+            let rows: Vec<DecisionRow> = self
                 .config
                 .symbols
                 .iter()
@@ -416,7 +415,7 @@ impl Tick<'_> {
                         price: None,
                         position: Qty::ZERO,
                         signal: Signal::Hold,
-                        action: "market-closed",
+                        action: Action::MarketClosed,
                         order: None,
                         reason: &reason,
                     })

@@ -1,11 +1,12 @@
-//! The tick's rows in decisions.csv and equity.csv.
+//! The tick's rows in decisions.csv and equity.csv (their columns: [`crate::store::rows`]).
 
 use super::Tick;
 use crate::alpaca::wire::Account;
 use crate::config::SymbolConfig;
-use crate::domain::{ClientOrderId, Qty, Signal};
+use crate::domain::{Action, ClientOrderId, Qty, Signal};
 use crate::error::Result;
-use crate::store::ledger::time_cell;
+use crate::store::cells::Decimal;
+use crate::store::rows::{DecisionRow, EquityRow};
 use chrono::{DateTime, Utc};
 use std::collections::HashMap;
 
@@ -16,42 +17,49 @@ pub(super) struct Decided<'a> {
     pub(super) price: Option<f64>,
     pub(super) position: Qty,
     pub(super) signal: Signal,
-    pub(super) action: &'a str,
+    pub(super) action: Action,
     pub(super) order: Option<(Qty, &'a ClientOrderId)>,
     pub(super) reason: &'a str,
 }
 
 impl Tick<'_> {
+    /// The account in the broker's own digits (a value that is not a number is left empty,
+    /// with a warning), then the bot's shares of each configured symbol, in the config's order.
     pub(super) fn record_equity(
         &self,
         account: &Account,
         positions: &HashMap<String, Qty>,
     ) -> Result<()> {
-        let text = |v: &Option<String>| v.clone().unwrap_or_default();
-        let mut row = vec![
-            time_cell(self.now),
-            text(&account.equity),
-            text(&account.cash),
-            text(&account.long_market_value),
-            text(&account.buying_power),
-        ];
-        for s in &self.config.symbols {
-            row.push(
-                positions
-                    .get(&s.name)
-                    .copied()
-                    .unwrap_or_default()
-                    .to_string(),
-            );
-        }
-        self.equity.append(&[row])
+        let number = |field: &str, v: &Option<String>| {
+            let text = v.as_deref()?;
+            let parsed = Decimal::parse(text);
+            if parsed.is_none() {
+                log::warn!(
+                    "the account's {field} is \"{text}\", not a number; equity.csv leaves it empty"
+                );
+            }
+            parsed
+        };
+        self.equity.append(&[EquityRow {
+            time_utc: self.now,
+            equity: number("equity", &account.equity),
+            cash: number("cash", &account.cash),
+            long_market_value: number("long_market_value", &account.long_market_value),
+            buying_power: number("buying_power", &account.buying_power),
+            positions: self
+                .config
+                .symbols
+                .iter()
+                .map(|s| positions.get(&s.name).copied().unwrap_or_default())
+                .collect(),
+        }])
     }
 
     pub(super) fn decide_row(&self, d: Decided<'_>) -> Result<()> {
         self.decisions.append(&[self.decision_row(d)])
     }
 
-    pub(super) fn decision_row(&self, d: Decided<'_>) -> Vec<String> {
+    pub(super) fn decision_row(&self, d: Decided<'_>) -> DecisionRow {
         let Decided {
             symbol,
             bar_time,
@@ -62,18 +70,18 @@ impl Tick<'_> {
             order,
             reason,
         } = d;
-        vec![
-            time_cell(self.now),
-            symbol.name.clone(),
-            symbol.strategy.tag().to_string(),
-            bar_time.map(time_cell).unwrap_or_default(),
-            price.map(|p| p.to_string()).unwrap_or_default(),
-            position.to_string(),
-            signal.as_str().to_string(),
-            action.to_string(),
-            order.map(|(q, _)| q.to_string()).unwrap_or_default(),
-            order.map(|(_, id)| id.to_string()).unwrap_or_default(),
-            reason.to_string(),
-        ]
+        DecisionRow {
+            time_utc: self.now,
+            symbol: symbol.name.clone(),
+            strategy: symbol.strategy.tag().to_string(),
+            bar_time_utc: bar_time,
+            price,
+            position,
+            signal,
+            action,
+            qty: order.map(|(q, _)| q),
+            client_order_id: order.map(|(_, id)| id.clone()),
+            reason: reason.to_string(),
+        }
     }
 }

@@ -113,7 +113,7 @@ impl Tick<'_> {
             price: row.price,
             position: row.position,
             signal: row.signal,
-            action: row.action.as_str(),
+            action: row.action,
             order: row.order.as_ref().map(|(q, id)| (*q, id)),
             reason: &row.reason,
         })
