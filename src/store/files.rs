@@ -1,9 +1,37 @@
-//! Two file primitives everything else builds on.
+//! Two file primitives everything else builds on, and the one switch for whether writes are
+//! synced to the disk.
 
 use crate::error::{Error, Result};
 use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// Whether writes are synced to the disk before they count as done (on unless switched off).
+static DURABLE: AtomicBool = AtomicBool::new(true);
+
+/// Switch syncing off (or on again) for the rest of the process. Only `replay` switches it
+/// off: its folder is disposable (a crash means running it again), and an fsync per ledger row
+/// and state file costs milliseconds, which is the whole budget of a replayed tick. Every
+/// live command keeps the default: a power cut on a Pi must not lose an order intent.
+pub fn set_durable(on: bool) {
+    DURABLE.store(on, Ordering::Relaxed);
+}
+
+/// See [`set_durable`].
+pub fn durable() -> bool {
+    DURABLE.load(Ordering::Relaxed)
+}
+
+/// `f.sync_data()`, unless syncing is switched off ([`set_durable`]): the one call every
+/// appended row goes through.
+pub fn sync_data(f: &File) -> std::io::Result<()> {
+    if durable() {
+        f.sync_data()
+    } else {
+        Ok(())
+    }
+}
 
 /// Replace `path` with `bytes` so that a reader (or a power cut) sees the old file or the
 /// new one, never a mix: write a temp file beside it, fsync, rename over, fsync the folder.
@@ -14,10 +42,14 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let result = (|| {
         let mut f = File::create(&tmp)?;
         f.write_all(bytes)?;
-        f.sync_all()?;
+        if durable() {
+            f.sync_all()?;
+        }
         drop(f);
         fs::rename(&tmp, path)?;
-        sync_dir(dir);
+        if durable() {
+            sync_dir(dir);
+        }
         Ok(())
     })();
     result.map_err(|e| {

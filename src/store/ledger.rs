@@ -173,7 +173,7 @@ impl Ledger {
             .open(&self.path)
             .map_err(io)?;
         f.write_all(bytes).map_err(io)?;
-        f.sync_data().map_err(io)
+        super::files::sync_data(&f).map_err(io)
     }
 
     /// Every row, as string records (header excluded). Used for recovery and reports.
