@@ -216,7 +216,7 @@ mod tests {
             .map(|t| (t.entry_bar, t.exit_bar, t.size, t.pnl))
             .collect();
         assert_eq!(seen, [(1, 3, 10.0, 100.0), (3, 5, -5.0, 30.0)]);
-        assert_eq!(trades[0].return_pct, 0.1);
+        assert!((trades[0].return_pct - 0.1).abs() < 1e-12);
         assert_eq!(trades[0].entry_time, t(1));
         // Filled at the close decided on: a fill at bar 3's open is bar 2's close.
         let trades = round_trips(&fills, &timeline(6), Fill::Close);
