@@ -15,9 +15,11 @@
 //! backtest decides on (every bar closed by then) and, with next-open fills, a latest trade that
 //! is the opening print, which is the price its market order fills at in [`Sim`] at once. So the
 //! replay makes the backtest's trades: decided on bar `i`'s close, filled at `Open[i+1]` (or at
-//! `Close[i]` with `--fill close`). A last tick runs at the last bar's close to record the last
-//! fills (as a dry run if the market is still open then: the backtest never fills an order
-//! decided on the last bar either).
+//! `Close[i]` with `--fill close`). The first tick is at the open of the bar after the first one
+//! the backtest decides on (its warm-up plus one, backtesting.py's convention, which never acts
+//! on the very first bar): before it, the bars only warm the strategy up. A last tick runs at
+//! the last bar's close to record the last fills (as a dry run if the market is still open
+//! then: the backtest never fills an order decided on the last bar either).
 //!
 //! # What the ticks run with
 //!
@@ -324,6 +326,7 @@ fn replay(
         closes: labels.iter().map(|&t| sim.bar_close(tf, &at(t))).collect(),
         times: labels,
     };
+    let first_tick = first_tick(config, legs, &timeline);
     let lock = TickLock::acquire(&config.bot.data_dir)?;
     let mut cursors = vec![0usize; legs.len()];
     let mut equity = Vec::with_capacity(timeline.times.len());
@@ -346,8 +349,10 @@ fn replay(
     };
     for (step, &label) in timeline.times.iter().enumerate() {
         sim.set_now(timeline.opens[step])?;
-        tick_at(&sim, false)?;
-        ticks += 1;
+        if step >= first_tick {
+            tick_at(&sim, false)?;
+            ticks += 1;
+        }
         let held = positions(&sim)?;
         let mut e = sim.cash();
         for (k, (name, bars)) in legs.iter().enumerate() {
@@ -376,6 +381,20 @@ fn replay(
         ticks,
         end,
     })
+}
+
+/// The step of the first tick: the bar after the earliest first decision bar of the backtest
+/// (`library_warmup + 1`) over the symbols.
+fn first_tick(config: &Config, legs: &[(&str, &[Bar])], timeline: &Timeline) -> usize {
+    legs.iter()
+        .filter_map(|(name, bars)| {
+            let strategy = &config.symbols.iter().find(|s| s.name == *name)?.strategy;
+            let decided = crate::backtest::engine::library_warmup(strategy, bars.len()) + 1;
+            let bar = bars.get(decided + 1)?;
+            Some(timeline.times.partition_point(|&t| t < bar.time))
+        })
+        .min()
+        .unwrap_or(timeline.times.len())
 }
 
 /// Signed shares per symbol the simulated broker holds.
