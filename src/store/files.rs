@@ -14,6 +14,7 @@ static DURABLE: AtomicBool = AtomicBool::new(true);
 /// off: its folder is disposable (a crash means running it again), and an fsync per ledger row
 /// and state file costs milliseconds, which is the whole budget of a replayed tick. Every
 /// live command keeps the default: a power cut on a Pi must not lose an order intent.
+/// Off, [`write_atomic`] also rewrites in place rather than through a temp file and a rename.
 pub fn set_durable(on: bool) {
     DURABLE.store(on, Ordering::Relaxed);
 }
@@ -35,21 +36,24 @@ pub fn sync_data(f: &File) -> std::io::Result<()> {
 
 /// Replace `path` with `bytes` so that a reader (or a power cut) sees the old file or the
 /// new one, never a mix: write a temp file beside it, fsync, rename over, fsync the folder.
+///
+/// With syncing switched off ([`set_durable`]) the file is rewritten in place instead: a crash
+/// mid-write may then leave it torn, which a disposable folder accepts, and a new inode and a
+/// rename per write (a fifth of a replayed tick, measured) are saved.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     fs::create_dir_all(dir).map_err(|e| Error::io(dir, "create folder", e))?;
+    if !durable() {
+        return fs::write(path, bytes).map_err(|e| Error::io(path, "write", e));
+    }
     let tmp = temp_path(path);
     let result = (|| {
         let mut f = File::create(&tmp)?;
         f.write_all(bytes)?;
-        if durable() {
-            f.sync_all()?;
-        }
+        f.sync_all()?;
         drop(f);
         fs::rename(&tmp, path)?;
-        if durable() {
-            sync_dir(dir);
-        }
+        sync_dir(dir);
         Ok(())
     })();
     result.map_err(|e| {
