@@ -75,7 +75,7 @@ fn backtest_execs(dir: &Path) -> Vec<Exec> {
             ));
         }
     }
-    out.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+    out.sort_by_key(|a| (a.0, a.1));
     out.into_iter()
         .map(|(bar, _, s, q, p)| (bar, s, q, p))
         .collect()
