@@ -44,7 +44,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     fs::create_dir_all(dir).map_err(|e| Error::io(dir, "create folder", e))?;
     if !durable() {
-        return fs::write(path, bytes).map_err(|e| Error::io(path, "write", e));
+        return rewrite_in_place(path, bytes).map_err(|e| Error::io(path, "write", e));
     }
     let tmp = temp_path(path);
     let result = (|| {
@@ -60,6 +60,19 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         let _ = fs::remove_file(&tmp);
         Error::io(path, "write", e)
     })
+}
+
+/// Overwrite `path` from its first byte, then cut it to `bytes`' length: never truncated to
+/// zero first, which ext4 (`auto_da_alloc`) would answer with a flush of the file, as it
+/// does for a rename over an existing file.
+fn rewrite_in_place(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let mut f = OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path)?;
+    f.write_all(bytes)?;
+    f.set_len(bytes.len() as u64)
 }
 
 /// Replace `path` atomically (readers see the old file or the new one) but without fsync:
