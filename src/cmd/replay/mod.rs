@@ -332,12 +332,14 @@ fn replay(
     let mut equity = Vec::with_capacity(timeline.times.len());
     let mut ticks = 0;
     let tick_at = |sim: &Sim, dry_run: bool| -> Result<()> {
-        let ticked = tick::run_with(config, dry_run, sim, &lock, Instant::now()).map_err(|e| {
-            Error::Refused(format!(
-                "the replayed tick at {} UTC failed: {e}",
-                time_cell(sim.now())
-            ))
-        })?;
+        // The tick's own error (and exit code) stands; the log says which tick it was.
+        let ticked =
+            tick::run_with(config, dry_run, sim, &lock, Instant::now()).inspect_err(|_| {
+                log::error!(
+                    "the replayed tick at {} UTC (simulated clock) failed; the run stops here",
+                    time_cell(sim.now())
+                )
+            })?;
         if ticked.unknown_outcomes > 0 {
             return Err(Error::Refused(format!(
                 "the replayed tick at {} UTC left {} order(s) with an unknown outcome",
