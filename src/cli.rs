@@ -31,6 +31,7 @@ pub enum Command {
     Reconcile(ReconcileArgs),
     Rearm(RearmArgs),
     Backtest(BacktestArgs),
+    Replay(ReplayArgs),
     Train(TrainArgs),
     Status(StatusArgs),
     Report(ReportArgs),
@@ -263,6 +264,50 @@ pub struct BacktestArgs {
     /// more NAME=... words for --sweep or train=/test= for --walk-forward
     #[argh(positional)]
     pub more: Vec<String>,
+}
+
+/// Run the real tick over history: once per bar, at the bar's open, against a simulated broker
+/// holding the cached bars (no keys, no network). Writes the ledgers, state and dashboard of
+/// the run into --out (never the live data folder), then prints backtest's metrics table.
+/// `replay --sample` needs no config: the embedded daily GOOG bars with sma_cross 10/20.
+#[derive(FromArgs, Debug)]
+#[argh(subcommand, name = "replay")]
+pub struct ReplayArgs {
+    /// symbol to replay, repeatable (default: every symbol of the config)
+    #[argh(option)]
+    pub symbol: Vec<String>,
+
+    /// bar size: 1Min 5Min 15Min 1Hour 1Day (default: the config's timeframe)
+    #[argh(option)]
+    pub timeframe: Option<String>,
+
+    /// first day to replay, YYYY-MM-DD (UTC; default: the first cached bar)
+    #[argh(option)]
+    pub from: Option<String>,
+
+    /// last day to replay, YYYY-MM-DD, inclusive (UTC; default: the last cached bar)
+    #[argh(option)]
+    pub to: Option<String>,
+
+    /// the replay's own data folder (default: data/replay beside the config, or in the
+    /// current folder with --sample); a folder a previous replay wrote is replaced, any
+    /// other is refused
+    #[argh(option)]
+    pub out: Option<PathBuf>,
+
+    /// starting cash of the simulated account, in dollars (default 10000, as backtest)
+    #[argh(option, default = "10_000.0")]
+    pub cash: f64,
+
+    /// where a market order fills: next-open (default: the opening print of the bar the tick
+    /// runs at) or close (the close of the bar decided on), as backtest --fill
+    #[argh(option, default = "String::from(\"next-open\")")]
+    pub fill: String,
+
+    /// replay the embedded sample (real daily GOOG prices 2004-2013, sma_cross 10/20) without
+    /// a config file
+    #[argh(switch)]
+    pub sample: bool,
 }
 
 /// A five-second summary: last tick, market, guards, equity and P&L, positions, open orders,

@@ -160,7 +160,10 @@ impl fmt::Display for Error {
             Error::MissingKeys { env_file } => write!(
                 f,
                 "no Alpaca API keys found: set ALPACA_KEY and ALPACA_SECRET (or APCA_API_KEY_ID and \
-                 APCA_API_SECRET_KEY) in the environment, or put them in {} (see .env.example)",
+                 APCA_API_SECRET_KEY) in the environment, or put them in {} (see .env.example). \
+                 To try the bot without keys: `prometheus-bot replay --sample`. With keys in {}: \
+                 `prometheus-bot check`, then `prometheus-bot tick`",
+                env_file.display(),
                 env_file.display()
             ),
             Error::LockHeld { path } => write!(

@@ -45,6 +45,10 @@ use error::Result;
 
 /// Run one command to completion.
 pub fn run(cli: Cli) -> Result<()> {
+    // `replay` loads its own config (none with --sample) and logs into its own folder.
+    if let Command::Replay(args) = &cli.command {
+        return cmd::replay::run(&cli.config, args);
+    }
     // Only the commands that decide load the model files a config names: `train` writes
     // them, and `fetch` or `import` bring the bars to train on, before any exists.
     let models = matches!(
@@ -67,6 +71,8 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Status(args) => cmd::status::run(&config, &args),
         Command::Report(args) => cmd::report::run(&config, &args),
         Command::Backtest(args) => cmd::backtest::run(&config, &args),
+        // Handled before the config load above; kept here so that the match stays exhaustive.
+        Command::Replay(args) => cmd::replay::run(&cli.config, &args),
         Command::Train(args) => cmd::train::run(&config, &args),
         Command::Data(args) => cmd::data::run(&config, &args),
     }

@@ -8,10 +8,13 @@
 //! # What it reproduces, at the level of the trait
 //!
 //! * **Market data**: [`Broker::bars`] answers from the loaded bars, closed ones only (see
-//!   [`market`] for when a bar opens and closes); [`Broker::latest_trades`] is the last closed
-//!   bar's close, stamped at its close time. That is the one place a replay differs from live
-//!   trading: live, the latest trade is seconds old and the tick's sizing sees it; here the tick
-//!   sees the close the backtest decides on.
+//!   [`market`] for when a bar opens and closes). [`Broker::latest_trades`] is the price a
+//!   market order sent now would fill at: with [`Fill::NextOpen`], when a bar of the symbol
+//!   opens exactly now in an open session, its open stamped now (the opening print);
+//!   otherwise, and always with [`Fill::Close`], the last closed bar's close stamped at its
+//!   close time. A replay ticks at each bar's open, the moment the previous bar's decision can
+//!   be acted on, so the tick decides on the bars the backtest decides on and sizes at the
+//!   price the backtest fills at.
 //! * **Orders**: market day orders only. Accepted as `new` while the market is open, `accepted`
 //!   (queued for the next open) while it is closed, with a unique id; a client order id can be
 //!   used once, forever. Alpaca's refusals are the same [`Error::Api`] values the HTTP client
@@ -21,21 +24,26 @@
 //!   a sell beyond the long position less working sells (a short only when shorting is enabled,
 //!   from flat or short); 403 `fractional orders cannot be sold short`; 403 `insufficient buying
 //!   power`.
-//! * **Fills**: a working order fills in full when its session's next bar of the symbol
-//!   arrives: at that bar's open ([`Fill::NextOpen`]) or at the close of the bar it was decided
-//!   on, the last closed bar when it was submitted ([`Fill::Close`], as `backtest --fill
-//!   close`). Price and commission come from [`FillModel`], the backtest's: slippage on the
+//! * **Fills**: an order that can fill the moment it is sent fills then, in full, and the
+//!   answer to the POST already says `filled` (with `filled_qty` and `filled_avg_price`): with
+//!   [`Fill::NextOpen`] when a bar of the symbol opens at that moment (at its open), with
+//!   [`Fill::Close`] when the market is open (at the last closed bar's close, the bar it was
+//!   decided on, as `backtest --fill close`). Any other order stays working and fills when its
+//!   session's next bar of the symbol arrives: at that bar's open ([`Fill::NextOpen`]) or at
+//!   the close of the last bar closed when it was sent ([`Fill::Close`]). Price and commission
+//!   come from [`FillModel`], the backtest's: slippage on the
 //!   shares that open or extend a position, commission on every execution. Each execution is a
 //!   FILL activity; a buy that covers a short and goes long is two (`partial_fill`, then `fill`),
 //!   as the backtest closes and then opens. (A short sale is Alpaca's `sell_short`, which the
 //!   port's [`FillActivity`] already holds as [`Side::Sell`].) A day order with no bar left in its session expires
 //!   at the close.
 //! * **Account**: cash moves by each execution's notional and commission; equity is cash plus
-//!   every position at its mark (the last closed bar's close); `last_equity` the equity at the
+//!   every position at its mark (the latest trade, above); `last_equity` the equity at the
 //!   previous session's close (the starting cash before any). Buying power is a margin-1
 //!   account's, as the backtest's: `max(0, equity − Σ |qty|·mark)`, less what working orders
 //!   that open positions have reserved. An order reserves its estimated cost: its opening
-//!   shares priced by the fill model at the last close, commission included.
+//!   shares priced by the fill model at the latest trade, commission included; a refusal for
+//!   buying power is judged at that price, the one it would fill at now.
 //!
 //! Not simulated: partial fills of a resting order, rejections after acceptance, splits
 //! ([`Broker::split_activities`] is empty), limit and stop orders, notional orders, bar
@@ -101,7 +109,7 @@ impl Sim {
         Sim {
             settings,
             market: Market::default(),
-            book: RefCell::new(Book::new(settings.cash, now)),
+            book: RefCell::new(Book::new(settings.cash, now, settings.fill)),
         }
     }
 
@@ -124,7 +132,13 @@ impl Sim {
         &self.market.sessions
     }
 
-    /// When `bar` of `timeframe` has closed: a replay steps the clock to each bar's close.
+    /// When `bar` of `timeframe` opens: a replay ticks then, the moment the decision on the
+    /// bar before it can be acted on.
+    pub fn bar_open(&self, timeframe: Timeframe, bar: &Bar) -> DateTime<Utc> {
+        self.market.opens_at(timeframe, bar)
+    }
+
+    /// When `bar` of `timeframe` has closed.
     pub fn bar_close(&self, timeframe: Timeframe, bar: &Bar) -> DateTime<Utc> {
         self.market.closes_at(timeframe, bar)
     }
@@ -231,14 +245,8 @@ impl Broker for Sim {
         Ok(symbols
             .iter()
             .filter_map(|&s| {
-                let (bar, closed) = self.market.last_closed(s, now)?;
-                Some((
-                    s.to_string(),
-                    Trade {
-                        t: closed,
-                        p: bar.close,
-                    },
-                ))
+                let (p, t) = self.market.latest(s, now, self.settings.fill)?;
+                Some((s.to_string(), Trade { t, p }))
             })
             .collect())
     }

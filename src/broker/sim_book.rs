@@ -80,6 +80,9 @@ enum Event {
 
 pub(super) struct Book {
     pub(super) now: DateTime<Utc>,
+    /// Where market orders fill, which is also what the latest trade is (see
+    /// [`Market::latest`]).
+    fill: Fill,
     pub(super) cash: f64,
     pub(super) holdings: Holdings,
     /// Every order, in submission order (so also by `submitted_at`).
@@ -110,9 +113,10 @@ fn refused(status: u16, code: u64, message: impl Into<String>) -> Error {
 }
 
 impl Book {
-    pub(super) fn new(cash: f64, now: DateTime<Utc>) -> Book {
+    pub(super) fn new(cash: f64, now: DateTime<Utc>, fill: Fill) -> Book {
         Book {
             now,
+            fill,
             cash,
             holdings: Holdings::new(),
             orders: Vec::new(),
@@ -135,10 +139,12 @@ impl Book {
         self.holdings.get(symbol).map_or(Qty::ZERO, |h| h.qty)
     }
 
-    /// A position's mark at `t`; its average price if the symbol has no closed bar.
+    /// A position's mark at `t`: the latest trade ([`Market::latest`]); its average price if
+    /// the symbol has none.
     pub(super) fn mark(&self, market: &Market, symbol: &str, t: DateTime<Utc>) -> f64 {
         market
-            .mark(symbol, t)
+            .latest(symbol, t, self.fill)
+            .map(|(price, _)| price)
             .or_else(|| self.holdings.get(symbol).map(|h| h.avg_price))
             .unwrap_or(0.0)
     }
@@ -363,11 +369,23 @@ impl Book {
         if market.fill_series(symbol).is_none() {
             return Err(invalid(format!("asset \"{symbol}\" not found")));
         }
-        let Some((decided, _)) = market.last_closed(symbol, self.now) else {
+        let Some((price, _)) = market.latest(symbol, self.now, settings.fill) else {
             return Err(invalid(format!(
                 "no bar of {symbol} has closed by {}: the simulated broker has no price for it",
                 self.now
             )));
+        };
+        let decided_close = market
+            .last_closed(symbol, self.now)
+            .map_or(price, |(bar, _)| bar.close);
+        // The price it fills at now, if it can fill now: the opening print of a bar opening
+        // at this moment, or (`Fill::Close`) the close decided on while the market is open.
+        let fills_now = match settings.fill {
+            Fill::NextOpen => market.opening_at(symbol, self.now).map(|bar| bar.open),
+            Fill::Close => market
+                .open_session(self.now)
+                .and(market.last_closed(symbol, self.now))
+                .map(|(bar, _)| bar.close),
         };
         let cid = r.client_order_id.as_str();
         if self.by_client_id.contains_key(cid) {
@@ -417,7 +435,7 @@ impl Book {
         let mut reserve = 0.0;
         if opening.is_positive() {
             let size = opening.to_f64() * sign(side);
-            let est = settings.costs.execute(decided.close, size, true);
+            let est = settings.costs.execute(price, size, true);
             reserve = opening.to_f64() * est.price + est.commission;
             let available = self.buying_power(market, self.now) - self.reserved();
             if reserve > available {
@@ -443,14 +461,17 @@ impl Book {
             filled: Qty::ZERO,
             paid: 0.0,
             session,
-            decided_close: decided.close,
+            decided_close,
             reserve,
         };
-        let wire = order.wire(self.now);
         self.by_id.insert(order.id.clone(), k);
         self.by_client_id.insert(order.client_order_id.clone(), k);
         self.orders.push(order);
         self.working.push(k);
-        Ok(wire)
+        if let Some(raw) = fills_now {
+            let now = self.now;
+            self.fill(settings, k, raw, now);
+        }
+        Ok(self.orders[k].wire(self.now))
     }
 }

@@ -7,6 +7,7 @@
 //! daily bar (labelled New York midnight, as Alpaca and `import` stamp it) at its day's session
 //! open and close, 09:30 and 16:00 New York unless sessions were given explicitly.
 
+use crate::backtest::engine::Fill;
 use crate::domain::{Bar, Timeframe};
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use chrono_tz::America::New_York;
@@ -175,9 +176,34 @@ impl Market {
         Some((bar, self.closes_at(series.timeframe, &bar)))
     }
 
-    /// The price a position is marked at by `t`: the last closed bar's close.
-    pub(super) fn mark(&self, symbol: &str, t: DateTime<Utc>) -> Option<f64> {
-        self.last_closed(symbol, t).map(|(b, _)| b.close)
+    /// The bar of the symbol's fill series that opens exactly at `t`, when a session is open
+    /// at `t`: its open is the opening print, the price a market order sent at `t` gets.
+    pub(super) fn opening_at(&self, symbol: &str, t: DateTime<Utc>) -> Option<Bar> {
+        self.open_session(t)?;
+        let series = self.fill_series(symbol)?;
+        let i = series
+            .bars
+            .partition_point(|b| self.opens_at(series.timeframe, b) < t);
+        let bar = *series.bars.get(i)?;
+        (self.opens_at(series.timeframe, &bar) == t).then_some(bar)
+    }
+
+    /// The latest trade at `t` and when it printed: with [`Fill::NextOpen`], the opening print
+    /// of a bar that opens at `t` in an open session; otherwise (and always with
+    /// [`Fill::Close`]) the last closed bar's close at its close time. It is the price a market
+    /// order sent at `t` fills at, and the price positions are marked at.
+    pub(super) fn latest(
+        &self,
+        symbol: &str,
+        t: DateTime<Utc>,
+        fill: Fill,
+    ) -> Option<(f64, DateTime<Utc>)> {
+        if fill == Fill::NextOpen {
+            if let Some(bar) = self.opening_at(symbol, t) {
+                return Some((bar.open, t));
+            }
+        }
+        self.last_closed(symbol, t).map(|(b, at)| (b.close, at))
     }
 
     /// The first bar of the symbol's fill series that opens at or after `from` and before

@@ -90,24 +90,27 @@ fn refusal(sim: &Sim, request: &OrderRequest) -> String {
 #[test]
 fn a_round_trip_pays_commission_twice_and_slippage_once_in_cash_and_equity() {
     let sim = minute_sim(costly(10000.0));
+    // Sent at 09:31, when the 09:31 bar opens at 102: filled at once, and the answer says so.
+    // Entry 102 × 1.001 = 102.102; commission 1 + 10 × 102.102 × 0.001 = 2.02102;
+    // cash 10 000 − 1 021.02 − 2.02102 = 8 976.95898.
     let placed = sim.submit_order(&order(Side::Buy, "10", "pb-buy")).unwrap();
-    assert_eq!(placed.status, OrderStatus::New);
-    assert_eq!(placed.filled_qty.as_deref(), Some("0"));
-    assert_eq!(sim.cash(), 10000.0, "nothing moves before the next bar");
+    assert_eq!(placed.status, OrderStatus::Filled);
+    assert_eq!(placed.filled_qty.as_deref(), Some("10"));
+    assert!(close_to(num(&placed.filled_avg_price), 102.102));
+    assert!(close_to(sim.cash(), 8976.95898), "{}", sim.cash());
 
-    // 09:32: the 09:31 bar opened at 102. Entry 102 × 1.001 = 102.102; commission
-    // 1 + 10 × 102.102 × 0.001 = 2.02102; cash 10 000 − 1 021.02 − 2.02102 = 8 976.95898.
-    // Marked at the 09:31 close, 104: equity 8 976.95898 + 1 040 = 10 016.95898.
+    // 09:32: marked at the 09:32 bar's opening print, 105: equity 8 976.95898 + 1 050 =
+    // 10 026.95898.
     sim.set_now(utc(24, 14, 32)).unwrap();
     let account = sim.account().unwrap();
     assert!(close_to(num(&account.cash), 8976.95898), "{account:?}");
-    assert!(close_to(num(&account.equity), 10016.95898), "{account:?}");
+    assert!(close_to(num(&account.equity), 10026.95898), "{account:?}");
     let positions = sim.positions().unwrap();
     assert_eq!(positions.len(), 1);
     assert_eq!(positions[0].qty, "10");
     assert_eq!(positions[0].side.as_deref(), Some("long"));
     assert!(close_to(num(&positions[0].avg_entry_price), 102.102));
-    assert!(close_to(num(&positions[0].current_price), 104.0));
+    assert!(close_to(num(&positions[0].current_price), 105.0));
     let bought = sim.order(&placed.id).unwrap();
     assert_eq!(bought.status, OrderStatus::Filled);
     assert!(close_to(num(&bought.filled_avg_price), 102.102));
@@ -162,14 +165,14 @@ fn a_buy_that_covers_a_short_and_goes_long_is_a_close_at_the_raw_price_then_an_e
 
     // Buy 15 at the 09:32 open, 105: cover 10 at 105 (commission 2.05), then 5 long at
     // 105 × 1.001 = 105.105 (commission 1 + 5 × 105.105 × 0.001 = 1.525525).
-    // Cash 11 016.96102 − 1 050 − 2.05 − 525.525 − 1.525525 = 9 437.860495; long 5 marked at
-    // the 09:32 close, 103: equity 9 437.860495 + 515 = 9 952.860495.
+    // Cash 11 016.96102 − 1 050 − 2.05 − 525.525 − 1.525525 = 9 437.860495; at 09:33 long 5
+    // marked at the 09:33 bar's opening print, 106: equity 9 437.860495 + 530 = 9 967.860495.
     let placed = sim
         .submit_order(&order(Side::Buy, "15", "pb-cover"))
         .unwrap();
     sim.set_now(utc(24, 14, 33)).unwrap();
     assert!(close_to(sim.cash(), 9437.860495), "{}", sim.cash());
-    assert!(close_to(sim.equity(), 9952.860495), "{}", sim.equity());
+    assert!(close_to(sim.equity(), 9967.860495), "{}", sim.equity());
     let long = &sim.positions().unwrap()[0];
     assert_eq!(long.qty, "5");
     assert!(close_to(num(&long.avg_entry_price), 105.105));
@@ -370,12 +373,14 @@ fn a_sell_beyond_the_long_position_is_refused_as_alpaca_refuses_it() {
     );
 }
 
-/// A sim holding 10 AAPL bought at the 09:31 open, its clock at 09:32.
+/// A sim holding 10 AAPL bought at the 09:31 open, its clock at 09:32:30 (between two bar
+/// opens, so that an order sent then stays working).
 fn sim_long_10(settings: SimSettings) -> Sim {
     let sim = minute_sim(settings);
     sim.submit_order(&order(Side::Buy, "10", "pb-long"))
         .unwrap();
-    sim.set_now(utc(24, 14, 32)).unwrap();
+    sim.set_now(utc(24, 14, 32) + chrono::Duration::seconds(30))
+        .unwrap();
     assert_eq!(sim.positions().unwrap()[0].qty, "10");
     sim
 }
@@ -390,6 +395,9 @@ fn a_fractional_short_and_an_order_against_a_working_one_are_refused() {
             r#"{"code":40310000,"message":"fractional orders cannot be sold short"}"#
         )
     );
+    // Half a minute into the 09:31 bar no bar opens: the buy works until the 09:32 open.
+    sim.set_now(utc(24, 14, 31) + chrono::Duration::seconds(30))
+        .unwrap();
     sim.submit_order(&order(Side::Buy, "1", "pb-b")).unwrap();
     let wash = alpaca_says(
         403,
@@ -403,8 +411,11 @@ fn a_fractional_short_and_an_order_against_a_working_one_are_refused() {
 
 #[test]
 fn buying_power_counts_what_working_orders_hold() {
-    // $1 000 of cash; the last close is 101: 10 shares cost 1 010.
+    // $1 000 of cash; at 09:31:30 no bar opens, the latest trade is the 09:30 close, 101:
+    // 10 shares cost 1 010, and an order stays working until the 09:32 open.
+    let between = utc(24, 14, 31) + chrono::Duration::seconds(30);
     let sim = minute_sim(settings(1000.0));
+    sim.set_now(between).unwrap();
     let no_power = alpaca_says(
         403,
         r#"{"buying_power":"1000","code":40310000,"cost_basis":"1010","message":"insufficient buying power"}"#,
@@ -422,6 +433,7 @@ fn buying_power_counts_what_working_orders_hold() {
         .expect("a refused order's client id was never used");
     // A short needs buying power too: flat with $1 000, 10 short at 101 is 1 010.
     let sim = minute_sim(settings(1000.0));
+    sim.set_now(between).unwrap();
     assert_eq!(refusal(&sim, &order(Side::Sell, "10", "pb-d")), no_power);
 }
 
@@ -486,14 +498,14 @@ fn the_desk_places_an_order_through_the_sim_reads_it_back_and_the_fill_reaches_t
     match desk.place(&mut state, now, &request, 101.0).unwrap() {
         Placed::Accepted { order, already } => {
             assert!(!already);
-            assert_eq!(order.status, OrderStatus::New);
+            assert_eq!(order.status, OrderStatus::Filled, "at the 09:31 open");
         }
         other => panic!("{other:?}"),
     }
     assert!(state.intents.is_empty(), "settled");
     assert_eq!(state.tracked.len(), 1);
     let rows = orders.read_all().unwrap();
-    assert_eq!(rows[0].status, OrderRowStatus::Broker(OrderStatus::New));
+    assert_eq!(rows[0].status, OrderRowStatus::Broker(OrderStatus::Filled));
 
     // The same decision again: the broker refuses the id, the desk finds the first order.
     match desk.place(&mut state, now, &request, 101.0).unwrap() {
@@ -506,7 +518,7 @@ fn the_desk_places_an_order_through_the_sim_reads_it_back_and_the_fill_reaches_t
         "one order"
     );
 
-    // The next bar opens at 102: the fill sync writes it once and stops tracking the order.
+    // Filled at the 09:31 open, 102: the fill sync writes it once and stops tracking the order.
     sim.set_now(utc(24, 14, 32)).unwrap();
     let synced = fills::sync_tracked(&sim, &fills, &mut state.tracked, &[], sim.now()).unwrap();
     assert_eq!(synced.new_fills.len(), 1);
@@ -642,4 +654,75 @@ fn given_sessions_replace_the_derived_ones_for_an_early_close() {
     // A daily bar of that day closes at the early close.
     let daily = bar(utc(27, 5, 0), 100.0, 103.0);
     assert_eq!(sim.bar_close(Timeframe::Day1, &daily), utc(27, 18, 0));
+}
+
+#[test]
+fn the_latest_trade_and_the_mark_are_the_price_an_order_sent_now_fills_at() {
+    // 09:31: the 09:31 bar opens at 102. Next-open: the opening print, stamped now. Close:
+    // the 09:30 bar's close, 101, stamped at its close, 09:31 too.
+    for (fill, price) in [(Fill::NextOpen, 102.0), (Fill::Close, 101.0)] {
+        let sim = minute_sim(SimSettings {
+            fill,
+            ..settings(10000.0)
+        });
+        let trade = sim.latest_trades(&["AAPL"]).unwrap()["AAPL"];
+        assert_eq!((trade.p, trade.t), (price, utc(24, 14, 31)), "{fill:?}");
+        let placed = sim.submit_order(&order(Side::Buy, "10", "pb-now")).unwrap();
+        assert_eq!(placed.status, OrderStatus::Filled, "{fill:?}");
+        assert_eq!(placed.filled_qty.as_deref(), Some("10"), "{fill:?}");
+        assert_eq!(num(&placed.filled_avg_price), price, "{fill:?}");
+        assert_eq!(placed.filled_at, Some(utc(24, 14, 31)), "{fill:?}");
+        // Marked at the same price: equity is the starting cash, not yet moved by the market.
+        let account = sim.account().unwrap();
+        assert_eq!(num(&account.equity), 10000.0, "{fill:?}");
+        assert_eq!(num(&account.cash), 10000.0 - 10.0 * price, "{fill:?}");
+        assert_eq!(
+            num(&sim.positions().unwrap()[0].current_price),
+            price,
+            "{fill:?}"
+        );
+    }
+    // Half a minute later no bar opens: the latest trade is the last closed bar's close (the
+    // 09:30 bar's 101, closed at 09:31), in both modes, and a new order waits for a bar.
+    for fill in [Fill::NextOpen, Fill::Close] {
+        let sim = minute_sim(SimSettings {
+            fill,
+            ..settings(10000.0)
+        });
+        sim.set_now(utc(24, 14, 31) + chrono::Duration::seconds(30))
+            .unwrap();
+        let trade = sim.latest_trades(&["AAPL"]).unwrap()["AAPL"];
+        assert_eq!((trade.p, trade.t), (101.0, utc(24, 14, 31)), "{fill:?}");
+        let placed = sim
+            .submit_order(&order(Side::Buy, "1", "pb-later"))
+            .unwrap();
+        let expected = match fill {
+            Fill::NextOpen => OrderStatus::New,
+            Fill::Close => OrderStatus::Filled,
+        };
+        assert_eq!(placed.status, expected, "{fill:?}: the market is open");
+    }
+}
+
+#[test]
+fn an_order_sent_at_a_daily_session_open_fills_at_that_days_open_at_once() {
+    // Mon 23 (100, 110), Tue 24 (111, 120). Tuesday 09:30 New York is 14:30 UTC.
+    let bars = vec![
+        bar(utc(23, 5, 0), 100.0, 110.0),
+        bar(utc(24, 5, 0), 111.0, 120.0),
+    ];
+    let mut sim = Sim::new(settings(10000.0), utc(24, 14, 30));
+    sim.load_bars("AAPL", Timeframe::Day1, bars);
+    assert_eq!(
+        sim.bar_open(Timeframe::Day1, &bar(utc(24, 5, 0), 0.0, 0.0)),
+        utc(24, 14, 30)
+    );
+    let trade = sim.latest_trades(&["AAPL"]).unwrap()["AAPL"];
+    assert_eq!((trade.p, trade.t), (111.0, utc(24, 14, 30)));
+    let placed = sim.submit_order(&order(Side::Buy, "10", "pb-day")).unwrap();
+    assert_eq!(placed.status, OrderStatus::Filled);
+    // 10 000 − 10 × 111 = 8 890; at Tuesday's close, 120: 8 890 + 1 200 = 10 090.
+    assert_eq!(sim.cash(), 8890.0);
+    sim.set_now(utc(24, 21, 0)).unwrap();
+    assert_eq!(sim.equity(), 10090.0);
 }

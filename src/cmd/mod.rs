@@ -8,6 +8,7 @@ pub mod import;
 pub mod out_dir;
 pub mod rearm;
 pub mod reconcile;
+pub mod replay;
 pub mod report;
 pub mod status;
 pub mod tick;

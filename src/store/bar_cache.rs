@@ -226,7 +226,7 @@ impl BarCache {
             .open(&path)
             .map_err(io)?;
         f.write_all(out.as_bytes()).map_err(io)?;
-        f.sync_data().map_err(io)
+        super::files::sync_data(&f).map_err(io)
     }
 
     /// Replace the whole file (sorted, unique) atomically, and record its adjustment.

@@ -177,7 +177,7 @@ impl<R: Row> Ledger<R> {
             .open(&self.path)
             .map_err(io)?;
         f.write_all(bytes).map_err(io)?;
-        f.sync_data().map_err(io)
+        super::files::sync_data(&f).map_err(io)
     }
 
     /// Every row (the header is checked on open). A row that does not read is an error naming

@@ -12,7 +12,7 @@
 mod args;
 mod files;
 mod output;
-mod print;
+pub(crate) mod print;
 
 use super::out_dir;
 use crate::backtest::metrics::Metrics;

@@ -21,7 +21,7 @@ pub(super) fn describe_values(axes: &[Axis], values: &[f64]) -> String {
 }
 
 /// Rows of (label, one value per metrics column), in backtesting.py's order.
-pub(super) fn metric_rows(columns: &[Option<&Metrics>]) -> Vec<Vec<String>> {
+pub(crate) fn metric_rows(columns: &[Option<&Metrics>]) -> Vec<Vec<String>> {
     let Some(first) = columns.iter().flatten().next() else {
         return Vec::new();
     };
@@ -52,7 +52,7 @@ pub(super) fn metric_rows(columns: &[Option<&Metrics>]) -> Vec<Vec<String>> {
 }
 
 /// The table's lines, columns aligned (the first left, the rest right), each ending in `\n`.
-pub(super) fn table(header: &[String], rows: &[Vec<String>]) -> String {
+pub(crate) fn table(header: &[String], rows: &[Vec<String>]) -> String {
     let cols = header.len();
     let width: Vec<usize> = (0..cols)
         .map(|c| {
