@@ -49,6 +49,13 @@ impl fmt::Display for Side {
     }
 }
 
+/// A symbol's latest trade as the broker reported it: the price a tick decides and sizes on.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LastTrade {
+    pub time: DateTime<Utc>,
+    pub price: f64,
+}
+
 /// What a tick did about one symbol: decisions.csv's `action` column.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]

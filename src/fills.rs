@@ -6,11 +6,11 @@
 //! the record of what was written, so a tick killed between writing a row and saving its state
 //! never writes that row twice.
 
-use crate::alpaca::wire::{parse_side, FillActivity, Order};
-use crate::broker::Broker;
+use crate::broker::{Broker, Fill, Order};
 use crate::domain::{OrderStatus, Qty, Side};
-use crate::error::{Error, Result};
-use crate::store::cells::Decimal;
+use crate::error::Result;
+use crate::decimal::Decimal;
+use crate::store::cells::parse_side;
 use crate::store::ledger::Ledger;
 use crate::store::rows::{FillKind, FillRow, FillSide, FillStatus};
 use crate::store::state::TrackedOrder;
@@ -97,31 +97,29 @@ impl Fills {
         Ok(r)
     }
 
-    /// Append execution rows; `source` says who found them (`tick`, `reconcile`). An activity
-    /// whose qty or price is not a number is refused before anything is written: a row the
-    /// bot cannot read back would stop every later tick.
-    pub fn append_fills(&self, fills: &[(&FillActivity, &str)], source: &str) -> Result<()> {
-        let rows = fills
+    /// Append execution rows; `source` says who found them (`tick`, `reconcile`). (A fill
+    /// whose qty or price is not a number never gets here: the broker port refuses it, as a
+    /// row the bot cannot read back would stop every later tick.)
+    pub fn append_fills(&self, fills: &[(&Fill, &str)], source: &str) -> Result<()> {
+        let rows: Vec<FillRow> = fills
             .iter()
-            .map(|(a, client_id)| {
-                let bad = |what: &str, text: &str| Error::BadResponse {
-                    endpoint: "GET /v2/account/activities/FILL".into(),
-                    detail: format!("activity {} has {what} \"{text}\"", a.id),
-                };
-                Ok(FillRow {
-                    time_utc: a.transaction_time,
-                    symbol: a.symbol.clone(),
-                    side: Some(FillSide::Trade(a.side)),
-                    qty: a.shares().ok_or_else(|| bad("qty", &a.qty))?,
-                    price: Some(Decimal::parse(&a.price).ok_or_else(|| bad("price", &a.price))?),
-                    order_id: Some(a.order_id.clone()),
-                    client_order_id: client_id.parse().ok(),
-                    status: FillStatus::from(a.fill_type.as_deref().unwrap_or("fill")),
-                    activity_id: Some(a.id.clone()),
-                    source: source.to_string(),
-                })
+            .map(|(a, client_id)| FillRow {
+                time_utc: a.time,
+                symbol: a.symbol.clone(),
+                side: Some(FillSide::Trade(a.side)),
+                qty: a.qty,
+                price: Some(a.price.clone()),
+                order_id: Some(a.order_id.clone()),
+                client_order_id: client_id.parse().ok(),
+                status: if a.last {
+                    FillStatus::Fill
+                } else {
+                    FillStatus::PartialFill
+                },
+                activity_id: Some(a.id.clone()),
+                source: source.to_string(),
             })
-            .collect::<Result<Vec<_>>>()?;
+            .collect();
         self.ledger.append(&rows)
     }
 
@@ -150,7 +148,7 @@ impl Fills {
         self.ledger.append(&[FillRow {
             time_utc: now,
             symbol: order.symbol.clone(),
-            side: order.side().map(FillSide::Trade),
+            side: order.side.map(FillSide::Trade),
             qty: order.remaining_qty(),
             price: None,
             order_id: Some(order.id.clone()),
@@ -165,7 +163,7 @@ impl Fills {
 /// Outcome of a sync, for the summary and alerts.
 #[derive(Debug, Default)]
 pub struct Synced {
-    pub new_fills: Vec<FillActivity>,
+    pub new_fills: Vec<Fill>,
     pub finished: Vec<Order>,
     /// Alert texts for tracked orders the broker no longer knows (dropped from tracking).
     pub forgotten: Vec<String>,
@@ -237,13 +235,13 @@ pub fn sync_tracked(
             .unwrap_or_default()
     };
     let mut filled_now: HashMap<String, Qty> = HashMap::new();
-    if current.iter().any(|o| o.filled() > in_ledger(&o.id)) {
+    if current.iter().any(|o| o.filled_qty > in_ledger(&o.id)) {
         let since =
             tracked.iter().map(|t| t.submitted_at).min().unwrap_or(now) - Duration::seconds(5);
         let activities = client.fill_activities(since)?;
         let ids: HashMap<&str, &TrackedOrder> =
             tracked.iter().map(|t| (t.order_id.as_str(), t)).collect();
-        let new: Vec<(&FillActivity, &str)> = activities
+        let new: Vec<(&Fill, &str)> = activities
             .iter()
             .filter(|a| !recorded.activity_ids.contains(&a.id))
             .filter_map(|a| {
@@ -254,7 +252,7 @@ pub fn sync_tracked(
         fills.append_fills(&new, "tick")?;
         synced.new_fills = new.iter().map(|(a, _)| (*a).clone()).collect();
         for a in &activities {
-            *filled_now.entry(a.order_id.clone()).or_default() += a.shares().unwrap_or_default();
+            *filled_now.entry(a.order_id.clone()).or_default() += a.qty;
         }
     }
 
@@ -264,7 +262,7 @@ pub fn sync_tracked(
             .get(&t.order_id)
             .copied()
             .unwrap_or_else(|| in_ledger(&t.order_id));
-        let lagging = (order.filled() - ledger_filled).max(Qty::ZERO);
+        let lagging = (order.filled_qty - ledger_filled).max(Qty::ZERO);
         if lagging.is_positive() {
             let signed = match parse_side(&t.side) {
                 Some(Side::Sell) => -lagging,
@@ -276,7 +274,7 @@ pub fn sync_tracked(
             keep.push(t.clone());
             continue;
         }
-        if ledger_filled < order.filled() && now - t.submitted_at < Duration::days(1) {
+        if ledger_filled < order.filled_qty && now - t.submitted_at < Duration::days(1) {
             log::warn!(
                 "{}: order {} is {} but its fill activities lag; checking again next tick",
                 t.symbol,
@@ -304,17 +302,16 @@ mod adjustment_tests {
     use super::*;
     use chrono::TimeZone;
 
-    fn fill(id: &str, side: &str, qty: &str, price: &str) -> FillActivity {
-        FillActivity {
+    fn fill(id: &str, side: &str, qty: &str, price: &str) -> Fill {
+        Fill {
             id: id.into(),
-            transaction_time: Utc.with_ymd_and_hms(2026, 11, 23, 15, 0, 0).unwrap(),
-            fill_type: Some("fill".into()),
-            price: price.into(),
-            qty: qty.into(),
-            side: crate::alpaca::wire::parse_side(side).unwrap(),
+            time: Utc.with_ymd_and_hms(2026, 11, 23, 15, 0, 0).unwrap(),
+            last: true,
+            price: crate::decimal::Decimal::parse(price).unwrap(),
+            qty: Qty::parse(qty).unwrap(),
+            side: parse_side(side).unwrap(),
             symbol: "AAPL".into(),
             order_id: "o1".into(),
-            order_status: Some("filled".into()),
         }
     }
 

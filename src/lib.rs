@@ -21,6 +21,7 @@ pub mod client_order_id;
 pub mod cmd;
 pub mod config;
 pub mod credentials;
+pub mod decimal;
 pub mod domain;
 pub mod error;
 pub mod fills;

@@ -7,11 +7,10 @@
 //! can never become two orders: Alpaca refuses a client order id it has seen, forever. Its
 //! format lives in [`crate::client_order_id`].
 
-use crate::alpaca::wire::{parse_side, Order};
-use crate::alpaca::OrderRequest;
-use crate::broker::Broker;
+use crate::broker::{Broker, Order, OrderRequest};
 use crate::domain::ClientOrderId;
 use crate::error::{Error, Result};
+use crate::store::cells::parse_side;
 use crate::store::ledger::{time_cell, Ledger};
 use crate::store::rows::{OrderRow, OrderRowStatus};
 use crate::store::state::{OrderIntent, TrackedOrder};
@@ -284,8 +283,8 @@ impl Desk<'_> {
                     order_id: o.id.clone(),
                     client_order_id: o.client_order_id.clone(),
                     symbol: o.symbol.clone(),
-                    side: o.side.clone().unwrap_or_default(),
-                    qty: o.ordered(),
+                    side: o.side.map(|s| s.to_string()).unwrap_or_default(),
+                    qty: o.qty,
                     submitted_at: o.submitted_at.unwrap_or(now),
                 });
             }

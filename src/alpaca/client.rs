@@ -12,7 +12,8 @@
 //! [`Alpaca::submit_order`]).
 
 use super::answers::{api_error, explain_subscription_refusal, parse};
-pub use super::requests::{BarsQuery, OrderRequest};
+use super::requests::OrderBody;
+use crate::broker::{BarsQuery, OrderRequest};
 use super::wire::{
     self, Account, BarsPage, Clock, FillActivity, LatestTrades, Order, Position, SplitActivity,
 };
@@ -254,7 +255,7 @@ impl Alpaca {
         }
         let url = format!("{}/v2/orders", self.trading_url);
         let request = self.authorize(self.agent.post(&url));
-        let body = match self.finish(endpoint, request.send_json(order)) {
+        let body = match self.finish(endpoint, request.send_json(OrderBody::from(order))) {
             Attempt::Done(body) => body,
             Attempt::Retry(e, _) | Attempt::Fail(e) => return Err(e),
         };

@@ -11,4 +11,5 @@ pub mod wire;
 
 #[cfg(test)]
 pub(crate) use answers::api_error;
-pub use client::{Alpaca, BarsQuery, OrderRequest};
+pub use client::Alpaca;
+mod port;

@@ -1,50 +1,32 @@
-//! What the client sends: a bars query, a market day order.
+//! What the client sends: a market day order in Alpaca's JSON. (A bars query is the port's
+//! [`BarsQuery`](crate::broker::BarsQuery), turned into query parameters by the client.)
 
-use crate::config::Feed;
-use crate::domain::{ClientOrderId, Qty, Side, Timeframe};
-use chrono::{DateTime, Utc};
+use crate::broker::OrderRequest;
+use crate::domain::{ClientOrderId, Qty};
 use serde::Serialize;
 
-/// A multi-symbol bars request; pages are followed to the end.
-#[derive(Debug, Clone)]
-pub struct BarsQuery<'a> {
-    pub symbols: &'a [&'a str],
-    pub timeframe: Timeframe,
-    pub start: DateTime<Utc>,
-    pub end: Option<DateTime<Utc>>,
-    pub adjustment: &'a str,
-    pub feed: Feed,
-    /// A bound on pages, to protect the rate limit from a runaway loop.
-    pub max_pages: usize,
-}
-
-/// A market day order for whole or fractional shares.
-#[derive(Debug, Clone, Serialize)]
-pub struct OrderRequest {
-    pub symbol: String,
+/// `POST /v2/orders`'s body for a market day order (alpaca-api.md §2.5).
+#[derive(Debug, Serialize)]
+pub(super) struct OrderBody<'a> {
+    symbol: &'a str,
     /// Serialized as Alpaca's decimal string: `2`, `0.5`, `1.123456789`.
-    pub qty: Qty,
-    pub side: &'static str,
+    qty: Qty,
+    side: &'static str,
     #[serde(rename = "type")]
-    pub order_type: &'static str,
-    pub time_in_force: &'static str,
-    pub client_order_id: ClientOrderId,
+    order_type: &'static str,
+    time_in_force: &'static str,
+    client_order_id: &'a ClientOrderId,
 }
 
-impl OrderRequest {
-    pub fn market_day(
-        symbol: &str,
-        side: Side,
-        qty: Qty,
-        client_order_id: &ClientOrderId,
-    ) -> OrderRequest {
-        OrderRequest {
-            symbol: symbol.to_string(),
-            qty,
-            side: side.as_str(),
+impl<'a> From<&'a OrderRequest> for OrderBody<'a> {
+    fn from(o: &'a OrderRequest) -> OrderBody<'a> {
+        OrderBody {
+            symbol: &o.symbol,
+            qty: o.qty,
+            side: o.side.as_str(),
             order_type: "market",
             time_in_force: "day",
-            client_order_id: client_order_id.clone(),
+            client_order_id: &o.client_order_id,
         }
     }
 }
@@ -52,6 +34,7 @@ impl OrderRequest {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::Side;
 
     #[test]
     fn quantities_format_like_alpaca_expects() {
@@ -64,8 +47,10 @@ mod tests {
         ] {
             let qty = Qty::parse(text).unwrap();
             let order = OrderRequest::market_day("AAPL", Side::Buy, qty, &id);
-            let json: serde_json::Value = serde_json::to_value(&order).unwrap();
+            let json: serde_json::Value = serde_json::to_value(OrderBody::from(&order)).unwrap();
             assert_eq!(json["qty"], sent, "a string, as Alpaca documents it");
+            assert_eq!(json["side"], "buy");
+            assert_eq!((&json["type"], &json["time_in_force"]), (&"market".into(), &"day".into()));
             assert_eq!(
                 json["client_order_id"],
                 "pb-AAPL-1Min-20261124T1529-thr-buy"

@@ -1,17 +1,19 @@
-//! The broker port: exactly the calls the tick and `reconcile` make of a broker.
+//! The broker port: exactly the calls the tick and `reconcile` make of a broker, in the
+//! port's own values ([`types`]).
 //!
 //! The tick, the order desk, the fills sync and reconcile talk to a `&dyn Broker`, never to
-//! HTTP, so that a second adapter (a simulated broker run in process over cached bars) can
-//! stand where [`Alpaca`] stands, and the tick's logic can be driven without a network.
-//! [`Alpaca`] implements it over HTTPS; its inherent methods do the work.
-//!
-//! The values are still Alpaca's shapes (`alpaca::wire`): they are already parsed into exact
-//! quantities and typed statuses at that boundary.
+//! HTTP, so that a second adapter, the simulated broker ([`sim::Sim`]), can stand where
+//! Alpaca stands, and the tick's logic can be driven without a network. Alpaca implements it
+//! in `alpaca::port`, converting its JSON shapes (which never leave `alpaca/`) into these
+//! values and refusing what cannot be traded on.
 
 pub mod sim;
+pub mod types;
 
-use crate::alpaca::wire::{Account, Clock, FillActivity, Order, Position, SplitActivity, Trade};
-use crate::alpaca::{Alpaca, BarsQuery, OrderRequest};
+pub use types::{
+    Account, BarsQuery, Clock, Fill, LastTrade, Order, OrderRequest, Position, Split,
+};
+
 use crate::domain::Bar;
 use crate::error::Result;
 use chrono::{DateTime, Utc};
@@ -25,7 +27,7 @@ pub trait Broker {
     /// Every open position (signed quantities).
     fn positions(&self) -> Result<Vec<Position>>;
     /// The latest trade per symbol; symbols without one are absent.
-    fn latest_trades(&self, symbols: &[&str]) -> Result<HashMap<String, Trade>>;
+    fn latest_trades(&self, symbols: &[&str]) -> Result<HashMap<String, LastTrade>>;
     /// Bars for several symbols, every page.
     fn bars(&self, query: &BarsQuery<'_>) -> Result<HashMap<String, Vec<Bar>>>;
     /// Working orders for these symbols (anyone's).
@@ -39,46 +41,7 @@ pub trait Broker {
     /// Place an order: one attempt, never retried.
     fn submit_order(&self, order: &OrderRequest) -> Result<Order>;
     /// Every execution after `after`, oldest first.
-    fn fill_activities(&self, after: DateTime<Utc>) -> Result<Vec<FillActivity>>;
+    fn fill_activities(&self, after: DateTime<Utc>) -> Result<Vec<Fill>>;
     /// Every split booked after `after`, oldest first.
-    fn split_activities(&self, after: DateTime<Utc>) -> Result<Vec<SplitActivity>>;
-}
-
-impl Broker for Alpaca {
-    fn clock(&self) -> Result<Clock> {
-        Alpaca::clock(self)
-    }
-    fn account(&self) -> Result<Account> {
-        Alpaca::account(self)
-    }
-    fn positions(&self) -> Result<Vec<Position>> {
-        Alpaca::positions(self)
-    }
-    fn latest_trades(&self, symbols: &[&str]) -> Result<HashMap<String, Trade>> {
-        Alpaca::latest_trades(self, symbols)
-    }
-    fn bars(&self, query: &BarsQuery<'_>) -> Result<HashMap<String, Vec<Bar>>> {
-        Alpaca::bars(self, query, |_, _| {})
-    }
-    fn open_orders(&self, symbols: &[&str]) -> Result<Vec<Order>> {
-        Alpaca::open_orders(self, symbols)
-    }
-    fn orders_since(&self, after: DateTime<Utc>, symbols: Option<&[&str]>) -> Result<Vec<Order>> {
-        Alpaca::orders_since(self, after, symbols)
-    }
-    fn order(&self, order_id: &str) -> Result<Order> {
-        Alpaca::order(self, order_id)
-    }
-    fn order_by_client_id(&self, client_order_id: &str) -> Result<Option<Order>> {
-        Alpaca::order_by_client_id(self, client_order_id)
-    }
-    fn submit_order(&self, order: &OrderRequest) -> Result<Order> {
-        Alpaca::submit_order(self, order)
-    }
-    fn fill_activities(&self, after: DateTime<Utc>) -> Result<Vec<FillActivity>> {
-        Alpaca::fill_activities(self, after)
-    }
-    fn split_activities(&self, after: DateTime<Utc>) -> Result<Vec<SplitActivity>> {
-        Alpaca::split_activities(self, after)
-    }
+    fn split_activities(&self, after: DateTime<Utc>) -> Result<Vec<Split>>;
 }

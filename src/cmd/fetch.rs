@@ -5,7 +5,8 @@
 //! one, since Alpaca may still revise the latest bars. Only closed bars are stored. Each file
 //! is replaced atomically, sorted and unique, and keeps one price adjustment.
 
-use crate::alpaca::{Alpaca, BarsQuery};
+use crate::alpaca::Alpaca;
+use crate::broker::BarsQuery;
 use crate::cli::FetchArgs;
 use crate::config::{Config, Feed, RecentSip, Subscription};
 use crate::credentials::Credentials;
@@ -116,7 +117,7 @@ pub fn run(config: &Config, args: &FetchArgs) -> Result<()> {
         timeframe,
         start: from,
         end: Some(end),
-        adjustment: adjustment.as_str(),
+        adjustment,
         feed,
         max_pages: MAX_PAGES,
     };

@@ -11,7 +11,7 @@
 //! `--adjust SYMBOL=SHARES`, and only if SHARES is what the broker holds (at most what it
 //! holds, on a shared account): never guessed, never silent.
 
-use crate::alpaca::wire::{FillActivity, Order, SplitActivity};
+use crate::broker::{Fill, Order, Split};
 use crate::alpaca::Alpaca;
 use crate::broker::Broker;
 use crate::cli::ReconcileArgs;
@@ -60,7 +60,7 @@ pub fn run(config: &Config, args: &ReconcileArgs) -> Result<()> {
     let shared = config.risk.shared_account;
 
     let broker_orders = client.orders_since(since, Some(&names))?;
-    let activities: Vec<FillActivity> = client
+    let activities: Vec<Fill> = client
         .fill_activities(since)?
         .into_iter()
         .filter(|a| names.contains(&a.symbol.as_str()))
@@ -68,10 +68,10 @@ pub fn run(config: &Config, args: &ReconcileArgs) -> Result<()> {
     let positions: HashMap<String, Qty> = client
         .positions()?
         .into_iter()
-        .map(|p| (p.symbol.clone(), p.signed_qty().unwrap_or_default()))
+        .map(|p| (p.symbol, p.qty))
         .collect();
     check_adjustments(&adjust, &positions, shared)?;
-    let splits: Vec<SplitActivity> = client
+    let splits: Vec<Split> = client
         .split_activities(since)?
         .into_iter()
         .filter(|a| a.symbol.as_deref().is_some_and(|s| names.contains(&s)))
@@ -107,8 +107,8 @@ pub fn run(config: &Config, args: &ReconcileArgs) -> Result<()> {
             "order {} ({}, {} {}, {}) is at the broker but not in orders.csv",
             o.id,
             o.client_order_id,
-            o.side.as_deref().unwrap_or("?"),
-            o.qty.as_deref().unwrap_or("?"),
+            o.side.map_or("?", |s| s.as_str()),
+            o.qty,
             o.status
         );
         report.push(("order missing".into(), o.symbol.clone(), detail));
@@ -132,7 +132,7 @@ pub fn run(config: &Config, args: &ReconcileArgs) -> Result<()> {
         }
     }
     // Fills: the bot's own always; every fill of a configured symbol unless the account is shared.
-    let mut missing_fills: Vec<&FillActivity> = Vec::new();
+    let mut missing_fills: Vec<&Fill> = Vec::new();
     for a in &activities {
         if shared && !bot_orders.contains_key(a.order_id.as_str()) {
             continue;
@@ -148,15 +148,14 @@ pub fn run(config: &Config, args: &ReconcileArgs) -> Result<()> {
                         a.side,
                         a.qty,
                         a.price,
-                        time_cell(a.transaction_time),
+                        time_cell(a.time),
                         a.order_id
                     ),
                 ));
             }
             // Shares exactly; the price as the broker's text, digit for digit.
             Some((qty, price))
-                if Some(*qty) != a.shares()
-                    || price.as_ref().map(|p| p.as_str()) != Some(a.price.as_str()) =>
+                if *qty != a.qty || price.as_ref().map(|p| p.as_str()) != Some(a.price.as_str()) =>
             {
                 unrepairable += 1;
                 let price = price
@@ -186,14 +185,14 @@ pub fn run(config: &Config, args: &ReconcileArgs) -> Result<()> {
             "SPLIT activity {} on {}: {} shares ({})",
             a.id,
             a.date,
-            a.shares().as_deref().unwrap_or("?"),
+            a.qty.map_or("?".to_string(), |q| q.to_string()),
             a.description.as_deref().unwrap_or("")
         );
         if shared {
             log::warn!("{symbol}: {what}; the account is shared, so the bot's part is yours to confirm: `reconcile --repair --adjust {symbol}=SHARES`");
             continue;
         }
-        match (a.shares().and_then(|q| Qty::parse(&q).ok()), a.day()) {
+        match (a.qty, a.day) {
             (Some(qty), Some(day)) => {
                 report.push(("split missing".into(), symbol.clone(), what));
                 missing_splits.push(Adjustment {
@@ -219,8 +218,8 @@ pub fn run(config: &Config, args: &ReconcileArgs) -> Result<()> {
                 Ok(OrderRow {
                     time_utc: o.submitted_at.unwrap_or(since),
                     symbol: o.symbol.clone(),
-                    side: o.side(),
-                    qty: o.qty.as_deref().and_then(|q| Qty::parse(q).ok()),
+                    side: o.side,
+                    qty: Some(o.qty).filter(|q| q.is_positive()),
                     price: None,
                     order_type: o.order_type.clone().unwrap_or_default(),
                     // Ours (`pb-`), so never empty; Alpaca caps ids at 128 characters.
@@ -239,7 +238,7 @@ pub fn run(config: &Config, args: &ReconcileArgs) -> Result<()> {
             .iter()
             .map(|o| (o.id.as_str(), o.client_order_id.as_str()))
             .collect();
-        let fill_rows: Vec<(&FillActivity, &str)> = missing_fills
+        let fill_rows: Vec<(&Fill, &str)> = missing_fills
             .iter()
             .map(|a| {
                 (

@@ -17,7 +17,7 @@ mod symbol;
 
 pub use bar_time::{floor_to, missing_bars};
 
-pub use crate::domain::Action;
+pub use crate::domain::{Action, LastTrade};
 use crate::domain::{Bar, ClientOrderId, Qty, Side, Signal, Timeframe};
 use crate::legs::PendingLeg;
 use crate::risk::Limits;
@@ -26,13 +26,6 @@ use crate::store::State;
 use crate::strategy::Strategy;
 use chrono::{DateTime, Utc};
 use std::collections::HashSet;
-
-/// A trade as the broker reported it: the price the tick decides and sizes on.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct LastTrade {
-    pub time: DateTime<Utc>,
-    pub price: f64,
-}
 
 /// What the tick trades for one symbol: the config's `[[symbol]]`, without the config.
 #[derive(Debug, Clone, Copy)]

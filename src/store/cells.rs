@@ -12,7 +12,7 @@
 use crate::domain::{Qty, Side, Signal};
 use chrono::{DateTime, Utc};
 use serde::de::Error as _;
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde::{Deserialize, Deserializer, Serializer};
 use std::borrow::Cow;
 use std::fmt;
 
@@ -60,54 +60,8 @@ fn parse_time(cell: &str) -> Result<DateTime<Utc>, String> {
         .ok_or_else(|| format!("\"{cell}\" is not a time (expected YYYY-MM-DD HH:MM:SS)"))
 }
 
-/// A number as the broker wrote it (`103820.56`, `100011.09751111286868`): checked to be a
-/// finite number when made or read, and written back with its own digits. Money the broker
-/// reports (equity, cash, a fill's price) stays in the broker's digits: an f64 keeps about 16
-/// of them, and reconcile compares a fill's price with the broker's text exactly.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Decimal {
-    text: String,
-    value: f64,
-}
+pub use crate::decimal::Decimal;
 
-impl Decimal {
-    /// `None` when the text is not a finite number.
-    pub fn parse(text: &str) -> Option<Decimal> {
-        let value: f64 = text.trim().parse().ok()?;
-        value.is_finite().then(|| Decimal {
-            text: text.trim().to_string(),
-            value,
-        })
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.text
-    }
-
-    /// For money maths and charts, where 16 digits are plenty.
-    pub fn to_f64(&self) -> f64 {
-        self.value
-    }
-}
-
-impl fmt::Display for Decimal {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.text)
-    }
-}
-
-impl Serialize for Decimal {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&self.text)
-    }
-}
-
-impl<'de> Deserialize<'de> for Decimal {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Decimal, D::Error> {
-        let cell = text(d)?;
-        Decimal::parse(&cell).ok_or_else(|| D::Error::custom(format!("\"{cell}\" is not a number")))
-    }
-}
 
 /// A time cell that must be there.
 pub mod time {

@@ -1,7 +1,6 @@
 //! The tick's bars: the cache, topped up with one small request.
 
-use crate::alpaca::BarsQuery;
-use crate::broker::Broker;
+use crate::broker::{BarsQuery, Broker};
 use crate::config::Config;
 use crate::domain::{Bar, Timeframe};
 use crate::error::Result;
@@ -54,7 +53,7 @@ pub(super) fn refresh(
             timeframe: tf,
             start,
             end: Some(now),
-            adjustment: adjustment.as_str(),
+            adjustment,
             feed: config.alpaca.feed,
             max_pages: MAX_BAR_PAGES,
         };

@@ -14,9 +14,9 @@ mod symbol;
 use rows::Decided;
 use symbol::CloseClock;
 
-use crate::alpaca::wire::{Clock, Order};
 use crate::alpaca::Alpaca;
-use crate::broker::Broker;
+use crate::broker::{Broker, Clock, Order};
+use crate::decimal::Decimal;
 use crate::cli::TickArgs;
 use crate::client_order_id;
 use crate::config::Config;
@@ -25,7 +25,7 @@ use crate::domain::{Action, Qty, Side, Signal};
 use crate::error::{Error, Result};
 use crate::fills::{self, Fills};
 use crate::orders::Desk;
-use crate::plan::{self, LastTrade, Market, Snapshot};
+use crate::plan::{self, Market, Snapshot};
 use crate::store::bar_cache::BarCache;
 use crate::store::ledger::{time_cell, Ledger};
 use crate::store::rows::{DecisionRow, EquityRow};
@@ -176,7 +176,7 @@ impl Tick<'_> {
     fn run(&mut self) -> Result<TickOutcome> {
         let clock = self.client.clock()?;
         let clock_read = Instant::now();
-        self.now = clock.timestamp.with_timezone(&Utc);
+        self.now = clock.now;
         let skew = (Utc::now() - self.now).num_seconds();
         if skew.abs() > MAX_CLOCK_SKEW_SECS {
             log::warn!("local clock is {skew} s off the broker's; using the broker's (check NTP on this machine)");
@@ -208,7 +208,7 @@ impl Tick<'_> {
             .roll_day(self.now.with_timezone(&New_York).date_naive());
 
         if !clock.is_open {
-            return self.market_closed(clock.next_open.map(|t| t.with_timezone(&Utc)));
+            return self.market_closed(clock.next_open);
         }
         self.state.closed_until_recorded = None;
 
@@ -228,14 +228,9 @@ impl Tick<'_> {
         }
         self.state.ops.fills += synced.new_fills.len() as u64;
 
-        // Checked by the client already: an account without equity never gets this far.
-        let equity = account
-            .checked_equity()
-            .map_err(|detail| Error::BadResponse {
-                endpoint: "GET /v2/account".into(),
-                detail,
-            })?;
-        let day_start = account.last_equity.as_deref().and_then(|e| e.parse().ok());
+        // Checked by the broker port: an account without equity never gets this far.
+        let equity = account.equity.to_f64();
+        let day_start = account.last_equity.as_ref().map(Decimal::to_f64);
         for tripped in
             self.state
                 .risk
@@ -245,7 +240,7 @@ impl Tick<'_> {
             self.alerts.push(tripped);
         }
         self.state.ops.equity = Some(equity);
-        self.state.ops.cash = account.cash.as_deref().and_then(|c| c.parse().ok());
+        self.state.ops.cash = account.cash.as_ref().map(Decimal::to_f64);
         self.state.ops.positions = self
             .config
             .symbols
@@ -279,7 +274,7 @@ impl Tick<'_> {
             flatten: self.state.risk.daily_loss_hit
                 && self.config.risk.flatten_on_daily_loss
                 && !stop_file,
-            next_close: clock.next_close.map(|t| t.with_timezone(&Utc)),
+            next_close: clock.next_close,
             close_unknown: close_unknown(&clock),
             flattens_ended_unfilled: recorded.ended_unfilled,
             symbols: self
@@ -291,17 +286,14 @@ impl Tick<'_> {
                     let open = |side: Side, any: bool| -> Qty {
                         open_orders
                             .iter()
-                            .filter(|o| o.symbol == name && o.side() == Some(side))
+                            .filter(|o| o.symbol == name && o.side == Some(side))
                             .filter(|o| any || client_order_id::is_ours(&o.client_order_id))
                             .map(Order::remaining_qty)
                             .sum()
                     };
                     let market = Market {
                         bars: bars.remove(name).unwrap_or_default(),
-                        trade: trades.get(name).map(|t| LastTrade {
-                            time: t.t,
-                            price: t.p,
-                        }),
+                        trade: trades.get(name).copied(),
                         broker: positions.get(name).copied().unwrap_or_default(),
                         own: own.get(name).copied().unwrap_or_default(),
                         open_buy: open(Side::Buy, false),
@@ -342,19 +334,14 @@ impl Tick<'_> {
         Ok(TickOutcome::Traded { summary })
     }
 
-    /// Signed shares per symbol as the broker holds them (every qty checked by the client).
+    /// Signed shares per symbol as the broker holds them (every qty checked by the port).
     fn positions(&self) -> Result<HashMap<String, Qty>> {
-        self.client
+        Ok(self
+            .client
             .positions()?
             .into_iter()
-            .map(|p| {
-                let qty = p.signed_qty().map_err(|e| Error::BadResponse {
-                    endpoint: "GET /v2/positions".into(),
-                    detail: format!("{} has qty {e}", p.symbol),
-                })?;
-                Ok((p.symbol, qty))
-            })
-            .collect()
+            .map(|p| (p.symbol, p.qty))
+            .collect())
     }
 
     /// Open orders that matter, and the current state of the orders the bot tracks, in one
@@ -437,7 +424,7 @@ impl Tick<'_> {
 /// stale `is_open` after the bell comes with tomorrow's close). Either way a market order now
 /// could reach Alpaca after the bell and be queued for the next open.
 fn close_unknown(clock: &Clock) -> Option<String> {
-    let to_close = clock.next_close.map(|c| c - clock.timestamp);
+    let to_close = clock.next_close.map(|c| c - clock.now);
     if !clock.is_open || to_close.is_some_and(|left| left <= MAX_SESSION) {
         return None;
     }

@@ -1,11 +1,10 @@
 //! The tick's rows in decisions.csv and equity.csv (their columns: [`crate::store::rows`]).
 
 use super::Tick;
-use crate::alpaca::wire::Account;
+use crate::broker::Account;
 use crate::config::SymbolConfig;
 use crate::domain::{Action, ClientOrderId, Qty, Signal};
 use crate::error::Result;
-use crate::store::cells::Decimal;
 use crate::store::rows::{DecisionRow, EquityRow};
 use chrono::{DateTime, Utc};
 use std::collections::HashMap;
@@ -23,29 +22,19 @@ pub(super) struct Decided<'a> {
 }
 
 impl Tick<'_> {
-    /// The account in the broker's own digits (a value that is not a number is left empty,
-    /// with a warning), then the bot's shares of each configured symbol, in the config's order.
+    /// The account in the broker's own digits (the port left a value that is not a number
+    /// empty, with a warning), then the bot's shares of each configured symbol, in the config's order.
     pub(super) fn record_equity(
         &self,
         account: &Account,
         positions: &HashMap<String, Qty>,
     ) -> Result<()> {
-        let number = |field: &str, v: &Option<String>| {
-            let text = v.as_deref()?;
-            let parsed = Decimal::parse(text);
-            if parsed.is_none() {
-                log::warn!(
-                    "the account's {field} is \"{text}\", not a number; equity.csv leaves it empty"
-                );
-            }
-            parsed
-        };
         self.equity.append(&[EquityRow {
             time_utc: self.now,
-            equity: number("equity", &account.equity),
-            cash: number("cash", &account.cash),
-            long_market_value: number("long_market_value", &account.long_market_value),
-            buying_power: number("buying_power", &account.buying_power),
+            equity: Some(account.equity.clone()),
+            cash: account.cash.clone(),
+            long_market_value: account.long_market_value.clone(),
+            buying_power: account.buying_power.clone(),
             positions: self
                 .config
                 .symbols

@@ -5,10 +5,9 @@
 
 use super::rows::Decided;
 use super::Tick;
-use crate::alpaca::OrderRequest;
 use crate::config::SymbolConfig;
-use crate::domain::OrderStatus;
 use crate::error::Result;
+use crate::broker::OrderRequest;
 use crate::orders::Placed;
 use crate::plan::{Action, Checked, Row, Step};
 use crate::risk;
@@ -124,9 +123,7 @@ impl Tick<'_> {
         Ok(
             match self.desk.place(&mut self.state, self.now, request, price)? {
                 Placed::Accepted { already, order } => {
-                    let filled = order.status == OrderStatus::Filled
-                        && order.ordered().is_positive()
-                        && order.filled() == order.ordered();
+                    let filled = order.filled_in_full();
                     if already {
                         ("already placed".into(), Sent::Accepted { filled })
                     } else {

@@ -1,0 +1,153 @@
+//! The values the broker port speaks in: what the tick, the desk, the fills sync and reconcile
+//! need of a broker, already checked. An adapter makes them from its own shapes (Alpaca's JSON
+//! stays in `alpaca::wire`) and refuses what cannot be traded on safely: an account without
+//! equity, a position or fill whose quantity is not an exact share count.
+
+use crate::config::Feed;
+use crate::decimal::Decimal;
+pub use crate::domain::LastTrade;
+use crate::domain::{ClientOrderId, OrderStatus, Qty, Side, Timeframe};
+use crate::store::bar_cache::Adjustment;
+use chrono::{DateTime, NaiveDate, Utc};
+
+/// The broker's clock: "now", whether the market is open, the next open and close.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Clock {
+    pub now: DateTime<Utc>,
+    pub is_open: bool,
+    pub next_open: Option<DateTime<Utc>>,
+    pub next_close: Option<DateTime<Utc>>,
+}
+
+/// The account's money, in the broker's own digits (the equity ledger writes them as sent).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Account {
+    /// Always present: without it neither the drawdown halt nor the daily-loss limit can be
+    /// evaluated, so an adapter refuses an account without it.
+    pub equity: Decimal,
+    /// Equity at the previous session's close: the daily-loss limit's start.
+    pub last_equity: Option<Decimal>,
+    pub cash: Option<Decimal>,
+    pub buying_power: Option<Decimal>,
+    pub long_market_value: Option<Decimal>,
+}
+
+/// One open position.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Position {
+    pub symbol: String,
+    /// Signed: a short is negative.
+    pub qty: Qty,
+}
+
+/// An order as the broker reports it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Order {
+    /// The broker's id.
+    pub id: String,
+    /// As the broker lists it: the bot's own ids parse as [`ClientOrderId`], a person's may
+    /// be anything.
+    pub client_order_id: String,
+    /// Empty for orders without one (multi-leg orders): it never matches a configured symbol.
+    pub symbol: String,
+    pub side: Option<Side>,
+    /// Shares ordered; 0 for a notional order, whose share count is unknown.
+    pub qty: Qty,
+    /// Shares filled so far.
+    pub filled_qty: Qty,
+    pub filled_avg_price: Option<Decimal>,
+    pub status: OrderStatus,
+    /// `market`, `limit`, ...; for the orders ledger.
+    pub order_type: Option<String>,
+    pub submitted_at: Option<DateTime<Utc>>,
+    pub filled_at: Option<DateTime<Utc>>,
+}
+
+impl Order {
+    /// Shares still to fill: qty − filled_qty, never below 0.
+    pub fn remaining_qty(&self) -> Qty {
+        (self.qty - self.filled_qty).max(Qty::ZERO)
+    }
+
+    /// The order can never change again: see [`OrderStatus`].
+    pub fn is_final(&self) -> bool {
+        self.status.is_final()
+    }
+
+    /// Every share ordered has filled (and there were some).
+    pub fn filled_in_full(&self) -> bool {
+        self.status == OrderStatus::Filled
+            && self.qty.is_positive()
+            && self.filled_qty == self.qty
+    }
+}
+
+/// One execution. `id` is unique per execution: the key that keeps each fill in the ledger
+/// exactly once.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Fill {
+    pub id: String,
+    pub time: DateTime<Utc>,
+    /// The last execution of its order (Alpaca's `fill`), or one of several (`partial_fill`).
+    pub last: bool,
+    /// In the broker's digits: reconcile compares it with the ledger's text exactly.
+    pub price: Decimal,
+    pub qty: Qty,
+    /// A short sale is a sell.
+    pub side: Side,
+    pub symbol: String,
+    pub order_id: String,
+}
+
+/// Shares the broker added (positive) or removed (negative) for a split, with no order behind
+/// them. A reverse split is two entries (all old shares removed, the new ones added).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Split {
+    pub id: String,
+    /// The booking day; `None` when the broker's date does not read.
+    pub day: Option<NaiveDate>,
+    /// The broker's date as sent, for messages.
+    pub date: String,
+    pub symbol: Option<String>,
+    /// `None` when absent or not an exact share count: reconcile reports it, never guesses.
+    pub qty: Option<Qty>,
+    pub description: Option<String>,
+}
+
+/// A market day order for whole or fractional shares: the only order the bot sends.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OrderRequest {
+    pub symbol: String,
+    pub side: Side,
+    pub qty: Qty,
+    pub client_order_id: ClientOrderId,
+}
+
+impl OrderRequest {
+    pub fn market_day(
+        symbol: &str,
+        side: Side,
+        qty: Qty,
+        client_order_id: &ClientOrderId,
+    ) -> OrderRequest {
+        OrderRequest {
+            symbol: symbol.to_string(),
+            side,
+            qty,
+            client_order_id: client_order_id.clone(),
+        }
+    }
+}
+
+/// Bars for several symbols; every page is followed.
+#[derive(Debug, Clone)]
+pub struct BarsQuery<'a> {
+    pub symbols: &'a [&'a str],
+    pub timeframe: Timeframe,
+    pub start: DateTime<Utc>,
+    pub end: Option<DateTime<Utc>>,
+    pub adjustment: Adjustment,
+    pub feed: Feed,
+    /// A bound on pages, to protect the rate limit from a runaway loop.
+    pub max_pages: usize,
+}
