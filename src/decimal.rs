@@ -8,6 +8,7 @@ use std::fmt;
 /// finite number when made or read, and written back with its own digits. Money the broker
 /// reports (equity, cash, a fill's price) stays in the broker's digits: an f64 keeps about 16
 /// of them, and reconcile compares a fill's price with the broker's text exactly.
+/// `Default` is 0.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Decimal {
     text: String,
@@ -53,6 +54,15 @@ impl<'de> Deserialize<'de> for Decimal {
     }
 }
 
+impl Default for Decimal {
+    fn default() -> Decimal {
+        Decimal {
+            text: "0".into(),
+            value: 0.0,
+        }
+    }
+}
+
 impl Decimal {
     /// A number the bot computed (the simulated broker's money): Rust's shortest decimal
     /// that reads back as the same f64, never an exponent. `None` for NaN or infinities.
@@ -72,11 +82,14 @@ mod tests {
     fn the_brokers_digits_are_kept_and_only_finite_numbers_are_decimals() {
         let d = Decimal::parse(" 100011.09751111286868 ").unwrap();
         assert_eq!(d.as_str(), "100011.09751111286868");
-        assert_eq!(d.to_f64(), 100011.09751111286868);
+        assert_eq!(d.to_f64(), "100011.09751111286868".parse::<f64>().unwrap());
         for bad in ["", "abc", "NaN", "inf", "1e400"] {
             assert_eq!(Decimal::parse(bad), None, "{bad}");
         }
-        assert_eq!(Decimal::from_f64(0.1 + 0.2).unwrap().as_str(), "0.30000000000000004");
+        assert_eq!(
+            Decimal::from_f64(0.1 + 0.2).unwrap().as_str(),
+            "0.30000000000000004"
+        );
         assert_eq!(Decimal::from_f64(1e-7).unwrap().as_str(), "0.0000001");
         assert_eq!(Decimal::from_f64(f64::NAN), None);
     }

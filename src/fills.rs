@@ -7,9 +7,9 @@
 //! never writes that row twice.
 
 use crate::broker::{Broker, Fill, Order};
+use crate::decimal::Decimal;
 use crate::domain::{OrderStatus, Qty, Side};
 use crate::error::Result;
-use crate::decimal::Decimal;
 use crate::store::cells::parse_side;
 use crate::store::ledger::Ledger;
 use crate::store::rows::{FillKind, FillRow, FillSide, FillStatus};

@@ -337,9 +337,8 @@ mod tests {
     //! The desk through the broker port, with no HTTP: a broker scripted in memory.
 
     use super::*;
-    use crate::alpaca::wire::{Account, Clock, FillActivity, Position, SplitActivity, Trade};
-    use crate::alpaca::BarsQuery;
-    use crate::domain::{Bar, Qty};
+    use crate::broker::{Account, BarsQuery, Clock, Fill, LastTrade, Position, Split};
+    use crate::domain::{Bar, OrderStatus, Qty, Side};
     use chrono::TimeZone;
     use std::cell::RefCell;
     use std::collections::HashMap;
@@ -366,7 +365,7 @@ mod tests {
         fn positions(&self) -> Result<Vec<Position>> {
             unused()
         }
-        fn latest_trades(&self, _: &[&str]) -> Result<HashMap<String, Trade>> {
+        fn latest_trades(&self, _: &[&str]) -> Result<HashMap<String, LastTrade>> {
             unused()
         }
         fn bars(&self, _: &BarsQuery<'_>) -> Result<HashMap<String, Vec<Bar>>> {
@@ -395,10 +394,10 @@ mod tests {
         fn submit_order(&self, _: &OrderRequest) -> Result<Order> {
             unused()
         }
-        fn fill_activities(&self, _: DateTime<Utc>) -> Result<Vec<FillActivity>> {
+        fn fill_activities(&self, _: DateTime<Utc>) -> Result<Vec<Fill>> {
             unused()
         }
-        fn split_activities(&self, _: DateTime<Utc>) -> Result<Vec<SplitActivity>> {
+        fn split_activities(&self, _: DateTime<Utc>) -> Result<Vec<Split>> {
             unused()
         }
     }
@@ -423,11 +422,19 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let orders = Ledger::open(dir.path()).unwrap();
         let id = "pb-AAPL-1Min-20261124T1529-thr-buy";
-        let order: Order = serde_json::from_str(&format!(
-            r#"{{"id":"o-1","client_order_id":"{id}","symbol":"AAPL","side":"buy","qty":"1",
-                "filled_qty":"0","status":"new","type":"market","submitted_at":"2026-11-24T15:30:02Z"}}"#
-        ))
-        .unwrap();
+        let order = Order {
+            id: "o-1".into(),
+            client_order_id: id.into(),
+            symbol: "AAPL".into(),
+            side: Some(Side::Buy),
+            qty: Qty::shares(1),
+            filled_qty: Qty::ZERO,
+            filled_avg_price: None,
+            status: OrderStatus::New,
+            order_type: Some("market".into()),
+            submitted_at: Some(Utc.with_ymd_and_hms(2026, 11, 24, 15, 30, 2).unwrap()),
+            filled_at: None,
+        };
         let broker = Scripted {
             orders: vec![order],
             ..Scripted::default()

@@ -13,10 +13,10 @@
 
 use super::answers::{api_error, explain_subscription_refusal, parse};
 use super::requests::OrderBody;
-use crate::broker::{BarsQuery, OrderRequest};
 use super::wire::{
     self, Account, BarsPage, Clock, FillActivity, LatestTrades, Order, Position, SplitActivity,
 };
+use crate::broker::{BarsQuery, OrderRequest};
 use crate::config::{AlpacaConfig, Feed};
 use crate::credentials::Credentials;
 use crate::domain::Bar;

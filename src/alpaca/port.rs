@@ -64,6 +64,7 @@ fn position(p: wire::Position) -> Result<Position> {
         .signed_qty()
         .map_err(|e| bad("GET /v2/positions", format!("{} has qty {e}", p.symbol)))?;
     Ok(Position {
+        avg_entry_price: p.avg_entry_price.as_deref().and_then(Decimal::parse),
         symbol: p.symbol,
         qty,
     })
@@ -92,8 +93,12 @@ fn fill(a: wire::FillActivity) -> Result<Fill> {
     let qty = a
         .shares()
         .ok_or_else(|| bad(endpoint, format!("activity {} has qty \"{}\"", a.id, a.qty)))?;
-    let price = Decimal::parse(&a.price)
-        .ok_or_else(|| bad(endpoint, format!("activity {} has price \"{}\"", a.id, a.price)))?;
+    let price = Decimal::parse(&a.price).ok_or_else(|| {
+        bad(
+            endpoint,
+            format!("activity {} has price \"{}\"", a.id, a.price),
+        )
+    })?;
     Ok(Fill {
         time: a.transaction_time,
         last: a.fill_type.as_deref() != Some("partial_fill"),

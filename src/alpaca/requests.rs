@@ -50,7 +50,10 @@ mod tests {
             let json: serde_json::Value = serde_json::to_value(OrderBody::from(&order)).unwrap();
             assert_eq!(json["qty"], sent, "a string, as Alpaca documents it");
             assert_eq!(json["side"], "buy");
-            assert_eq!((&json["type"], &json["time_in_force"]), (&"market".into(), &"day".into()));
+            assert_eq!(
+                (&json["type"], &json["time_in_force"]),
+                (&"market".into(), &"day".into())
+            );
             assert_eq!(
                 json["client_order_id"],
                 "pb-AAPL-1Min-20261124T1529-thr-buy"

@@ -10,9 +10,7 @@
 pub mod sim;
 pub mod types;
 
-pub use types::{
-    Account, BarsQuery, Clock, Fill, LastTrade, Order, OrderRequest, Position, Split,
-};
+pub use types::{Account, BarsQuery, Clock, Fill, LastTrade, Order, OrderRequest, Position, Split};
 
 use crate::domain::Bar;
 use crate::error::Result;

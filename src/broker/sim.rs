@@ -49,11 +49,13 @@
 //! ([`Broker::split_activities`] is empty), limit and stop orders, notional orders, bar
 //! adjustments (a [`BarsQuery`]'s `adjustment` is ignored: the bars are what was loaded).
 
+use super::types::{
+    Account, BarsQuery, Clock, Fill as Execution, LastTrade, Order, OrderRequest, Position, Split,
+};
 use super::Broker;
-use crate::alpaca::wire::{Account, Clock, FillActivity, Order, Position, SplitActivity, Trade};
-use crate::alpaca::{BarsQuery, OrderRequest};
 use crate::backtest::engine::Fill;
 use crate::backtest::fill_model::FillModel;
+use crate::decimal::Decimal;
 use crate::domain::{Bar, OrderStatus, Side, Timeframe};
 use crate::error::{Error, Result};
 use chrono::{DateTime, Utc};
@@ -167,9 +169,10 @@ impl Sim {
     }
 }
 
-/// Numbers as the ledgers read them back: Rust's shortest round-trip decimal, no exponent.
-fn money(x: f64) -> String {
-    x.to_string()
+/// An amount as the port reports it: Rust's shortest round-trip decimal, no exponent. Never
+/// NaN (bars without finite prices are not loaded); should it be, 0.
+fn money(x: f64) -> Decimal {
+    Decimal::from_f64(x).unwrap_or_default()
 }
 
 impl Broker for Sim {
@@ -182,15 +185,11 @@ impl Broker for Sim {
         let next_close = sessions
             .get(self.market.session_index(now))
             .map(|s| s.close);
-        let ny = |t: DateTime<Utc>| {
-            t.with_timezone(&chrono_tz::America::New_York)
-                .fixed_offset()
-        };
         Ok(Clock {
-            timestamp: ny(now),
+            now,
             is_open: self.market.open_session(now).is_some(),
-            next_open: next_open.map(ny),
-            next_close: next_close.map(ny),
+            next_open,
+            next_close,
         })
     }
 
@@ -206,16 +205,11 @@ impl Broker for Sim {
         let equity = book.equity(&self.market, now);
         let buying_power = book.buying_power(&self.market, now) - book.reserved();
         Ok(Account {
-            status: Some("ACTIVE".into()),
-            currency: Some("USD".into()),
             cash: Some(money(book.cash)),
             buying_power: Some(money(buying_power.max(0.0))),
-            equity: Some(money(equity)),
+            equity: money(equity),
             last_equity: Some(money(book.last_equity(now, self.settings.cash))),
             long_market_value: Some(money(long)),
-            trading_blocked: false,
-            account_blocked: false,
-            trade_suspended_by_user: false,
         })
     }
 
@@ -224,29 +218,21 @@ impl Broker for Sim {
         Ok(book
             .holdings
             .iter()
-            .map(|(symbol, h)| {
-                let mark = book.mark(&self.market, symbol, book.now);
-                let qty = h.qty.to_f64();
-                Position {
-                    symbol: symbol.clone(),
-                    qty: h.qty.to_string(),
-                    side: Some(if h.qty.is_negative() { "short" } else { "long" }.into()),
-                    avg_entry_price: Some(money(h.avg_price)),
-                    market_value: Some(money(qty * mark)),
-                    unrealized_pl: Some(money(qty * (mark - h.avg_price))),
-                    current_price: Some(money(mark)),
-                }
+            .map(|(symbol, h)| Position {
+                symbol: symbol.clone(),
+                qty: h.qty,
+                avg_entry_price: Some(money(h.avg_price)),
             })
             .collect())
     }
 
-    fn latest_trades(&self, symbols: &[&str]) -> Result<HashMap<String, Trade>> {
+    fn latest_trades(&self, symbols: &[&str]) -> Result<HashMap<String, LastTrade>> {
         let now = self.now();
         Ok(symbols
             .iter()
             .filter_map(|&s| {
                 let (p, t) = self.market.latest(s, now, self.settings.fill)?;
-                Some((s.to_string(), Trade { t, p }))
+                Some((s.to_string(), LastTrade { time: t, price: p }))
             })
             .collect())
     }
@@ -279,7 +265,7 @@ impl Broker for Sim {
             .iter()
             .map(|&k| &book.orders[k])
             .filter(|o| symbols.is_empty() || symbols.contains(&o.symbol.as_str()))
-            .map(|o| o.wire(book.now))
+            .map(|o| o.shown(book.now))
             .collect())
     }
 
@@ -289,14 +275,14 @@ impl Broker for Sim {
         Ok(book.orders[first..]
             .iter()
             .filter(|o| symbols.is_none_or(|s| s.contains(&o.symbol.as_str())))
-            .map(|o| o.wire(book.now))
+            .map(|o| o.shown(book.now))
             .collect())
     }
 
     fn order(&self, order_id: &str) -> Result<Order> {
         let book = self.book.borrow();
         match book.by_id.get(order_id) {
-            Some(&k) => Ok(book.orders[k].wire(book.now)),
+            Some(&k) => Ok(book.orders[k].shown(book.now)),
             None => Err(Error::Api {
                 endpoint: format!("GET /v2/orders/{order_id}"),
                 status: 404,
@@ -311,7 +297,7 @@ impl Broker for Sim {
         Ok(book
             .by_client_id
             .get(client_order_id)
-            .map(|&k| book.orders[k].wire(book.now)))
+            .map(|&k| book.orders[k].shown(book.now)))
     }
 
     fn submit_order(&self, order: &OrderRequest) -> Result<Order> {
@@ -320,13 +306,13 @@ impl Broker for Sim {
             .submit(&self.market, &self.settings, order)
     }
 
-    fn fill_activities(&self, after: DateTime<Utc>) -> Result<Vec<FillActivity>> {
+    fn fill_activities(&self, after: DateTime<Utc>) -> Result<Vec<Execution>> {
         let book = self.book.borrow();
-        let first = book.fills.partition_point(|f| f.transaction_time <= after);
+        let first = book.fills.partition_point(|f| f.time <= after);
         Ok(book.fills[first..].to_vec())
     }
 
-    fn split_activities(&self, _after: DateTime<Utc>) -> Result<Vec<SplitActivity>> {
+    fn split_activities(&self, _after: DateTime<Utc>) -> Result<Vec<Split>> {
         Ok(Vec::new())
     }
 }

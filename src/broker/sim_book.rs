@@ -4,9 +4,9 @@
 
 use super::market::{ny_date, Market, Session};
 use super::{shown_status, sign, SimSettings};
-use crate::alpaca::wire::{FillActivity, Order};
-use crate::alpaca::OrderRequest;
 use crate::backtest::engine::Fill;
+use crate::broker::{Fill as FillActivity, Order, OrderRequest};
+use crate::decimal::Decimal;
 use crate::domain::{Bar, OrderStatus, Qty, Side};
 use crate::error::{Error, Result};
 use chrono::{DateTime, NaiveDate, Utc};
@@ -48,17 +48,19 @@ pub(super) struct SimOrder {
 }
 
 impl SimOrder {
-    pub(super) fn wire(&self, now: DateTime<Utc>) -> Order {
+    /// The order as the port reports it `now`.
+    pub(super) fn shown(&self, now: DateTime<Utc>) -> Order {
         let filled = self.filled.is_positive();
         Order {
             id: self.id.clone(),
             client_order_id: self.client_order_id.clone(),
             symbol: self.symbol.clone(),
-            side: Some(self.side.as_str().into()),
-            qty: Some(self.qty.to_string()),
-            notional: None,
-            filled_qty: Some(self.filled.to_string()),
-            filled_avg_price: filled.then(|| (self.paid / self.filled.to_f64()).to_string()),
+            side: Some(self.side),
+            qty: self.qty,
+            filled_qty: self.filled,
+            filled_avg_price: filled
+                .then(|| Decimal::from_f64(self.paid / self.filled.to_f64()))
+                .flatten(),
             status: shown_status(&self.status, self.session.map(|s| s.open), now),
             order_type: Some("market".into()),
             submitted_at: Some(self.submitted_at),
@@ -295,14 +297,17 @@ impl Book {
                     at.format("%Y%m%d%H%M%S%3f"),
                     self.executions
                 ),
-                transaction_time: at,
-                fill_type: Some(if done { "fill" } else { "partial_fill" }.into()),
-                price: exec.price.to_string(),
-                qty: shares.to_string(),
+                time: at,
+                last: done,
+                // Finite: bars without a finite open and close are never loaded, and the fill
+                // model only scales a price by (1 ± slippage); should it not be, the raw price.
+                price: Decimal::from_f64(exec.price)
+                    .or_else(|| Decimal::from_f64(raw))
+                    .unwrap_or_default(),
+                qty: shares,
                 side,
                 symbol: symbol.clone(),
                 order_id: o.id.clone(),
-                order_status: Some(o.status.to_string()),
             };
             self.fills.push(activity);
         }
@@ -351,17 +356,7 @@ impl Book {
         r: &OrderRequest,
     ) -> Result<Order> {
         let invalid = |m: String| refused(422, 40010001, m);
-        let side = match r.side {
-            "buy" => Side::Buy,
-            "sell" => Side::Sell,
-            _ => return Err(invalid("invalid side".into())),
-        };
-        if r.order_type != "market" || r.time_in_force != "day" {
-            return Err(invalid(format!(
-                "the simulated broker takes market day orders only, not {} {}",
-                r.order_type, r.time_in_force
-            )));
-        }
+        let side = r.side;
         if !r.qty.is_positive() {
             return Err(invalid("qty must be > 0".into()));
         }
@@ -472,6 +467,6 @@ impl Book {
             let now = self.now;
             self.fill(settings, k, raw, now);
         }
-        Ok(self.orders[k].wire(self.now))
+        Ok(self.orders[k].shown(self.now))
     }
 }

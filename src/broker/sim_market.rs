@@ -71,8 +71,11 @@ pub(super) struct Market {
 
 impl Market {
     /// Add (or replace) one symbol's bars of one timeframe; unsorted input and repeated times
-    /// are tolerated (the later bar of a time wins).
+    /// are tolerated (the later bar of a time wins). A bar whose open or close is not a
+    /// positive finite price is left out: no order may fill at it, and no amount the broker
+    /// reports may be NaN.
     pub(super) fn load(&mut self, symbol: &str, timeframe: Timeframe, mut bars: Vec<Bar>) {
+        bars.retain(|b| [b.open, b.close].iter().all(|p| p.is_finite() && *p > 0.0));
         bars.sort_by_key(|b| b.time);
         bars.reverse();
         bars.dedup_by_key(|b| b.time);

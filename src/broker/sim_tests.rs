@@ -4,6 +4,10 @@
 use super::*;
 use crate::alpaca::api_error;
 use crate::domain::{ClientOrderId, Qty};
+
+fn q(text: &str) -> Qty {
+    Qty::parse(text).unwrap()
+}
 use chrono::{NaiveDate, TimeZone};
 
 /// 2026-11-24 is a Tuesday in New York winter time: 09:30 New York is 14:30 UTC.
@@ -70,8 +74,25 @@ fn order(side: Side, qty: &str, id: &str) -> OrderRequest {
     OrderRequest::market_day("AAPL", side, Qty::parse(qty).unwrap(), &id)
 }
 
-fn num(text: &Option<String>) -> f64 {
-    text.as_deref().unwrap().parse().unwrap()
+/// An amount the port reported, as a number.
+trait AsNumber {
+    fn number(&self) -> f64;
+}
+
+impl AsNumber for Decimal {
+    fn number(&self) -> f64 {
+        self.to_f64()
+    }
+}
+
+impl AsNumber for Option<Decimal> {
+    fn number(&self) -> f64 {
+        self.as_ref().expect("an amount").to_f64()
+    }
+}
+
+fn num(x: &impl AsNumber) -> f64 {
+    x.number()
 }
 
 fn close_to(actual: f64, expected: f64) -> bool {
@@ -95,7 +116,7 @@ fn a_round_trip_pays_commission_twice_and_slippage_once_in_cash_and_equity() {
     // cash 10 000 − 1 021.02 − 2.02102 = 8 976.95898.
     let placed = sim.submit_order(&order(Side::Buy, "10", "pb-buy")).unwrap();
     assert_eq!(placed.status, OrderStatus::Filled);
-    assert_eq!(placed.filled_qty.as_deref(), Some("10"));
+    assert_eq!(placed.filled_qty, q("10"));
     assert!(close_to(num(&placed.filled_avg_price), 102.102));
     assert!(close_to(sim.cash(), 8976.95898), "{}", sim.cash());
 
@@ -107,10 +128,10 @@ fn a_round_trip_pays_commission_twice_and_slippage_once_in_cash_and_equity() {
     assert!(close_to(num(&account.equity), 10026.95898), "{account:?}");
     let positions = sim.positions().unwrap();
     assert_eq!(positions.len(), 1);
-    assert_eq!(positions[0].qty, "10");
-    assert_eq!(positions[0].side.as_deref(), Some("long"));
+    assert_eq!(positions[0].qty, q("10"));
     assert!(close_to(num(&positions[0].avg_entry_price), 102.102));
-    assert!(close_to(num(&positions[0].current_price), 105.0));
+    // Marked at the last close, 105: 10 × 105.
+    assert!(close_to(num(&account.long_market_value), 1050.0));
     let bought = sim.order(&placed.id).unwrap();
     assert_eq!(bought.status, OrderStatus::Filled);
     assert!(close_to(num(&bought.filled_avg_price), 102.102));
@@ -128,17 +149,17 @@ fn a_round_trip_pays_commission_twice_and_slippage_once_in_cash_and_equity() {
     assert!(sim.positions().unwrap().is_empty());
 
     let fills = sim.fill_activities(utc(24, 14, 0)).unwrap();
-    let seen: Vec<(Side, &str, &str)> = fills
+    let seen: Vec<(Side, Qty, &str)> = fills
         .iter()
-        .map(|f| (f.side, f.qty.as_str(), f.fill_type.as_deref().unwrap()))
+        .map(|f| (f.side, f.qty, if f.last { "fill" } else { "partial_fill" }))
         .collect();
     assert_eq!(
         seen,
-        [(Side::Buy, "10", "fill"), (Side::Sell, "10", "fill")]
+        [(Side::Buy, q("10"), "fill"), (Side::Sell, q("10"), "fill")]
     );
-    assert!(close_to(fills[0].price.parse().unwrap(), 102.102));
-    assert_eq!(fills[1].price, "105");
-    assert_eq!(fills[1].transaction_time, utc(24, 14, 32));
+    assert!(close_to(fills[0].price.to_f64(), 102.102));
+    assert_eq!(fills[1].price.as_str(), "105");
+    assert_eq!(fills[1].time, utc(24, 14, 32));
     assert_ne!(fills[0].id, fills[1].id);
     assert_eq!(
         sim.fill_activities(utc(24, 14, 31)).unwrap().len(),
@@ -157,10 +178,7 @@ fn a_buy_that_covers_a_short_and_goes_long_is_a_close_at_the_raw_price_then_an_e
     sim.set_now(utc(24, 14, 32)).unwrap();
     assert!(close_to(sim.cash(), 11016.96102), "{}", sim.cash());
     let short = &sim.positions().unwrap()[0];
-    assert_eq!(
-        (short.qty.as_str(), short.side.as_deref()),
-        ("-10", Some("short"))
-    );
+    assert_eq!(short.qty, q("-10"));
     assert!(close_to(num(&short.avg_entry_price), 101.898));
 
     // Buy 15 at the 09:32 open, 105: cover 10 at 105 (commission 2.05), then 5 long at
@@ -174,19 +192,27 @@ fn a_buy_that_covers_a_short_and_goes_long_is_a_close_at_the_raw_price_then_an_e
     assert!(close_to(sim.cash(), 9437.860495), "{}", sim.cash());
     assert!(close_to(sim.equity(), 9967.860495), "{}", sim.equity());
     let long = &sim.positions().unwrap()[0];
-    assert_eq!(long.qty, "5");
+    assert_eq!(long.qty, q("5"));
     assert!(close_to(num(&long.avg_entry_price), 105.105));
     let fills = sim.fill_activities(utc(24, 14, 31)).unwrap();
-    let seen: Vec<(&str, &str)> = fills
+    let seen: Vec<(String, &str)> = fills
         .iter()
-        .map(|f| (f.qty.as_str(), f.fill_type.as_deref().unwrap()))
+        .map(|f| {
+            (
+                f.qty.to_string(),
+                if f.last { "fill" } else { "partial_fill" },
+            )
+        })
         .collect();
-    assert_eq!(seen, [("10", "partial_fill"), ("5", "fill")]);
-    assert_eq!(fills[0].price, "105");
-    assert!(
-        close_to(fills[1].price.parse().unwrap(), 105.105),
-        "{fills:?}"
+    assert_eq!(
+        seen,
+        [
+            ("10".to_string(), "partial_fill"),
+            ("5".to_string(), "fill")
+        ]
     );
+    assert_eq!(fills[0].price.as_str(), "105");
+    assert!(close_to(fills[1].price.to_f64(), 105.105), "{fills:?}");
     // (10 × 105 + 5 × 105.105) / 15 = 105.035.
     let done = sim.order(&placed.id).unwrap();
     assert_eq!(done.status, OrderStatus::Filled);
@@ -205,8 +231,8 @@ fn an_order_fills_at_the_next_open_or_at_the_close_it_was_decided_on() {
         sim.set_now(utc(24, 14, 32)).unwrap();
         let fills = sim.fill_activities(utc(24, 0, 0)).unwrap();
         assert_eq!(fills.len(), 1, "{fill:?}");
-        assert_eq!(fills[0].price, price, "{fill:?}");
-        assert_eq!(fills[0].transaction_time, utc(24, 14, 31), "{fill:?}");
+        assert_eq!(fills[0].price.as_str(), price, "{fill:?}");
+        assert_eq!(fills[0].time, utc(24, 14, 31), "{fill:?}");
         let cash = 10000.0 - 10.0 * price.parse::<f64>().unwrap();
         assert_eq!(sim.cash(), cash, "{fill:?}");
     }
@@ -238,7 +264,11 @@ fn a_day_order_with_no_bar_left_in_its_session_expires_at_the_close() {
     assert!(sim.fill_activities(utc(24, 0, 0)).unwrap().is_empty());
     assert_eq!(sim.cash(), 10000.0);
     let account = sim.account().unwrap();
-    assert_eq!(account.buying_power.as_deref(), Some("10000"), "released");
+    assert_eq!(
+        account.buying_power.as_ref().map(Decimal::as_str),
+        Some("10000"),
+        "released"
+    );
 }
 
 #[test]
@@ -257,16 +287,27 @@ fn daily_bars_queue_an_order_sent_after_the_close_and_last_equity_is_the_previou
     let clock = sim.clock().unwrap();
     assert!(!clock.is_open);
     assert_eq!(
-        clock.next_open.unwrap().to_rfc3339(),
+        clock
+            .next_open
+            .unwrap()
+            .with_timezone(&chrono_tz::America::New_York)
+            .to_rfc3339(),
         "2026-11-24T09:30:00-05:00"
     );
     assert_eq!(
-        clock.next_close.unwrap().to_rfc3339(),
+        clock
+            .next_close
+            .unwrap()
+            .with_timezone(&chrono_tz::America::New_York)
+            .to_rfc3339(),
         "2026-11-24T16:00:00-05:00"
     );
     let trade = sim.latest_trades(&["AAPL", "MSFT"]).unwrap();
     assert_eq!(trade.len(), 1, "no bars, no trade");
-    assert_eq!((trade["AAPL"].p, trade["AAPL"].t), (110.0, utc(23, 21, 0)));
+    assert_eq!(
+        (trade["AAPL"].price, trade["AAPL"].time),
+        (110.0, utc(23, 21, 0))
+    );
     assert_eq!(
         num(&sim.account().unwrap().last_equity),
         10000.0,
@@ -316,7 +357,7 @@ fn bars_are_the_closed_ones_within_the_query() {
         timeframe: Timeframe::Min1,
         start,
         end,
-        adjustment: "raw",
+        adjustment: crate::store::bar_cache::Adjustment::Raw,
         feed: crate::config::Feed::Iex,
         max_pages: 1,
     };
@@ -381,7 +422,7 @@ fn sim_long_10(settings: SimSettings) -> Sim {
         .unwrap();
     sim.set_now(utc(24, 14, 32) + chrono::Duration::seconds(30))
         .unwrap();
-    assert_eq!(sim.positions().unwrap()[0].qty, "10");
+    assert_eq!(sim.positions().unwrap()[0].qty, q("10"));
     sim
 }
 
@@ -597,7 +638,7 @@ fn the_sim_charges_a_round_trip_as_the_backtest_does() {
                 .positions()
                 .unwrap()
                 .first()
-                .map_or(0.0, |p| p.qty.parse().unwrap());
+                .map_or(0.0, |p| p.qty.to_f64());
             let side = match strategy.decide(&bars[..=i], b.close, held).signal {
                 crate::domain::Signal::Buy => Side::Buy,
                 crate::domain::Signal::Sell => Side::Sell,
@@ -641,7 +682,11 @@ fn given_sessions_replace_the_derived_ones_for_an_early_close() {
     let clock = sim.clock().unwrap();
     assert!(clock.is_open);
     assert_eq!(
-        clock.next_close.unwrap().to_rfc3339(),
+        clock
+            .next_close
+            .unwrap()
+            .with_timezone(&chrono_tz::America::New_York)
+            .to_rfc3339(),
         "2026-11-27T13:00:00-05:00"
     );
     // The 13:00 bar is after the close: the order sent at 12:59 expires instead of filling.
@@ -666,21 +711,22 @@ fn the_latest_trade_and_the_mark_are_the_price_an_order_sent_now_fills_at() {
             ..settings(10000.0)
         });
         let trade = sim.latest_trades(&["AAPL"]).unwrap()["AAPL"];
-        assert_eq!((trade.p, trade.t), (price, utc(24, 14, 31)), "{fill:?}");
+        assert_eq!(
+            (trade.price, trade.time),
+            (price, utc(24, 14, 31)),
+            "{fill:?}"
+        );
         let placed = sim.submit_order(&order(Side::Buy, "10", "pb-now")).unwrap();
         assert_eq!(placed.status, OrderStatus::Filled, "{fill:?}");
-        assert_eq!(placed.filled_qty.as_deref(), Some("10"), "{fill:?}");
+        assert_eq!(placed.filled_qty, q("10"), "{fill:?}");
         assert_eq!(num(&placed.filled_avg_price), price, "{fill:?}");
         assert_eq!(placed.filled_at, Some(utc(24, 14, 31)), "{fill:?}");
         // Marked at the same price: equity is the starting cash, not yet moved by the market.
         let account = sim.account().unwrap();
         assert_eq!(num(&account.equity), 10000.0, "{fill:?}");
         assert_eq!(num(&account.cash), 10000.0 - 10.0 * price, "{fill:?}");
-        assert_eq!(
-            num(&sim.positions().unwrap()[0].current_price),
-            price,
-            "{fill:?}"
-        );
+        // Marked at the fill price: 10 × price.
+        assert_eq!(num(&account.long_market_value), 10.0 * price, "{fill:?}");
     }
     // Half a minute later no bar opens: the latest trade is the last closed bar's close (the
     // 09:30 bar's 101, closed at 09:31), in both modes, and a new order waits for a bar.
@@ -692,7 +738,11 @@ fn the_latest_trade_and_the_mark_are_the_price_an_order_sent_now_fills_at() {
         sim.set_now(utc(24, 14, 31) + chrono::Duration::seconds(30))
             .unwrap();
         let trade = sim.latest_trades(&["AAPL"]).unwrap()["AAPL"];
-        assert_eq!((trade.p, trade.t), (101.0, utc(24, 14, 31)), "{fill:?}");
+        assert_eq!(
+            (trade.price, trade.time),
+            (101.0, utc(24, 14, 31)),
+            "{fill:?}"
+        );
         let placed = sim
             .submit_order(&order(Side::Buy, "1", "pb-later"))
             .unwrap();
@@ -718,7 +768,7 @@ fn an_order_sent_at_a_daily_session_open_fills_at_that_days_open_at_once() {
         utc(24, 14, 30)
     );
     let trade = sim.latest_trades(&["AAPL"]).unwrap()["AAPL"];
-    assert_eq!((trade.p, trade.t), (111.0, utc(24, 14, 30)));
+    assert_eq!((trade.price, trade.time), (111.0, utc(24, 14, 30)));
     let placed = sim.submit_order(&order(Side::Buy, "10", "pb-day")).unwrap();
     assert_eq!(placed.status, OrderStatus::Filled);
     // 10 000 − 10 × 111 = 8 890; at Tuesday's close, 120: 8 890 + 1 200 = 10 090.

@@ -38,6 +38,9 @@ pub struct Position {
     pub symbol: String,
     /// Signed: a short is negative.
     pub qty: Qty,
+    /// What the position cost per share, as the broker averages it; `None` when absent or
+    /// not a number.
+    pub avg_entry_price: Option<Decimal>,
 }
 
 /// An order as the broker reports it.
@@ -76,9 +79,7 @@ impl Order {
 
     /// Every share ordered has filled (and there were some).
     pub fn filled_in_full(&self) -> bool {
-        self.status == OrderStatus::Filled
-            && self.qty.is_positive()
-            && self.filled_qty == self.qty
+        self.status == OrderStatus::Filled && self.qty.is_positive() && self.filled_qty == self.qty
     }
 }
 

@@ -11,9 +11,9 @@
 //! `--adjust SYMBOL=SHARES`, and only if SHARES is what the broker holds (at most what it
 //! holds, on a shared account): never guessed, never silent.
 
-use crate::broker::{Fill, Order, Split};
 use crate::alpaca::Alpaca;
 use crate::broker::Broker;
+use crate::broker::{Fill, Order, Split};
 use crate::cli::ReconcileArgs;
 use crate::client_order_id;
 use crate::config::Config;
@@ -155,7 +155,8 @@ pub fn run(config: &Config, args: &ReconcileArgs) -> Result<()> {
             }
             // Shares exactly; the price as the broker's text, digit for digit.
             Some((qty, price))
-                if *qty != a.qty || price.as_ref().map(|p| p.as_str()) != Some(a.price.as_str()) =>
+                if *qty != a.qty
+                    || price.as_ref().map(|p| p.as_str()) != Some(a.price.as_str()) =>
             {
                 unrepairable += 1;
                 let price = price

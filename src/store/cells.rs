@@ -62,7 +62,6 @@ fn parse_time(cell: &str) -> Result<DateTime<Utc>, String> {
 
 pub use crate::decimal::Decimal;
 
-
 /// A time cell that must be there.
 pub mod time {
     use super::*;

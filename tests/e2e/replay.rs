@@ -274,7 +274,6 @@ fn replay_makes_the_backtests_trades_for_a_trained_model() {
 }
 
 #[test]
-#[ignore = "needs the same-tick open leg"]
 fn replay_makes_the_backtests_trades_for_a_stop_and_reverse_sma_cross() {
     let bot = goog_bot(
         "qty = 10\nstrategy = { kind = \"sma_cross\", fast = 10, slow = 20, allow_short = true }",

@@ -48,7 +48,8 @@ use crate::domain::{Bar, Timeframe};
 use crate::error::{Error, Result};
 use crate::risk::Limits;
 use crate::store::bar_cache::BarCache;
-use crate::store::ledger::time_cell;
+use crate::store::ledger::{time_cell, Ledger};
+use crate::store::rows::{FillKind, FillRow};
 use crate::store::{files, TickLock};
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use score::{Execution, Timeline};
@@ -102,7 +103,7 @@ pub fn run(config_path: &Path, args: &ReplayArgs) -> Result<()> {
     let elapsed = started.elapsed();
 
     crate::cmd::report::write_dashboard(&derived, run.end);
-    let fills = read_fills(&out.join("ledger").join("fills.csv"))?;
+    let fills = read_fills(&out.join("ledger"))?;
     let trades = score::round_trips(&fills, &run.timeline, plan.fill);
     let bars: Vec<&[Bar]> = legs.iter().map(|(_, b)| *b).collect();
     let strategies: Vec<&crate::strategy::Strategy> =
@@ -401,64 +402,36 @@ fn first_tick(config: &Config, legs: &[(&str, &[Bar])], timeline: &Timeline) -> 
 
 /// Signed shares per symbol the simulated broker holds.
 fn positions(sim: &Sim) -> Result<Vec<(String, f64)>> {
-    sim.positions()?
+    Ok(sim
+        .positions()?
         .into_iter()
-        .map(|p| {
-            let qty = p
-                .signed_qty()
-                .map_err(|e| Error::Refused(format!("simulated position {}: {e}", p.symbol)))?;
-            Ok((p.symbol, qty.to_f64()))
-        })
-        .collect()
+        .map(|p| (p.symbol, p.qty.to_f64()))
+        .collect())
 }
 
-/// The executions in the replay's `fills.csv` (rows without an activity id record how an
-/// order ended, not a trade).
-fn read_fills(path: &Path) -> Result<Vec<Execution>> {
-    let mut reader = match csv::Reader::from_path(path) {
-        Ok(r) => r,
-        Err(e) if matches!(e.kind(), csv::ErrorKind::Io(io) if io.kind() == std::io::ErrorKind::NotFound) => {
-            return Ok(Vec::new())
-        }
-        Err(e) => return Err(Error::Refused(format!("{}: {e}", path.display()))),
-    };
-    let header = reader
-        .headers()
-        .map_err(|e| Error::Refused(format!("{}: {e}", path.display())))?
-        .clone();
-    let col = |name: &str| header.iter().position(|h| h == name);
-    let cols = (
-        col("time_utc"),
-        col("symbol"),
-        col("side"),
-        col("qty"),
-        col("price"),
-        col("activity_id"),
-    );
-    let (Some(time), Some(symbol), Some(side), Some(qty), Some(price), Some(activity)) = cols
-    else {
-        return Err(Error::Refused(format!(
-            "{}: not a fills ledger (columns {header:?})",
-            path.display()
-        )));
+/// The executions in the replay's `fills.csv`, read as the ledger's typed rows (rows that
+/// record how an order ended, or a share adjustment, are not trades).
+fn read_fills(ledger_dir: &Path) -> Result<Vec<Execution>> {
+    let Some(ledger) = Ledger::<FillRow>::read_only(ledger_dir)? else {
+        return Ok(Vec::new());
     };
     let mut out = Vec::new();
-    for (i, row) in reader.records().enumerate() {
-        let bad = |what: &str| Error::Refused(format!("{} row {}: {what}", path.display(), i + 2));
-        let row = row.map_err(|e| bad(&e.to_string()))?;
-        let get = |c: usize| row.get(c).unwrap_or("");
-        let Some(side) = crate::alpaca::wire::parse_side(get(side)) else {
+    for row in ledger.read_all()? {
+        let Ok(FillKind::Execution { side, activity_id }) = row.kind() else {
             continue;
         };
-        if get(activity).is_empty() {
-            continue;
-        }
+        let Some(price) = &row.price else {
+            return Err(Error::Refused(format!(
+                "{}: execution {activity_id} has no price",
+                ledger_dir.join("fills.csv").display()
+            )));
+        };
         out.push(Execution {
-            time: crate::store::bar_cache::parse_time(get(time)).ok_or_else(|| bad("time"))?,
-            symbol: get(symbol).to_string(),
+            time: row.time_utc,
+            symbol: row.symbol.clone(),
             side,
-            qty: get(qty).parse().map_err(|_| bad("qty"))?,
-            price: get(price).parse().map_err(|_| bad("price"))?,
+            qty: row.qty.to_f64(),
+            price: price.to_f64(),
         });
     }
     Ok(out)

@@ -16,11 +16,11 @@ use symbol::CloseClock;
 
 use crate::alpaca::Alpaca;
 use crate::broker::{Broker, Clock, Order};
-use crate::decimal::Decimal;
 use crate::cli::TickArgs;
 use crate::client_order_id;
 use crate::config::Config;
 use crate::credentials::Credentials;
+use crate::decimal::Decimal;
 use crate::domain::{Action, Qty, Side, Signal};
 use crate::error::{Error, Result};
 use crate::fills::{self, Fills};
@@ -432,6 +432,6 @@ fn close_unknown(clock: &Clock) -> Option<String> {
         "the broker's clock says the market is open but its next_close is {}: the time to the close is unknown",
         clock
             .next_close
-            .map_or("missing".to_string(), |c| c.to_rfc3339())
+            .map_or("missing".to_string(), |c| c.with_timezone(&New_York).to_rfc3339())
     ))
 }

@@ -5,9 +5,9 @@
 
 use super::rows::Decided;
 use super::Tick;
+use crate::broker::OrderRequest;
 use crate::config::SymbolConfig;
 use crate::error::Result;
-use crate::broker::OrderRequest;
 use crate::orders::Placed;
 use crate::plan::{Action, Checked, Row, Step};
 use crate::risk;
