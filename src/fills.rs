@@ -9,14 +9,15 @@
 use crate::broker::{Broker, Fill, Order};
 use crate::decimal::Decimal;
 use crate::domain::{OrderStatus, Qty, Side};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::store::cells::parse_side;
 use crate::store::ledger::Ledger;
 use crate::store::rows::{FillKind, FillRow, FillSide, FillStatus};
 use crate::store::state::TrackedOrder;
 use chrono::{DateTime, Duration, Utc};
 use std::collections::{HashMap, HashSet};
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
 
 pub struct Fills {
     ledger: Ledger<FillRow>,
@@ -38,7 +39,7 @@ pub struct Adjustment {
 }
 
 /// What `fills.csv` already holds.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct Recorded {
     pub activity_ids: HashSet<String>,
     /// (order_id, final status) of the rows that end an order unfilled.
@@ -62,39 +63,41 @@ impl Fills {
         })
     }
 
-    pub fn recorded(&self) -> Result<Recorded> {
-        let mut r = Recorded::default();
-        self.ledger.read_each(|_, row| {
-            let kind = row
-                .kind()
-                .map_err(|why| format!("{why}; fix that row so the bot knows what it holds"))?;
-            let text = |cell: &Option<String>| cell.clone().unwrap_or_default();
-            match kind {
-                FillKind::Ended => {
-                    r.terminal
-                        .insert((text(&row.order_id), OrderStatus::from(row.status.as_str())));
-                    r.ended_unfilled.insert(
-                        row.client_order_id
-                            .as_ref()
-                            .map_or_else(String::new, |c| c.to_string()),
-                    );
-                }
-                // Shares without a trade (a split): they count in the position, not as a fill.
-                FillKind::Adjustment { activity_id } => {
-                    r.activity_ids.insert(activity_id.to_string());
-                    *r.net_qty.entry(row.symbol.clone()).or_default() += row.signed_qty();
-                }
-                FillKind::Execution { activity_id, .. } => {
-                    r.activity_ids.insert(activity_id.to_string());
-                    r.by_activity
-                        .insert(activity_id.to_string(), (row.qty, row.price.clone()));
-                    *r.filled_by_order.entry(text(&row.order_id)).or_default() += row.qty;
-                    *r.net_qty.entry(row.symbol.clone()).or_default() += row.signed_qty();
+    /// What the ledger holds. Read whole once per process, then only the rows appended since:
+    /// a tick reads it twice, and a replay runs every tick of a year in one process, where a
+    /// whole read per tick made the run quadratic in its fills. The rows already read are
+    /// trusted while the bytes just before where the last read ended are unchanged; otherwise
+    /// (another file, a rewrite, a row that does not read on its own) the file is read whole.
+    pub fn recorded(&self) -> Result<Arc<Recorded>> {
+        let path = self.ledger.path();
+        let mut read = READ_SO_FAR.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(so_far) = read.as_mut().filter(|r| r.path == path) {
+            if tail_bytes(path, so_far.len).ok().as_deref() == Some(&so_far.tail[..]) {
+                let recorded = Arc::make_mut(&mut so_far.recorded);
+                if let Ok(end) = self
+                    .ledger
+                    .read_each_from(so_far.len, |row| add_row(recorded, row))
+                {
+                    so_far.len = end;
+                    so_far.tail = tail_bytes(path, end).map_err(|e| Error::io(path, "read", e))?;
+                    return Ok(Arc::clone(&so_far.recorded));
                 }
             }
-            Ok(())
-        })?;
-        Ok(r)
+        }
+        *read = None;
+        let mut recorded = Recorded::default();
+        let end = self
+            .ledger
+            .read_each_from(0, |row| add_row(&mut recorded, row))?;
+        let so_far = ReadSoFar {
+            path: path.to_path_buf(),
+            len: end,
+            tail: tail_bytes(path, end).map_err(|e| Error::io(path, "read", e))?,
+            recorded: Arc::new(recorded),
+        };
+        let recorded = Arc::clone(&so_far.recorded);
+        *read = Some(so_far);
+        Ok(recorded)
     }
 
     /// Append execution rows; `source` says who found them (`tick`, `reconcile`). (A fill
@@ -158,6 +161,62 @@ impl Fills {
             source: source.to_string(),
         }])
     }
+}
+
+/// fills.csv as far as this process has read it: see [`Fills::recorded`].
+struct ReadSoFar {
+    path: PathBuf,
+    /// Bytes of complete rows read.
+    len: u64,
+    /// The last bytes of those: unchanged, the rows read still stand.
+    tail: Vec<u8>,
+    recorded: Arc<Recorded>,
+}
+
+static READ_SO_FAR: Mutex<Option<ReadSoFar>> = Mutex::new(None);
+
+/// The (up to) 256 bytes before `end`.
+fn tail_bytes(path: &Path, end: u64) -> std::io::Result<Vec<u8>> {
+    use std::io::{Read, Seek, SeekFrom};
+    let from = end.saturating_sub(256);
+    let mut f = std::fs::File::open(path)?;
+    f.seek(SeekFrom::Start(from))?;
+    let mut bytes = vec![0; (end - from) as usize];
+    f.read_exact(&mut bytes)?;
+    Ok(bytes)
+}
+
+/// One row into the summary; a row the bot cannot place (an activity without a side) is an
+/// error: the bot would not know what it holds.
+fn add_row(r: &mut Recorded, row: FillRow) -> std::result::Result<(), String> {
+    let kind = row
+        .kind()
+        .map_err(|why| format!("{why}; fix that row so the bot knows what it holds"))?;
+    let text = |cell: &Option<String>| cell.clone().unwrap_or_default();
+    match kind {
+        FillKind::Ended => {
+            r.terminal
+                .insert((text(&row.order_id), OrderStatus::from(row.status.as_str())));
+            r.ended_unfilled.insert(
+                row.client_order_id
+                    .as_ref()
+                    .map_or_else(String::new, |c| c.to_string()),
+            );
+        }
+        // Shares without a trade (a split): they count in the position, not as a fill.
+        FillKind::Adjustment { activity_id } => {
+            r.activity_ids.insert(activity_id.to_string());
+            *r.net_qty.entry(row.symbol.clone()).or_default() += row.signed_qty();
+        }
+        FillKind::Execution { activity_id, .. } => {
+            r.activity_ids.insert(activity_id.to_string());
+            r.by_activity
+                .insert(activity_id.to_string(), (row.qty, row.price.clone()));
+            *r.filled_by_order.entry(text(&row.order_id)).or_default() += row.qty;
+            *r.net_qty.entry(row.symbol.clone()).or_default() += row.signed_qty();
+        }
+    }
+    Ok(())
 }
 
 /// Outcome of a sync, for the summary and alerts.
@@ -379,6 +438,34 @@ mod tests {
         );
         let fills = Fills::open(dir.path()).unwrap();
         assert_eq!(fills.recorded().unwrap().net_qty["TSLA"], Qty::shares(-3));
+    }
+
+    /// Read once, then only what was appended: the rows added after a read count, and a file
+    /// rewritten underneath (a person edited it) is read whole again.
+    #[test]
+    fn the_ledger_is_read_whole_once_then_only_its_new_rows() {
+        use std::io::Write;
+        let dir = tempfile::tempdir().unwrap();
+        write_ledger(dir.path(), &[row("buy", "2", "a1")]);
+        let fills = Fills::open(dir.path()).unwrap();
+        assert_eq!(fills.recorded().unwrap().net_qty["TSLA"], Qty::shares(2));
+        let path = dir.path().join("fills.csv");
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap();
+        writeln!(f, "{}", row("buy", "3", "a2")).unwrap();
+        let r = fills.recorded().unwrap();
+        assert_eq!(r.net_qty["TSLA"], Qty::shares(5), "2 + 3");
+        assert!(r.activity_ids.contains("a2"));
+        drop(r);
+        // Rewritten: a row changed before the end (the sell of 4 replaces the buy of 2).
+        write_ledger(dir.path(), &[row("sell", "4", "a1"), row("buy", "3", "a2")]);
+        assert_eq!(
+            fills.recorded().unwrap().net_qty["TSLA"],
+            Qty::shares(-1),
+            "-4 + 3, read whole again"
+        );
     }
 
     /// As f64, 0.1 + 0.1 + 0.1 - 0.3 is 5.55e-17, not 0: the bot would think it still holds

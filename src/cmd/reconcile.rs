@@ -250,7 +250,7 @@ pub fn run(config: &Config, args: &ReconcileArgs) -> Result<()> {
             .collect();
         fills.append_fills(&fill_rows, "reconcile")?;
         fills.append_adjustments(&missing_splits, "reconcile")?;
-        let net = fills.recorded()?.net_qty;
+        let net = fills.recorded()?.net_qty.clone();
         let confirmed = confirmed_adjustments(&adjust, &net, Utc::now());
         for (symbol, target) in &adjust {
             if !confirmed.iter().any(|a| &a.symbol == symbol) {
@@ -264,7 +264,7 @@ pub fn run(config: &Config, args: &ReconcileArgs) -> Result<()> {
     }
     // Positions against the fills ledger (after any repair).
     if !shared {
-        let net = fills.recorded()?.net_qty;
+        let net = fills.recorded()?.net_qty.clone();
         for name in &names {
             let (broker, ours) = (
                 positions.get(*name).copied().unwrap_or_default(),

@@ -103,7 +103,7 @@ pub struct Snapshot<'a> {
     pub close_unknown: Option<String>,
     /// Client ids of the bot's orders that ended unfilled: a day's flatten among them is sent
     /// again under its next id.
-    pub flattens_ended_unfilled: HashSet<String>,
+    pub flattens_ended_unfilled: &'a HashSet<String>,
     /// The configured symbols, in config order, with their markets.
     pub symbols: Vec<(Rules<'a>, Market)>,
 }

@@ -61,7 +61,7 @@ fn snapshot<'a>(symbols: Vec<(Rules<'a>, Market)>) -> Snapshot<'a> {
         flatten: false,
         next_close: Some(now() + Duration::hours(6)),
         close_unknown: None,
-        flattens_ended_unfilled: HashSet::new(),
+        flattens_ended_unfilled: Box::leak(Box::default()),
         symbols,
     }
 }

@@ -200,6 +200,18 @@ impl<R: Row> Ledger<R> {
         mut each: impl FnMut(u64, R) -> std::result::Result<(), String>,
     ) -> Result<()> {
         self.scan(0, &mut |line, row| each(line, row).map(|()| true))
+            .map(|_| ())
+    }
+
+    /// Each row from byte `start` (0, or the start of a line after the header), as
+    /// [`Ledger::read_each`] reads them; returns where the complete rows end, the `start` of
+    /// the next call. Line numbers in errors are known only from 0.
+    pub fn read_each_from(
+        &self,
+        start: u64,
+        mut each: impl FnMut(R) -> std::result::Result<(), String>,
+    ) -> Result<u64> {
+        self.scan(start, &mut |_, row| each(row).map(|()| true))
     }
 
     /// The first row, if any.
@@ -238,12 +250,12 @@ impl<R: Row> Ledger<R> {
 
     /// Rows from byte `start` (0, or the start of a line after the header) to the last complete
     /// line, each given to `each` with its line number (0 when not read from the start) until
-    /// it returns `false`.
+    /// it returns `false`. Returns the length of the complete lines.
     fn scan(
         &self,
         start: u64,
         each: &mut dyn FnMut(u64, R) -> std::result::Result<bool, String>,
-    ) -> Result<()> {
+    ) -> Result<u64> {
         use std::io::{Seek, SeekFrom};
         let io = |e| Error::io(&self.path, "read", e);
         // A torn last line (a power cut mid-append) is not a row: a writer cuts it off on open,
@@ -265,17 +277,17 @@ impl<R: Row> Ledger<R> {
         let mut record = csv::StringRecord::new();
         loop {
             match reader.read_record(&mut record) {
-                Ok(false) => return Ok(()),
+                Ok(false) => return Ok(complete),
                 Ok(true)
                     if record
                         .position()
                         .is_some_and(|p| start + p.byte() >= complete) =>
                 {
-                    return Ok(())
+                    return Ok(complete)
                 }
                 Ok(true) => {}
                 Err(e) if e.position().is_some_and(|p| start + p.byte() >= complete) => {
-                    return Ok(())
+                    return Ok(complete)
                 }
                 Err(e) => {
                     let line = line_of(e.position().map(|p| p.line()));
@@ -289,7 +301,7 @@ impl<R: Row> Ledger<R> {
             if !each(line_of(relative).unwrap_or(0), row)
                 .map_err(|why| corrupt(line_of(relative), why))?
             {
-                return Ok(());
+                return Ok(complete);
             }
         }
     }

@@ -260,7 +260,7 @@ impl Tick<'_> {
             );
         }
         let recorded = self.fills.recorded()?;
-        let mut own = recorded.net_qty;
+        let mut own = recorded.net_qty.clone();
         for (symbol, shares) in &synced.unrecorded {
             *own.entry(symbol.clone()).or_default() += *shares;
         }
@@ -276,7 +276,7 @@ impl Tick<'_> {
                 && !stop_file,
             next_close: clock.next_close,
             close_unknown: close_unknown(&clock),
-            flattens_ended_unfilled: recorded.ended_unfilled,
+            flattens_ended_unfilled: &recorded.ended_unfilled,
             symbols: self
                 .config
                 .symbols
