@@ -49,3 +49,31 @@ fn the_ticks_plan_is_pure_it_talks_to_no_broker_and_reads_no_config() {
         assert_eq!(imports_of("plan", shell), none, "plan imports {shell}");
     }
 }
+
+/// Alpaca's JSON shapes stay inside `alpaca/`: everything else speaks the broker port's values,
+/// so the simulated broker and the tick never depend on how Alpaca spells a field.
+#[test]
+fn alpacas_wire_types_never_leave_the_alpaca_module() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut found = Vec::new();
+    let mut dirs = vec![src.clone()];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                if path != src.join("alpaca") {
+                    dirs.push(path);
+                }
+            } else if path.extension().is_some_and(|x| x == "rs") {
+                let text = std::fs::read_to_string(&path).unwrap();
+                for (i, line) in text.lines().enumerate() {
+                    let code = line.trim_start();
+                    if !code.starts_with("//") && code.contains("alpaca::wire") {
+                        found.push(format!("{}:{}: {code}", path.display(), i + 1));
+                    }
+                }
+            }
+        }
+    }
+    assert_eq!(found, Vec::<String>::new());
+}
