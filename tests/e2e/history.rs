@@ -407,6 +407,29 @@ fn import_merges_into_the_cache_sorted_and_unique() {
 }
 
 #[test]
+fn data_check_of_a_symbol_without_bars_fails_naming_it() {
+    let bot = Bot::new();
+    let run = bot.run(&["data", "check", "AAPL"]);
+    check!(
+        run,
+        run.code != 0
+            && run.stderr.contains("no cached bars for AAPL")
+            && run.stderr.contains("fetch AAPL")
+    );
+    let run = bot.run(&["import", &fixture("stooq-TSLA.csv"), "--symbol", "TSLA"]);
+    check!(run, run.code == 0);
+    let run = bot.run(&["data", "check", "TSLA", "aapl"]);
+    check!(
+        run,
+        run.code != 0
+            && run.stdout.contains("TSLA-1Day.csv: ok")
+            && run.stderr.contains("no cached bars for AAPL in")
+    );
+    let run = bot.run(&["data", "check", "TSLA"]);
+    check!(run, run.code == 0);
+}
+
+#[test]
 fn data_check_finds_each_kind_of_problem() {
     let bot = Bot::new();
     std::fs::create_dir_all(bot.path("data/bars")).unwrap();
