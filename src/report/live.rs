@@ -52,12 +52,8 @@ pub fn page(input: &Input<'_>) -> String {
             input.generated.with_timezone(&New_York).format("%H:%M")
         ),
     );
-    let status: Vec<Vec<String>> = input
-        .status
-        .iter()
-        .map(|(k, v)| vec![k.clone(), v.clone()])
-        .collect();
-    page.table(&["status", ""], &status, None);
+    page.heading("Status");
+    page.facts(&input.status);
 
     let equity: Vec<Point> = input
         .equity
@@ -360,6 +356,40 @@ mod tests {
         let daily = daily_pnl(&equity);
         let values: Vec<f64> = daily.iter().map(|d| d.1).collect();
         assert_eq!(values, [-3.0, -6.0]);
+    }
+
+    #[test]
+    fn the_status_card_wraps_long_values_and_keeps_every_line() {
+        let long = format!(
+            "error: {}",
+            "the broker answered 503 Service Unavailable ".repeat(8)
+        );
+        let html = page(&Input {
+            generated: t(25, 12),
+            status: vec![
+                ("last tick".into(), long.clone()),
+                ("guards".into(), "none tripped".into()),
+                ("missed ticks".into(), "0".into()),
+            ],
+            equity: &[],
+            fills: &[],
+            symbols: &[],
+        });
+        let card = html
+            .split("<dl class=\"facts\">")
+            .nth(1)
+            .expect("a facts card");
+        let card = card.split("</dl>").next().unwrap();
+        for needle in [long.trim_end(), "guards", "none tripped", "missed ticks"] {
+            assert!(card.contains(needle), "{needle}");
+        }
+        // The card's cells wrap (no one-line table cell, no scrolling box around it).
+        assert!(html.contains("dl.facts dd{margin:0;overflow-wrap:anywhere;white-space:normal}"));
+        let before = html.split("<dl class=\"facts\">").next().unwrap();
+        assert!(
+            before.ends_with("<section>"),
+            "not inside a scrolling table section"
+        );
     }
 
     #[test]
