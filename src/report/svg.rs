@@ -159,7 +159,7 @@ pub fn downsample_by(n: usize, buckets: usize, mut next: impl FnMut() -> Point) 
 }
 
 /// Plot area margins: left for value labels, bottom for dates.
-fn plot_box(size: Size) -> (f64, f64, f64, f64) {
+pub(super) fn plot_box(size: Size) -> (f64, f64, f64, f64) {
     let left = size.font * 5.2;
     let right = size.font * 1.2;
     let top = size.font * 3.4;
@@ -470,7 +470,7 @@ pub fn heatmap(h: &Heatmap<'_>, size: Size) -> String {
     svg
 }
 
-fn open_svg(size: Size, title: &str) -> String {
+pub(super) fn open_svg(size: Size, title: &str) -> String {
     let mut s = String::with_capacity(16 * 1024);
     let _ = write!(
         s,
@@ -502,7 +502,7 @@ pub fn escape(s: &str) -> String {
     out
 }
 
-fn min_max(it: impl Iterator<Item = f64>) -> (f64, f64) {
+pub(super) fn min_max(it: impl Iterator<Item = f64>) -> (f64, f64) {
     it.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| {
         (a.min(v), b.max(v))
     })
