@@ -13,3 +13,4 @@ mod bars;
 pub mod html;
 pub mod live;
 pub mod svg;
+mod timeline;
