@@ -275,3 +275,40 @@ fn report_draws_the_ledgers_and_the_tick_refreshes_the_dashboard() {
         "self-contained"
     );
 }
+
+#[test]
+fn adding_a_symbol_keeps_the_equity_history_for_the_dashboard_and_status() {
+    let bot = Bot::new();
+    bot.set_price("AAPL", 231.0);
+    for m in 0..3 {
+        if m > 0 {
+            bot.next_minute(1, 225.0 + m as f64, &[250.0; 3]);
+        }
+        let run = bot.tick();
+        check!(run, run.code == 0);
+    }
+    let before = bot.ledger("equity.csv");
+    assert_eq!(before.len(), 3);
+    append_config(
+        &bot,
+        "[[symbol]]\nname = \"MSFT\"\nqty = 1\nstrategy = { kind = \"threshold\", buy_above = 1000.0, sell_below = 1.0 }",
+    );
+    bot.set_price("MSFT", 400.0);
+    bot.next_minute(1, 229.0, &[250.0; 3]);
+    let run = bot.tick();
+    check!(run, run.code == 0);
+    let after = bot.ledger("equity.csv");
+    assert_eq!(after.len(), 4, "the three earlier rows and the new one");
+    assert_eq!(after[0]["time_utc"], before[0]["time_utc"]);
+    assert_eq!(after[0]["equity"], before[0]["equity"]);
+    assert_eq!(after[0]["MSFT"], "0", "no MSFT shares before it was added");
+    assert_eq!(after[0]["AAPL"], before[0]["AAPL"]);
+    let out = bot.path("report.html");
+    let run = bot.run_env(&["report", "--out", out.to_str().unwrap()], &[]);
+    check!(run, run.code == 0);
+    let html = std::fs::read_to_string(&out).unwrap();
+    assert!(
+        html.contains("<h2>Metrics</h2>") && !html.contains("No equity rows yet"),
+        "the dashboard still draws the history"
+    );
+}
