@@ -312,3 +312,30 @@ fn adding_a_symbol_keeps_the_equity_history_for_the_dashboard_and_status() {
         "the dashboard still draws the history"
     );
 }
+
+#[test]
+fn the_dashboards_status_shows_the_equity_its_chart_ends_at() {
+    let bot = Bot::new();
+    let run = bot.tick();
+    check!(run, run.code == 0);
+    let rows = bot.ledger("equity.csv");
+    assert_eq!(rows.len(), 1);
+    // A later row the state's copy never saw (as a closed-market tick writes).
+    let path = bot.path("data/ledger/equity.csv");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let last = text.lines().last().unwrap();
+    let cells: Vec<&str> = last.split(',').collect();
+    let mut later = cells.clone();
+    later[0] = "2030-01-02 21:00:00";
+    later[1] = "123456.78";
+    std::fs::write(&path, format!("{text}{}\n", later.join(","))).unwrap();
+    let out = bot.path("report.html");
+    let run = bot.run_env(&["report", "--out", out.to_str().unwrap()], &[]);
+    check!(run, run.code == 0);
+    let html = std::fs::read_to_string(&out).unwrap();
+    assert!(
+        html.contains("<dt>equity</dt><dd>123456.78 at 2030-01-02 21:00:00 UTC</dd>"),
+        "{}",
+        &html[..html.len().min(2500)]
+    );
+}
