@@ -14,7 +14,7 @@
 //! Times: `YYYY-MM-DD` (a daily bar, stamped at midnight New York time as Alpaca stamps daily
 //! bars), `YYYY-MM-DD HH:MM[:SS]` or `YYYY-MM-DDTHH:MM[:SS]` (wall-clock time in the given
 //! zone; `time_utc` columns are UTC), RFC 3339 with an offset (`T` or a space before the time,
-//! as pandas writes), or whole epoch seconds or milliseconds. Any bad row fails the whole
+//! as pandas writes), `YYYYMMDD`, or whole epoch seconds or milliseconds. Any bad row fails the whole
 //! import, naming its line.
 
 use super::sniff::{sniff, TIME_NAMES};
@@ -231,6 +231,13 @@ const FIRST_EPOCH_MILLISECOND: i64 = 100_000_000_000;
 /// See the module docs for the accepted forms.
 pub fn parse_time(s: &str, zone: Tz) -> Result<DateTime<Utc>, String> {
     if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) {
+        // Eight digits are a `YYYYMMDD` date (MetaTrader, older Stooq files), not a second
+        // of 1970-1973.
+        if s.len() == 8 {
+            if let Ok(d) = NaiveDate::parse_from_str(s, "%Y%m%d") {
+                return day(d, s);
+            }
+        }
         let n: i64 = s
             .parse()
             .map_err(|_| format!("`{s}` is not an epoch time"))?;
@@ -247,12 +254,7 @@ pub fn parse_time(s: &str, zone: Tz) -> Result<DateTime<Utc>, String> {
         return Ok(t.with_timezone(&Utc));
     }
     if let Ok(d) = NaiveDate::parse_from_str(s, "%Y-%m-%d") {
-        // A date is a daily bar: Alpaca stamps those at midnight New York time.
-        return local(
-            d.and_hms_opt(0, 0, 0).unwrap_or_default(),
-            chrono_tz::America::New_York,
-            s,
-        );
+        return day(d, s);
     }
     for format in [
         "%Y-%m-%d %H:%M:%S",
@@ -267,6 +269,15 @@ pub fn parse_time(s: &str, zone: Tz) -> Result<DateTime<Utc>, String> {
     Err(format!(
         "`{s}` is not a date or time (YYYY-MM-DD, YYYY-MM-DD HH:MM[:SS], RFC 3339 or epoch seconds or milliseconds)"
     ))
+}
+
+/// A date is a daily bar: Alpaca stamps those at midnight New York time.
+fn day(d: NaiveDate, original: &str) -> Result<DateTime<Utc>, String> {
+    local(
+        d.and_hms_opt(0, 0, 0).unwrap_or_default(),
+        chrono_tz::America::New_York,
+        original,
+    )
 }
 
 fn local(t: NaiveDateTime, zone: Tz, original: &str) -> Result<DateTime<Utc>, String> {
@@ -361,6 +372,11 @@ mod tests {
             parse_time("99999999999", NY).unwrap(),
             Utc.with_ymd_and_hms(5138, 11, 16, 9, 46, 39).unwrap(),
             "below 1e11 is seconds"
+        );
+        assert_eq!(
+            parse_time("20240102", NY).unwrap(),
+            Utc.with_ymd_and_hms(2024, 1, 2, 5, 0, 0).unwrap(),
+            "YYYYMMDD is a day, not a second of 1970"
         );
     }
 
