@@ -14,8 +14,8 @@
 //! Times: `YYYY-MM-DD` (a daily bar, stamped at midnight New York time as Alpaca stamps daily
 //! bars), `YYYY-MM-DD HH:MM[:SS]` or `YYYY-MM-DDTHH:MM[:SS]` (wall-clock time in the given
 //! zone; `time_utc` columns are UTC), RFC 3339 with an offset (`T` or a space before the time,
-//! as pandas writes), `YYYYMMDD`, or whole epoch seconds or milliseconds. Any bad row fails the whole
-//! import, naming its line.
+//! as pandas writes), `YYYYMMDD`, or whole epoch seconds or milliseconds. Any bad row fails
+//! the whole import, naming its line.
 
 use super::sniff::{sniff, TIME_NAMES};
 use crate::domain::Bar;
