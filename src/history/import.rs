@@ -86,6 +86,17 @@ pub fn parse(text: &str, zone: Tz) -> Result<Imported, ImportError> {
         .delimiter(shape.delimiter)
         .trim(csv::Trim::All)
         .from_reader(text.trim_start_matches('\u{feff}').as_bytes());
+    if shape.tickers.len() > 1 {
+        // Its columns repeat (`Close,Close,…`): reading the first of each would mix tickers.
+        return Err(ImportError {
+            line: 2,
+            message: format!(
+                "a yfinance download of {} tickers ({}); download or import one symbol at a time",
+                shape.tickers.len(),
+                shape.tickers.join(", ")
+            ),
+        });
+    }
     let names = &shape.names;
     let find = |wanted: &[&str]| names.iter().position(|n| wanted.contains(&n.as_str()));
     let need = |wanted: &[&str]| {
@@ -422,6 +433,11 @@ mod tests {
             "columns by name"
         );
         assert_eq!(b.time, Utc.with_ymd_and_hms(2024, 1, 2, 5, 0, 0).unwrap());
+        let two = "Price,Close,Close,High,High,Low,Low,Open,Open\nTicker,AAPL,MSFT,AAPL,MSFT,AAPL,MSFT,AAPL,MSFT\n\
+                   Date,,,,,,,,\n2024-01-02,1,2,1,2,1,2,1,2\n";
+        let e = parse(two, NY).unwrap_err();
+        assert_eq!(e.line, 2);
+        assert!(e.message.contains("2 tickers (AAPL, MSFT)"), "{e:?}");
         let unadjusted =
             "Price,Adj Close,Close,High,Low,Open,Volume\nTicker,A,A,A,A,A,A\nDate,,,,,,\n\
                           2024-01-02,180,184.08,187.12,182.55,185.79,1\n";

@@ -21,6 +21,8 @@ pub struct Shape {
     pub header_lines: usize,
     /// The yfinance `download()` header (`Price` / `Ticker` / `Date` lines).
     pub yfinance_download: bool,
+    /// The distinct tickers of a yfinance `download()` header, in order (upper case).
+    pub tickers: Vec<String>,
 }
 
 /// The names a time column goes by.
@@ -40,6 +42,7 @@ pub fn sniff(text: &str) -> Shape {
     let mut names = cells(first);
     let mut header_lines = 1;
     let mut yfinance_download = false;
+    let mut tickers: Vec<String> = Vec::new();
     let second = lines.next().map(cells);
     let third = lines.next().map(cells);
     if names.first().map(String::as_str) == Some("price")
@@ -48,6 +51,12 @@ pub fn sniff(text: &str) -> Shape {
         // yfinance `download()`: line 1 names the prices, line 2 the ticker, line 3 the index.
         yfinance_download = true;
         header_lines = 2;
+        for t in second.iter().flatten().skip(1) {
+            let t = t.to_ascii_uppercase();
+            if !t.is_empty() && !tickers.contains(&t) {
+                tickers.push(t);
+            }
+        }
         if let Some(third) = third
             .filter(|c| TIME_NAMES.contains(&c[0].as_str()) && c[1..].iter().all(String::is_empty))
         {
@@ -67,6 +76,7 @@ pub fn sniff(text: &str) -> Shape {
         written: first.to_string(),
         header_lines,
         yfinance_download,
+        tickers,
     }
 }
 
@@ -104,6 +114,7 @@ mod tests {
         assert!(s.yfinance_download);
         assert_eq!(s.header_lines, 3);
         assert_eq!(s.names, ["date", "close", "high", "low", "open", "volume"]);
+        assert_eq!(s.tickers, ["AAPL"]);
         // Without the index line (a hand-trimmed file) the data starts on line 3.
         let s = sniff("Price,Close,High,Low,Open\nTicker,X,X,X,X\n2024-01-02,1,2,0.5,1\n");
         assert_eq!((s.header_lines, s.names[0].as_str()), (2, "date"));
