@@ -83,7 +83,17 @@ const GAPS_SHOWN: usize = 5;
 pub fn check(config: &Config, args: &DataCheckArgs) -> Result<()> {
     let cache = BarCache::new(&config.bot.data_dir);
     let files = files(config, &cache, &args.symbols)?;
-    if files.is_empty() {
+    // A symbol asked for by name with no file is a failure: a script checking `data check
+    // AAPL` before a backtest must not read "nothing wrong" from an empty cache.
+    let missing: Vec<String> = if args.symbols.is_empty() {
+        Vec::new()
+    } else {
+        symbols(config, &args.symbols)?
+            .into_iter()
+            .filter(|s| !files.iter().any(|(_, f, _)| f == s))
+            .collect()
+    };
+    if files.is_empty() && missing.is_empty() {
         outln!(
             "no cached bars in {} (run `prometheus-bot fetch`)",
             config.bot.data_dir.join("bars").display()
@@ -109,13 +119,25 @@ pub fn check(config: &Config, args: &DataCheckArgs) -> Result<()> {
             unusable.push(name);
         }
     }
-    if unusable.is_empty() {
-        Ok(())
-    } else {
-        Err(Error::Refused(format!(
+    let mut wrong = Vec::new();
+    if !missing.is_empty() {
+        wrong.push(format!(
+            "no cached bars for {} in {} (run `prometheus-bot fetch {}` or `import`)",
+            missing.join(", "),
+            config.bot.data_dir.join("bars").display(),
+            missing.join(" ")
+        ));
+    }
+    if !unusable.is_empty() {
+        wrong.push(format!(
             "unusable bar files: {} (see above)",
             unusable.join(", ")
-        )))
+        ));
+    }
+    if wrong.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::Refused(wrong.join("; ")))
     }
 }
 

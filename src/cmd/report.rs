@@ -90,8 +90,13 @@ pub fn render(config: &Config, now: DateTime<Utc>) -> Result<String> {
         "missed ticks".to_string(),
         state.ops.missed_ticks.to_string(),
     ));
-    if let Some(e) = state.ops.equity {
-        status.push(("equity".to_string(), format!("{e:.2}")));
+    // The ledger's last row, the number the equity chart and the metrics end at: the state's
+    // copy is not refreshed by every tick that writes a row (a closed-market tick writes one).
+    if let Some((t, e)) = equity.last() {
+        status.push((
+            "equity".to_string(),
+            format!("{e:.2} at {} UTC", time_cell(*t)),
+        ));
     }
     Ok(live::page(&live::Input {
         generated: now,

@@ -344,7 +344,11 @@ impl Config {
                 Some(span) => (Some(line_of(text, span.start)), key_at(text, span.start)),
                 None => (None, None),
             };
-            Error::config(path, line, key.as_deref(), e.message().trim().to_string())
+            let mut message = e.message().trim().to_string();
+            if let Some(hint) = e.span().and_then(|span| table_for_array(text, span.start)) {
+                message.push_str(&hint);
+            }
+            Error::config(path, line, key.as_deref(), message)
         })?;
 
         let a = raw.alpaca;
@@ -459,23 +463,24 @@ impl Config {
         }
 
         let r = raw.risk;
-        let limit = |v: Spanned<f64>, key: &str, max: f64| -> Result<Option<f64>> {
+        // `max` is `None` for limits with no ceiling: printing f64::MAX would show 309 digits.
+        let limit = |v: Spanned<f64>, key: &str, max: Option<f64>| -> Result<Option<f64>> {
             let x = *v.get_ref();
-            if !(x.is_finite() && (0.0..=max).contains(&x)) {
-                return Err(here(
-                    v.span(),
-                    key,
-                    format!("must be between 0 (no limit) and {max}, got {x}"),
-                ));
+            if !(x.is_finite() && x >= 0.0 && max.is_none_or(|m| x <= m)) {
+                let range = match max {
+                    Some(m) => format!("between 0 (no limit) and {m}"),
+                    None => "0 (no limit) or a positive number".to_string(),
+                };
+                return Err(here(v.span(), key, format!("must be {range}, got {x}")));
             }
             Ok((x > 0.0).then_some(x))
         };
         let limits = Limits {
-            max_position_qty: limit(r.max_position_qty, "max_position_qty", f64::MAX)?,
-            max_order_notional: limit(r.max_order_notional, "max_order_notional", f64::MAX)?,
+            max_position_qty: limit(r.max_position_qty, "max_position_qty", None)?,
+            max_order_notional: limit(r.max_order_notional, "max_order_notional", None)?,
             max_orders_per_day: (r.max_orders_per_day > 0).then_some(r.max_orders_per_day),
-            max_daily_loss_pct: limit(r.max_daily_loss_pct, "max_daily_loss_pct", 100.0)?,
-            max_drawdown_pct: limit(r.max_drawdown_pct, "max_drawdown_pct", 100.0)?,
+            max_daily_loss_pct: limit(r.max_daily_loss_pct, "max_daily_loss_pct", Some(100.0))?,
+            max_drawdown_pct: limit(r.max_drawdown_pct, "max_drawdown_pct", Some(100.0))?,
             max_price_age_secs: r.max_price_age_secs,
             close_margin: deadline::close_margin(&r.close_margin_secs, &alpaca, text, path)?,
             max_missing_bars: deadline::max_missing_bars(&r.max_missing_bars, text, path)?,
@@ -562,3 +567,14 @@ fn key_at(text: &str, offset: usize) -> Option<String> {
 
 #[cfg(test)]
 mod tests;
+
+/// `[symbol]` where `[[symbol]]` was meant: serde only says "invalid type: map, expected a
+/// sequence", which does not point at the missing brackets.
+fn table_for_array(text: &str, at: usize) -> Option<String> {
+    let line_start = text[..at.min(text.len())].rfind('\n').map_or(0, |i| i + 1);
+    let line = text[line_start..].lines().next()?.trim();
+    let name = line.strip_prefix('[')?.strip_suffix(']')?;
+    (!name.starts_with('[')).then(|| {
+        format!("; `[{name}]` is one table, a list of them is written `[[{name}]]` (one per entry)")
+    })
+}

@@ -398,3 +398,25 @@ fn history_must_cover_the_strategy() {
     let e = err(&format!("[bot]\nhistory = 20\n{sma}"));
     assert!(e.contains("needs 31 bars but [bot] history is 20"), "{e}");
 }
+
+#[test]
+fn config_messages_name_the_fix() {
+    let single = MINIMAL.replace("[[symbol]]", "[symbol]");
+    let e = err(&single);
+    assert!(e.contains("[[symbol]]") && e.contains("[symbol]"), "{e}");
+    let e = err(&format!("{MINIMAL}[risk]\nmax_order_notional = -1\n"));
+    assert!(
+        e.contains("`max_order_notional`") && e.contains("got -1"),
+        "{e}"
+    );
+    assert!(e.len() < 300, "no f64::MAX in 309 digits: {e}");
+    let e = err(&format!("{MINIMAL}[risk]\nmax_daily_loss_pct = 101\n"));
+    assert!(e.contains("between 0 (no limit) and 100, got 101"), "{e}");
+    let e = err(&MINIMAL.replace("buy_above = 230.0", "buy_above = nan"));
+    assert!(
+        e.contains("`buy_above`") && !e.contains("`sell_below`"),
+        "{e}"
+    );
+    let e = err(&MINIMAL.replace("sell_below = 220.0", "sell_below = -1.0"));
+    assert!(e.contains("`sell_below`"), "{e}");
+}

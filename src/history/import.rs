@@ -1,16 +1,23 @@
 //! Foreign CSV → bars.
 //!
-//! Recognised layouts, by header (any case, any column order):
+//! Cells are separated by `,`, `;` (then `187,15` is a number) or a tab, whichever the header
+//! uses most ([`super::sniff`]). Recognised layouts, by header (any case, any column order):
 //! - Yahoo Finance: `Date,Open,High,Low,Close,Adj Close,Volume` (its Close is split-adjusted);
+//! - yfinance `download()`: three header lines `Price,Close,…` / `Ticker,AAPL,…` / `Date,,…`,
+//!   prices already adjusted for splits and dividends (`all`);
+//! - yfinance `Ticker.history()`: `Dividends` and `Stock Splits` columns, prices adjusted (`all`);
 //! - Stooq: `Date,Open,High,Low,Close,Volume`;
 //! - generic: one of `time`, `date`, `datetime`, `timestamp`, `time_utc`, then `open`, `high`,
-//!   `low`, `close` and optionally `volume`, `trades`, `vwap`.
+//!   `low`, `close` and optionally `volume`, `trades`, `vwap`; an empty first name (pandas'
+//!   unnamed index, as in `tests/fixtures/GOOG.csv`) is the date.
 //!
 //! Times: `YYYY-MM-DD` (a daily bar, stamped at midnight New York time as Alpaca stamps daily
 //! bars), `YYYY-MM-DD HH:MM[:SS]` or `YYYY-MM-DDTHH:MM[:SS]` (wall-clock time in the given
-//! zone; `time_utc` columns are UTC), or RFC 3339 with an offset. Any bad row fails the whole
-//! import, naming its line.
+//! zone; `time_utc` columns are UTC), RFC 3339 with an offset (`T` or a space before the time,
+//! as pandas writes), `YYYYMMDD`, or whole epoch seconds or milliseconds. Any bad row fails
+//! the whole import, naming its line.
 
+use super::sniff::{sniff, TIME_NAMES};
 use crate::domain::Bar;
 use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone, Utc};
 use chrono_tz::Tz;
@@ -25,16 +32,25 @@ pub struct Imported {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Layout {
+    /// An `Adj Close` column: Yahoo's web download, or yfinance with `auto_adjust=False`.
     Yahoo,
+    /// yfinance `download()` (three header lines) without `Adj Close`.
+    YfinanceDownload,
+    /// yfinance `Ticker.history()`: `Dividends` and `Stock Splits` columns.
+    YfinanceHistory,
     Stooq,
     Generic,
 }
 
 impl Layout {
-    /// The adjustment the prices most likely carry: Yahoo's Close is split-adjusted.
+    /// The adjustment the prices most likely carry. Beside an `Adj Close` column, Close is
+    /// split-adjusted only; without one, yfinance has already adjusted every price for splits
+    /// and dividends (`auto_adjust=True`, its default for `history()` and, since 0.2.51,
+    /// for `download()`), and recording those as raw would mix them with raw bars.
     pub fn default_adjustment(self) -> &'static str {
         match self {
             Layout::Yahoo => "split",
+            Layout::YfinanceDownload | Layout::YfinanceHistory => "all",
             Layout::Stooq | Layout::Generic => "raw",
         }
     }
@@ -57,34 +73,42 @@ struct Columns {
     trades: Option<usize>,
     vwap: Option<usize>,
     time_is_utc: bool,
+    /// A `;`-separated file from a spreadsheet whose decimal separator is the comma.
+    decimal_comma: bool,
 }
 
 /// Parse `text`; naive date-times are wall-clock times in `zone`.
 pub fn parse(text: &str, zone: Tz) -> Result<Imported, ImportError> {
+    let shape = sniff(text);
     let mut reader = csv::ReaderBuilder::new()
         .flexible(true)
+        .has_headers(false)
+        .delimiter(shape.delimiter)
         .trim(csv::Trim::All)
-        .from_reader(text.as_bytes());
-    let headers = reader.headers().map_err(|e| ImportError {
-        line: 1,
-        message: e.to_string(),
-    })?;
-    let names: Vec<String> = headers
-        .iter()
-        .map(|h| h.trim_start_matches('\u{feff}').to_ascii_lowercase())
-        .collect();
+        .from_reader(text.trim_start_matches('\u{feff}').as_bytes());
+    if shape.tickers.len() > 1 {
+        // Its columns repeat (`Close,Close,…`): reading the first of each would mix tickers.
+        return Err(ImportError {
+            line: 2,
+            message: format!(
+                "a yfinance download of {} tickers ({}); download or import one symbol at a time",
+                shape.tickers.len(),
+                shape.tickers.join(", ")
+            ),
+        });
+    }
+    let names = &shape.names;
     let find = |wanted: &[&str]| names.iter().position(|n| wanted.contains(&n.as_str()));
     let need = |wanted: &[&str]| {
         find(wanted).ok_or_else(|| ImportError {
             line: 1,
             message: format!(
                 "no `{}` column in the header `{}`",
-                wanted[0],
-                headers.iter().collect::<Vec<_>>().join(",")
+                wanted[0], shape.written
             ),
         })
     };
-    let time = need(&["time", "date", "datetime", "timestamp", "time_utc"])?;
+    let time = need(&TIME_NAMES)?;
     let cols = Columns {
         time,
         open: need(&["open"])?,
@@ -95,17 +119,31 @@ pub fn parse(text: &str, zone: Tz) -> Result<Imported, ImportError> {
         trades: find(&["trades"]),
         vwap: find(&["vwap"]),
         time_is_utc: names[time] == "time_utc",
+        decimal_comma: shape.delimiter == b';',
     };
     let layout = if find(&["adj close"]).is_some() {
         Layout::Yahoo
-    } else if names == ["date", "open", "high", "low", "close", "volume"] {
+    } else if shape.yfinance_download {
+        Layout::YfinanceDownload
+    } else if find(&["dividends"]).is_some() && find(&["stock splits"]).is_some() {
+        Layout::YfinanceHistory
+    } else if names == &["date", "open", "high", "low", "close", "volume"] {
         Layout::Stooq
     } else {
         Layout::Generic
     };
 
+    let mut records = reader.records();
+    for _ in 0..shape.header_lines {
+        if let Some(Err(e)) = records.next() {
+            return Err(ImportError {
+                line: 1,
+                message: e.to_string(),
+            });
+        }
+    }
     let mut rows: Vec<(usize, Bar)> = Vec::new();
-    for record in reader.records() {
+    for record in records {
         let record = record.map_err(|e| ImportError {
             line: e.position().map_or(0, |p| p.line() as usize),
             message: e.to_string(),
@@ -146,9 +184,8 @@ fn parse_record(record: &csv::StringRecord, cols: &Columns, zone: Tz) -> Result<
     )?;
     let price = |i: usize, name: &str| -> Result<f64, String> {
         let c = cell(i);
-        let v: f64 = c
-            .parse()
-            .map_err(|_| format!("{name} `{c}` is not a number"))?;
+        let v: f64 =
+            number(c, cols.decimal_comma).ok_or_else(|| format!("{name} `{c}` is not a number"))?;
         if !(v.is_finite() && v > 0.0) {
             return Err(format!("{name} {v} is not a positive price"));
         }
@@ -157,10 +194,9 @@ fn parse_record(record: &csv::StringRecord, cols: &Columns, zone: Tz) -> Result<
     let optional = |i: Option<usize>, name: &str| -> Result<Option<f64>, String> {
         match i.map(cell) {
             None | Some("") => Ok(None),
-            Some(c) => c
-                .parse::<f64>()
+            Some(c) => number(c, cols.decimal_comma)
                 .map(Some)
-                .map_err(|_| format!("{name} `{c}` is not a number")),
+                .ok_or_else(|| format!("{name} `{c}` is not a number")),
         }
     };
     let (open, high, low, close) = (
@@ -190,18 +226,46 @@ fn parse_record(record: &csv::StringRecord, cols: &Columns, zone: Tz) -> Result<
     })
 }
 
+/// A number cell; in a `;`-separated file `187,15` is 187.15 (one comma, no point).
+fn number(c: &str, decimal_comma: bool) -> Option<f64> {
+    c.parse().ok().or_else(|| {
+        (decimal_comma && c.matches(',').count() == 1 && !c.contains('.'))
+            .then(|| c.replace(',', ".").parse().ok())
+            .flatten()
+    })
+}
+
+/// Epoch times from 1e11 on are milliseconds: as seconds they would be after the year 5000,
+/// as milliseconds they start in 1973.
+const FIRST_EPOCH_MILLISECOND: i64 = 100_000_000_000;
+
 /// See the module docs for the accepted forms.
 pub fn parse_time(s: &str, zone: Tz) -> Result<DateTime<Utc>, String> {
-    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+    if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) {
+        // Eight digits are a `YYYYMMDD` date (MetaTrader, older Stooq files), not a second
+        // of 1970-1973.
+        if s.len() == 8 {
+            if let Ok(d) = NaiveDate::parse_from_str(s, "%Y%m%d") {
+                return day(d, s);
+            }
+        }
+        let n: i64 = s
+            .parse()
+            .map_err(|_| format!("`{s}` is not an epoch time"))?;
+        let t = if n >= FIRST_EPOCH_MILLISECOND {
+            DateTime::from_timestamp_millis(n)
+        } else {
+            DateTime::from_timestamp(n, 0)
+        };
+        return t.ok_or_else(|| format!("`{s}` is not an epoch time"));
+    }
+    if let Ok(t) = DateTime::parse_from_rfc3339(s)
+        .or_else(|_| DateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S%:z"))
+    {
         return Ok(t.with_timezone(&Utc));
     }
     if let Ok(d) = NaiveDate::parse_from_str(s, "%Y-%m-%d") {
-        // A date is a daily bar: Alpaca stamps those at midnight New York time.
-        return local(
-            d.and_hms_opt(0, 0, 0).unwrap_or_default(),
-            chrono_tz::America::New_York,
-            s,
-        );
+        return day(d, s);
     }
     for format in [
         "%Y-%m-%d %H:%M:%S",
@@ -214,8 +278,17 @@ pub fn parse_time(s: &str, zone: Tz) -> Result<DateTime<Utc>, String> {
         }
     }
     Err(format!(
-        "`{s}` is not a date or time (YYYY-MM-DD, YYYY-MM-DD HH:MM[:SS] or RFC 3339)"
+        "`{s}` is not a date or time (YYYY-MM-DD, YYYY-MM-DD HH:MM[:SS], RFC 3339 or epoch seconds or milliseconds)"
     ))
+}
+
+/// A date is a daily bar: Alpaca stamps those at midnight New York time.
+fn day(d: NaiveDate, original: &str) -> Result<DateTime<Utc>, String> {
+    local(
+        d.and_hms_opt(0, 0, 0).unwrap_or_default(),
+        chrono_tz::America::New_York,
+        original,
+    )
 }
 
 fn local(t: NaiveDateTime, zone: Tz, original: &str) -> Result<DateTime<Utc>, String> {
@@ -298,5 +371,88 @@ mod tests {
             .unwrap_err()
             .message
             .contains("two different bars"));
+    }
+
+    #[test]
+    fn epoch_seconds_and_milliseconds_are_utc_instants() {
+        // 2024-01-02 00:00Z is 1_704_153_600; 14:30Z is 52_200 s later.
+        let t = Utc.with_ymd_and_hms(2024, 1, 2, 14, 30, 0).unwrap();
+        assert_eq!(parse_time("1704205800", NY).unwrap(), t);
+        assert_eq!(parse_time("1704205800000", NY).unwrap(), t);
+        assert_eq!(
+            parse_time("99999999999", NY).unwrap(),
+            Utc.with_ymd_and_hms(5138, 11, 16, 9, 46, 39).unwrap(),
+            "below 1e11 is seconds"
+        );
+        assert_eq!(
+            parse_time("20240102", NY).unwrap(),
+            Utc.with_ymd_and_hms(2024, 1, 2, 5, 0, 0).unwrap(),
+            "YYYYMMDD is a day, not a second of 1970"
+        );
+    }
+
+    #[test]
+    fn pandas_offsets_after_a_space_are_exact() {
+        // yfinance history(): New York midnight with its offset, which is Alpaca's daily stamp.
+        let t = parse_time("2024-01-02 00:00:00-05:00", Tz::UTC).unwrap();
+        assert_eq!(t, Utc.with_ymd_and_hms(2024, 1, 2, 5, 0, 0).unwrap());
+        let t = parse_time("2024-07-02 09:30:00-04:00", Tz::UTC).unwrap();
+        assert_eq!(t, Utc.with_ymd_and_hms(2024, 7, 2, 13, 30, 0).unwrap());
+    }
+
+    #[test]
+    fn semicolons_with_decimal_commas() {
+        let text = "Date;Open;High;Low;Close;Volume\n2024-01-02;187,15;188,44;183,89;185,64;1200\n";
+        let got = parse(text, NY).unwrap();
+        assert_eq!(got.layout, Layout::Stooq);
+        let b = got.bars[0];
+        assert_eq!(
+            (b.open, b.high, b.low, b.close, b.volume),
+            (187.15, 188.44, 183.89, 185.64, 1200.0)
+        );
+        // A comma is never a decimal separator in a comma-separated file.
+        assert!(parse(
+            "date,open,high,low,close\n2024-01-02,\"1,5\",2,0.5,1.5\n",
+            NY
+        )
+        .is_err());
+    }
+
+    #[test]
+    fn yfinance_layouts_carry_all_adjustments() {
+        let download =
+            "Price,Close,High,Low,Open,Volume\nTicker,AAPL,AAPL,AAPL,AAPL,AAPL\nDate,,,,,\n\
+                        2024-01-02,184.08,187.12,182.55,185.79,82488700\n";
+        let got = parse(download, NY).unwrap();
+        assert_eq!(got.layout, Layout::YfinanceDownload);
+        assert_eq!(got.layout.default_adjustment(), "all");
+        let b = got.bars[0];
+        assert_eq!(
+            (b.open, b.high, b.low, b.close),
+            (185.79, 187.12, 182.55, 184.08),
+            "columns by name"
+        );
+        assert_eq!(b.time, Utc.with_ymd_and_hms(2024, 1, 2, 5, 0, 0).unwrap());
+        let two = "Price,Close,Close,High,High,Low,Low,Open,Open\nTicker,AAPL,MSFT,AAPL,MSFT,AAPL,MSFT,AAPL,MSFT\n\
+                   Date,,,,,,,,\n2024-01-02,1,2,1,2,1,2,1,2\n";
+        let e = parse(two, NY).unwrap_err();
+        assert_eq!(e.line, 2);
+        assert!(e.message.contains("2 tickers (AAPL, MSFT)"), "{e:?}");
+        let unadjusted =
+            "Price,Adj Close,Close,High,Low,Open,Volume\nTicker,A,A,A,A,A,A\nDate,,,,,,\n\
+                          2024-01-02,180,184.08,187.12,182.55,185.79,1\n";
+        assert_eq!(
+            parse(unadjusted, NY).unwrap().layout.default_adjustment(),
+            "split"
+        );
+        let history = "Date,Open,High,Low,Close,Volume,Dividends,Stock Splits\n\
+                       2024-01-02 00:00:00-05:00,185.79,187.12,182.55,184.08,82488700,0.0,0.0\n";
+        let got = parse(history, Tz::UTC).unwrap();
+        assert_eq!(got.layout, Layout::YfinanceHistory);
+        assert_eq!(got.layout.default_adjustment(), "all");
+        assert_eq!(
+            got.bars[0].time,
+            Utc.with_ymd_and_hms(2024, 1, 2, 5, 0, 0).unwrap()
+        );
     }
 }

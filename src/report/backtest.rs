@@ -238,7 +238,7 @@ fn sweep_section(page: &mut Page, sweep: &Sweep) {
                 size,
             )
         });
-        page.note("Grey cells: combinations that break a rule (such as fast < slow) or closed no trade. The outlined cell is the best.");
+        page.note("Grey cells: combinations the strategy refuses (such as fast >= slow: the fast average must be the shorter) or that closed no trade. The outlined cell is the best.");
     }
     let mut header: Vec<&str> = vec!["#"];
     header.extend(sweep.axes.iter().map(|a| a.name.as_str()));

@@ -21,6 +21,8 @@ th,td{padding:4px 8px;border-bottom:1px solid #eee;text-align:right;white-space:
 th:first-child,td:first-child{text-align:left}\
 thead th{background:#f0f2f5;position:sticky;top:0}\
 tr.best td{background:#fff4d6}\
+dl.facts{display:grid;grid-template-columns:max-content minmax(0,1fr);gap:4px 14px;margin:0}\
+dl.facts dt{color:#555}dl.facts dd{margin:0;overflow-wrap:anywhere;white-space:normal}\
 ";
 
 /// A page under construction.
@@ -60,6 +62,23 @@ impl Page {
             draw(svg::WIDE),
             draw(svg::NARROW)
         );
+        self
+    }
+
+    /// Labelled values that wrap, never clip: a status card whose values are sentences (an
+    /// error, the guards) must show every line of them on a phone, where a table's
+    /// one-line cells would scroll the later rows out of sight or cut a word.
+    pub fn facts(&mut self, facts: &[(String, String)]) -> &mut Self {
+        self.body.push_str("<section><dl class=\"facts\">");
+        for (label, value) in facts {
+            let _ = write!(
+                self.body,
+                "<dt>{}</dt><dd>{}</dd>",
+                escape(label),
+                escape(value)
+            );
+        }
+        self.body.push_str("</dl></section>");
         self
     }
 

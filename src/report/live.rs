@@ -3,11 +3,12 @@
 //! positions, the last fills, and the metrics table. Pure: the `report` command and the tick
 //! read the files and write the page.
 
+use super::bars;
 use super::html::Page;
 use super::svg::{self, Format, Line, Marker, Point, Shape};
 use crate::backtest::engine::Trade;
 use crate::backtest::metrics;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::America::New_York;
 
 /// Most points drawn per line: enough for detail, small enough for a phone.
@@ -52,12 +53,8 @@ pub fn page(input: &Input<'_>) -> String {
             input.generated.with_timezone(&New_York).format("%H:%M")
         ),
     );
-    let status: Vec<Vec<String>> = input
-        .status
-        .iter()
-        .map(|(k, v)| vec![k.clone(), v.clone()])
-        .collect();
-    page.table(&["status", ""], &status, None);
+    page.heading("Status");
+    page.facts(&input.status);
 
     let equity: Vec<Point> = input
         .equity
@@ -85,30 +82,11 @@ pub fn page(input: &Input<'_>) -> String {
                 size,
             )
         });
-        let daily = daily_pnl(input.equity);
-        if daily.len() >= 2 {
-            // A marker per day reads well for a few weeks; beyond that the line says it.
-            let markers: Vec<Marker> = daily
-                .iter()
-                .filter(|_| daily.len() <= 60)
-                .map(|&(t, v)| Marker {
-                    t,
-                    v,
-                    shape: if v >= 0.0 { Shape::Up } else { Shape::Down },
-                    color: if v >= 0.0 { "#2ca02c" } else { "#d62728" },
-                    label: format!("{:+.2}", v),
-                })
-                .collect();
-            page.chart(|size| {
-                svg::line_chart(
-                    "Daily P&L",
-                    vec![line("P&L", &daily, "#7f7f7f")],
-                    &markers,
-                    Format::Money,
-                    size,
-                )
-            });
-        }
+        let daily: Vec<(String, f64)> = daily_pnl(input.equity)
+            .into_iter()
+            .map(|(day, pnl)| (day.format("%b %d").to_string(), pnl))
+            .collect();
+        page.chart(|size| bars::bar_chart("Daily P&L", &daily, Format::Money, size));
     } else {
         page.note("No equity rows yet: equity.csv gets one row per tick while the market is open.");
     }
@@ -218,20 +196,28 @@ fn drawdown(equity: &[Point]) -> Vec<Point> {
         .collect()
 }
 
-/// Each New York day's change in equity from the previous day's last reading.
-pub fn daily_pnl(equity: &[(DateTime<Utc>, f64)]) -> Vec<Point> {
-    let mut closes: Vec<(chrono::NaiveDate, i64, f64)> = Vec::new();
+/// Each New York trading day's change in equity, one per day with a reading, the first
+/// included: a day's change runs from the previous day's last reading, and the first day's
+/// from its own first reading (the equity the ledger starts with), so the changes add up to
+/// the last reading less the first.
+pub fn daily_pnl(equity: &[(DateTime<Utc>, f64)]) -> Vec<(NaiveDate, f64)> {
+    let mut out: Vec<(NaiveDate, f64)> = Vec::new();
+    let Some(&(_, mut base)) = equity.first() else {
+        return out;
+    };
+    let mut last = base;
     for &(t, e) in equity {
         let day = t.with_timezone(&New_York).date_naive();
-        match closes.last_mut() {
-            Some(last) if last.0 == day => *last = (day, t.timestamp(), e),
-            _ => closes.push((day, t.timestamp(), e)),
+        match out.last_mut() {
+            Some(d) if d.0 == day => d.1 = e - base,
+            _ => {
+                base = last;
+                out.push((day, e - base));
+            }
         }
+        last = e;
     }
-    closes
-        .windows(2)
-        .map(|w| (w[1].1, w[1].2 - w[0].2))
-        .collect()
+    out
 }
 
 /// An open lot: signed shares, price, time.
@@ -359,7 +345,86 @@ mod tests {
         ];
         let daily = daily_pnl(&equity);
         let values: Vec<f64> = daily.iter().map(|d| d.1).collect();
-        assert_eq!(values, [-3.0, -6.0]);
+        assert_eq!(
+            values,
+            [10.0, -3.0, -6.0],
+            "the first day counts from its first reading"
+        );
+        let days: Vec<u32> = daily.iter().map(|d| chrono::Datelike::day(&d.0)).collect();
+        assert_eq!(days, [24, 25, 26], "each on its New York day");
+    }
+
+    #[test]
+    fn four_days_give_four_bars_that_add_up_to_the_change() {
+        // By hand: 100000.00 -> 99980.50 (-19.50); -> 99950.25 (-30.25); -> 99930.10 (-20.15);
+        // -> 99896.67 (-33.43). Sum -103.33 = 99896.67 - 100000.00.
+        let equity = [
+            (t(23, 15), 100_000.00),
+            (t(23, 20), 99_980.50),
+            (t(24, 15), 99_990.00),
+            (t(24, 20), 99_950.25),
+            (t(25, 15), 99_960.00),
+            (t(25, 20), 99_930.10),
+            (t(26, 15), 99_900.00),
+            (t(26, 20), 99_896.67),
+        ];
+        let daily = daily_pnl(&equity);
+        let want = [-19.50, -30.25, -20.15, -33.43];
+        assert_eq!(daily.len(), 4);
+        for ((_, got), want) in daily.iter().zip(want) {
+            assert!((got - want).abs() < 1e-9, "{got} vs {want}");
+        }
+        let sum: f64 = daily.iter().map(|d| d.1).sum();
+        assert!((sum - -103.33).abs() < 1e-9, "{sum}");
+        let html = page(&Input {
+            generated: t(26, 21),
+            status: Vec::new(),
+            equity: &equity,
+            fills: &[],
+            symbols: &[],
+        });
+        for label in [
+            "Nov 23: −$19.50",
+            "Nov 24: −$30.25",
+            "Nov 25: −$20.15",
+            "Nov 26: −$33.43",
+        ] {
+            assert!(html.contains(&format!("<title>{label}</title>")), "{label}");
+        }
+    }
+
+    #[test]
+    fn the_status_card_wraps_long_values_and_keeps_every_line() {
+        let long = format!(
+            "error: {}",
+            "the broker answered 503 Service Unavailable ".repeat(8)
+        );
+        let html = page(&Input {
+            generated: t(25, 12),
+            status: vec![
+                ("last tick".into(), long.clone()),
+                ("guards".into(), "none tripped".into()),
+                ("missed ticks".into(), "0".into()),
+            ],
+            equity: &[],
+            fills: &[],
+            symbols: &[],
+        });
+        let card = html
+            .split("<dl class=\"facts\">")
+            .nth(1)
+            .expect("a facts card");
+        let card = card.split("</dl>").next().unwrap();
+        for needle in [long.trim_end(), "guards", "none tripped", "missed ticks"] {
+            assert!(card.contains(needle), "{needle}");
+        }
+        // The card's cells wrap (no one-line table cell, no scrolling box around it).
+        assert!(html.contains("dl.facts dd{margin:0;overflow-wrap:anywhere;white-space:normal}"));
+        let before = html.split("<dl class=\"facts\">").next().unwrap();
+        assert!(
+            before.ends_with("<section>"),
+            "not inside a scrolling table section"
+        );
     }
 
     #[test]

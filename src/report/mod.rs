@@ -9,6 +9,8 @@
 
 mod axis;
 pub mod backtest;
+mod bars;
 pub mod html;
 pub mod live;
 pub mod svg;
+mod timeline;

@@ -7,7 +7,8 @@
 //! page can carry a wide and a narrow drawing of the same chart and let CSS choose. Only
 //! system fonts, no scripts: tooltips are SVG `<title>` elements. Pure: no I/O.
 
-use super::axis::{compact, format_value, nice_step, time_ticks};
+use super::axis::{compact, format_value, nice_step};
+use super::timeline::Timeline;
 use std::fmt::Write as _;
 
 /// A point of a time series: UTC seconds since 1970, value.
@@ -158,8 +159,15 @@ pub fn downsample_by(n: usize, buckets: usize, mut next: impl FnMut() -> Point) 
     out
 }
 
+/// Every time a line has a point at (markers lie between them).
+fn all_times<'a>(c: &'a TimeChart<'_>) -> impl Iterator<Item = i64> + 'a {
+    c.lines
+        .iter()
+        .flat_map(|l| l.points.iter().filter(|p| p.1.is_finite()).map(|p| p.0))
+}
+
 /// Plot area margins: left for value labels, bottom for dates.
-fn plot_box(size: Size) -> (f64, f64, f64, f64) {
+pub(super) fn plot_box(size: Size) -> (f64, f64, f64, f64) {
     let left = size.font * 5.2;
     let right = size.font * 1.2;
     let top = size.font * 3.4;
@@ -208,7 +216,14 @@ pub fn time_chart(c: &TimeChart<'_>, size: Size) -> String {
         if c.area && v0 == 0.0 { 0.0 } else { v0 - pad },
         if c.area && v1 == 0.0 { 0.0 } else { v1 + pad },
     );
-    let x = |t: f64| px + (t - t0) / (t1 - t0) * pw;
+    // Closed market time (nights, weekends of intraday series) is shrunk out of the axis.
+    let timeline = Timeline::new(all_times(c));
+    let span = if timeline.span() > 0.0 {
+        timeline.span()
+    } else {
+        t1 - t0
+    };
+    let x = |t: f64| px + timeline.pos(t as i64) / span * pw;
     let y = |v: f64| py + (v1 - v) / (v1 - v0) * ph;
 
     // Grid and value labels.
@@ -229,7 +244,7 @@ pub fn time_chart(c: &TimeChart<'_>, size: Size) -> String {
     }
     // Time labels.
     let max_ticks = (pw / (size.font * 8.0)).max(2.0) as usize;
-    for (t, label) in time_ticks(t0 as i64, t1 as i64, max_ticks) {
+    for (t, label) in timeline.ticks(max_ticks) {
         let xx = x(t as f64);
         let _ = write!(
             svg,
@@ -470,7 +485,7 @@ pub fn heatmap(h: &Heatmap<'_>, size: Size) -> String {
     svg
 }
 
-fn open_svg(size: Size, title: &str) -> String {
+pub(super) fn open_svg(size: Size, title: &str) -> String {
     let mut s = String::with_capacity(16 * 1024);
     let _ = write!(
         s,
@@ -502,7 +517,7 @@ pub fn escape(s: &str) -> String {
     out
 }
 
-fn min_max(it: impl Iterator<Item = f64>) -> (f64, f64) {
+pub(super) fn min_max(it: impl Iterator<Item = f64>) -> (f64, f64) {
     it.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| {
         (a.min(v), b.max(v))
     })
@@ -547,6 +562,44 @@ mod tests {
         assert_eq!(max, 999.0);
         assert!(d.windows(2).all(|w| w[0].0 < w[1].0));
         assert_eq!(downsample(&pts[..10], 100).len(), 10);
+    }
+
+    #[test]
+    fn overnight_gaps_take_no_width_and_sessions_are_dated() {
+        // Two sessions of minute points, 14:30..20:59 UTC on 2026-11-24 and -25.
+        let open = |day: i64| 1_795_530_600 + day * 86_400; // 2026-11-24 14:30:00 UTC
+        let pts: Vec<Point> = (0..2)
+            .flat_map(|d| (0..390).map(move |k| (open(d) + 60 * k, 100.0 + k as f64)))
+            .collect();
+        let svg = line_chart(
+            "Equity",
+            vec![Line {
+                name: "equity",
+                points: &pts,
+                color: "#1f77b4",
+                dashed: false,
+            }],
+            &[],
+            Format::Money,
+            WIDE,
+        );
+        // The second session starts one minute after the first ends: at 390/779 of the plot,
+        // not at 1050/1829 (57%) as on a calendar axis.
+        let (px, _, pw, _) = plot_box(WIDE);
+        let want = px + 390.0 / 779.0 * pw;
+        let path = svg.split("<path d=\"").nth(1).unwrap();
+        let xs: Vec<f64> = path
+            .split('"')
+            .next()
+            .unwrap()
+            .split(['M', 'L'])
+            .filter(|p| !p.is_empty())
+            .map(|p| p.split(',').next().unwrap().parse().unwrap())
+            .collect();
+        let widest = xs.windows(2).map(|w| w[1] - w[0]).fold(0.0, f64::max);
+        assert!(widest < 2.0, "no flat overnight segment: {widest}");
+        assert!(xs.iter().any(|x| (x - want).abs() < 1.0), "{want} {xs:?}");
+        assert!(svg.contains(">Nov 24</text>") && svg.contains(">Nov 25</text>"));
     }
 
     #[test]

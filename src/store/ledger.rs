@@ -46,15 +46,57 @@ fn aside_path(path: &Path, now: DateTime<Utc>) -> PathBuf {
     }
 }
 
+/// `text` (a ledger: header, rows) with its tail columns rearranged to `columns`: the first
+/// `fixed` cells of each row as they are, then for each tail column the cell the old header
+/// named so, or `0` (the bot held no shares of a symbol it did not trade). Cells of ledgers
+/// hold no commas or quotes (times, decimals, quantities), so a row splits on commas.
+fn retail(text: &str, columns: &[String], fixed: usize) -> String {
+    let mut lines = text.lines();
+    let old: Vec<&str> = lines
+        .next()
+        .unwrap_or("")
+        .trim_end_matches('\r')
+        .split(',')
+        .collect();
+    let from: Vec<Option<usize>> = columns[fixed..]
+        .iter()
+        .map(|c| {
+            old.iter()
+                .skip(fixed)
+                .position(|o| o == c)
+                .map(|i| i + fixed)
+        })
+        .collect();
+    let mut out = String::with_capacity(text.len() + 16);
+    out.push_str(&columns.join(","));
+    out.push('\n');
+    for line in lines {
+        let line = line.trim_end_matches('\r');
+        if line.is_empty() {
+            continue;
+        }
+        let cells: Vec<&str> = line.split(',').collect();
+        let mut row: Vec<&str> = cells.iter().take(fixed).copied().collect();
+        row.extend(
+            from.iter()
+                .map(|i| i.and_then(|i| cells.get(i).copied()).unwrap_or("0")),
+        );
+        out.push_str(&row.join(","));
+        out.push('\n');
+    }
+    out
+}
+
 impl<R: Row> Ledger<R> {
     /// Open (creating with its header if absent) `R`'s ledger in `dir`.
     pub fn open(dir: &Path) -> Result<Ledger<R>> {
         Ledger::open_inner(dir, &[], false)
     }
 
-    /// Like [`Ledger::open`], with the tail's columns named (see [`Row::TAIL`]); a file with
-    /// other columns (the configured symbols changed) is renamed aside with a warning and a
-    /// new one started, rather than refused.
+    /// Like [`Ledger::open`], with the tail's columns named (see [`Row::TAIL`]). A file whose
+    /// tail names other columns (the configured symbols changed) has its rows carried over to
+    /// the new columns, a copy of it kept aside, with a warning: history survives a change of
+    /// symbols. A file with other fixed columns is renamed aside and a new one started.
     pub fn open_rotating(dir: &Path, tail: &[&str]) -> Result<Ledger<R>> {
         Ledger::open_inner(dir, tail, true)
     }
@@ -77,6 +119,30 @@ impl<R: Row> Ledger<R> {
         match first_line.as_deref() {
             None | Some("") => ledger.write_bytes(format!("{header}\n").as_bytes())?,
             Some(h) if h == header => {}
+            Some(h)
+                if rotate
+                    && h.split(',')
+                        .take(ledger.fixed)
+                        .eq(ledger.columns[..ledger.fixed].iter().map(String::as_str))
+                    && h.split(',').count() >= ledger.fixed =>
+            {
+                // Only the tail's names changed (symbols added, removed or reordered): the
+                // rows are carried over into the new columns, so equity, drawdown, P&L and
+                // the metrics keep their history; the old file stays aside as it was.
+                let aside = aside_path(&ledger.path, chrono::Utc::now());
+                std::fs::copy(&ledger.path, &aside)
+                    .map_err(|e| Error::io(&ledger.path, "copy", e))?;
+                let text = std::fs::read_to_string(&ledger.path)
+                    .map_err(|e| Error::io(&ledger.path, "read", e))?;
+                let moved = retail(&text, &ledger.columns, ledger.fixed);
+                super::files::write_atomic(&ledger.path, moved.as_bytes())?;
+                log::warn!(
+                    "{} had columns `{h}`; its rows now have the columns `{header}` (a new \
+                     symbol's shares are 0 before it was added; the old file is {})",
+                    ledger.path.display(),
+                    aside.display()
+                );
+            }
             Some(h) if rotate => {
                 let aside = aside_path(&ledger.path, chrono::Utc::now());
                 std::fs::rename(&ledger.path, &aside)
@@ -459,6 +525,45 @@ mod tests {
             buying_power: None,
             positions: vec![Qty::ZERO; tail],
         }
+    }
+
+    #[test]
+    fn a_change_of_symbols_keeps_the_equity_history_in_the_new_columns() {
+        let dir = tempfile::tempdir().unwrap();
+        let before = "time_utc,equity,cash,long_market_value,buying_power,AAPL,TSLA\n\
+                      2026-11-23 15:30:00,100000.00,90000,10000,180000,10,0\n\
+                      2026-11-24 15:30:00,100123.45,,,,10,2.5\n";
+        std::fs::write(dir.path().join("equity.csv"), before).unwrap();
+        // TSLA stays (moved first), AAPL goes, MSFT is new.
+        let l = Ledger::<EquityRow>::open_rotating(dir.path(), &["TSLA", "MSFT"]).unwrap();
+        let rows = l.read_all().unwrap();
+        assert_eq!(rows.len(), 2, "history kept");
+        let q = |s: &str| Qty::parse(s).unwrap();
+        assert_eq!(rows[0].positions, [q("0"), q("0")]);
+        assert_eq!(rows[1].positions, [q("2.5"), q("0")]);
+        assert_eq!(
+            rows[1].equity,
+            crate::store::cells::Decimal::parse("100123.45")
+        );
+        assert_eq!(rows[0].cash, crate::store::cells::Decimal::parse("90000"));
+        l.append(&[equity(2)]).unwrap();
+        assert_eq!(l.read_all().unwrap().len(), 3);
+        let text = std::fs::read_to_string(l.path()).unwrap();
+        assert!(
+            text.starts_with(
+                "time_utc,equity,cash,long_market_value,buying_power,TSLA,MSFT\n\
+                                  2026-11-23 15:30:00,100000.00,90000,10000,180000,0,0\n"
+            ),
+            "{text}"
+        );
+        // The file as it was stays beside it.
+        let asides: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.file_name().unwrap() != "equity.csv")
+            .collect();
+        assert_eq!(asides.len(), 1);
+        assert_eq!(std::fs::read_to_string(&asides[0]).unwrap(), before);
     }
 
     #[test]

@@ -186,8 +186,10 @@ impl Strategy {
                 buy_above,
                 sell_below,
             } => {
-                if !(buy_above.is_finite() && sell_below.is_finite() && sell_below > 0.0) {
-                    return Err(("sell_below", "prices must be positive numbers".into()));
+                for (key, price) in [("buy_above", buy_above), ("sell_below", sell_below)] {
+                    if !(price.is_finite() && price > 0.0) {
+                        return Err((key, format!("must be a positive price, got {price}")));
+                    }
                 }
                 if sell_below >= buy_above {
                     let msg = format!("must be below buy_above ({sell_below} >= {buy_above}), or the bot would flip every tick");

@@ -230,6 +230,10 @@ fn a_sweep_ranks_every_valid_combination_and_draws_a_heatmap() {
     );
     let html = std::fs::read_to_string(out.join("report.html")).unwrap();
     assert!(html.contains("Return [%] by fast and slow"), "heatmap");
+    assert!(
+        html.contains("such as fast &gt;= slow") && !html.contains("fast &lt; slow"),
+        "the grey cells break fast < slow, they do not follow it"
+    );
 }
 
 #[test]
@@ -270,6 +274,14 @@ fn walk_forward_reports_out_of_sample_beside_in_sample() {
     assert!(trades
         .iter()
         .all(|t| t["entry_time"].as_str() >= "2020-05-30"));
+    // The subtitle does not present the last window's parameters as the run's strategy.
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(
+        html.contains("TSLA: sma_cross with fast, slow re-chosen for each test window")
+            && !html.contains("sma_cross fast="),
+        "{}",
+        &html[..html.len().min(3000)]
+    );
 }
 
 // ---- parity with backtesting.py through the binary ----------------------------------------

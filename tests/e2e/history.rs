@@ -327,6 +327,38 @@ fn import_reads_yahoo_stooq_and_generic_files() {
 }
 
 #[test]
+fn import_reads_yfinance_semicolon_epoch_and_pandas_files_as_shipped() {
+    let bot = Bot::new();
+    for (file, symbol, timeframe, said, first) in [
+        ("yfinance-download-AAPL.csv", "AAPL", "1Day", "read 3 bars (YfinanceDownload layout, all)", "2024-01-02 05:00:00,185.78946044719652,187.11850652392627,182.55249193538052,184.08140563964844,82488700,"),
+        ("yfinance-history-AAPL.csv", "MSFT", "1Day", "read 2 bars (YfinanceHistory layout, all)", "2024-01-02 05:00:00,185.78946044719652,"),
+        ("semicolon-minutes.csv", "AAPL", "1Min", "read 2 bars (Generic layout, raw)", "2024-01-02 14:30:00,187.15,188.44,183.89,185.64,1200,"),
+        ("epoch-seconds.csv", "TSLA", "1Min", "read 2 bars (Generic layout, raw)", "2024-01-02 14:30:00,187.15,"),
+        ("epoch-milliseconds.csv", "NVDA", "1Min", "read 2 bars (Generic layout, raw)", "2024-01-02 14:30:00,187.15,"),
+    ] {
+        let run = bot.run(&["import", &fixture(file), "--symbol", symbol, "--timeframe", timeframe]);
+        check!(run, run.code == 0 && run.stdout.contains(said), "{file}");
+        let rows = std::fs::read_to_string(bot.path(&format!("data/bars/{symbol}-{timeframe}.csv"))).unwrap();
+        assert!(rows.lines().nth(1).unwrap().starts_with(first), "{file}: {rows}");
+    }
+    // backtesting.py's GOOG sample: pandas' unnamed index column, as shipped.
+    let goog = format!("{}/tests/fixtures/GOOG.csv", env!("CARGO_MANIFEST_DIR"));
+    let run = bot.run(&["import", &goog, "--symbol", "GOOG"]);
+    check!(
+        run,
+        run.code == 0 && run.stdout.contains("read 2148 bars (Stooq layout, raw)")
+    );
+    let rows = std::fs::read_to_string(bot.path("data/bars/GOOG-1Day.csv")).unwrap();
+    assert!(
+        rows.lines()
+            .nth(1)
+            .unwrap()
+            .starts_with("2004-08-19 04:00:00,100,104.06,95.96,100.34,22351900,"),
+        "{rows}"
+    );
+}
+
+#[test]
 fn import_stops_at_a_bad_row_and_changes_nothing() {
     let bot = Bot::new();
     let run = bot.run(&["import", &fixture("yahoo-AAPL.csv"), "--symbol", "AAPL"]);
@@ -372,6 +404,29 @@ fn import_merges_into_the_cache_sorted_and_unique() {
     );
     let times = cached(&bot, "AAPL-1Day.csv");
     assert!(times.windows(2).all(|w| w[0] < w[1]), "{times:?}");
+}
+
+#[test]
+fn data_check_of_a_symbol_without_bars_fails_naming_it() {
+    let bot = Bot::new();
+    let run = bot.run(&["data", "check", "AAPL"]);
+    check!(
+        run,
+        run.code != 0
+            && run.stderr.contains("no cached bars for AAPL")
+            && run.stderr.contains("fetch AAPL")
+    );
+    let run = bot.run(&["import", &fixture("stooq-TSLA.csv"), "--symbol", "TSLA"]);
+    check!(run, run.code == 0);
+    let run = bot.run(&["data", "check", "TSLA", "aapl"]);
+    check!(
+        run,
+        run.code != 0
+            && run.stdout.contains("TSLA-1Day.csv: ok")
+            && run.stderr.contains("no cached bars for AAPL in")
+    );
+    let run = bot.run(&["data", "check", "TSLA"]);
+    check!(run, run.code == 0);
 }
 
 #[test]

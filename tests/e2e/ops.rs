@@ -275,3 +275,67 @@ fn report_draws_the_ledgers_and_the_tick_refreshes_the_dashboard() {
         "self-contained"
     );
 }
+
+#[test]
+fn adding_a_symbol_keeps_the_equity_history_for_the_dashboard_and_status() {
+    let bot = Bot::new();
+    bot.set_price("AAPL", 231.0);
+    for m in 0..3 {
+        if m > 0 {
+            bot.next_minute(1, 225.0 + m as f64, &[250.0; 3]);
+        }
+        let run = bot.tick();
+        check!(run, run.code == 0);
+    }
+    let before = bot.ledger("equity.csv");
+    assert_eq!(before.len(), 3);
+    append_config(
+        &bot,
+        "[[symbol]]\nname = \"MSFT\"\nqty = 1\nstrategy = { kind = \"threshold\", buy_above = 1000.0, sell_below = 1.0 }",
+    );
+    bot.set_price("MSFT", 400.0);
+    bot.next_minute(1, 229.0, &[250.0; 3]);
+    let run = bot.tick();
+    check!(run, run.code == 0);
+    let after = bot.ledger("equity.csv");
+    assert_eq!(after.len(), 4, "the three earlier rows and the new one");
+    assert_eq!(after[0]["time_utc"], before[0]["time_utc"]);
+    assert_eq!(after[0]["equity"], before[0]["equity"]);
+    assert_eq!(after[0]["MSFT"], "0", "no MSFT shares before it was added");
+    assert_eq!(after[0]["AAPL"], before[0]["AAPL"]);
+    let out = bot.path("report.html");
+    let run = bot.run_env(&["report", "--out", out.to_str().unwrap()], &[]);
+    check!(run, run.code == 0);
+    let html = std::fs::read_to_string(&out).unwrap();
+    assert!(
+        html.contains("<h2>Metrics</h2>") && !html.contains("No equity rows yet"),
+        "the dashboard still draws the history"
+    );
+}
+
+#[test]
+fn the_dashboards_status_shows_the_equity_its_chart_ends_at() {
+    let bot = Bot::new();
+    let run = bot.tick();
+    check!(run, run.code == 0);
+    let rows = bot.ledger("equity.csv");
+    assert_eq!(rows.len(), 1);
+    // A later row the state's copy never saw (as a closed-market tick writes).
+    let path = bot.path("data/ledger/equity.csv");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let last = text.lines().last().unwrap();
+    let cells: Vec<&str> = last.split(',').collect();
+    let mut later = cells.clone();
+    later[0] = "2030-01-02 21:00:00";
+    later[1] = "123456.78";
+    std::fs::write(&path, format!("{text}{}\n", later.join(","))).unwrap();
+    let out = bot.path("report.html");
+    let run = bot.run_env(&["report", "--out", out.to_str().unwrap()], &[]);
+    check!(run, run.code == 0);
+    let html = std::fs::read_to_string(&out).unwrap();
+    assert!(
+        html.contains("<dt>equity</dt><dd>123456.78 at 2030-01-02 21:00:00 UTC</dd>"),
+        "{}",
+        &html[..html.len().min(2500)]
+    );
+}

@@ -228,7 +228,19 @@ fn write_rest(
         .names
         .iter()
         .zip(strategies)
-        .map(|(n, s)| format!("{n}: {} {}", params::kind_of(s), params::describe(s)))
+        .map(|(n, s)| match extra {
+            // `strategies` hold the last window's choice: "the" strategy would misname a run
+            // whose parameters changed at every window.
+            Extra::WalkForward { axes, .. } => format!(
+                "{n}: {} with {} re-chosen for each test window (see the windows table)",
+                params::kind_of(s),
+                axes.iter()
+                    .map(|a| a.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            _ => format!("{n}: {} {}", params::kind_of(s), params::describe(s)),
+        })
         .collect();
     let first = out
         .times

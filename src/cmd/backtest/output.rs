@@ -46,11 +46,45 @@ impl FastTime {
     }
 }
 
-/// A float for CSV: shortest round-trip form, empty for NaN.
+/// Significant digits a CSV number keeps. Sums of fills and commissions carry binary noise
+/// in the last of a double's 15-17 digits (`6160.469999999999`, which a spreadsheet shows as
+/// is); 12 keep every real digit of a price, a share count or an account's equity to a
+/// thousandth of a cent below $10M, and drop the noise.
+const DIGITS: i32 = 12;
+
+/// `v` rounded to [`DIGITS`] significant digits: the nearest double to a short decimal,
+/// which the shortest round-trip form then prints as that decimal.
+fn tidy(v: f64) -> f64 {
+    if !v.is_finite() || v == 0.0 {
+        return v;
+    }
+    let e = DIGITS - 1 - v.abs().log10().floor() as i32;
+    let r = if e >= 0 {
+        let p = 10f64.powi(e.min(300));
+        (v * p).round() / p
+    } else {
+        let p = 10f64.powi(-e);
+        (v / p).round() * p
+    };
+    if r.is_finite() {
+        r
+    } else {
+        v
+    }
+}
+
+/// A float for CSV: [`tidy`], shortest round-trip form, empty for NaN.
 fn num(out: &mut String, v: f64) {
     if v.is_finite() {
-        let _ = write!(out, "{v}");
+        let _ = write!(out, "{}", tidy(v));
     }
+}
+
+/// [`num`] as a value for `format!`.
+fn cell(v: f64) -> String {
+    let mut s = String::new();
+    num(&mut s, v);
+    s
 }
 
 /// Every closed trade of every symbol, then the trades still open, oldest entry first within
@@ -65,14 +99,14 @@ pub fn trades_csv(names: &[String], bars: &[&[Bar]], out: &PortfolioOutcome) -> 
             let _ = writeln!(
                 s,
                 "{name},closed,{dir},{},{},{},{},{},{},{},{},{},{}",
-                t.size.abs(),
+                cell(t.size.abs()),
                 time_cell(t.entry_time),
-                t.entry_price,
+                cell(t.entry_price),
                 time_cell(t.exit_time),
-                t.exit_price,
-                t.pnl,
-                t.return_pct * 100.0,
-                t.commission,
+                cell(t.exit_price),
+                cell(t.pnl),
+                cell(t.return_pct * 100.0),
+                cell(t.commission),
                 t.entry_bar,
                 t.exit_bar
             );
@@ -82,13 +116,14 @@ pub fn trades_csv(names: &[String], bars: &[&[Bar]], out: &PortfolioOutcome) -> 
             let last = bars.last().map_or(f64::NAN, |b| b.close);
             let _ = writeln!(
                 s,
-                "{name},open,{dir},{},{},{},,{last},{},{},{},{},",
-                t.size.abs(),
+                "{name},open,{dir},{},{},{},,{},{},{},{},{},",
+                cell(t.size.abs()),
                 time_cell(t.entry_time),
-                t.entry_price,
-                t.unrealized_pnl - t.entry_commission,
-                (1f64.copysign(t.size) * (last / t.entry_price - 1.0)) * 100.0,
-                t.entry_commission,
+                cell(t.entry_price),
+                cell(last),
+                cell(t.unrealized_pnl - t.entry_commission),
+                cell((1f64.copysign(t.size) * (last / t.entry_price - 1.0)) * 100.0),
+                cell(t.entry_commission),
                 t.entry_bar
             );
         }
@@ -100,13 +135,13 @@ pub fn trades_csv(names: &[String], bars: &[&[Bar]], out: &PortfolioOutcome) -> 
 /// `Display` for the million of them in equity.csv); nothing for NaN.
 fn push_f64(out: &mut Vec<u8>, v: f64) {
     if v.is_finite() {
-        let _ = serde_json::to_writer(&mut *out, &v);
+        let _ = serde_json::to_writer(&mut *out, &tidy(v));
     }
 }
 
 /// Equity and drawdown at every timeline step from `from`; with several symbols, each one's
-/// equity (forward-filled on the merged timeline) after them. Equity is exact (shortest
-/// round trip); the drawdown is rounded to 1e-6 percent, as it is derived.
+/// equity (forward-filled on the merged timeline) after them. Equity keeps 12 significant
+/// digits ([`tidy`]); the drawdown is rounded to 1e-6 percent, as it is derived.
 pub fn equity_csv(names: &[String], out: &PortfolioOutcome, from: usize) -> Vec<u8> {
     let multi = out.legs.len() > 1;
     let rows = out.times.len() - from.min(out.times.len());
@@ -308,6 +343,31 @@ pub fn walk_forward_csv(wf: &WalkForward, axes: &[String]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn csv_numbers_drop_binary_noise_and_keep_real_digits() {
+        let mut s = String::new();
+        for v in [
+            6160.469999999999,
+            100.05000000000001,
+            187.149994,
+            0.1 + 0.2,
+            -3.3000000000000003,
+        ] {
+            num(&mut s, v);
+            s.push(',');
+        }
+        assert_eq!(s, "6160.47,100.05,187.149994,0.3,-3.3,");
+        let mut b = Vec::new();
+        push_f64(&mut b, 100_000.0 + 0.1 + 0.2);
+        assert_eq!(b, b"100000.3");
+        // Real digits survive: a million-dollar account to the cent and beyond, tiny values.
+        assert_eq!(tidy(1234567.89123), 1234567.89123);
+        assert_eq!(tidy(1234567.891234), 1234567.89123, "the 13th digit goes");
+        assert_eq!(tidy(1.5e-7), 1.5e-7);
+        assert_eq!(tidy(12_345_678_901_234.0), 12_345_678_901_200.0);
+        assert_eq!(cell(f64::NAN), "");
+    }
 
     #[test]
     fn fast_time_matches_chrono() {
