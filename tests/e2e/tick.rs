@@ -504,3 +504,30 @@ fn a_torn_ledger_line_is_repaired_without_touching_other_rows() {
     assert!(after.starts_with(&before), "earlier rows untouched");
     assert_eq!(bot.ledger("decisions.csv").len(), 4);
 }
+
+/// A closed market's rows and the metrics file show what the account holds and is worth at
+/// that tick, the same numbers as its equity row: not position 0 while shares are held, and
+/// not the equity of the last open-market tick.
+#[test]
+fn a_closed_market_tick_shows_the_shares_held_and_the_equity_it_records() {
+    let bot = Bot::new();
+    bot.bot_holds("AAPL", 3.0, 230.0);
+    bot.fake.set_clock(open_now() + Duration::hours(8), false);
+    bot.fake.set_account("99000", "99000", "99690.5");
+    let run = bot.tick();
+    check!(run, run.code == 0 && run.stdout.contains("market closed"));
+    let rows = bot.ledger("decisions.csv");
+    let aapl = rows.iter().find(|r| r["symbol"] == "AAPL").unwrap();
+    assert_eq!(aapl["position"], "3", "{aapl:?}");
+    assert_eq!(
+        bot.ledger("equity.csv").last().unwrap()["equity"],
+        "99690.5"
+    );
+    let prom = std::fs::read_to_string(bot.path("logs/prometheus-bot.prom")).unwrap();
+    check!(
+        run,
+        prom.contains("prometheus_bot_equity_dollars 99690.5\n")
+            && prom.contains("prometheus_bot_position_shares{symbol=\"AAPL\"} 3\n"),
+        "{prom}"
+    );
+}

@@ -15,7 +15,7 @@ use rows::Decided;
 use symbol::CloseClock;
 
 use crate::alpaca::Alpaca;
-use crate::broker::{Broker, Clock, Order};
+use crate::broker::{Account, Broker, Clock, Order};
 use crate::cli::TickArgs;
 use crate::client_order_id;
 use crate::config::Config;
@@ -239,19 +239,7 @@ impl Tick<'_> {
             log::warn!("{tripped}");
             self.alerts.push(tripped);
         }
-        self.state.ops.equity = Some(equity);
-        self.state.ops.cash = account.cash.as_ref().map(Decimal::to_f64);
-        self.state.ops.positions = self
-            .config
-            .symbols
-            .iter()
-            .map(|s| {
-                (
-                    s.name.clone(),
-                    positions.get(&s.name).copied().unwrap_or_default().to_f64(),
-                )
-            })
-            .collect();
+        self.show_account(&account, &positions);
         let stop_file = self.config.bot.data_dir.join("STOP").exists();
         if stop_file {
             log::warn!(
@@ -334,6 +322,23 @@ impl Tick<'_> {
         Ok(TickOutcome::Traded { summary })
     }
 
+    /// The account as the metrics file and `status` show it: equity, cash, shares per symbol.
+    fn show_account(&mut self, account: &Account, positions: &HashMap<String, Qty>) {
+        self.state.ops.equity = Some(account.equity.to_f64());
+        self.state.ops.cash = account.cash.as_ref().map(Decimal::to_f64);
+        self.state.ops.positions = self
+            .config
+            .symbols
+            .iter()
+            .map(|s| {
+                (
+                    s.name.clone(),
+                    positions.get(&s.name).copied().unwrap_or_default().to_f64(),
+                )
+            })
+            .collect();
+    }
+
     /// Signed shares per symbol as the broker holds them (every qty checked by the port).
     fn positions(&self) -> Result<HashMap<String, Qty>> {
         Ok(self
@@ -391,6 +396,19 @@ impl Tick<'_> {
                     .to_string()
             });
             let reason = format!("market closed; next open {when}");
+            let account = self.client.account()?;
+            let positions = self.positions()?;
+            // The position each row shows is the bot's, as an open-market tick shows it: its
+            // own fills on a shared account, the broker's otherwise.
+            let own = if self.config.risk.shared_account {
+                Some(self.fills.recorded()?)
+            } else {
+                None
+            };
+            let held = |name: &str| match &own {
+                Some(recorded) => recorded.net_qty.get(name).copied().unwrap_or_default(),
+                None => positions.get(name).copied().unwrap_or_default(),
+            };
             let rows: Vec<DecisionRow> = self
                 .config
                 .symbols
@@ -400,7 +418,7 @@ impl Tick<'_> {
                         symbol: s,
                         bar_time: None,
                         price: None,
-                        position: Qty::ZERO,
+                        position: held(&s.name),
                         signal: Signal::Hold,
                         action: Action::MarketClosed,
                         order: None,
@@ -409,9 +427,9 @@ impl Tick<'_> {
                 })
                 .collect();
             self.decisions.append(&rows)?;
-            let account = self.client.account()?;
-            let positions = self.positions()?;
             self.record_equity(&account, &positions)?;
+            // The metrics file and `status` show the equity this row records, not an older one.
+            self.show_account(&account, &positions);
             self.state.closed_until_recorded = next_open;
         }
         log::info!("market closed; nothing to do");
