@@ -214,7 +214,6 @@ fn compute_with(
     }
     let start = times[0];
     let end = times[n - 1];
-    let duration = end - start;
     let ns = |t: DateTime<Utc>| t.timestamp_nanos_opt().unwrap_or(i64::MAX);
 
     // Exposure: bars inside some closed trade's [entry, exit], over all bars.
@@ -252,6 +251,8 @@ fn compute_with(
         k => Some(((diffs[k / 2 - 1] as i128 + diffs[k / 2] as i128) / 2) as i64),
     };
     let unit = period_ns.map_or(NS_PER_DAY, resolution_ns);
+    let duration =
+        Duration::nanoseconds(whole_days(i128::from(ns(end)) - i128::from(ns(start)), unit) as i64);
     let freq_days = period_ns.map(|p| p.div_euclid(NS_PER_DAY));
     // One pass over the bars (a million of them, for minute data): weekend bars for the
     // annualization, and the last equity of each calendar period for the period returns
@@ -358,7 +359,12 @@ fn compute_with(
     let pl_losses: Vec<f64> = pl.iter().copied().filter(|&p| p < 0.0).collect();
     let trade_ns: Vec<i128> = trades
         .iter()
-        .map(|t| i128::from(ns(t.exit_time)) - i128::from(ns(t.entry_time)))
+        .map(|t| {
+            whole_days(
+                i128::from(ns(t.exit_time)) - i128::from(ns(t.entry_time)),
+                unit,
+            )
+        })
         .collect();
 
     Some(Metrics {
@@ -427,7 +433,7 @@ fn drawdown_periods(
                 count += 1;
                 let d = times[q].timestamp_nanos_opt().unwrap_or(i64::MAX) as i128
                     - times[p].timestamp_nanos_opt().unwrap_or(i64::MAX) as i128;
-                durations.push(d);
+                durations.push(whole_days(d, unit));
             }
         }
         prev = Some(q);
@@ -474,6 +480,18 @@ fn resolution_ns(period: i64) -> i64 {
     ])
     .find(|&(_, next)| p % next != 0)
     .map_or(NS_PER_DAY, |(unit, _)| unit)
+}
+
+/// On a daily (or coarser) timeline, `ns` rounded to whole days: daily bars stamped at New York
+/// midnight are 23 or 25 hours apart across a change of daylight saving time, and a three-day
+/// trade over one must not read as three days and an hour (ceiled to four). The library's
+/// daily data is tz-naive dates, whole days apart. Finer timelines keep the elapsed time.
+fn whole_days(ns: i128, unit: i64) -> i128 {
+    let day = i128::from(NS_PER_DAY);
+    if i128::from(unit) < day {
+        return ns;
+    }
+    (ns + day / 2).div_euclid(day) * day
 }
 
 /// `Timedelta.ceil(unit)`.

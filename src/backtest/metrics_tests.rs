@@ -213,3 +213,34 @@ fn numpy_pairwise_sum_and_helpers() {
     assert_eq!(fmt_f64(-0.0), "-0.0");
     assert_eq!(fmt_duration(Some(Duration::days(597))), "597 days 00:00:00");
 }
+
+/// Daily bars stamped at New York midnight: Friday 2024-03-08 is 05:00 UTC (EST), Monday
+/// 2024-03-11 04:00 UTC (EDT), 71 hours apart; in November the same weekend is 73 hours,
+/// which ceiled to whole days printed 4 days (and a run's duration "… days 01:00:00"). Trades
+/// and runs last whole days, as the library counts its tz-naive dates.
+#[test]
+fn daily_durations_are_whole_days_across_a_daylight_saving_change() {
+    let ny = |y, m, d| {
+        chrono_tz::America::New_York
+            .with_ymd_and_hms(y, m, d, 0, 0, 0)
+            .unwrap()
+            .with_timezone(&Utc)
+    };
+    for t in [
+        [6, 7, 8, 11, 12].map(|d| ny(2024, 3, d)),
+        [30, 31, 1, 4, 5].map(|d| {
+            if d > 20 {
+                ny(2024, 10, d)
+            } else {
+                ny(2024, 11, d)
+            }
+        }),
+    ] {
+        let tr = [trade(2, 3, 10.0, 10.0, 11.0, &t)];
+        let eq = [100.0, 100.0, 100.0, 110.0, 110.0];
+        let m = compute(&t, &[10.0, 10.0, 10.0, 11.0, 11.0], &eq, &tr, 0).unwrap();
+        assert_eq!(m.duration, Duration::days(6), "{t:?}");
+        assert_eq!(m.max_trade_duration, Some(Duration::days(3)), "{t:?}");
+        assert_eq!(m.avg_trade_duration, Some(Duration::days(3)), "{t:?}");
+    }
+}
