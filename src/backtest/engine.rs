@@ -99,6 +99,18 @@ pub enum Fill {
     Close,
 }
 
+/// `next-open` or `close`, as `--fill` takes them.
+impl std::str::FromStr for Fill {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Fill, String> {
+        match s {
+            "next-open" => Ok(Fill::NextOpen),
+            "close" => Ok(Fill::Close),
+            other => Err(format!("--fill `{other}`: expected next-open or close")),
+        }
+    }
+}
+
 /// How big a new trade is. See the module docs for the exact formulas.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Sizing {

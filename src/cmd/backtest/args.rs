@@ -12,7 +12,7 @@ use crate::domain::{is_valid_symbol, Timeframe};
 use crate::error::{Error, Result};
 use crate::sizing::{self, Sizing as Rule};
 use crate::strategy::Strategy;
-use chrono::{DateTime, Duration, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 
 /// One symbol as the run will treat it.
 pub(super) struct SymbolPlan {
@@ -45,31 +45,8 @@ fn usage(msg: impl Into<String>) -> Error {
 
 pub(super) fn plan(config: &Config, args: &BacktestArgs) -> Result<Plan> {
     let timeframe: Timeframe = args.timeframe.parse().map_err(Error::Usage)?;
-    let day = |s: &Option<String>, option: &str| -> Result<Option<DateTime<Utc>>> {
-        s.as_deref()
-            .map(|d| {
-                NaiveDate::parse_from_str(d, "%Y-%m-%d")
-                    .map(|d| d.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc())
-                    .map_err(|_| usage(format!("{option} `{d}`: expected YYYY-MM-DD")))
-            })
-            .transpose()
-    };
-    let start = day(&args.start, "--start")?;
-    let end = day(&args.end, "--end")?.map(|t| t + Duration::days(1));
-    if let (Some(s), Some(e)) = (start, end) {
-        if e <= s {
-            return Err(usage("--end is before --start"));
-        }
-    }
-    let fill = match args.fill.as_str() {
-        "next-open" => Fill::NextOpen,
-        "close" => Fill::Close,
-        other => {
-            return Err(usage(format!(
-                "--fill `{other}`: expected next-open or close"
-            )))
-        }
-    };
+    let (start, end) = crate::cmd::day_range((&args.start, "--start"), (&args.end, "--end"))?;
+    let fill: Fill = args.fill.parse().map_err(usage)?;
     let settings = Settings {
         cash: args.cash,
         commission: args.commission,

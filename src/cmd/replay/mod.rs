@@ -51,7 +51,7 @@ use crate::store::bar_cache::BarCache;
 use crate::store::ledger::{time_cell, Ledger};
 use crate::store::rows::{FillKind, FillRow};
 use crate::store::{files, TickLock};
-use chrono::{DateTime, Duration, NaiveDate, Utc};
+use chrono::{DateTime, Duration, Utc};
 use score::{Execution, Timeline};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -139,34 +139,11 @@ fn usage(msg: impl Into<String>) -> Error {
 }
 
 fn plan(args: &ReplayArgs) -> Result<Plan> {
-    let fill = match args.fill.as_str() {
-        "next-open" => Fill::NextOpen,
-        "close" => Fill::Close,
-        other => {
-            return Err(usage(format!(
-                "--fill `{other}`: expected next-open or close"
-            )))
-        }
-    };
+    let fill: Fill = args.fill.parse().map_err(usage)?;
     if !(args.cash > 0.0 && args.cash.is_finite()) {
         return Err(usage(format!("--cash must be > 0, is {}", args.cash)));
     }
-    let day = |s: &Option<String>, option: &str| -> Result<Option<DateTime<Utc>>> {
-        s.as_deref()
-            .map(|d| {
-                NaiveDate::parse_from_str(d, "%Y-%m-%d")
-                    .map(|d| d.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc())
-                    .map_err(|_| usage(format!("{option} `{d}`: expected YYYY-MM-DD")))
-            })
-            .transpose()
-    };
-    let from = day(&args.from, "--from")?;
-    let until = day(&args.to, "--to")?.map(|t| t + Duration::days(1));
-    if let (Some(f), Some(u)) = (from, until) {
-        if u <= f {
-            return Err(usage("--to is before --from"));
-        }
-    }
+    let (from, until) = crate::cmd::day_range((&args.from, "--from"), (&args.to, "--to"))?;
     Ok(Plan {
         fill,
         cash: args.cash,
