@@ -17,6 +17,7 @@ mod history;
 mod model;
 mod ops;
 mod orders;
+mod progress;
 mod scripts;
 mod secrets;
 mod tick;
