@@ -6,6 +6,7 @@ mod fake_alpaca;
 mod harness;
 
 mod adversarial;
+mod alert_channels;
 mod backtest;
 mod broker;
 mod chaos;
