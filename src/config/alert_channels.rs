@@ -47,6 +47,9 @@ pub(super) struct RawEmail {
     pub to: OneOrMany,
     #[serde(default)]
     pub ca_file: String,
+    /// Only to refuse it with a pointer to `SMTP_PASSWORD` (its value is never read or shown).
+    #[serde(default)]
+    pub password: Option<toml::Value>,
 }
 
 fn default_port() -> u16 {
@@ -67,6 +70,9 @@ pub(super) struct RawTelegram {
     pub chat_id: toml::Value,
     #[serde(default = "default_api")]
     pub api_url: String,
+    /// Only to refuse it with a pointer to `TELEGRAM_BOT_TOKEN`.
+    #[serde(default)]
+    pub token: Option<toml::Value>,
 }
 
 fn default_api() -> String {
@@ -95,6 +101,12 @@ fn address(a: &str, key: &str) -> Result<String, (String, String)> {
 
 /// Validate `[alerts.email]`; the error is (key, message).
 pub(super) fn email(raw: RawEmail, dir: &std::path::Path) -> Result<EmailAlerts, (String, String)> {
+    if raw.password.is_some() {
+        return Err((
+            "password".into(),
+            format!("does not belong in the config file: set {} in the environment or .env, like the keys", crate::credentials::SMTP_PASSWORD_VAR),
+        ));
+    }
     let host = raw.smtp_host.trim();
     if host.is_empty()
         || host.contains("://")
@@ -147,6 +159,12 @@ pub(super) fn email(raw: RawEmail, dir: &std::path::Path) -> Result<EmailAlerts,
 
 /// Validate `[alerts.telegram]`; the error is (key, message).
 pub(super) fn telegram(raw: RawTelegram) -> Result<TelegramAlerts, (String, String)> {
+    if raw.token.is_some() {
+        return Err((
+            "token".into(),
+            format!("does not belong in the config file: set {} in the environment or .env, like the keys", crate::credentials::TELEGRAM_TOKEN_VAR),
+        ));
+    }
     let chat_id = match &raw.chat_id {
         toml::Value::Integer(n) => n.to_string(),
         toml::Value::String(s) => s.trim().to_string(),
@@ -188,6 +206,7 @@ mod tests {
             from: from.into(),
             to: OneOrMany::Many(to.iter().map(|s| s.to_string()).collect()),
             ca_file: String::new(),
+            password: None,
         }
     }
 
@@ -260,6 +279,7 @@ mod tests {
             telegram(RawTelegram {
                 chat_id: id,
                 api_url: api.into(),
+                token: None,
             })
         };
         assert_eq!(
@@ -281,6 +301,54 @@ mod tests {
         assert_eq!(
             t("1".into(), "http://127.0.0.1:9").unwrap().api.to_string(),
             "http://127.0.0.1:9"
+        );
+    }
+
+    const MINIMAL: &str = "[[symbol]]\nname = \"AAPL\"\nqty = 1\nstrategy = { kind = \"threshold\", buy_above = 230.0, sell_below = 220.0 }\n";
+
+    fn load(extra: &str) -> Result<crate::config::Config, String> {
+        crate::config::Config::from_str(&format!("{MINIMAL}{extra}"), Path::new("/bot/config.toml"))
+            .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn the_sections_load_through_the_config_with_their_defaults() {
+        let c = load(
+            "[alerts.email]\nsmtp_host = \"smtp.gmail.com\"\nusername = \"a@b.c\"\nfrom = \"a@b.c\"\nto = \"me@b.c\"\nca_file = \"ca.pem\"\n\n\
+             [alerts.telegram]\nchat_id = 42\n",
+        )
+        .unwrap();
+        let email = c.ops.email.unwrap();
+        assert_eq!(
+            (email.smtp_port, email.to.as_slice()),
+            (587, ["me@b.c".to_string()].as_slice())
+        );
+        assert_eq!(email.ca_file.as_deref(), Some(Path::new("/bot/ca.pem")));
+        let telegram = c.ops.telegram.unwrap();
+        assert_eq!(
+            (telegram.chat_id.as_str(), telegram.api.to_string()),
+            ("42", TELEGRAM_API.to_string())
+        );
+        assert!(load("").unwrap().ops.email.is_none());
+    }
+
+    #[test]
+    fn a_secret_written_into_the_config_is_refused_without_being_echoed() {
+        let e = load("[alerts.email]\nsmtp_host = \"x.org\"\nfrom = \"a@b.c\"\nto = \"a@b.c\"\npassword = \"hunter2-SECRET\"\n").unwrap_err();
+        assert!(
+            e.contains("alerts.email.password") && e.contains("SMTP_PASSWORD"),
+            "{e}"
+        );
+        assert!(!e.contains("hunter2"), "{e}");
+        let e = load("[alerts.telegram]\nchat_id = 1\ntoken = \"123:TGSECRET\"\n").unwrap_err();
+        assert!(
+            e.contains("TELEGRAM_BOT_TOKEN") && !e.contains("TGSECRET"),
+            "{e}"
+        );
+        let e = load("[alerts.email]\nsmtp_host = \"x.org\"\nsmtp_port = 465\nfrom = \"a@b.c\"\nto = \"a@b.c\"\n").unwrap_err();
+        assert!(
+            e.contains(":5:") && e.contains("alerts.email.smtp_port") && e.contains("587"),
+            "{e}"
         );
     }
 }
