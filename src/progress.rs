@@ -34,9 +34,12 @@ impl Sink for Silent {
     fn end(&self) {}
 }
 
-/// A bar on stderr: label, bar, done/total, elapsed and ETA.
+/// A bar on stderr: label, bar, done/total, elapsed and ETA; a spinner with the count and
+/// the elapsed time when the total is not known (`fetch`: Alpaca's pages announce none).
 pub struct Terminal {
     bar: indicatif::ProgressBar,
+    counted: Option<indicatif::ProgressStyle>,
+    open_ended: Option<indicatif::ProgressStyle>,
 }
 
 impl Terminal {
@@ -45,19 +48,34 @@ impl Terminal {
             None,
             indicatif::ProgressDrawTarget::stderr_with_hz(4),
         );
-        // The template is a constant: it parses, and if a future indicatif disagreed the
-        // default style is still a bar with the counts.
-        if let Ok(style) = indicatif::ProgressStyle::with_template(
+        // The templates are constants: they parse, and if a future indicatif disagreed the
+        // default style would still show the counts.
+        let counted = indicatif::ProgressStyle::with_template(
             "{msg} [{bar:30}] {human_pos}/{human_len} ({percent}%), {elapsed} elapsed, ETA {eta}",
-        ) {
-            bar.set_style(style.progress_chars("=> "));
+        )
+        .ok()
+        .map(|s| s.progress_chars("=> "));
+        let open_ended =
+            indicatif::ProgressStyle::with_template("{msg}: {human_pos} so far, {elapsed} elapsed")
+                .ok();
+        Terminal {
+            bar,
+            counted,
+            open_ended,
         }
-        Terminal { bar }
     }
 }
 
 impl Sink for Terminal {
     fn begin(&self, label: &str, total: u64) {
+        let style = if total == 0 {
+            &self.open_ended
+        } else {
+            &self.counted
+        };
+        if let Some(style) = style {
+            self.bar.set_style(style.clone());
+        }
         self.bar.set_message(label.to_string());
         self.bar.set_length(total);
         self.bar.reset();
@@ -90,7 +108,8 @@ pub struct Progress<'a> {
 }
 
 impl<'a> Progress<'a> {
-    /// Start a run of `total` units on `sink`, updated at most once per [`EVERY`].
+    /// Start a run of `total` units (0: not known) on `sink`, updated at most once per
+    /// [`EVERY`].
     pub fn start(sink: &'a dyn Sink, label: &str, total: u64) -> Progress<'a> {
         Progress::throttled(sink, label, total, EVERY)
     }
@@ -114,6 +133,16 @@ impl<'a> Progress<'a> {
     /// One more unit done.
     pub fn inc(&self) {
         let done = self.done.fetch_add(1, Ordering::Relaxed) + 1;
+        self.report(done);
+    }
+
+    /// `done` units done in all (for a caller that is told a running total).
+    pub fn set(&self, done: u64) {
+        self.done.store(done, Ordering::Relaxed);
+        self.report(done);
+    }
+
+    fn report(&self, done: u64) {
         let Ok(mut last) = self.last.try_lock() else {
             return;
         };
@@ -183,6 +212,26 @@ pub(crate) mod tests {
                 "update 2",
                 "update 3",
                 "update 3",
+                "end"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_running_total_is_passed_on_as_given() {
+        let rec = Recorder::default();
+        {
+            let p = Progress::throttled(&rec, "AAPL 1Min bars", 0, Duration::ZERO);
+            p.set(10_000);
+            p.set(25_000);
+        }
+        assert_eq!(
+            rec.calls(),
+            [
+                "begin AAPL 1Min bars 0",
+                "update 10000",
+                "update 25000",
+                "update 25000",
                 "end"
             ]
         );
