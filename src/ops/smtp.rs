@@ -18,10 +18,11 @@ use crate::credentials::Secret;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-/// Connecting, and each read or write after, gives up after this long.
-const TIMEOUT: Duration = Duration::from_secs(10);
+/// The whole session, connecting included, however slowly a server answers: every connect,
+/// read and write is given only what is left of it.
+pub const SESSION: Duration = Duration::from_secs(10);
 /// A reply longer than this is not SMTP.
 const MAX_REPLY: u64 = 64 * 1024;
 
@@ -71,8 +72,22 @@ pub fn tls_config(ca_file: Option<&std::path::Path>) -> Result<Arc<rustls::Clien
 
 /// Submit one message. `Err` says which step failed, in words a person can act on.
 pub fn send(server: &Server, login: Option<Login<'_>>, mail: &Envelope<'_>) -> Result<(), String> {
-    let tcp = connect(&server.host, server.port)?;
-    let mut plain = BufReader::new(tcp);
+    send_within(server, login, mail, SESSION)
+}
+
+/// [`send`] with another session limit (tests).
+fn send_within(
+    server: &Server,
+    login: Option<Login<'_>>,
+    mail: &Envelope<'_>,
+    session: Duration,
+) -> Result<(), String> {
+    let deadline = Instant::now() + session;
+    let tcp = connect(&server.host, server.port, deadline)?;
+    let mut plain = Conn {
+        io: BufReader::new(tcp),
+        deadline,
+    };
     expect(&mut plain, "greeting", 220)?;
     let (_, caps) = command(&mut plain, "EHLO localhost", "EHLO")?;
     if !caps.iter().any(|l| l.eq_ignore_ascii_case("STARTTLS")) {
@@ -87,14 +102,17 @@ pub fn send(server: &Server, login: Option<Login<'_>>, mail: &Envelope<'_>) -> R
             "the server refused STARTTLS ({code}): nothing was sent"
         ));
     }
-    if !plain.buffer().is_empty() {
+    if !plain.io.buffer().is_empty() {
         return Err("the server sent data before the TLS handshake: refused".into());
     }
     let name = rustls::pki_types::ServerName::try_from(server.host.clone())
         .map_err(|_| format!("`{}` is not a valid TLS server name", server.host))?;
     let conn = rustls::ClientConnection::new(server.tls.clone(), name)
         .map_err(|e| format!("TLS setup: {e}"))?;
-    let mut tls = BufReader::new(rustls::StreamOwned::new(conn, plain.into_inner()));
+    let mut tls = Conn {
+        io: BufReader::new(rustls::StreamOwned::new(conn, plain.io.into_inner())),
+        deadline,
+    };
     // The handshake happens on the first write; its error is a TLS error, said as such.
     let (code, caps) = command(&mut tls, "EHLO localhost", "EHLO after STARTTLS")
         .map_err(|e| format!("TLS with {}: {e}", server.host))?;
@@ -123,26 +141,63 @@ pub fn send(server: &Server, login: Option<Login<'_>>, mail: &Envelope<'_>) -> R
     Ok(())
 }
 
-fn connect(host: &str, port: u16) -> Result<TcpStream, String> {
+/// A connection, in clear or inside TLS, with the session's deadline.
+struct Conn<S> {
+    io: BufReader<S>,
+    deadline: Instant,
+}
+
+/// The TCP socket under a stream, for its timeouts.
+trait Socket: Read + Write {
+    fn tcp(&self) -> &TcpStream;
+}
+
+impl Socket for TcpStream {
+    fn tcp(&self) -> &TcpStream {
+        self
+    }
+}
+
+impl Socket for rustls::StreamOwned<rustls::ClientConnection, TcpStream> {
+    fn tcp(&self) -> &TcpStream {
+        &self.sock
+    }
+}
+
+impl<S: Socket> Conn<S> {
+    /// Give the next read or write only what is left of the session.
+    fn arm(&self, step: &str) -> Result<(), String> {
+        let left = self.deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(format!("timed out at {step}"));
+        }
+        let tcp = self.io.get_ref().tcp();
+        tcp.set_read_timeout(Some(left))
+            .and_then(|()| tcp.set_write_timeout(Some(left)))
+            .map_err(|e| io_error(&e, step))
+    }
+}
+
+fn connect(host: &str, port: u16, deadline: Instant) -> Result<TcpStream, String> {
     let addrs = (host, port)
         .to_socket_addrs()
         .map_err(|_| format!("cannot resolve {host}: check smtp_host and the network"))?;
     let mut last = format!("{host} has no address");
     for addr in addrs {
-        match TcpStream::connect_timeout(&addr, TIMEOUT) {
-            Ok(s) => {
-                s.set_read_timeout(Some(TIMEOUT)).ok();
-                s.set_write_timeout(Some(TIMEOUT)).ok();
-                return Ok(s);
-            }
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(format!("timed out connecting to {host}:{port}"));
+        }
+        match TcpStream::connect_timeout(&addr, left) {
+            Ok(s) => return Ok(s),
             Err(e) => last = format!("cannot connect to {host}:{port}: {e}"),
         }
     }
     Err(last)
 }
 
-fn authenticate<S: Read + Write>(
-    s: &mut BufReader<S>,
+fn authenticate<S: Socket>(
+    s: &mut Conn<S>,
     caps: &[String],
     login: &Login<'_>,
 ) -> Result<(), String> {
@@ -192,14 +247,14 @@ fn ok(code: u16, want: u16, step: &str) -> Result<(), String> {
     }
 }
 
-fn expect<S: Read + Write>(s: &mut BufReader<S>, step: &str, want: u16) -> Result<(), String> {
+fn expect<S: Socket>(s: &mut Conn<S>, step: &str, want: u16) -> Result<(), String> {
     let (code, _) = reply(s, step)?;
     ok(code, want, step)
 }
 
 /// Send a command line and read the reply; `step` names it in errors (the line may not).
-fn command<S: Read + Write>(
-    s: &mut BufReader<S>,
+fn command<S: Socket>(
+    s: &mut Conn<S>,
     line: &str,
     step: &str,
 ) -> Result<(u16, Vec<String>), String> {
@@ -209,19 +264,13 @@ fn command<S: Read + Write>(
 }
 
 /// A command carrying a credential: never logged, errors name the step only.
-fn secret_command<S: Read + Write>(
-    s: &mut BufReader<S>,
-    line: &str,
-) -> Result<(u16, Vec<String>), String> {
+fn secret_command<S: Socket>(s: &mut Conn<S>, line: &str) -> Result<(u16, Vec<String>), String> {
     command(s, line, "AUTH")
 }
 
-fn write_all<S: Read + Write>(
-    s: &mut BufReader<S>,
-    bytes: &[u8],
-    step: &str,
-) -> Result<(), String> {
-    let inner = s.get_mut();
+fn write_all<S: Socket>(s: &mut Conn<S>, bytes: &[u8], step: &str) -> Result<(), String> {
+    s.arm(step)?;
+    let inner = s.io.get_mut();
     inner
         .write_all(bytes)
         .and_then(|()| inner.flush())
@@ -239,16 +288,17 @@ fn io_error(e: &std::io::Error, step: &str) -> String {
 }
 
 /// One reply: `250-first`, `250-more`, `250 last`. Returns the code and each line's text.
-fn reply<S: Read + Write>(s: &mut BufReader<S>, step: &str) -> Result<(u16, Vec<String>), String> {
+fn reply<S: Socket>(s: &mut Conn<S>, step: &str) -> Result<(u16, Vec<String>), String> {
     let mut lines = Vec::new();
     let mut read = 0u64;
     loop {
+        s.arm(step)?;
         let mut line = String::new();
-        let n = s
-            .by_ref()
-            .take(MAX_REPLY - read.min(MAX_REPLY))
-            .read_line(&mut line)
-            .map_err(|e| io_error(&e, step))?;
+        let n =
+            s.io.by_ref()
+                .take(MAX_REPLY - read.min(MAX_REPLY))
+                .read_line(&mut line)
+                .map_err(|e| io_error(&e, step))?;
         read += n as u64;
         if n == 0 || read >= MAX_REPLY {
             return Err(format!("the server closed the connection at {step}"));
@@ -323,6 +373,74 @@ mod tests {
             base64(b"\0tim\0tanstaaftanstaaf"),
             "AHRpbQB0YW5zdGFhZnRhbnN0YWFm"
         );
+    }
+
+    /// A server on 127.0.0.1 that runs `script` on its first connection.
+    fn scripted(script: impl FnOnce(TcpStream) + Send + 'static) -> Server {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        std::thread::spawn(move || {
+            if let Ok((stream, _)) = listener.accept() {
+                script(stream);
+            }
+        });
+        Server {
+            host: "127.0.0.1".into(),
+            port,
+            tls: tls_config(None).unwrap(),
+        }
+    }
+
+    fn mail() -> (String, Vec<String>) {
+        ("a@b.c".into(), vec!["d@e.f".into()])
+    }
+
+    #[test]
+    fn a_server_that_trickles_forever_is_left_at_the_session_deadline() {
+        let server = scripted(|mut s| {
+            // A greeting that never ends: one continuation line every 50 ms.
+            for _ in 0..200 {
+                if s.write_all(b"220-still greeting\r\n").is_err() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        });
+        let (from, to) = mail();
+        let envelope = Envelope {
+            from: &from,
+            to: &to,
+            data: "x",
+        };
+        let t = Instant::now();
+        let e = send_within(&server, None, &envelope, Duration::from_millis(400)).unwrap_err();
+        assert!(e.contains("timed out at greeting"), "{e}");
+        assert!(t.elapsed() < Duration::from_secs(3), "{:?}", t.elapsed());
+    }
+
+    #[test]
+    fn bytes_sent_before_the_tls_handshake_are_refused() {
+        let server = scripted(|s| {
+            let mut r = BufReader::new(s.try_clone().unwrap());
+            let mut w = s;
+            w.write_all(b"220 hi\r\n").unwrap();
+            let mut line = String::new();
+            r.read_line(&mut line).unwrap(); // EHLO
+            w.write_all(b"250-hi\r\n250 STARTTLS\r\n").unwrap();
+            line.clear();
+            r.read_line(&mut line).unwrap(); // STARTTLS
+                                             // The injection: a reply for a command the client has not sent yet.
+            w.write_all(b"220 go ahead\r\n250 injected\r\n").unwrap();
+            std::thread::sleep(Duration::from_millis(500));
+        });
+        let (from, to) = mail();
+        let envelope = Envelope {
+            from: &from,
+            to: &to,
+            data: "x",
+        };
+        let e = send(&server, None, &envelope).unwrap_err();
+        assert!(e.contains("before the TLS handshake"), "{e}");
     }
 
     #[test]
