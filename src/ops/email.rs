@@ -42,7 +42,14 @@ impl Deliver for Email {
     }
 
     fn deliver(&self, text: &str) -> Result<(), String> {
-        let data = message(&self.config, text, &chrono::Utc::now().to_rfc2822());
+        let now = chrono::Utc::now();
+        // Unique per message: the time to the nanosecond and the process.
+        let id = format!(
+            "{}.{}",
+            now.timestamp_nanos_opt().unwrap_or_default(),
+            std::process::id()
+        );
+        let data = message(&self.config, text, &now.to_rfc2822(), &id);
         let login = match (&self.config.username, &self.password) {
             (Some(user), Some(password)) => Some(Login { user, password }),
             _ => None,
@@ -60,18 +67,20 @@ impl Deliver for Email {
 }
 
 /// The whole message: headers, a blank line, the body.
-fn message(config: &EmailAlerts, text: &str, date: &str) -> String {
+fn message(config: &EmailAlerts, text: &str, date: &str, id: &str) -> String {
+    // The sender's domain, as mail programs do (`from` has one `@`, checked at load).
+    let domain = config.from.rsplit('@').next().unwrap_or("localhost");
     let first = text.lines().next().unwrap_or("").trim();
-    let mut subject: String = format!("prometheus-bot: {first}")
+    let full: Vec<char> = format!("prometheus-bot: {first}")
         .chars()
         .filter(|c| !c.is_control())
-        .take(90)
         .collect();
-    if subject.chars().count() == 90 {
-        subject.push('…');
+    let mut subject: String = full.iter().take(90).collect();
+    if full.len() > 90 {
+        subject.push_str("...");
     }
     format!(
-        "Date: {date}\r\nFrom: {}\r\nTo: {}\r\nSubject: {}\r\nMIME-Version: 1.0\r\n\
+        "Date: {date}\r\nMessage-ID: <{id}@{domain}>\r\nFrom: {}\r\nTo: {}\r\nSubject: {}\r\nMIME-Version: 1.0\r\n\
          Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n{text}\r\n",
         config.from,
         config.to.join(", "),
@@ -122,11 +131,12 @@ mod tests {
             &config(),
             "tick failed: x\r\nBcc: evil@example.com",
             "Fri, 4 Dec 2026 14:00:00 +0000",
+            "1.2",
         );
         let (headers, body) = m.split_once("\r\n\r\n").unwrap();
         assert_eq!(
             headers,
-            "Date: Fri, 4 Dec 2026 14:00:00 +0000\r\nFrom: bot@example.com\r\n\
+            "Date: Fri, 4 Dec 2026 14:00:00 +0000\r\nMessage-ID: <1.2@example.com>\r\nFrom: bot@example.com\r\n\
              To: me@example.com, you@example.com\r\nSubject: prometheus-bot: tick failed: x\r\n\
              MIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\
              Content-Transfer-Encoding: 8bit"
@@ -134,6 +144,23 @@ mod tests {
         assert!(
             body.contains("Bcc: evil@example.com"),
             "the body keeps the whole text"
+        );
+    }
+
+    #[test]
+    fn a_long_first_line_is_shortened_in_the_subject_only() {
+        let long = "x".repeat(200);
+        let m = message(&config(), &long, "d", "i");
+        let subject = m.lines().find_map(|l| l.strip_prefix("Subject: ")).unwrap();
+        // "prometheus-bot: " (16) and 74 x's make 90 characters, then "..." (ASCII, so the
+        // subject stays readable without encoding).
+        assert_eq!(subject, format!("prometheus-bot: {}...", "x".repeat(74)));
+        assert!(m.ends_with(&format!("{long}\r\n")));
+        let exact = "y".repeat(74);
+        let m = message(&config(), &exact, "d", "i");
+        assert!(
+            m.contains(&format!("Subject: prometheus-bot: {exact}\r\n")),
+            "no \"...\" at exactly 90"
         );
     }
 
