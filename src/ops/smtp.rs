@@ -1,7 +1,7 @@
 //! A small SMTP submission client: EHLO, STARTTLS (required), EHLO, AUTH, one message, QUIT.
 //!
 //! Why not a mail crate: the bot sends one short plain-text message to one server; this is
-//! about 200 lines over the rustls that ureq already links, where lettre with rustls adds a
+//! about 350 lines over the rustls that ureq already links, where lettre with rustls adds a
 //! dozen crates to build on a Pi for features (MIME, pools, async) the bot never uses.
 //!
 //! Security rules, each tested against a local server:
