@@ -69,6 +69,23 @@ impl Credentials {
     }
 }
 
+/// The SMTP password of `[alerts.email]`.
+pub const SMTP_PASSWORD_VAR: &str = "SMTP_PASSWORD";
+/// The bot token of `[alerts.telegram]` (it stands in the request's path).
+pub const TELEGRAM_TOKEN_VAR: &str = "TELEGRAM_BOT_TOKEN";
+
+/// One more secret (an alert channel's password or token) from the process environment, else
+/// from `env_file`, like the keys; `None` when neither has a non-blank value.
+pub fn find_secret(env_file: &Path, name: &str) -> Result<Option<Secret>> {
+    let value = match std::env::var(name) {
+        Ok(v) if !v.trim().is_empty() => Some(v),
+        _ => read_env_file(env_file)?.remove(name),
+    };
+    Ok(value
+        .filter(|v| !v.trim().is_empty())
+        .map(|v| Secret::new(v.trim())))
+}
+
 /// Parse a dotenv file: `NAME=value`, optional `export `, `#` comments, single or double
 /// quotes. A missing file is an empty map.
 fn read_env_file(path: &Path) -> Result<HashMap<String, String>> {
@@ -147,5 +164,17 @@ mod tests {
         assert!(read_env_file(&dir.path().join("absent"))
             .unwrap()
             .is_empty());
+    }
+
+    #[test]
+    fn an_alert_secret_comes_from_the_env_file_when_the_environment_lacks_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(".env");
+        std::fs::write(&path, "C12_TEST_TOKEN=\"123:abc\"\nC12_BLANK=  \n").unwrap();
+        let got = find_secret(&path, "C12_TEST_TOKEN").unwrap().unwrap();
+        assert_eq!(got.expose(), "123:abc");
+        assert_eq!(format!("{got} {got:?}"), "*** Secret(***)");
+        assert!(find_secret(&path, "C12_BLANK").unwrap().is_none());
+        assert!(find_secret(&path, "C12_ABSENT").unwrap().is_none());
     }
 }

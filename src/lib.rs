@@ -33,6 +33,7 @@ pub mod ops;
 pub mod orders;
 pub mod out;
 pub mod plan;
+pub mod progress;
 pub mod qty;
 pub mod report;
 pub mod risk;

@@ -5,7 +5,7 @@
 //! A swept parameter applies to every leg whose strategy has it. Combinations that break the
 //! strategy's rules (`fast >= slow`, ...) are skipped, like the library's `constraint`; a
 //! combination without closed trades scores NaN and ranks last, as there. Pure: threads, no
-//! I/O.
+//! I/O; each finished combination is counted on a [`Progress`] whose sink the caller chose.
 
 use super::engine::{Settings, Sizing};
 use super::metrics::Metrics;
@@ -13,6 +13,7 @@ use super::params::{self, Axis};
 use super::portfolio::{self, Leg, Segment};
 use super::scoring::{self, RankBy};
 use crate::domain::Bar;
+use crate::progress::{Progress, Silent, Sink};
 use crate::strategy::Strategy;
 
 /// One symbol's input to a sweep: its bars, the strategy the grid modifies, its sizing.
@@ -130,14 +131,16 @@ pub fn evaluate(
     scoring::portfolio(&bars, &out)
 }
 
-/// Run the grid on `threads` threads.
-pub fn run(
-    inputs: &[Input<'_>],
-    axes: &[Axis],
-    settings: &Settings,
-    rank: RankBy,
-    threads: usize,
-) -> Result<Sweep, String> {
+/// The valid combinations of a grid, with their strategies, and how many were skipped.
+#[derive(Debug, Clone)]
+pub struct Grid {
+    pub combos: Vec<(Vec<f64>, Vec<Strategy>)>,
+    pub skipped: usize,
+}
+
+/// The grid of `axes` over `inputs`' strategies. Which combinations are valid depends on the
+/// strategies only, never on the bars, so a walk-forward builds it once for every window.
+pub fn grid(inputs: &[Input<'_>], axes: &[Axis]) -> Result<Grid, String> {
     check_axes(inputs, axes)?;
     let mut combos = Vec::new();
     let mut skipped = 0;
@@ -147,8 +150,51 @@ pub fn run(
             None => skipped += 1,
         }
     }
+    Ok(Grid { combos, skipped })
+}
+
+/// Run the grid on `threads` threads.
+pub fn run(
+    inputs: &[Input<'_>],
+    axes: &[Axis],
+    settings: &Settings,
+    rank: RankBy,
+    threads: usize,
+) -> Result<Sweep, String> {
+    run_showing(inputs, axes, settings, rank, threads, &Silent)
+}
+
+/// [`run`], telling `sink` how many of the combinations are done.
+pub fn run_showing(
+    inputs: &[Input<'_>],
+    axes: &[Axis],
+    settings: &Settings,
+    rank: RankBy,
+    threads: usize,
+    sink: &dyn Sink,
+) -> Result<Sweep, String> {
+    let grid = grid(inputs, axes)?;
+    let progress = Progress::start(sink, "sweep", grid.combos.len() as u64);
+    Ok(run_grid(
+        inputs, axes, grid, settings, rank, threads, &progress,
+    ))
+}
+
+/// Run a grid built by [`grid`], one `progress` unit per combination.
+pub fn run_grid(
+    inputs: &[Input<'_>],
+    axes: &[Axis],
+    grid: Grid,
+    settings: &Settings,
+    rank: RankBy,
+    threads: usize,
+    progress: &Progress<'_>,
+) -> Sweep {
+    let Grid { combos, skipped } = grid;
     let results = scoring::parallel_map(&combos, threads, |(_, strategies)| {
-        evaluate(inputs, strategies, settings)
+        let metrics = evaluate(inputs, strategies, settings);
+        progress.inc();
+        metrics
     });
     let mut rows: Vec<Row> = combos
         .into_iter()
@@ -164,12 +210,12 @@ pub fn run(
     let order = scoring::ranking(&scores);
     let mut slots: Vec<Option<Row>> = rows.drain(..).map(Some).collect();
     let rows = order.iter().filter_map(|&i| slots[i].take()).collect();
-    Ok(Sweep {
+    Sweep {
         axes: axes.to_vec(),
         rank,
         rows,
         skipped,
-    })
+    }
 }
 
 #[cfg(test)]
@@ -233,6 +279,12 @@ mod tests {
                 .collect()
         };
         assert_eq!(key(&one), key(&par));
+        // Progress: the 16 valid combinations, each counted once, from three threads.
+        let rec = crate::progress::tests::Recorder::default();
+        run_showing(&inputs, &axes, &settings, rank, 3, &rec).unwrap();
+        let calls = rec.calls();
+        assert_eq!(calls.first().unwrap(), "begin sweep 16");
+        assert_eq!(calls[calls.len() - 2..], ["update 16", "end"]);
         // The best row's score is the return of a plain run with its parameters.
         let best = one.best().unwrap();
         let m = evaluate(&inputs, &best.strategies, &settings).unwrap();

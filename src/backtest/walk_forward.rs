@@ -30,6 +30,7 @@ use super::portfolio::{self, Leg, PortfolioOutcome, Segment};
 use super::scoring::{self, RankBy};
 use super::sweep::{self, Input};
 use crate::domain::Bar;
+use crate::progress::{Progress, Silent, Sink};
 use crate::strategy::Strategy;
 use std::ops::Range;
 
@@ -148,7 +149,20 @@ pub fn run(
     plan: Plan,
     threads: usize,
 ) -> Result<WalkForward, String> {
-    sweep::check_axes(inputs, axes)?;
+    run_showing(inputs, axes, settings, rank, plan, threads, &Silent)
+}
+
+/// [`run`], telling `sink` how many of the windows × combinations are done.
+pub fn run_showing(
+    inputs: &[Input<'_>],
+    axes: &[Axis],
+    settings: &Settings,
+    rank: RankBy,
+    plan: Plan,
+    threads: usize,
+    sink: &dyn Sink,
+) -> Result<WalkForward, String> {
+    let grid = sweep::grid(inputs, axes)?;
     let mut times: Vec<_> = inputs
         .iter()
         .flat_map(|i| i.bars.iter().map(|b| b.time))
@@ -165,6 +179,8 @@ pub fn run(
         ));
     }
 
+    let total = windows.len() * grid.combos.len();
+    let progress = Progress::start(sink, "walk-forward", total as u64);
     let mut schedules: Vec<Vec<Segment>> = vec![Vec::new(); inputs.len()];
     let mut chosen = Vec::with_capacity(windows.len());
     for w in &windows {
@@ -175,7 +191,15 @@ pub fn run(
                 ..i.clone()
             })
             .collect();
-        let result = sweep::run(&train, axes, settings, rank, threads)?;
+        let result = sweep::run_grid(
+            &train,
+            axes,
+            grid.clone(),
+            settings,
+            rank,
+            threads,
+            &progress,
+        );
         let best = result.best();
         let from = times[w.test.start];
         if let Some(best) = best {
@@ -212,6 +236,7 @@ pub fn run(
             sizing: i.sizing,
         })
         .collect();
+    drop(progress);
     let outcome = portfolio::run(&legs, settings);
     let bars: Vec<&[Bar]> = inputs.iter().map(|i| i.bars).collect();
     let oos_start = windows[0].test.start;
@@ -363,8 +388,14 @@ mod tests {
         };
         let settings = Settings::default();
         let rank = RankBy::parse("Return [%]").unwrap();
-        let wf = run(&inputs, &axes, &settings, rank, plan, 2).unwrap();
+        let rec = crate::progress::tests::Recorder::default();
+        let wf = run_showing(&inputs, &axes, &settings, rank, plan, 2, &rec).unwrap();
         assert_eq!(wf.windows.len(), 5);
+        // Progress counts windows × valid combinations: fast 2,4,6 × slow 6,12,18,24 less
+        // (6, 6) is 11, five times.
+        let calls = rec.calls();
+        assert_eq!(calls.first().unwrap(), "begin walk-forward 55");
+        assert_eq!(calls[calls.len() - 2..], ["update 55", "end"]);
         assert_eq!(wf.oos_start, 150);
         // Nothing is traded before the first test bar; equity there is the cash.
         assert!(wf.outcome.equity[..150].iter().all(|&e| e == settings.cash));

@@ -13,11 +13,11 @@ use crate::credentials::Credentials;
 use crate::domain::{is_valid_symbol, Bar, Timeframe};
 use crate::error::{Error, Result};
 use crate::outln;
+use crate::progress::{self, Progress};
 use crate::store::bar_cache::{self, time_cell, Adjustment, BarCache, CacheMeta};
 use crate::store::TickLock;
 use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
 use chrono_tz::America::New_York;
-use std::io::IsTerminal;
 
 /// Plenty for 10 years of minute bars for a handful of symbols at 10,000 bars a page.
 const MAX_PAGES: usize = 5_000;
@@ -121,16 +121,15 @@ pub fn run(config: &Config, args: &FetchArgs) -> Result<()> {
         feed,
         max_pages: MAX_PAGES,
     };
-    let progress = std::io::stderr().is_terminal();
-    let label = names.join(",");
-    let mut fetched = client.bars(&query, |pages, bars| {
-        if progress {
-            eprint!("\r{label} {timeframe}: {bars} bars, {pages} pages");
-        }
-    })?;
-    if progress {
-        eprintln!();
-    }
+    let shown = progress::stderr();
+    let received = Progress::start(
+        shown.as_ref(),
+        &format!("{} {timeframe} bars", names.join(",")),
+        0,
+    );
+    let fetched = client.bars(&query, |_pages, bars| received.set(bars as u64));
+    drop(received);
+    let mut fetched = fetched?;
 
     // Every symbol's cache is written before a line is printed: a closed stdout stops the
     // report, never the fetch.

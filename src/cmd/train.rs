@@ -12,6 +12,7 @@ use crate::domain::{is_valid_symbol, Timeframe};
 use crate::error::{Error, Result};
 use crate::model::walk::{self, Params};
 use crate::model::{self, report, ModelFile, TrainingRange, Validation};
+use crate::progress;
 use crate::store::bar_cache::BarCache;
 use crate::store::files::write_atomic;
 use crate::strategy::features::{self, FEATURE_NAMES, FEATURE_SET};
@@ -28,7 +29,8 @@ pub fn run(config: &Config, args: &TrainArgs) -> Result<()> {
             params.timeframe, params.timeframe
         )));
     }
-    let result = walk::run(&bars, &params)
+    let shown = progress::stderr();
+    let result = walk::run_showing(&bars, &params, shown.as_ref())
         .map_err(|e| Error::Refused(format!("{symbol} {}: {e}", params.timeframe)))?;
     let times: Vec<_> = bars.iter().map(|b| b.time).collect();
     let file = model_file(symbol, &result, &times);

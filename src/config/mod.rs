@@ -4,11 +4,13 @@
 //! file, the line and the key. Paths inside the config resolve against the config file's own
 //! folder, because cron and Task Scheduler start the bot in some other working directory.
 
+mod alert_channels;
 mod deadline;
 mod endpoint;
 mod models;
 mod ops;
 
+pub use alert_channels::{EmailAlerts, TelegramAlerts, TELEGRAM_API};
 pub use endpoint::{
     Endpoint, Host, WebhookUrl, LIVE_TRADING_HOST, LIVE_TRADING_URL, PAPER_TRADING_HOST,
 };
@@ -500,10 +502,14 @@ impl Config {
                     .map_err(|m| here(hook.span(), "webhook_url", m))?,
             )
         };
+        let mut alerts = raw.alerts;
+        let channels =
+            ops::channels(&mut alerts, &dir).map_err(|(span, key, m)| here(span, &key, m))?;
         let ops = ops::resolve(
             raw.monitoring,
-            raw.alerts,
+            alerts,
             webhook_url,
+            channels,
             raw.report,
             raw.logs,
             &dir,

@@ -1,5 +1,6 @@
 //! The operations sections: `[monitoring]`, `[alerts]`, `[report]` and `[logs]`.
 
+use super::alert_channels::{self, EmailAlerts, RawEmail, RawTelegram, TelegramAlerts};
 use super::WebhookUrl;
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
@@ -16,6 +17,10 @@ pub struct OpsConfig {
     pub webhook_url: Option<WebhookUrl>,
     /// An identical alert is not sent again within this many minutes.
     pub alert_repeat_minutes: u32,
+    /// `[alerts.email]`: SMTP with STARTTLS; the password is `SMTP_PASSWORD`.
+    pub email: Option<EmailAlerts>,
+    /// `[alerts.telegram]`: the Bot API's sendMessage; the token is `TELEGRAM_BOT_TOKEN`.
+    pub telegram: Option<TelegramAlerts>,
     /// Refresh `logs/dashboard.html` after each tick.
     pub dashboard: bool,
     /// Rotate `prometheus-bot.log` when it grows past this many bytes...
@@ -45,6 +50,8 @@ impl Default for RawMonitoring {
 pub(super) struct RawAlerts {
     pub webhook_url: toml::Spanned<String>,
     pub repeat_minutes: u32,
+    pub email: Option<toml::Spanned<RawEmail>>,
+    pub telegram: Option<toml::Spanned<RawTelegram>>,
 }
 
 impl Default for RawAlerts {
@@ -52,6 +59,8 @@ impl Default for RawAlerts {
         RawAlerts {
             webhook_url: toml::Spanned::new(0..0, String::new()),
             repeat_minutes: 60,
+            email: None,
+            telegram: None,
         }
     }
 }
@@ -78,10 +87,43 @@ impl Default for RawLogs {
     }
 }
 
+/// A setting that does not validate: the span of its table, the key, the message.
+pub(super) type Refusal = (std::ops::Range<usize>, String, String);
+
+/// `[alerts.email]` and `[alerts.telegram]`, validated.
+pub(super) fn channels(
+    alerts: &mut RawAlerts,
+    dir: &Path,
+) -> Result<(Option<EmailAlerts>, Option<TelegramAlerts>), Refusal> {
+    let email = match alerts.email.take() {
+        None => None,
+        Some(raw) => {
+            let span = raw.span();
+            Some(
+                alert_channels::email(raw.into_inner(), dir)
+                    .map_err(|(k, m)| (span, format!("alerts.email.{k}"), m))?,
+            )
+        }
+    };
+    let telegram = match alerts.telegram.take() {
+        None => None,
+        Some(raw) => {
+            let span = raw.span();
+            Some(
+                alert_channels::telegram(raw.into_inner())
+                    .map_err(|(k, m)| (span, format!("alerts.telegram.{k}"), m))?,
+            )
+        }
+    };
+    Ok((email, telegram))
+}
+
+#[allow(clippy::too_many_arguments)]
 pub(super) fn resolve(
     monitoring: RawMonitoring,
     alerts: RawAlerts,
     webhook_url: Option<WebhookUrl>,
+    (email, telegram): (Option<EmailAlerts>, Option<TelegramAlerts>),
     report: RawReport,
     logs: RawLogs,
     dir: &Path,
@@ -91,6 +133,8 @@ pub(super) fn resolve(
         missed_tick_minutes: monitoring.missed_tick_minutes.max(1),
         webhook_url,
         alert_repeat_minutes: alerts.repeat_minutes,
+        email,
+        telegram,
         dashboard: report.dashboard,
         log_max_bytes: (logs.max_size_mb.clamp(0.1, 1024.0) * 1024.0 * 1024.0) as u64,
         log_keep: logs.keep.min(100),

@@ -41,6 +41,7 @@ use crate::backtest::portfolio::{self, Decided, Leg, PortfolioOutcome, Segment};
 use crate::backtest::scoring;
 use crate::backtest::walk_forward::{Plan, Window};
 use crate::domain::{Bar, Timeframe};
+use crate::progress::{Progress, Silent, Sink};
 use crate::strategy::{Predictor, Strategy};
 use std::ops::Range;
 use std::sync::Arc;
@@ -263,13 +264,27 @@ pub const MIN_TRAINING_ROWS: usize = 100;
 /// Train, predict and trade every window of `params.plan` over `bars`. `Err` says in words
 /// why it cannot (too few bars for one window, a training window without usable rows).
 pub fn run(bars: &[Bar], params: &Params) -> Result<Report, String> {
+    run_showing(bars, params, &Silent)
+}
+
+/// [`run`], telling `sink` how many windows are fitted.
+pub fn run_showing(bars: &[Bar], params: &Params, sink: &dyn Sink) -> Result<Report, String> {
     let data = dataset(bars, params);
-    run_on(bars, &data, params)
+    fit_windows(bars, &data, params, sink)
 }
 
 /// [`run`] on a dataset built beforehand (tests alter its labels to check that the edge
 /// disappears with them).
 pub fn run_on(bars: &[Bar], data: &Dataset, params: &Params) -> Result<Report, String> {
+    fit_windows(bars, data, params, &Silent)
+}
+
+fn fit_windows(
+    bars: &[Bar],
+    data: &Dataset,
+    params: &Params,
+    sink: &dyn Sink,
+) -> Result<Report, String> {
     let plan = params.plan;
     let windows = plan.windows(bars.len());
     if windows.is_empty() {
@@ -283,6 +298,7 @@ pub fn run_on(bars: &[Bar], data: &Dataset, params: &Params) -> Result<Report, S
     let mut schedule = Vec::with_capacity(windows.len());
     let mut predictions = Vec::new();
     let mut fits = Vec::with_capacity(windows.len());
+    let progress = Progress::start(sink, "train", windows.len() as u64);
     for w in &windows {
         let (x, y) = training_rows(data, &w.train, params.horizon);
         if y.len() < MIN_TRAINING_ROWS {
@@ -312,7 +328,9 @@ pub fn run_on(bars: &[Bar], data: &Dataset, params: &Params) -> Result<Report, S
             },
         });
         fits.push(fit.converged);
+        progress.inc();
     }
+    drop(progress);
 
     // Open trades are closed on the last bar, so every strategy pays its exit commission and
     // buy-and-hold shows as the one trade it is.

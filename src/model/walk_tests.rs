@@ -255,3 +255,16 @@ fn too_few_bars_is_an_error_in_words() {
         "{e}"
     );
 }
+
+#[test]
+fn training_counts_one_progress_unit_per_window_and_changes_nothing() {
+    // 800 bars, train 500, test 100: windows test 500..600, 600..700, 700..800.
+    let bars = series(800, -0.4, 0.0, 0.01, 7);
+    let rec = crate::progress::tests::Recorder::default();
+    let shown = run_showing(&bars, &params(1), &rec).unwrap();
+    let calls = rec.calls();
+    assert_eq!(calls.first().unwrap(), "begin train 3");
+    assert_eq!(calls[calls.len() - 2..], ["update 3", "end"]);
+    let quiet = run(&bars, &params(1)).unwrap();
+    assert_eq!(shown.final_fit.weights, quiet.final_fit.weights);
+}

@@ -1,9 +1,13 @@
 //! Running for months: what the bot tells the outside world about itself after each tick —
-//! a Prometheus text file, webhook alerts, missed-tick accounting — and the counters behind
+//! a Prometheus text file, alerts (webhook, email, Telegram), missed-tick accounting — and the counters behind
 //! them, kept in the state file.
 
 pub mod alerts;
+pub mod channels;
+pub mod email;
 pub mod prom;
+pub mod smtp;
+pub mod telegram;
 
 use chrono::{DateTime, Duration, NaiveTime, TimeZone, Utc};
 use chrono_tz::America::New_York;

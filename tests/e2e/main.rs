@@ -6,6 +6,7 @@ mod fake_alpaca;
 mod harness;
 
 mod adversarial;
+mod alert_channels;
 mod backtest;
 mod broker;
 mod chaos;
@@ -17,6 +18,7 @@ mod history;
 mod model;
 mod ops;
 mod orders;
+mod progress;
 mod replay;
 mod scripts;
 mod secrets;

@@ -26,6 +26,7 @@ use crate::config::Config;
 use crate::domain::Bar;
 use crate::error::{Error, Result};
 use crate::out;
+use crate::progress;
 use crate::store::bar_cache::BarCache;
 use crate::strategy::Strategy;
 use args::{Mode, Plan};
@@ -154,8 +155,16 @@ fn score(ctx: &Context<'_>, out: &PortfolioOutcome) -> Option<Metrics> {
 fn run_sweep(ctx: &Context<'_>, inputs: &[Input<'_>], axes: &[Axis]) -> Result<()> {
     let plan = ctx.plan;
     let t = Instant::now();
-    let result =
-        sweep::run(inputs, axes, &plan.settings, plan.rank, plan.threads).map_err(Error::Usage)?;
+    let shown = progress::stderr();
+    let result = sweep::run_showing(
+        inputs,
+        axes,
+        &plan.settings,
+        plan.rank,
+        plan.threads,
+        shown.as_ref(),
+    )
+    .map_err(Error::Usage)?;
     let mut text = format!(
         "Sweep: {} combinations ({} skipped by the strategy's rules), ranked by {}, {} threads, {:.1} ms\n",
         result.rows.len(),
@@ -200,18 +209,27 @@ fn run_walk_forward(
 ) -> Result<()> {
     let plan = ctx.plan;
     let t = Instant::now();
-    let wf = walk_forward::run(
+    let shown = progress::stderr();
+    let wf = walk_forward::run_showing(
         inputs,
         axes,
         &plan.settings,
         plan.rank,
         wf_plan,
         plan.threads,
+        shown.as_ref(),
     )
     .map_err(Error::Usage)?;
     // The number a plain optimisation would report: the best of the grid over all the bars.
-    let full =
-        sweep::run(inputs, axes, &plan.settings, plan.rank, plan.threads).map_err(Error::Usage)?;
+    let full = sweep::run_showing(
+        inputs,
+        axes,
+        &plan.settings,
+        plan.rank,
+        plan.threads,
+        shown.as_ref(),
+    )
+    .map_err(Error::Usage)?;
     let mut text = format!(
         "Walk-forward: {} windows (train {} bars, test {} bars, {}), ranked by {}, {:.1} ms\n",
         wf.windows.len(),

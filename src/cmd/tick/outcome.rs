@@ -142,9 +142,16 @@ pub(super) fn record(
         Ok(_) => {}
     }
     let repeat = Duration::minutes(i64::from(config.ops.alert_repeat_minutes));
-    let webhook = config.ops.webhook_url.as_ref().map(alerts::Webhook::new);
-    let sink = webhook.as_ref().map(|w| w as &dyn alerts::Deliver);
-    alerts::send(&mut state.ops.alerts, sink, messages, now, repeat);
+    let channels = ops::channels::configured(&config.ops, &config.env_file());
+    let channels: Vec<&dyn alerts::Deliver> = channels.iter().map(AsRef::as_ref).collect();
+    alerts::send(
+        &mut state.ops.alerts,
+        &channels,
+        messages,
+        now,
+        repeat,
+        alerts::BUDGET,
+    );
     state.last_tick = Some(TickRecord { time: now, result });
 }
 
