@@ -83,7 +83,10 @@ const GAPS_SHOWN: usize = 5;
 pub fn check(config: &Config, args: &DataCheckArgs) -> Result<()> {
     let cache = BarCache::new(&config.bot.data_dir);
     let files = files(config, &cache, &args.symbols)?;
-    if files.is_empty() {
+    // A symbol asked for by name with no file at all is an error, not an empty report: the
+    // person (or a script) asked about that cache and it is not there.
+    let missing = missing_symbols(config, &cache, &args.symbols, &files)?;
+    if files.is_empty() && missing.is_empty() {
         outln!(
             "no cached bars in {} (run `prometheus-bot fetch`)",
             config.bot.data_dir.join("bars").display()
@@ -109,6 +112,9 @@ pub fn check(config: &Config, args: &DataCheckArgs) -> Result<()> {
             unusable.push(name);
         }
     }
+    if !missing.is_empty() {
+        return Err(Error::Refused(missing.join("; ")));
+    }
     if unusable.is_empty() {
         Ok(())
     } else {
@@ -117,6 +123,30 @@ pub fn check(config: &Config, args: &DataCheckArgs) -> Result<()> {
             unusable.join(", ")
         )))
     }
+}
+
+/// One message per symbol named on the command line that has no cache file in any timeframe,
+/// naming the file the config's timeframe would use and the command that fills it.
+fn missing_symbols(
+    config: &Config,
+    cache: &BarCache,
+    given: &[String],
+    found: &[(PathBuf, String, Timeframe)],
+) -> Result<Vec<String>> {
+    if given.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(symbols(config, given)?
+        .into_iter()
+        .filter(|symbol| !found.iter().any(|(_, s, _)| s == symbol))
+        .map(|symbol| {
+            format!(
+                "no cached bars for {symbol}: {} does not exist (nor a file of another \
+                 timeframe); run `prometheus-bot fetch {symbol}` or `prometheus-bot import`",
+                cache.path(&symbol, config.bot.timeframe).display()
+            )
+        })
+        .collect())
 }
 
 /// The files to check: the given symbols in every timeframe, or every cache file.

@@ -11,6 +11,7 @@ mod broker;
 mod chaos;
 mod check;
 mod cli;
+mod data_check;
 mod faults;
 mod files;
 mod history;
