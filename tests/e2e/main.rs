@@ -14,6 +14,7 @@ mod cli;
 mod data_check;
 mod faults;
 mod files;
+mod first_contact;
 mod history;
 mod model;
 mod ops;
