@@ -59,6 +59,12 @@ enum Sink {
 
 static LOG_FILE: Mutex<Sink> = Mutex::new(Sink::None);
 
+/// Open the pending log file now, if no record has yet: a run that went well ends with its
+/// log file in place and rotated (with `cron.log` beside it), even when it logged nothing.
+pub fn open_pending() {
+    write_to_file("");
+}
+
 /// Append `line` to the log file, opening it first if it is pending.
 fn write_to_file(line: &str) {
     let Ok(mut slot) = LOG_FILE.lock() else {
@@ -72,7 +78,7 @@ fn write_to_file(line: &str) {
     {
         *slot = open(dir, *max_bytes, *keep);
     }
-    if let Sink::Open(f) = &mut *slot {
+    if let (Sink::Open(f), false) = (&mut *slot, line.is_empty()) {
         let _ = f.write_all(line.as_bytes());
     }
 }

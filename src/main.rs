@@ -25,7 +25,10 @@ fn main() -> ExitCode {
     };
     logging::init_stderr();
     match prometheus_bot::run(cli) {
-        Ok(()) | Err(Error::StdoutClosed) => ExitCode::SUCCESS,
+        Ok(()) | Err(Error::StdoutClosed) => {
+            logging::open_pending();
+            ExitCode::SUCCESS
+        }
         Err(e) => {
             // A usage, config or keys error (exit 2) needs a person and did nothing: it goes to
             // stderr only, so that such a run leaves no file behind (not even an empty log).

@@ -20,6 +20,7 @@ mod model;
 mod ops;
 mod orders;
 mod replay;
+mod schedule;
 mod scripts;
 mod secrets;
 mod tick;
