@@ -86,7 +86,8 @@ fn write_to_file(line: &str) {
 fn open(log_dir: &Path, max_bytes: u64, keep: u32) -> Sink {
     let path = log_dir.join("prometheus-bot.log");
     rotate(&path, max_bytes, keep);
-    // Where scripts/install-cron.sh and install-task.ps1 send a tick's output.
+    // Where scripts/install-cron.sh sends a tick's output, and where install-task.ps1 sent it
+    // before the task started the binary directly (an old task.log still rotates away).
     rotate(&log_dir.join("cron.log"), max_bytes, keep);
     rotate(&log_dir.join("task.log"), max_bytes, keep);
     let file = std::fs::create_dir_all(log_dir)

@@ -291,3 +291,43 @@ fn cron_log_lands_in_the_configs_log_dir_and_rotates() {
     let current = std::fs::metadata(log_dir.join("cron.log")).map_or(0, |m| m.len());
     assert!(current < 1000, "cron.log starts again: {current} bytes");
 }
+
+/// Nothing here runs PowerShell, so the Windows script is read: the points issue 12 found in
+/// it must stay fixed. The task starts the binary itself (no powershell.exe 1,440 times a day,
+/// no `*>>` writing UTF-16 and holding the log open, no command string an apostrophe breaks),
+/// runs whether or not the user is logged on, every minute of every day, and reports errors
+/// in a way that reaches `exit`.
+#[test]
+fn the_windows_task_starts_the_binary_directly_and_runs_logged_off() {
+    let script = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/scripts/install-task.ps1"
+    ))
+    .unwrap();
+    let code: String = script
+        .lines()
+        .filter(|l| !l.trim_start().starts_with('#'))
+        .skip_while(|l| !l.starts_with("param("))
+        .collect::<Vec<_>>()
+        .join("\n");
+    for absent in [
+        "powershell.exe",
+        "*>>",
+        "Write-Error",
+        "-Command",
+        "DaysOfWeek",
+        "-Weekly",
+    ] {
+        assert!(!code.contains(absent), "install-task.ps1 uses `{absent}`");
+    }
+    for present in [
+        "New-ScheduledTaskAction -Execute $Bin",
+        "-WorkingDirectory $Folder",
+        "-LogonType S4U",
+        "-RepetitionInterval (New-TimeSpan -Minutes 1)",
+        "-MultipleInstances IgnoreNew",
+        "-LiteralPath",
+    ] {
+        assert!(code.contains(present), "install-task.ps1 lacks `{present}`");
+    }
+}
