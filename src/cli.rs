@@ -131,7 +131,7 @@ pub enum DataCommand {
 }
 
 /// Report range, bar count, duplicates, disorder, gaps and impossible bars per cached file;
-/// exit 1 if a file is unusable.
+/// exit 1 if a file is unusable or a symbol named here has no cached file.
 #[derive(FromArgs, Debug)]
 #[argh(subcommand, name = "check")]
 pub struct DataCheckArgs {
@@ -382,8 +382,8 @@ pub struct ReportArgs {
 /// What the command line asks for.
 #[derive(Debug)]
 pub enum Parsed {
-    /// A command to run.
-    Run(Cli),
+    /// A command to run (boxed: the arguments are large, the other variants a string).
+    Run(Box<Cli>),
     /// Help or the version: print it on stdout, exit 0.
     Print(String),
     /// A usage mistake: print it on stderr, exit 2.
@@ -411,7 +411,7 @@ pub fn parse(program: &str, args: &[String]) -> Parsed {
         .map(|a| if a == "-h" { "--help" } else { a.as_str() })
         .collect();
     match Cli::from_args(&[program], &args) {
-        Ok(cli) => Parsed::Run(cli),
+        Ok(cli) => Parsed::Run(Box::new(cli)),
         Err(early) if early.status.is_ok() => {
             Parsed::Print(early.output.replace("{{", "{").replace("}}", "}"))
         }
@@ -476,8 +476,8 @@ fn edit_distance(a: &str, b: &str) -> usize {
     for (i, row) in d.iter_mut().enumerate() {
         row[0] = i;
     }
-    for j in 0..=b.len() {
-        d[0][j] = j;
+    for (j, cell) in d[0].iter_mut().enumerate() {
+        *cell = j;
     }
     for i in 1..=a.len() {
         for j in 1..=b.len() {

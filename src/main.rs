@@ -24,7 +24,7 @@ fn main() -> ExitCode {
         }
     };
     logging::init_stderr();
-    match prometheus_bot::run(cli) {
+    match prometheus_bot::run(*cli) {
         Ok(()) | Err(Error::StdoutClosed) => {
             logging::open_pending();
             ExitCode::SUCCESS
