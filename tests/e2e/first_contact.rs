@@ -162,3 +162,28 @@ fn an_unresolvable_host_is_named_after_one_lookup() {
     let log = std::fs::read_to_string(bot.path("logs/prometheus-bot.log")).unwrap_or_default();
     assert!(!log.contains("your-paper-secret"));
 }
+
+/// `-h`, `--version` and a misspelt command, as people expect of a CLI, from the binary: help
+/// and version on stdout with exit 0, the mistake on stderr with exit 2 and a suggestion.
+#[test]
+fn short_help_version_and_did_you_mean_from_the_binary() {
+    let bot = Bot::new();
+    let before = files(&bot);
+    let run = bot.run(&["-h"]);
+    check!(run, run.code == 0 && run.stdout.starts_with("Usage: "));
+    check!(run, !run.stdout.contains("{{"), "argh's doubled braces");
+    let run = bot.run(&["backtest", "-h"]);
+    check!(run, run.code == 0 && run.stdout.contains("--walk-forward"));
+    let run = bot.run(&["--version"]);
+    check!(
+        run,
+        run.code == 0 && run.stdout == format!("prometheus-bot {}\n", env!("CARGO_PKG_VERSION"))
+    );
+    let run = bot.run(&["tikc"]);
+    check!(
+        run,
+        run.code == 2 && run.stderr.contains("did you mean `tick`?") && run.stdout.is_empty()
+    );
+    assert_eq!(files(&bot), before);
+    assert!(bot.fake.requests().is_empty());
+}
