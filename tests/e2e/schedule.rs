@@ -50,4 +50,32 @@ fn a_closed_market_tick_sends_no_request_until_the_next_open() {
     let state = bot.state();
     assert_eq!(state["ops"]["ticks"]["closed"], 2, "{state}");
     assert_eq!(closed_until(&bot), Some(next_open));
+    // The early exit does not skip the data folder's owner check: a second config pointed at
+    // this folder is still refused, not counted as a closed tick of the first.
+    let other = tempfile::tempdir().unwrap();
+    let config = std::fs::read_to_string(bot.config_path()).unwrap();
+    let data = bot.path("data");
+    let second = other.path().join("config.toml");
+    std::fs::write(
+        &second,
+        config.replace(
+            "[bot]\n",
+            &format!("[bot]\ndata_dir = \"{}\"\n", data.display()),
+        ),
+    )
+    .unwrap();
+    let run = bot.run_as(
+        &second,
+        &["tick"],
+        &[
+            ("ALPACA_KEY", crate::fake_alpaca::KEY_ID),
+            ("ALPACA_SECRET", crate::fake_alpaca::SECRET),
+        ],
+        None,
+    );
+    check!(
+        run,
+        run.code == 2 && run.stderr.contains("belongs to another config")
+    );
+    assert_eq!(bot.state()["ops"]["ticks"]["closed"], 2);
 }

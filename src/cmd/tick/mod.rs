@@ -59,7 +59,7 @@ pub fn run(config: &Config, args: &TickArgs) -> Result<()> {
     let credentials = Credentials::find(&config.env_file())?;
     let lock = TickLock::acquire(&config.bot.data_dir)?;
     let started = Instant::now();
-    let ticked = match closed_early(config, started) {
+    let ticked = match closed_early(config, &lock, started) {
         Some(ticked) => ticked,
         None => {
             let client = Alpaca::new(&config.alpaca, credentials)
@@ -94,8 +94,10 @@ const WAKE_BEFORE_OPEN: Duration = Duration::minutes(5);
 /// The broker's clock still decides: the early exit only repeats its last answer, and only
 /// while nothing could have changed it. [`sleeping_until`] says when that is. Run with the
 /// lock held, before any request; `None` means "run the real tick".
-fn closed_early(config: &Config, started: Instant) -> Option<Ticked> {
+fn closed_early(config: &Config, lock: &TickLock, started: Instant) -> Option<Ticked> {
     let data_dir = &config.bot.data_dir;
+    // Another config's data folder, or anything unreadable: the real tick says what is wrong.
+    crate::store::owner::claim(data_dir, &config.path, lock).ok()?;
     let mut state = State::load(data_dir).ok()?;
     let now = Utc::now();
     let next_open = sleeping_until(&state, now)?;
