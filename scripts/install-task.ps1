@@ -87,7 +87,8 @@ $Folder = Split-Path -Parent $Config
 $Action = New-ScheduledTaskAction -Execute $Bin -Argument "--config `"$Config`" tick" `
   -WorkingDirectory $Folder
 
-# From today's midnight, every minute, with no end (no -RepetitionDuration: indefinitely).
+# From today's midnight, every minute, with no end. No -RepetitionDuration means "indefinitely"
+# on Windows 10/11 and Server 2016+ ([TimeSpan]::MaxValue, the old idiom, is refused there).
 $Trigger = New-ScheduledTaskTrigger -Once -At (Get-Date).Date `
   -RepetitionInterval (New-TimeSpan -Minutes 1)
 
