@@ -1,12 +1,15 @@
-//! The command line. Doc comments here are the `--help` text.
+//! The command line. Doc comments here are the `--help` text; [`parse`] adds what argh lacks
+//! and people expect of a CLI: `-h`, `--version`/`-V`, and "did you mean" for a misspelt
+//! command.
 
-use argh::FromArgs;
+use argh::{FromArgs, SubCommands};
 use std::path::PathBuf;
 
 /// prometheus-bot: a once-a-minute trading bot for US stocks on Alpaca (paper by default).
 ///
 /// Exit codes: 0 ok (a hold, a closed market, a dry run), 1 runtime failure (broker, network,
-/// disk), 2 usage or config error, 3 another tick holds the lock.
+/// disk), 2 usage or config error, 3 another tick holds the lock. Help: -h or --help after
+/// any command; the version: --version.
 #[derive(FromArgs, Debug)]
 pub struct Cli {
     /// the config file (default: config.toml in the current folder); paths inside it resolve
@@ -128,7 +131,7 @@ pub enum DataCommand {
 }
 
 /// Report range, bar count, duplicates, disorder, gaps and impossible bars per cached file;
-/// exit 1 if a file is unusable.
+/// exit 1 if a file is unusable or a symbol named here has no cached file.
 #[derive(FromArgs, Debug)]
 #[argh(subcommand, name = "check")]
 pub struct DataCheckArgs {
@@ -374,4 +377,193 @@ pub struct ReportArgs {
     /// where to write the page (default: logs/dashboard.html)
     #[argh(option)]
     pub out: Option<PathBuf>,
+}
+
+/// What the command line asks for.
+#[derive(Debug)]
+pub enum Parsed {
+    /// A command to run (boxed: the arguments are large, the other variants a string).
+    Run(Box<Cli>),
+    /// Help or the version: print it on stdout, exit 0.
+    Print(String),
+    /// A usage mistake: print it on stderr, exit 2.
+    Usage(String),
+}
+
+/// Parse `args` (without the program name; `program` is how the help names it).
+///
+/// `-h` means `--help` everywhere (argh knows only `--help` and `help`). `--version` or `-V`
+/// before the command prints the version. An unknown command gets the nearest known one as a
+/// suggestion. argh doubles the braces of a description in a command list (it escapes them for
+/// `format!` and prints the escaped text): they are undoubled here, once for every help page.
+pub fn parse(program: &str, args: &[String]) -> Parsed {
+    if let Some(first) = first_word(args) {
+        if first == "--version" || first == "-V" {
+            return Parsed::Print(format!(
+                "{} {}",
+                env!("CARGO_PKG_NAME"),
+                env!("CARGO_PKG_VERSION")
+            ));
+        }
+    }
+    let args: Vec<&str> = args
+        .iter()
+        .map(|a| if a == "-h" { "--help" } else { a.as_str() })
+        .collect();
+    match Cli::from_args(&[program], &args) {
+        Ok(cli) => Parsed::Run(Box::new(cli)),
+        Err(early) if early.status.is_ok() => {
+            Parsed::Print(early.output.replace("{{", "{").replace("}}", "}"))
+        }
+        Err(early) => {
+            let mut message = early.output.trim_end().to_string();
+            if let Some(hint) = did_you_mean(&args) {
+                message.push_str(&format!("\n{hint}"));
+            }
+            Parsed::Usage(message)
+        }
+    }
+}
+
+/// The first word that is not `--config PATH`.
+fn first_word(args: &[String]) -> Option<&str> {
+    let mut words = args.iter().map(String::as_str);
+    while let Some(word) = words.next() {
+        if word == "--config" {
+            words.next();
+            continue;
+        }
+        return Some(word);
+    }
+    None
+}
+
+/// "did you mean `check`?" when the command (or `data`'s command) is not known but one is
+/// close to it: at most two edits (a transposition is one), and fewer than its length.
+fn did_you_mean(args: &[&str]) -> Option<String> {
+    let mut words = args.iter().copied();
+    let mut known: Vec<&str> = Command::COMMANDS.iter().map(|c| c.name).collect();
+    let mut context = String::new();
+    while let Some(word) = words.next() {
+        if word == "--config" {
+            words.next();
+            continue;
+        }
+        if word.starts_with('-') {
+            return None;
+        }
+        if known.contains(&word) {
+            if word != "data" {
+                return None;
+            }
+            known = DataCommand::COMMANDS.iter().map(|c| c.name).collect();
+            context = "data ".into();
+            continue;
+        }
+        let (distance, best) = known.iter().map(|k| (edit_distance(word, k), *k)).min()?;
+        return (distance <= 2 && distance < word.chars().count())
+            .then(|| format!("did you mean `{context}{best}`? (see --help)"));
+    }
+    None
+}
+
+/// Optimal string alignment distance: insertions, deletions, substitutions and transpositions
+/// of neighbours, each one edit.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
+    let b: Vec<char> = b.chars().collect();
+    let mut d = vec![vec![0usize; b.len() + 1]; a.len() + 1];
+    for (i, row) in d.iter_mut().enumerate() {
+        row[0] = i;
+    }
+    for (j, cell) in d[0].iter_mut().enumerate() {
+        *cell = j;
+    }
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut best = (d[i - 1][j] + 1)
+                .min(d[i][j - 1] + 1)
+                .min(d[i - 1][j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                best = best.min(d[i - 2][j - 2] + 1);
+            }
+            d[i][j] = best;
+        }
+    }
+    d[a.len()][b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse_words(words: &[&str]) -> Parsed {
+        let args: Vec<String> = words.iter().map(|w| w.to_string()).collect();
+        parse("prometheus-bot", &args)
+    }
+
+    #[test]
+    fn distances_by_hand() {
+        assert_eq!(edit_distance("tikc", "tick"), 1);
+        assert_eq!(edit_distance("chek", "check"), 1);
+        assert_eq!(edit_distance("stats", "status"), 1);
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
+        assert_eq!(edit_distance("", "tick"), 4);
+    }
+
+    #[test]
+    fn a_misspelt_command_gets_the_nearest_one() {
+        for (words, hint) in [
+            (&["tikc"][..], Some("did you mean `tick`?")),
+            (
+                &["--config", "x.toml", "bactest"],
+                Some("did you mean `backtest`?"),
+            ),
+            (&["data", "chek"], Some("did you mean `data check`?")),
+            (&["stats", "--offline"], Some("did you mean `status`?")),
+            (&["xyzzy"], None),
+            (&["ab"], None),
+        ] {
+            let Parsed::Usage(message) = parse_words(words) else {
+                panic!("{words:?} parsed");
+            };
+            match hint {
+                Some(h) => assert!(message.contains(h), "{words:?}: {message}"),
+                None => assert!(!message.contains("did you mean"), "{words:?}: {message}"),
+            }
+        }
+    }
+
+    #[test]
+    fn short_help_and_version() {
+        let Parsed::Print(help) = parse_words(&["-h"]) else {
+            panic!("-h is help")
+        };
+        assert!(help.starts_with("Usage: prometheus-bot"), "{help}");
+        let Parsed::Print(help) = parse_words(&["tick", "-h"]) else {
+            panic!("tick -h is help")
+        };
+        assert!(help.contains("--dry-run"), "{help}");
+        for words in [
+            &["--version"][..],
+            &["-V"],
+            &["--config", "c.toml", "--version"],
+        ] {
+            let Parsed::Print(v) = parse_words(words) else {
+                panic!("{words:?}")
+            };
+            assert_eq!(v, format!("prometheus-bot {}", env!("CARGO_PKG_VERSION")));
+        }
+    }
+
+    /// argh printed the train command's `{ kind = "model" … }` as `{{ kind = "model" … }}`.
+    #[test]
+    fn help_shows_single_braces() {
+        let Parsed::Print(help) = parse_words(&["--help"]) else {
+            panic!("--help")
+        };
+        assert!(help.contains("`strategy = { kind = \"model\""), "{help}");
+        assert!(!help.contains("{{") && !help.contains("}}"), "{help}");
+    }
 }

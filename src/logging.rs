@@ -17,40 +17,94 @@ use chrono::Utc;
 use log::{Level, LevelFilter, Log, Metadata, Record};
 use std::fs::{File, OpenOptions};
 use std::io::{IsTerminal, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 /// Start logging to stderr only (before the config says where the log folder is).
 pub fn init_stderr() {
-    init(None);
+    init();
 }
 
-/// Start logging to stderr and to `prometheus-bot.log` in `log_dir`, creating the folder.
-/// A log file that cannot be opened is reported and skipped: logging must not stop a tick.
-/// The file (and the scheduler's output files) is rotated first when it has grown past `max_bytes`: `.1` is the newest old
-/// file, and at most `keep` are kept, so a Pi's SD card never fills with logs.
+/// Log to `prometheus-bot.log` in `log_dir` too, from the first record on: nothing is
+/// created, rotated or written until something is logged, so a run that stops at a bad config
+/// or missing keys (reported on stderr, and kept out of the file by the caller) leaves no
+/// trace on disk, not even an empty log file or a `logs/` folder.
+///
+/// When it is opened, the file (and the schedulers' output files beside it) is rotated first
+/// if it has grown past `max_bytes`: `.1` is the newest old file, and at most `keep` are kept,
+/// so a Pi's SD card never fills with logs. A log file that cannot be opened is reported once
+/// on stderr and skipped: logging must not stop a tick.
 pub fn add_file(log_dir: &Path, max_bytes: u64, keep: u32) {
+    if let Ok(mut slot) = LOG_FILE.lock() {
+        *slot = Sink::Pending {
+            dir: log_dir.to_path_buf(),
+            max_bytes,
+            keep,
+        };
+    }
+}
+
+/// Where file records go.
+enum Sink {
+    /// No file: before the config is read, or when it could not be opened.
+    None,
+    /// The config named the folder; opened by the first record.
+    Pending {
+        dir: PathBuf,
+        max_bytes: u64,
+        keep: u32,
+    },
+    Open(File),
+}
+
+static LOG_FILE: Mutex<Sink> = Mutex::new(Sink::None);
+
+/// Open the pending log file now, if no record has yet: a run that went well ends with its
+/// log file in place and rotated (with `cron.log` beside it), even when it logged nothing.
+pub fn open_pending() {
+    write_to_file("");
+}
+
+/// Append `line` to the log file, opening it first if it is pending.
+fn write_to_file(line: &str) {
+    let Ok(mut slot) = LOG_FILE.lock() else {
+        return;
+    };
+    if let Sink::Pending {
+        dir,
+        max_bytes,
+        keep,
+    } = &*slot
+    {
+        *slot = open(dir, *max_bytes, *keep);
+    }
+    if let (Sink::Open(f), false) = (&mut *slot, line.is_empty()) {
+        let _ = f.write_all(line.as_bytes());
+    }
+}
+
+fn open(log_dir: &Path, max_bytes: u64, keep: u32) -> Sink {
     let path = log_dir.join("prometheus-bot.log");
     rotate(&path, max_bytes, keep);
-    // Where scripts/install-cron.sh and install-task.ps1 send a tick's output.
+    // Where scripts/install-cron.sh sends a tick's output, and where install-task.ps1 sent it
+    // before the task started the binary directly (an old task.log still rotates away).
     rotate(&log_dir.join("cron.log"), max_bytes, keep);
     rotate(&log_dir.join("task.log"), max_bytes, keep);
     let file = std::fs::create_dir_all(log_dir)
         .and_then(|()| OpenOptions::new().create(true).append(true).open(&path));
     match file {
-        Ok(f) => {
-            if let Ok(mut slot) = LOG_FILE.lock() {
-                *slot = Some(f);
-            }
+        Ok(f) => Sink::Open(f),
+        Err(e) => {
+            // Not through `log`: this runs inside the logger.
+            let _ = writeln!(
+                std::io::stderr(),
+                "warning: cannot open log file {}: {e}; logging to stderr only",
+                path.display()
+            );
+            Sink::None
         }
-        Err(e) => log::warn!(
-            "cannot open log file {}: {e}; logging to stderr only",
-            path.display()
-        ),
     }
 }
-
-static LOG_FILE: Mutex<Option<File>> = Mutex::new(None);
 
 fn rotate(path: &Path, max_bytes: u64, keep: u32) {
     let big = std::fs::metadata(path).is_ok_and(|m| m.len() > max_bytes);
@@ -76,23 +130,13 @@ fn rotate(path: &Path, max_bytes: u64, keep: u32) {
 /// Write an error line to the log file only: the caller prints it to stderr in its own,
 /// plainer words, and it must not appear twice there.
 pub fn error_to_file(message: &str) {
-    if let Ok(mut slot) = LOG_FILE.lock() {
-        if let Some(f) = slot.as_mut() {
-            let _ = writeln!(
-                f,
-                "{} ERROR {message}",
-                Utc::now().format("%Y-%m-%d %H:%M:%S%.3fZ")
-            );
-        }
-    }
+    write_to_file(&format!(
+        "{} ERROR {message}\n",
+        Utc::now().format("%Y-%m-%d %H:%M:%S%.3fZ")
+    ));
 }
 
-fn init(file: Option<File>) {
-    if let Some(f) = file {
-        if let Ok(mut slot) = LOG_FILE.lock() {
-            *slot = Some(f);
-        }
-    }
+fn init() {
     let stderr_is_terminal = std::io::stderr().is_terminal();
     let stderr_level = if stderr_is_terminal || std::env::var_os("RUST_LOG").is_some() {
         Level::Trace
@@ -111,11 +155,7 @@ fn init(file: Option<File>) {
         if record.level() <= stderr_level {
             buf.write_all(line.as_bytes())?;
         }
-        if let Ok(mut slot) = LOG_FILE.lock() {
-            if let Some(f) = slot.as_mut() {
-                let _ = f.write_all(line.as_bytes());
-            }
-        }
+        write_to_file(&line);
         Ok(())
     });
     let logger = builder.build();

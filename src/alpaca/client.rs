@@ -10,6 +10,10 @@
 //! can send an order on a stale picture. A GET with no time left gives up with its last error; a
 //! POST is not sent unless its whole timeout fits before the deadline (see
 //! [`Alpaca::submit_order`]).
+//!
+//! A host that cannot be resolved (a typo in the URL, no network, no DNS) is not retried: the
+//! name will not appear in the next second, and three lookups only delay the error. The error
+//! names the host, the config key it came from and what to check; the next tick asks again.
 
 use super::answers::{api_error, explain_subscription_refusal, parse};
 use super::requests::OrderBody;
@@ -255,7 +259,8 @@ impl Alpaca {
         }
         let url = format!("{}/v2/orders", self.trading_url);
         let request = self.authorize(self.agent.post(&url));
-        let body = match self.finish(endpoint, request.send_json(OrderBody::from(order))) {
+        let sent = request.send_json(OrderBody::from(order));
+        let body = match self.finish(endpoint, &self.trading_url, sent) {
             Attempt::Done(body) => body,
             Attempt::Retry(e, _) | Attempt::Fail(e) => return Err(e),
         };
@@ -369,7 +374,7 @@ impl Alpaca {
                     .timeout_global(Some(left.min(self.timeout)))
                     .build();
             }
-            match self.finish(&endpoint, request.call()) {
+            match self.finish(&endpoint, base, request.call()) {
                 Attempt::Done(body) => return parse(&endpoint, &body),
                 Attempt::Fail(e) => return Err(e),
                 Attempt::Retry(e, _) if attempt >= self.max_retries => return Err(e),
@@ -391,14 +396,21 @@ impl Alpaca {
         }
     }
 
-    /// Classify one HTTP outcome.
+    /// Classify one HTTP outcome of a request to `base` (the trading or the data URL).
     fn finish(
         &self,
         endpoint: &str,
+        base: &str,
         result: Result<ureq::http::Response<ureq::Body>, ureq::Error>,
     ) -> Attempt {
         let mut response = match result {
             Ok(r) => r,
+            Err(e) if dns_failure(&e) => {
+                return Attempt::Fail(Error::Network {
+                    endpoint: endpoint.to_string(),
+                    detail: self.unresolved(base, &e),
+                })
+            }
             Err(e) => {
                 let e = Error::Network {
                     endpoint: endpoint.to_string(),
@@ -443,6 +455,42 @@ impl Alpaca {
             500..=599 => Attempt::Retry(error, None),
             _ => Attempt::Fail(error),
         }
+    }
+}
+
+impl Alpaca {
+    /// What to say when the host of `base` could not be resolved.
+    fn unresolved(&self, base: &str, e: &ureq::Error) -> String {
+        let host = url::Url::parse(base)
+            .ok()
+            .and_then(|u| u.host_str().map(str::to_string))
+            .unwrap_or_else(|| base.to_string());
+        let key = match (base == self.trading_url, base == self.data_url) {
+            (true, true) => "trading_url and data_url",
+            (false, true) => "data_url",
+            _ => "trading_url",
+        };
+        format!(
+            "cannot resolve the host `{host}` ({e}): check {key} in the config, and that this \
+             machine is online and its DNS works (e.g. `ping {host}`); not retried, the next \
+             tick tries again"
+        )
+    }
+}
+
+/// A failed name lookup, as ureq reports it: its own "host not found" (no address), a lookup
+/// that timed out, or the resolver's error. That last one is an `io::Error` whose kind is
+/// not public, so it is recognised by std's own prefix on Unix and by Winsock's codes on
+/// Windows (WSAHOST_NOT_FOUND, WSATRY_AGAIN, WSANO_RECOVERY, WSANO_DATA).
+fn dns_failure(e: &ureq::Error) -> bool {
+    match e {
+        ureq::Error::HostNotFound | ureq::Error::Timeout(ureq::Timeout::Resolve) => true,
+        ureq::Error::Io(io) => {
+            io.to_string()
+                .starts_with("failed to lookup address information")
+                || (cfg!(windows) && matches!(io.raw_os_error(), Some(11001..=11004)))
+        }
+        _ => false,
     }
 }
 

@@ -83,16 +83,9 @@ const GAPS_SHOWN: usize = 5;
 pub fn check(config: &Config, args: &DataCheckArgs) -> Result<()> {
     let cache = BarCache::new(&config.bot.data_dir);
     let files = files(config, &cache, &args.symbols)?;
-    // A symbol asked for by name with no file is a failure: a script checking `data check
-    // AAPL` before a backtest must not read "nothing wrong" from an empty cache.
-    let missing: Vec<String> = if args.symbols.is_empty() {
-        Vec::new()
-    } else {
-        symbols(config, &args.symbols)?
-            .into_iter()
-            .filter(|s| !files.iter().any(|(_, f, _)| f == s))
-            .collect()
-    };
+    // A symbol asked for by name with no file at all is an error, not an empty report: the
+    // person (or a script) asked about that cache and it is not there.
+    let missing = missing_symbols(config, &cache, &args.symbols, &files)?;
     if files.is_empty() && missing.is_empty() {
         outln!(
             "no cached bars in {} (run `prometheus-bot fetch`)",
@@ -119,26 +112,41 @@ pub fn check(config: &Config, args: &DataCheckArgs) -> Result<()> {
             unusable.push(name);
         }
     }
-    let mut wrong = Vec::new();
     if !missing.is_empty() {
-        wrong.push(format!(
-            "no cached bars for {} in {} (run `prometheus-bot fetch {}` or `import`)",
-            missing.join(", "),
-            config.bot.data_dir.join("bars").display(),
-            missing.join(" ")
-        ));
+        return Err(Error::Refused(missing.join("; ")));
     }
-    if !unusable.is_empty() {
-        wrong.push(format!(
-            "unusable bar files: {} (see above)",
-            unusable.join(", ")
-        ));
-    }
-    if wrong.is_empty() {
+    if unusable.is_empty() {
         Ok(())
     } else {
-        Err(Error::Refused(wrong.join("; ")))
+        Err(Error::Refused(format!(
+            "unusable bar files: {} (see above)",
+            unusable.join(", ")
+        )))
     }
+}
+
+/// One message per symbol named on the command line that has no cache file in any timeframe,
+/// naming the file the config's timeframe would use and the command that fills it.
+fn missing_symbols(
+    config: &Config,
+    cache: &BarCache,
+    given: &[String],
+    found: &[(PathBuf, String, Timeframe)],
+) -> Result<Vec<String>> {
+    if given.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(symbols(config, given)?
+        .into_iter()
+        .filter(|symbol| !found.iter().any(|(_, s, _)| s == symbol))
+        .map(|symbol| {
+            format!(
+                "no cached bars for {symbol}: {} does not exist (nor a file of another \
+                 timeframe); run `prometheus-bot fetch {symbol}` or `prometheus-bot import`",
+                cache.path(&symbol, config.bot.timeframe).display()
+            )
+        })
+        .collect())
 }
 
 /// The files to check: the given symbols in every timeframe, or every cache file.

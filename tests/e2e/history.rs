@@ -423,7 +423,8 @@ fn data_check_of_a_symbol_without_bars_fails_naming_it() {
         run,
         run.code != 0
             && run.stdout.contains("TSLA-1Day.csv: ok")
-            && run.stderr.contains("no cached bars for AAPL in")
+            && run.stderr.contains("no cached bars for AAPL")
+            && run.stderr.contains("fetch AAPL")
     );
     let run = bot.run(&["data", "check", "TSLA"]);
     check!(run, run.code == 0);
