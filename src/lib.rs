@@ -62,6 +62,11 @@ pub fn run(cli: Cli) -> Result<()> {
         config.ops.log_max_bytes,
         config.ops.log_keep,
     );
+    // What the loaded models ask to be told on every run that trades (an unvalidated model
+    // traded anyway, a threshold other than the validated one, an unrecorded feed).
+    for warning in &config.warnings {
+        log::warn!("{warning}");
+    }
     match cli.command {
         Command::Tick(args) => cmd::tick::run(&config, &args),
         Command::Check(_) => cmd::check::run(&config),

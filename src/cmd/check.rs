@@ -3,7 +3,9 @@
 //! Validates the config (already done by loading it), finds the keys, and makes three calls:
 //! account, clock, latest trades. Prints a short report. Fails (exit 1) when the account
 //! cannot trade or the feed has no price for a symbol; a closed market is reported, not a
-//! failure, since the setup is fine and a tick would simply wait for the open.
+//! failure, since the setup is fine and a tick would simply wait for the open. A model that
+//! failed its validation is refused when the config loads (exit 2) unless its strategy says
+//! `trade_unvalidated = true`; then, like any model warning, it is printed here.
 
 use crate::alpaca::Alpaca;
 use crate::config::Config;
@@ -96,6 +98,12 @@ pub fn run(config: &Config) -> Result<()> {
                 ));
             }
         }
+    }
+    // A model refused by its validation, feed or timeframe never gets here (the config load
+    // fails, exit 2); what is left is said, so that "a tick could trade" is never read as
+    // "this model is validated".
+    for warning in &config.warnings {
+        outln!("model      warning: {warning}")?;
     }
     if problems.is_empty() {
         outln!("ok         a tick could trade")?;

@@ -21,7 +21,13 @@ use crate::{out, outln};
 pub fn run(config: &Config, args: &TrainArgs) -> Result<()> {
     let params = params(config, args)?;
     let symbol = args.symbol.as_str();
-    let bars = BarCache::new(&config.bot.data_dir).load(symbol, params.timeframe)?;
+    let cache = BarCache::new(&config.bot.data_dir);
+    let bars = cache.load(symbol, params.timeframe)?;
+    // The model records its bars' feed: a tick on the other live feed refuses it.
+    let feed = cache
+        .meta(symbol, params.timeframe)?
+        .feed
+        .map_or(model::UNKNOWN_FEED, |f| f.as_str());
     if bars.is_empty() {
         return Err(Error::Refused(format!(
             "no {} bars cached for {symbol}: run `prometheus-bot fetch {symbol} --timeframe {}` (or `import`) first",
@@ -31,7 +37,7 @@ pub fn run(config: &Config, args: &TrainArgs) -> Result<()> {
     let result = walk::run(&bars, &params)
         .map_err(|e| Error::Refused(format!("{symbol} {}: {e}", params.timeframe)))?;
     let times: Vec<_> = bars.iter().map(|b| b.time).collect();
-    let file = model_file(symbol, &result, &times);
+    let file = model_file(symbol, feed, &result, &times);
     let path = config
         .bot
         .data_dir
@@ -127,6 +133,7 @@ fn params(config: &Config, args: &TrainArgs) -> Result<Params> {
 /// The file `tick` will load: weights and standardisation, and the validation figures.
 fn model_file(
     symbol: &str,
+    feed: &str,
     r: &walk::Report,
     times: &[chrono::DateTime<chrono::Utc>],
 ) -> ModelFile {
@@ -138,6 +145,7 @@ fn model_file(
         format_version: model::FORMAT_VERSION,
         symbol: symbol.into(),
         timeframe: p.timeframe.as_str().into(),
+        feed: feed.into(),
         feature_set: FEATURE_SET.into(),
         features: FEATURE_NAMES.iter().map(|s| s.to_string()).collect(),
         horizon: p.horizon,

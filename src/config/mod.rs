@@ -33,6 +33,8 @@ pub struct Config {
     pub symbols: Vec<SymbolConfig>,
     pub risk: RiskConfig,
     pub ops: OpsConfig,
+    /// What the loaded model files want every tick to say (see `models::attach`).
+    pub warnings: Vec<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -511,6 +513,7 @@ impl Config {
             symbols,
             risk,
             ops,
+            warnings: Vec::new(),
         })
     }
 

@@ -36,6 +36,7 @@ fn the_config_loads_the_model_once_relative_to_its_folder() {
         path,
         threshold,
         model,
+        ..
     } = &config.symbols[1].strategy
     else {
         panic!("{:?}", config.symbols[1].strategy)

@@ -14,6 +14,7 @@ pub(crate) fn file(timeframe: &str, intercept: f64) -> ModelFile {
         format_version: FORMAT_VERSION,
         symbol: "AAPL".into(),
         timeframe: timeframe.into(),
+        feed: "iex".into(),
         feature_set: FEATURE_SET.into(),
         features: FEATURE_NAMES.iter().map(|s| s.to_string()).collect(),
         horizon: 5,
@@ -49,7 +50,7 @@ pub(crate) fn file(timeframe: &str, intercept: f64) -> ModelFile {
             buy_hold_sharpe: Some(0.8),
             sma_cross_return_pct: Some(2.0),
             sma_cross_sharpe: Some(0.3),
-            beats_baselines: false,
+            beats_baselines: true,
         },
     }
 }
@@ -77,9 +78,13 @@ fn model(intercept: f64) -> Strategy {
     Strategy::Model {
         path: String::new(),
         threshold: 0.6,
+        drift_limit: 0.0,
+        max_age_days: None,
+        trade_unvalidated: false,
         model: Some(Arc::new(
             Predictor::from_file(&file("1Day", intercept), Timeframe::Day1).unwrap(),
         )),
+        trained_until: None,
     }
 }
 
@@ -115,7 +120,11 @@ fn the_model_waits_for_its_window_and_holds_without_a_model_or_with_bad_bars() {
     let unloaded = Strategy::Model {
         path: "x.json".into(),
         threshold: 0.6,
+        drift_limit: 0.0,
+        max_age_days: None,
+        trade_unvalidated: false,
         model: None,
+        trained_until: None,
     };
     assert_eq!(unloaded.decide(&b, 100.0, 0.0).why, Why::NoModel);
     let mut bad = b.clone();

@@ -308,7 +308,12 @@ pub fn run_on(bars: &[Bar], data: &Dataset, params: &Params) -> Result<Report, S
             strategy: Strategy::Model {
                 path: String::new(),
                 threshold: params.threshold,
+                // Validation judges the model itself: the live guards (drift, age) are off.
+                drift_limit: 0.0,
+                max_age_days: None,
+                trade_unvalidated: true,
                 model: Some(predictor),
+                trained_until: None,
             },
         });
         fits.push(fit.converged);

@@ -23,10 +23,10 @@ fn values_round_trip_exactly() {
     let mut bars: Vec<Bar> = (0..50).map(|i| bar(i, 100.0 + i as f64 / 3.0)).collect();
     bars[7].vwap = f64::NAN;
     cache
-        .append("AAPL", Timeframe::Min1, Adjustment::Raw, &bars[..20])
+        .append("AAPL", Timeframe::Min1, Adjustment::Raw, BarFeed::Iex, &bars[..20])
         .unwrap();
     cache
-        .append("AAPL", Timeframe::Min1, Adjustment::Raw, &bars[20..])
+        .append("AAPL", Timeframe::Min1, Adjustment::Raw, BarFeed::Iex, &bars[20..])
         .unwrap();
     let back = cache.load("AAPL", Timeframe::Min1).unwrap();
     assert_eq!(back.len(), 50);
@@ -78,6 +78,7 @@ fn adjustments_are_never_mixed() {
     let cache = BarCache::new(dir.path());
     let split = CacheMeta {
         adjustment: Adjustment::Split,
+        feed: None,
         covered_from: None,
     };
     cache
@@ -99,7 +100,7 @@ fn adjustments_are_never_mixed() {
     );
     // An append of bars fetched with another adjustment is refused, naming both.
     let e = cache
-        .append("TSLA", Timeframe::Day1, Adjustment::Raw, &[bar(1, 2.0)])
+        .append("TSLA", Timeframe::Day1, Adjustment::Raw, BarFeed::Iex, &[bar(1, 2.0)])
         .unwrap_err()
         .to_string();
     assert!(
@@ -108,7 +109,7 @@ fn adjustments_are_never_mixed() {
     );
     assert_eq!(cache.load("TSLA", Timeframe::Day1).unwrap().len(), 1);
     cache
-        .append("TSLA", Timeframe::Day1, Adjustment::Split, &[bar(1, 2.0)])
+        .append("TSLA", Timeframe::Day1, Adjustment::Split, BarFeed::Iex, &[bar(1, 2.0)])
         .unwrap();
     assert_eq!(cache.load("TSLA", Timeframe::Day1).unwrap().len(), 2);
     assert_eq!("dividend".parse(), Ok(Adjustment::Dividend));
