@@ -62,9 +62,11 @@ pub(super) fn attach(
         let warnings = file
             .gate(feed, threshold, trade_unvalidated)
             .map_err(blame)?;
-        config.warnings.extend(warnings.into_iter().map(|w| {
-            format!("{}: the model {} {w}", symbol.name, full.display())
-        }));
+        config.warnings.extend(
+            warnings
+                .into_iter()
+                .map(|w| format!("{}: the model {} {w}", symbol.name, full.display())),
+        );
         *model = Some(Arc::new(predictor));
         *trained_until = file.trained_until();
     }

@@ -154,3 +154,55 @@ fn a_json_null_figure_round_trips() {
     assert!(text.contains("\"sharpe\":null"));
     assert_eq!(serde_json::from_str::<ModelFile>(&text).unwrap(), f);
 }
+
+#[test]
+fn the_gate_refuses_an_unvalidated_model_unless_told_and_a_model_of_the_other_live_feed() {
+    let mut f = file("1Day", 0.0);
+    assert_eq!(f.gate("iex", 0.55, false), Ok(vec![]));
+    f.validation.beats_baselines = false;
+    let e = f.gate("iex", 0.55, false).unwrap_err();
+    assert!(
+        e.contains("beats_baselines: false") && e.contains("trade_unvalidated = true"),
+        "{e}"
+    );
+    let w = f.gate("iex", 0.55, true).unwrap();
+    assert_eq!(w.len(), 1);
+    assert!(w[0].contains("did NOT beat the baselines"), "{w:?}");
+    f.validation.beats_baselines = true;
+    f.feed = "sip".into();
+    let e = f.gate("iex", 0.55, true).unwrap_err();
+    assert!(
+        e.contains("was trained on sip bars but [alpaca] feed is iex"),
+        "{e}"
+    );
+    assert_eq!(f.gate("sip", 0.55, false), Ok(vec![]));
+    for unknown in ["import", "unknown"] {
+        f.feed = unknown.into();
+        let w = f.gate("iex", 0.55, false).unwrap();
+        assert!(
+            w.len() == 1 && w[0].contains(&format!("feed `{unknown}`")),
+            "{w:?}"
+        );
+    }
+    f.feed = "iex".into();
+    let w = f.gate("iex", 0.6, false).unwrap();
+    assert!(
+        w.len() == 1 && w[0].contains("validated with threshold 0.55, the config trades it at 0.6"),
+        "{w:?}"
+    );
+}
+
+#[test]
+fn a_file_without_a_feed_reads_as_unknown_and_knows_its_last_training_bar() {
+    let f = file("1Day", 0.0);
+    let text = serde_json::to_string(&f)
+        .unwrap()
+        .replace("\"feed\":\"iex\",", "");
+    assert!(!text.contains("\"feed\""));
+    let back: ModelFile = serde_json::from_str(&text).unwrap();
+    assert_eq!(back.feed, "unknown");
+    assert_eq!(
+        back.trained_until(),
+        Some(Utc.with_ymd_and_hms(2022, 12, 30, 5, 0, 0).unwrap())
+    );
+}

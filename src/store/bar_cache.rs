@@ -146,7 +146,11 @@ impl CacheMeta {
     /// - imported bars go into no fetched file, but live bars may top up an imported one,
     ///   which stays `import` (the history is imported; a model trained on it is warned
     ///   about on every tick, and the drift guard watches the volumes).
-    pub fn feed_after(&self, has_bars: bool, feed: BarFeed) -> std::result::Result<Option<BarFeed>, String> {
+    pub fn feed_after(
+        &self,
+        has_bars: bool,
+        feed: BarFeed,
+    ) -> std::result::Result<Option<BarFeed>, String> {
         if !has_bars {
             return Ok(Some(feed));
         }
@@ -224,7 +228,9 @@ impl BarCache {
         feed: BarFeed,
     ) -> Result<Option<BarFeed>> {
         let file = self.path(symbol, timeframe);
-        let has_bars = file.metadata().is_ok_and(|m| m.len() > HEADER.len() as u64 + 1);
+        let has_bars = file
+            .metadata()
+            .is_ok_and(|m| m.len() > HEADER.len() as u64 + 1);
         self.meta(symbol, timeframe)?
             .feed_after(has_bars, feed)
             .map_err(|why| {

@@ -661,6 +661,97 @@ mod tests {
         assert_eq!(d.why, Why::WarmingUp { have: 49, need: 50 });
     }
 
+    /// [`range_model`] with its guards set: `range_1`'s training std is `std` (mean 0).
+    fn guarded(
+        std: f64,
+        drift_limit: f64,
+        max_age_days: Option<u32>,
+        trained_days_before: i64,
+    ) -> Strategy {
+        let Strategy::Model { model, .. } = range_model(50.0) else {
+            unreachable!()
+        };
+        let mut p = (*model.unwrap()).clone();
+        p.stds[8] = std;
+        let last = flat_days(features::LOOKBACK).last().unwrap().time;
+        Strategy::Model {
+            path: String::new(),
+            threshold: 0.7,
+            drift_limit,
+            max_age_days,
+            trade_unvalidated: false,
+            trained_until: Some(last - chrono::Duration::days(trained_days_before)),
+            model: Some(Arc::new(p)),
+        }
+    }
+
+    #[test]
+    fn a_feature_beyond_the_drift_limit_holds_with_its_name_z_and_limit() {
+        let b = flat_days(features::LOOKBACK);
+        // range_1 = 0.02 against a training mean 0 and std 0.004: z = 0.02 / 0.004 = 5 > 4.
+        let d = guarded(0.004, 4.0, None, 0).decide(&b, 100.0, 0.0);
+        assert_eq!(d.signal, Signal::Hold);
+        let Why::FeatureDrift { feature, z, limit } = d.why else {
+            panic!("{:?}", d.why)
+        };
+        assert_eq!((feature, limit), ("range_1", 4.0));
+        assert!((z - 5.0).abs() < 1e-12, "{z}");
+        assert!(d.why.to_string().starts_with(
+            "feature drift: range_1 is +5.00 training standard deviations from its training mean, beyond drift_limit 4"
+        ));
+        // A long position is held too: the model is not trusted either way.
+        assert_eq!(
+            guarded(0.004, 4.0, None, 0).decide(&b, 100.0, 3.0).why,
+            d.why
+        );
+        // Within the limit (z = 0.02 / 0.005 = 4, not beyond 4), or with the guard off, it decides.
+        assert!(matches!(
+            guarded(0.005, 4.0, None, 0).decide(&b, 100.0, 0.0).why,
+            Why::ModelUp { .. } | Why::ModelUnsure { .. } | Why::ModelDownNotLong { .. }
+        ));
+        assert!(!matches!(
+            guarded(0.004, 0.0, None, 0).decide(&b, 100.0, 0.0).why,
+            Why::FeatureDrift { .. }
+        ));
+        // Predictor::drift: the furthest feature, signed.
+        let Strategy::Model { model, .. } = guarded(0.004, 4.0, None, 0) else {
+            unreachable!()
+        };
+        let mut x = [0.0; features::N_FEATURES];
+        x[2] = -3.0;
+        x[8] = 0.008;
+        assert_eq!(model.unwrap().drift(&x), (2, -3.0));
+    }
+
+    #[test]
+    fn a_model_older_than_max_age_days_at_the_decided_bar_holds() {
+        let b = flat_days(features::LOOKBACK);
+        let d = guarded(1.0, 4.0, Some(30), 31).decide(&b, 100.0, 0.0);
+        assert_eq!(d.signal, Signal::Hold);
+        assert_eq!(
+            d.why,
+            Why::ModelTooOld {
+                age_days: 31,
+                max_days: 30
+            }
+        );
+        assert!(d
+            .why
+            .to_string()
+            .contains("31 days after its last training bar, max_age_days is 30"));
+        // 30 days is not older than 30; no limit means no age check.
+        assert_eq!(
+            guarded(1.0, 4.0, Some(30), 30)
+                .decide(&b, 100.0, 0.0)
+                .signal,
+            Signal::Buy
+        );
+        assert_eq!(
+            guarded(1.0, 4.0, None, 3000).decide(&b, 100.0, 0.0).signal,
+            Signal::Buy
+        );
+    }
+
     #[test]
     fn decide_looks_only_at_the_bars_it_is_given() {
         let all = bars(&[5.0, 4.0, 3.0, 3.0, 6.0, 1.0, 1.0]);
