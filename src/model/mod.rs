@@ -17,6 +17,7 @@
 
 pub mod logreg;
 pub mod report;
+pub mod scores;
 pub mod walk;
 
 use crate::domain::Timeframe;
