@@ -11,7 +11,7 @@ use crate::config::Config;
 use crate::domain::{is_valid_symbol, Timeframe};
 use crate::error::{Error, Result};
 use crate::model::walk::{self, Params};
-use crate::model::{self, report, ModelFile, TrainingRange, Validation};
+use crate::model::{self, report, scores, ModelFile, TrainingRange, Validation};
 use crate::store::bar_cache::BarCache;
 use crate::store::files::write_atomic;
 use crate::strategy::features::{self, FEATURE_NAMES, FEATURE_SET};
@@ -50,6 +50,10 @@ pub fn run(config: &Config, args: &TrainArgs) -> Result<()> {
     // stops the report, never the save. A failed save is still preceded by the report, and
     // is the error the run ends with.
     let saved = write_atomic(&path, json.as_bytes());
+    if let (Ok(()), Some(export)) = (&saved, &args.export) {
+        let data = walk::dataset(&bars, &params);
+        write_atomic(export, model::export::csv(&bars, &data, &result).as_bytes())?;
+    }
     let printed = out::text(&report::render(symbol, &result, &times));
     saved?;
     log::info!(
@@ -59,7 +63,14 @@ pub fn run(config: &Config, args: &TrainArgs) -> Result<()> {
         path.display()
     );
     printed?;
-    outln!("model written to {}", path.display())
+    outln!("model written to {}", path.display())?;
+    match &args.export {
+        Some(export) => outln!(
+            "bars, features, labels and out-of-sample P(up) written to {}",
+            export.display()
+        ),
+        None => Ok(()),
+    }
 }
 
 /// Arguments checked before any file is read; mistakes are usage errors (exit 2).
@@ -127,6 +138,7 @@ fn params(config: &Config, args: &TrainArgs) -> Result<Params> {
             anchored: args.anchored,
         },
         sma,
+        rule: args.verdict.parse().map_err(usage)?,
     })
 }
 
@@ -140,6 +152,7 @@ fn model_file(
     let p = &r.params;
     let stamp = |t: chrono::DateTime<chrono::Utc>| t.format("%Y-%m-%d %H:%M:%S").to_string();
     let cmp = &r.compared;
+    let significance = r.significance();
     ModelFile {
         format: model::FORMAT.into(),
         format_version: model::FORMAT_VERSION,
@@ -187,6 +200,14 @@ fn model_file(
             sma_cross_return_pct: model::finite(cmp.sma_cross.return_pct),
             sma_cross_sharpe: model::finite(cmp.sma_cross.sharpe),
             beats_baselines: r.model_beats_baselines(),
+            rule: p.rule.as_str().into(),
+            brier: (!r.labelled.is_empty())
+                .then(|| scores::brier(&r.labelled))
+                .and_then(model::finite),
+            base_rate_brier: model::finite(scores::base_rate_brier(r.classification.up_rate)),
+            calibration_slope: model::finite(scores::calibration_slope(&r.labelled)),
+            t_return: model::finite(significance.t_return),
+            t_excess: model::finite(significance.t_excess),
         },
     }
 }

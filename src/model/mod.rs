@@ -15,6 +15,7 @@
 //!
 //! Pure, like the strategy module: nothing here reads the disk or the clock.
 
+pub mod export;
 pub mod logreg;
 pub mod report;
 pub mod scores;
@@ -108,8 +109,29 @@ pub struct Validation {
     pub buy_hold_sharpe: Option<f64>,
     pub sma_cross_return_pct: Option<f64>,
     pub sma_cross_sharpe: Option<f64>,
-    /// Higher return and higher Sharpe than both baselines, after costs.
+    /// The verdict under `rule`: trades above both baselines after costs (return and
+    /// Sharpe for `strict`, Sharpe for `risk-adjusted`), with accuracy above the majority
+    /// answer's by two standard errors.
     pub beats_baselines: bool,
+    /// `strict` or `risk-adjusted` (files from before the choice existed: `strict`).
+    #[serde(default = "strict_rule")]
+    pub rule: String,
+    /// Out-of-sample calibration: the Brier score, the base rate's, the calibration slope.
+    #[serde(default)]
+    pub brier: Option<f64>,
+    #[serde(default)]
+    pub base_rate_brier: Option<f64>,
+    #[serde(default)]
+    pub calibration_slope: Option<f64>,
+    /// t statistics of the out-of-sample per-bar returns, and of their excess over buy & hold.
+    #[serde(default)]
+    pub t_return: Option<f64>,
+    #[serde(default)]
+    pub t_excess: Option<f64>,
+}
+
+fn strict_rule() -> String {
+    "strict".into()
 }
 
 fn unknown_feed() -> String {

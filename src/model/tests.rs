@@ -51,6 +51,12 @@ pub(crate) fn file(timeframe: &str, intercept: f64) -> ModelFile {
             sma_cross_return_pct: Some(2.0),
             sma_cross_sharpe: Some(0.3),
             beats_baselines: true,
+            rule: "strict".into(),
+            brier: Some(0.25),
+            base_rate_brier: Some(0.2499),
+            calibration_slope: Some(0.1),
+            t_return: Some(0.5),
+            t_excess: Some(-0.2),
         },
     }
 }

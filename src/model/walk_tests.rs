@@ -68,6 +68,7 @@ fn params(horizon: usize) -> Params {
             slow: 30,
             allow_short: false,
         },
+        rule: Rule::Strict,
     }
 }
 
@@ -254,4 +255,47 @@ fn too_few_bars_is_an_error_in_words() {
         e.contains("usable rows") && e.contains("raise --train"),
         "{e}"
     );
+}
+
+#[test]
+fn the_export_has_every_bar_with_its_features_label_window_and_out_of_sample_probability() {
+    let bars = series(800, -0.4, 0.0, 0.01, 7);
+    let p = params(1);
+    let r = run(&bars, &p).unwrap();
+    let data = dataset(&bars, &p);
+    let text = super::super::export::csv(&bars, &data, &r);
+    let rows: Vec<Vec<&str>> = text.lines().map(|l| l.split(',').collect()).collect();
+    assert_eq!(rows.len(), 801);
+    assert_eq!(rows[0][0], "time_utc");
+    assert_eq!((rows[0][1], rows[0][12]), ("ret_1", "tod_cos"));
+    assert_eq!(&rows[0][13..], ["label", "window", "p_up"]);
+    assert!(rows.iter().all(|r| r.len() == 16));
+    // Bar 10: no features yet (they need 50 bars), a label, no window, no probability.
+    let r10 = &rows[11];
+    assert!(r10[1..13].iter().all(|c| c.is_empty()) && r10[14].is_empty() && r10[15].is_empty());
+    // Bar 100's label by hand: up when the next close beats this one by 2 × 0.0005.
+    let up = bars[101].close / bars[100].close - 1.0 > 0.001;
+    assert_eq!(rows[101][13], if up { "1" } else { "0" });
+    // ret_1 of bar 100 is ln(c100 / c99), bit for bit.
+    let ret_1: f64 = rows[101][1].parse().unwrap();
+    assert_eq!(ret_1, (bars[100].close / bars[99].close).ln());
+    assert_eq!(rows[1][0], "2010-01-04 05:00:00");
+    // The last bar has no label (horizon 1).
+    assert_eq!(rows[800][13], "");
+    // Windows: 500..600 is test window 1, 600..700 window 2, 700..800 window 3.
+    assert_eq!(
+        (
+            rows[500][14],
+            rows[501][14],
+            rows[600][14],
+            rows[601][14],
+            rows[800][14]
+        ),
+        ("", "1", "1", "2", "3")
+    );
+    // Bar 650's P(up) is window 2's model, fitted here again on bars 100..600 (purged).
+    let (x, y) = training_rows(&data, &(100..600), 1);
+    let fit = logreg::fit(&x, N_FEATURES, &y, 1.0);
+    let want = Predictor::from_fit(&fit, Timeframe::Day1).probability_of(&data.x[650].unwrap());
+    assert_eq!(rows[651][15].parse::<f64>().unwrap(), want);
 }
