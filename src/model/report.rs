@@ -249,6 +249,13 @@ fn verdict_text(r: &Report, sma: &str, figures: &str, c: &Classification) -> Str
             pct(c.majority_accuracy()),
             r.windows.len()
         )
+    } else if r.params.rule == Rule::RiskAdjusted && cmp.model_sharpe_above_baselines() {
+        format!(
+            "the model does NOT beat the baselines: its Sharpe was higher ({figures}), but its returns are not \
+             significantly above zero (t {} over {} bars, the rule needs 2), so that may be luck. Do not trade it on this evidence.",
+            num(r.significance().t_return, 2),
+            r.significance().bars
+        )
     } else if cmp.model_trades_pass(r.params.rule) {
         format!(
             "the model does NOT beat the baselines: its trades did better ({figures}), but its predictions \

@@ -293,7 +293,20 @@ impl Report {
     /// (and on 7 its accuracy was also above the majority answer's, by less than this test
     /// asks).
     pub fn model_beats_baselines(&self) -> bool {
-        self.compared.model_trades_pass(self.params.rule) && self.predicts_above_chance()
+        match self.params.rule {
+            Rule::Strict => {
+                self.compared.model_trades_above_baselines() && self.predicts_above_chance()
+            }
+            Rule::RiskAdjusted => {
+                self.compared.model_sharpe_above_baselines() && self.trades_significant()
+            }
+        }
+    }
+
+    /// The model's mean out-of-sample per-bar return is above 0 by at least [`Z_REQUIRED`]
+    /// standard errors ([`Report::significance`]).
+    pub fn trades_significant(&self) -> bool {
+        self.significance().t_return >= Z_REQUIRED
     }
 
     /// t statistics of the model's out-of-sample per-bar returns, and of their excess over

@@ -299,3 +299,82 @@ fn the_export_has_every_bar_with_its_features_label_window_and_out_of_sample_pro
     let want = Predictor::from_fit(&fit, Timeframe::Day1).probability_of(&data.x[650].unwrap());
     assert_eq!(rows[651][15].parse::<f64>().unwrap(), want);
 }
+
+/// How often each verdict rule says "beats" on 60 random walks with drift, where there is
+/// nothing to learn: the false-positive rate in docs/model.md. Printed with
+/// `cargo test --lib verdict_rules_on_random_walks -- --nocapture`.
+#[test]
+fn verdict_rules_on_random_walks() {
+    for horizon in [5, 1] {
+        let (mut strict, mut risk, mut trades_strict, mut trades_risk) = (0, 0, 0, 0);
+        for seed in 1..=60u64 {
+            let bars = series(1500, 0.0, 0.0004, 0.015, seed);
+            let mut r = run(&bars, &params(horizon)).unwrap();
+            trades_strict += usize::from(r.compared.model_trades_pass(Rule::Strict));
+            trades_risk += usize::from(r.compared.model_trades_pass(Rule::RiskAdjusted));
+            strict += usize::from(r.model_beats_baselines());
+            r.params.rule = Rule::RiskAdjusted;
+            risk += usize::from(r.model_beats_baselines());
+        }
+        println!(
+            "horizon {horizon}: trades pass strict {trades_strict}/60, risk-adjusted {trades_risk}/60; \
+             verdict beats: strict {strict}/60, risk-adjusted {risk}/60"
+        );
+        assert_eq!(strict, 0, "horizon {horizon}");
+        assert!(risk <= 1, "horizon {horizon}: {risk}/60");
+    }
+}
+
+/// Daily bars with a sparse edge: a random walk with drift, except that after a fall of
+/// more than 1.5 σ (about 7 % of days) the next `5` returns carry an extra `+edge·σ` each.
+fn sparse_series(n: usize, edge: f64, seed: u64) -> Vec<Bar> {
+    let mut rng = Rng(seed);
+    let t0 = Utc.with_ymd_and_hms(2010, 1, 4, 5, 0, 0).unwrap();
+    let (sigma, drift) = (0.015, 0.0004);
+    let (mut close, mut boost) = (100.0f64, 0usize);
+    (0..n)
+        .map(|i| {
+            let open = close;
+            let e = rng.normal();
+            let r = drift + sigma * e + if boost > 0 { edge * sigma } else { 0.0 };
+            boost = boost.saturating_sub(1);
+            if e < -1.5 {
+                boost = 5;
+            }
+            close = open * r.exp();
+            Bar {
+                time: t0 + Duration::days(i as i64),
+                open,
+                high: open.max(close) * 1.002,
+                low: open.min(close) * 0.998,
+                close,
+                volume: 1e6 * (1.0 + rng.uniform()),
+                trades: 0,
+                vwap: f64::NAN,
+            }
+        })
+        .collect()
+}
+
+/// The case for the risk-adjusted rule: a real edge that is out of the market most of the
+/// time trails buy & hold's return in a rising market, so the strict rule never passes it,
+/// while its Sharpe is higher and its returns significant.
+#[test]
+fn a_sparse_edge_passes_the_risk_adjusted_rule_but_not_the_strict_one() {
+    let (mut strict, mut risk) = (0, 0);
+    for seed in 1..=20u64 {
+        let bars = sparse_series(1500, 0.5, seed);
+        let mut r = run(&bars, &params(5)).unwrap();
+        strict += usize::from(r.model_beats_baselines());
+        r.params.rule = Rule::RiskAdjusted;
+        risk += usize::from(r.model_beats_baselines());
+        if r.model_beats_baselines() {
+            let times: Vec<_> = bars.iter().map(|b| b.time).collect();
+            let text = super::super::report::render("SPARSE", &r, &times);
+            assert!(text.contains("verdict (risk-adjusted rule: Sharpe above both baselines, return not required): the model beats"), "{text}");
+        }
+    }
+    println!("sparse edge 0.5 σ, 20 seeds: strict {strict}/20, risk-adjusted {risk}/20");
+    assert_eq!(strict, 0);
+    assert!(risk >= 12, "{risk}/20");
+}
