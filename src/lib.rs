@@ -56,7 +56,13 @@ pub fn run(cli: Cli) -> Result<()> {
         cli.command,
         Command::Tick(_) | Command::Check(_) | Command::Backtest(_)
     );
-    let config = Config::load_with(&cli.config, models)?;
+    // The commands that trade refuse a model that failed its validation or was trained on
+    // the other feed; a backtest only warns.
+    let config = if matches!(cli.command, Command::Tick(_) | Command::Check(_)) {
+        Config::load_to_trade(&cli.config)?
+    } else {
+        Config::load_with(&cli.config, models)?
+    };
     logging::add_file(
         &config.bot.log_dir,
         config.ops.log_max_bytes,

@@ -11,8 +11,9 @@ use crate::strategy::{Predictor, Strategy};
 use std::path::Path;
 use std::sync::Arc;
 
-/// Load every `kind = "model"` strategy's file and check it against `[bot] timeframe` and
-/// `[alpaca] feed`, and against its own validation ([`crate::model::ModelFile::gate`]).
+/// Load every `kind = "model"` strategy's file and check it against `[bot] timeframe` and,
+/// when the config is loaded `to_trade` (`tick`, `check`), against `[alpaca] feed` and its own
+/// validation ([`crate::model::ModelFile::gate`]); for a backtest or replay those are warnings.
 ///
 /// `path` resolves against the config file's folder. Each model is loaded once per process and
 /// shared by reference. A missing, unreadable, damaged or mismatched model, or one that failed
@@ -24,6 +25,7 @@ use std::sync::Arc;
 pub(super) fn attach(
     config: &mut Config,
     config_text: &str,
+    to_trade: bool,
     read: impl Fn(&Path) -> std::io::Result<String>,
 ) -> Result<()> {
     let dir = config
@@ -59,9 +61,12 @@ pub(super) fn attach(
         let file = crate::model::parse(&full, &text).map_err(&fail)?;
         let blame = |msg: String| fail(format!("the model {} {msg}", full.display()));
         let predictor = Predictor::from_file(&file, timeframe).map_err(blame)?;
-        let warnings = file
-            .gate(feed, threshold, trade_unvalidated)
-            .map_err(blame)?;
+        // A backtest or a replay is research: what would stop a tick is a warning there.
+        let warnings = match file.gate(feed, threshold, trade_unvalidated) {
+            Ok(warnings) => warnings,
+            Err(refusal) if !to_trade => vec![format!("{refusal} (a tick would refuse it)")],
+            Err(refusal) => return Err(blame(refusal)),
+        };
         config.warnings.extend(
             warnings
                 .into_iter()

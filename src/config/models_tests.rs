@@ -15,7 +15,7 @@ strategy = { kind = \"model\", path = \"data/models/AAPL-1Day-logreg-v1.json\", 
 
 fn load(text: &str, files: &HashMap<PathBuf, String>) -> Result<Config> {
     let mut config = Config::from_str(text, Path::new("/bot/config.toml"))?;
-    attach(&mut config, text, |p| {
+    attach(&mut config, text, true, |p| {
         files
             .get(p)
             .cloned()
@@ -190,4 +190,24 @@ fn a_model_trained_on_the_other_live_feed_is_refused() {
     );
     let text = format!("[alpaca]\nfeed = \"sip\"\n\n{CONFIG}");
     assert!(load(&text, &files_with(&f)).is_ok());
+}
+
+#[test]
+fn a_backtest_or_replay_loads_what_a_tick_would_refuse_with_a_warning() {
+    let mut f = file("1Day", 0.0);
+    f.validation.beats_baselines = false;
+    f.feed = "sip".into();
+    let mut config = Config::from_str(CONFIG, Path::new("/bot/config.toml")).unwrap();
+    let files = files_with(&f);
+    attach(&mut config, CONFIG, false, |p| Ok(files[p].clone())).unwrap();
+    assert!(matches!(
+        &config.symbols[1].strategy,
+        Strategy::Model { model: Some(_), .. }
+    ));
+    assert!(
+        config.warnings[0].contains("did NOT beat the baselines")
+            && config.warnings[0].ends_with("(a tick would refuse it)"),
+        "{:?}",
+        config.warnings
+    );
 }
