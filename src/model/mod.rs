@@ -161,10 +161,11 @@ impl ModelFile {
         let mut warnings = Vec::new();
         if !self.validation.beats_baselines {
             if !trade_unvalidated {
-                return Err(format!(
+                return Err(
                     "did NOT beat the baselines out of sample (its file says `beats_baselines: false`); \
                      refusing to trade it. Set `trade_unvalidated = true` in the symbol's strategy to trade it anyway"
-                ));
+                        .to_string(),
+                );
             }
             warnings.push(
                 "did NOT beat the baselines out of sample; trading it because `trade_unvalidated = true`"

@@ -36,8 +36,8 @@ impl Predictor {
     /// space. The first feature wins ties.
     pub fn drift(&self, x: &[f64; N_FEATURES]) -> (usize, f64) {
         let mut worst = (0, 0.0f64);
-        for j in 0..N_FEATURES {
-            let z = (x[j] - self.means[j]) / self.stds[j];
+        for (j, &v) in x.iter().enumerate() {
+            let z = (v - self.means[j]) / self.stds[j];
             if z.abs() > worst.1.abs() {
                 worst = (j, z);
             }
