@@ -427,3 +427,122 @@ fn train_exports_every_bar_as_csv() {
     assert_eq!(rows[250]["label"], if up { "1" } else { "0" });
     assert_eq!(rows[399]["label"], "", "the last 5 bars have no label");
 }
+
+/// The fake's daily AAPL bars, as `fetch` receives them.
+fn fake_daily(bot: &Bot, bars: &[Bar]) {
+    let fake: Vec<crate::fake_alpaca::FakeBar> = bars
+        .iter()
+        .map(|b| crate::fake_alpaca::FakeBar {
+            t: b.time,
+            o: b.open,
+            h: b.high,
+            l: b.low,
+            c: b.close,
+            v: b.volume as u64,
+            n: 10,
+            vw: b.close,
+        })
+        .collect();
+    bot.fake.add_bars("AAPL", "1Day", &fake);
+}
+
+#[test]
+fn fetch_records_the_feed_and_the_cache_refuses_to_mix_iex_and_sip_or_an_import() {
+    let bot = Bot::with_symbols("");
+    write_config(&bot, "1Day", 0.55);
+    fake_daily(&bot, &daily_bars(30));
+    let meta = || std::fs::read_to_string(bot.path("data/bars/AAPL-1Day.csv.meta.json")).unwrap();
+    let run = bot.run(&[
+        "fetch",
+        "AAPL",
+        "--timeframe",
+        "1Day",
+        "--start",
+        "2026-01-01",
+    ]);
+    check!(
+        run,
+        run.code == 0 && run.stdout.contains("(iex feed, raw): 30 bars")
+    );
+    check!(run, meta().contains("\"feed\": \"iex\""), "{}", meta());
+    let before = std::fs::read_to_string(bot.path("data/bars/AAPL-1Day.csv")).unwrap();
+    let bar_requests = || {
+        bot.fake
+            .requests()
+            .iter()
+            .filter(|r| r.path == "/v2/stocks/bars")
+            .count()
+    };
+    let requests = bar_requests();
+    let run = bot.run(&[
+        "fetch",
+        "AAPL",
+        "--timeframe",
+        "1Day",
+        "--start",
+        "2026-01-01",
+        "--feed",
+        "sip",
+    ]);
+    check!(
+        run,
+        run.code == 1
+            && run
+                .stderr
+                .contains("AAPL-1Day.csv holds iex bars; refusing to mix in sip bars"),
+        "the two live feeds never share a file"
+    );
+    check!(
+        run,
+        bar_requests() == requests,
+        "refused before asking for bars"
+    );
+    let csv = bot.path("import.csv");
+    std::fs::write(
+        &csv,
+        "Date,Open,High,Low,Close,Volume\n2020-01-02,1,2,0.5,1.5,100\n",
+    )
+    .unwrap();
+    let run = bot.run(&["import", csv.to_str().unwrap(), "--symbol", "AAPL"]);
+    check!(
+        run,
+        run.code == 1
+            && run
+                .stderr
+                .contains("holds iex bars; refusing to mix in import bars"),
+        "imported volumes never go into a fetched file"
+    );
+    assert_eq!(
+        std::fs::read_to_string(bot.path("data/bars/AAPL-1Day.csv")).unwrap(),
+        before
+    );
+    // An import into a fresh file records `import`; a model trained on it says so, and the
+    // tick trades it with a warning (its volumes' feed is unknown).
+    std::fs::remove_file(bot.path("data/bars/AAPL-1Day.csv")).unwrap();
+    std::fs::remove_file(bot.path("data/bars/AAPL-1Day.csv.meta.json")).unwrap();
+    let mut text = String::from("Date,Open,High,Low,Close,Volume\n");
+    for b in daily_bars(400) {
+        let day = b.time.format("%Y-%m-%d");
+        text.push_str(&format!(
+            "{day},{},{},{},{},{}\n",
+            b.open, b.high, b.low, b.close, b.volume
+        ));
+    }
+    std::fs::write(&csv, text).unwrap();
+    let run = bot.run(&["import", csv.to_str().unwrap(), "--symbol", "AAPL"]);
+    check!(run, run.code == 0);
+    check!(run, meta().contains("\"feed\": \"import\""), "{}", meta());
+    let run = train(&bot);
+    check!(run, run.code == 0);
+    let file: ModelFile =
+        serde_json::from_str(&std::fs::read_to_string(bot.path(MODEL)).unwrap()).unwrap();
+    assert_eq!(file.feed, "import");
+    let tick = bot.tick();
+    check!(
+        tick,
+        tick.code == 0
+            && tick.stderr.contains(
+                "was trained on bars of feed `import` (imported or unrecorded), the tick reads iex"
+            )
+    );
+}
