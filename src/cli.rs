@@ -365,8 +365,9 @@ pub struct TrainArgs {
     #[argh(option, default = "0.55")]
     pub threshold: f64,
 
-    /// the verdict's rule: strict (return and Sharpe above both baselines, the default) or
-    /// risk-adjusted (Sharpe above both); both need accuracy above the majority answer's
+    /// the verdict's rule: strict (return and Sharpe above both baselines and accuracy above
+    /// the majority answer's; the default) or risk-adjusted (Sharpe above both baselines and
+    /// out-of-sample returns significantly above zero)
     #[argh(option, default = "String::from(\"strict\")")]
     pub verdict: String,
 

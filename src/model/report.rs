@@ -2,9 +2,11 @@
 //! baselines, and a verdict in plain words. Pure: returns a `String`.
 //!
 //! The verdict exists because a table of numbers invites reading in an edge that is not
-//! there: it says "does NOT beat" whenever the model's return or Sharpe after costs is not
-//! above both buy-and-hold's and `sma_cross`'s over the same out-of-sample bars, or its
-//! predictions are no more accurate than always answering the majority label.
+//! there: by default it says "does NOT beat" whenever the model's return or Sharpe after
+//! costs is not above both buy-and-hold's and `sma_cross`'s over the same out-of-sample bars,
+//! or its predictions are no more accurate than always answering the majority label (the
+//! risk-adjusted rule: see [`super::walk::Rule`]). Calibration, importance and the
+//! significance of the trading returns are printed beside it ([`super::scores`]).
 
 use super::scores;
 use super::walk::{Classification, Performance, Report, Rule, Z_REQUIRED};

@@ -61,16 +61,17 @@ pub struct Params {
     pub rule: Rule,
 }
 
-/// The verdict's rule on trading results. Both also need predictions better than the
-/// majority answer by [`Z_REQUIRED`] standard errors.
+/// The verdict's rule ([`Report::model_beats_baselines`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Rule {
-    /// Return **and** Sharpe above both baselines' (the default): honest, and strict with a
-    /// model that is out of the market often, whose return trails buy & hold in a rising
-    /// market even when its risk-adjusted return is better.
+    /// Return **and** Sharpe above both baselines', and accuracy above the majority answer's
+    /// by [`Z_REQUIRED`] standard errors (the default): honest, and strict with a model that
+    /// is out of the market often, whose return trails buy & hold in a rising market even
+    /// when its risk-adjusted return is better.
     #[default]
     Strict,
-    /// Sharpe above both baselines', whatever the return: a real edge with less market
+    /// Sharpe above both baselines', whatever the return, and a mean out-of-sample return per
+    /// bar at least [`Z_REQUIRED`] standard errors above zero: a real edge with less market
     /// exposure passes. Its false-positive rate on random walks is in docs/model.md.
     RiskAdjusted,
 }
@@ -286,12 +287,14 @@ pub struct Report {
 }
 
 impl Report {
-    /// The model traded above both baselines (return and Sharpe, after costs) *and* its
-    /// predictions beat always answering the majority label by more than luck explains.
-    /// Trading results alone are not enough: on random walks with drift, a model with no
-    /// skill at all traded above both baselines on 12 of 60 seeds, by the luck of its timing
-    /// (and on 7 its accuracy was also above the majority answer's, by less than this test
-    /// asks).
+    /// Under [`Rule::Strict`]: the model traded above both baselines (return and Sharpe,
+    /// after costs) *and* its predictions beat always answering the majority label by more
+    /// than luck explains. Trading results alone are not enough: on random walks with drift,
+    /// a model with no skill at all traded above both baselines on 12 of 60 seeds, by the
+    /// luck of its timing (and on 7 its accuracy was also above the majority answer's, by
+    /// less than this test asks). Under [`Rule::RiskAdjusted`]: a Sharpe above both
+    /// baselines' and significant returns ([`Report::trades_significant`]); random walks
+    /// passed it on 1 of 60 seeds.
     pub fn model_beats_baselines(&self) -> bool {
         match self.params.rule {
             Rule::Strict => {

@@ -58,10 +58,11 @@ pub(super) fn refresh(
             max_pages: MAX_BAR_PAGES,
         };
         let mut fetched = client.bars(&query)?;
+        // The cache refuses bars of the other live feed (their volumes differ ~30×).
+        let feed = BarFeed::from(config.alpaca.feed);
         for &name in &symbols {
             let old = cached.remove(name).unwrap_or_default();
             let new = fetched.remove(name).unwrap_or_default();
-            let feed = BarFeed::from(config.alpaca.feed);
             let bars = top_up(cache, name, tf, history, now, adjustment, feed, old, new)?;
             out.insert(name.to_string(), bars);
         }
