@@ -426,6 +426,34 @@ fn train_exports_every_bar_as_csv() {
     let up = bars[255].close / bars[250].close - 1.0 > 0.004;
     assert_eq!(rows[250]["label"], if up { "1" } else { "0" });
     assert_eq!(rows[399]["label"], "", "the last 5 bars have no label");
+
+    // The verdict's rule is recorded with the verdict; an unknown rule is a usage error.
+    let run = bot.run(&[
+        "train",
+        "--symbol",
+        "AAPL",
+        "--train",
+        "200",
+        "--test",
+        "50",
+        "--verdict",
+        "risk-adjusted",
+    ]);
+    check!(run, run.code == 0);
+    let file: ModelFile =
+        serde_json::from_str(&std::fs::read_to_string(bot.path(MODEL)).unwrap()).unwrap();
+    assert_eq!(file.validation.rule, "risk-adjusted");
+    check!(
+        run,
+        run.stdout.contains(
+            "verdict (risk-adjusted rule: Sharpe above both baselines, return not required): "
+        )
+    );
+    let run = bot.run(&["train", "--symbol", "AAPL", "--verdict", "sharpe"]);
+    check!(
+        run,
+        run.code == 2 && run.stderr.contains("--verdict `sharpe`")
+    );
 }
 
 /// The fake's daily AAPL bars, as `fetch` receives them.
