@@ -73,8 +73,9 @@ fn default_model_threshold() -> f64 {
     0.55
 }
 
-/// Four training standard deviations: a normal feature passes it about once in 16,000 bars,
-/// while the SIP-to-IEX volume switch put `volume_z_20` 4.2 out.
+/// Four training standard deviations: a normal feature passes it about once in 16,000 bars
+/// (fat-tailed returns more often: 1.3 % of GOOG's training days, docs/model.md), while the
+/// issue's SIP-to-IEX volume switch put `volume_z_20` 4.2 out.
 pub const DEFAULT_DRIFT_LIMIT: f64 = 4.0;
 
 fn default_drift_limit() -> f64 {
