@@ -90,6 +90,7 @@ fn params(timeframe: Timeframe, train: usize, test: usize, anchored: bool) -> Pa
             slow: 30,
             allow_short: false,
         },
+        rule: walk::Rule::Strict,
     }
 }
 
@@ -142,7 +143,12 @@ fn main() {
     let strategy = Strategy::Model {
         path: String::new(),
         threshold: 0.55,
+        // The live default: the drift guard's per-feature check is part of a tick's decision.
+        drift_limit: prometheus_bot::strategy::DEFAULT_DRIFT_LIMIT,
+        max_age_days: None,
+        trade_unvalidated: false,
         model: Some(Arc::new(Predictor::from_fit(&report_.final_fit, day))),
+        trained_until: None,
     };
     let tail = &ten_years[ten_years.len() - 200..];
     let runs = 100_001;

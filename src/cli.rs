@@ -367,6 +367,16 @@ pub struct TrainArgs {
     /// long when P(up) >= threshold, exit when P(up) <= 1 - threshold (default 0.55)
     #[argh(option, default = "0.55")]
     pub threshold: f64,
+
+    /// the verdict's rule: strict (return and Sharpe above both baselines and accuracy above
+    /// the majority answer's; the default) or risk-adjusted (Sharpe above both baselines and
+    /// out-of-sample returns significantly above zero)
+    #[argh(option, default = "String::from(\"strict\")")]
+    pub verdict: String,
+
+    /// also write a CSV of every bar: time, features, label, test window, out-of-sample P(up)
+    #[argh(option)]
+    pub export: Option<std::path::PathBuf>,
 }
 
 /// Draw the ledgers as one self-contained HTML page (equity, drawdown, daily P&L, prices with

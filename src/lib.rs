@@ -57,12 +57,23 @@ pub fn run(cli: Cli) -> Result<()> {
         cli.command,
         Command::Tick(_) | Command::Check(_) | Command::Backtest(_)
     );
-    let config = Config::load_with(&cli.config, models)?;
+    // The commands that trade refuse a model that failed its validation or was trained on
+    // the other feed; a backtest only warns.
+    let config = if matches!(cli.command, Command::Tick(_) | Command::Check(_)) {
+        Config::load_to_trade(&cli.config)?
+    } else {
+        Config::load_with(&cli.config, models)?
+    };
     logging::add_file(
         &config.bot.log_dir,
         config.ops.log_max_bytes,
         config.ops.log_keep,
     );
+    // What the loaded models ask to be told on every run that trades (an unvalidated model
+    // traded anyway, a threshold other than the validated one, an unrecorded feed).
+    for warning in &config.warnings {
+        log::warn!("{warning}");
+    }
     match cli.command {
         Command::Tick(args) => cmd::tick::run(&config, &args),
         Command::Check(_) => cmd::check::run(&config),

@@ -71,7 +71,11 @@ fn model() -> Strategy {
     Strategy::Model {
         path: "test.model.json".into(),
         threshold: 0.52,
+        drift_limit: 0.0,
+        max_age_days: None,
+        trade_unvalidated: false,
         model: Some(Arc::new(predictor)),
+        trained_until: None,
     }
 }
 

@@ -14,7 +14,7 @@ use crate::domain::{is_valid_symbol, Bar, Timeframe};
 use crate::error::{Error, Result};
 use crate::outln;
 use crate::progress::{self, Progress};
-use crate::store::bar_cache::{self, time_cell, Adjustment, BarCache, CacheMeta};
+use crate::store::bar_cache::{self, time_cell, Adjustment, BarCache, BarFeed, CacheMeta};
 use crate::store::TickLock;
 use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
 use chrono_tz::America::New_York;
@@ -94,6 +94,7 @@ pub fn run(config: &Config, args: &FetchArgs) -> Result<()> {
             meta.adjustment
         });
         cache.check_adjustment(symbol, timeframe, wanted)?;
+        let recorded_feed = cache.check_feed(symbol, timeframe, BarFeed::from(feed))?;
         if adjustment.is_some_and(|a| a != wanted) {
             return Err(Error::Usage(format!("the cached files hold different adjustments ({wanted} for {symbol}); fetch them separately")));
         }
@@ -107,7 +108,7 @@ pub fn run(config: &Config, args: &FetchArgs) -> Result<()> {
         };
         from = from.min(symbol_from);
         let covered_from = Some(covered.map_or(start, |c| c.min(start)));
-        plans.push((symbol.clone(), existing, covered_from));
+        plans.push((symbol.clone(), existing, covered_from, recorded_feed));
     }
     let adjustment = adjustment.unwrap_or_default();
 
@@ -134,9 +135,10 @@ pub fn run(config: &Config, args: &FetchArgs) -> Result<()> {
     // Every symbol's cache is written before a line is printed: a closed stdout stops the
     // report, never the fetch.
     let mut said = Vec::with_capacity(plans.len());
-    for (symbol, existing, covered_from) in plans {
+    for (symbol, existing, covered_from, recorded_feed) in plans {
         let meta = CacheMeta {
             adjustment,
+            feed: recorded_feed,
             covered_from,
         };
         let new: Vec<Bar> = fetched

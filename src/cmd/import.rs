@@ -13,7 +13,7 @@ use crate::domain::Timeframe;
 use crate::error::{Error, Result};
 use crate::history::import;
 use crate::outln;
-use crate::store::bar_cache::{self, time_cell, BarCache, CacheMeta};
+use crate::store::bar_cache::{self, time_cell, BarCache, BarFeed, CacheMeta};
 use crate::store::TickLock;
 use chrono_tz::Tz;
 
@@ -45,12 +45,15 @@ pub fn run(config: &Config, args: &ImportArgs) -> Result<()> {
     };
     let cache = BarCache::new(&config.bot.data_dir);
     cache.check_adjustment(&symbol, timeframe, adjustment)?;
+    // Imported bars carry the source's volumes, feed unknown: never mixed into a fetched file.
+    let feed = cache.check_feed(&symbol, timeframe, BarFeed::Import)?;
     let existing = cache.load(&symbol, timeframe)?;
     let before = existing.len();
     let count = imported.bars.len();
     let merged = bar_cache::merge(existing, imported.bars);
     let meta = CacheMeta {
         adjustment,
+        feed,
         ..cache.meta(&symbol, timeframe)?
     };
     cache.replace(&symbol, timeframe, &merged, &meta)?;

@@ -11,7 +11,7 @@ use crate::config::Config;
 use crate::domain::{is_valid_symbol, Timeframe};
 use crate::error::{Error, Result};
 use crate::model::walk::{self, Params};
-use crate::model::{self, report, ModelFile, TrainingRange, Validation};
+use crate::model::{self, report, scores, ModelFile, TrainingRange, Validation};
 use crate::progress;
 use crate::store::bar_cache::BarCache;
 use crate::store::files::write_atomic;
@@ -22,7 +22,13 @@ use crate::{out, outln};
 pub fn run(config: &Config, args: &TrainArgs) -> Result<()> {
     let params = params(config, args)?;
     let symbol = args.symbol.as_str();
-    let bars = BarCache::new(&config.bot.data_dir).load(symbol, params.timeframe)?;
+    let cache = BarCache::new(&config.bot.data_dir);
+    let bars = cache.load(symbol, params.timeframe)?;
+    // The model records its bars' feed: a tick on the other live feed refuses it.
+    let feed = cache
+        .meta(symbol, params.timeframe)?
+        .feed
+        .map_or(model::UNKNOWN_FEED, |f| f.as_str());
     if bars.is_empty() {
         return Err(Error::Refused(format!(
             "no {} bars cached for {symbol}: run `prometheus-bot fetch {symbol} --timeframe {}` (or `import`) first",
@@ -33,7 +39,7 @@ pub fn run(config: &Config, args: &TrainArgs) -> Result<()> {
     let result = walk::run_showing(&bars, &params, shown.as_ref())
         .map_err(|e| Error::Refused(format!("{symbol} {}: {e}", params.timeframe)))?;
     let times: Vec<_> = bars.iter().map(|b| b.time).collect();
-    let file = model_file(symbol, &result, &times);
+    let file = model_file(symbol, feed, &result, &times);
     let path = config
         .bot
         .data_dir
@@ -46,6 +52,10 @@ pub fn run(config: &Config, args: &TrainArgs) -> Result<()> {
     // stops the report, never the save. A failed save is still preceded by the report, and
     // is the error the run ends with.
     let saved = write_atomic(&path, json.as_bytes());
+    if let (Ok(()), Some(export)) = (&saved, &args.export) {
+        let data = walk::dataset(&bars, &params);
+        write_atomic(export, model::export::csv(&bars, &data, &result).as_bytes())?;
+    }
     let printed = out::text(&report::render(symbol, &result, &times));
     saved?;
     log::info!(
@@ -55,7 +65,14 @@ pub fn run(config: &Config, args: &TrainArgs) -> Result<()> {
         path.display()
     );
     printed?;
-    outln!("model written to {}", path.display())
+    outln!("model written to {}", path.display())?;
+    match &args.export {
+        Some(export) => outln!(
+            "bars, features, labels and out-of-sample P(up) written to {}",
+            export.display()
+        ),
+        None => Ok(()),
+    }
 }
 
 /// Arguments checked before any file is read; mistakes are usage errors (exit 2).
@@ -123,23 +140,27 @@ fn params(config: &Config, args: &TrainArgs) -> Result<Params> {
             anchored: args.anchored,
         },
         sma,
+        rule: args.verdict.parse().map_err(usage)?,
     })
 }
 
 /// The file `tick` will load: weights and standardisation, and the validation figures.
 fn model_file(
     symbol: &str,
+    feed: &str,
     r: &walk::Report,
     times: &[chrono::DateTime<chrono::Utc>],
 ) -> ModelFile {
     let p = &r.params;
     let stamp = |t: chrono::DateTime<chrono::Utc>| t.format("%Y-%m-%d %H:%M:%S").to_string();
     let cmp = &r.compared;
+    let significance = r.significance();
     ModelFile {
         format: model::FORMAT.into(),
         format_version: model::FORMAT_VERSION,
         symbol: symbol.into(),
         timeframe: p.timeframe.as_str().into(),
+        feed: feed.into(),
         feature_set: FEATURE_SET.into(),
         features: FEATURE_NAMES.iter().map(|s| s.to_string()).collect(),
         horizon: p.horizon,
@@ -181,6 +202,14 @@ fn model_file(
             sma_cross_return_pct: model::finite(cmp.sma_cross.return_pct),
             sma_cross_sharpe: model::finite(cmp.sma_cross.sharpe),
             beats_baselines: r.model_beats_baselines(),
+            rule: p.rule.as_str().into(),
+            brier: (!r.labelled.is_empty())
+                .then(|| scores::brier(&r.labelled))
+                .and_then(model::finite),
+            base_rate_brier: model::finite(scores::base_rate_brier(r.classification.up_rate)),
+            calibration_slope: model::finite(scores::calibration_slope(&r.labelled)),
+            t_return: model::finite(significance.t_return),
+            t_excess: model::finite(significance.t_excess),
         },
     }
 }

@@ -35,6 +35,8 @@ pub struct Config {
     pub symbols: Vec<SymbolConfig>,
     pub risk: RiskConfig,
     pub ops: OpsConfig,
+    /// What the loaded model files want every tick to say (see `models::attach`).
+    pub warnings: Vec<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -306,12 +308,23 @@ impl Config {
     /// Read and validate the config file at `path`, and load the model files its `model`
     /// strategies name.
     pub fn load(path: &Path) -> Result<Config> {
-        Config::load_with(path, true)
+        Config::load_to_trade(path)
     }
 
     /// [`Config::load`], with or without loading model files (`train` writes them, so it
     /// must run before they exist).
     pub fn load_with(path: &Path, models: bool) -> Result<Config> {
+        Config::load_models(path, models, false)
+    }
+
+    /// [`Config::load`] for a command that trades (`tick`, `check`): a model that failed its
+    /// validation (without `trade_unvalidated = true`) or was trained on the other live feed
+    /// is refused; elsewhere (backtest, replay) it is only warned about.
+    pub fn load_to_trade(path: &Path) -> Result<Config> {
+        Config::load_models(path, true, true)
+    }
+
+    fn load_models(path: &Path, models: bool, to_trade: bool) -> Result<Config> {
         let text = std::fs::read_to_string(path).map_err(|e| {
             let hint = if e.kind() == std::io::ErrorKind::NotFound {
                 " (pass --config PATH, or run from the folder that holds config.toml)"
@@ -322,7 +335,7 @@ impl Config {
         })?;
         let mut config = Config::from_str(&text, path)?;
         if models {
-            models::attach(&mut config, &text, |p| std::fs::read_to_string(p))?;
+            models::attach(&mut config, &text, to_trade, |p| std::fs::read_to_string(p))?;
         }
         Ok(config)
     }
@@ -522,6 +535,7 @@ impl Config {
             symbols,
             risk,
             ops,
+            warnings: Vec::new(),
         })
     }
 

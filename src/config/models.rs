@@ -7,18 +7,25 @@
 
 use super::Config;
 use crate::error::{Error, Result};
-use crate::strategy::Strategy;
+use crate::strategy::{Predictor, Strategy};
 use std::path::Path;
 use std::sync::Arc;
 
-/// Load every `kind = "model"` strategy's file and check it against `[bot] timeframe`.
+/// Load every `kind = "model"` strategy's file and check it against `[bot] timeframe` and,
+/// when the config is loaded `to_trade` (`tick`, `check`), against `[alpaca] feed` and its own
+/// validation ([`crate::model::ModelFile::gate`]); for a backtest or replay those are warnings.
 ///
 /// `path` resolves against the config file's folder. Each model is loaded once per process and
-/// shared by reference. A missing, unreadable, damaged or mismatched model is a config error
-/// naming the config file, the `path` key's line and the model file.
+/// shared by reference. A missing, unreadable, damaged or mismatched model, or one that failed
+/// its validation without `trade_unvalidated = true`, is a config error naming the config
+/// file, the `path` key's line and the model file. What a tick should still be told (an
+/// unvalidated model traded anyway, a threshold other than the validated one, an unknown
+/// feed) goes to `config.warnings`: every process that trades loads the config, so every
+/// tick logs them.
 pub(super) fn attach(
     config: &mut Config,
     config_text: &str,
+    to_trade: bool,
     read: impl Fn(&Path) -> std::io::Result<String>,
 ) -> Result<()> {
     let dir = config
@@ -27,10 +34,14 @@ pub(super) fn attach(
         .map(Path::to_path_buf)
         .unwrap_or_default();
     let timeframe = config.bot.timeframe;
+    let feed = config.alpaca.feed.as_str();
     for (k, symbol) in config.symbols.iter_mut().enumerate() {
         let Strategy::Model {
             ref path,
+            threshold,
+            trade_unvalidated,
             ref mut model,
+            ref mut trained_until,
             ..
         } = symbol.strategy
         else {
@@ -47,8 +58,22 @@ pub(super) fn attach(
                 symbol.name
             ))
         })?;
-        let predictor = crate::model::load(&full, &text, timeframe).map_err(fail)?;
+        let file = crate::model::parse(&full, &text).map_err(&fail)?;
+        let blame = |msg: String| fail(format!("the model {} {msg}", full.display()));
+        let predictor = Predictor::from_file(&file, timeframe).map_err(blame)?;
+        // A backtest or a replay is research: what would stop a tick is a warning there.
+        let warnings = match file.gate(feed, threshold, trade_unvalidated) {
+            Ok(warnings) => warnings,
+            Err(refusal) if !to_trade => vec![format!("{refusal} (a tick would refuse it)")],
+            Err(refusal) => return Err(blame(refusal)),
+        };
+        config.warnings.extend(
+            warnings
+                .into_iter()
+                .map(|w| format!("{}: the model {} {w}", symbol.name, full.display())),
+        );
         *model = Some(Arc::new(predictor));
+        *trained_until = file.trained_until();
     }
     Ok(())
 }

@@ -15,7 +15,7 @@ strategy = { kind = \"model\", path = \"data/models/AAPL-1Day-logreg-v1.json\", 
 
 fn load(text: &str, files: &HashMap<PathBuf, String>) -> Result<Config> {
     let mut config = Config::from_str(text, Path::new("/bot/config.toml"))?;
-    attach(&mut config, text, |p| {
+    attach(&mut config, text, true, |p| {
         files
             .get(p)
             .cloned()
@@ -36,6 +36,7 @@ fn the_config_loads_the_model_once_relative_to_its_folder() {
         path,
         threshold,
         model,
+        ..
     } = &config.symbols[1].strategy
     else {
         panic!("{:?}", config.symbols[1].strategy)
@@ -128,4 +129,85 @@ fn the_path_key_is_found_in_a_strategy_table_too() {
     assert_eq!(path_line(text, 0), Some(6));
     assert_eq!(path_line(text, 1), None);
     assert_eq!(path_line(CONFIG, 1), Some(13));
+}
+
+#[test]
+fn an_unvalidated_model_is_refused_unless_the_strategy_says_trade_unvalidated_then_warned() {
+    let mut f = file("1Day", 0.0);
+    f.validation.beats_baselines = false;
+    let e = load(CONFIG, &files_with(&f)).unwrap_err().to_string();
+    assert!(
+        e.contains("/bot/config.toml:13: `path`:")
+            && e.contains("AAPL-1Day-logreg-v1.json did NOT beat the baselines")
+            && e.contains("trade_unvalidated = true"),
+        "{e}"
+    );
+    let text = CONFIG.replace(
+        "threshold = 0.6 }",
+        "threshold = 0.6, trade_unvalidated = true, drift_limit = 3.5, max_age_days = 30 }",
+    );
+    let config = load(&text, &files_with(&f)).unwrap();
+    let Strategy::Model {
+        drift_limit,
+        max_age_days,
+        trained_until,
+        ..
+    } = &config.symbols[1].strategy
+    else {
+        panic!()
+    };
+    assert_eq!((*drift_limit, *max_age_days), (3.5, Some(30)));
+    assert_eq!(
+        trained_until.unwrap().to_string(),
+        "2022-12-30 05:00:00 UTC"
+    );
+    // Two warnings, each naming the symbol and file: unvalidated, and 0.6 against 0.55.
+    assert_eq!(config.warnings.len(), 2, "{:?}", config.warnings);
+    assert!(config.warnings[0]
+        .starts_with("AAPL: the model /bot/data/models/AAPL-1Day-logreg-v1.json did NOT beat"));
+    assert!(config.warnings[1].contains("validated with threshold 0.55"));
+    // The drift limit defaults to 4 and must not be negative.
+    let config = load(CONFIG, &files_with(&file("1Day", 0.0))).unwrap();
+    assert!(
+        matches!(config.symbols[1].strategy, Strategy::Model { drift_limit, .. } if drift_limit == 4.0)
+    );
+    let e = load(
+        &CONFIG.replace("0.6 }", "0.6, drift_limit = -1 }"),
+        &HashMap::new(),
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("drift_limit"), "{e}");
+}
+
+#[test]
+fn a_model_trained_on_the_other_live_feed_is_refused() {
+    let mut f = file("1Day", 0.0);
+    f.feed = "sip".into();
+    let e = load(CONFIG, &files_with(&f)).unwrap_err().to_string();
+    assert!(
+        e.contains("was trained on sip bars but [alpaca] feed is iex"),
+        "{e}"
+    );
+    let text = format!("[alpaca]\nfeed = \"sip\"\n\n{CONFIG}");
+    assert!(load(&text, &files_with(&f)).is_ok());
+}
+
+#[test]
+fn a_backtest_or_replay_loads_what_a_tick_would_refuse_with_a_warning() {
+    let mut f = file("1Day", 0.0);
+    f.validation.beats_baselines = false;
+    f.feed = "sip".into();
+    let mut config = Config::from_str(CONFIG, Path::new("/bot/config.toml")).unwrap();
+    let files = files_with(&f);
+    attach(&mut config, CONFIG, false, |p| Ok(files[p].clone())).unwrap();
+    assert!(matches!(
+        &config.symbols[1].strategy,
+        Strategy::Model { model: Some(_), .. }
+    ));
+    assert!(
+        config.warnings[0].contains("did NOT beat the baselines")
+            && config.warnings[0].ends_with("(a tick would refuse it)"),
+        "{:?}",
+        config.warnings
+    );
 }

@@ -15,8 +15,10 @@
 //!
 //! Pure, like the strategy module: nothing here reads the disk or the clock.
 
+pub mod export;
 pub mod logreg;
 pub mod report;
+pub mod scores;
 pub mod walk;
 
 use crate::domain::Timeframe;
@@ -46,6 +48,13 @@ pub struct ModelFile {
     pub format_version: u32,
     pub symbol: String,
     pub timeframe: String,
+    /// The market-data feed of the bars it was trained on, from the bar cache's sidecar:
+    /// `iex` or `sip` (fetched), `import` (imported: the source's volumes, origin unknown)
+    /// or `unknown` (a cache that recorded no feed, or a file from before feeds were
+    /// recorded). Volumes differ about 30 times between IEX and SIP, so a model is refused
+    /// on the other live feed.
+    #[serde(default = "unknown_feed")]
+    pub feed: String,
     pub feature_set: String,
     pub features: Vec<String>,
     /// Bars ahead the label looks.
@@ -100,8 +109,92 @@ pub struct Validation {
     pub buy_hold_sharpe: Option<f64>,
     pub sma_cross_return_pct: Option<f64>,
     pub sma_cross_sharpe: Option<f64>,
-    /// Higher return and higher Sharpe than both baselines, after costs.
+    /// The verdict under `rule`: trades above both baselines after costs (return and
+    /// Sharpe for `strict`, Sharpe for `risk-adjusted`), with accuracy above the majority
+    /// answer's by two standard errors.
     pub beats_baselines: bool,
+    /// `strict` or `risk-adjusted` (files from before the choice existed: `strict`).
+    #[serde(default = "strict_rule")]
+    pub rule: String,
+    /// Out-of-sample calibration: the Brier score, the base rate's, the calibration slope.
+    #[serde(default)]
+    pub brier: Option<f64>,
+    #[serde(default)]
+    pub base_rate_brier: Option<f64>,
+    #[serde(default)]
+    pub calibration_slope: Option<f64>,
+    /// t statistics of the out-of-sample per-bar returns, and of their excess over buy & hold.
+    #[serde(default)]
+    pub t_return: Option<f64>,
+    #[serde(default)]
+    pub t_excess: Option<f64>,
+}
+
+fn strict_rule() -> String {
+    "strict".into()
+}
+
+fn unknown_feed() -> String {
+    UNKNOWN_FEED.into()
+}
+
+/// The `feed` of a model whose bars' feed is not recorded.
+pub const UNKNOWN_FEED: &str = "unknown";
+
+impl ModelFile {
+    /// The last training bar as a time (`training.last`, `YYYY-MM-DD HH:MM:SS` UTC).
+    pub fn trained_until(&self) -> Option<chrono::DateTime<chrono::Utc>> {
+        chrono::NaiveDateTime::parse_from_str(&self.training.last, "%Y-%m-%d %H:%M:%S")
+            .ok()
+            .map(|t| t.and_utc())
+    }
+
+    /// What stands between this file and a live tick on `feed` with `threshold`, given the
+    /// strategy's `trade_unvalidated`: `Err` refuses the model (a validation it failed, bars
+    /// of the other live feed); `Ok` lists what to warn about on every tick.
+    pub fn gate(
+        &self,
+        feed: &str,
+        threshold: f64,
+        trade_unvalidated: bool,
+    ) -> Result<Vec<String>, String> {
+        let mut warnings = Vec::new();
+        if !self.validation.beats_baselines {
+            if !trade_unvalidated {
+                return Err(
+                    "did NOT beat the baselines out of sample (its file says `beats_baselines: false`); \
+                     refusing to trade it. Set `trade_unvalidated = true` in the symbol's strategy to trade it anyway"
+                        .to_string(),
+                );
+            }
+            warnings.push(
+                "did NOT beat the baselines out of sample; trading it because `trade_unvalidated = true`"
+                    .to_string(),
+            );
+        }
+        match self.feed.as_str() {
+            "iex" | "sip" if self.feed != feed => {
+                return Err(format!(
+                    "was trained on {} bars but [alpaca] feed is {feed}: volumes differ about 30 times between the feeds, \
+                     so its volume features would be meaningless; fetch {feed} bars (`prometheus-bot fetch {} --feed {feed}` \
+                     into a fresh cache) and train again",
+                    self.feed, self.symbol
+                ));
+            }
+            "iex" | "sip" => {}
+            other => warnings.push(format!(
+                "was trained on bars of feed `{other}` (imported or unrecorded), the tick reads {feed}: \
+                 if their volumes differ, the drift guard (drift_limit) is what notices"
+            )),
+        }
+        if threshold != self.threshold {
+            warnings.push(format!(
+                "was validated with threshold {}, the config trades it at {threshold}: the report's figures are not this strategy's",
+                self.threshold
+            ));
+        }
+        Ok(warnings)
+    }
 }
 
 /// `Some(v)` for a finite `v`: JSON has no NaN.
@@ -178,15 +271,20 @@ impl Predictor {
 /// timeframe`: the [`Predictor`], or what is wrong with the file and what to do, as the end of
 /// a sentence starting with the file's path.
 pub fn load(file: &Path, text: &str, timeframe: Timeframe) -> Result<Predictor, String> {
-    let parsed: ModelFile = serde_json::from_str(text).map_err(|e| {
+    let parsed = parse(file, text)?;
+    Predictor::from_file(&parsed, timeframe)
+        .map_err(|msg| format!("the model {} {msg}", file.display()))
+}
+
+/// The model file's text as a [`ModelFile`], or why it is not one.
+pub fn parse(file: &Path, text: &str) -> Result<ModelFile, String> {
+    serde_json::from_str(text).map_err(|e| {
         format!(
             "{} is not a model file: {e} (line {})",
             file.display(),
             e.line()
         )
-    })?;
-    Predictor::from_file(&parsed, timeframe)
-        .map_err(|msg| format!("the model {} {msg}", file.display()))
+    })
 }
 
 #[cfg(test)]

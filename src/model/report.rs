@@ -2,11 +2,14 @@
 //! baselines, and a verdict in plain words. Pure: returns a `String`.
 //!
 //! The verdict exists because a table of numbers invites reading in an edge that is not
-//! there: it says "does NOT beat" whenever the model's return or Sharpe after costs is not
-//! above both buy-and-hold's and `sma_cross`'s over the same out-of-sample bars, or its
-//! predictions are no more accurate than always answering the majority label.
+//! there: by default it says "does NOT beat" whenever the model's return or Sharpe after
+//! costs is not above both buy-and-hold's and `sma_cross`'s over the same out-of-sample bars,
+//! or its predictions are no more accurate than always answering the majority label (the
+//! risk-adjusted rule: see [`super::walk::Rule`]). Calibration, importance and the
+//! significance of the trading returns are printed beside it ([`super::scores`]).
 
-use super::walk::{Classification, Performance, Report, Z_REQUIRED};
+use super::scores;
+use super::walk::{Classification, Performance, Report, Rule, Z_REQUIRED};
 use crate::strategy::Strategy;
 use std::fmt::Write as _;
 
@@ -102,6 +105,7 @@ pub fn render(symbol: &str, r: &Report, bar_times: &[chrono::DateTime<chrono::Ut
         c.n
     );
     let _ = writeln!(out, "{}", classification_line(c, p.horizon));
+    out.push_str(&calibration_block(&r.labelled));
     let _ = writeln!(
         out,
         "{:<18}  {:>9}  {:>7}  {:>9}  {:>6}  {:>9}",
@@ -121,6 +125,8 @@ pub fn render(symbol: &str, r: &Report, bar_times: &[chrono::DateTime<chrono::Ut
     let _ = writeln!(out, "{}", row("model", &cmp.model));
     let _ = writeln!(out, "{}", row("buy & hold", &cmp.buy_hold));
     let _ = writeln!(out, "{}", row(&sma, &cmp.sma_cross));
+    let _ = writeln!(out, "{}", significance_line(&r.significance()));
+    let _ = writeln!(out, "{}", importance_line(&r.final_fit.weights));
     let _ = writeln!(out, "{}", verdict(r));
     out
 }
@@ -144,6 +150,72 @@ pub fn classification_line(c: &Classification, horizon: usize) -> String {
     )
 }
 
+/// The Brier score against the base rate's, the calibration slope, and a reliability table
+/// by fifths of the predicted probability.
+pub fn calibration_block(pairs: &[(f64, bool)]) -> String {
+    let mut out = String::new();
+    if pairs.is_empty() {
+        return out;
+    }
+    let b = scores::brier(pairs);
+    let rate = pairs.iter().filter(|p| p.1).count() as f64 / pairs.len() as f64;
+    let base = scores::base_rate_brier(rate);
+    let slope = scores::calibration_slope(pairs);
+    let _ = writeln!(
+        out,
+        "calibration: Brier {b:.4} vs {base:.4} for always answering the base rate {} ({}); slope {} \
+         (1 = calibrated, below 1 over-confident, 0 or below: the ranking is worthless)",
+        pct(rate),
+        if b < base {
+            "better than the base rate"
+        } else {
+            "NOT better than the base rate"
+        },
+        num(slope, 2)
+    );
+    let _ = writeln!(out, "reliability   fifth  rows  mean P(up)  went up");
+    for (k, bin) in scores::reliability(pairs, 5).iter().enumerate() {
+        let _ = writeln!(
+            out,
+            "              {:>5}  {:>4}  {:>10.3}  {:>7}",
+            k + 1,
+            bin.n,
+            bin.mean_p,
+            pct(bin.up_rate)
+        );
+    }
+    out
+}
+
+/// The out-of-sample trading returns' t statistics, alone and in excess of buy & hold.
+pub fn significance_line(s: &scores::Significance) -> String {
+    let verdict = if s.t_return >= Z_REQUIRED && s.t_excess >= Z_REQUIRED {
+        "significant"
+    } else {
+        "NOT significant, that needs t >= 2"
+    };
+    format!(
+        "trading returns: mean {}% per bar (t {} over {} bars); excess over buy & hold {}% per bar (t {}): {verdict}",
+        num(s.mean_return * 100.0, 4),
+        num(s.t_return, 2),
+        s.bars,
+        num(s.mean_excess * 100.0, 4),
+        num(s.t_excess, 2)
+    )
+}
+
+/// The saved model's weights by size: log-odds per training standard deviation.
+pub fn importance_line(weights: &[f64]) -> String {
+    let list: Vec<String> = scores::importance(weights)
+        .iter()
+        .map(|(name, w)| format!("{name} {w:+.3}"))
+        .collect();
+    format!(
+        "importance (saved model, log-odds per training std): {}",
+        list.join(", ")
+    )
+}
+
 /// One plain sentence: does the model beat both baselines on return and Sharpe after costs,
 /// with predictions better than the majority answer?
 pub fn verdict(r: &Report) -> String {
@@ -159,17 +231,36 @@ pub fn verdict(r: &Report) -> String {
         num(cmp.sma_cross.sharpe, 2)
     );
     let c = &r.classification;
+    let rule = match r.params.rule {
+        Rule::Strict => "",
+        Rule::RiskAdjusted => {
+            " (risk-adjusted rule: Sharpe above both baselines, return not required)"
+        }
+    };
+    let text = verdict_text(r, &sma, &figures, c);
+    format!("verdict{rule}: {text}")
+}
+
+fn verdict_text(r: &Report, sma: &str, figures: &str, c: &Classification) -> String {
+    let cmp = &r.compared;
     if r.model_beats_baselines() {
         format!(
-            "verdict: the model beats buy & hold and {sma} out of sample after costs ({figures}; accuracy {} vs {}). \
+            "the model beats buy & hold and {sma} out of sample after costs ({figures}; accuracy {} vs {}). \
              One symbol, {} windows: evidence, not proof; paper-trade it before anything else.",
             pct(c.accuracy),
             pct(c.majority_accuracy()),
             r.windows.len()
         )
-    } else if cmp.model_trades_above_baselines() {
+    } else if r.params.rule == Rule::RiskAdjusted && cmp.model_sharpe_above_baselines() {
         format!(
-            "verdict: the model does NOT beat the baselines: its trades did better ({figures}), but its predictions \
+            "the model does NOT beat the baselines: its Sharpe was higher ({figures}), but its returns are not \
+             significantly above zero (t {} over {} bars, the rule needs 2), so that may be luck. Do not trade it on this evidence.",
+            num(r.significance().t_return, 2),
+            r.significance().bars
+        )
+    } else if cmp.model_trades_pass(r.params.rule) {
+        format!(
+            "the model does NOT beat the baselines: its trades did better ({figures}), but its predictions \
              do not beat always answering the majority label by more than luck explains (accuracy {} vs {}), \
              so that result is luck or a move it did not predict. Do not trade it on this evidence.",
             pct(c.accuracy),
@@ -177,7 +268,7 @@ pub fn verdict(r: &Report) -> String {
         )
     } else {
         format!(
-            "verdict: the model does NOT beat the baselines out of sample after costs ({figures}). \
+            "the model does NOT beat the baselines out of sample after costs ({figures}). \
              Do not trade it on this evidence."
         )
     }

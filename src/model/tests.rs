@@ -14,6 +14,7 @@ pub(crate) fn file(timeframe: &str, intercept: f64) -> ModelFile {
         format_version: FORMAT_VERSION,
         symbol: "AAPL".into(),
         timeframe: timeframe.into(),
+        feed: "iex".into(),
         feature_set: FEATURE_SET.into(),
         features: FEATURE_NAMES.iter().map(|s| s.to_string()).collect(),
         horizon: 5,
@@ -49,7 +50,13 @@ pub(crate) fn file(timeframe: &str, intercept: f64) -> ModelFile {
             buy_hold_sharpe: Some(0.8),
             sma_cross_return_pct: Some(2.0),
             sma_cross_sharpe: Some(0.3),
-            beats_baselines: false,
+            beats_baselines: true,
+            rule: "strict".into(),
+            brier: Some(0.25),
+            base_rate_brier: Some(0.2499),
+            calibration_slope: Some(0.1),
+            t_return: Some(0.5),
+            t_excess: Some(-0.2),
         },
     }
 }
@@ -77,9 +84,13 @@ fn model(intercept: f64) -> Strategy {
     Strategy::Model {
         path: String::new(),
         threshold: 0.6,
+        drift_limit: 0.0,
+        max_age_days: None,
+        trade_unvalidated: false,
         model: Some(Arc::new(
             Predictor::from_file(&file("1Day", intercept), Timeframe::Day1).unwrap(),
         )),
+        trained_until: None,
     }
 }
 
@@ -115,7 +126,11 @@ fn the_model_waits_for_its_window_and_holds_without_a_model_or_with_bad_bars() {
     let unloaded = Strategy::Model {
         path: "x.json".into(),
         threshold: 0.6,
+        drift_limit: 0.0,
+        max_age_days: None,
+        trade_unvalidated: false,
         model: None,
+        trained_until: None,
     };
     assert_eq!(unloaded.decide(&b, 100.0, 0.0).why, Why::NoModel);
     let mut bad = b.clone();
@@ -144,4 +159,56 @@ fn a_json_null_figure_round_trips() {
     let text = serde_json::to_string(&f).unwrap();
     assert!(text.contains("\"sharpe\":null"));
     assert_eq!(serde_json::from_str::<ModelFile>(&text).unwrap(), f);
+}
+
+#[test]
+fn the_gate_refuses_an_unvalidated_model_unless_told_and_a_model_of_the_other_live_feed() {
+    let mut f = file("1Day", 0.0);
+    assert_eq!(f.gate("iex", 0.55, false), Ok(vec![]));
+    f.validation.beats_baselines = false;
+    let e = f.gate("iex", 0.55, false).unwrap_err();
+    assert!(
+        e.contains("beats_baselines: false") && e.contains("trade_unvalidated = true"),
+        "{e}"
+    );
+    let w = f.gate("iex", 0.55, true).unwrap();
+    assert_eq!(w.len(), 1);
+    assert!(w[0].contains("did NOT beat the baselines"), "{w:?}");
+    f.validation.beats_baselines = true;
+    f.feed = "sip".into();
+    let e = f.gate("iex", 0.55, true).unwrap_err();
+    assert!(
+        e.contains("was trained on sip bars but [alpaca] feed is iex"),
+        "{e}"
+    );
+    assert_eq!(f.gate("sip", 0.55, false), Ok(vec![]));
+    for unknown in ["import", "unknown"] {
+        f.feed = unknown.into();
+        let w = f.gate("iex", 0.55, false).unwrap();
+        assert!(
+            w.len() == 1 && w[0].contains(&format!("feed `{unknown}`")),
+            "{w:?}"
+        );
+    }
+    f.feed = "iex".into();
+    let w = f.gate("iex", 0.6, false).unwrap();
+    assert!(
+        w.len() == 1 && w[0].contains("validated with threshold 0.55, the config trades it at 0.6"),
+        "{w:?}"
+    );
+}
+
+#[test]
+fn a_file_without_a_feed_reads_as_unknown_and_knows_its_last_training_bar() {
+    let f = file("1Day", 0.0);
+    let text = serde_json::to_string(&f)
+        .unwrap()
+        .replace("\"feed\":\"iex\",", "");
+    assert!(!text.contains("\"feed\""));
+    let back: ModelFile = serde_json::from_str(&text).unwrap();
+    assert_eq!(back.feed, "unknown");
+    assert_eq!(
+        back.trained_until(),
+        Some(Utc.with_ymd_and_hms(2022, 12, 30, 5, 0, 0).unwrap())
+    );
 }

@@ -275,3 +275,50 @@ fn a_daily_loss_flatten_closes_the_whole_position_once_per_day() {
         "pb-TSLA-1Min-20261124T0000-flat-sell"
     );
 }
+
+/// A model that would buy (intercept 5: P(up) 0.9933) but whose training saw `ret_1` at
+/// 1.0 ± 0.1: flat bars' `ret_1` of 0 lies 10 training stds out.
+fn drifting_model(drift_limit: f64) -> Strategy {
+    let mut means = [0.0; crate::strategy::features::N_FEATURES];
+    let mut stds = [1.0; crate::strategy::features::N_FEATURES];
+    means[0] = 1.0;
+    stds[0] = 0.1;
+    Strategy::Model {
+        path: String::new(),
+        threshold: 0.55,
+        drift_limit,
+        max_age_days: None,
+        trade_unvalidated: false,
+        model: Some(std::sync::Arc::new(crate::strategy::Predictor {
+            timeframe: Timeframe::Min1,
+            means,
+            stds,
+            weights: [0.0; crate::strategy::features::N_FEATURES],
+            intercept: 5.0,
+        })),
+        trained_until: None,
+    }
+}
+
+#[test]
+fn a_drifted_feature_is_a_hold_row_with_the_feature_its_z_and_the_limit() {
+    let closes = [100.0; 60];
+    let model = drifting_model(4.0);
+    let snap = snapshot(vec![(rules("AAPL", &model, 1.0), market(&closes, 0))]);
+    let held = plan(&snap, &State::default(), &Limits::NONE);
+    let r = row(only(&held));
+    assert_eq!(
+        (r.signal, r.action, r.order.as_ref()),
+        (Signal::Hold, Action::Hold, None)
+    );
+    assert_eq!(
+        r.reason,
+        "feature drift: ret_1 is -10.00 training standard deviations from its training mean, \
+         beyond drift_limit 4; not trusting the model on data unlike its training"
+    );
+    // The guard off, the same snapshot buys.
+    let model = drifting_model(0.0);
+    let snap = snapshot(vec![(rules("AAPL", &model, 1.0), market(&closes, 0))]);
+    let bought = plan(&snap, &State::default(), &Limits::NONE);
+    assert_eq!(sent(only(&bought)).side, Side::Buy);
+}

@@ -23,10 +23,22 @@ fn values_round_trip_exactly() {
     let mut bars: Vec<Bar> = (0..50).map(|i| bar(i, 100.0 + i as f64 / 3.0)).collect();
     bars[7].vwap = f64::NAN;
     cache
-        .append("AAPL", Timeframe::Min1, Adjustment::Raw, &bars[..20])
+        .append(
+            "AAPL",
+            Timeframe::Min1,
+            Adjustment::Raw,
+            BarFeed::Iex,
+            &bars[..20],
+        )
         .unwrap();
     cache
-        .append("AAPL", Timeframe::Min1, Adjustment::Raw, &bars[20..])
+        .append(
+            "AAPL",
+            Timeframe::Min1,
+            Adjustment::Raw,
+            BarFeed::Iex,
+            &bars[20..],
+        )
         .unwrap();
     let back = cache.load("AAPL", Timeframe::Min1).unwrap();
     assert_eq!(back.len(), 50);
@@ -78,6 +90,7 @@ fn adjustments_are_never_mixed() {
     let cache = BarCache::new(dir.path());
     let split = CacheMeta {
         adjustment: Adjustment::Split,
+        feed: None,
         covered_from: None,
     };
     cache
@@ -99,7 +112,13 @@ fn adjustments_are_never_mixed() {
     );
     // An append of bars fetched with another adjustment is refused, naming both.
     let e = cache
-        .append("TSLA", Timeframe::Day1, Adjustment::Raw, &[bar(1, 2.0)])
+        .append(
+            "TSLA",
+            Timeframe::Day1,
+            Adjustment::Raw,
+            BarFeed::Iex,
+            &[bar(1, 2.0)],
+        )
         .unwrap_err()
         .to_string();
     assert!(
@@ -108,7 +127,13 @@ fn adjustments_are_never_mixed() {
     );
     assert_eq!(cache.load("TSLA", Timeframe::Day1).unwrap().len(), 1);
     cache
-        .append("TSLA", Timeframe::Day1, Adjustment::Split, &[bar(1, 2.0)])
+        .append(
+            "TSLA",
+            Timeframe::Day1,
+            Adjustment::Split,
+            BarFeed::Iex,
+            &[bar(1, 2.0)],
+        )
         .unwrap();
     assert_eq!(cache.load("TSLA", Timeframe::Day1).unwrap().len(), 2);
     assert_eq!("dividend".parse(), Ok(Adjustment::Dividend));
@@ -239,4 +264,65 @@ fn a_big_file_loads_in_two_halves_exactly_and_reports_lines_across_the_seam() {
     let e = cache.load("AAPL", Timeframe::Min1).unwrap_err().to_string();
     assert!(e.contains(&format!("line {}", seam + 2)), "{e}");
     assert!(e.contains("is not after the previous one"), "{e}");
+}
+
+#[test]
+fn a_file_keeps_one_feed_and_imported_history_may_be_topped_up_live() {
+    let meta = |feed| CacheMeta {
+        feed,
+        ..CacheMeta::default()
+    };
+    let (iex, sip, imp) = (BarFeed::Iex, BarFeed::Sip, BarFeed::Import);
+    // A new or empty file takes the feed written.
+    assert_eq!(meta(Some(sip)).feed_after(false, iex), Ok(Some(iex)));
+    assert_eq!(meta(None).feed_after(false, imp), Ok(Some(imp)));
+    // An unknown feed stays unknown.
+    assert_eq!(meta(None).feed_after(true, iex), Ok(None));
+    assert_eq!(meta(Some(sip)).feed_after(true, sip), Ok(Some(sip)));
+    // The two live feeds never mix; imported bars go into no fetched file.
+    assert!(meta(Some(sip))
+        .feed_after(true, iex)
+        .unwrap_err()
+        .contains("holds sip bars; refusing to mix in iex bars"));
+    assert!(meta(Some(iex)).feed_after(true, sip).is_err());
+    assert!(meta(Some(iex)).feed_after(true, imp).is_err());
+    // Live bars top up an imported history, which stays `import`.
+    assert_eq!(meta(Some(imp)).feed_after(true, iex), Ok(Some(imp)));
+
+    let dir = tempfile::tempdir().unwrap();
+    let cache = BarCache::new(dir.path());
+    cache
+        .replace("AAPL", Timeframe::Day1, &[bar(0, 1.0)], &meta(Some(sip)))
+        .unwrap();
+    let text = std::fs::read_to_string(dir.path().join("bars/AAPL-1Day.csv.meta.json")).unwrap();
+    assert!(text.contains("\"feed\": \"sip\""), "{text}");
+    let e = cache
+        .append(
+            "AAPL",
+            Timeframe::Day1,
+            Adjustment::Raw,
+            iex,
+            &[bar(1, 2.0)],
+        )
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("AAPL-1Day.csv holds sip bars; refusing to mix in iex bars"),
+        "{e}"
+    );
+    assert_eq!(
+        cache.load("AAPL", Timeframe::Day1).unwrap().len(),
+        1,
+        "nothing appended"
+    );
+    cache
+        .append(
+            "AAPL",
+            Timeframe::Day1,
+            Adjustment::Raw,
+            sip,
+            &[bar(1, 2.0)],
+        )
+        .unwrap();
+    assert_eq!(cache.load("AAPL", Timeframe::Day1).unwrap().len(), 2);
 }

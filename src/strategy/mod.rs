@@ -21,6 +21,7 @@ pub use indicators::sma;
 pub use predictor::{check_threshold as check_model_threshold, Predictor};
 
 use crate::domain::{Bar, Signal};
+use chrono::{DateTime, Utc};
 use features::LOOKBACK;
 use serde::Deserialize;
 use std::fmt;
@@ -47,14 +48,38 @@ pub enum Strategy {
         path: String,
         #[serde(default = "default_model_threshold")]
         threshold: f64,
+        /// Hold when a live feature lies more than this many training standard deviations
+        /// from its training mean (see [`predictor::Predictor::drift`]); 0 turns it off.
+        #[serde(default = "default_drift_limit")]
+        drift_limit: f64,
+        /// Hold when the bar being decided is more than this many days after the model's
+        /// last training bar: retrain (`train` can run from cron) or raise it.
+        #[serde(default)]
+        max_age_days: Option<u32>,
+        /// Trade a model whose own file says it did not beat the baselines out of sample.
+        /// Off by default: such a model is refused when the config loads.
+        #[serde(default)]
+        trade_unvalidated: bool,
         /// Filled by the config loader; `None` (a strategy built by hand) always holds.
         #[serde(skip)]
         model: Option<Arc<Predictor>>,
+        /// The model's last training bar, filled by the config loader with `model`.
+        #[serde(skip)]
+        trained_until: Option<DateTime<Utc>>,
     },
 }
 
 fn default_model_threshold() -> f64 {
     0.55
+}
+
+/// Four training standard deviations: a normal feature passes it about once in 16,000 bars
+/// (fat-tailed returns more often: 1.3 % of GOOG's training days, docs/model.md), while the
+/// issue's SIP-to-IEX volume switch put `volume_z_20` 4.2 out.
+pub const DEFAULT_DRIFT_LIMIT: f64 = 4.0;
+
+fn default_drift_limit() -> f64 {
+    DEFAULT_DRIFT_LIMIT
 }
 
 /// What a strategy decided and why, in words a person reads in the decisions ledger.
@@ -130,6 +155,18 @@ pub enum Why {
     NoModel,
     /// A bar in the features' window has an impossible price or volume.
     FeaturesUndefined,
+    /// A live feature lies beyond `drift_limit` training standard deviations: the model is
+    /// asked about data unlike any it was fitted on (a feed change, a halt, a split).
+    FeatureDrift {
+        feature: &'static str,
+        z: f64,
+        limit: f64,
+    },
+    /// The bar is more than `max_age_days` after the model's last training bar.
+    ModelTooOld {
+        age_days: i64,
+        max_days: u32,
+    },
 }
 
 impl fmt::Display for Why {
@@ -173,6 +210,14 @@ impl fmt::Display for Why {
             Why::FeaturesUndefined => f.write_str(
                 "the model's features are undefined: a price or volume in the window is not a positive number",
             ),
+            Why::FeatureDrift { feature, z, limit } => write!(
+                f,
+                "feature drift: {feature} is {z:+.2} training standard deviations from its training mean, beyond drift_limit {limit}; not trusting the model on data unlike its training"
+            ),
+            Why::ModelTooOld { age_days, max_days } => write!(
+                f,
+                "the model is stale: this bar is {age_days} days after its last training bar, max_age_days is {max_days}; retrain it with `prometheus-bot train`"
+            ),
         }
     }
 }
@@ -204,8 +249,16 @@ impl Strategy {
                     return Err(("fast", format!("must be less than slow ({fast} >= {slow})")));
                 }
             }
-            Strategy::Model { threshold, .. } => {
+            Strategy::Model {
+                threshold,
+                drift_limit,
+                ..
+            } => {
                 check_model_threshold(threshold).map_err(|m| ("threshold", m))?;
+                if !(drift_limit.is_finite() && drift_limit >= 0.0) {
+                    let msg = format!("must be a number of standard deviations, at least 0 (0 turns the guard off), got {drift_limit}");
+                    return Err(("drift_limit", msg));
+                }
             }
         }
         Ok(())
@@ -258,9 +311,19 @@ impl Strategy {
             } => decide_sma_cross(fast, slow, allow_short, bars, position),
             Strategy::Model {
                 threshold,
+                drift_limit,
+                max_age_days,
                 ref model,
+                trained_until,
                 ..
-            } => decide_model(model.as_deref(), threshold, bars, position),
+            } => {
+                let guards = Guards {
+                    drift_limit,
+                    max_age_days,
+                    trained_until,
+                };
+                decide_model(model.as_deref(), threshold, &guards, bars, position)
+            }
         }
     }
 }
@@ -362,10 +425,20 @@ fn decide_sma_cross(
     Decision { signal, why }
 }
 
+/// What stops a loaded model from deciding: data unlike its training, or its age.
+struct Guards {
+    drift_limit: f64,
+    max_age_days: Option<u32>,
+    trained_until: Option<DateTime<Utc>>,
+}
+
 /// Long when P(up) >= `threshold`, exit a long when P(up) <= 1 − `threshold`; never short.
+/// Holds, saying why, when the model is older than `max_age_days` at the decided bar or a
+/// feature lies beyond `drift_limit` training standard deviations.
 fn decide_model(
     model: Option<&Predictor>,
     threshold: f64,
+    guards: &Guards,
     bars: &[Bar],
     position: f64,
 ) -> Decision {
@@ -382,9 +455,28 @@ fn decide_model(
             need: LOOKBACK,
         });
     }
-    let Some(p) = model.probability(bars) else {
+    if let (Some(max_days), Some(until), Some(last)) =
+        (guards.max_age_days, guards.trained_until, bars.last())
+    {
+        let age_days = (last.time - until).num_days();
+        if age_days > i64::from(max_days) {
+            return hold(Why::ModelTooOld { age_days, max_days });
+        }
+    }
+    let Some(x) = features::features(bars, model.timeframe.is_intraday()) else {
         return hold(Why::FeaturesUndefined);
     };
+    if guards.drift_limit > 0.0 {
+        let (j, z) = model.drift(&x);
+        if z.abs() > guards.drift_limit {
+            return hold(Why::FeatureDrift {
+                feature: features::FEATURE_NAMES[j],
+                z,
+                limit: guards.drift_limit,
+            });
+        }
+    }
+    let p = model.probability_of(&x);
     let low = 1.0 - threshold;
     let (signal, why) = if p >= threshold {
         if position > 0.0 {
@@ -536,6 +628,10 @@ mod tests {
         Strategy::Model {
             path: String::new(),
             threshold: 0.7,
+            drift_limit: 0.0,
+            max_age_days: None,
+            trade_unvalidated: false,
+            trained_until: None,
             model: Some(Arc::new(Predictor {
                 timeframe: crate::domain::Timeframe::Day1,
                 means: [0.0; features::N_FEATURES],
@@ -566,6 +662,97 @@ mod tests {
         // One bar short of the window: warming up.
         let d = range_model(50.0).decide(&b[1..], 100.0, 0.0);
         assert_eq!(d.why, Why::WarmingUp { have: 49, need: 50 });
+    }
+
+    /// [`range_model`] with its guards set: `range_1`'s training std is `std` (mean 0).
+    fn guarded(
+        std: f64,
+        drift_limit: f64,
+        max_age_days: Option<u32>,
+        trained_days_before: i64,
+    ) -> Strategy {
+        let Strategy::Model { model, .. } = range_model(50.0) else {
+            unreachable!()
+        };
+        let mut p = (*model.unwrap()).clone();
+        p.stds[8] = std;
+        let last = flat_days(features::LOOKBACK).last().unwrap().time;
+        Strategy::Model {
+            path: String::new(),
+            threshold: 0.7,
+            drift_limit,
+            max_age_days,
+            trade_unvalidated: false,
+            trained_until: Some(last - chrono::Duration::days(trained_days_before)),
+            model: Some(Arc::new(p)),
+        }
+    }
+
+    #[test]
+    fn a_feature_beyond_the_drift_limit_holds_with_its_name_z_and_limit() {
+        let b = flat_days(features::LOOKBACK);
+        // range_1 = 0.02 against a training mean 0 and std 0.004: z = 0.02 / 0.004 = 5 > 4.
+        let d = guarded(0.004, 4.0, None, 0).decide(&b, 100.0, 0.0);
+        assert_eq!(d.signal, Signal::Hold);
+        let Why::FeatureDrift { feature, z, limit } = d.why else {
+            panic!("{:?}", d.why)
+        };
+        assert_eq!((feature, limit), ("range_1", 4.0));
+        assert!((z - 5.0).abs() < 1e-12, "{z}");
+        assert!(d.why.to_string().starts_with(
+            "feature drift: range_1 is +5.00 training standard deviations from its training mean, beyond drift_limit 4"
+        ));
+        // A long position is held too: the model is not trusted either way.
+        assert_eq!(
+            guarded(0.004, 4.0, None, 0).decide(&b, 100.0, 3.0).why,
+            d.why
+        );
+        // Within the limit (z = 0.02 / 0.005 = 4, not beyond 4), or with the guard off, it decides.
+        assert!(matches!(
+            guarded(0.005, 4.0, None, 0).decide(&b, 100.0, 0.0).why,
+            Why::ModelUp { .. } | Why::ModelUnsure { .. } | Why::ModelDownNotLong { .. }
+        ));
+        assert!(!matches!(
+            guarded(0.004, 0.0, None, 0).decide(&b, 100.0, 0.0).why,
+            Why::FeatureDrift { .. }
+        ));
+        // Predictor::drift: the furthest feature, signed.
+        let Strategy::Model { model, .. } = guarded(0.004, 4.0, None, 0) else {
+            unreachable!()
+        };
+        let mut x = [0.0; features::N_FEATURES];
+        x[2] = -3.0;
+        x[8] = 0.008;
+        assert_eq!(model.unwrap().drift(&x), (2, -3.0));
+    }
+
+    #[test]
+    fn a_model_older_than_max_age_days_at_the_decided_bar_holds() {
+        let b = flat_days(features::LOOKBACK);
+        let d = guarded(1.0, 4.0, Some(30), 31).decide(&b, 100.0, 0.0);
+        assert_eq!(d.signal, Signal::Hold);
+        assert_eq!(
+            d.why,
+            Why::ModelTooOld {
+                age_days: 31,
+                max_days: 30
+            }
+        );
+        assert!(d
+            .why
+            .to_string()
+            .contains("31 days after its last training bar, max_age_days is 30"));
+        // 30 days is not older than 30; no limit means no age check.
+        assert_eq!(
+            guarded(1.0, 4.0, Some(30), 30)
+                .decide(&b, 100.0, 0.0)
+                .signal,
+            Signal::Buy
+        );
+        assert_eq!(
+            guarded(1.0, 4.0, None, 3000).decide(&b, 100.0, 0.0).signal,
+            Signal::Buy
+        );
     }
 
     #[test]

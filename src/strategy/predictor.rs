@@ -28,6 +28,23 @@ impl Predictor {
         Some(self.probability_of(&x))
     }
 
+    /// The feature furthest from its training mean, in training standard deviations: its
+    /// index and signed z-score `(x − mean) / std`. The means and stds are the training rows'
+    /// (the standardisation the weights were fitted on), so this is a per-feature z-score
+    /// against the training data: the max-norm cousin of FreqAI's dissimilarity index, which
+    /// measures a point's Euclidean distance to the training set in the same standardised
+    /// space. The first feature wins ties.
+    pub fn drift(&self, x: &[f64; N_FEATURES]) -> (usize, f64) {
+        let mut worst = (0, 0.0f64);
+        for (j, &v) in x.iter().enumerate() {
+            let z = (v - self.means[j]) / self.stds[j];
+            if z.abs() > worst.1.abs() {
+                worst = (j, z);
+            }
+        }
+        worst
+    }
+
     /// P(up) for a feature vector already computed.
     pub fn probability_of(&self, x: &[f64; N_FEATURES]) -> f64 {
         probability(x, &self.means, &self.stds, &self.weights, self.intercept)

@@ -4,7 +4,7 @@ use crate::broker::{BarsQuery, Broker};
 use crate::config::Config;
 use crate::domain::{Bar, Timeframe};
 use crate::error::Result;
-use crate::store::bar_cache::{self, Adjustment, BarCache};
+use crate::store::bar_cache::{self, Adjustment, BarCache, BarFeed};
 use chrono::{DateTime, Duration, Utc};
 use std::collections::HashMap;
 
@@ -58,10 +58,12 @@ pub(super) fn refresh(
             max_pages: MAX_BAR_PAGES,
         };
         let mut fetched = client.bars(&query)?;
+        // The cache refuses bars of the other live feed (their volumes differ ~30×).
+        let feed = BarFeed::from(config.alpaca.feed);
         for &name in &symbols {
             let old = cached.remove(name).unwrap_or_default();
             let new = fetched.remove(name).unwrap_or_default();
-            let bars = top_up(cache, name, tf, history, now, adjustment, old, new)?;
+            let bars = top_up(cache, name, tf, history, now, adjustment, feed, old, new)?;
             out.insert(name.to_string(), bars);
         }
     }
@@ -78,6 +80,7 @@ fn top_up(
     history: usize,
     now: DateTime<Utc>,
     adjustment: Adjustment,
+    feed: BarFeed,
     old: Vec<Bar>,
     fetched: Vec<Bar>,
 ) -> Result<Vec<Bar>> {
@@ -97,12 +100,13 @@ fn top_up(
             .into_iter()
             .filter(|b| Some(b.time) > last)
             .collect();
-        cache.append(name, tf, adjustment, &new_settled)?;
+        cache.append(name, tf, adjustment, feed, &new_settled)?;
         bar_cache::merge(
             old,
             closed.into_iter().filter(|b| Some(b.time) > last).collect(),
         )
     } else {
+        cache.check_feed(name, tf, feed)?;
         let merged = bar_cache::merge(cache.load(name, tf)?, settled);
         cache.replace(name, tf, &merged, &cache.meta(name, tf)?)?;
         bar_cache::merge(merged, closed)
