@@ -9,12 +9,14 @@ mod deadline;
 mod endpoint;
 mod models;
 mod ops;
+mod protection;
 
 pub use alert_channels::{EmailAlerts, TelegramAlerts, TELEGRAM_API};
 pub use endpoint::{
     Endpoint, Host, WebhookUrl, LIVE_TRADING_HOST, LIVE_TRADING_URL, PAPER_TRADING_HOST,
 };
 pub use ops::OpsConfig;
+pub use protection::Protection;
 
 use crate::domain::{is_valid_symbol, Timeframe};
 use crate::error::{Error, Result};
@@ -77,6 +79,8 @@ pub struct SymbolConfig {
     /// shares, rounded down.
     pub fractional: bool,
     pub strategy: Strategy,
+    /// Stops and targets the broker holds for this symbol's position.
+    pub protection: Protection,
 }
 
 impl SymbolConfig {
@@ -295,6 +299,9 @@ struct RawSymbol {
     #[serde(default)]
     fractional: bool,
     strategy: Spanned<Strategy>,
+    stop_loss_pct: Option<Spanned<f64>>,
+    take_profit_pct: Option<Spanned<f64>>,
+    trailing_stop_pct: Option<Spanned<f64>>,
 }
 
 fn timeframe<'de, D: Deserializer<'de>>(d: D) -> Result<Timeframe, D::Error> {
@@ -469,11 +476,15 @@ impl Config {
                 );
                 return Err(here(span, "history", msg));
             }
+            let protection =
+                Protection::check(s.stop_loss_pct, s.take_profit_pct, s.trailing_stop_pct)
+                    .map_err(|(span, key, m)| here(span, key, m))?;
             symbols.push(SymbolConfig {
                 name: s.name.into_inner(),
                 sizing,
                 fractional: s.fractional,
                 strategy,
+                protection,
             });
         }
 

@@ -420,3 +420,67 @@ fn config_messages_name_the_fix() {
     let e = err(&MINIMAL.replace("sell_below = 220.0", "sell_below = -1.0"));
     assert!(e.contains("`sell_below`"), "{e}");
 }
+
+#[test]
+fn protective_keys_are_percents_of_the_entry() {
+    let c = parse(&MINIMAL.replace(
+        "qty = 1",
+        "qty = 1\nstop_loss_pct = 2\ntake_profit_pct = 5.5",
+    ))
+    .unwrap();
+    assert_eq!(
+        c.symbols[0].protection,
+        Protection {
+            stop_loss_pct: Some(2.0),
+            take_profit_pct: Some(5.5),
+            trailing_stop_pct: None
+        }
+    );
+    assert!(!parse(MINIMAL).unwrap().symbols[0].protection.any());
+    let c = parse(&MINIMAL.replace("qty = 1", "qty = 1\ntrailing_stop_pct = 1.5")).unwrap();
+    assert_eq!(c.symbols[0].protection.trailing_stop_pct, Some(1.5));
+}
+
+#[test]
+fn protective_keys_out_of_range_or_in_an_impossible_pair_name_the_key() {
+    let with = |extra: &str| err(&MINIMAL.replace("qty = 1", &format!("qty = 1\n{extra}")));
+    for (extra, want) in [
+        (
+            "stop_loss_pct = 0",
+            ":4: `stop_loss_pct`: must be a percent above 0 and below 100",
+        ),
+        (
+            "stop_loss_pct = 100",
+            ":4: `stop_loss_pct`: must be a percent above 0 and below 100",
+        ),
+        (
+            "stop_loss_pct = -1",
+            ":4: `stop_loss_pct`: must be a percent",
+        ),
+        (
+            "trailing_stop_pct = 100.5",
+            ":4: `trailing_stop_pct`: must be a percent above 0 and below 100",
+        ),
+        (
+            "take_profit_pct = 0",
+            ":4: `take_profit_pct`: must be a percent above 0",
+        ),
+        (
+            "take_profit_pct = -3",
+            ":4: `take_profit_pct`: must be a percent above 0",
+        ),
+        ("stop_loss_pct = \"2%\"", ":4: `stop_loss_pct`"),
+        ("take_profit_pct = nan", ":4: `take_profit_pct`"),
+        (
+            "stop_loss_pct = 2\ntrailing_stop_pct = 1",
+            ":5: `trailing_stop_pct`: give stop_loss_pct or trailing_stop_pct, not both",
+        ),
+        (
+            "trailing_stop_pct = 1\ntake_profit_pct = 4",
+            ":5: `take_profit_pct`: a trailing stop cannot be paired",
+        ),
+    ] {
+        let e = with(extra);
+        assert!(e.contains(want), "{extra}: {e}");
+    }
+}
