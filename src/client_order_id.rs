@@ -77,6 +77,29 @@ impl ClientOrderId {
         ClientOrderId::checked(format!("{}-{attempt}", first.0))
     }
 
+    /// The `attempt`-th protective order (1, 2, ...) for the position opened by `entry`: tied
+    /// to the entry, so a crash between the entry's fill and this order's POST is repaired by
+    /// the next tick under the same id, never twice. A later attempt follows one that ended
+    /// without filling (canceled for a strategy exit that did not close everything, a `day`
+    /// stop expired at the close); its number comes from the fills ledger's final rows.
+    pub fn protection(
+        entry: &ClientOrderId,
+        attempt: u32,
+    ) -> Result<ClientOrderId, ClientOrderIdError> {
+        ClientOrderId::checked(format!("{}{PROTECTION_MARK}{attempt}", entry.0))
+    }
+
+    /// The entry a position is known by when the fills ledger names none (a position the
+    /// bot found rather than opened): its symbol, side and average price, which a new entry
+    /// changes.
+    pub fn found_position(
+        symbol: &str,
+        side: Side,
+        avg_entry_price: &str,
+    ) -> Result<ClientOrderId, ClientOrderIdError> {
+        ClientOrderId::checked(format!("{PREFIX}{symbol}-held-{side}-{avg_entry_price}"))
+    }
+
     fn checked(text: String) -> Result<ClientOrderId, ClientOrderIdError> {
         if text.is_empty() {
             return Err(ClientOrderIdError("a client order id is empty".into()));
@@ -97,6 +120,18 @@ impl ClientOrderId {
     pub fn is_ours(&self) -> bool {
         is_ours(&self.0)
     }
+}
+
+/// What a protective id adds to its entry's id, before the attempt number.
+const PROTECTION_MARK: &str = "-p";
+
+/// Is this id one of the bot's protective orders (a stop, target or OCO resting at the
+/// broker)? Such an order is not a pending trade: the strategy's position ignores it.
+pub fn is_protective(client_order_id: &str) -> bool {
+    is_ours(client_order_id)
+        && client_order_id
+            .rsplit_once(PROTECTION_MARK)
+            .is_some_and(|(_, n)| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
 }
 
 /// Is this id (any order's, as the broker lists it) one the bot made?
@@ -176,6 +211,32 @@ mod tests {
         assert!(e.to_string().contains("129 characters"), "{e}");
         // The open leg adds 5 characters: an id that fits can make one that does not.
         assert!(ClientOrderId::reversal_open(&id).is_err());
+    }
+
+    #[test]
+    fn protection_derives_from_its_entry_and_no_other_id_looks_protective() {
+        let t = Utc.with_ymd_and_hms(2026, 11, 25, 15, 31, 0).unwrap();
+        let entry = ClientOrderId::decision("AAPL", Timeframe::Min1, t, "thr", Side::Buy).unwrap();
+        let p = ClientOrderId::protection(&entry, 1).unwrap();
+        assert_eq!(p.as_str(), "pb-AAPL-1Min-20261125T1531-thr-buy-p1");
+        assert_eq!(
+            ClientOrderId::protection(&entry, 2).unwrap().as_str(),
+            "pb-AAPL-1Min-20261125T1531-thr-buy-p2"
+        );
+        assert!(is_protective(p.as_str()));
+        let flat =
+            ClientOrderId::daily_loss_flatten("TSLA", Timeframe::Min5, t.date_naive(), Side::Sell)
+                .unwrap();
+        for other in [
+            entry.clone(),
+            ClientOrderId::reversal_open(&entry).unwrap(),
+            ClientOrderId::flatten_retry(&flat, 2).unwrap(),
+        ] {
+            assert!(!is_protective(other.as_str()), "{other}");
+        }
+        assert!(!is_protective("someone-p1"));
+        let found = ClientOrderId::found_position("AAPL", Side::Sell, "101.5").unwrap();
+        assert_eq!(found.as_str(), "pb-AAPL-held-sell-101.5");
     }
 
     #[test]

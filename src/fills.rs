@@ -8,7 +8,7 @@
 
 use crate::broker::{Broker, Fill, Order};
 use crate::decimal::Decimal;
-use crate::domain::{OrderStatus, Qty, Side};
+use crate::domain::{ClientOrderId, OrderStatus, Qty, Side};
 use crate::error::{Error, Result};
 use crate::store::cells::parse_side;
 use crate::store::ledger::Ledger;
@@ -54,6 +54,9 @@ pub struct Recorded {
     pub by_activity: HashMap<String, (Qty, Option<Decimal>)>,
     /// Shares recorded as filled per order id.
     pub filled_by_order: HashMap<String, Qty>,
+    /// Per symbol, the client id of the last execution that opened or extended the bot's
+    /// position (gone once it is flat): the entry its protective orders derive their ids from.
+    pub last_entry: HashMap<String, ClientOrderId>,
 }
 
 impl Fills {
@@ -213,10 +216,25 @@ fn add_row(r: &mut Recorded, row: FillRow) -> std::result::Result<(), String> {
             r.by_activity
                 .insert(activity_id.to_string(), (row.qty, row.price.clone()));
             *r.filled_by_order.entry(text(&row.order_id)).or_default() += row.qty;
-            *r.net_qty.entry(row.symbol.clone()).or_default() += row.signed_qty();
+            let before = r.net_qty.get(&row.symbol).copied().unwrap_or_default();
+            let after = before + row.signed_qty();
+            r.net_qty.insert(row.symbol.clone(), after);
+            note_entry(r, &row, before, after);
         }
     }
     Ok(())
+}
+
+/// Keep [`Recorded::last_entry`]: an execution that moves the position away from flat (or
+/// through it) is an entry; a flat position has none.
+fn note_entry(r: &mut Recorded, row: &FillRow, before: Qty, after: Qty) {
+    if after.is_zero() {
+        r.last_entry.remove(&row.symbol);
+    } else if after.abs() > before.abs() || after.is_positive() != before.is_positive() {
+        if let Some(id) = &row.client_order_id {
+            r.last_entry.insert(row.symbol.clone(), id.clone());
+        }
+    }
 }
 
 /// Outcome of a sync, for the summary and alerts.

@@ -394,6 +394,9 @@ mod tests {
         fn submit_order(&self, _: &OrderRequest) -> Result<Order> {
             unused()
         }
+        fn cancel_order(&self, _: &str) -> Result<()> {
+            unused()
+        }
         fn fill_activities(&self, _: DateTime<Utc>) -> Result<Vec<Fill>> {
             unused()
         }
@@ -434,6 +437,7 @@ mod tests {
             order_type: Some("market".into()),
             submitted_at: Some(Utc.with_ymd_and_hms(2026, 11, 24, 15, 30, 2).unwrap()),
             filled_at: None,
+            legs: Vec::new(),
         };
         let broker = Scripted {
             orders: vec![order],

@@ -129,6 +129,7 @@ impl Alpaca {
         let query = [
             ("status", "open".to_string()),
             ("limit", "500".into()),
+            ("nested", "true".into()),
             ("symbols", symbols.join(",")),
         ];
         self.get(&self.trading_url, "/v2/orders", &query)
@@ -211,6 +212,9 @@ impl Alpaca {
                 ("after", cursor.to_rfc3339_opts(SecondsFormat::Nanos, true)),
                 ("direction", "asc".to_string()),
                 ("limit", PAGE.to_string()),
+                // An OCO's stop leg under its parent: a resting leg is `held` or `new`, and
+                // the tick finds it there (Alpaca ignores client ids sent for legs).
+                ("nested", "true".to_string()),
             ];
             if let Some(symbols) = symbols {
                 query.push(("symbols", symbols.join(",")));
@@ -241,7 +245,28 @@ impl Alpaca {
     }
 
     pub fn order(&self, order_id: &str) -> Result<Order> {
-        self.get(&self.trading_url, &format!("/v2/orders/{order_id}"), &[])
+        let query = [("nested", "true".to_string())];
+        self.get(&self.trading_url, &format!("/v2/orders/{order_id}"), &query)
+    }
+
+    /// `DELETE /v2/orders/{id}`: 204 when the cancel is accepted (the order then passes
+    /// through `pending_cancel`); 422 when the order is already final, which is not a failure
+    /// (a cancel can race a fill: the caller reads the order back either way). Not retried,
+    /// like a POST, and refused when its timeout does not fit before the deadline.
+    pub fn cancel_order(&self, order_id: &str) -> Result<()> {
+        let endpoint = "DELETE /v2/orders/{id}";
+        if self.remaining().is_some_and(|left| left < self.timeout) {
+            return Err(Error::Deadline {
+                endpoint: endpoint.to_string(),
+            });
+        }
+        let url = format!("{}/v2/orders/{order_id}", self.trading_url);
+        let request = self.authorize(self.agent.delete(&url));
+        match self.finish(endpoint, &self.trading_url, request.call()) {
+            Attempt::Done(_) => Ok(()),
+            Attempt::Fail(Error::Api { status: 422, .. }) => Ok(()),
+            Attempt::Retry(e, _) | Attempt::Fail(e) => Err(e),
+        }
     }
 
     /// Place an order. Exactly one attempt: see the module docs.

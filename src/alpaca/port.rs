@@ -85,6 +85,7 @@ pub(crate) fn order(o: wire::Order) -> Order {
         order_type: o.order_type,
         submitted_at: o.submitted_at,
         filled_at: o.filled_at,
+        legs: o.legs.into_iter().map(order).collect(),
     }
 }
 
@@ -167,6 +168,9 @@ impl Broker for Alpaca {
     }
     fn submit_order(&self, request: &OrderRequest) -> Result<Order> {
         Alpaca::submit_order(self, request).map(order)
+    }
+    fn cancel_order(&self, order_id: &str) -> Result<()> {
+        Alpaca::cancel_order(self, order_id)
     }
     fn fill_activities(&self, after: DateTime<Utc>) -> Result<Vec<Fill>> {
         Alpaca::fill_activities(self, after)?

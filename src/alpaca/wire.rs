@@ -158,6 +158,16 @@ pub struct Order {
     pub order_type: Option<String>,
     pub submitted_at: Option<DateTime<Utc>>,
     pub filled_at: Option<DateTime<Utc>>,
+    /// A multi-leg order's other orders (`null` for a simple one): the POST answer and
+    /// `nested=true` listings carry them; Alpaca assigns their ids and client ids itself.
+    #[serde(default, deserialize_with = "null_as_empty")]
+    pub legs: Vec<Order>,
+}
+
+fn null_as_empty<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+) -> std::result::Result<Vec<T>, D::Error> {
+    Ok(Option::<Vec<T>>::deserialize(d)?.unwrap_or_default())
 }
 
 impl Order {

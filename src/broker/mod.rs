@@ -10,7 +10,10 @@
 pub mod sim;
 pub mod types;
 
-pub use types::{Account, BarsQuery, Clock, Fill, LastTrade, Order, OrderRequest, Position, Split};
+pub use types::{
+    Account, BarsQuery, Clock, Fill, LastTrade, Order, OrderKind, OrderRequest, Position, Split,
+    TimeInForce,
+};
 
 use crate::domain::Bar;
 use crate::error::Result;
@@ -38,6 +41,10 @@ pub trait Broker {
     fn order_by_client_id(&self, client_order_id: &str) -> Result<Option<Order>>;
     /// Place an order: one attempt, never retried.
     fn submit_order(&self, order: &OrderRequest) -> Result<Order>;
+    /// Ask the broker to cancel an order. Accepted is not done: the order passes through
+    /// `pending_cancel`, so the caller reads it back until it is final. An order that is
+    /// already final is not an error (a cancel can race a fill).
+    fn cancel_order(&self, order_id: &str) -> Result<()>;
     /// Every execution after `after`, oldest first.
     fn fill_activities(&self, after: DateTime<Utc>) -> Result<Vec<Fill>>;
     /// Every split booked after `after`, oldest first.

@@ -306,6 +306,10 @@ impl Broker for Sim {
             .submit(&self.market, &self.settings, order)
     }
 
+    fn cancel_order(&self, order_id: &str) -> Result<()> {
+        self.book.borrow_mut().cancel(order_id)
+    }
+
     fn fill_activities(&self, after: DateTime<Utc>) -> Result<Vec<Execution>> {
         let book = self.book.borrow();
         let first = book.fills.partition_point(|f| f.time <= after);

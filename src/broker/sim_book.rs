@@ -65,6 +65,7 @@ impl SimOrder {
             order_type: Some("market".into()),
             submitted_at: Some(self.submitted_at),
             filled_at: self.filled_at,
+            legs: Vec::new(),
         }
     }
 }
@@ -348,6 +349,24 @@ impl Book {
             .sum()
     }
 
+    /// Cancel a working order at once (the simulated broker has no `pending_cancel`); a final
+    /// order is left as it is, as Alpaca answers 422 and changes nothing.
+    pub(super) fn cancel(&mut self, order_id: &str) -> Result<()> {
+        let Some(&k) = self.by_id.get(order_id) else {
+            return Err(Error::Api {
+                endpoint: format!("DELETE /v2/orders/{order_id}"),
+                status: 404,
+                code: Some(40410000),
+                message: "order not found".into(),
+            });
+        };
+        if self.working.contains(&k) {
+            self.orders[k].status = OrderStatus::Canceled;
+            self.working.retain(|&w| w != k);
+        }
+        Ok(())
+    }
+
     /// Accept or refuse one order, as Alpaca would; see the module docs of [`super`].
     pub(super) fn submit(
         &mut self,
@@ -356,6 +375,13 @@ impl Book {
         r: &OrderRequest,
     ) -> Result<Order> {
         let invalid = |m: String| refused(422, 40010001, m);
+        if r.kind.is_protective() {
+            // Said, not pretended: a replay with protection configured shows every refusal.
+            return Err(invalid(
+                "the simulated broker places market orders only: stops and targets are not simulated"
+                    .into(),
+            ));
+        }
         let side = r.side;
         if !r.qty.is_positive() {
             return Err(invalid("qty must be > 0".into()));

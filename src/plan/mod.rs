@@ -13,6 +13,7 @@
 //! Pure: no I/O, no clock; values in, values out.
 
 mod bar_time;
+pub mod protect;
 mod symbol;
 
 pub use bar_time::{floor_to, missing_bars};

@@ -1,0 +1,182 @@
+//! Protection held by the broker: which stop, target or OCO a position needs, and what to
+//! cancel first. Pure: the tick gathers the inputs and executes the answer before any other
+//! order of the tick, across all symbols.
+//!
+//! Protecting is not trading: a protective order never counts as a new position or against
+//! `max_orders_per_day`, and the kill switch and a drawdown halt neither stop nor cancel it
+//! (they stop the strategy's orders; a position they leave open is exactly what needs a stop).
+//!
+//! Time in force: `gtc` for whole shares, so the stop already rests for the next session's
+//! opening auction, before any tick has run (a `day` stop would leave every open unprotected
+//! until the first tick, the moment a gap hurts most). Alpaca refuses fractional orders that
+//! are not `day`, so a fractional position gets a `day` stop, which expires at the close and is
+//! put back by the next session's first tick under the next attempt's id.
+
+use crate::broker::{Order, OrderKind, OrderRequest, TimeInForce};
+use crate::client_order_id::ClientOrderId;
+use crate::config::Protection;
+use crate::decimal::Decimal;
+use crate::domain::{Qty, Side};
+
+/// What the tick knows of one symbol's position and its protection.
+#[derive(Clone)]
+pub struct Held<'a> {
+    pub symbol: &'a str,
+    pub protection: Protection,
+    /// Signed shares to protect (the broker's, or the bot's own on a shared account).
+    pub qty: Qty,
+    /// The broker's average entry price.
+    pub avg_entry_price: Option<&'a Decimal>,
+    /// The latest trade, to see a stop the price has already passed.
+    pub price: Option<f64>,
+    /// The entry the position comes from (the fills ledger's last opening execution).
+    pub entry: Option<&'a ClientOrderId>,
+    /// Is this client id spent (ended unfilled): a new attempt needs the next one.
+    pub spent: &'a dyn Fn(&str) -> bool,
+    /// The bot's protective orders working on the symbol.
+    pub resting: Vec<&'a Order>,
+    /// One of the bot's own entries or exits still works on the symbol: protection waits for
+    /// it, as a stop beside a working sell would need the same shares twice.
+    pub trading: bool,
+}
+
+/// What to do for one symbol: cancel (and see canceled) these orders first, then place.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Protect {
+    /// Broker order ids of protective orders that no longer fit (another size, a flat
+    /// position, protection no longer configured).
+    pub cancel: Vec<String>,
+    pub place: Option<OrderRequest>,
+    /// Why the position is not protected after this, for `status` and the metrics file.
+    pub unprotected: Option<String>,
+}
+
+/// Decide one symbol's protection.
+pub fn protect(h: &Held<'_>) -> Protect {
+    let mut out = Protect::default();
+    let all_resting = || h.resting.iter().map(|o| o.id.clone()).collect::<Vec<_>>();
+    if !h.protection.any() || h.qty.is_zero() {
+        // A stop left behind by a closed position would open a short when it triggers.
+        out.cancel = all_resting();
+        return out;
+    }
+    let side = if h.qty.is_positive() {
+        Side::Sell
+    } else {
+        Side::Buy
+    };
+    let shares = h.qty.abs();
+    let fits = |o: &&Order| o.side == Some(side) && o.remaining_qty() == shares;
+    if h.resting.len() == 1 && h.resting.iter().all(fits) {
+        return out;
+    }
+    out.cancel = all_resting();
+    if h.trading {
+        out.unprotected = Some(format!(
+            "{}: waiting for the bot's working order before placing its protection",
+            h.symbol
+        ));
+        return out;
+    }
+    match request(h, side, shares) {
+        Ok(r) => out.place = Some(r),
+        Err(why) => out.unprotected = Some(format!("{}: {why}", h.symbol)),
+    }
+    out
+}
+
+fn request(h: &Held<'_>, side: Side, shares: Qty) -> Result<OrderRequest, String> {
+    let p = h.protection;
+    let avg = h
+        .avg_entry_price
+        .map(Decimal::to_f64)
+        .filter(|a| *a > 0.0)
+        .ok_or("the broker gives no average entry price to set the stop from")?;
+    let found;
+    let entry = match h.entry {
+        Some(e) => e,
+        None => {
+            let text = h.avg_entry_price.map_or("", |d| d.as_str());
+            found =
+                ClientOrderId::found_position(h.symbol, side, text).map_err(|e| e.to_string())?;
+            &found
+        }
+    };
+    let resting_ids: Vec<&str> = h
+        .resting
+        .iter()
+        .map(|o| o.client_order_id.as_str())
+        .collect();
+    let id = (1..=1000)
+        .map(|n| ClientOrderId::protection(entry, n))
+        .find(|id| match id {
+            Ok(id) => !(h.spent)(id.as_str()) && !resting_ids.contains(&id.as_str()),
+            Err(_) => true,
+        })
+        .ok_or("a thousand protective orders for one entry ended unfilled")?
+        .map_err(|e| e.to_string())?;
+    // Against the position: below the entry for a long, above it for a short.
+    let against = |pct: f64| match side {
+        Side::Sell => avg * (1.0 - pct / 100.0),
+        Side::Buy => avg * (1.0 + pct / 100.0),
+    };
+    let favour = |pct: f64| match side {
+        Side::Sell => avg * (1.0 + pct / 100.0),
+        Side::Buy => avg * (1.0 - pct / 100.0),
+    };
+    let whole = !shares.to_string().contains('.');
+    let mut r = OrderRequest::market_day(h.symbol, side, shares, &id);
+    r.time_in_force = if whole {
+        TimeInForce::Gtc
+    } else {
+        TimeInForce::Day
+    };
+    let stop = p.stop_loss_pct.map(|pct| price(against(pct)));
+    if let (Some(stop), Some(now)) = (&stop, h.price) {
+        let passed = match side {
+            Side::Sell => now <= stop.to_f64(),
+            Side::Buy => now >= stop.to_f64(),
+        };
+        if passed {
+            // The price is already through the stop (it gapped while nothing rested): a stop
+            // order would be refused or fill at once; close now, under the stop's own id.
+            r.time_in_force = TimeInForce::Day;
+            return Ok(r);
+        }
+    }
+    let target = p.take_profit_pct.map(|pct| price(favour(pct)));
+    r.kind = match (stop, target, p.trailing_stop_pct) {
+        (Some(stop_price), Some(limit_price), _) if whole => OrderKind::Oco {
+            limit_price,
+            stop_price,
+        },
+        (Some(_), Some(_), _) => {
+            return Err("Alpaca's OCO orders need whole shares; the position is fractional".into())
+        }
+        (Some(stop_price), None, _) => OrderKind::Stop { stop_price },
+        (None, Some(limit_price), _) => OrderKind::Limit { limit_price },
+        (None, None, Some(pct)) if whole => OrderKind::TrailingStop {
+            trail_percent: Decimal::from_f64(pct).ok_or("trail percent is not a number")?,
+        },
+        (None, None, Some(_)) => {
+            return Err("trailing stops need whole shares (fractional orders are day market, limit or stop only)".into())
+        }
+        (None, None, None) => return Err("no protection configured".into()),
+    };
+    Ok(r)
+}
+
+/// A price as Alpaca accepts it: whole cents from $1, else 4 decimals (a sub-penny price is
+/// a 422), rounded to the nearest.
+pub fn price(x: f64) -> Decimal {
+    let text = if x >= 1.0 {
+        format!("{:.2}", (x * 100.0).round() / 100.0)
+    } else {
+        format!("{:.4}", (x * 10_000.0).round() / 10_000.0)
+    };
+    Decimal::parse(&text).unwrap_or_default()
+}
+
+#[cfg(test)]
+#[path = "protect_tests.rs"]
+mod tests;
