@@ -7,7 +7,8 @@
 //! can never become two orders: Alpaca refuses a client order id it has seen, forever. Its
 //! format lives in [`crate::client_order_id`].
 
-use crate::broker::{Broker, Order, OrderRequest};
+use crate::broker::{Broker, Order, OrderKind, OrderRequest};
+use crate::client_order_id;
 use crate::domain::ClientOrderId;
 use crate::error::{Error, Result};
 use crate::store::cells::parse_side;
@@ -59,8 +60,10 @@ pub struct Desk<'a> {
 }
 
 impl Desk<'_> {
-    /// Send one market day order. Auth failures stop the tick (returned as errors); everything
-    /// else is an outcome recorded in the orders ledger.
+    /// Send one order. Auth failures stop the tick (returned as errors); everything else is an
+    /// outcome recorded in the orders ledger. A protective order (a stop, target or OCO) is
+    /// placed exactly once like any other, but never counts towards `max_orders_per_day`:
+    /// protecting a position is not trading.
     pub fn place(
         &self,
         state: &mut State,
@@ -80,10 +83,14 @@ impl Desk<'_> {
         // Counted with the intent, before the POST: an order whose reply is lost, or whose tick
         // is killed while it waits, may be at the broker, and must count towards
         // `max_orders_per_day` like any other. Given back only when it is certainly not there.
-        state.risk.orders_today += 1;
+        let counts = u32::from(!client_order_id::is_protective(
+            request.client_order_id.as_str(),
+        ));
+        state.risk.orders_today += counts;
         state.save(self.data_dir)?;
+        let order_type = kind_name(&request.kind);
         let not_sent = |state: &mut State| {
-            state.risk.orders_today = state.risk.orders_today.saturating_sub(1);
+            state.risk.orders_today = state.risk.orders_today.saturating_sub(counts);
         };
         let placed = match self.client.submit_order(request) {
             Ok(order) => Placed::Accepted {
@@ -106,13 +113,27 @@ impl Desk<'_> {
                 // Refused by the client before a byte was sent: certainly not placed.
                 log::warn!("{}: {e}", request.symbol);
                 not_sent(state);
-                self.record(now, &intent, None, OrderRowStatus::NotSent, &e.to_string())?;
+                self.record(
+                    now,
+                    &intent,
+                    order_type,
+                    None,
+                    OrderRowStatus::NotSent,
+                    &e.to_string(),
+                )?;
                 self.settle(state, &intent.client_order_id, None, now)?;
                 return Ok(Placed::Refused(e.to_string()));
             }
             Err(e @ Error::Auth { .. }) => {
                 not_sent(state);
-                self.record(now, &intent, None, OrderRowStatus::Refused, &e.to_string())?;
+                self.record(
+                    now,
+                    &intent,
+                    order_type,
+                    None,
+                    OrderRowStatus::Refused,
+                    &e.to_string(),
+                )?;
                 self.settle(state, &intent.client_order_id, None, now)?;
                 return Err(e);
             }
@@ -132,7 +153,7 @@ impl Desk<'_> {
                 {
                     Ok(Some(order)) => {
                         let msg = format!("reply lost ({e}); found by client order id");
-                        self.record(now, &intent, Some(&order), broker(&order), &msg)?;
+                        self.record(now, &intent, order_type, Some(&order), broker(&order), &msg)?;
                         self.settle(state, &intent.client_order_id, Some(&order), now)?;
                         return Ok(Placed::Accepted {
                             order: Box::new(order),
@@ -141,7 +162,14 @@ impl Desk<'_> {
                     }
                     Ok(None) | Err(_) => {
                         let msg = format!("{e}; the next tick looks it up before trading");
-                        self.record(now, &intent, None, OrderRowStatus::Unknown, &msg)?;
+                        self.record(
+                            now,
+                            &intent,
+                            order_type,
+                            None,
+                            OrderRowStatus::Unknown,
+                            &msg,
+                        )?;
                         return Ok(Placed::Unknown(msg));
                     }
                 }
@@ -156,13 +184,13 @@ impl Desk<'_> {
                 } else {
                     ""
                 };
-                self.record(now, &intent, Some(order), broker(order), msg)?;
+                self.record(now, &intent, order_type, Some(order), broker(order), msg)?;
                 self.settle(state, &intent.client_order_id, Some(order), now)?;
             }
             Placed::Refused(msg) => {
                 not_sent(state);
                 log::warn!("{}: order refused: {msg}", request.symbol);
-                self.record(now, &intent, None, OrderRowStatus::Refused, msg)?;
+                self.record(now, &intent, order_type, None, OrderRowStatus::Refused, msg)?;
                 self.settle(state, &intent.client_order_id, None, now)?;
             }
             Placed::Unknown(_) => {}
@@ -214,7 +242,8 @@ impl Desk<'_> {
                         order.status
                     );
                     let msg = "recovered: placed by an earlier tick that did not record it";
-                    self.record(now, &intent, Some(order), broker(order), msg)?;
+                    let kind = order.order_type.as_deref().unwrap_or("market");
+                    self.record(now, &intent, kind, Some(order), broker(order), msg)?;
                     resolved.concluded.push(format!(
                         "{}: order {} of an earlier tick found at the broker ({})",
                         intent.symbol, intent.client_order_id, order.status
@@ -228,7 +257,7 @@ impl Desk<'_> {
                         time_cell(intent.created_at)
                     );
                     let msg = "recovered: absent at the broker (by client id and in the order list) after the grace period; never placed";
-                    self.record(now, &intent, None, OrderRowStatus::NotPlaced, msg)?;
+                    self.record(now, &intent, "market", None, OrderRowStatus::NotPlaced, msg)?;
                     resolved.concluded.push(format!(
                         "{}: order {} was never placed; {} trades again",
                         intent.symbol, intent.client_order_id, intent.symbol
@@ -277,7 +306,11 @@ impl Desk<'_> {
         now: DateTime<Utc>,
     ) -> Result<()> {
         state.intents.retain(|i| i.client_order_id != *client_id);
-        if let Some(o) = order {
+        // An OCO's stop leg fills under its own id: tracked too, so its fill is recorded.
+        for o in order
+            .into_iter()
+            .flat_map(|o| std::iter::once(o).chain(&o.legs))
+        {
             if !state.tracked.iter().any(|t| t.order_id == o.id) {
                 state.tracked.push(TrackedOrder {
                     order_id: o.id.clone(),
@@ -308,6 +341,7 @@ impl Desk<'_> {
         &self,
         now: DateTime<Utc>,
         intent: &OrderIntent,
+        order_type: &str,
         order: Option<&Order>,
         status: OrderRowStatus,
         message: &str,
@@ -318,12 +352,24 @@ impl Desk<'_> {
             side: parse_side(&intent.side),
             qty: Some(intent.qty),
             price: Some(intent.price),
-            order_type: "market".to_string(),
+            order_type: order_type.to_string(),
             client_order_id: intent.client_order_id.clone(),
             order_id: order.map(|o| o.id.clone()),
             status,
             message: message.to_string(),
         }])
+    }
+}
+
+/// An order's `type` as orders.csv records it (`oco` for the OCO class, whose parent is a
+/// limit).
+fn kind_name(kind: &OrderKind) -> &'static str {
+    match kind {
+        OrderKind::Market => "market",
+        OrderKind::Limit { .. } => "limit",
+        OrderKind::Stop { .. } => "stop",
+        OrderKind::TrailingStop { .. } => "trailing_stop",
+        OrderKind::Oco { .. } => "oco",
     }
 }
 

@@ -81,6 +81,11 @@ pub fn run(config: &Config, args: &StatusArgs) -> Result<()> {
             intent.symbol, intent.side, intent.qty, intent.client_order_id, intent.symbol
         )?;
     }
+    // Said by the last open-market tick: a position whose stop or target is not resting at
+    // the broker is exposed while the bot is down.
+    for why in state.ops.unprotected.values() {
+        outln!("UNPROTECTED {why}")?;
+    }
     for leg in &state.pending_legs {
         outln!(
             "reversal    {} {} {} waits for the close {} to fill (dropped if not sent on {})",

@@ -40,6 +40,10 @@ pub struct OpsState {
     pub positions: BTreeMap<String, f64>,
     #[serde(default)]
     pub market_open: Option<bool>,
+    /// Open positions whose configured protection (stop, target) is not resting at the
+    /// broker after the last open-market tick, with the reason: symbol → why.
+    #[serde(default)]
+    pub unprotected: BTreeMap<String, String>,
     #[serde(default)]
     pub alerts: alerts::AlertState,
 }

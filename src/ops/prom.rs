@@ -88,6 +88,24 @@ pub fn render(s: &Snapshot<'_>) -> String {
         "Signed position per configured symbol.",
         &positions,
     );
+    let unprotected: Vec<(String, f64)> = s
+        .ops
+        .unprotected
+        .keys()
+        .map(|k| (format!("{{symbol=\"{}\"}}", escape(k)), 1.0))
+        .collect();
+    family(
+        "unprotected_positions",
+        "gauge",
+        "Open positions whose configured stop or target is not resting at the broker.",
+        &one(unprotected.len() as f64),
+    );
+    family(
+        "position_unprotected",
+        "gauge",
+        "1 for each open position whose configured stop or target is not resting at the broker.",
+        &unprotected,
+    );
     family(
         "orders_submitted_total",
         "counter",

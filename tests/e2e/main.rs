@@ -25,5 +25,6 @@ mod replay;
 mod schedule;
 mod scripts;
 mod secrets;
+mod stops;
 mod tick;
 mod wire;

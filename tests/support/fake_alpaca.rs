@@ -9,7 +9,16 @@
 //! the doc. Hand-rolled HTTP/1.1 (keep-alive, Content-Length/chunked bodies), one thread per
 //! connection, bound to 127.0.0.1 only; it never touches the network.
 //!
-//! Not faked: quotes, snapshots, latest bars, assets, bracket/OCO legs, replace (PATCH), streaming,
+//! Protective orders (issue 14): `stop`, `limit` and `trailing_stop` (`trail_percent`, with `hwm`
+//! the best price since placement) rest until `trade` moves the price through them; the `oco`
+//! class (exit-only: a `limit` parent with `take_profit.limit_price`, a `stop` leg from
+//! `stop_loss.stop_price`) answers with its leg in `legs`, the leg `held` (as bracket stop legs
+//! are at Alpaca [alpaca-api.md §2.12, live]; `status=open` does not list held orders, so legs
+//! are found through `nested=true`, `status=all` or the POST answer), Alpaca's own id and client id
+//! on the leg, and a fill of either side cancels the other. An OCO's shares are reserved once
+//! (`qty_available`), and OCO orders are exempt from the wash-trade rule (alpaca-api.md §7.9:
+//! "use complex orders"); a standalone stop or limit is not.
+//! Not faked: quotes, snapshots, latest bars, assets, bracket/OTO entries, replace (PATCH), streaming,
 //! closing positions via DELETE, bar aggregation (bars are served per timeframe exactly as added).
 //! Fills never happen by themselves: drive the lifecycle with `fill_open_orders`, `partially_fill`,
 //! `expire_open_orders`, `set_order_status`; corporate actions with `split`. Fills move cash,
@@ -363,6 +372,47 @@ impl FakeAlpaca {
         for i in 0..st.orders.len() {
             if st.orders[i].is_open() {
                 st.fill(i, f64::INFINITY, price);
+            }
+        }
+    }
+
+    /// A trade of `symbol` at `price` (also the latest trade from now on): every resting stop,
+    /// trailing stop and limit it reaches fills, a stop or trailing stop at `price` (a stop
+    /// becomes a market order once touched, so a gap fills at the gap's price), a limit at its
+    /// limit; a trailing stop first moves its `hwm`. Market orders are left to
+    /// `fill_open_orders`.
+    pub fn trade(&self, symbol: &str, price: f64) {
+        let mut st = self.st();
+        let now = st.now;
+        st.trades.insert(symbol.to_string(), (price, now, 100));
+        for i in 0..st.orders.len() {
+            let o = &mut st.orders[i];
+            if !o.is_open() || o.symbol != symbol || o.kind == "market" {
+                continue;
+            }
+            let sell = o.side == "sell";
+            if let (Some(pct), Some(h)) = (o.trail_pct, o.hwm) {
+                let best = if sell { h.max(price) } else { h.min(price) };
+                o.hwm = Some(best);
+                o.stop = Some(if sell {
+                    best * (1.0 - pct / 100.0)
+                } else {
+                    best * (1.0 + pct / 100.0)
+                });
+            }
+            let at = match (o.kind.as_str(), o.stop, o.limit) {
+                ("stop" | "trailing_stop", Some(stop), _) => {
+                    let touched = if sell { price <= stop } else { price >= stop };
+                    touched.then_some(price)
+                }
+                ("limit", _, Some(limit)) => {
+                    let reached = if sell { price >= limit } else { price <= limit };
+                    reached.then_some(limit)
+                }
+                _ => None,
+            };
+            if let Some(at) = at.filter(|_| st.orders[i].is_open()) {
+                st.fill(i, f64::INFINITY, at);
             }
         }
     }
@@ -999,6 +1049,13 @@ struct Order {
     notional: Option<f64>,
     limit: Option<f64>,
     stop: Option<f64>,
+    /// `oco` for both orders of an OCO; empty for a simple order.
+    class: String,
+    trail_pct: Option<f64>,
+    /// A trailing stop's best price since placement (Alpaca's `hwm`).
+    hwm: Option<f64>,
+    /// An OCO leg's parent order id.
+    parent: Option<String>,
     ext: bool,
     status: String,
     filled: f64,
@@ -1039,11 +1096,12 @@ impl Order {
             "asset_id": asset_id(&self.symbol), "symbol": self.symbol, "asset_class": "us_equity",
             "notional": self.notional.map(dec), "qty": self.qty.map(dec),
             "filled_qty": dec(self.filled), "filled_avg_price": self.avg.map(dec),
-            "order_class": "", "order_type": self.kind, "type": self.kind, "side": self.side,
+            "order_class": self.class, "order_type": self.kind, "type": self.kind, "side": self.side,
             "position_intent": self.intent, "time_in_force": self.tif,
             "limit_price": self.limit.map(dec), "stop_price": self.stop.map(dec),
             "status": self.status, "extended_hours": self.ext, "legs": null,
-            "trail_percent": null, "trail_price": null, "hwm": null,
+            "trail_percent": self.trail_pct.map(dec), "trail_price": null,
+            "hwm": self.hwm.map(dec),
             "subtag": null, "source": null, "expires_at": null
         })
     }
@@ -1158,7 +1216,7 @@ impl State {
         let open = self
             .orders
             .iter()
-            .filter(|o| o.is_open() && o.symbol == symbol);
+            .filter(|o| o.is_open() && o.symbol == symbol && o.parent.is_none());
         open.filter(|o| o.side == side)
             .map(|o| o.remaining(px))
             .sum()
@@ -1316,9 +1374,24 @@ impl State {
         })
     }
 
+    /// An order as Alpaca shows it: a parent with its legs in `legs`.
+    fn shown(&self, o: &Order) -> Value {
+        let mut v = o.json();
+        let legs: Vec<Value> = self
+            .orders
+            .iter()
+            .filter(|l| l.parent.as_deref() == Some(o.id.as_str()))
+            .map(Order::json)
+            .collect();
+        if !legs.is_empty() {
+            v["legs"] = Value::Array(legs);
+        }
+        v
+    }
+
     fn order_reply(&self, pred: impl Fn(&Order) -> bool) -> Res {
         match self.orders.iter().find(|o| pred(o)) {
-            Some(o) => Ok(Reply::json(200, o.json())),
+            Some(o) => Ok(Reply::json(200, self.shown(o))),
             None => Err(err(404, 40410000, "order not found")),
         }
     }
@@ -1332,6 +1405,16 @@ impl State {
             return Err(err(422, 42210000, &m));
         }
         (o.status, o.canceled_at, o.updated) = ("canceled".into(), Some(t), t);
+        let id = id.to_string();
+        for leg in self
+            .orders
+            .iter_mut()
+            .filter(|l| l.parent.as_deref() == Some(&id))
+        {
+            if leg.is_open() {
+                (leg.status, leg.canceled_at, leg.updated) = ("canceled".into(), Some(t), t);
+            }
+        }
         Ok(Reply::new(204, JSON_CT, Vec::new()))
     }
 
@@ -1353,15 +1436,32 @@ impl State {
         };
         let o = self.new_order(&b)?;
         self.client_ids.insert(o.cid.clone());
+        let leg = (o.class == "oco").then(|| {
+            // Alpaca ignores client ids sent for legs and assigns its own.
+            let stop = opt_num(b.get("stop_loss").and_then(|l| l.get("stop_price"))).flatten();
+            Order {
+                id: self.uuid(),
+                cid: self.uuid(),
+                kind: "stop".into(),
+                stop,
+                limit: None,
+                status: "held".into(),
+                parent: Some(o.id.clone()),
+                ..o.clone()
+            }
+        });
         self.orders.push(o);
         let at = self.orders.len() - 1;
+        if let Some(leg) = leg {
+            self.orders.push(leg);
+        }
         let price = self.price(&self.orders[at].symbol);
         if let Some(price) =
             price.filter(|_| self.fill_on_submit && self.orders[at].kind == "market")
         {
             self.fill(at, f64::INFINITY, price);
         }
-        Ok(Reply::json(200, self.orders[at].json()))
+        Ok(Reply::json(200, self.shown(&self.orders[at])))
     }
 
     fn new_order(&mut self, b: &Map<String, Value>) -> Result<Order, Reply> {
@@ -1375,10 +1475,23 @@ impl State {
             text("time_in_force"),
         );
         let (qty, notional) = (num("qty")?, num("notional")?);
-        let (limit, stop) = (num("limit_price")?, num("stop_price")?);
+        let class = text("order_class");
+        let oco = class == "oco";
+        let leg_price = |leg: &str, k: &str| {
+            opt_num(b.get(leg).and_then(|l| l.get(k)))
+                .ok_or_else(|| bad(&format!("invalid {leg}.{k}")))
+        };
+        let (mut limit, stop) = (num("limit_price")?, num("stop_price")?);
+        let trail_pct = num("trail_percent")?;
+        let (tp, sl) = (
+            leg_price("take_profit", "limit_price")?,
+            leg_price("stop_loss", "stop_price")?,
+        );
+        if oco {
+            limit = limit.or(tp);
+        }
         let fractional = notional.is_some() || qty.is_some_and(|q| q.fract() != 0.0);
         let nonfrac = self.non_fractionable.contains(&symbol);
-        let class = text("order_class");
         let types = ["market", "limit", "stop", "stop_limit", "trailing_stop"];
         let checks = [
             (symbol.is_empty(), "symbol is required"),
@@ -1389,8 +1502,17 @@ impl State {
                 "invalid time_in_force",
             ),
             (
-                !class.is_empty() && class != "simple",
+                !["", "simple", "oco"].contains(&class.as_str()),
                 "order_class not supported by the fake",
+            ),
+            (oco && kind != "limit", "oco orders must be limit orders"),
+            (
+                oco && (tp.is_none() || sl.is_none()),
+                "oco orders require take_profit.limit_price and stop_loss.stop_price",
+            ),
+            (
+                kind == "trailing_stop" && trail_pct.is_none_or(|p| p <= 0.0),
+                "trail_percent or trail_price is required",
             ),
             (
                 qty.is_some() && notional.is_some(),
@@ -1419,7 +1541,7 @@ impl State {
         if let Some((_, m)) = checks.iter().find(|c| c.0) {
             return Err(bad(m));
         }
-        for (field, p) in [("limit_price", limit), ("stop_price", stop)] {
+        for (field, p) in [("limit_price", limit), ("stop_price", stop.or(sl))] {
             let Some(p) = p else { continue };
             let raw = b
                 .get(field)
@@ -1452,10 +1574,12 @@ impl State {
             _ => self.uuid(),
         };
         let other = if side == "buy" { "sell" } else { "buy" };
-        if self
-            .orders
-            .iter()
-            .any(|o| o.is_open() && o.symbol == symbol && o.side == other)
+        // Complex orders (OCO) are exempt on both ends: Alpaca's answer is "use complex orders".
+        if !oco
+            && self
+                .orders
+                .iter()
+                .any(|o| o.is_open() && o.symbol == symbol && o.side == other && o.class != "oco")
         {
             return Err(err(
                 403,
@@ -1464,6 +1588,15 @@ impl State {
             ));
         }
         let held = self.positions.get(&symbol).map_or(0.0, |p| p.0);
+        if oco
+            && (if side == "sell" {
+                held <= 0.0
+            } else {
+                held >= 0.0
+            })
+        {
+            return Err(bad("oco orders must be exit orders: no position to close"));
+        }
         let px = limit.or(stop).or(self.price(&symbol));
         let shares = qty
             .or(px.map(|p| notional.unwrap_or(0.0) / p))
@@ -1510,6 +1643,7 @@ impl State {
         let status = if self.is_open { "new" } else { "accepted" };
         let t = self.stamp();
         let id = self.uuid();
+        let hwm = trail_pct.and(self.price(&symbol));
         Ok(Order {
             id,
             cid,
@@ -1522,6 +1656,9 @@ impl State {
             notional,
             limit,
             stop,
+            class: if oco { class } else { String::new() },
+            hwm,
+            trail_pct,
             ext,
             status: status.into(),
             created: t,
@@ -1543,6 +1680,17 @@ impl State {
         let side = qv(q, "side");
         let mut out: Vec<&Order> = self.orders.iter().collect();
         out.retain(|o| status == "all" || o.is_open() == (status == "open"));
+        // A held leg waits on its parent and is not listed as open (issue 14: the stop leg of a
+        // bracket stays `held` and `status=open` misses it); a top-level order that is held is
+        // still working and listed (alpaca-api.md §2.12). With `nested=true` every leg is under
+        // its parent instead of on its own.
+        if status == "open" {
+            out.retain(|o| !(o.status == "held" && o.parent.is_some()));
+        }
+        let nested = qv(q, "nested") == Some("true");
+        if nested {
+            out.retain(|o| o.parent.is_none());
+        }
         out.retain(|o| after.is_none_or(|a| o.created > a) && until.is_none_or(|u| o.created < u));
         out.retain(|o| {
             symbols
@@ -1554,7 +1702,8 @@ impl State {
         if qv(q, "direction") != Some("asc") {
             out.reverse();
         }
-        let out = out.iter().take(limit).map(|o| o.json());
+        let show = |o: &&Order| if nested { self.shown(o) } else { o.json() };
+        let out = out.iter().take(limit).map(show);
         Ok(Reply::json(200, Value::Array(out.collect())))
     }
 
@@ -1588,6 +1737,17 @@ impl State {
             "cum_qty": dec(cum), "order_id": o.id, "order_status": o.status
         });
         let (symbol, delta) = (o.symbol.clone(), if o.side == "buy" { q } else { -q });
+        if o.class == "oco" {
+            // One side of an OCO filled: the other is canceled.
+            let family = o.parent.clone().unwrap_or_else(|| o.id.clone());
+            let me = o.id.clone();
+            for s in self.orders.iter_mut() {
+                let sibling = s.id == family || s.parent.as_deref() == Some(family.as_str());
+                if sibling && s.id != me && s.is_open() {
+                    (s.status, s.canceled_at, s.updated) = ("canceled".into(), Some(t), t);
+                }
+            }
+        }
         self.fills.push((act_id, activity));
         let (old, mut avg) = self.positions.remove(&symbol).unwrap_or((0.0, 0.0));
         let new = old + delta;

@@ -8,6 +8,7 @@
 
 mod bars;
 mod outcome;
+mod protection;
 mod rows;
 mod symbol;
 
@@ -208,6 +209,7 @@ pub fn run_with(
         now: Utc::now(),
         unknown_outcomes: 0,
         alerts: Vec::new(),
+        resting: HashMap::new(),
     };
     let outcome = tick.run();
     let alerts = std::mem::take(&mut tick.alerts);
@@ -241,6 +243,9 @@ struct Tick<'a> {
     unknown_outcomes: usize,
     /// Messages for the webhook: fills, guards tripped, missed ticks.
     alerts: Vec<String>,
+    /// The bot's protective orders resting per symbol after the protection step: what a
+    /// strategy order for the symbol cancels first.
+    resting: HashMap<String, Vec<Order>>,
 }
 
 impl Tick<'_> {
@@ -287,7 +292,9 @@ impl Tick<'_> {
         let names = self.config.symbol_names();
         let trades = self.client.latest_trades(&names)?;
         let mut bars = bars::refresh(self.config, self.client, &self.cache, self.now, &names)?;
-        let positions = self.positions()?;
+        let held = self.client.positions()?;
+        let positions: HashMap<String, Qty> =
+            held.iter().map(|p| (p.symbol.clone(), p.qty)).collect();
         let (open_orders, synced) = self.sync_fills()?;
         for f in &synced.new_fills {
             let msg = format!(
@@ -342,10 +349,13 @@ impl Tick<'_> {
                 .iter()
                 .map(|symbol| {
                     let name = symbol.name.as_str();
+                    // A resting stop or target is not a pending sale: the position the
+                    // strategy sees ignores the bot's protective orders.
                     let open = |side: Side, any: bool| -> Qty {
                         open_orders
                             .iter()
                             .filter(|o| o.symbol == name && o.side == Some(side))
+                            .filter(|o| !client_order_id::is_protective(&o.client_order_id))
                             .filter(|o| any || client_order_id::is_ours(&o.client_order_id))
                             .map(Order::remaining_qty)
                             .sum()
@@ -364,6 +374,10 @@ impl Tick<'_> {
                 })
                 .collect(),
         };
+        // Protection first, before any other order of the tick, across all symbols.
+        let prices: HashMap<String, f64> =
+            trades.iter().map(|(s, t)| (s.clone(), t.price)).collect();
+        let mut parts = self.protect_positions(&held, &open_orders, &recorded, &prices)?;
         let plan = plan::plan(&snapshot, &self.state, &self.config.risk.limits);
         let close = CloseClock {
             next_close: snapshot.next_close,
@@ -375,7 +389,6 @@ impl Tick<'_> {
         if !self.dry_run {
             self.state.pending_legs = plan.pending_legs;
         }
-        let mut parts = Vec::new();
         for ((_, step), symbol) in plan.steps.into_iter().zip(&self.config.symbols) {
             parts.push(self.execute(symbol, step, &close)?);
         }
@@ -437,7 +450,12 @@ impl Tick<'_> {
             .client
             .orders_since(since - Duration::seconds(1), Some(names))?;
         let open = recent.iter().filter(|o| !o.is_final()).cloned().collect();
-        Ok((open, recent))
+        // An OCO's leg is nested under its parent (`nested=true`); the fills sync knows it by
+        // its own id, so it is listed on its own too.
+        let legs: Vec<Order> = recent.iter().flat_map(|o| o.legs.clone()).collect();
+        let mut known = recent;
+        known.extend(legs);
+        Ok((open, known))
     }
 
     /// The open orders that matter, after recording what happened to the tracked ones.

@@ -83,6 +83,18 @@ impl Tick<'_> {
             self.write_row(symbol, &row)?;
             return Ok(format!("{name} {side} {qty} (dry run)"));
         }
+        // The resting stop holds the shares (Alpaca: 403 "insufficient qty"), and a standalone
+        // stop beside a buy is a wash trade: the protection goes first, confirmed canceled.
+        // The next tick protects whatever position this order leaves.
+        if !self.unprotect_for_order(name)? {
+            row.action = Action::Refused;
+            row.reason = format!(
+                "{}; waiting: the broker has not confirmed the cancel of {name}'s protection",
+                row.reason
+            );
+            self.write_row(symbol, &row)?;
+            return Ok(format!("{name} {side} waits for its protection's cancel"));
+        }
         let verb = if row.action == Action::Flatten {
             format!("flatten {side}")
         } else {

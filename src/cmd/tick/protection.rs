@@ -1,0 +1,166 @@
+//! The tick's protection step: before any other order of the tick, across all symbols, every
+//! open position gets the stop, target or OCO its `[[symbol]]` asks for, resting at the
+//! broker (a missing one is put back: the repair after a crash between an entry's fill and its
+//! stop). Neither the kill switch nor a drawdown halt stops it: protecting is not trading.
+//! What to place is decided by [`crate::plan::protect`]; this file carries it out, and cancels
+//! a symbol's protection (waiting for the broker to confirm) before the strategy's own order
+//! for that symbol, because the resting stop holds the shares (Alpaca: 403 "insufficient qty")
+//! and a standalone stop beside a buy is a wash trade.
+
+use super::Tick;
+use crate::broker::{Order, Position};
+use crate::client_order_id;
+use crate::error::Result;
+use crate::fills::Recorded;
+use crate::orders::Placed;
+use crate::plan::protect::{protect, Held};
+use std::collections::HashMap;
+use std::time::Duration;
+
+/// How many times a canceled order is read back before the tick gives up waiting for its
+/// `canceled` (Alpaca moves it through `pending_cancel` asynchronously), and the pause
+/// between reads. A cancel not confirmed by then leaves the strategy's order to the next tick.
+const CANCEL_READS: u32 = 10;
+const CANCEL_PAUSE: Duration = Duration::from_millis(200);
+
+impl Tick<'_> {
+    /// Place every missing protection, cancel what no longer fits; remember what rests per
+    /// symbol (for a strategy exit to cancel) and which positions stay unprotected.
+    pub(super) fn protect_positions(
+        &mut self,
+        positions: &[Position],
+        open: &[Order],
+        recorded: &Recorded,
+        prices: &HashMap<String, f64>,
+    ) -> Result<Vec<String>> {
+        let mut said = Vec::new();
+        self.state.ops.unprotected.clear();
+        let config = self.config;
+        for symbol in &config.symbols {
+            let name = symbol.name.as_str();
+            let ours = |o: &&Order| o.symbol == name && !o.is_final();
+            let resting: Vec<&Order> = open
+                .iter()
+                .filter(ours)
+                .filter(|o| client_order_id::is_protective(&o.client_order_id))
+                .collect();
+            let trading = open.iter().filter(ours).any(|o| {
+                client_order_id::is_ours(&o.client_order_id)
+                    && !client_order_id::is_protective(&o.client_order_id)
+            });
+            let position = positions.iter().find(|p| p.symbol == name);
+            let qty = if config.risk.shared_account {
+                recorded.net_qty.get(name).copied().unwrap_or_default()
+            } else {
+                position.map(|p| p.qty).unwrap_or_default()
+            };
+            let spent = |id: &str| recorded.ended_unfilled.contains(id);
+            let held = Held {
+                symbol: name,
+                protection: symbol.protection,
+                qty,
+                avg_entry_price: position.and_then(|p| p.avg_entry_price.as_ref()),
+                price: prices.get(name).copied(),
+                entry: recorded.last_entry.get(name),
+                spent: &spent,
+                resting: resting.clone(),
+                trading,
+            };
+            let todo = protect(&held);
+            let mut still: Vec<Order> = resting
+                .iter()
+                .filter(|o| !todo.cancel.contains(&o.id))
+                .map(|o| (*o).clone())
+                .collect();
+            if let Some(why) = &todo.unprotected {
+                log::warn!("unprotected: {why}");
+                self.state.ops.unprotected.insert(name.into(), why.clone());
+            }
+            if self.dry_run {
+                if let Some(r) = &todo.place {
+                    said.push(format!("{name} protect {:?} (dry run)", r.kind));
+                }
+                continue;
+            }
+            if !todo.cancel.is_empty() && !self.cancel_confirmed(&todo.cancel)? {
+                let why = format!("{name}: its old protection's cancel is not confirmed yet");
+                self.state.ops.unprotected.insert(name.into(), why);
+                continue;
+            }
+            let Some(request) = todo.place else {
+                self.resting.insert(name.into(), still);
+                continue;
+            };
+            let price = prices.get(name).copied().unwrap_or_default();
+            let placed = self
+                .desk
+                .place(&mut self.state, self.now, &request, price)?;
+            let word = match placed {
+                Placed::Accepted { order, .. } => {
+                    let word = order.status.to_string();
+                    if !order.is_final() {
+                        still.push(*order);
+                    }
+                    word
+                }
+                Placed::Refused(why) => {
+                    self.state.ops.orders_refused += 1;
+                    let why = format!("{name}: its protection was refused: {why}");
+                    self.alerts.push(why.clone());
+                    self.state.ops.unprotected.insert(name.into(), why);
+                    "refused".into()
+                }
+                Placed::Unknown(why) => {
+                    self.unknown_outcomes += 1;
+                    self.state
+                        .ops
+                        .unprotected
+                        .insert(name.into(), format!("{name}: {why}"));
+                    "unknown".into()
+                }
+            };
+            said.push(format!("{name} protect {} -> {word}", request.qty));
+            self.resting.insert(name.into(), still);
+        }
+        Ok(said)
+    }
+
+    /// Cancel `symbol`'s resting protection before a strategy order, and see it canceled.
+    /// `false` when the broker has not confirmed in time: the order waits for the next tick.
+    pub(super) fn unprotect_for_order(&mut self, symbol: &str) -> Result<bool> {
+        let ids: Vec<String> = self
+            .resting
+            .remove(symbol)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|o| o.id)
+            .collect();
+        if ids.is_empty() {
+            return Ok(true);
+        }
+        self.cancel_confirmed(&ids)
+    }
+
+    /// Cancel every order and read each back until it is final (an OCO parent's cancel
+    /// takes its leg with it).
+    fn cancel_confirmed(&mut self, ids: &[String]) -> Result<bool> {
+        for id in ids {
+            self.client.cancel_order(id)?;
+        }
+        for id in ids {
+            let mut reads = 0;
+            loop {
+                if self.client.order(id)?.is_final() {
+                    break;
+                }
+                reads += 1;
+                if reads >= CANCEL_READS {
+                    log::warn!("order {id}: cancel requested but not confirmed yet");
+                    return Ok(false);
+                }
+                std::thread::sleep(CANCEL_PAUSE);
+            }
+        }
+        Ok(true)
+    }
+}

@@ -1,0 +1,285 @@
+//! Protective stops held by the broker (issue 14): placed from the broker's average entry,
+//! repaired before any other order, canceled (and seen canceled) before the strategy's own
+//! exit, closing the position exactly once when they fill, never counted as trading, and put
+//! back after a tick killed between an entry's fill and its stop.
+
+use crate::check;
+use crate::fake_alpaca::Fault;
+use crate::harness::Bot;
+use std::time::{Duration, Instant};
+
+/// AAPL on the threshold rule (buy above 230, sell below 220) with `extra` protective keys.
+fn protected(extra: &str) -> Bot {
+    Bot::with_symbols(&format!(
+        "[[symbol]]\nname = \"AAPL\"\nqty = 1\n{extra}\n\
+         strategy = {{ kind = \"threshold\", buy_above = 230.0, sell_below = 220.0 }}\n"
+    ))
+}
+
+fn stops_at_the_fake(bot: &Bot) -> Vec<serde_json::Value> {
+    bot.fake
+        .orders()
+        .into_iter()
+        .filter(|o| o["type"] != "market")
+        .collect()
+}
+
+#[test]
+fn a_held_position_gets_one_gtc_stop_at_its_average_entry_less_the_percent() {
+    let bot = protected("stop_loss_pct = 2.5");
+    bot.bot_holds("AAPL", 3.0, 200.0);
+    let run = bot.tick();
+    check!(
+        run,
+        run.code == 0 && run.stdout.contains("AAPL protect 3 -> new")
+    );
+    let sent = bot.posted();
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    // 200 × (1 − 0.025) = 195.00; the whole position; gtc so it rests at the next open.
+    let want = serde_json::json!({"symbol": "AAPL", "qty": "3", "side": "sell", "type": "stop",
+        "time_in_force": "gtc", "stop_price": "195.00", "client_order_id": "pb-AAPL-earlier-p1"});
+    assert_eq!(sent[0], want);
+    // Left alone afterwards: no second stop, and the strategy still sees 3 shares held
+    // (a resting stop is not a pending sale), so it neither buys nor sells.
+    bot.next_minute(1, 225.0, &[250.0; 3]);
+    let run = bot.tick();
+    check!(run, run.code == 0 && bot.posts() == 1);
+    let last = bot.ledger("decisions.csv").pop().unwrap();
+    assert_eq!(last["position"], "3", "{last:?}");
+    assert_eq!(
+        bot.state()["risk"]["orders_today"],
+        0,
+        "protection is not trading"
+    );
+    let orders = bot.ledger("orders.csv");
+    assert_eq!(orders[0]["type"], "stop", "{orders:?}");
+}
+
+#[test]
+fn stop_and_target_are_one_oco_whose_held_stop_leg_fills_once_and_cancels_the_target() {
+    let bot = protected("stop_loss_pct = 2\ntake_profit_pct = 5");
+    bot.bot_holds("AAPL", 2.0, 200.0);
+    let run = bot.tick();
+    check!(run, run.code == 0);
+    let sent = bot.posted();
+    assert_eq!(sent[0]["order_class"], "oco");
+    assert_eq!(sent[0]["type"], "limit");
+    assert_eq!(sent[0]["take_profit"]["limit_price"], "210.00");
+    assert_eq!(sent[0]["stop_loss"]["stop_price"], "196.00");
+    // The stop leg is held, so `status=open` does not list it; the POST answer's legs gave
+    // the bot its Alpaca-assigned id, which the tick tracks.
+    let open = bot.broker_json("/v2/orders?status=open");
+    assert_eq!(open.as_array().unwrap().len(), 1, "{open}");
+    let tracked = bot.state()["tracked"].as_array().unwrap().len();
+    assert_eq!(tracked, 2, "the OCO and its stop leg");
+
+    // The price gaps through the stop: the leg fills at the gap's price, the target cancels.
+    bot.fake.trade("AAPL", 193.5);
+    bot.next_minute(1, 225.0, &[250.0; 3]);
+    bot.set_price("AAPL", 225.0);
+    let run = bot.tick();
+    check!(run, run.code == 0 && run.stdout.contains("1 new fill(s)"));
+    let fills = bot.ledger("fills.csv");
+    let sells: Vec<_> = fills
+        .iter()
+        .filter(|f| f["side"] == "sell" && f["status"] == "fill")
+        .collect();
+    assert_eq!(sells.len(), 1, "{fills:?}");
+    assert_eq!(
+        (sells[0]["qty"].as_str(), sells[0]["price"].as_str()),
+        ("2", "193.5")
+    );
+    assert!(fills.iter().any(|f| f["status"] == "canceled"), "{fills:?}");
+    // Flat now: nothing to protect, no second record of the fill on the next tick.
+    bot.next_minute(1, 225.0, &[250.0; 3]);
+    let run = bot.tick();
+    check!(run, bot.posts() == 1);
+    let again = bot.ledger("fills.csv");
+    let executions = again
+        .iter()
+        .filter(|f| f["side"] == "sell" && f["status"] == "fill");
+    assert_eq!(executions.count(), 1);
+}
+
+#[test]
+fn the_strategys_exit_cancels_the_stop_sees_it_canceled_then_sells() {
+    let bot = protected("stop_loss_pct = 2");
+    bot.bot_holds("AAPL", 1.0, 200.0);
+    let run = bot.tick();
+    check!(run, bot.posts() == 1);
+    let stop_id = stops_at_the_fake(&bot)[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    bot.fake.clear_requests();
+    // Below 220: the threshold rule sells. The stop holds the share (a sell beside it is a
+    // 403 "insufficient qty available"), so it is canceled first.
+    bot.next_minute(1, 215.0, &[250.0; 3]);
+    let run = bot.tick();
+    check!(
+        run,
+        run.code == 0 && run.stdout.contains("AAPL sell 1 -> new")
+    );
+    let calls = bot.calls();
+    let cancel = calls
+        .iter()
+        .position(|c| *c == format!("DELETE /v2/orders/{stop_id}"));
+    let post = calls.iter().position(|c| c == "POST /v2/orders");
+    assert!(cancel.is_some() && cancel < post, "{calls:?}");
+    let confirm = calls
+        .iter()
+        .position(|c| *c == format!("GET /v2/orders/{stop_id}"));
+    assert!(
+        confirm.is_some() && confirm < post,
+        "the cancel is read back first: {calls:?}"
+    );
+    assert_eq!(stops_at_the_fake(&bot)[0]["status"], "canceled");
+}
+
+#[test]
+fn a_buy_beside_a_standalone_stop_is_a_wash_trade_but_an_oco_is_exempt() {
+    // The fake's rule, as Alpaca publishes it (alpaca-api.md §7.9).
+    let bot = protected("");
+    bot.fake.set_position("AAPL", 1.0, 200.0);
+    bot.place_manual_order("AAPL", "sell", "1", "limit");
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let post = |body: serde_json::Value| {
+        let mut r = agent
+            .post(format!("{}/v2/orders", bot.fake.url()))
+            .header("APCA-API-KEY-ID", crate::fake_alpaca::KEY_ID)
+            .header("APCA-API-SECRET-KEY", crate::fake_alpaca::SECRET)
+            .send_json(&body)
+            .unwrap();
+        (r.status().as_u16(), r.body_mut().read_to_string().unwrap())
+    };
+    let buy = serde_json::json!({"symbol": "AAPL", "side": "buy", "qty": "1", "type": "market",
+        "time_in_force": "day"});
+    let (code, body) = post(buy.clone());
+    assert_eq!(code, 403, "{body}");
+    assert!(body.contains("potential wash trade detected"), "{body}");
+    bot.fake
+        .set_order_status(bot.fake.orders()[0]["id"].as_str().unwrap(), "canceled");
+    let oco = serde_json::json!({"symbol": "AAPL", "side": "sell", "qty": "1", "type": "limit",
+        "time_in_force": "gtc", "order_class": "oco", "take_profit": {"limit_price": "210"},
+        "stop_loss": {"stop_price": "190"}});
+    let (code, body) = post(oco);
+    assert_eq!(code, 200, "{body}");
+    let answer: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(answer["legs"][0]["status"], "held");
+    assert_eq!(answer["legs"][0]["stop_price"], "190");
+    assert_eq!(
+        post(buy).0,
+        200,
+        "OCO legs are exempt from the wash-trade rule"
+    );
+    // One OCO reserves its shares once: qty_available 0 of the 1 held.
+    let pos = bot.broker_json("/v2/positions/AAPL");
+    assert_eq!(pos["qty_available"], "0", "{pos}");
+}
+
+#[test]
+fn the_kill_switch_and_the_order_limit_never_stop_protection() {
+    let bot = protected("stop_loss_pct = 2");
+    bot.with_risk("max_orders_per_day = 1");
+    bot.bot_holds("AAPL", 1.0, 200.0);
+    std::fs::write(bot.path("data/STOP"), "").unwrap();
+    let run = bot.tick();
+    check!(run, run.code == 0 && bot.posts() == 1);
+    assert_eq!(bot.posted()[0]["type"], "stop");
+    assert_eq!(bot.state()["risk"]["orders_today"], 0);
+}
+
+#[test]
+fn status_and_the_metrics_file_name_a_position_whose_stop_was_refused() {
+    let bot = protected("stop_loss_pct = 2");
+    bot.bot_holds("AAPL", 1.0, 200.0);
+    let refusal = r#"{"code":40310000,"message":"insufficient qty available for order (requested: 1, available: 0)"}"#;
+    bot.fake
+        .fail("POST", "/v2/orders", Fault::Status(403, refusal.into()), 1);
+    let run = bot.tick();
+    check!(
+        run,
+        run.code == 0 && run.stdout.contains("AAPL protect 1 -> refused")
+    );
+    let prom = std::fs::read_to_string(bot.path("logs/prometheus-bot.prom")).unwrap();
+    assert!(
+        prom.contains("prometheus_bot_unprotected_positions 1\n"),
+        "{prom}"
+    );
+    assert!(
+        prom.contains("prometheus_bot_position_unprotected{symbol=\"AAPL\"} 1\n"),
+        "{prom}"
+    );
+    let status = bot.run(&["status", "--offline"]);
+    check!(
+        status,
+        status
+            .stdout
+            .contains("UNPROTECTED AAPL: its protection was refused")
+    );
+    // The next tick puts it back (a refused id is spent: the next attempt's id).
+    bot.next_minute(1, 225.0, &[250.0; 3]);
+    let run = bot.tick();
+    check!(
+        run,
+        run.code == 0 && run.stdout.contains("AAPL protect 1 -> new")
+    );
+    let prom = std::fs::read_to_string(bot.path("logs/prometheus-bot.prom")).unwrap();
+    assert!(
+        prom.contains("prometheus_bot_unprotected_positions 0\n"),
+        "{prom}"
+    );
+}
+
+#[test]
+fn a_tick_killed_between_the_entrys_fill_and_its_stop_is_repaired_once_by_the_next() {
+    let bot = protected("stop_loss_pct = 2");
+    bot.fake.fill_market_orders_on_submit(true);
+    // Above 230: the entry buys and fills at once.
+    bot.next_minute(0, 235.0, &[250.0; 3]);
+    let run = bot.tick();
+    check!(
+        run,
+        run.code == 0 && run.stdout.contains("AAPL buy 1 -> filled")
+    );
+    // The next tick's stop POST reaches the broker, and the tick is killed before the answer.
+    bot.next_minute(1, 235.0, &[250.0; 3]);
+    bot.fake.fail(
+        "POST",
+        "/v2/orders",
+        Fault::CommitThenDelay(Duration::from_secs(3)),
+        1,
+    );
+    let mut child = bot.spawn_tick();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while stops_at_the_fake(&bot).is_empty() {
+        assert!(Instant::now() < deadline, "the stop never reached the fake");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    bot.wait_idle();
+    bot.fake.clear_faults();
+    let intents = bot.state()["intents"].clone();
+    assert_eq!(
+        intents[0]["client_order_id"], "pb-AAPL-1Min-20261124T1529-thr-buy-p1",
+        "{intents}"
+    );
+    // The next tick finds the stop by its client id (derived from the entry) and sends none.
+    bot.next_minute(1, 235.0, &[250.0; 3]);
+    let posts = bot.posts();
+    let run = bot.tick();
+    check!(run, run.code == 0 && bot.posts() == posts);
+    let stops = stops_at_the_fake(&bot);
+    assert_eq!(stops.len(), 1, "{stops:?}");
+    assert_eq!(stops[0]["stop_price"], "230.3"); // 235 × 0.98, as the fake writes numbers
+    assert!(bot.state()["intents"].as_array().unwrap().is_empty());
+    let orders = bot.ledger("orders.csv");
+    assert!(
+        orders.iter().any(|o| o["client_order_id"].ends_with("-p1")),
+        "{orders:?}"
+    );
+}
