@@ -30,6 +30,7 @@ pub mod legs;
 pub mod logging;
 pub mod model;
 pub mod ops;
+pub mod order_kind;
 pub mod orders;
 pub mod out;
 pub mod plan;

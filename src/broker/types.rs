@@ -7,6 +7,7 @@ use crate::config::Feed;
 use crate::decimal::Decimal;
 pub use crate::domain::LastTrade;
 use crate::domain::{ClientOrderId, OrderStatus, Qty, Side, Timeframe};
+pub use crate::order_kind::{OrderKind, TimeInForce};
 use crate::store::bar_cache::Adjustment;
 use chrono::{DateTime, NaiveDate, Utc};
 
@@ -116,62 +117,6 @@ pub struct Split {
     /// `None` when absent or not an exact share count: reconcile reports it, never guesses.
     pub qty: Option<Qty>,
     pub description: Option<String>,
-}
-
-/// What an order does once at the broker: the market orders the strategy sends, and the
-/// protective orders the broker holds between ticks (a dead Pi never leaves a position
-/// unprotected). Prices are already rounded to what Alpaca accepts (cents from $1, else
-/// 4 decimals): a sub-penny price is a 422.
-#[derive(Debug, Clone, PartialEq)]
-pub enum OrderKind {
-    Market,
-    /// A take-profit on its own.
-    Limit {
-        limit_price: Decimal,
-    },
-    /// A plain stop, never `stop_limit`: a gap through the stop must still sell.
-    Stop {
-        stop_price: Decimal,
-    },
-    /// A stop that follows the best price since it was placed (Alpaca's `hwm`).
-    TrailingStop {
-        trail_percent: Decimal,
-    },
-    /// A take-profit limit and a stop for the same shares, one canceling the other (Alpaca's
-    /// `oco` class: exit-only; two separate orders would need the same shares twice, which
-    /// Alpaca refuses with "insufficient qty").
-    Oco {
-        limit_price: Decimal,
-        stop_price: Decimal,
-    },
-}
-
-impl OrderKind {
-    /// A protective order (anything but a market order): it rests at the broker and is not a
-    /// pending trade the strategy should count.
-    pub fn is_protective(&self) -> bool {
-        !matches!(self, OrderKind::Market)
-    }
-}
-
-/// How long an order lives at the broker.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TimeInForce {
-    /// Until the session's close: every market order, and fractional protection (Alpaca
-    /// refuses fractional orders that are not `day`).
-    Day,
-    /// Until filled or canceled: whole-share protection, so that it is resting at the next
-    /// open's auction before any tick has run.
-    Gtc,
-}
-
-impl TimeInForce {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            TimeInForce::Day => "day",
-            TimeInForce::Gtc => "gtc",
-        }
-    }
 }
 
 /// An order to place: a market day order (entries and exits) or a protective order.

@@ -16,6 +16,7 @@ pub use endpoint::{
     Endpoint, Host, WebhookUrl, LIVE_TRADING_HOST, LIVE_TRADING_URL, PAPER_TRADING_HOST,
 };
 pub use ops::OpsConfig;
+use protection::Check as _;
 pub use protection::Protection;
 
 use crate::domain::{is_valid_symbol, Timeframe};

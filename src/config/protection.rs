@@ -11,28 +11,20 @@
 
 use toml::Spanned;
 
-/// What the broker holds for an open position of one symbol, in percent of the broker's
-/// `avg_entry_price` (`2.0` = 2 %). All `None` means no protection.
-#[derive(Debug, Clone, Copy, PartialEq, Default)]
-pub struct Protection {
-    /// A plain `stop` (never `stop_limit`: a gap must not skip it) this far against the entry.
-    pub stop_loss_pct: Option<f64>,
-    /// A `limit` this far in favour of the entry, paired with the stop when both are set.
-    pub take_profit_pct: Option<f64>,
-    /// A `trailing_stop` with `trail_percent`, instead of `stop_loss_pct`.
-    pub trailing_stop_pct: Option<f64>,
+pub use crate::plan::protect::Protection;
+
+/// The config's side of [`Protection`]: reading it from the three keys.
+pub(super) trait Check {
+    fn check(
+        stop: Option<Spanned<f64>>,
+        target: Option<Spanned<f64>>,
+        trailing: Option<Spanned<f64>>,
+    ) -> Result<Protection, (std::ops::Range<usize>, &'static str, String)>;
 }
 
-impl Protection {
-    /// Anything to hold at the broker?
-    pub fn any(&self) -> bool {
-        self.stop_loss_pct.is_some()
-            || self.take_profit_pct.is_some()
-            || self.trailing_stop_pct.is_some()
-    }
-
+impl Check for Protection {
     /// Check the three raw keys. On a mistake: the span to point at, the key, the message.
-    pub(super) fn check(
+    fn check(
         stop: Option<Spanned<f64>>,
         target: Option<Spanned<f64>>,
         trailing: Option<Spanned<f64>>,

@@ -12,11 +12,55 @@
 //! are not `day`, so a fractional position gets a `day` stop, which expires at the close and is
 //! put back by the next session's first tick under the next attempt's id.
 
-use crate::broker::{Order, OrderKind, OrderRequest, TimeInForce};
 use crate::client_order_id::ClientOrderId;
-use crate::config::Protection;
 use crate::decimal::Decimal;
 use crate::domain::{Qty, Side};
+use crate::order_kind::{OrderKind, TimeInForce};
+
+/// What the broker holds for an open position of one symbol, in percent of the broker's
+/// `avg_entry_price` (`2.0` = 2 %); all `None` is no protection. Checked by the config
+/// (`stop_loss_pct`, `take_profit_pct`, `trailing_stop_pct`): only shapes Alpaca can hold for
+/// one position reach here.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Protection {
+    /// A plain `stop` (never `stop_limit`: a gap must not skip it) this far against the entry.
+    pub stop_loss_pct: Option<f64>,
+    /// A `limit` this far in favour of the entry, paired with the stop when both are set.
+    pub take_profit_pct: Option<f64>,
+    /// A `trailing_stop` with `trail_percent`, instead of `stop_loss_pct`.
+    pub trailing_stop_pct: Option<f64>,
+}
+
+impl Protection {
+    /// Anything to hold at the broker?
+    pub fn any(&self) -> bool {
+        self.stop_loss_pct.is_some()
+            || self.take_profit_pct.is_some()
+            || self.trailing_stop_pct.is_some()
+    }
+}
+
+/// One of the bot's protective orders working at the broker.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Resting {
+    /// The broker's id.
+    pub id: String,
+    pub client_order_id: String,
+    pub side: Option<Side>,
+    /// Shares still to fill.
+    pub remaining: Qty,
+}
+
+/// A protective order to place (the tick makes the broker port's request of it).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Protective {
+    pub symbol: String,
+    pub side: Side,
+    pub qty: Qty,
+    pub client_order_id: ClientOrderId,
+    pub kind: OrderKind,
+    pub time_in_force: TimeInForce,
+}
 
 /// What the tick knows of one symbol's position and its protection.
 #[derive(Clone)]
@@ -34,7 +78,7 @@ pub struct Held<'a> {
     /// Is this client id spent (ended unfilled): a new attempt needs the next one.
     pub spent: &'a dyn Fn(&str) -> bool,
     /// The bot's protective orders working on the symbol.
-    pub resting: Vec<&'a Order>,
+    pub resting: Vec<Resting>,
     /// One of the bot's own entries or exits still works on the symbol: protection waits for
     /// it, as a stop beside a working sell would need the same shares twice.
     pub trading: bool,
@@ -46,7 +90,7 @@ pub struct Protect {
     /// Broker order ids of protective orders that no longer fit (another size, a flat
     /// position, protection no longer configured).
     pub cancel: Vec<String>,
-    pub place: Option<OrderRequest>,
+    pub place: Option<Protective>,
     /// Why the position is not protected after this, for `status` and the metrics file.
     pub unprotected: Option<String>,
 }
@@ -66,7 +110,7 @@ pub fn protect(h: &Held<'_>) -> Protect {
         Side::Buy
     };
     let shares = h.qty.abs();
-    let fits = |o: &&Order| o.side == Some(side) && o.remaining_qty() == shares;
+    let fits = |o: &Resting| o.side == Some(side) && o.remaining == shares;
     if h.resting.len() == 1 && h.resting.iter().all(fits) {
         return out;
     }
@@ -85,7 +129,7 @@ pub fn protect(h: &Held<'_>) -> Protect {
     out
 }
 
-fn request(h: &Held<'_>, side: Side, shares: Qty) -> Result<OrderRequest, String> {
+fn request(h: &Held<'_>, side: Side, shares: Qty) -> Result<Protective, String> {
     let p = h.protection;
     let avg = h
         .avg_entry_price
@@ -125,11 +169,17 @@ fn request(h: &Held<'_>, side: Side, shares: Qty) -> Result<OrderRequest, String
         Side::Buy => avg * (1.0 - pct / 100.0),
     };
     let whole = !shares.to_string().contains('.');
-    let mut r = OrderRequest::market_day(h.symbol, side, shares, &id);
-    r.time_in_force = if whole {
-        TimeInForce::Gtc
-    } else {
-        TimeInForce::Day
+    let mut r = Protective {
+        symbol: h.symbol.to_string(),
+        side,
+        qty: shares,
+        client_order_id: id,
+        kind: OrderKind::Market,
+        time_in_force: if whole {
+            TimeInForce::Gtc
+        } else {
+            TimeInForce::Day
+        },
     };
     let stop = p.stop_loss_pct.map(|pct| price(against(pct)));
     if let (Some(stop), Some(now)) = (&stop, h.price) {

@@ -1,5 +1,4 @@
 use super::*;
-use crate::domain::OrderStatus;
 
 fn d(t: &str) -> Decimal {
     Decimal::parse(t).unwrap()
@@ -40,20 +39,12 @@ fn stop(pct: f64) -> Protection {
     }
 }
 
-fn resting(id: &str, cid: &str, side: Side, qty: i64) -> Order {
-    Order {
+fn resting(id: &str, cid: &str, side: Side, qty: i64) -> Resting {
+    Resting {
         id: id.into(),
         client_order_id: cid.into(),
-        symbol: "AAPL".into(),
         side: Some(side),
-        qty: Qty::shares(qty),
-        filled_qty: Qty::ZERO,
-        filled_avg_price: None,
-        status: OrderStatus::New,
-        order_type: Some("stop".into()),
-        submitted_at: None,
-        filled_at: None,
-        legs: Vec::new(),
+        remaining: Qty::shares(qty),
     }
 }
 
@@ -122,7 +113,7 @@ fn a_fitting_stop_is_left_alone_and_a_wrong_or_orphaned_one_is_canceled_first() 
     let cid = "pb-AAPL-1Min-20261124T1530-thr-buy-p1";
     let fits = resting("o1", cid, Side::Sell, 10);
     let mut h = held(stop(2.0), "10", &avg, &e, &none);
-    h.resting = vec![&fits];
+    h.resting = vec![fits];
     assert_eq!(protect(&h), Protect::default());
     // The position grew to 15: cancel the 10-share stop, place the next attempt for 15.
     h.qty = Qty::shares(15);

@@ -8,12 +8,13 @@
 //! and a standalone stop beside a buy is a wash trade.
 
 use super::Tick;
+use crate::broker::OrderRequest;
 use crate::broker::{Order, Position};
 use crate::client_order_id;
 use crate::error::Result;
 use crate::fills::Recorded;
 use crate::orders::Placed;
-use crate::plan::protect::{protect, Held};
+use crate::plan::protect::{protect, Held, Protective, Resting};
 use std::collections::HashMap;
 use std::time::Duration;
 
@@ -63,7 +64,15 @@ impl Tick<'_> {
                 price: prices.get(name).copied(),
                 entry: recorded.last_entry.get(name),
                 spent: &spent,
-                resting: resting.clone(),
+                resting: resting
+                    .iter()
+                    .map(|o| Resting {
+                        id: o.id.clone(),
+                        client_order_id: o.client_order_id.clone(),
+                        side: o.side,
+                        remaining: o.remaining_qty(),
+                    })
+                    .collect(),
                 trading,
             };
             let todo = protect(&held);
@@ -87,7 +96,7 @@ impl Tick<'_> {
                 self.state.ops.unprotected.insert(name.into(), why);
                 continue;
             }
-            let Some(request) = todo.place else {
+            let Some(request) = todo.place.map(request) else {
                 self.resting.insert(name.into(), still);
                 continue;
             };
@@ -162,5 +171,17 @@ impl Tick<'_> {
             }
         }
         Ok(true)
+    }
+}
+
+/// The broker port's request for a protective order the plan decided.
+fn request(p: Protective) -> OrderRequest {
+    OrderRequest {
+        symbol: p.symbol,
+        side: p.side,
+        qty: p.qty,
+        client_order_id: p.client_order_id,
+        kind: p.kind,
+        time_in_force: p.time_in_force,
     }
 }
