@@ -154,6 +154,9 @@ pub struct Settings {
     /// one-symbol engine ignores them); `None`, the default, is backtesting.py's unguarded
     /// broker.
     pub guards: Option<crate::risk::Limits>,
+    /// The broker-held stop and target of the tick, simulated on bars by this one-symbol
+    /// engine ([`super::protective`]); none by default (backtesting.py has none).
+    pub protection: crate::plan::protect::Protection,
 }
 
 impl Default for Settings {
@@ -167,6 +170,7 @@ impl Default for Settings {
             sizing: Sizing::ALL_IN,
             close_at_end: false,
             guards: None,
+            protection: crate::plan::protect::Protection::default(),
         }
     }
 }
@@ -476,11 +480,35 @@ pub fn run(bars: &[Bar], strategy: &Strategy, settings: &Settings) -> Outcome {
     let mut pending: Option<Signal> = None;
     let mut out_of_money_at = None;
     let mut decisions = Vec::new();
+    // The open trade's protection, from the bar after the one its entry filled in.
+    let mut levels: Option<Levels> = None;
 
     for i in start..n {
         if let Some(signal) = pending.take() {
             let (price, at) = fill_at(i);
+            let before = broker.open.map(|t| (t.bar, t.size));
             broker.execute(signal, allow_short, bars, price, at);
+            if broker.open.map(|t| (t.bar, t.size)) != before {
+                // The strategy's order canceled the protection first (as the tick does).
+                levels = None;
+            }
+        }
+        if let Some(l) = levels.as_mut() {
+            if let Some(price) = l.exit_on(&bars[i]) {
+                broker.close(bars, price, i);
+                levels = None;
+            }
+        }
+        if levels.is_none() && i + 1 < n {
+            if let Some(t) = broker.open {
+                // Placed for the next bar, as the tick places it on its next tick.
+                levels = Levels::new(
+                    &settings.protection,
+                    t.price,
+                    t.size.signum(),
+                    bars[i + 1].open,
+                );
+            }
         }
         let e = broker.equity(bars[i].close);
         equity[i] = e;
@@ -540,6 +568,8 @@ fn out_of_money(broker: &mut Broker<'_>, bars: &[Bar], equity: &mut [f64], i: us
     broker.cash = 0.0;
     equity[i..].fill(0.0);
 }
+
+use super::protective::Levels;
 
 #[cfg(test)]
 #[path = "engine_tests.rs"]

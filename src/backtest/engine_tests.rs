@@ -292,3 +292,49 @@ fn notional_whole_units_are_the_ticks_rounding_never_more_than_the_amount_pays_f
         9.0
     );
 }
+
+#[test]
+fn a_stop_fills_from_the_bar_after_the_entry_at_the_stop_or_at_a_gapping_open() {
+    // Bar 1 closes at 11: Buy 10 at Open[2] = 20; stop 10 % below = 18.00. Bar 2 (the entry's
+    // bar) dips to 17 but is not protected yet (the tick places the stop on its next tick);
+    // bar 3's low of 17 touches 18: sold at 18, pnl 10·(18 − 20) = −20.
+    let mut b = bars(&[
+        (7.0, 7.0),
+        (7.0, 11.0),
+        (20.0, 20.0),
+        (19.0, 19.0),
+        (19.0, 19.0),
+    ]);
+    b[2].low = 17.0;
+    b[3].low = 17.0;
+    let s = Settings {
+        cash: 1000.0,
+        sizing: Sizing::Qty(10.0),
+        protection: crate::plan::protect::Protection {
+            stop_loss_pct: Some(10.0),
+            ..Default::default()
+        },
+        ..Settings::default()
+    };
+    let out = run(&b, &THR, &s);
+    let t = &out.trades[0];
+    assert_eq!(
+        (t.entry_bar, t.exit_bar, t.exit_price, t.pnl),
+        (2, 3, 18.0, -20.0)
+    );
+    assert_eq!(out.equity[3], 980.0);
+    // The same bar opening at 16, through the stop: sold at the open, pnl −40.
+    b[3].open = 16.0;
+    let out = run(&b, &THR, &s);
+    assert_eq!((out.trades[0].exit_price, out.trades[0].pnl), (16.0, -40.0));
+    // Without protection the dip changes nothing: still open.
+    let plain = run(
+        &b,
+        &THR,
+        &Settings {
+            protection: Default::default(),
+            ..s
+        },
+    );
+    assert!(plain.trades.is_empty() && plain.open_trade.is_some());
+}

@@ -31,6 +31,7 @@ pub mod guards;
 pub mod metrics;
 pub mod params;
 pub mod portfolio;
+pub mod protective;
 pub mod scoring;
 pub mod sweep;
 pub mod walk_forward;

@@ -92,6 +92,7 @@ fn settings_grid() -> Vec<Settings> {
                         sizing,
                         close_at_end,
                         guards: None,
+                        protection: Default::default(),
                     });
                 }
             }

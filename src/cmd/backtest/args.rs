@@ -56,6 +56,9 @@ pub(super) fn plan(config: &Config, args: &BacktestArgs) -> Result<Plan> {
         sizing: Sizing::ALL_IN,
         close_at_end: args.close_at_end,
         guards: args.risk.then_some(config.risk.limits),
+        // The one-symbol engine simulates it; the portfolio path does not yet, so the command
+        // leaves it off rather than apply it to some runs and not others.
+        protection: Default::default(),
     };
     settings.validate().map_err(|m| {
         usage(format!(
