@@ -157,6 +157,7 @@ fn settings_of(case: &Value) -> Settings {
         sizing: Sizing::ALL_IN,
         close_at_end: s["finalize_trades"].as_bool().unwrap(),
         guards: None,
+        protection: Default::default(),
     }
 }
 
