@@ -120,3 +120,88 @@ strategy = { kind = "sma_cross", fast = 2, slow = 3 }
     assert!(state["intents"].as_array().unwrap().is_empty());
     assert!(state["tracked"].as_array().unwrap().is_empty(), "{state}");
 }
+
+/// The stop the tick places rests at the simulated broker and fills on the bar whose low
+/// touches it, at the price and on the bar the backtest engine fills its stop: replay and
+/// backtest simulate the same order.
+#[test]
+fn a_stop_fills_in_replay_where_the_backtest_fills_it() {
+    use prometheus_bot::backtest::engine::{self, Settings, Sizing};
+    use prometheus_bot::plan::protect::Protection;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("config.toml");
+    let text = r#"
+[bot]
+timeframe = "1Min"
+history = 20
+
+[[symbol]]
+name = "TSLA"
+qty = 2
+stop_loss_pct = 10
+strategy = { kind = "sma_cross", fast = 2, slow = 3 }
+"#;
+    std::fs::write(&path, text).unwrap();
+    let config = Config::from_str(text, &path).unwrap();
+    // Bought at bar 5's open, 6.5; stop 10 % below, 5.85, placed by the next tick (bar 6's
+    // open). Bar 8 opens at 8.5 and falls to 2: the stop fills at 5.85, before the strategy's
+    // own sell (decided on bar 8) could go out.
+    let closes = [5.0, 4.0, 3.0, 3.0, 6.0, 7.0, 8.0, 8.0, 2.0, 1.0, 1.0, 1.0];
+    let series = bars(&closes);
+    let mut sim = Sim::new(SimSettings::default(), open());
+    sim.load_bars("TSLA", Timeframe::Min1, series.clone());
+    for bar in &series {
+        sim.set_now(sim.bar_close(Timeframe::Min1, bar)).unwrap();
+        let lock = TickLock::acquire(&config.bot.data_dir).unwrap();
+        let ticked = run_with(&config, false, &sim, &lock, Instant::now()).unwrap();
+        assert_eq!(ticked.unknown_outcomes, 0);
+    }
+    let ledger = dir.path().join("data/ledger");
+    let fills = csv_rows(&ledger.join("fills.csv"));
+    let filled: Vec<(&str, &str, &str)> = fills
+        .iter()
+        .filter(|f| f["status"] == "fill")
+        .map(|f| {
+            (
+                f["side"].as_str(),
+                f["price"].as_str(),
+                f["client_order_id"].as_str(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        filled,
+        [
+            ("buy", "6.5", "pb-TSLA-1Min-20261124T1434-sma-buy"),
+            ("sell", "5.85", "pb-TSLA-1Min-20261124T1434-sma-buy-p1")
+        ]
+    );
+    let orders = csv_rows(&ledger.join("orders.csv"));
+    assert_eq!(
+        orders.len(),
+        2,
+        "no strategy sell after the stop: {orders:?}"
+    );
+    assert_eq!(orders[1]["type"], "stop");
+
+    let settings = Settings {
+        cash: 100_000.0,
+        sizing: Sizing::Qty(2.0),
+        protection: Protection {
+            stop_loss_pct: Some(10.0),
+            ..Protection::default()
+        },
+        ..Settings::default()
+    };
+    let strategy = config.symbols[0].strategy.clone();
+    let out = engine::run(&series, &strategy, &settings);
+    assert_eq!(out.trades.len(), 1);
+    let t = &out.trades[0];
+    assert_eq!(
+        (t.entry_bar, t.entry_price, t.exit_bar, t.exit_price),
+        (5, 6.5, 8, 5.85)
+    );
+    // 100,000 + 2 × (5.85 − 6.5) = 99,998.70 by hand, in both.
+    assert!((sim.cash() - 99_998.7).abs() < 1e-9, "{}", sim.cash());
+    assert!((out.cash - 99_998.7).abs() < 1e-9, "{}", out.cash);
+}

@@ -50,6 +50,23 @@ impl Levels {
         })
     }
 
+    /// Levels of orders already resting at a broker (the simulated one), in direction `dir`
+    /// of the position they protect: a stop, a target, or a trailing stop as (percent, best
+    /// price so far).
+    pub fn resting(
+        dir: f64,
+        stop: Option<f64>,
+        target: Option<f64>,
+        trail: Option<(f64, f64)>,
+    ) -> Levels {
+        Levels {
+            dir,
+            stop,
+            target,
+            trail,
+        }
+    }
+
     /// The price the protection exits at on `bar`, if it does; then moves a trailing stop.
     pub fn exit_on(&mut self, bar: &Bar) -> Option<f64> {
         let long = self.dir > 0.0;

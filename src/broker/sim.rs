@@ -45,9 +45,17 @@
 //!   shares priced by the fill model at the latest trade, commission included; a refusal for
 //!   buying power is judged at that price, the one it would fill at now.
 //!
+//! * **Protective orders** (the tick's stops and targets): a `stop`, `limit` or `trailing_stop`
+//!   that closes part or all of the position (anything else is 403 "insufficient qty") rests,
+//!   reserving its shares, until a bar opening after it was placed reaches it; it then fills
+//!   at that bar's close time at the backtest's price ([`crate::backtest::protective`]: the
+//!   stop, or the open on a gap; stop first), so `replay` and `backtest` fill the same stop
+//!   at the same price on the same bar. Canceled at once by [`Broker::cancel_order`].
+//!
 //! Not simulated: partial fills of a resting order, rejections after acceptance, splits
-//! ([`Broker::split_activities`] is empty), limit and stop orders, notional orders, bar
-//! adjustments (a [`BarsQuery`]'s `adjustment` is ignored: the bars are what was loaded).
+//! ([`Broker::split_activities`] is empty), OCO orders (refused, 422), the expiry of a `day`
+//! protective order, notional orders, bar adjustments (a [`BarsQuery`]'s `adjustment` is
+//! ignored: the bars are what was loaded).
 
 use super::types::{
     Account, BarsQuery, Clock, Fill as Execution, LastTrade, Order, OrderRequest, Position, Split,

@@ -5,7 +5,8 @@
 use super::market::{ny_date, Market, Session};
 use super::{shown_status, sign, SimSettings};
 use crate::backtest::engine::Fill;
-use crate::broker::{Fill as FillActivity, Order, OrderRequest};
+use crate::backtest::protective::Levels;
+use crate::broker::{Fill as FillActivity, Order, OrderKind, OrderRequest};
 use crate::decimal::Decimal;
 use crate::domain::{Bar, OrderStatus, Qty, Side};
 use crate::error::{Error, Result};
@@ -45,6 +46,12 @@ pub(super) struct SimOrder {
     decided_close: f64,
     /// Buying power it holds while working: the estimated cost of its opening shares.
     reserve: f64,
+    /// A protective order's kind (`market` for the others).
+    kind: OrderKind,
+    /// A protective order's levels as of `scanned_from`: it fills on the first bar opening at
+    /// or after that time that reaches them (the backtest's rule, [`Levels::exit_on`]).
+    levels: Option<Levels>,
+    scanned_from: DateTime<Utc>,
 }
 
 impl SimOrder {
@@ -62,7 +69,16 @@ impl SimOrder {
                 .then(|| Decimal::from_f64(self.paid / self.filled.to_f64()))
                 .flatten(),
             status: shown_status(&self.status, self.session.map(|s| s.open), now),
-            order_type: Some("market".into()),
+            order_type: Some(
+                match self.kind {
+                    OrderKind::Market => "market",
+                    OrderKind::Limit { .. } => "limit",
+                    OrderKind::Stop { .. } => "stop",
+                    OrderKind::TrailingStop { .. } => "trailing_stop",
+                    OrderKind::Oco { .. } => "limit",
+                }
+                .into(),
+            ),
             submitted_at: Some(self.submitted_at),
             filled_at: self.filled_at,
             legs: Vec::new(),
@@ -75,6 +91,8 @@ impl SimOrder {
 enum Event {
     /// Order `k` fills on `bar`, which opens at the event's time.
     Fill { k: usize, bar: Bar },
+    /// Protective order `k` fills at `price` on a bar that closes at the event's time.
+    Protect { k: usize, price: f64 },
     /// Order `k` expires unfilled at its session's close.
     Expire { k: usize },
     /// The session with this index closes: its closing equity is recorded.
@@ -208,6 +226,7 @@ impl Book {
                     };
                     self.fill(settings, k, raw, at);
                 }
+                Event::Protect { k, price } => self.fill(settings, k, price, at),
                 Event::Expire { k } => {
                     self.orders[k].status = OrderStatus::Expired;
                     self.working.retain(|&w| w != k);
@@ -220,8 +239,33 @@ impl Book {
                 }
             }
         }
+        self.scan_protection(market, to);
         self.now = to;
         Ok(())
+    }
+
+    /// Move every resting protective order past the bars closed by `to` that did not fill it
+    /// (a trailing stop's best price with them), so the next search starts there.
+    fn scan_protection(&mut self, market: &Market, to: DateTime<Utc>) {
+        for &k in &self.working {
+            let o = &mut self.orders[k];
+            let (Some(mut levels), Some(series)) = (o.levels, market.fill_series(&o.symbol)) else {
+                continue;
+            };
+            let tf = series.timeframe;
+            let from = series
+                .bars
+                .partition_point(|b| market.opens_at(tf, b) < o.scanned_from);
+            for bar in &series.bars[from..] {
+                if market.closes_at(tf, bar) > to {
+                    break;
+                }
+                // No fill: `advance` handled every event up to `to`.
+                let _ = levels.exit_on(bar);
+                o.scanned_from = market.closes_at(tf, bar);
+            }
+            o.levels = Some(levels);
+        }
     }
 
     /// The earliest event at or before `to`: fills first, then expiries, then the session's
@@ -235,6 +279,23 @@ impl Book {
         };
         for &k in &self.working {
             let o = &self.orders[k];
+            if let (Some(mut levels), Some(series)) = (o.levels, market.fill_series(&o.symbol)) {
+                let tf = series.timeframe;
+                let from = series
+                    .bars
+                    .partition_point(|b| market.opens_at(tf, b) < o.scanned_from);
+                for bar in &series.bars[from..] {
+                    let at = market.closes_at(tf, bar);
+                    if at > to {
+                        break;
+                    }
+                    if let Some(price) = levels.exit_on(bar) {
+                        consider(at, 0, Event::Protect { k, price });
+                        break;
+                    }
+                }
+                continue;
+            }
             let Some(session) = o.session else { continue };
             let from = o.submitted_at.max(session.open);
             match market.first_open(&o.symbol, from, session.close) {
@@ -375,10 +436,10 @@ impl Book {
         r: &OrderRequest,
     ) -> Result<Order> {
         let invalid = |m: String| refused(422, 40010001, m);
-        if r.kind.is_protective() {
-            // Said, not pretended: a replay with protection configured shows every refusal.
+        if matches!(r.kind, OrderKind::Oco { .. }) {
+            // Said, not pretended: a replay with stop and target together shows the refusal.
             return Err(invalid(
-                "the simulated broker places market orders only: stops and targets are not simulated"
+                "the simulated broker does not simulate OCO orders (a stop or a target alone is)"
                     .into(),
             ));
         }
@@ -453,6 +514,17 @@ impl Book {
         } else {
             r.qty
         };
+        if r.kind.is_protective() && (opening.is_positive() || !against) {
+            return Err(refused(
+                403,
+                40310000,
+                format!(
+                    "insufficient qty available for order (requested: {}, available: {})",
+                    r.qty,
+                    held.abs()
+                ),
+            ));
+        }
         let mut reserve = 0.0;
         if opening.is_positive() {
             let size = opening.to_f64() * sign(side);
@@ -484,15 +556,40 @@ impl Book {
             session,
             decided_close,
             reserve,
+            kind: r.kind.clone(),
+            levels: levels(&r.kind, side, price),
+            scanned_from: self.now,
         };
         self.by_id.insert(order.id.clone(), k);
         self.by_client_id.insert(order.client_order_id.clone(), k);
+        let protective = order.levels.is_some();
         self.orders.push(order);
         self.working.push(k);
-        if let Some(raw) = fills_now {
+        if let Some(raw) = fills_now.filter(|_| !protective) {
             let now = self.now;
             self.fill(settings, k, raw, now);
         }
         Ok(self.orders[k].shown(self.now))
+    }
+}
+
+/// A protective order's levels: it protects a long when it sells. A trailing stop trails from
+/// `price`, the latest trade when it is placed (Alpaca's `hwm` starts there).
+fn levels(kind: &OrderKind, side: Side, price: f64) -> Option<Levels> {
+    let dir = if side == Side::Sell { 1.0 } else { -1.0 };
+    match kind {
+        OrderKind::Stop { stop_price } => {
+            Some(Levels::resting(dir, Some(stop_price.to_f64()), None, None))
+        }
+        OrderKind::Limit { limit_price } => {
+            Some(Levels::resting(dir, None, Some(limit_price.to_f64()), None))
+        }
+        OrderKind::TrailingStop { trail_percent } => Some(Levels::resting(
+            dir,
+            None,
+            None,
+            Some((trail_percent.to_f64(), price)),
+        )),
+        OrderKind::Market | OrderKind::Oco { .. } => None,
     }
 }
