@@ -283,3 +283,27 @@ fn a_tick_killed_between_the_entrys_fill_and_its_stop_is_repaired_once_by_the_ne
         "{orders:?}"
     );
 }
+
+#[test]
+fn a_trailing_stop_follows_the_best_price_and_fills_when_the_price_falls_back() {
+    let bot = protected("trailing_stop_pct = 5");
+    bot.bot_holds("AAPL", 1.0, 200.0);
+    let run = bot.tick();
+    check!(
+        run,
+        run.code == 0 && run.stdout.contains("AAPL protect 1 -> new")
+    );
+    let sent = bot.posted();
+    assert_eq!(sent[0]["type"], "trailing_stop");
+    assert_eq!(sent[0]["trail_percent"], "5");
+    // hwm starts at the latest trade (225), rises with it to 240: stop 240 × 0.95 = 228.
+    let resting = |bot: &Bot| stops_at_the_fake(bot)[0].clone();
+    assert_eq!(resting(&bot)["hwm"], "225");
+    bot.fake.trade("AAPL", 240.0);
+    bot.fake.trade("AAPL", 229.0);
+    assert_eq!(resting(&bot)["hwm"], "240");
+    assert_eq!(resting(&bot)["status"], "new", "229 is above 228");
+    bot.fake.trade("AAPL", 227.5);
+    assert_eq!(resting(&bot)["status"], "filled");
+    assert_eq!(resting(&bot)["filled_avg_price"], "227.5");
+}

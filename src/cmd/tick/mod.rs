@@ -130,7 +130,7 @@ fn closed_early(config: &Config, lock: &TickLock, started: Instant) -> Option<Ti
 ///   `next_open` (`closed_until_recorded`): a failed tick, or a broker that gave no open,
 ///   gets a real tick;
 /// - no order intent or tracked order is waiting (a queued order can fill or expire while
-///   closed, and an intent must be looked up);
+///   closed, and an intent must be looked up), a resting protective order aside;
 /// - `now` is more than [`WAKE_BEFORE_OPEN`] before that open, and not before the last tick
 ///   (a clock that went back, as a Pi without a real-time clock does at boot, is not trusted:
 ///   the broker's clock is asked and its skew warning fires).
@@ -141,7 +141,13 @@ fn sleeping_until(state: &State, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
     // last tick that did not fail was a closed-market one. "failed" is how `record` marks a
     // failure, as `publish` and the alerts read it.
     let closed_ok = !last.result.starts_with("failed");
-    let idle = state.intents.is_empty() && state.tracked.is_empty();
+    // A resting stop or target (or an OCO's leg, the only orders tracked that are not the
+    // bot's by id) cannot fill while the market is closed: it does not need a tick.
+    let resting_only = state.tracked.iter().all(|t| {
+        client_order_id::is_protective(&t.client_order_id)
+            || !client_order_id::is_ours(&t.client_order_id)
+    });
+    let idle = state.intents.is_empty() && resting_only;
     let before_open = now + WAKE_BEFORE_OPEN < next_open;
     let clock_sane = now + Duration::seconds(MAX_CLOCK_SKEW_SECS) >= last.time;
     (closed_ok && idle && before_open && clock_sane).then_some(next_open)
@@ -597,6 +603,22 @@ mod tests {
             submitted_at: saturday,
         });
         assert_eq!(sleeping_until(&tracked, saturday), None);
+        // A gtc stop resting over the weekend (and its OCO leg) does not keep the bot awake.
+        let mut stop = state.clone();
+        for cid in ["pb-AAPL-1Min-20261127T1529-thr-buy-p1", "7c1e-alpaca-leg"] {
+            stop.tracked.push(crate::store::state::TrackedOrder {
+                order_id: "o2".into(),
+                client_order_id: cid.into(),
+                symbol: "AAPL".into(),
+                side: "sell".into(),
+                qty: Qty::shares(1),
+                submitted_at: saturday,
+            });
+        }
+        assert_eq!(
+            sleeping_until(&stop, saturday),
+            Some(state.closed_until_recorded.unwrap())
+        );
         // A local clock that went back (a Pi booting with a stale time) is not trusted.
         let stale = Utc.with_ymd_and_hms(2026, 11, 20, 12, 0, 0).unwrap();
         assert_eq!(sleeping_until(&state, stale), None);
