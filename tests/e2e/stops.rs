@@ -307,3 +307,25 @@ fn a_trailing_stop_follows_the_best_price_and_fills_when_the_price_falls_back() 
     assert_eq!(resting(&bot)["status"], "filled");
     assert_eq!(resting(&bot)["filled_avg_price"], "227.5");
 }
+
+#[test]
+fn a_missing_stop_is_put_back_before_any_other_order_of_the_tick_across_symbols() {
+    // TSLA comes first in the config and buys this tick; AAPL's missing stop still goes first.
+    let bot = Bot::with_symbols(
+        "[[symbol]]\nname = \"TSLA\"\nqty = 2\n\
+         strategy = { kind = \"sma_cross\", fast = 2, slow = 3 }\n\n\
+         [[symbol]]\nname = \"AAPL\"\nqty = 1\nstop_loss_pct = 2\n\
+         strategy = { kind = \"threshold\", buy_above = 230.0, sell_below = 220.0 }\n",
+    );
+    bot.bot_holds("AAPL", 1.0, 200.0);
+    bot.set_closes("TSLA", &[5.0, 4.0, 3.0, 3.0, 6.0]);
+    bot.set_price("TSLA", 6.0);
+    let run = bot.tick();
+    check!(run, run.code == 0 && run.stdout.contains("TSLA buy 2 -> new"));
+    let sent = bot.posted();
+    let order: Vec<(&str, &str)> = sent
+        .iter()
+        .map(|o| (o["symbol"].as_str().unwrap(), o["type"].as_str().unwrap()))
+        .collect();
+    assert_eq!(order, [("AAPL", "stop"), ("TSLA", "market")]);
+}
