@@ -321,11 +321,38 @@ fn a_missing_stop_is_put_back_before_any_other_order_of_the_tick_across_symbols(
     bot.set_closes("TSLA", &[5.0, 4.0, 3.0, 3.0, 6.0]);
     bot.set_price("TSLA", 6.0);
     let run = bot.tick();
-    check!(run, run.code == 0 && run.stdout.contains("TSLA buy 2 -> new"));
+    check!(
+        run,
+        run.code == 0 && run.stdout.contains("TSLA buy 2 -> new")
+    );
     let sent = bot.posted();
     let order: Vec<(&str, &str)> = sent
         .iter()
         .map(|o| (o["symbol"].as_str().unwrap(), o["type"].as_str().unwrap()))
         .collect();
     assert_eq!(order, [("AAPL", "stop"), ("TSLA", "market")]);
+}
+
+#[test]
+fn a_price_already_through_the_stop_closes_once_and_the_strategys_sell_never_opens_a_short() {
+    let bot = protected("stop_loss_pct = 2");
+    bot.fake.set_shorting(true);
+    bot.fake.fill_market_orders_on_submit(true);
+    bot.bot_holds("AAPL", 1.0, 200.0);
+    // 190 is through the 196.00 stop (no stop rested while the bot was down), and below 220:
+    // the strategy sells too, decided on positions read before the close filled.
+    bot.next_minute(0, 190.0, &[250.0; 3]);
+    let run = bot.tick();
+    check!(
+        run,
+        run.code == 0 && run.stdout.contains("AAPL closed by its stop")
+    );
+    let sent = bot.posted();
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert_eq!(
+        (&sent[0]["type"], &sent[0]["client_order_id"]),
+        (&"market".into(), &"pb-AAPL-earlier-p1".into())
+    );
+    let pos = bot.broker_json("/v2/positions/AAPL");
+    assert_eq!(pos["code"], 40410000, "flat, not short: {pos}");
 }

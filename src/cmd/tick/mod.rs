@@ -216,6 +216,7 @@ pub fn run_with(
         unknown_outcomes: 0,
         alerts: Vec::new(),
         resting: HashMap::new(),
+        closed_by_protection: Vec::new(),
     };
     let outcome = tick.run();
     let alerts = std::mem::take(&mut tick.alerts);
@@ -252,6 +253,9 @@ struct Tick<'a> {
     /// The bot's protective orders resting per symbol after the protection step: what a
     /// strategy order for the symbol cancels first.
     resting: HashMap<String, Vec<Order>>,
+    /// Symbols whose protection found the price through the stop and closed at market this
+    /// tick: the plan, made from positions read before, sends nothing more for them.
+    closed_by_protection: Vec<String>,
 }
 
 impl Tick<'_> {
@@ -396,6 +400,19 @@ impl Tick<'_> {
             self.state.pending_legs = plan.pending_legs;
         }
         for ((_, step), symbol) in plan.steps.into_iter().zip(&self.config.symbols) {
+            let step = match step {
+                plan::Step::Send(checked) if self.closed_by_protection.contains(&symbol.name) => {
+                    let mut row = checked.row;
+                    row.action = Action::Refused;
+                    row.reason = format!(
+                        "{}; not sent: its stop was already passed and closed the position at market this tick",
+                        row.reason
+                    );
+                    let summary = format!("{} closed by its stop", symbol.name);
+                    plan::Step::Row { row, summary }
+                }
+                step => step,
+            };
             parts.push(self.execute(symbol, step, &close)?);
         }
         self.record_equity(&account, &positions)?;

@@ -8,8 +8,8 @@
 //! and a standalone stop beside a buy is a wash trade.
 
 use super::Tick;
-use crate::broker::OrderRequest;
 use crate::broker::{Order, Position};
+use crate::broker::{OrderKind, OrderRequest};
 use crate::client_order_id;
 use crate::error::Result;
 use crate::fills::Recorded;
@@ -101,6 +101,9 @@ impl Tick<'_> {
                 continue;
             };
             let price = prices.get(name).copied().unwrap_or_default();
+            if request.kind == OrderKind::Market {
+                self.closed_by_protection.push(name.to_string());
+            }
             let placed = self
                 .desk
                 .place(&mut self.state, self.now, &request, price)?;
