@@ -195,6 +195,18 @@ fn request(h: &Held<'_>, side: Side, shares: Qty) -> Result<Protective, String> 
         }
     }
     let target = p.take_profit_pct.map(|pct| price(favour(pct)));
+    if let (Some(target), Some(now)) = (&target, h.price) {
+        let reached = match side {
+            Side::Sell => now >= target.to_f64(),
+            Side::Buy => now <= target.to_f64(),
+        };
+        if reached {
+            // A marketable target would fill at once, unseen by this tick's plan: closing at
+            // market under the same id says so (the plan then sends nothing for the symbol).
+            r.time_in_force = TimeInForce::Day;
+            return Ok(r);
+        }
+    }
     r.kind = match (stop, target, p.trailing_stop_pct) {
         (Some(stop_price), Some(limit_price), _) if whole => OrderKind::Oco {
             limit_price,

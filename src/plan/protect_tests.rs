@@ -161,6 +161,32 @@ fn a_price_already_through_the_stop_closes_at_market_under_the_stops_id() {
 }
 
 #[test]
+fn a_target_already_reached_closes_at_market_too() {
+    let (avg, e) = (d("100"), entry());
+    let mut h = held(
+        Protection {
+            take_profit_pct: Some(5.0),
+            ..Protection::default()
+        },
+        "10",
+        &avg,
+        &e,
+        &none,
+    );
+    h.price = Some(105.0);
+    let r = protect(&h).place.unwrap();
+    assert_eq!((r.kind, r.side), (OrderKind::Market, Side::Sell));
+    h.price = Some(104.99);
+    let r = protect(&h).place.unwrap();
+    assert_eq!(
+        r.kind,
+        OrderKind::Limit {
+            limit_price: d("105.00")
+        }
+    );
+}
+
+#[test]
 fn what_cannot_be_protected_says_why() {
     let (avg, e) = (d("100"), entry());
     let mut h = held(stop(2.0), "10", &avg, &e, &none);

@@ -58,14 +58,15 @@ fn a_held_position_gets_one_gtc_stop_at_its_average_entry_less_the_percent() {
 #[test]
 fn stop_and_target_are_one_oco_whose_held_stop_leg_fills_once_and_cancels_the_target() {
     let bot = protected("stop_loss_pct = 2\ntake_profit_pct = 5");
-    bot.bot_holds("AAPL", 2.0, 200.0);
+    bot.bot_holds("AAPL", 2.0, 215.0);
     let run = bot.tick();
     check!(run, run.code == 0);
     let sent = bot.posted();
     assert_eq!(sent[0]["order_class"], "oco");
     assert_eq!(sent[0]["type"], "limit");
-    assert_eq!(sent[0]["take_profit"]["limit_price"], "210.00");
-    assert_eq!(sent[0]["stop_loss"]["stop_price"], "196.00");
+    // 215 × 1.05 = 225.75 (the price, 225, has not reached it); 215 × 0.98 = 210.70.
+    assert_eq!(sent[0]["take_profit"]["limit_price"], "225.75");
+    assert_eq!(sent[0]["stop_loss"]["stop_price"], "210.70");
     // The stop leg is held, so `status=open` does not list it; the POST answer's legs gave
     // the bot its Alpaca-assigned id, which the tick tracks.
     let open = bot.broker_json("/v2/orders?status=open");
