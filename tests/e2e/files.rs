@@ -432,3 +432,80 @@ fn a_ledger_row_that_does_not_read_is_named_by_file_line_and_column() {
             )
     );
 }
+
+/// Bars requests of the last tick as (symbols, start).
+fn bars_starts(bot: &Bot) -> Vec<(String, chrono::DateTime<chrono::Utc>)> {
+    bot.fake
+        .requests()
+        .into_iter()
+        .filter(|r| r.path == "/v2/stocks/bars" && r.q("page_token").is_none())
+        .map(|r| {
+            let start = r.q("start").unwrap().parse().unwrap();
+            (r.q("symbols").unwrap().to_string(), start)
+        })
+        .collect()
+}
+
+#[test]
+fn new_symbols_cost_a_bounded_backfill_and_never_drag_the_warm_ones_back() {
+    let bot = Bot::new();
+    bot.set_closes("AAPL", &[225.0; 30]);
+    bot.set_closes("TSLA", &[250.0; 30]);
+    let run = bot.tick();
+    check!(run, run.code == 0, "AAPL and TSLA cached");
+    // 35 new symbols: more than one tick's backfill (3 requests of 10).
+    let new: Vec<String> = (0..35)
+        .map(|i| format!("Z{}{}", (b'A' + i / 26) as char, (b'A' + i % 26) as char))
+        .collect();
+    let mut symbols = crate::harness::SYMBOLS.to_string();
+    for name in &new {
+        symbols.push_str(&format!(
+            "\n[[symbol]]\nname = \"{name}\"\nqty = 1\nstrategy = {{ kind = \"sma_cross\", fast = 2, slow = 3 }}\n"
+        ));
+    }
+    bot.write_config(&symbols);
+    bot.next_minute(1, 225.0, &[250.0; 3]);
+    for name in &new {
+        bot.set_price(name, 50.0);
+        bot.set_closes(name, &[50.0; 30]);
+    }
+    bot.fake.clear_requests();
+    let run = bot.tick();
+    check!(run, run.code == 0);
+    let now = bot.fake.now();
+    let asked = bars_starts(&bot);
+    assert_eq!(
+        asked.len(),
+        4,
+        "one warm request and three backfills: {asked:?}{run}"
+    );
+    assert_eq!(asked[0].0, "AAPL,TSLA");
+    assert!(
+        asked[0].1 > now - chrono::Duration::minutes(5),
+        "the warm symbols ask only since their last bar: {asked:?}"
+    );
+    for (symbols, start) in &asked[1..] {
+        assert_eq!(symbols.split(',').count(), 10, "{asked:?}");
+        assert!(*start < now - chrono::Duration::days(1), "{asked:?}");
+    }
+    let decisions = bot.ledger("decisions.csv");
+    let last_tick: Vec<_> = decisions.iter().rev().take(37).collect();
+    let warming = last_tick
+        .iter()
+        .filter(|r| r["reason"].contains("warming up: 0 closed bars"))
+        .count();
+    assert_eq!(warming, 5, "the last five symbols wait for the next tick");
+
+    bot.next_minute(1, 225.0, &[250.0; 3]);
+    for name in &new {
+        bot.set_closes(name, &[50.0; 3]);
+    }
+    bot.fake.clear_requests();
+    let run = bot.tick();
+    check!(run, run.code == 0);
+    let asked = bars_starts(&bot);
+    assert_eq!(asked.len(), 2, "{asked:?}");
+    assert_eq!(asked[0].0.split(',').count(), 32, "{asked:?}");
+    assert!(asked[0].1 > bot.fake.now() - chrono::Duration::minutes(5));
+    assert_eq!(asked[1].0, new[30..].join(","));
+}
