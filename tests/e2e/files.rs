@@ -509,3 +509,61 @@ fn new_symbols_cost_a_bounded_backfill_and_never_drag_the_warm_ones_back() {
     assert!(asked[0].1 > bot.fake.now() - chrono::Duration::minutes(5));
     assert_eq!(asked[1].0, new[30..].join(","));
 }
+
+/// The syncs a warm, holding tick makes, from its debug log.
+fn syncs_of_a_warm_tick(extra: usize) -> u64 {
+    let bot = Bot::new();
+    let new: Vec<String> = (0..extra)
+        .map(|i| {
+            format!(
+                "Z{}{}",
+                (b'A' + (i / 26) as u8) as char,
+                (b'A' + (i % 26) as u8) as char
+            )
+        })
+        .collect();
+    let mut symbols = crate::harness::SYMBOLS.to_string();
+    for name in &new {
+        symbols.push_str(&format!(
+            "\n[[symbol]]\nname = \"{name}\"\nqty = 1\nstrategy = {{ kind = \"sma_cross\", fast = 2, slow = 3 }}\n"
+        ));
+    }
+    bot.write_config(&symbols);
+    let minute = |bot: &Bot| {
+        bot.next_minute(1, 225.0, &[250.0; 30]);
+        bot.set_closes("AAPL", &[225.0; 30]);
+        for name in &new {
+            bot.set_price(name, 50.0);
+            bot.set_closes(name, &[50.0; 30]);
+        }
+    };
+    // Enough ticks to backfill every symbol, then the measured one.
+    for _ in 0..extra / 30 + 2 {
+        minute(&bot);
+        let run = bot.tick();
+        check!(run, run.code == 0);
+    }
+    minute(&bot);
+    let keys = [
+        ("ALPACA_KEY", crate::fake_alpaca::KEY_ID),
+        ("ALPACA_SECRET", crate::fake_alpaca::SECRET),
+        ("RUST_LOG", "debug"),
+    ];
+    let run = bot.run_env(&["tick"], &keys);
+    check!(run, run.code == 0 && run.stdout.contains("hold"));
+    let line = run
+        .stderr
+        .lines()
+        .find_map(|l| l.split("tick synced ").nth(1))
+        .unwrap_or_else(|| panic!("no sync count{run}"));
+    line.split(' ').next().unwrap().parse().unwrap()
+}
+
+#[test]
+fn a_warm_tick_syncs_as_often_with_forty_symbols_as_with_two() {
+    let two = syncs_of_a_warm_tick(0);
+    let forty = syncs_of_a_warm_tick(38);
+    assert_eq!(two, forty, "syncs per tick independent of the symbols");
+    // decisions.csv, equity.csv, the state (file and folder): four.
+    assert_eq!(two, 4);
+}

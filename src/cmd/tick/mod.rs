@@ -33,6 +33,7 @@ use crate::store::{State, TickLock};
 use chrono::{DateTime, Duration, Utc};
 use chrono_tz::America::New_York;
 pub use outcome::TickOutcome;
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::time::Instant;
 
@@ -205,11 +206,19 @@ pub fn run_with(
         equity,
         state,
         cache: BarCache::new(data_dir),
+        held_rows: RefCell::new(Vec::new()),
         now: Utc::now(),
         unknown_outcomes: 0,
         alerts: Vec::new(),
     };
-    let outcome = tick.run();
+    let syncs = crate::store::files::syncs();
+    let mut outcome = tick.run();
+    if let Err(e) = tick.write_held_rows() {
+        match outcome {
+            Ok(_) => outcome = Err(e),
+            Err(_) => log::warn!("{e}"),
+        }
+    }
     let alerts = std::mem::take(&mut tick.alerts);
     outcome::record(config, &mut tick.state, tick.now, outcome.as_ref(), alerts);
     let saved = tick.state.save(data_dir);
@@ -217,6 +226,10 @@ pub fn run_with(
     if config.ops.dashboard {
         crate::cmd::report::write_dashboard(config, tick.now);
     }
+    log::debug!(
+        "tick synced {} time(s)",
+        crate::store::files::syncs() - syncs
+    );
     let outcome = outcome?;
     saved?;
     Ok(Ticked {
@@ -236,6 +249,8 @@ struct Tick<'a> {
     equity: Ledger<EquityRow>,
     state: State,
     cache: BarCache,
+    /// Decision rows not yet written (see `decide_row`).
+    held_rows: RefCell<Vec<DecisionRow>>,
     /// The broker's clock once read; the local clock until then.
     now: DateTime<Utc>,
     unknown_outcomes: usize,
