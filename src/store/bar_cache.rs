@@ -205,18 +205,8 @@ impl BarCache {
         timeframe: Timeframe,
         adjustment: Adjustment,
     ) -> Result<()> {
-        let have = self.meta(symbol, timeframe)?;
         let file = self.path(symbol, timeframe);
-        if file.exists() && have.adjustment != adjustment {
-            return Err(Error::Refused(format!(
-                "{} holds `{}`-adjusted bars; refusing to mix in `{adjustment}` bars. Use --adjustment {} \
-                 or move the file aside to start over",
-                file.display(),
-                have.adjustment,
-                have.adjustment
-            )));
-        }
-        Ok(())
+        same_adjustment(&file, &self.meta(symbol, timeframe)?, adjustment)
     }
 
     /// The feed the file records after `feed` bars are written into it
@@ -228,17 +218,7 @@ impl BarCache {
         feed: BarFeed,
     ) -> Result<Option<BarFeed>> {
         let file = self.path(symbol, timeframe);
-        let has_bars = file
-            .metadata()
-            .is_ok_and(|m| m.len() > HEADER.len() as u64 + 1);
-        self.meta(symbol, timeframe)?
-            .feed_after(has_bars, feed)
-            .map_err(|why| {
-                Error::Refused(format!(
-                    "{} {why}. Use the [alpaca] feed (or --feed) it was fetched with, or move the file aside to start over",
-                    file.display()
-                ))
-            })
+        feed_after(&file, &self.meta(symbol, timeframe)?, feed)
     }
 
     /// Every cached bar, oldest first; an absent file is empty.
@@ -307,9 +287,11 @@ impl BarCache {
         if bars.is_empty() {
             return Ok(());
         }
-        self.check_adjustment(symbol, timeframe, adjustment)?;
-        self.check_feed(symbol, timeframe, feed)?;
         let path = self.path(symbol, timeframe);
+        // One read of the meta file for both checks: this runs for every symbol every tick.
+        let meta = self.meta(symbol, timeframe)?;
+        same_adjustment(&path, &meta, adjustment)?;
+        feed_after(&path, &meta, feed)?;
         let fresh = !path.exists();
         let mut out = String::with_capacity(bars.len() * 80 + HEADER.len() + 1);
         if fresh {
@@ -355,8 +337,43 @@ impl BarCache {
 
 /// Merge `new` into `old` (both sorted): sorted, unique timestamps, a new bar replacing an
 /// old one at the same time (Alpaca revises recent bars).
+/// See [`BarCache::check_adjustment`].
+fn same_adjustment(file: &Path, have: &CacheMeta, adjustment: Adjustment) -> Result<()> {
+    if file.exists() && have.adjustment != adjustment {
+        return Err(Error::Refused(format!(
+            "{} holds `{}`-adjusted bars; refusing to mix in `{adjustment}` bars. Use --adjustment {} \
+             or move the file aside to start over",
+            file.display(),
+            have.adjustment,
+            have.adjustment
+        )));
+    }
+    Ok(())
+}
+
+/// See [`BarCache::check_feed`].
+fn feed_after(file: &Path, have: &CacheMeta, feed: BarFeed) -> Result<Option<BarFeed>> {
+    let has_bars = file
+        .metadata()
+        .is_ok_and(|m| m.len() > HEADER.len() as u64 + 1);
+    have.feed_after(has_bars, feed).map_err(|why| {
+        Error::Refused(format!(
+            "{} {why}. Use the [alpaca] feed (or --feed) it was fetched with, or move the file aside to start over",
+            file.display()
+        ))
+    })
+}
+
 pub fn merge(old: Vec<Bar>, new: Vec<Bar>) -> Vec<Bar> {
     let mut all = old;
+    // The tick's common case: a bar or two, all after the cached ones, already in order.
+    let last = all.last().map(|b| b.time);
+    if new.windows(2).all(|w| w[0].time < w[1].time)
+        && new.first().is_none_or(|b| last.is_none_or(|l| l < b.time))
+    {
+        all.extend(new);
+        return all;
+    }
     all.extend(new);
     // Stable sort keeps `new` after `old` within equal times; keep the last of each run.
     all.sort_by_key(|b| b.time);

@@ -323,6 +323,26 @@ mod tests {
     }
 
     #[test]
+    fn tail_text_is_the_last_lines_whatever_the_guess() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("big.csv");
+        let text: String = (0..5000).map(|i| format!("row {i}\n")).collect();
+        fs::write(&p, &text).unwrap();
+        let last3 = "row 4997\nrow 4998\nrow 4999\n";
+        // A guess far too short (one byte a line) grows until it holds them; a long one cuts.
+        for guess in [0, 1, 9, 500] {
+            assert_eq!(tail_text(&p, 3, guess).unwrap(), last3, "guess {guess}");
+        }
+        assert_eq!(tail_text(&p, 5000, 9).unwrap(), text);
+        assert_eq!(tail_text(&p, 9000, 9).unwrap(), text);
+        assert_eq!(tail_text(&p, 0, 9).unwrap(), "");
+        // A last line without a newline is still a line.
+        fs::write(&p, "a\nb\nc").unwrap();
+        assert_eq!(tail_text(&p, 2, 1).unwrap(), "b\nc");
+        assert_eq!(tail_text(&dir.path().join("none"), 3, 9).unwrap(), "");
+    }
+
+    #[test]
     fn only_our_own_leftover_temp_files_are_removed() {
         let dir = tempfile::tempdir().unwrap();
         let lock = crate::store::TickLock::acquire(dir.path()).unwrap();
