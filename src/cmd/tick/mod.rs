@@ -34,7 +34,7 @@ use chrono::{DateTime, Duration, Utc};
 use chrono_tz::America::New_York;
 pub use outcome::TickOutcome;
 use std::cell::RefCell;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::time::Instant;
 
 /// A local clock further than this from the broker's gets a warning.
@@ -333,8 +333,10 @@ impl Tick<'_> {
                 self.config.bot.data_dir.join("STOP").display()
             );
         }
-        let recorded = self.fills.recorded()?;
-        let mut own = recorded.net_qty.clone();
+        let recorded = self.fills.summary(self.state.fills.as_ref())?;
+        let ended_unfilled: HashSet<String> = recorded.ended_unfilled.iter().cloned().collect();
+        let mut own: HashMap<String, Qty> = recorded.net_qty.clone().into_iter().collect();
+        self.state.fills = Some(recorded);
         for (symbol, shares) in &synced.unrecorded {
             *own.entry(symbol.clone()).or_default() += *shares;
         }
@@ -350,7 +352,7 @@ impl Tick<'_> {
                 && !stop_file,
             next_close: clock.next_close,
             close_unknown: close_unknown(&clock),
-            flattens_ended_unfilled: &recorded.ended_unfilled,
+            flattens_ended_unfilled: &ended_unfilled,
             symbols: self
                 .config
                 .symbols
@@ -487,7 +489,9 @@ impl Tick<'_> {
             // The position each row shows is the bot's, as an open-market tick shows it: its
             // own fills on a shared account, the broker's otherwise.
             let own = if self.config.risk.shared_account {
-                Some(self.fills.recorded()?)
+                let summary = self.fills.summary(self.state.fills.as_ref())?;
+                self.state.fills = Some(summary.clone());
+                Some(summary)
             } else {
                 None
             };
