@@ -469,6 +469,12 @@ fn new_symbols_cost_a_bounded_backfill_and_never_drag_the_warm_ones_back() {
         bot.set_price(name, 50.0);
         bot.set_closes(name, &[50.0; 30]);
     }
+    // The last one has a short cache, days old: it waits with no bars, not with these.
+    let mut old = "time_utc,open,high,low,close,volume,trades,vwap\n".to_string();
+    for m in 0..3 {
+        old.push_str(&format!("2026-11-20 15:0{m}:00,50,50,50,50,100,5,50\n"));
+    }
+    std::fs::write(bot.path(&format!("data/bars/{}-1Min.csv", new[34])), old).unwrap();
     bot.fake.clear_requests();
     let run = bot.tick();
     check!(run, run.code == 0);
@@ -495,6 +501,12 @@ fn new_symbols_cost_a_bounded_backfill_and_never_drag_the_warm_ones_back() {
         .filter(|r| r["reason"].contains("warming up: 0 closed bars"))
         .count();
     assert_eq!(warming, 5, "the last five symbols wait for the next tick");
+    assert!(
+        last_tick[..5]
+            .iter()
+            .all(|r| new[30..].contains(&r["symbol"])),
+        "{last_tick:?}"
+    );
 
     bot.next_minute(1, 225.0, &[250.0; 3]);
     for name in &new {

@@ -39,7 +39,7 @@ struct Request<'a> {
 /// separate backfill requests of [`BACKFILL_SYMBOLS`], at most [`BACKFILL_REQUESTS`] per tick,
 /// so a new symbol never drags every other symbol's request back over the window (which,
 /// beyond about a hundred symbols, ran past the page bound and failed every tick). A symbol
-/// left for a later tick gets what its cache holds, and its strategy holds while warming up.
+/// left for a later tick gets no bars, and its strategy holds while warming up.
 pub(super) fn refresh(
     config: &Config,
     client: &dyn Broker,
@@ -107,8 +107,11 @@ pub(super) fn refresh(
             out.insert(name.to_string(), bars);
         }
     }
-    // Symbols waiting for a backfill decide on what their cache holds.
-    out.extend(cached);
+    // Symbols waiting for a backfill get no bars: they hold, warming up, and never decide on
+    // a short cache that may be days old.
+    for name in cached.into_keys() {
+        out.insert(name, Vec::new());
+    }
     Ok(out)
 }
 
