@@ -24,7 +24,7 @@ use crate::fills::{Adjustment, Fills};
 use crate::outln;
 use crate::store::ledger::{time_cell, Ledger};
 use crate::store::rows::{FillStatus, OrderRow, OrderRowStatus};
-use crate::store::TickLock;
+use crate::store::{State, TickLock};
 use chrono::{Duration, NaiveDate, TimeZone, Timelike, Utc};
 use chrono_tz::America::New_York;
 use std::collections::{HashMap, HashSet};
@@ -277,6 +277,22 @@ pub fn run(config: &Config, args: &ReconcileArgs) -> Result<()> {
         }
     }
 
+    // The state's summary of fills.csv (what each tick adds the new rows to) against a whole
+    // read: a ledger edited before the summary's offset would otherwise go unseen by ticks.
+    let stale_summary = stale_fills_summary(&fills, data_dir)?;
+    if let Some(detail) = &stale_summary {
+        report.push(("fills summary".into(), String::new(), detail.clone()));
+        if args.repair {
+            let mut state = State::load(data_dir)?;
+            state.fills = None;
+            state.save(data_dir)?;
+            notes.push(
+                "dropped the state's summary of fills.csv: the next tick reads the ledger whole"
+                    .into(),
+            );
+        }
+    }
+
     // Printed only now, after every append: a closed stdout stops the report, not a repair.
     for note in &notes {
         outln!("{note}")?;
@@ -297,7 +313,10 @@ pub fn run(config: &Config, args: &ReconcileArgs) -> Result<()> {
     for (kind, symbol, detail) in &report {
         outln!("{kind:<17} {symbol:<6} {detail}")?;
     }
-    let repairable = missing_orders.len() + missing_fills.len() + missing_splits.len();
+    let repairable = missing_orders.len()
+        + missing_fills.len()
+        + missing_splits.len()
+        + usize::from(stale_summary.is_some());
     if args.repair {
         outln!(
             "repaired: appended {} order(s) and {} fill(s), marked as recovered; {} split(s) and {adjusted} confirmed adjustment(s)",
@@ -321,6 +340,23 @@ pub fn run(config: &Config, args: &ReconcileArgs) -> Result<()> {
         } else {
             report.len()
         }
+    )))
+}
+
+/// Why the state's [`crate::fills::Summary`] no longer says what a whole read of fills.csv
+/// says, or `None` when it agrees (or there is none yet).
+fn stale_fills_summary(fills: &Fills, data_dir: &std::path::Path) -> Result<Option<String>> {
+    let Some(kept) = State::load(data_dir)?.fills else {
+        return Ok(None);
+    };
+    let now = fills.summary(Some(&kept))?;
+    if now.agrees_with(&*fills.recorded()?) {
+        return Ok(None);
+    }
+    Ok(Some(format!(
+        "the state's running summary of fills.csv (shares {:?}) differs from a whole read of it: \
+         was the ledger edited? --repair drops the summary, and the next tick reads fills.csv whole",
+        now.net_qty
     )))
 }
 

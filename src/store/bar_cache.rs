@@ -205,18 +205,8 @@ impl BarCache {
         timeframe: Timeframe,
         adjustment: Adjustment,
     ) -> Result<()> {
-        let have = self.meta(symbol, timeframe)?;
         let file = self.path(symbol, timeframe);
-        if file.exists() && have.adjustment != adjustment {
-            return Err(Error::Refused(format!(
-                "{} holds `{}`-adjusted bars; refusing to mix in `{adjustment}` bars. Use --adjustment {} \
-                 or move the file aside to start over",
-                file.display(),
-                have.adjustment,
-                have.adjustment
-            )));
-        }
-        Ok(())
+        same_adjustment(&file, &self.meta(symbol, timeframe)?, adjustment)
     }
 
     /// The feed the file records after `feed` bars are written into it
@@ -228,17 +218,7 @@ impl BarCache {
         feed: BarFeed,
     ) -> Result<Option<BarFeed>> {
         let file = self.path(symbol, timeframe);
-        let has_bars = file
-            .metadata()
-            .is_ok_and(|m| m.len() > HEADER.len() as u64 + 1);
-        self.meta(symbol, timeframe)?
-            .feed_after(has_bars, feed)
-            .map_err(|why| {
-                Error::Refused(format!(
-                    "{} {why}. Use the [alpaca] feed (or --feed) it was fetched with, or move the file aside to start over",
-                    file.display()
-                ))
-            })
+        feed_after(&file, &self.meta(symbol, timeframe)?, feed)
     }
 
     /// Every cached bar, oldest first; an absent file is empty.
@@ -269,15 +249,14 @@ impl BarCache {
     pub fn load_tail(&self, symbol: &str, timeframe: Timeframe, n: usize) -> Result<Vec<Bar>> {
         let path = self.path(symbol, timeframe);
         repair_torn_tail(&path)?;
-        let lines = super::files::tail_lines(&path, n + 1)?;
-        let rows: Vec<&str> = lines
-            .iter()
-            .map(String::as_str)
-            .filter(|l| *l != HEADER)
-            .collect();
-        // Line numbers are unknown in a tail read: on an error, read the whole file once to
-        // name the line (a person opens the file at that line to see what is wrong).
-        let mut bars = match parse_rows(&path, &rows.join("\n"), None) {
+        // Read once into one string, parsed once: the per-symbol cost of a tick.
+        let text = super::files::tail_text(&path, n + 1, 64)?;
+        let rows = text.strip_prefix(HEADER).map_or(&text[..], |rest| {
+            rest.strip_prefix("\r\n")
+                .or_else(|| rest.strip_prefix('\n'))
+                .unwrap_or(rest)
+        });
+        let mut bars = match parse_rows(&path, rows, None) {
             Ok(bars) => bars,
             Err(tail_error) => {
                 return Err(self.load(symbol, timeframe).err().unwrap_or(tail_error))
@@ -291,6 +270,12 @@ impl BarCache {
     /// Append bars that are all later than the last cached one. `adjustment` and `feed` are
     /// the ones the bars were requested with: they must be the file's (checked here, the one
     /// place every append passes, so that no caller can mix adjustments or feeds in a file).
+    ///
+    /// Not synced: the cache is a copy of the broker's bars, and an fsync per symbol per tick
+    /// (milliseconds each on an SD card, 500 of them for 500 symbols) is what made a tick's
+    /// cost grow with its symbols. A power cut can lose only appended bars the kernel had not
+    /// written yet: a torn last line is cut off by the next read ([`Self::load_tail`]), and
+    /// the next tick asks again for everything after the last bar that survived.
     pub fn append(
         &self,
         symbol: &str,
@@ -302,9 +287,11 @@ impl BarCache {
         if bars.is_empty() {
             return Ok(());
         }
-        self.check_adjustment(symbol, timeframe, adjustment)?;
-        self.check_feed(symbol, timeframe, feed)?;
         let path = self.path(symbol, timeframe);
+        // One read of the meta file for both checks: this runs for every symbol every tick.
+        let meta = self.meta(symbol, timeframe)?;
+        same_adjustment(&path, &meta, adjustment)?;
+        feed_after(&path, &meta, feed)?;
         let fresh = !path.exists();
         let mut out = String::with_capacity(bars.len() * 80 + HEADER.len() + 1);
         if fresh {
@@ -321,8 +308,7 @@ impl BarCache {
             .append(true)
             .open(&path)
             .map_err(io)?;
-        f.write_all(out.as_bytes()).map_err(io)?;
-        super::files::sync_data(&f).map_err(io)
+        f.write_all(out.as_bytes()).map_err(io)
     }
 
     /// Replace the whole file (sorted, unique) atomically, and record its adjustment.
@@ -351,8 +337,43 @@ impl BarCache {
 
 /// Merge `new` into `old` (both sorted): sorted, unique timestamps, a new bar replacing an
 /// old one at the same time (Alpaca revises recent bars).
+/// See [`BarCache::check_adjustment`].
+fn same_adjustment(file: &Path, have: &CacheMeta, adjustment: Adjustment) -> Result<()> {
+    if file.exists() && have.adjustment != adjustment {
+        return Err(Error::Refused(format!(
+            "{} holds `{}`-adjusted bars; refusing to mix in `{adjustment}` bars. Use --adjustment {} \
+             or move the file aside to start over",
+            file.display(),
+            have.adjustment,
+            have.adjustment
+        )));
+    }
+    Ok(())
+}
+
+/// See [`BarCache::check_feed`].
+fn feed_after(file: &Path, have: &CacheMeta, feed: BarFeed) -> Result<Option<BarFeed>> {
+    let has_bars = file
+        .metadata()
+        .is_ok_and(|m| m.len() > HEADER.len() as u64 + 1);
+    have.feed_after(has_bars, feed).map_err(|why| {
+        Error::Refused(format!(
+            "{} {why}. Use the [alpaca] feed (or --feed) it was fetched with, or move the file aside to start over",
+            file.display()
+        ))
+    })
+}
+
 pub fn merge(old: Vec<Bar>, new: Vec<Bar>) -> Vec<Bar> {
     let mut all = old;
+    // The tick's common case: a bar or two, all after the cached ones, already in order.
+    let last = all.last().map(|b| b.time);
+    if new.windows(2).all(|w| w[0].time < w[1].time)
+        && new.first().is_none_or(|b| last.is_none_or(|l| l < b.time))
+    {
+        all.extend(new);
+        return all;
+    }
     all.extend(new);
     // Stable sort keeps `new` after `old` within equal times; keep the last of each run.
     all.sort_by_key(|b| b.time);

@@ -326,3 +326,39 @@ fn a_file_keeps_one_feed_and_imported_history_may_be_topped_up_live() {
         .unwrap();
     assert_eq!(cache.load("AAPL", Timeframe::Day1).unwrap().len(), 2);
 }
+
+#[test]
+fn merge_keeps_the_later_of_equal_times_with_or_without_the_fast_path() {
+    use chrono::Timelike;
+    let bar = |m: u32, close: f64| Bar {
+        time: Utc.with_ymd_and_hms(2026, 11, 24, 15, m, 0).unwrap(),
+        open: close,
+        high: close,
+        low: close,
+        close,
+        volume: 1.0,
+        trades: 1,
+        vwap: close,
+    };
+    let closes = |bars: &[Bar]| {
+        bars.iter()
+            .map(|b| (b.time.minute(), b.close))
+            .collect::<Vec<_>>()
+    };
+    // All after: appended as they are.
+    let m = merge(
+        vec![bar(1, 1.0), bar(2, 2.0)],
+        vec![bar(3, 3.0), bar(4, 4.0)],
+    );
+    assert_eq!(closes(&m), [(1, 1.0), (2, 2.0), (3, 3.0), (4, 4.0)]);
+    // Overlapping: the new bar replaces the cached one of the same minute.
+    let m = merge(
+        vec![bar(1, 1.0), bar(2, 2.0)],
+        vec![bar(2, 9.0), bar(3, 3.0)],
+    );
+    assert_eq!(closes(&m), [(1, 1.0), (2, 9.0), (3, 3.0)]);
+    // Out of order or earlier: sorted.
+    let m = merge(vec![bar(3, 3.0)], vec![bar(2, 2.0), bar(1, 1.0)]);
+    assert_eq!(closes(&m), [(1, 1.0), (2, 2.0), (3, 3.0)]);
+    assert_eq!(closes(&merge(Vec::new(), vec![bar(1, 1.0)])), [(1, 1.0)]);
+}

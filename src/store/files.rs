@@ -5,7 +5,7 @@ use crate::error::{Error, Result};
 use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 /// Whether writes are synced to the disk before they count as done (on unless switched off).
 static DURABLE: AtomicBool = AtomicBool::new(true);
@@ -24,10 +24,24 @@ pub fn durable() -> bool {
     DURABLE.load(Ordering::Relaxed)
 }
 
+/// Syncs this process asked the disk for: each costs milliseconds on an SD card, so a tick's
+/// count is logged (at debug) and must not grow with the number of symbols.
+static SYNCS: AtomicU64 = AtomicU64::new(0);
+
+/// How many syncs (file or folder) this process has made so far.
+pub fn syncs() -> u64 {
+    SYNCS.load(Ordering::Relaxed)
+}
+
+fn counted() {
+    SYNCS.fetch_add(1, Ordering::Relaxed);
+}
+
 /// `f.sync_data()`, unless syncing is switched off ([`set_durable`]): the one call every
 /// appended row goes through.
 pub fn sync_data(f: &File) -> std::io::Result<()> {
     if durable() {
+        counted();
         f.sync_data()
     } else {
         Ok(())
@@ -50,6 +64,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let result = (|| {
         let mut f = File::create(&tmp)?;
         f.write_all(bytes)?;
+        counted();
         f.sync_all()?;
         drop(f);
         fs::rename(&tmp, path)?;
@@ -134,6 +149,7 @@ fn temp_path(path: &Path) -> PathBuf {
 #[cfg(unix)]
 fn sync_dir(dir: &Path) {
     if let Ok(d) = File::open(dir) {
+        counted();
         let _ = d.sync_all();
     }
 }
@@ -218,36 +234,55 @@ pub fn head_line(path: &Path, n: usize) -> Result<Option<String>> {
 /// The last `n` complete lines of a text file, reading only its end (a year of ledger rows is
 /// tens of megabytes; a status line needs a handful).
 pub fn tail_lines(path: &Path, n: usize) -> Result<Vec<String>> {
+    Ok(tail_text(path, n, 0)?.lines().map(String::from).collect())
+}
+
+/// The last `n` lines of the file as one string (read once, no copy per line), for a caller
+/// that parses them in one pass. `line_len` is a guess of a line's length: the first read
+/// takes `n` of them (plus a margin), so a tail of a few hundred rows is usually one read.
+pub fn tail_text(path: &Path, n: usize, line_len: usize) -> Result<String> {
     let mut f = match File::open(path) {
         Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(String::new()),
         Err(e) => return Err(Error::io(path, "read", e)),
     };
     let io = |e| Error::io(path, "read", e);
     let len = f.metadata().map_err(io)?.len();
-    let mut want = 4096u64;
+    let mut want = (n as u64 + 2)
+        .saturating_mul(line_len as u64 + line_len as u64 / 4)
+        .max(4096);
     loop {
         let start = len.saturating_sub(want);
         f.seek(SeekFrom::Start(start)).map_err(io)?;
-        let mut buf = Vec::new();
+        let mut buf = Vec::with_capacity((len - start) as usize);
         (&mut f)
             .take(len - start)
             .read_to_end(&mut buf)
             .map_err(io)?;
-        let text = String::from_utf8_lossy(&buf);
-        let body = if start == 0 {
-            &text[..]
-        } else {
-            text.find('\n').map_or("", |i| &text[i + 1..])
+        let mut text = match String::from_utf8(buf) {
+            Ok(text) => text,
+            Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
         };
-        let lines: Vec<&str> = body.lines().collect();
-        if lines.len() > n || start == 0 {
-            return Ok(lines[lines.len().saturating_sub(n)..]
-                .iter()
-                .map(|l| l.to_string())
-                .collect());
+        if start > 0 {
+            // The first line read is (almost surely) a part of one.
+            let cut = text.find('\n').map_or(text.len(), |i| i + 1);
+            text.drain(..cut);
         }
-        want *= 4;
+        let lines = text.lines().count();
+        if lines > n || start == 0 {
+            let skip = lines.saturating_sub(n);
+            let from = if skip == 0 {
+                0
+            } else {
+                // The byte after the `skip`th newline.
+                text.match_indices('\n')
+                    .nth(skip - 1)
+                    .map_or(text.len(), |(i, _)| i + 1)
+            };
+            text.drain(..from);
+            return Ok(text);
+        }
+        want = want.saturating_mul(4);
     }
 }
 
@@ -285,6 +320,26 @@ mod tests {
         assert_eq!(tail_lines(&p, 2).unwrap(), ["row 4998", "row 4999"]);
         assert_eq!(tail_lines(&p, 9000).unwrap().len(), 5000);
         assert!(tail_lines(&dir.path().join("none"), 3).unwrap().is_empty());
+    }
+
+    #[test]
+    fn tail_text_is_the_last_lines_whatever_the_guess() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("big.csv");
+        let text: String = (0..5000).map(|i| format!("row {i}\n")).collect();
+        fs::write(&p, &text).unwrap();
+        let last3 = "row 4997\nrow 4998\nrow 4999\n";
+        // A guess far too short (one byte a line) grows until it holds them; a long one cuts.
+        for guess in [0, 1, 9, 500] {
+            assert_eq!(tail_text(&p, 3, guess).unwrap(), last3, "guess {guess}");
+        }
+        assert_eq!(tail_text(&p, 5000, 9).unwrap(), text);
+        assert_eq!(tail_text(&p, 9000, 9).unwrap(), text);
+        assert_eq!(tail_text(&p, 0, 9).unwrap(), "");
+        // A last line without a newline is still a line.
+        fs::write(&p, "a\nb\nc").unwrap();
+        assert_eq!(tail_text(&p, 2, 1).unwrap(), "b\nc");
+        assert_eq!(tail_text(&dir.path().join("none"), 3, 9).unwrap(), "");
     }
 
     #[test]

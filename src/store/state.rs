@@ -39,6 +39,11 @@ pub struct State {
     pub risk: crate::risk::RiskState,
     #[serde(default)]
     pub ops: crate::ops::OpsState,
+    /// What the tick needs from fills.csv and how far it has read it, so that a tick reads
+    /// only the rows appended since ([`crate::fills::Summary`]). Absent: the next tick reads
+    /// the ledger whole.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fills: Option<crate::fills::Summary>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

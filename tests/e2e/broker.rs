@@ -671,3 +671,57 @@ fn orders_in_working_statuses_block_a_second_buy() {
         }
     }
 }
+
+#[test]
+fn the_tick_trusts_its_fills_summary_and_reconcile_checks_it() {
+    let bot = Bot::new();
+    bot.set_price("AAPL", 231.0);
+    let run = bot.tick();
+    check!(run, run.code == 0);
+    bot.fake.fill_open_orders(231.25);
+    bot.next_minute(1, 225.0, &[250.0; 3]);
+    let run = bot.tick();
+    check!(run, run.stdout.contains("1 new fill"));
+    let state = bot.state();
+    assert_eq!(state["fills"]["net_qty"]["AAPL"], "1", "{state}");
+    let len = state["fills"]["len"].as_u64().unwrap();
+    assert_eq!(
+        len,
+        std::fs::metadata(bot.path("data/ledger/fills.csv"))
+            .unwrap()
+            .len(),
+        "summed to the end of the file"
+    );
+
+    // A summary that disagrees with the ledger (as if fills.csv were edited before its
+    // offset): the tick believes it and does not read the file again...
+    let path = bot.path("data/state.json");
+    let mut json = state.clone();
+    json["fills"]["net_qty"]["AAPL"] = "7".into();
+    std::fs::write(&path, serde_json::to_string_pretty(&json).unwrap()).unwrap();
+    bot.next_minute(1, 219.0, &[250.0; 3]);
+    let run = bot.tick();
+    check!(
+        run,
+        run.stdout
+            .contains("the broker holds 1 AAPL but the bot's fills ledger says 7")
+    );
+    // ...and reconcile, which reads the ledger whole, finds it and drops it with --repair.
+    let run = bot.run(&["reconcile"]);
+    check!(
+        run,
+        run.code == 1 && run.stdout.contains("fills summary") && run.stderr.contains("--repair")
+    );
+    let run = bot.run(&["reconcile", "--repair"]);
+    check!(
+        run,
+        run.code == 0 && run.stdout.contains("dropped the state's summary")
+    );
+    assert!(bot.state().get("fills").is_none());
+    let run = bot.run(&["reconcile"]);
+    check!(run, run.code == 0 && run.stdout.contains("ledgers agree"));
+    bot.next_minute(1, 219.0, &[250.0; 3]);
+    let run = bot.tick();
+    check!(run, run.code == 0 && run.stdout.contains("AAPL sell 1"));
+    assert_eq!(bot.state()["fills"]["net_qty"]["AAPL"], "1");
+}

@@ -432,3 +432,150 @@ fn a_ledger_row_that_does_not_read_is_named_by_file_line_and_column() {
             )
     );
 }
+
+/// Bars requests of the last tick as (symbols, start).
+fn bars_starts(bot: &Bot) -> Vec<(String, chrono::DateTime<chrono::Utc>)> {
+    bot.fake
+        .requests()
+        .into_iter()
+        .filter(|r| r.path == "/v2/stocks/bars" && r.q("page_token").is_none())
+        .map(|r| {
+            let start = r.q("start").unwrap().parse().unwrap();
+            (r.q("symbols").unwrap().to_string(), start)
+        })
+        .collect()
+}
+
+#[test]
+fn new_symbols_cost_a_bounded_backfill_and_never_drag_the_warm_ones_back() {
+    let bot = Bot::new();
+    bot.set_closes("AAPL", &[225.0; 30]);
+    bot.set_closes("TSLA", &[250.0; 30]);
+    let run = bot.tick();
+    check!(run, run.code == 0, "AAPL and TSLA cached");
+    // 35 new symbols: more than one tick's backfill (3 requests of 10).
+    let new: Vec<String> = (0..35)
+        .map(|i| format!("Z{}{}", (b'A' + i / 26) as char, (b'A' + i % 26) as char))
+        .collect();
+    let mut symbols = crate::harness::SYMBOLS.to_string();
+    for name in &new {
+        symbols.push_str(&format!(
+            "\n[[symbol]]\nname = \"{name}\"\nqty = 1\nstrategy = {{ kind = \"sma_cross\", fast = 2, slow = 3 }}\n"
+        ));
+    }
+    bot.write_config(&symbols);
+    bot.next_minute(1, 225.0, &[250.0; 3]);
+    for name in &new {
+        bot.set_price(name, 50.0);
+        bot.set_closes(name, &[50.0; 30]);
+    }
+    // The last one has a short cache, days old: it waits with no bars, not with these.
+    let mut old = "time_utc,open,high,low,close,volume,trades,vwap\n".to_string();
+    for m in 0..3 {
+        old.push_str(&format!("2026-11-20 15:0{m}:00,50,50,50,50,100,5,50\n"));
+    }
+    std::fs::write(bot.path(&format!("data/bars/{}-1Min.csv", new[34])), old).unwrap();
+    bot.fake.clear_requests();
+    let run = bot.tick();
+    check!(run, run.code == 0);
+    let now = bot.fake.now();
+    let asked = bars_starts(&bot);
+    assert_eq!(
+        asked.len(),
+        4,
+        "one warm request and three backfills: {asked:?}{run}"
+    );
+    assert_eq!(asked[0].0, "AAPL,TSLA");
+    assert!(
+        asked[0].1 > now - chrono::Duration::minutes(5),
+        "the warm symbols ask only since their last bar: {asked:?}"
+    );
+    for (symbols, start) in &asked[1..] {
+        assert_eq!(symbols.split(',').count(), 10, "{asked:?}");
+        assert!(*start < now - chrono::Duration::days(1), "{asked:?}");
+    }
+    let decisions = bot.ledger("decisions.csv");
+    let last_tick: Vec<_> = decisions.iter().rev().take(37).collect();
+    let warming = last_tick
+        .iter()
+        .filter(|r| r["reason"].contains("warming up: 0 closed bars"))
+        .count();
+    assert_eq!(warming, 5, "the last five symbols wait for the next tick");
+    assert!(
+        last_tick[..5]
+            .iter()
+            .all(|r| new[30..].contains(&r["symbol"])),
+        "{last_tick:?}"
+    );
+
+    bot.next_minute(1, 225.0, &[250.0; 3]);
+    for name in &new {
+        bot.set_closes(name, &[50.0; 3]);
+    }
+    bot.fake.clear_requests();
+    let run = bot.tick();
+    check!(run, run.code == 0);
+    let asked = bars_starts(&bot);
+    assert_eq!(asked.len(), 2, "{asked:?}");
+    assert_eq!(asked[0].0.split(',').count(), 32, "{asked:?}");
+    assert!(asked[0].1 > bot.fake.now() - chrono::Duration::minutes(5));
+    assert_eq!(asked[1].0, new[30..].join(","));
+}
+
+/// The syncs a warm, holding tick makes, from its debug log.
+fn syncs_of_a_warm_tick(extra: usize) -> u64 {
+    let bot = Bot::new();
+    let new: Vec<String> = (0..extra)
+        .map(|i| {
+            format!(
+                "Z{}{}",
+                (b'A' + (i / 26) as u8) as char,
+                (b'A' + (i % 26) as u8) as char
+            )
+        })
+        .collect();
+    let mut symbols = crate::harness::SYMBOLS.to_string();
+    for name in &new {
+        symbols.push_str(&format!(
+            "\n[[symbol]]\nname = \"{name}\"\nqty = 1\nstrategy = {{ kind = \"sma_cross\", fast = 2, slow = 3 }}\n"
+        ));
+    }
+    bot.write_config(&symbols);
+    let minute = |bot: &Bot| {
+        bot.next_minute(1, 225.0, &[250.0; 30]);
+        bot.set_closes("AAPL", &[225.0; 30]);
+        for name in &new {
+            bot.set_price(name, 50.0);
+            bot.set_closes(name, &[50.0; 30]);
+        }
+    };
+    // Enough ticks to backfill every symbol, then the measured one.
+    for _ in 0..extra / 30 + 2 {
+        minute(&bot);
+        let run = bot.tick();
+        check!(run, run.code == 0);
+    }
+    minute(&bot);
+    let keys = [
+        ("ALPACA_KEY", crate::fake_alpaca::KEY_ID),
+        ("ALPACA_SECRET", crate::fake_alpaca::SECRET),
+        ("RUST_LOG", "debug"),
+    ];
+    let run = bot.run_env(&["tick"], &keys);
+    check!(run, run.code == 0 && run.stdout.contains("hold"));
+    let line = run
+        .stderr
+        .lines()
+        .find_map(|l| l.split("tick synced ").nth(1))
+        .unwrap_or_else(|| panic!("no sync count{run}"));
+    line.split(' ').next().unwrap().parse().unwrap()
+}
+
+#[test]
+fn a_warm_tick_syncs_as_often_with_forty_symbols_as_with_two() {
+    let two = syncs_of_a_warm_tick(0);
+    let forty = syncs_of_a_warm_tick(38);
+    assert_eq!(two, forty, "syncs per tick independent of the symbols");
+    // decisions.csv, equity.csv, the state (file and folder): four.
+    assert_eq!(two, 4);
+}

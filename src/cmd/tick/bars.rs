@@ -1,4 +1,5 @@
-//! The tick's bars: the cache, topped up with one small request.
+//! The tick's bars: the cache, topped up with one small request, and a bounded backfill for
+//! symbols whose cache is short.
 
 use crate::broker::{BarsQuery, Broker};
 use crate::config::Config;
@@ -11,12 +12,34 @@ use std::collections::HashMap;
 /// Bars younger than this past their close may still be revised by Alpaca, so they are used
 /// for the decision but not written to the cache (the next tick fetches them again).
 const SETTLE: Duration = Duration::seconds(60);
-/// Page bound for the tick's bars request.
+/// Page bound for each of the tick's bars requests.
 const MAX_BAR_PAGES: usize = 50;
+/// Symbols per backfill request. A short cache is filled over the whole lookback window
+/// (for minute bars, days of them), so a request of a few symbols takes a few pages of
+/// 10,000 bars, far inside [`MAX_BAR_PAGES`].
+const BACKFILL_SYMBOLS: usize = 10;
+/// Backfill requests per tick. Symbols past `BACKFILL_SYMBOLS × BACKFILL_REQUESTS` wait for
+/// the next ticks (they hold, "warming up"), so a cold universe costs each tick a bounded
+/// number of requests instead of one request that cannot end within its page bound.
+const BACKFILL_REQUESTS: usize = 3;
 
-/// The last `history` closed bars per symbol: the cache, topped up with one request per price
-/// adjustment for what came after it (a request carries one `adjustment`, and each file keeps
-/// the one it was started with). A missing or short cache is filled over a lookback window.
+/// One bars request: symbols of one price adjustment (a request carries one `adjustment`,
+/// and each file keeps the one it was started with) that need bars from `start` on.
+struct Request<'a> {
+    adjustment: Adjustment,
+    symbols: Vec<&'a str>,
+    start: DateTime<Utc>,
+}
+
+/// The last `history` closed bars per symbol: the cache, topped up with what came after it.
+///
+/// Symbols are grouped by how far back they need bars. Those whose cache holds `history`
+/// bars need only the few since their last one: one request per adjustment, however many
+/// symbols. Those with a short or missing cache need the whole lookback window: they go in
+/// separate backfill requests of [`BACKFILL_SYMBOLS`], at most [`BACKFILL_REQUESTS`] per tick,
+/// so a new symbol never drags every other symbol's request back over the window (which,
+/// beyond about a hundred symbols, ran past the page bound and failed every tick). A symbol
+/// left for a later tick gets no bars, and its strategy holds while warming up.
 pub(super) fn refresh(
     config: &Config,
     client: &dyn Broker,
@@ -27,27 +50,44 @@ pub(super) fn refresh(
     let tf = config.bot.timeframe;
     let history = config.bot.history;
     let mut cached: HashMap<String, Vec<Bar>> = HashMap::new();
-    // Symbols grouped by their file's adjustment, in config order; each group's start is the
-    // earliest any of its symbols needs.
-    let mut groups: Vec<(Adjustment, Vec<&str>, DateTime<Utc>)> = Vec::new();
+    let mut warm: Vec<Request> = Vec::new();
+    let mut cold: Vec<(Adjustment, &str)> = Vec::new();
     for &name in names {
         let bars = cache.load_tail(name, tf, history)?;
-        let from = match bars.last() {
-            Some(last) if bars.len() >= history => last.time + tf.duration(),
-            _ => now - lookback(tf, history),
-        };
         let adjustment = cache.meta(name, tf)?.adjustment;
-        match groups.iter_mut().find(|g| g.0 == adjustment) {
-            Some(group) => {
-                group.1.push(name);
-                group.2 = group.2.min(from);
+        match bars.last() {
+            Some(last) if bars.len() >= history => {
+                let from = last.time + tf.duration();
+                match warm.iter_mut().find(|g| g.adjustment == adjustment) {
+                    Some(group) => {
+                        group.symbols.push(name);
+                        group.start = group.start.min(from);
+                    }
+                    None => warm.push(Request {
+                        adjustment,
+                        symbols: vec![name],
+                        start: from,
+                    }),
+                }
             }
-            None => groups.push((adjustment, vec![name], from)),
+            _ => cold.push((adjustment, name)),
         }
         cached.insert(name.to_string(), bars);
     }
+    let (backfill, waiting) = backfills(&cold, now - lookback(tf, history));
+    if waiting > 0 {
+        log::info!(
+            "{waiting} symbol(s) with a short bar cache wait for their backfill ({} a tick); they hold meanwhile",
+            BACKFILL_SYMBOLS * BACKFILL_REQUESTS
+        );
+    }
     let mut out = HashMap::new();
-    for (adjustment, symbols, start) in groups {
+    for request in warm.into_iter().chain(backfill) {
+        let Request {
+            adjustment,
+            symbols,
+            start,
+        } = request;
         let query = BarsQuery {
             symbols: &symbols,
             timeframe: tf,
@@ -67,7 +107,38 @@ pub(super) fn refresh(
             out.insert(name.to_string(), bars);
         }
     }
+    // Symbols waiting for a backfill get no bars: they hold, warming up, and never decide on
+    // a short cache that may be days old.
+    for name in cached.into_keys() {
+        out.insert(name, Vec::new());
+    }
     Ok(out)
+}
+
+/// The backfill requests of this tick for the symbols with a short cache (in config order,
+/// grouped by adjustment, [`BACKFILL_SYMBOLS`] a request, at most [`BACKFILL_REQUESTS`]), and
+/// how many symbols are left for later ticks.
+fn backfills<'a>(
+    cold: &[(Adjustment, &'a str)],
+    start: DateTime<Utc>,
+) -> (Vec<Request<'a>>, usize) {
+    let mut requests: Vec<Request<'a>> = Vec::new();
+    let mut waiting = 0;
+    for &(adjustment, name) in cold {
+        let open = requests
+            .iter()
+            .position(|r| r.adjustment == adjustment && r.symbols.len() < BACKFILL_SYMBOLS);
+        match open {
+            Some(i) => requests[i].symbols.push(name),
+            None if requests.len() < BACKFILL_REQUESTS => requests.push(Request {
+                adjustment,
+                symbols: vec![name],
+                start,
+            }),
+            None => waiting += 1,
+        }
+    }
+    (requests, waiting)
 }
 
 /// One symbol's cached bars plus the fetched ones: settled bars go into the cache, the last

@@ -34,7 +34,8 @@ use crate::store::{State, TickLock};
 use chrono::{DateTime, Duration, Utc};
 use chrono_tz::America::New_York;
 pub use outcome::TickOutcome;
-use std::collections::HashMap;
+use std::cell::RefCell;
+use std::collections::{HashMap, HashSet};
 use std::time::Instant;
 
 /// A local clock further than this from the broker's gets a warning.
@@ -212,13 +213,21 @@ pub fn run_with(
         equity,
         state,
         cache: BarCache::new(data_dir),
+        held_rows: RefCell::new(Vec::new()),
         now: Utc::now(),
         unknown_outcomes: 0,
         alerts: Vec::new(),
         resting: HashMap::new(),
         closed_by_protection: Vec::new(),
     };
-    let outcome = tick.run();
+    let syncs = crate::store::files::syncs();
+    let mut outcome = tick.run();
+    if let Err(e) = tick.write_held_rows() {
+        match outcome {
+            Ok(_) => outcome = Err(e),
+            Err(_) => log::warn!("{e}"),
+        }
+    }
     let alerts = std::mem::take(&mut tick.alerts);
     outcome::record(config, &mut tick.state, tick.now, outcome.as_ref(), alerts);
     let saved = tick.state.save(data_dir);
@@ -226,6 +235,10 @@ pub fn run_with(
     if config.ops.dashboard {
         crate::cmd::report::write_dashboard(config, tick.now);
     }
+    log::debug!(
+        "tick synced {} time(s)",
+        crate::store::files::syncs() - syncs
+    );
     let outcome = outcome?;
     saved?;
     Ok(Ticked {
@@ -245,6 +258,8 @@ struct Tick<'a> {
     equity: Ledger<EquityRow>,
     state: State,
     cache: BarCache,
+    /// Decision rows not yet written (see `decide_row`).
+    held_rows: RefCell<Vec<DecisionRow>>,
     /// The broker's clock once read; the local clock until then.
     now: DateTime<Utc>,
     unknown_outcomes: usize,
@@ -335,8 +350,10 @@ impl Tick<'_> {
                 self.config.bot.data_dir.join("STOP").display()
             );
         }
-        let recorded = self.fills.recorded()?;
-        let mut own = recorded.net_qty.clone();
+        let recorded = self.fills.summary(self.state.fills.as_ref())?;
+        let ended_unfilled: HashSet<String> = recorded.ended_unfilled.iter().cloned().collect();
+        let mut own: HashMap<String, Qty> = recorded.net_qty.clone().into_iter().collect();
+        self.state.fills = Some(recorded);
         for (symbol, shares) in &synced.unrecorded {
             *own.entry(symbol.clone()).or_default() += *shares;
         }
@@ -352,7 +369,7 @@ impl Tick<'_> {
                 && !stop_file,
             next_close: clock.next_close,
             close_unknown: close_unknown(&clock),
-            flattens_ended_unfilled: &recorded.ended_unfilled,
+            flattens_ended_unfilled: &ended_unfilled,
             symbols: self
                 .config
                 .symbols
@@ -513,7 +530,9 @@ impl Tick<'_> {
             // The position each row shows is the bot's, as an open-market tick shows it: its
             // own fills on a shared account, the broker's otherwise.
             let own = if self.config.risk.shared_account {
-                Some(self.fills.recorded()?)
+                let summary = self.fills.summary(self.state.fills.as_ref())?;
+                self.state.fills = Some(summary.clone());
+                Some(summary)
             } else {
                 None
             };

@@ -44,8 +44,28 @@ impl Tick<'_> {
         }])
     }
 
+    /// Queue a decision row; the tick's rows go to decisions.csv in one write and one sync
+    /// (an fsync per symbol was most of a many-symbol tick on an SD card). A row that carries
+    /// an order is written at once, with every row queued before it, because its order is
+    /// sent next: the ledger names each order before the broker can have it.
     pub(super) fn decide_row(&self, d: Decided<'_>) -> Result<()> {
-        self.decisions.append(&[self.decision_row(d)])
+        let row = self.decision_row(d);
+        let sends = row.client_order_id.is_some();
+        self.held_rows.borrow_mut().push(row);
+        if sends {
+            self.write_held_rows()?;
+        }
+        Ok(())
+    }
+
+    /// Write the queued decision rows (run also when the tick fails, so that the rows of the
+    /// symbols decided before the failure are kept).
+    pub(super) fn write_held_rows(&self) -> Result<()> {
+        let rows = std::mem::take(&mut *self.held_rows.borrow_mut());
+        if rows.is_empty() {
+            return Ok(());
+        }
+        self.decisions.append(&rows)
     }
 
     pub(super) fn decision_row(&self, d: Decided<'_>) -> DecisionRow {
