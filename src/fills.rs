@@ -77,6 +77,9 @@ pub struct Summary {
     pub net_qty: BTreeMap<String, Qty>,
     /// As [`Recorded::ended_unfilled`].
     pub ended_unfilled: BTreeSet<String>,
+    /// As [`Recorded::last_entry`]: the order each protective order derives its id from.
+    #[serde(default)]
+    pub last_entry: BTreeMap<String, ClientOrderId>,
 }
 
 impl Summary {
@@ -88,6 +91,11 @@ impl Summary {
                 .collect()
         };
         net(&mut self.net_qty.iter()) == net(&mut recorded.net_qty.iter())
+            && self.last_entry.len() == recorded.last_entry.len()
+            && self
+                .last_entry
+                .iter()
+                .all(|(s, id)| recorded.last_entry.get(s) == Some(id))
             && self
                 .ended_unfilled
                 .iter()
@@ -106,8 +114,14 @@ impl Summary {
                         .map_or_else(String::new, |c| c.to_string()),
                 );
             }
-            FillKind::Adjustment { .. } | FillKind::Execution { .. } => {
+            FillKind::Adjustment { .. } => {
                 *self.net_qty.entry(row.symbol.clone()).or_default() += row.signed_qty();
+            }
+            FillKind::Execution { .. } => {
+                let before = self.net_qty.get(&row.symbol).copied().unwrap_or_default();
+                let after = before + row.signed_qty();
+                self.net_qty.insert(row.symbol.clone(), after);
+                note_entry(&mut self.last_entry, &row, before, after);
             }
         }
         Ok(())
@@ -304,7 +318,7 @@ fn add_row(r: &mut Recorded, row: FillRow) -> std::result::Result<(), String> {
             let before = r.net_qty.get(&row.symbol).copied().unwrap_or_default();
             let after = before + row.signed_qty();
             r.net_qty.insert(row.symbol.clone(), after);
-            note_entry(r, &row, before, after);
+            note_entry(&mut r.last_entry, &row, before, after);
         }
     }
     Ok(())
@@ -312,13 +326,37 @@ fn add_row(r: &mut Recorded, row: FillRow) -> std::result::Result<(), String> {
 
 /// Keep [`Recorded::last_entry`]: an execution that moves the position away from flat (or
 /// through it) is an entry; a flat position has none.
-fn note_entry(r: &mut Recorded, row: &FillRow, before: Qty, after: Qty) {
+fn note_entry(last_entry: &mut impl EntryMap, row: &FillRow, before: Qty, after: Qty) {
     if after.is_zero() {
-        r.last_entry.remove(&row.symbol);
+        last_entry.forget(&row.symbol);
     } else if after.abs() > before.abs() || after.is_positive() != before.is_positive() {
         if let Some(id) = &row.client_order_id {
-            r.last_entry.insert(row.symbol.clone(), id.clone());
+            last_entry.note(&row.symbol, id);
         }
+    }
+}
+
+/// The maps [`note_entry`] keeps: [`Recorded`]'s and [`Summary`]'s.
+trait EntryMap {
+    fn forget(&mut self, symbol: &str);
+    fn note(&mut self, symbol: &str, id: &ClientOrderId);
+}
+
+impl EntryMap for HashMap<String, ClientOrderId> {
+    fn forget(&mut self, symbol: &str) {
+        self.remove(symbol);
+    }
+    fn note(&mut self, symbol: &str, id: &ClientOrderId) {
+        self.insert(symbol.to_string(), id.clone());
+    }
+}
+
+impl EntryMap for BTreeMap<String, ClientOrderId> {
+    fn forget(&mut self, symbol: &str) {
+        self.remove(symbol);
+    }
+    fn note(&mut self, symbol: &str, id: &ClientOrderId) {
+        self.insert(symbol.to_string(), id.clone());
     }
 }
 

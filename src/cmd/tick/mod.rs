@@ -353,7 +353,7 @@ impl Tick<'_> {
         let recorded = self.fills.summary(self.state.fills.as_ref())?;
         let ended_unfilled: HashSet<String> = recorded.ended_unfilled.iter().cloned().collect();
         let mut own: HashMap<String, Qty> = recorded.net_qty.clone().into_iter().collect();
-        self.state.fills = Some(recorded);
+        self.state.fills = Some(recorded.clone());
         for (symbol, shares) in &synced.unrecorded {
             *own.entry(symbol.clone()).or_default() += *shares;
         }

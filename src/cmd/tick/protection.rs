@@ -12,7 +12,7 @@ use crate::broker::{Order, Position};
 use crate::broker::{OrderKind, OrderRequest};
 use crate::client_order_id;
 use crate::error::Result;
-use crate::fills::Recorded;
+use crate::fills::Summary;
 use crate::orders::Placed;
 use crate::plan::protect::{protect, Held, Protective, Resting};
 use std::collections::HashMap;
@@ -31,7 +31,7 @@ impl Tick<'_> {
         &mut self,
         positions: &[Position],
         open: &[Order],
-        recorded: &Recorded,
+        recorded: &Summary,
         prices: &HashMap<String, f64>,
     ) -> Result<Vec<String>> {
         let mut said = Vec::new();
