@@ -14,7 +14,7 @@ use super::portfolio::{self, Leg, Segment};
 use super::scoring::{self, RankBy};
 use crate::domain::Bar;
 use crate::progress::{Progress, Silent, Sink};
-use crate::strategy::Strategy;
+use crate::strategy::{Smas, Strategy};
 
 /// One symbol's input to a sweep: its bars, the strategy the grid modifies, its sizing.
 #[derive(Debug, Clone)]
@@ -113,6 +113,37 @@ pub fn evaluate(
     strategies: &[Strategy],
     settings: &Settings,
 ) -> Option<Metrics> {
+    let smas: Vec<Smas> = inputs
+        .iter()
+        .zip(strategies)
+        .map(|(i, s)| Smas::new(i.bars, s.sma_windows()))
+        .collect();
+    evaluate_with(inputs, strategies, settings, &smas)
+}
+
+/// Each input's SMAs for every window any combination of `grid` reads: computed once, shared
+/// by all of them (a window's series is the same whichever combination asks).
+pub fn grid_smas(inputs: &[Input<'_>], grid: &Grid) -> Vec<Smas> {
+    inputs
+        .iter()
+        .enumerate()
+        .map(|(k, input)| {
+            let windows = grid
+                .combos
+                .iter()
+                .flat_map(|(_, strategies)| strategies[k].sma_windows());
+            Smas::new(input.bars, windows)
+        })
+        .collect()
+}
+
+/// [`evaluate`] with each input's SMAs already computed (`smas[k]` for `inputs[k]`).
+pub fn evaluate_with(
+    inputs: &[Input<'_>],
+    strategies: &[Strategy],
+    settings: &Settings,
+    smas: &[Smas],
+) -> Option<Metrics> {
     let schedules: Vec<Vec<Segment>> = strategies
         .iter()
         .map(|s| Segment::always(s.clone()))
@@ -126,7 +157,7 @@ pub fn evaluate(
             sizing: i.sizing,
         })
         .collect();
-    let out = portfolio::run(&legs, settings);
+    let out = portfolio::run_with(&legs, settings, smas);
     let bars: Vec<&[Bar]> = inputs.iter().map(|i| i.bars).collect();
     scoring::portfolio(&bars, &out)
 }
@@ -190,9 +221,10 @@ pub fn run_grid(
     threads: usize,
     progress: &Progress<'_>,
 ) -> Sweep {
+    let smas = grid_smas(inputs, &grid);
     let Grid { combos, skipped } = grid;
     let results = scoring::parallel_map(&combos, threads, |(_, strategies)| {
-        let metrics = evaluate(inputs, strategies, settings);
+        let metrics = evaluate_with(inputs, strategies, settings, &smas);
         progress.inc();
         metrics
     });
