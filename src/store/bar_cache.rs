@@ -605,7 +605,7 @@ fn parse_row(line: &str, dates: &mut DateCache) -> Result<Bar, String> {
 /// exact doubles and one IEEE division is correctly rounded, so `m / 10^k` is the nearest
 /// double to the decimal: the same bits `str::parse` gives (Clinger's fast path). Anything
 /// else goes to `str::parse`.
-fn parse_f64(cell: &str) -> Option<f64> {
+pub(crate) fn parse_f64(cell: &str) -> Option<f64> {
     const POW10: [f64; 23] = [
         1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
         1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
