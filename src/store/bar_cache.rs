@@ -371,19 +371,15 @@ pub fn time_cell(t: DateTime<Utc>) -> String {
 }
 
 fn write_row(out: &mut String, b: &Bar) {
-    let _ = write!(
-        out,
-        "{},{},{},{},{},{},{},",
-        b.time.format("%Y-%m-%d %H:%M:%S"),
-        b.open,
-        b.high,
-        b.low,
-        b.close,
-        b.volume,
-        b.trades
-    );
+    use super::fast_text::{push_f64, push_time};
+    push_time(out, b.time);
+    for v in [b.open, b.high, b.low, b.close, b.volume] {
+        out.push(',');
+        push_f64(out, v);
+    }
+    let _ = write!(out, ",{},", b.trades);
     if b.vwap.is_finite() {
-        let _ = write!(out, "{}", b.vwap);
+        push_f64(out, b.vwap);
     }
     out.push('\n');
 }
