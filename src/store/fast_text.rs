@@ -49,26 +49,31 @@ fn civil_from_days(z: i64) -> (i64, i64, i64) {
     (yoe + era * 400 + i64::from(m <= 2), m, d)
 }
 
-/// `v` as `{}` prints it. The fast path: a positive `v` below 10^15 that is `m / 10^k` for
-/// an integer `m < 10^15` and `k <= 8` (a price, a volume, a VWAP). With the smallest such
-/// `k`, the decimal `m·10^-k` is the shortest that reads back as `v` (a shorter one would be
-/// a smaller `k`), and with at most 15 significant digits no other decimal that long does, so
-/// it is exactly what the shortest-round-trip printer chooses. `m as f64 / 10^k == v` is an
-/// exact check (both exact doubles, one correctly rounded division). Anything else: `{}`.
+/// `v` as `{}` prints it. The fast path: a positive `v` that is `m / 10^k` for an integer
+/// `m < 10^15` and `k <= 8` (a price, a volume, a VWAP). With the smallest such `k`, the
+/// decimal `m·10^-k` is the shortest that reads back as `v` (a shorter one would be a smaller
+/// `k`), and with at most 15 significant digits no other decimal that long does, so it is
+/// exactly what the shortest-round-trip printer chooses. `m as f64 / 10^k == v` is an exact
+/// check (both exact doubles, one correctly rounded division).
+///
+/// One check finds it: if any `k <= 8` works, `round(v·10^8)` is that `m·10^(8−k)` (the
+/// product's rounding error is far below ½ under 10^15), so `k = 8` works too and the
+/// smallest `k` is 8 less the trailing zeros of `round(v·10^8)`. Anything else: `{}`.
 pub fn push_f64(out: &mut String, v: f64) {
-    const POW10: [f64; 9] = [1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8];
-    const LIMIT: f64 = 1e15;
-    if v > 0.0 && v < LIMIT {
-        for (k, &p) in POW10.iter().enumerate() {
-            let m = (v * p).round();
-            if m >= LIMIT {
-                break;
+    if v > 0.0 && v < 1e7 {
+        let m = (v * 1e8).round();
+        if m / 1e8 == v {
+            let (mut m, mut k) = (m as u64, 8);
+            while k > 0 && m % 10 == 0 {
+                m /= 10;
+                k -= 1;
             }
-            if m / p == v {
-                push_scaled(out, m as u64, k);
-                return;
-            }
+            push_scaled(out, m, k);
+            return;
         }
+    } else if (1e7..1e15).contains(&v) && v.fract() == 0.0 {
+        push_scaled(out, v as u64, 0);
+        return;
     }
     let _ = write!(out, "{v}");
 }
