@@ -71,18 +71,18 @@ fn main() {
             t.elapsed().as_secs_f64() * 1e3
         })
         .collect();
+    let half = |from: u64| {
+        use std::io::{Read, Seek, SeekFrom};
+        let mut f = std::fs::File::open(&path).unwrap();
+        f.seek(SeekFrom::Start(from)).unwrap();
+        let mut buf = Vec::new();
+        f.take(size / 2 + 1).read_to_end(&mut buf).unwrap();
+        buf.len()
+    };
     let halves: Vec<f64> = (0..5)
         .map(|_| {
             let t = Instant::now();
             std::thread::scope(|scope| {
-                let half = |from: u64| {
-                    use std::io::{Read, Seek, SeekFrom};
-                    let mut f = std::fs::File::open(&path).unwrap();
-                    f.seek(SeekFrom::Start(from)).unwrap();
-                    let mut buf = Vec::new();
-                    f.take(size / 2 + 1).read_to_end(&mut buf).unwrap();
-                    buf.len()
-                };
                 let b = scope.spawn(|| half(size / 2));
                 half(0) + b.join().unwrap()
             });
