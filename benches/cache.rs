@@ -61,6 +61,39 @@ fn main() {
         })
         .collect();
     println!("load {ROWS} rows: median {:.0} ms", median(load));
+    // The floor a parser cannot beat: the same file read into memory (page cache warm, as
+    // for the load above), on one thread and as the loader reads it, two halves on two.
+    let path = cache.path("AAPL", Timeframe::Min1);
+    let read: Vec<f64> = (0..5)
+        .map(|_| {
+            let t = Instant::now();
+            assert_eq!(std::fs::read(&path).unwrap().len() as u64, size);
+            t.elapsed().as_secs_f64() * 1e3
+        })
+        .collect();
+    let half = |from: u64| {
+        use std::io::{Read, Seek, SeekFrom};
+        let mut f = std::fs::File::open(&path).unwrap();
+        f.seek(SeekFrom::Start(from)).unwrap();
+        let mut buf = Vec::new();
+        f.take(size / 2 + 1).read_to_end(&mut buf).unwrap();
+        buf.len()
+    };
+    let halves: Vec<f64> = (0..5)
+        .map(|_| {
+            let t = Instant::now();
+            std::thread::scope(|scope| {
+                let b = scope.spawn(|| half(size / 2));
+                half(0) + b.join().unwrap()
+            });
+            t.elapsed().as_secs_f64() * 1e3
+        })
+        .collect();
+    println!(
+        "read the same file without parsing: median {:.0} ms on one thread, {:.0} ms as two halves",
+        median(read),
+        median(halves)
+    );
 
     let tail: Vec<f64> = (0..50)
         .map(|_| {

@@ -6,7 +6,9 @@
 #
 # Times, each as min and median wall time of a fresh `prometheus-bot backtest` process:
 #   1. GOOG daily (2148 bars), SmaCross 10/20 long-only, commission 0.002, all-in;
-#   2. the 50-combination sweep fast=5..30:5 slow=10..70:5 (backtesting.py's quick start);
+#   2. the 50-combination sweep fast=5..30:5 slow=10..70:5 (backtesting.py's quick start), and
+#      the issue's 14,550-combination grid fast=2..101 slow=5..199 (every fast < slow);
+#   2b. `import` of the million-row minute CSV below into an empty cache;
 #   3. 1,000,000 one-minute bars from the bar cache (64 MB), SmaCross 10/20, including loading
 #      the file and writing every output (trades.csv, equity.csv, metrics.json, report.html).
 # In-process figures (engine, metrics, load) come from `cargo bench --bench backtest`.
@@ -16,7 +18,8 @@ root="$(dirname "$here")"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 cargo build --release --quiet --manifest-path "$root/Cargo.toml"
-bin="${CARGO_TARGET_DIR:-$root/target}/release/prometheus-bot"
+# PROMETHEUS_BOT_BIN times another build (an older commit's, for a before/after).
+bin="${PROMETHEUS_BOT_BIN:-${CARGO_TARGET_DIR:-$root/target}/release/prometheus-bot}"
 
 cat > "$work/config.toml" <<'TOML'
 [bot]
@@ -24,6 +27,10 @@ timeframe = "1Day"
 history = 50
 [[symbol]]
 name = "GOOG"
+qty = 1
+strategy = { kind = "sma_cross", fast = 10, slow = 20 }
+[[symbol]]
+name = "IMP"
 qty = 1
 strategy = { kind = "sma_cross", fast = 10, slow = 20 }
 [[symbol]]
@@ -79,6 +86,11 @@ time_it "GOOG SmaCross 10/20 long-only, commission 0.002" 21 \
 time_it "GOOG sweep fast=5..30:5 slow=10..70:5 (50 combinations)" 11 \
   "$bin" "${cfg[@]}" --symbol GOOG --commission 0.002 --out "$work/out2" \
   --sweep fast=5..30:5 slow=10..70:5
+time_it "GOOG sweep fast=2..101 slow=5..199 (14,550 combinations)" 5 \
+  "$bin" "${cfg[@]}" --symbol GOOG --commission 0.002 --out "$work/out5" \
+  --sweep fast=2..101 slow=5..199
+time_it "import the 1,000,000-row minute CSV (88 MB) into an empty cache" 5 \
+  sh -c "rm -f '$work/data/bars/IMP-1Min.csv'*; '$bin' --config '$work/config.toml' import '$work/data/bars/SYN-1Min.csv' --symbol IMP --timeframe 1Min"
 time_it "1,000,000 minute bars, SmaCross 10/20 from the cache" 5 \
   "$bin" "${cfg[@]}" --symbol SYN --timeframe 1Min --out "$work/out3"
 "$bin" "${cfg[@]}" --symbol SYN --timeframe 1Min --out "$work/out3" \

@@ -6,7 +6,7 @@
 
 pub use crate::client_order_id::ClientOrderId;
 pub use crate::qty::Qty;
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Datelike, Duration, Utc};
 use std::fmt;
 use std::str::FromStr;
 
@@ -134,15 +134,23 @@ pub enum Timeframe {
     Min15,
     Hour1,
     Day1,
+    /// A calendar week, Monday to Sunday in New York, stamped (as Alpaca stamps it) at the
+    /// start of its first trading day. For backtests and imports; the tick does not trade it.
+    Week1,
+    /// A calendar month in New York, stamped at the start of its first trading day. For
+    /// backtests and imports; the tick does not trade it.
+    Month1,
 }
 
 impl Timeframe {
-    pub const ALL: [Timeframe; 5] = [
+    pub const ALL: [Timeframe; 7] = [
         Timeframe::Min1,
         Timeframe::Min5,
         Timeframe::Min15,
         Timeframe::Hour1,
         Timeframe::Day1,
+        Timeframe::Week1,
+        Timeframe::Month1,
     ];
 
     /// The `timeframe` query value Alpaca expects, also used in cache file names.
@@ -153,9 +161,13 @@ impl Timeframe {
             Timeframe::Min15 => "15Min",
             Timeframe::Hour1 => "1Hour",
             Timeframe::Day1 => "1Day",
+            Timeframe::Week1 => "1Week",
+            Timeframe::Month1 => "1Month",
         }
     }
 
+    /// How long a bar lasts; for a month the longest, 31 days (months differ: the calendar
+    /// rule is [`Timeframe::period`]).
     pub fn duration(self) -> Duration {
         match self {
             Timeframe::Min1 => Duration::minutes(1),
@@ -163,11 +175,36 @@ impl Timeframe {
             Timeframe::Min15 => Duration::minutes(15),
             Timeframe::Hour1 => Duration::hours(1),
             Timeframe::Day1 => Duration::days(1),
+            Timeframe::Week1 => Duration::days(7),
+            Timeframe::Month1 => Duration::days(31),
         }
     }
 
     pub fn is_intraday(self) -> bool {
-        self != Timeframe::Day1
+        matches!(
+            self,
+            Timeframe::Min1 | Timeframe::Min5 | Timeframe::Min15 | Timeframe::Hour1
+        )
+    }
+
+    /// Can the tick trade bars of this size? Weekly and monthly bars are for backtests and
+    /// imports: a bar that closes once a month cannot be traded by a minute's cron.
+    pub fn is_tradable(self) -> bool {
+        !matches!(self, Timeframe::Week1 | Timeframe::Month1)
+    }
+
+    /// For weekly and monthly bars, the calendar period `t` falls in, numbered so that
+    /// consecutive periods differ by 1: weeks Monday to Sunday and months, in New York time
+    /// (where Alpaca's stamps fall on the period's first trading day). `None` for the other
+    /// sizes, which have no calendar period.
+    pub fn period(self, t: DateTime<Utc>) -> Option<i64> {
+        let day = t.with_timezone(&chrono_tz::America::New_York).date_naive();
+        match self {
+            // Days since 1970-01-01 (a Thursday): + 3 makes Monday the first day of a week.
+            Timeframe::Week1 => Some((day.num_days_from_ce() as i64 - 719_163 + 3).div_euclid(7)),
+            Timeframe::Month1 => Some(i64::from(day.year()) * 12 + i64::from(day.month0())),
+            _ => None,
+        }
     }
 }
 
@@ -185,7 +222,7 @@ impl FromStr for Timeframe {
             .into_iter()
             .find(|tf| tf.as_str().eq_ignore_ascii_case(s))
             .ok_or_else(|| {
-                format!("unknown timeframe `{s}` (expected one of 1Min, 5Min, 15Min, 1Hour, 1Day)")
+                format!("unknown timeframe `{s}` (expected one of 1Min, 5Min, 15Min, 1Hour, 1Day, 1Week, 1Month)")
             })
     }
 }
@@ -307,6 +344,29 @@ mod tests {
             assert_eq!(tf.as_str().parse::<Timeframe>().unwrap(), tf);
         }
         assert!("2Min".parse::<Timeframe>().is_err());
+        assert_eq!("1month".parse::<Timeframe>(), Ok(Timeframe::Month1));
+        assert!(!Timeframe::Week1.is_intraday() && !Timeframe::Month1.is_tradable());
+    }
+
+    #[test]
+    fn weeks_run_monday_to_sunday_and_months_by_the_calendar_in_new_york() {
+        use chrono::TimeZone;
+        let ny = |y, m, d, h| {
+            chrono_tz::America::New_York
+                .with_ymd_and_hms(y, m, d, h, 0, 0)
+                .unwrap()
+                .with_timezone(&Utc)
+        };
+        let week = |t| Timeframe::Week1.period(t).unwrap();
+        // Mon 2024-01-01 .. Sun 01-07 is one week; Mon 01-08 the next.
+        assert_eq!(week(ny(2024, 1, 1, 0)), week(ny(2024, 1, 7, 23)));
+        assert_eq!(week(ny(2024, 1, 8, 0)), week(ny(2024, 1, 7, 23)) + 1);
+        // Sunday 22:00 New York is Monday in UTC: still the week before.
+        assert_eq!(week(ny(2024, 1, 14, 22)), week(ny(2024, 1, 8, 0)));
+        let month = |t| Timeframe::Month1.period(t).unwrap();
+        assert_eq!(month(ny(2024, 12, 31, 23)) + 1, month(ny(2025, 1, 1, 0)));
+        assert_eq!(month(ny(2024, 2, 1, 0)), 2024 * 12 + 1);
+        assert_eq!(Timeframe::Day1.period(ny(2024, 2, 1, 0)), None);
     }
 
     #[test]

@@ -85,7 +85,7 @@
 use super::fill_model::FillModel;
 use crate::domain::{Bar, Signal};
 use crate::sizing;
-use crate::strategy::Strategy;
+use crate::strategy::{Smas, Strategy};
 use chrono::{DateTime, Utc};
 
 /// When an order decided on bar `t` fills.
@@ -462,6 +462,13 @@ pub fn library_warmup(strategy: &Strategy, n: usize) -> usize {
 
 /// Run `strategy` over `bars` (oldest first, one symbol).
 pub fn run(bars: &[Bar], strategy: &Strategy, settings: &Settings) -> Outcome {
+    let smas = Smas::new(bars, strategy.sma_windows());
+    run_with(bars, strategy, settings, &smas)
+}
+
+/// [`run`] with the strategy's indicators already computed over `bars` (a sweep computes each
+/// window once for all its combinations); `smas` may hold more windows, or none.
+pub fn run_with(bars: &[Bar], strategy: &Strategy, settings: &Settings, smas: &Smas) -> Outcome {
     let n = bars.len();
     let warmup = library_warmup(strategy, n);
     let start = warmup + 1;
@@ -517,7 +524,7 @@ pub fn run(bars: &[Bar], strategy: &Strategy, settings: &Settings) -> Outcome {
             out_of_money_at = Some(i);
             break;
         }
-        let decision = strategy.decide(&bars[..=i], bars[i].close, broker.position());
+        let decision = strategy.decide_with(&bars[..=i], smas, bars[i].close, broker.position());
         if decision.signal != Signal::Hold {
             pending = Some(decision.signal);
             decisions.push((i, decision.signal));

@@ -515,16 +515,69 @@ fn mean_duration(ns: &[i128], unit: i64) -> Option<Duration> {
 
 /// β = cov(log equity returns, log close returns) / var(log close returns), per bar.
 fn beta(equity: &[f64], closes: &[f64]) -> f64 {
+    beta_with(equity, &Benchmark::of(closes))
+}
+
+/// β's half that depends on the closes only: their log returns, its mean and its sum of
+/// squares. A sweep scores thousands of runs over the same closes; this is half of β's
+/// logarithms, computed once for all of them ([`compute_with_benchmark`]).
+#[derive(Debug, Clone)]
+pub struct Benchmark {
+    closes: Vec<f64>,
+    y: Vec<f64>,
+    my: f64,
+    syy: f64,
+}
+
+impl Benchmark {
+    pub fn of(closes: &[f64]) -> Benchmark {
+        let y = log_returns(closes);
+        let my = mean(&y);
+        let syy: Vec<f64> = y.iter().map(|b| (b - my) * (b - my)).collect();
+        Benchmark {
+            closes: closes.to_vec(),
+            syy: np_sum(&syy),
+            y,
+            my,
+        }
+    }
+}
+
+/// [`beta`] with the closes' half already computed: the same operations in the same order.
+fn beta_with(equity: &[f64], bench: &Benchmark) -> f64 {
     let n = equity.len();
     if n < 3 {
         return f64::NAN;
     }
-    let (x, y) = (log_returns(equity), log_returns(closes));
-    let (mx, my) = (mean(&x), mean(&y));
-    let sxy: Vec<f64> = x.iter().zip(&y).map(|(a, b)| (a - mx) * (b - my)).collect();
-    let syy: Vec<f64> = y.iter().map(|b| (b - my) * (b - my)).collect();
+    let (x, y, my) = (log_returns(equity), &bench.y, bench.my);
+    let mx = mean(&x);
+    let sxy: Vec<f64> = x.iter().zip(y).map(|(a, b)| (a - mx) * (b - my)).collect();
     let fact = 1.0 / (n - 2) as f64;
-    (np_sum(&sxy) * fact) / (np_sum(&syy) * fact)
+    (np_sum(&sxy) * fact) / (bench.syy * fact)
+}
+
+/// [`compute`], taking β's benchmark half from `bench` when it was built from these very
+/// closes (compared bit for bit); otherwise exactly [`compute`].
+pub fn compute_with_benchmark(
+    times: &[DateTime<Utc>],
+    closes: &[f64],
+    equity: &[f64],
+    trades: &[Trade],
+    warmup: usize,
+    bench: &Benchmark,
+) -> Option<Metrics> {
+    let same = bench.closes.len() == closes.len()
+        && bench
+            .closes
+            .iter()
+            .zip(closes)
+            .all(|(a, b)| a.to_bits() == b.to_bits());
+    if !same || closes.len() != equity.len() {
+        return compute(times, closes, equity, trades, warmup);
+    }
+    compute_with(times, closes, equity, trades, warmup, || {
+        beta_with(equity, bench)
+    })
 }
 
 /// `ln(v[t+1] / v[t])` for each t. An unchanged positive finite value gives exactly

@@ -48,7 +48,7 @@
 use super::engine::{entry, library_warmup, Fill, Open, OpenTrade, Settings, Sizing, Trade};
 use super::guards::{Guard, Refused};
 use crate::domain::{Bar, Side, Signal};
-use crate::strategy::Strategy;
+use crate::strategy::{Smas, Strategy};
 use chrono::{DateTime, Utc};
 
 /// A strategy in force from `from` on (inclusive), until the next segment's `from`.
@@ -200,24 +200,41 @@ impl LegState<'_> {
 /// which is the same simulation (a test checks the general path against it bit for bit) in
 /// a tighter loop: a million bars in half the time.
 pub fn run(legs: &[Leg<'_>], settings: &Settings) -> PortfolioOutcome {
+    let smas: Vec<Smas> = legs.iter().map(leg_smas).collect();
+    run_with(legs, settings, &smas)
+}
+
+/// The SMAs every strategy in `leg`'s schedule reads, over its bars.
+pub fn leg_smas(leg: &Leg<'_>) -> Smas {
+    Smas::new(
+        leg.bars,
+        leg.schedule.iter().flat_map(|s| s.strategy.sma_windows()),
+    )
+}
+
+/// [`run`] with each leg's indicators already computed over its bars (`smas[k]` for
+/// `legs[k]`, as [`leg_smas`] or a superset): a sweep computes them once for every
+/// combination.
+pub fn run_with(legs: &[Leg<'_>], settings: &Settings, smas: &[Smas]) -> PortfolioOutcome {
+    assert_eq!(legs.len(), smas.len(), "one Smas per leg");
     match legs {
         [leg]
             if settings.guards.is_none()
                 && leg.schedule.len() == 1
                 && leg.schedule[0].from == DateTime::<Utc>::MIN_UTC =>
         {
-            one_leg(leg, settings)
+            one_leg(leg, settings, &smas[0])
         }
-        _ => run_general(legs, settings),
+        _ => run_general(legs, settings, smas),
     }
 }
 
-fn one_leg(leg: &Leg<'_>, settings: &Settings) -> PortfolioOutcome {
+fn one_leg(leg: &Leg<'_>, settings: &Settings, smas: &Smas) -> PortfolioOutcome {
     let settings = Settings {
         sizing: leg.sizing.unwrap_or(settings.sizing),
         ..*settings
     };
-    let out = super::engine::run(leg.bars, &leg.schedule[0].strategy, &settings);
+    let out = super::engine::run_with(leg.bars, &leg.schedule[0].strategy, &settings, smas);
     let warmup = if leg.bars.is_empty() { 0 } else { out.warmup };
     PortfolioOutcome {
         times: leg.bars.iter().map(|b| b.time).collect(),
@@ -244,7 +261,11 @@ fn one_leg(leg: &Leg<'_>, settings: &Settings) -> PortfolioOutcome {
 }
 
 /// The general simulation (any number of legs, strategy schedules); see the module docs.
-pub(crate) fn run_general(legs: &[Leg<'_>], settings: &Settings) -> PortfolioOutcome {
+pub(crate) fn run_general(
+    legs: &[Leg<'_>],
+    settings: &Settings,
+    smas: &[Smas],
+) -> PortfolioOutcome {
     let single = legs.len() == 1;
     let times = timeline(legs);
     let steps = times.len();
@@ -413,7 +434,8 @@ pub(crate) fn run_general(legs: &[Leg<'_>], settings: &Settings) -> PortfolioOut
                 let (position, bars, schedule) = (s.position(), s.bars, s.schedule);
                 if let Some(seg) = s.segment_at(now) {
                     let strategy = &schedule[seg].strategy;
-                    let decision = strategy.decide(&bars[..=i], bars[i].close, position);
+                    let decision =
+                        strategy.decide_with(&bars[..=i], &smas[k], bars[i].close, position);
                     if decision.signal != Signal::Hold {
                         s.pending = Some((decision.signal, strategy.allows_short()));
                         s.out.decisions.push(Decided {

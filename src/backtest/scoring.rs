@@ -42,6 +42,19 @@ pub fn portfolio(legs: &[&[Bar]], out: &PortfolioOutcome) -> Option<Metrics> {
     metrics::compute(&out.times, &closes, &out.equity, &trades, out.warmup)
 }
 
+/// [`portfolio`], with β's benchmark half computed once in `bench` by the first call and
+/// reused by every later one over the same closes (a sweep's combinations, on any thread).
+pub fn portfolio_sharing(
+    legs: &[&[Bar]],
+    out: &PortfolioOutcome,
+    bench: &std::sync::OnceLock<metrics::Benchmark>,
+) -> Option<Metrics> {
+    let closes = benchmark(legs, out);
+    let trades = out.timeline_trades();
+    let bench = bench.get_or_init(|| metrics::Benchmark::of(&closes));
+    metrics::compute_with_benchmark(&out.times, &closes, &out.equity, &trades, out.warmup, bench)
+}
+
 /// One leg's metrics over its own bars and its own equity curve (see `portfolio`'s module
 /// docs); for a one-leg run this is the portfolio's.
 pub fn leg(bars: &[Bar], out: &PortfolioOutcome, k: usize) -> Option<Metrics> {

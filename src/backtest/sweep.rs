@@ -8,13 +8,14 @@
 //! I/O; each finished combination is counted on a [`Progress`] whose sink the caller chose.
 
 use super::engine::{Settings, Sizing};
-use super::metrics::Metrics;
+use super::metrics::{Benchmark, Metrics};
 use super::params::{self, Axis};
 use super::portfolio::{self, Leg, Segment};
 use super::scoring::{self, RankBy};
 use crate::domain::Bar;
 use crate::progress::{Progress, Silent, Sink};
-use crate::strategy::Strategy;
+use crate::strategy::{Smas, Strategy};
+use std::sync::OnceLock;
 
 /// One symbol's input to a sweep: its bars, the strategy the grid modifies, its sizing.
 #[derive(Debug, Clone)]
@@ -113,6 +114,49 @@ pub fn evaluate(
     strategies: &[Strategy],
     settings: &Settings,
 ) -> Option<Metrics> {
+    let smas: Vec<Smas> = inputs
+        .iter()
+        .zip(strategies)
+        .map(|(i, s)| Smas::new(i.bars, s.sma_windows()))
+        .collect();
+    evaluate_with(inputs, strategies, settings, &smas)
+}
+
+/// Each input's SMAs for every window any combination of `grid` reads: computed once, shared
+/// by all of them (a window's series is the same whichever combination asks).
+pub fn grid_smas(inputs: &[Input<'_>], grid: &Grid) -> Vec<Smas> {
+    inputs
+        .iter()
+        .enumerate()
+        .map(|(k, input)| {
+            let windows = grid
+                .combos
+                .iter()
+                .flat_map(|(_, strategies)| strategies[k].sma_windows());
+            Smas::new(input.bars, windows)
+        })
+        .collect()
+}
+
+/// [`evaluate`] with each input's SMAs already computed (`smas[k]` for `inputs[k]`).
+pub fn evaluate_with(
+    inputs: &[Input<'_>],
+    strategies: &[Strategy],
+    settings: &Settings,
+    smas: &[Smas],
+) -> Option<Metrics> {
+    evaluate_sharing(inputs, strategies, settings, smas, &OnceLock::new())
+}
+
+/// [`evaluate_with`], sharing β's benchmark half through `bench` with the other
+/// combinations ([`scoring::portfolio_sharing`]).
+fn evaluate_sharing(
+    inputs: &[Input<'_>],
+    strategies: &[Strategy],
+    settings: &Settings,
+    smas: &[Smas],
+    bench: &OnceLock<Benchmark>,
+) -> Option<Metrics> {
     let schedules: Vec<Vec<Segment>> = strategies
         .iter()
         .map(|s| Segment::always(s.clone()))
@@ -126,9 +170,9 @@ pub fn evaluate(
             sizing: i.sizing,
         })
         .collect();
-    let out = portfolio::run(&legs, settings);
+    let out = portfolio::run_with(&legs, settings, smas);
     let bars: Vec<&[Bar]> = inputs.iter().map(|i| i.bars).collect();
-    scoring::portfolio(&bars, &out)
+    scoring::portfolio_sharing(&bars, &out, bench)
 }
 
 /// The valid combinations of a grid, with their strategies, and how many were skipped.
@@ -190,9 +234,11 @@ pub fn run_grid(
     threads: usize,
     progress: &Progress<'_>,
 ) -> Sweep {
+    let smas = grid_smas(inputs, &grid);
+    let bench = OnceLock::new();
     let Grid { combos, skipped } = grid;
     let results = scoring::parallel_map(&combos, threads, |(_, strategies)| {
-        let metrics = evaluate(inputs, strategies, settings);
+        let metrics = evaluate_sharing(inputs, strategies, settings, &smas, &bench);
         progress.inc();
         metrics
     });
@@ -297,6 +343,43 @@ mod tests {
             1
         )
         .is_err());
+    }
+
+    /// Shared SMAs and a shared benchmark change nothing: every row of a grid (multi-thread)
+    /// has the very metrics (NaNs included) of a run computed alone, whose `decide` sums
+    /// each window itself and whose β takes every logarithm itself.
+    #[test]
+    fn shared_indicators_and_benchmark_give_each_combination_its_own_results() {
+        let b = bars(400);
+        let inputs = [Input {
+            bars: &b,
+            strategy: Strategy::SmaCross {
+                fast: 10,
+                slow: 20,
+                allow_short: true,
+            },
+            sizing: None,
+        }];
+        let axes = [
+            parse_axis("fast=1..30:3").unwrap(),
+            parse_axis("slow=5..80:7").unwrap(),
+        ];
+        let settings = Settings {
+            commission: 0.001,
+            ..Settings::default()
+        };
+        let sweep = run(&inputs, &axes, &settings, RankBy::default(), 2).unwrap();
+        assert!(sweep.rows.len() > 80, "{}", sweep.rows.len());
+        for row in &sweep.rows {
+            let no_smas = [Smas::EMPTY];
+            let alone = evaluate_with(&inputs, &row.strategies, &settings, &no_smas);
+            assert_eq!(
+                format!("{:?}", row.metrics),
+                format!("{alone:?}"),
+                "{:?}",
+                row.values
+            );
+        }
     }
 
     #[test]

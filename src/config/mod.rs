@@ -307,7 +307,13 @@ struct RawSymbol {
 
 fn timeframe<'de, D: Deserializer<'de>>(d: D) -> Result<Timeframe, D::Error> {
     let s = String::deserialize(d)?;
-    s.parse().map_err(serde::de::Error::custom)
+    let tf: Timeframe = s.parse().map_err(serde::de::Error::custom)?;
+    if !tf.is_tradable() {
+        return Err(serde::de::Error::custom(format!(
+            "{tf} bars are for backtests and imports (`--timeframe {tf}`); the tick trades 1Min, 5Min, 15Min, 1Hour or 1Day"
+        )));
+    }
+    Ok(tf)
 }
 
 // ---- loading and validation ----------------------------------------------------------------

@@ -92,6 +92,11 @@ fn impossible_values_name_line_and_key() {
         e.contains(":2: `timeframe`: unknown timeframe `2Min`"),
         "{e}"
     );
+    let e = err(&format!("[bot]\ntimeframe = \"1Month\"\n{MINIMAL}"));
+    assert!(
+        e.contains(":2: `timeframe`: 1Month bars are for backtests and imports"),
+        "{e}"
+    );
     let e = err(&format!("{MINIMAL}{}", MINIMAL));
     assert!(e.contains(":6: `name`: `AAPL` is listed twice"), "{e}");
     assert!(err("[bot]\nhistory = 5\n").contains("no [[symbol]]"));

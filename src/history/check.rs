@@ -58,7 +58,12 @@ pub fn analyse(rows: &[(usize, Bar)], timeframe: Timeframe) -> Report {
             report.unsorted.push((*line, b.time));
         } else {
             let missing = missing_between(a.time, b.time, timeframe);
-            if missing >= timeframe.duration() && !missing.is_zero() {
+            let whole_bar = match timeframe {
+                // Calendar periods: any whole week or month without a bar is a gap.
+                Timeframe::Week1 | Timeframe::Month1 => Duration::zero(),
+                _ => timeframe.duration(),
+            };
+            if missing >= whole_bar && !missing.is_zero() {
                 report.gaps.push(Gap {
                     after: a.time,
                     before: b.time,
@@ -101,6 +106,33 @@ fn impossible(b: &Bar) -> Option<String> {
 /// weekend or a holiday between two sessions is not a gap). For daily bars: the weekdays
 /// strictly between them beyond one (a single weekday holiday is normal), as days.
 fn missing_between(a: DateTime<Utc>, b: DateTime<Utc>, timeframe: Timeframe) -> Duration {
+    if let (Some(pa), Some(pb)) = (timeframe.period(a), timeframe.period(b)) {
+        // Weekly and monthly bars: the calendar periods strictly between the two, as the days
+        // from the first missing period's start to `b`'s period's start.
+        if pb - pa <= 1 {
+            return Duration::zero();
+        }
+        let day = |t: DateTime<Utc>| t.with_timezone(&New_York).date_naive();
+        let (da, db) = (day(a), day(b));
+        let next_start = da
+            .iter_days()
+            .skip(1)
+            .find(|d| {
+                let t = New_York
+                    .from_local_datetime(&d.and_hms_opt(12, 0, 0).unwrap_or_default())
+                    .earliest()
+                    .map(|t| t.with_timezone(&Utc));
+                t.and_then(|t| timeframe.period(t)) != Some(pa)
+            })
+            .unwrap_or(db);
+        let b_start = match timeframe {
+            Timeframe::Week1 => {
+                db - chrono::Days::new(u64::from(db.weekday().num_days_from_monday()))
+            }
+            _ => db.with_day(1).unwrap_or(db),
+        };
+        return Duration::days((b_start - next_start).num_days().max(0));
+    }
     if timeframe == Timeframe::Day1 {
         let (da, db) = (
             a.with_timezone(&New_York).date_naive(),
@@ -243,5 +275,44 @@ mod tests {
             .is_empty());
         let r = analyse(&[day(16), day(20)], Timeframe::Day1);
         assert_eq!(r.gaps[0].missing, Duration::days(2));
+    }
+
+    /// New York midnight of a date, as Alpaca and `import` stamp daily and longer bars.
+    fn ny_midnight(y: i32, m: u32, d: u32) -> (usize, Bar) {
+        let t = New_York
+            .with_ymd_and_hms(y, m, d, 0, 0, 0)
+            .unwrap()
+            .with_timezone(&Utc);
+        (0, bar(t, 1.0, 2.0, 0.5, 1.5))
+    }
+
+    #[test]
+    fn monthly_and_weekly_gaps_are_whole_calendar_periods() {
+        // First trading days: Tue 2024-01-02, Thu 02-01, Fri 03-01, Mon 04-01, Wed 05-01.
+        let months = [(1, 2), (2, 1), (3, 1), (4, 1), (5, 1)].map(|(m, d)| ny_midnight(2024, m, d));
+        assert!(analyse(&months, Timeframe::Month1).gaps.is_empty());
+        // As daily bars, the same file is all gaps (the complaint).
+        assert_eq!(analyse(&months, Timeframe::Day1).gaps.len(), 4);
+        // Without March: one gap, March 1 .. April 1 = 31 days; without Feb and March, 60.
+        let r = analyse(&[months[0], months[1], months[3]], Timeframe::Month1);
+        assert_eq!(r.gaps.len(), 1);
+        assert_eq!(r.gaps[0].missing, Duration::days(31));
+        let r = analyse(&[months[0], months[3]], Timeframe::Month1);
+        assert_eq!(r.gaps[0].missing, Duration::days(60));
+        // Weeks: Tue 2024-01-02 (the Monday a holiday), Mon 01-08, then Tue 01-16 (MLK day):
+        // consecutive weeks; then Mon 01-29 after a week with no bar: 7 days missing.
+        let weeks = [(1, 2), (1, 8), (1, 16), (1, 29)].map(|(m, d)| ny_midnight(2024, m, d));
+        let r = analyse(&weeks, Timeframe::Week1);
+        assert_eq!(r.gaps.len(), 1, "{:?}", r.gaps);
+        assert_eq!(
+            (r.gaps[0].after, r.gaps[0].missing),
+            (weeks[2].1.time, Duration::days(7))
+        );
+        // A year end: Mon 2024-12-30 and Mon 2025-01-06 are consecutive weeks.
+        let r = analyse(
+            &[ny_midnight(2024, 12, 30), ny_midnight(2025, 1, 6)],
+            Timeframe::Week1,
+        );
+        assert!(r.gaps.is_empty());
     }
 }

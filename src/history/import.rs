@@ -19,7 +19,7 @@
 
 use super::sniff::{sniff, TIME_NAMES};
 use crate::domain::Bar;
-use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone, Utc};
+use chrono::{DateTime, NaiveDate, NaiveDateTime, Offset, TimeZone, Utc};
 use chrono_tz::Tz;
 
 /// The result of parsing a file.
@@ -133,30 +133,30 @@ pub fn parse(text: &str, zone: Tz) -> Result<Imported, ImportError> {
         Layout::Generic
     };
 
-    let mut records = reader.records();
+    // One record reused for every row: a million rows, no allocation per row.
+    let mut record = csv::StringRecord::new();
+    let read_error = |e: csv::Error| ImportError {
+        line: e.position().map_or(1, |p| p.line() as usize),
+        message: e.to_string(),
+    };
     for _ in 0..shape.header_lines {
-        if let Some(Err(e)) = records.next() {
-            return Err(ImportError {
-                line: 1,
-                message: e.to_string(),
-            });
-        }
+        reader.read_record(&mut record).map_err(read_error)?;
     }
-    let mut rows: Vec<(usize, Bar)> = Vec::new();
-    for record in records {
-        let record = record.map_err(|e| ImportError {
-            line: e.position().map_or(0, |p| p.line() as usize),
-            message: e.to_string(),
-        })?;
+    let mut rows: Vec<(usize, Bar)> = Vec::with_capacity(text.len() / 48);
+    let mut days = DayCache::default();
+    while reader.read_record(&mut record).map_err(read_error)? {
         let line = record.position().map_or(0, |p| p.line() as usize);
         if record.iter().all(str::is_empty) {
             continue;
         }
-        let bar =
-            parse_record(&record, &cols, zone).map_err(|message| ImportError { line, message })?;
+        let bar = parse_record(&record, &cols, zone, &mut days)
+            .map_err(|message| ImportError { line, message })?;
         rows.push((line, bar));
     }
-    rows.sort_by_key(|(_, b)| b.time);
+    // Files are nearly always in order already: checking costs one pass, sorting more.
+    if !rows.is_sorted_by_key(|(_, b)| b.time) {
+        rows.sort_by_key(|(_, b)| b.time);
+    }
     for pair in rows.windows(2) {
         let ((l1, a), (l2, b)) = (&pair[0], &pair[1]);
         if a.time == b.time && a != b {
@@ -176,12 +176,19 @@ pub fn parse(text: &str, zone: Tz) -> Result<Imported, ImportError> {
     Ok(Imported { bars, layout })
 }
 
-fn parse_record(record: &csv::StringRecord, cols: &Columns, zone: Tz) -> Result<Bar, String> {
+fn parse_record(
+    record: &csv::StringRecord,
+    cols: &Columns,
+    zone: Tz,
+    days: &mut DayCache,
+) -> Result<Bar, String> {
     let cell = |i: usize| record.get(i).unwrap_or("");
-    let time = parse_time(
-        cell(cols.time),
-        if cols.time_is_utc { Tz::UTC } else { zone },
-    )?;
+    let zone = if cols.time_is_utc { Tz::UTC } else { zone };
+    let c = cell(cols.time);
+    let time = match days.time(c, zone) {
+        Some(t) => t,
+        None => parse_time(c, zone)?,
+    };
     let price = |i: usize, name: &str| -> Result<f64, String> {
         let c = cell(i);
         let v: f64 =
@@ -228,7 +235,7 @@ fn parse_record(record: &csv::StringRecord, cols: &Columns, zone: Tz) -> Result<
 
 /// A number cell; in a `;`-separated file `187,15` is 187.15 (one comma, no point).
 fn number(c: &str, decimal_comma: bool) -> Option<f64> {
-    c.parse().ok().or_else(|| {
+    crate::store::bar_cache::parse_f64(c).or_else(|| {
         (decimal_comma && c.matches(',').count() == 1 && !c.contains('.'))
             .then(|| c.replace(',', ".").parse().ok())
             .flatten()
@@ -282,6 +289,76 @@ pub fn parse_time(s: &str, zone: Tz) -> Result<DateTime<Utc>, String> {
     ))
 }
 
+/// The fast path of [`parse_time`] for the forms a million-row file has, `YYYY-MM-DD` and
+/// `YYYY-MM-DD[ T]HH:MM[:SS]`, parsed by hand: a day's date and its UTC offset are worked out
+/// once, on its first row, and reused while the rows stay on that day. `None` for anything
+/// else (or a day whose offset changes, a daylight-saving day): [`parse_time`] then decides,
+/// so both paths give the same answers and the same errors.
+#[derive(Default)]
+struct DayCache {
+    text: [u8; 10],
+    zone: Option<Tz>,
+    /// The day's midnight, as a UTC time, for a day with one UTC offset throughout.
+    midnight: Option<DateTime<Utc>>,
+}
+
+impl DayCache {
+    fn time(&mut self, s: &str, zone: Tz) -> Option<DateTime<Utc>> {
+        let b = s.as_bytes();
+        let digits = |r: std::ops::Range<usize>| -> Option<i64> {
+            b.get(r)?.iter().try_fold(0i64, |acc, &c| {
+                c.is_ascii_digit().then(|| acc * 10 + i64::from(c - b'0'))
+            })
+        };
+        if b.len() < 10 || b[4] != b'-' || b[7] != b'-' {
+            return None;
+        }
+        let seconds = match b.len() {
+            10 => None,
+            16 | 19 if matches!(b[10], b' ' | b'T') && b[13] == b':' => {
+                let (h, m) = (digits(11..13)?, digits(14..16)?);
+                let sec = if b.len() == 19 {
+                    (b[16] == b':').then_some(())?;
+                    digits(17..19)?
+                } else {
+                    0
+                };
+                if h > 23 || m > 59 || sec > 59 {
+                    return None;
+                }
+                Some(h * 3600 + m * 60 + sec)
+            }
+            _ => return None,
+        };
+        if self.zone != Some(zone) || self.text != b[..10] || self.midnight.is_none() {
+            self.midnight = None;
+            self.zone = Some(zone);
+            self.text.copy_from_slice(&b[..10]);
+            let date = NaiveDate::from_ymd_opt(
+                digits(0..4)? as i32,
+                digits(5..7)? as u32,
+                digits(8..10)? as u32,
+            )?;
+            if seconds.is_none() {
+                // A date alone is a daily bar at New York midnight, whatever the zone.
+                return day(date, s).ok();
+            }
+            let at = |t: NaiveDateTime| zone.from_local_datetime(&t).single();
+            let start = at(date.and_hms_opt(0, 0, 0)?)?;
+            let end = at(date.and_hms_opt(23, 59, 59)?)?;
+            // One offset at both ends of the day: no daylight-saving change within it.
+            if start.offset().fix() != end.offset().fix() {
+                return None;
+            }
+            self.midnight = Some(start.with_timezone(&Utc));
+        }
+        match seconds {
+            None => None,
+            Some(sec) => Some(self.midnight? + chrono::Duration::seconds(sec)),
+        }
+    }
+}
+
 /// A date is a daily bar: Alpaca stamps those at midnight New York time.
 fn day(d: NaiveDate, original: &str) -> Result<DateTime<Utc>, String> {
     local(
@@ -304,6 +381,72 @@ fn local(t: NaiveDateTime, zone: Tz, original: &str) -> Result<DateTime<Utc>, St
 mod tests {
     use super::*;
     use chrono::TimeZone;
+
+    /// The hand-parsed fast path answers exactly as the general parser, row after row as a
+    /// file reads (the day reused), across New York's spring and fall changes, in zones
+    /// east and west, and leaves everything else to the general parser.
+    #[test]
+    fn the_fast_time_path_agrees_with_the_general_parser() {
+        let zones = [
+            Tz::UTC,
+            NY,
+            chrono_tz::Europe::Berlin,
+            chrono_tz::Asia::Kolkata,
+        ];
+        let mut cells: Vec<String> = Vec::new();
+        for date in [
+            "2024-03-09",
+            "2024-03-10",
+            "2024-03-11",
+            "2024-11-03",
+            "2024-12-31",
+        ] {
+            cells.push(date.to_string());
+            for (h, m, s) in [
+                (0, 0, 0),
+                (1, 59, 59),
+                (2, 30, 0),
+                (3, 0, 0),
+                (9, 30, 0),
+                (23, 59, 59),
+            ] {
+                cells.push(format!("{date} {h:02}:{m:02}:{s:02}"));
+                cells.push(format!("{date}T{h:02}:{m:02}"));
+            }
+        }
+        cells.extend(
+            [
+                "2024-02-30 10:00:00",
+                "2024-01-02 24:00:00",
+                "2024-01-02 10:60",
+                "2024-01-02 10:00:60",
+                "2024-01-02 10:00:00Z",
+                "2024-1-02",
+                "2024-01-02T09:30:00-05:00",
+                "20240102",
+            ]
+            .map(String::from),
+        );
+        let mut fast_answers = 0;
+        for zone in zones {
+            let mut days = DayCache::default();
+            for c in &cells {
+                let general = parse_time(c, zone);
+                if let Some(t) = days.time(c, zone) {
+                    fast_answers += 1;
+                    assert_eq!(Ok(t), general, "{c} in {zone}");
+                }
+            }
+        }
+        // Most well-formed cells take the fast path; the spring/fall days in New York do not.
+        assert!(fast_answers > 150, "{fast_answers}");
+        let mut days = DayCache::default();
+        assert_eq!(days.time("2024-03-10 09:30:00", NY), None);
+        assert_eq!(
+            days.time("2024-03-11 09:30:00", NY),
+            Some(Utc.with_ymd_and_hms(2024, 3, 11, 13, 30, 0).unwrap())
+        );
+    }
 
     const NY: Tz = chrono_tz::America::New_York;
 

@@ -392,19 +392,15 @@ pub fn time_cell(t: DateTime<Utc>) -> String {
 }
 
 fn write_row(out: &mut String, b: &Bar) {
-    let _ = write!(
-        out,
-        "{},{},{},{},{},{},{},",
-        b.time.format("%Y-%m-%d %H:%M:%S"),
-        b.open,
-        b.high,
-        b.low,
-        b.close,
-        b.volume,
-        b.trades
-    );
+    use super::fast_text::{push_f64, push_time};
+    push_time(out, b.time);
+    for v in [b.open, b.high, b.low, b.close, b.volume] {
+        out.push(',');
+        push_f64(out, v);
+    }
+    let _ = write!(out, ",{},", b.trades);
     if b.vwap.is_finite() {
-        let _ = write!(out, "{}", b.vwap);
+        push_f64(out, b.vwap);
     }
     out.push('\n');
 }
@@ -626,7 +622,7 @@ fn parse_row(line: &str, dates: &mut DateCache) -> Result<Bar, String> {
 /// exact doubles and one IEEE division is correctly rounded, so `m / 10^k` is the nearest
 /// double to the decimal: the same bits `str::parse` gives (Clinger's fast path). Anything
 /// else goes to `str::parse`.
-fn parse_f64(cell: &str) -> Option<f64> {
+pub(crate) fn parse_f64(cell: &str) -> Option<f64> {
     const POW10: [f64; 23] = [
         1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
         1e17, 1e18, 1e19, 1e20, 1e21, 1e22,

@@ -1,4 +1,15 @@
-//! Indicators over closed bars. Pure, allocation-free.
+//! Indicators over closed bars. Pure; `sma` allocation-free.
+//!
+//! Two ways to the same numbers: [`sma`] for one bar (the tick), and [`Smas`], every bar's SMA
+//! of a series for each window a backtest or a whole sweep needs, computed once and shared by
+//! every combination that uses the window. Both sum each window oldest first, so they agree bit
+//! for bit and a backtest decides exactly as the tick would on the same bars.
+//!
+//! Why not a running sum (add the new close, subtract the one leaving)? Its rounding depends on
+//! where the series starts, so a tick holding the last 200 bars would decide differently from a
+//! backtest over years at exact ties (docs/backtest.md, Speed). [`Smas`] gets the speed another
+//! way: each window's sums are built a column at a time over blocks of consecutive bars, which
+//! the compiler turns into SIMD adds, and one window is computed once for a whole grid.
 
 use crate::domain::Bar;
 
@@ -9,4 +20,145 @@ pub fn sma(bars: &[Bar], n: usize) -> f64 {
     debug_assert!(n >= 1 && n <= bars.len());
     let window = &bars[bars.len() - n..];
     window.iter().map(|b| b.close).sum::<f64>() / n as f64
+}
+
+/// Bars summed together per pass: the block's sums stay in L1 while the window's columns are
+/// added into them.
+const BLOCK: usize = 512;
+
+/// Every bar's SMA of one series of bars, for a set of windows.
+#[derive(Debug, Clone, Default)]
+pub struct Smas {
+    /// Indexed by window; `series[w][i - (w - 1)]` is `sma(&bars[..=i], w)`.
+    series: Vec<Option<Box<[f64]>>>,
+}
+
+impl Smas {
+    /// No windows: every lookup answers `None`.
+    pub const EMPTY: Smas = Smas { series: Vec::new() };
+
+    /// The SMAs of `bars` for each of `windows` (0 and windows longer than the series are
+    /// skipped; [`Smas::at`] answers `None` for them).
+    pub fn new(bars: &[Bar], windows: impl IntoIterator<Item = usize>) -> Smas {
+        let mut wanted: Vec<usize> = windows
+            .into_iter()
+            .filter(|&w| w >= 1 && w <= bars.len())
+            .collect();
+        wanted.sort_unstable();
+        wanted.dedup();
+        let mut series = vec![None; wanted.last().map_or(0, |&w| w + 1)];
+        if wanted.is_empty() {
+            return Smas { series };
+        }
+        let closes: Vec<f64> = bars.iter().map(|b| b.close).collect();
+        for w in wanted {
+            series[w] = Some(window_means(&closes, w));
+        }
+        Smas { series }
+    }
+
+    /// `sma(&bars[..=i], window)` for the `bars` this was built from, if `window` was asked for
+    /// and `i + 1 >= window`.
+    #[inline]
+    pub fn at(&self, window: usize, i: usize) -> Option<f64> {
+        let s = self.series.get(window)?.as_ref()?;
+        s.get(i.checked_sub(window.checked_sub(1)?)?).copied()
+    }
+
+    /// Has the window been computed?
+    pub fn has(&self, window: usize) -> bool {
+        matches!(self.series.get(window), Some(Some(_)))
+    }
+}
+
+/// `out[j] = (c[j] + c[j+1] + … + c[j+w-1]) / w`, each sum taken oldest first from the same
+/// starting value as `Iterator::sum`, so that `out[j]` has the bits of [`sma`].
+fn window_means(c: &[f64], w: usize) -> Box<[f64]> {
+    let m = c.len() + 1 - w;
+    let zero: f64 = std::iter::empty::<f64>().sum();
+    let mut out = vec![zero; m].into_boxed_slice();
+    let scale = w as f64;
+    for (b, acc) in out.chunks_mut(BLOCK).enumerate() {
+        let base = b * BLOCK;
+        for k in 0..w {
+            let col = &c[base + k..base + k + acc.len()];
+            for (a, x) in acc.iter_mut().zip(col) {
+                *a += x;
+            }
+        }
+        for a in acc.iter_mut() {
+            *a /= scale;
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{TimeZone, Utc};
+
+    fn bars(closes: &[f64]) -> Vec<Bar> {
+        closes
+            .iter()
+            .enumerate()
+            .map(|(i, &c)| Bar {
+                time: Utc.timestamp_opt(60 * i as i64, 0).unwrap(),
+                open: c,
+                high: c,
+                low: c,
+                close: c,
+                volume: 1.0,
+                trades: 1,
+                vwap: c,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn smas_are_the_hand_computed_means() {
+        let b = bars(&[1.0, 2.0, 4.0, 8.0]);
+        let s = Smas::new(&b, [2, 3, 9]);
+        assert_eq!(s.at(2, 0), None);
+        assert_eq!(s.at(2, 1), Some(1.5));
+        assert_eq!(s.at(2, 3), Some(6.0));
+        assert_eq!(s.at(3, 2), Some(7.0 / 3.0));
+        assert_eq!(s.at(3, 3), Some(14.0 / 3.0));
+        assert_eq!(s.at(3, 4), None);
+        // Not asked for, or longer than the series.
+        assert_eq!((s.at(4, 3), s.at(9, 3), s.at(0, 3)), (None, None, None));
+        assert!(s.has(3) && !s.has(9));
+    }
+
+    /// Closes whose running sum rounds differently from the window's own sum: the table must
+    /// agree with `sma` to the bit, across block boundaries, where a running sum does not.
+    #[test]
+    fn smas_have_the_bits_of_sma_where_a_running_sum_does_not() {
+        let closes: Vec<f64> = (0..3 * BLOCK + 37)
+            .map(|i| {
+                let x = i as f64;
+                1e3 * (1.0 + (x * 0.37).sin()) + 0.1 * (x * 1.3).cos() + 1e-7 * x
+            })
+            .collect();
+        let b = bars(&closes);
+        let windows = [1, 2, 3, 10, 20, 199, BLOCK + 3];
+        let s = Smas::new(&b, windows);
+        let mut running_differs = 0;
+        for w in windows {
+            let mut run = 0.0;
+            for i in 0..b.len() {
+                run += closes[i];
+                if i >= w {
+                    run -= closes[i - w];
+                }
+                if i + 1 < w {
+                    continue;
+                }
+                let want = sma(&b[..=i], w);
+                assert_eq!(s.at(w, i).unwrap().to_bits(), want.to_bits(), "w {w} i {i}");
+                running_differs += usize::from((run / w as f64).to_bits() != want.to_bits());
+            }
+        }
+        assert!(running_differs > 100, "{running_differs}");
+    }
 }

@@ -17,7 +17,7 @@ pub mod features;
 mod indicators;
 pub mod predictor;
 
-pub use indicators::sma;
+pub use indicators::{sma, Smas};
 pub use predictor::{check_threshold as check_model_threshold, Predictor};
 
 use crate::domain::{Bar, Signal};
@@ -68,6 +68,9 @@ pub enum Strategy {
         trained_until: Option<DateTime<Utc>>,
     },
 }
+
+/// No precomputed SMAs: [`Strategy::decide`] sums each window itself.
+static NO_SMAS: Smas = Smas::EMPTY;
 
 fn default_model_threshold() -> f64 {
     0.55
@@ -299,6 +302,28 @@ impl Strategy {
     /// bar's close (the backtest); `position` is signed shares, counting orders already sent
     /// but not yet filled, so that a pending buy is never bought again.
     pub fn decide(&self, bars: &[Bar], last_price: f64, position: f64) -> Decision {
+        self.decide_with(bars, &NO_SMAS, last_price, position)
+    }
+
+    /// The SMA windows the strategy reads, for [`Smas::new`].
+    pub fn sma_windows(&self) -> Vec<usize> {
+        match *self {
+            Strategy::SmaCross { fast, slow, .. } => vec![fast, slow],
+            _ => Vec::new(),
+        }
+    }
+
+    /// [`Strategy::decide`], reading SMAs from `smas` where it has them. `smas` must have been
+    /// built from a series whose first `bars.len()` bars are `bars` (a backtest builds it once
+    /// over all its bars and passes `&bars[..=i]`). The decision is the same, bit for bit:
+    /// [`Smas`] holds exactly what [`sma`] computes.
+    pub fn decide_with(
+        &self,
+        bars: &[Bar],
+        smas: &Smas,
+        last_price: f64,
+        position: f64,
+    ) -> Decision {
         match *self {
             Strategy::Threshold {
                 buy_above,
@@ -308,7 +333,7 @@ impl Strategy {
                 fast,
                 slow,
                 allow_short,
-            } => decide_sma_cross(fast, slow, allow_short, bars, position),
+            } => decide_sma_cross(fast, slow, allow_short, bars, smas, position),
             Strategy::Model {
                 threshold,
                 drift_limit,
@@ -371,6 +396,7 @@ fn decide_sma_cross(
     slow: usize,
     allow_short: bool,
     bars: &[Bar],
+    smas: &Smas,
     position: f64,
 ) -> Decision {
     let need = slow + 1;
@@ -385,8 +411,9 @@ fn decide_sma_cross(
         };
     }
     let now = bars.len();
-    let (fast_now, slow_now) = (sma(&bars[..now], fast), sma(&bars[..now], slow));
-    let (fast_prev, slow_prev) = (sma(&bars[..now - 1], fast), sma(&bars[..now - 1], slow));
+    let mean = |n: usize, len: usize| smas.at(n, len - 1).unwrap_or_else(|| sma(&bars[..len], n));
+    let (fast_now, slow_now) = (mean(fast, now), mean(slow, now));
+    let (fast_prev, slow_prev) = (mean(fast, now - 1), mean(slow, now - 1));
     let (signal, why) = if fast_prev < slow_prev && fast_now > slow_now {
         if position > 0.0 {
             (Signal::Hold, Why::AlreadyLong)

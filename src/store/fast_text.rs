@@ -1,0 +1,195 @@
+//! The bar cache's cells written without `format!`: a time as `YYYY-MM-DD HH:MM:SS` and a
+//! number as Rust's shortest round-trip decimal (what `{}` prints), the same text, faster.
+//! Importing or fetching a million minute bars writes six million of these; chrono's
+//! formatter and the general float printer were most of an import's time.
+//!
+//! Pure: no I/O.
+
+use chrono::{DateTime, Utc};
+use std::fmt::Write as _;
+
+/// `YYYY-MM-DD HH:MM:SS` (UTC), as `t.format("%Y-%m-%d %H:%M:%S")` writes it, for years
+/// 0..=9999; other years go through chrono.
+pub fn push_time(out: &mut String, t: DateTime<Utc>) {
+    let secs = t.timestamp();
+    let (days, rest) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    let (y, m, d) = civil_from_days(days);
+    if !(0..=9999).contains(&y) {
+        let _ = write!(out, "{}", t.format("%Y-%m-%d %H:%M:%S"));
+        return;
+    }
+    let two = |out: &mut String, v: i64| {
+        out.push(char::from(b'0' + (v / 10) as u8));
+        out.push(char::from(b'0' + (v % 10) as u8));
+    };
+    two(out, y / 100);
+    two(out, y % 100);
+    out.push('-');
+    two(out, m);
+    out.push('-');
+    two(out, d);
+    out.push(' ');
+    two(out, rest / 3600);
+    out.push(':');
+    two(out, rest / 60 % 60);
+    out.push(':');
+    two(out, rest % 60);
+}
+
+/// Year, month, day of a day count since 1970-01-01 (Howard Hinnant's `civil_from_days`).
+fn civil_from_days(z: i64) -> (i64, i64, i64) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
+}
+
+/// `v` as `{}` prints it. The fast path: a positive `v` that is `m / 10^k` for an integer
+/// `m < 10^15` and `k <= 8` (a price, a volume, a VWAP). With the smallest such `k`, the
+/// decimal `m·10^-k` is the shortest that reads back as `v` (a shorter one would be a smaller
+/// `k`), and with at most 15 significant digits no other decimal that long does, so it is
+/// exactly what the shortest-round-trip printer chooses. `m as f64 / 10^k == v` is an exact
+/// check (both exact doubles, one correctly rounded division).
+///
+/// One check finds it: if any `k <= 8` works, `round(v·10^8)` is that `m·10^(8−k)` (the
+/// product's rounding error is far below ½ under 10^15), so `k = 8` works too and the
+/// smallest `k` is 8 less the trailing zeros of `round(v·10^8)`. Anything else: `{}`.
+pub fn push_f64(out: &mut String, v: f64) {
+    if v > 0.0 && v < 1e7 {
+        let m = (v * 1e8).round();
+        if m / 1e8 == v {
+            let (mut m, mut k) = (m as u64, 8);
+            while k > 0 && m % 10 == 0 {
+                m /= 10;
+                k -= 1;
+            }
+            push_scaled(out, m, k);
+            return;
+        }
+    } else if (1e7..1e15).contains(&v) && v.fract() == 0.0 {
+        push_scaled(out, v as u64, 0);
+        return;
+    }
+    let _ = write!(out, "{v}");
+}
+
+/// `m · 10^-k` in plain decimal, no trailing zeros after the point (`m` has none there: `k`
+/// is the smallest that works).
+fn push_scaled(out: &mut String, m: u64, k: usize) {
+    let mut buf = [0u8; 24];
+    let mut digits = itoa_digits(m, &mut buf);
+    if k == 0 {
+        out.push_str(std::str::from_utf8(digits).unwrap_or("0"));
+        return;
+    }
+    let mut padded = [b'0'; 32];
+    if digits.len() <= k {
+        // 0.000ddd: pad with zeros in front.
+        let n = k + 1;
+        padded[n - digits.len()..n].copy_from_slice(digits);
+        digits = &padded[..n];
+    }
+    let (int, frac) = digits.split_at(digits.len() - k);
+    out.push_str(std::str::from_utf8(int).unwrap_or("0"));
+    out.push('.');
+    out.push_str(std::str::from_utf8(frac).unwrap_or("0"));
+}
+
+/// The decimal digits of `m`, at the end of `buf`.
+fn itoa_digits(mut m: u64, buf: &mut [u8; 24]) -> &[u8] {
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (m % 10) as u8;
+        m /= 10;
+        if m == 0 {
+            return &buf[i..];
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn f(v: f64) -> String {
+        let mut s = String::new();
+        push_f64(&mut s, v);
+        s
+    }
+
+    #[test]
+    fn numbers_print_as_display_prints_them() {
+        let fixed = [
+            0.0,
+            -0.0,
+            1.0,
+            100.0,
+            100.5,
+            0.1,
+            0.01,
+            0.00000001,
+            0.000000015,
+            123.45678901,
+            187.15,
+            1e14,
+            999_999_999_999_999.0,
+            1e15,
+            1e16,
+            1e21,
+            1e-7,
+            5e-324,
+            -3.25,
+            f64::NAN,
+            f64::INFINITY,
+            0.1 + 0.2,
+            1.0 / 3.0,
+            82_488_700.0,
+            2.5e-5,
+        ];
+        for v in fixed {
+            assert_eq!(f(v), format!("{v}"), "{v:e}");
+        }
+        // Prices as a random walk rounds them (8, 4 and 2 decimals) and raw doubles.
+        let mut x = 0x2545_F491_4F6C_DD1Du64;
+        for _ in 0..200_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let u = (x >> 11) as f64 / (1u64 << 53) as f64;
+            for v in [
+                u,
+                u * 1e3,
+                (u * 1e11).round() / 1e8,
+                (u * 1e6).round() / 1e4,
+                (u * 1e7).round() / 1e2,
+                f64::from_bits(x >> 2),
+            ] {
+                assert_eq!(f(v), format!("{v}"), "{v:e}");
+            }
+        }
+    }
+
+    #[test]
+    fn times_print_as_chrono_prints_them() {
+        let mut t = Utc.with_ymd_and_hms(1, 1, 1, 0, 0, 0).unwrap();
+        let end = Utc.with_ymd_and_hms(9999, 12, 31, 23, 59, 59).unwrap();
+        while t < end {
+            let mut s = String::new();
+            push_time(&mut s, t);
+            assert_eq!(s, t.format("%Y-%m-%d %H:%M:%S").to_string());
+            t += chrono::Duration::seconds(86_400 * 13 + 3_671);
+        }
+        for t in [end, Utc.with_ymd_and_hms(-5, 3, 1, 1, 2, 3).unwrap()] {
+            let mut s = String::new();
+            push_time(&mut s, t);
+            assert_eq!(s, t.format("%Y-%m-%d %H:%M:%S").to_string());
+        }
+    }
+}
