@@ -357,3 +357,33 @@ fn a_price_already_through_the_stop_closes_once_and_the_strategys_sell_never_ope
     let pos = bot.broker_json("/v2/positions/AAPL");
     assert_eq!(pos["code"], 40410000, "flat, not short: {pos}");
 }
+
+/// A price already through the stop is closed at market only when an order may be sent: the
+/// kill switch stops that market order (it is a trade, not a resting stop), and the position
+/// is reported unprotected with the reason.
+#[test]
+fn the_kill_switch_stops_the_market_close_of_a_position_past_its_stop() {
+    let bot = protected("stop_loss_pct = 2");
+    bot.bot_holds("AAPL", 1.0, 200.0);
+    std::fs::write(bot.path("data/STOP"), "").unwrap();
+    bot.next_minute(0, 190.0, &[250.0; 3]);
+    let run = bot.tick();
+    check!(run, run.code == 0);
+    let markets: Vec<_> = bot
+        .posted()
+        .into_iter()
+        .filter(|o| o["type"] == "market")
+        .collect();
+    assert!(
+        markets.is_empty(),
+        "no market order under the kill switch: {markets:?}"
+    );
+    let unprotected = &bot.state()["ops"]["unprotected"]["AAPL"];
+    check!(
+        run,
+        unprotected
+            .as_str()
+            .is_some_and(|why| why.contains("not closed at market") && why.contains("kill switch")),
+        "{unprotected}"
+    );
+}

@@ -404,12 +404,12 @@ impl Tick<'_> {
         // Protection first, before any other order of the tick, across all symbols.
         let prices: HashMap<String, f64> =
             trades.iter().map(|(s, t)| (s.clone(), t.price)).collect();
-        let mut parts = self.protect_positions(&held, &open_orders, &recorded, &prices)?;
-        let plan = plan::plan(&snapshot, &self.state, &self.config.risk.limits);
         let close = CloseClock {
             next_close: snapshot.next_close,
             read: clock_read,
         };
+        let mut parts = self.protect_positions(&held, &open_orders, &recorded, &prices, &close)?;
+        let plan = plan::plan(&snapshot, &self.state, &self.config.risk.limits);
         // A dry run previews the waiting reversal legs as a real tick would decide them, but
         // the real tick after it must still find them as they were: a preview that threw a
         // leg away would silently turn the reversal into a plain exit.

@@ -33,6 +33,7 @@ impl Tick<'_> {
         open: &[Order],
         recorded: &Summary,
         prices: &HashMap<String, f64>,
+        close: &super::symbol::CloseClock,
     ) -> Result<Vec<String>> {
         let mut said = Vec::new();
         self.state.ops.unprotected.clear();
@@ -102,6 +103,19 @@ impl Tick<'_> {
             };
             let price = prices.get(name).copied().unwrap_or_default();
             if request.kind == OrderKind::Market {
+                // The price is already past the stop (or target): closing at market is a trade,
+                // not a resting order, so the kill switch and the close margin apply to it as to
+                // any order (a market order that reaches Alpaca after the bell waits for the
+                // next open, at a price nobody chose).
+                if let Some(why) = self.market_close_refused(close) {
+                    let why =
+                        format!("{name}: past its stop or target, not closed at market: {why}");
+                    log::warn!("{why}");
+                    self.alerts.push(why.clone());
+                    self.state.ops.unprotected.insert(name.into(), why);
+                    self.resting.insert(name.into(), still);
+                    continue;
+                }
                 self.closed_by_protection.push(name.to_string());
             }
             let placed = self
@@ -135,6 +149,19 @@ impl Tick<'_> {
             self.resting.insert(name.into(), still);
         }
         Ok(said)
+    }
+
+    /// Why a market close of a position past its stop may not be sent now: the kill switch,
+    /// or a session close nearer than the margin (measured now).
+    fn market_close_refused(&self, close: &super::symbol::CloseClock) -> Option<String> {
+        if self.config.bot.data_dir.join("STOP").exists() {
+            return Some("kill switch (the STOP file) is on".into());
+        }
+        let now = self.now + chrono::Duration::from_std(close.read.elapsed()).unwrap_or_default();
+        let secs_to_close = close.next_close.map(|c| (c - now).num_seconds());
+        crate::risk::check_close_margin(&self.config.risk.limits, secs_to_close)
+            .err()
+            .map(|r| r.to_string())
     }
 
     /// Cancel `symbol`'s resting protection before a strategy order, and see it canceled.
