@@ -1,8 +1,9 @@
-//! What an order does once at the broker and how long it lives there: the broker port's order
-//! kinds, kept out of `broker/` so that the pure plan can say which protective order a
-//! position needs without depending on the port.
+//! What an order does once at the broker and how long it lives there, and the request that
+//! places it: the broker port's orders, kept out of `broker/` so that the pure plan can say
+//! which protective order a position needs without depending on the port.
 
 use crate::decimal::Decimal;
+use crate::domain::{ClientOrderId, Qty, Side};
 
 /// What an order does once at the broker: the market orders the strategy sends, and the
 /// protective orders the broker holds between ticks (a dead Pi never leaves a position
@@ -56,6 +57,35 @@ impl TimeInForce {
         match self {
             TimeInForce::Day => "day",
             TimeInForce::Gtc => "gtc",
+        }
+    }
+}
+
+/// An order to place: a market day order (entries and exits) or a protective order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OrderRequest {
+    pub symbol: String,
+    pub side: Side,
+    pub qty: Qty,
+    pub client_order_id: ClientOrderId,
+    pub kind: OrderKind,
+    pub time_in_force: TimeInForce,
+}
+
+impl OrderRequest {
+    pub fn market_day(
+        symbol: &str,
+        side: Side,
+        qty: Qty,
+        client_order_id: &ClientOrderId,
+    ) -> OrderRequest {
+        OrderRequest {
+            symbol: symbol.to_string(),
+            side,
+            qty,
+            client_order_id: client_order_id.clone(),
+            kind: OrderKind::Market,
+            time_in_force: TimeInForce::Day,
         }
     }
 }

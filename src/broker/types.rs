@@ -6,7 +6,8 @@
 use crate::config::Feed;
 use crate::decimal::Decimal;
 pub use crate::domain::LastTrade;
-use crate::domain::{ClientOrderId, OrderStatus, Qty, Side, Timeframe};
+use crate::domain::{OrderStatus, Qty, Side, Timeframe};
+pub use crate::order_kind::OrderRequest;
 pub use crate::order_kind::{OrderKind, TimeInForce};
 use crate::store::bar_cache::Adjustment;
 use chrono::{DateTime, NaiveDate, Utc};
@@ -117,35 +118,6 @@ pub struct Split {
     /// `None` when absent or not an exact share count: reconcile reports it, never guesses.
     pub qty: Option<Qty>,
     pub description: Option<String>,
-}
-
-/// An order to place: a market day order (entries and exits) or a protective order.
-#[derive(Debug, Clone, PartialEq)]
-pub struct OrderRequest {
-    pub symbol: String,
-    pub side: Side,
-    pub qty: Qty,
-    pub client_order_id: ClientOrderId,
-    pub kind: OrderKind,
-    pub time_in_force: TimeInForce,
-}
-
-impl OrderRequest {
-    pub fn market_day(
-        symbol: &str,
-        side: Side,
-        qty: Qty,
-        client_order_id: &ClientOrderId,
-    ) -> OrderRequest {
-        OrderRequest {
-            symbol: symbol.to_string(),
-            side,
-            qty,
-            client_order_id: client_order_id.clone(),
-            kind: OrderKind::Market,
-            time_in_force: TimeInForce::Day,
-        }
-    }
 }
 
 /// Bars for several symbols; every page is followed.

@@ -15,7 +15,7 @@
 use crate::client_order_id::ClientOrderId;
 use crate::decimal::Decimal;
 use crate::domain::{Qty, Side};
-use crate::order_kind::{OrderKind, TimeInForce};
+use crate::order_kind::{OrderKind, OrderRequest, TimeInForce};
 
 /// What the broker holds for an open position of one symbol, in percent of the broker's
 /// `avg_entry_price` (`2.0` = 2 %); all `None` is no protection. Checked by the config
@@ -51,16 +51,8 @@ pub struct Resting {
     pub remaining: Qty,
 }
 
-/// A protective order to place (the tick makes the broker port's request of it).
-#[derive(Debug, Clone, PartialEq)]
-pub struct Protective {
-    pub symbol: String,
-    pub side: Side,
-    pub qty: Qty,
-    pub client_order_id: ClientOrderId,
-    pub kind: OrderKind,
-    pub time_in_force: TimeInForce,
-}
+/// A protective order to place: the broker port's request itself.
+pub type Protective = OrderRequest;
 
 /// What the tick knows of one symbol's position and its protection.
 #[derive(Clone)]

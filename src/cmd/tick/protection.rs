@@ -8,13 +8,13 @@
 //! and a standalone stop beside a buy is a wash trade.
 
 use super::Tick;
+use crate::broker::OrderKind;
 use crate::broker::{Order, Position};
-use crate::broker::{OrderKind, OrderRequest};
 use crate::client_order_id;
 use crate::error::Result;
 use crate::fills::Summary;
 use crate::orders::Placed;
-use crate::plan::protect::{protect, Held, Protective, Resting};
+use crate::plan::protect::{protect, Held, Resting};
 use std::collections::HashMap;
 use std::time::Duration;
 
@@ -97,7 +97,7 @@ impl Tick<'_> {
                 self.state.ops.unprotected.insert(name.into(), why);
                 continue;
             }
-            let Some(request) = todo.place.map(request) else {
+            let Some(request) = todo.place else {
                 self.resting.insert(name.into(), still);
                 continue;
             };
@@ -201,17 +201,5 @@ impl Tick<'_> {
             }
         }
         Ok(true)
-    }
-}
-
-/// The broker port's request for a protective order the plan decided.
-fn request(p: Protective) -> OrderRequest {
-    OrderRequest {
-        symbol: p.symbol,
-        side: p.side,
-        qty: p.qty,
-        client_order_id: p.client_order_id,
-        kind: p.kind,
-        time_in_force: p.time_in_force,
     }
 }
