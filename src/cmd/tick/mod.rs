@@ -106,7 +106,7 @@ fn closed_early(config: &Config, lock: &TickLock, started: Instant) -> Option<Ti
     let outcome = TickOutcome::MarketClosed {
         next_open: Some(next_open),
     };
-    outcome::record(config, &mut state, now, Ok(&outcome), Vec::new());
+    outcome::record(config, &mut state, now, Ok(&outcome), Vec::new(), started);
     if let Err(e) = state.save(data_dir) {
         // The real tick reports a state it cannot save; it may as well ask the broker too.
         log::warn!("{e}");
@@ -229,7 +229,14 @@ pub fn run_with(
         }
     }
     let alerts = std::mem::take(&mut tick.alerts);
-    outcome::record(config, &mut tick.state, tick.now, outcome.as_ref(), alerts);
+    outcome::record(
+        config,
+        &mut tick.state,
+        tick.now,
+        outcome.as_ref(),
+        alerts,
+        started,
+    );
     let saved = tick.state.save(data_dir);
     outcome::publish(config, &tick.state, tick.now, started.elapsed());
     if config.ops.dashboard {

@@ -62,7 +62,7 @@ pub(super) fn failed_early(
     let outcome: Result<&TickOutcome, &Error> = Err(&error);
     match state {
         Some(mut state) => {
-            record(config, &mut state, now, outcome, Vec::new());
+            record(config, &mut state, now, outcome, Vec::new(), started);
             if let Err(e) = state.save(&config.bot.data_dir) {
                 log::warn!("{e}");
             }
@@ -79,7 +79,7 @@ pub(super) fn failed_early(
             stand_in.ops = saved.ops;
             // The metrics file must still show a halt: the halt file outlives the state.
             stand_in.risk.halted = load_halt(&config.bot.data_dir).ok().flatten();
-            record(config, &mut stand_in, now, outcome, Vec::new());
+            record(config, &mut stand_in, now, outcome, Vec::new(), started);
             let keep = Fallback {
                 last_tick: stand_in.last_tick.clone(),
                 ops: stand_in.ops.clone(),
@@ -116,6 +116,7 @@ pub(super) fn record(
     now: DateTime<Utc>,
     outcome: Result<&TickOutcome, &Error>,
     mut messages: Vec<String>,
+    started: std::time::Instant,
 ) {
     let was_failing = state
         .last_tick
@@ -150,10 +151,21 @@ pub(super) fn record(
         messages,
         now,
         repeat,
-        alerts::BUDGET,
+        alert_budget(started.elapsed()),
     );
     state.last_tick = Some(TickRecord { time: now, result });
 }
+
+/// What a tick that has run for `elapsed` may still spend on alerts: [`alerts::BUDGET`], cut so
+/// that the tick ends within [`TICK_ENDS_BY`] of its start, before cron starts the next one
+/// (which would otherwise find the lock held). What is not sent waits for the next tick.
+fn alert_budget(elapsed: std::time::Duration) -> std::time::Duration {
+    alerts::BUDGET.min(TICK_ENDS_BY.saturating_sub(elapsed))
+}
+
+/// A tick's work ends this long after it started, at the latest: cron starts the next one a
+/// minute after this one started.
+const TICK_ENDS_BY: std::time::Duration = std::time::Duration::from_secs(55);
 
 /// Rewrite the Prometheus text file, atomically (the collector never reads half a file).
 pub(super) fn publish(
@@ -179,6 +191,26 @@ pub(super) fn publish(
     });
     if let Err(e) = replace_quick(path, text.as_bytes()) {
         log::warn!("cannot write the metrics file: {e}");
+    }
+}
+
+#[cfg(test)]
+mod budget_tests {
+    use super::*;
+    use std::time::Duration;
+
+    /// 40 s of requests leave 10 s for alerts; 50 s leave 5; past 55 s, none.
+    #[test]
+    fn alerts_never_carry_a_tick_past_its_minute() {
+        assert_eq!(
+            alert_budget(Duration::from_secs(1)),
+            Duration::from_secs(10)
+        );
+        assert_eq!(
+            alert_budget(Duration::from_secs(50)),
+            Duration::from_secs(5)
+        );
+        assert_eq!(alert_budget(Duration::from_secs(60)), Duration::ZERO);
     }
 }
 
@@ -218,12 +250,33 @@ mod tests {
         let mut state = State::fresh();
         let now = Utc.with_ymd_and_hms(2026, 11, 24, 15, 30, 0).unwrap();
         let closed = Ok(TickOutcome::MarketClosed { next_open: None });
-        record(&config, &mut state, now, closed.as_ref(), Vec::new());
+        record(
+            &config,
+            &mut state,
+            now,
+            closed.as_ref(),
+            Vec::new(),
+            std::time::Instant::now(),
+        );
         let traded = Ok(TickOutcome::Traded {
             summary: "market closed".into(),
         });
-        record(&config, &mut state, now, traded.as_ref(), Vec::new());
-        record(&config, &mut state, now, traded.as_ref(), Vec::new());
+        record(
+            &config,
+            &mut state,
+            now,
+            traded.as_ref(),
+            Vec::new(),
+            std::time::Instant::now(),
+        );
+        record(
+            &config,
+            &mut state,
+            now,
+            traded.as_ref(),
+            Vec::new(),
+            std::time::Instant::now(),
+        );
         assert_eq!(state.ops.ticks.get("closed"), Some(&1));
         assert_eq!(state.ops.ticks.get("ok"), Some(&2));
         assert_eq!(
