@@ -22,6 +22,9 @@
 //!    parts go first, then all opening parts, in leg order, so a sale frees cash for a
 //!    purchase at the same time. Before the fills, legs with a bar at `τ` are marked at their
 //!    open (next-open fills): that is the only price of `τ` known when the order executes.
+//! 1b. **Protect.** Each leg's broker-held stop and target (its `[[symbol]]` keys, or
+//!    `Settings::protection`) may close its trade on this bar, by the rule of
+//!    [`protective`](super::protective), from the bar after the entry's.
 //! 2. **Mark.** Each leg is marked at its close; `equity[τ] = cash + Σ size·(mark − entry)`.
 //!    If it is `<= 0` every trade is closed at its mark and the run stops (the library's
 //!    out-of-money rule).
@@ -47,7 +50,9 @@
 
 use super::engine::{entry, library_warmup, Fill, Open, OpenTrade, Settings, Sizing, Trade};
 use super::guards::{Guard, Refused};
+use super::protective::Levels;
 use crate::domain::{Bar, Side, Signal};
+use crate::plan::protect::Protection;
 use crate::strategy::{Smas, Strategy};
 use chrono::{DateTime, Utc};
 
@@ -77,6 +82,8 @@ pub struct Leg<'a> {
     pub schedule: &'a [Segment],
     /// Overrides `Settings::sizing` for this leg.
     pub sizing: Option<Sizing>,
+    /// Overrides `Settings::protection` for this leg: protection is per `[[symbol]]`.
+    pub protection: Option<Protection>,
 }
 
 /// A non-hold decision: the bar it was decided on and the signal.
@@ -154,6 +161,10 @@ struct LegState<'a> {
     bars: &'a [Bar],
     schedule: &'a [Segment],
     sizing: Sizing,
+    protection: Protection,
+    /// The open trade's resting protection, keyed by that trade's (entry bar, size): from the
+    /// bar after the one its entry filled in, as in the one-symbol engine.
+    levels: Option<((usize, f64), Levels)>,
     /// Next bar not yet stepped.
     cursor: usize,
     /// Index into `schedule` of the segment in force, if any yet.
@@ -232,6 +243,7 @@ pub fn run_with(legs: &[Leg<'_>], settings: &Settings, smas: &[Smas]) -> Portfol
 fn one_leg(leg: &Leg<'_>, settings: &Settings, smas: &Smas) -> PortfolioOutcome {
     let settings = Settings {
         sizing: leg.sizing.unwrap_or(settings.sizing),
+        protection: leg.protection.unwrap_or(settings.protection),
         ..*settings
     };
     let out = super::engine::run_with(leg.bars, &leg.schedule[0].strategy, &settings, smas);
@@ -279,6 +291,8 @@ pub(crate) fn run_general(
                 bars: leg.bars,
                 schedule: leg.schedule,
                 sizing: leg.sizing.unwrap_or(settings.sizing),
+                protection: leg.protection.unwrap_or(settings.protection),
+                levels: None,
                 cursor: 0,
                 segment: None,
                 mark: leg.bars.first().map_or(f64::NAN, |b| b.close),
@@ -383,6 +397,11 @@ pub(crate) fn run_general(
                     guard.as_mut(),
                 );
             }
+        }
+
+        // 1b. The broker-held stop and target (see [`protect`]).
+        for &k in &at_step {
+            protect(&mut states[k], settings, &mut cash);
         }
 
         // 2. Mark at the closes and record equity.
@@ -508,6 +527,31 @@ pub(crate) fn run_general(
         out_of_money_at,
         warmup: warmup_step,
         refusals: guard.map(|g| g.refusals).unwrap_or_default(),
+    }
+}
+
+/// Leg `s`'s protection on its current bar, after this step's strategy fills, exactly as the
+/// one-symbol engine does it: a trade the strategy opened or closed drops the old levels (the
+/// tick cancels them before its order); resting levels may exit the trade on this bar (at the
+/// level, or at the open on a gap: [`Levels::exit_on`]); an open trade without levels gets
+/// them for its next bar. A protective exit bypasses the guards: protecting is not trading.
+fn protect(s: &mut LegState<'_>, settings: &Settings, cash: &mut f64) {
+    let i = s.cursor;
+    let key = s.open.map(|t| (t.bar, t.size));
+    if s.levels.is_some_and(|(k, _)| Some(k) != key) {
+        s.levels = None;
+    }
+    if let Some((_, l)) = s.levels.as_mut() {
+        if let Some(price) = l.exit_on(&s.bars[i]) {
+            s.close(settings, cash, price, i);
+            s.levels = None;
+        }
+    }
+    if s.levels.is_none() && i + 1 < s.bars.len() {
+        if let Some(t) = s.open {
+            s.levels = Levels::new(&s.protection, t.price, t.size.signum(), s.bars[i + 1].open)
+                .map(|l| ((t.bar, t.size), l));
+        }
     }
 }
 

@@ -13,6 +13,7 @@ use super::params::{self, Axis};
 use super::portfolio::{self, Leg, Segment};
 use super::scoring::{self, RankBy};
 use crate::domain::Bar;
+use crate::plan::protect::Protection;
 use crate::progress::{Progress, Silent, Sink};
 use crate::strategy::{Smas, Strategy};
 use std::sync::OnceLock;
@@ -23,6 +24,8 @@ pub struct Input<'a> {
     pub bars: &'a [Bar],
     pub strategy: Strategy,
     pub sizing: Option<Sizing>,
+    /// Overrides `Settings::protection` for this symbol (its `[[symbol]]` keys).
+    pub protection: Option<Protection>,
 }
 
 /// One valid combination's result.
@@ -168,6 +171,7 @@ fn evaluate_sharing(
             bars: i.bars,
             schedule,
             sizing: i.sizing,
+            protection: i.protection,
         })
         .collect();
     let out = portfolio::run_with(&legs, settings, smas);
@@ -301,6 +305,7 @@ mod tests {
                 allow_short: false,
             },
             sizing: None,
+            protection: None,
         }];
         let axes = [
             parse_axis("fast=2..12:2").unwrap(),
@@ -359,6 +364,7 @@ mod tests {
                 allow_short: true,
             },
             sizing: None,
+            protection: None,
         }];
         let axes = [
             parse_axis("fast=1..30:3").unwrap(),
@@ -393,6 +399,7 @@ mod tests {
                 allow_short: false,
             },
             sizing: None,
+            protection: None,
         }];
         // slow = 60 > 40 bars: never decides, no trades.
         let axes = [parse_axis("slow=5,60").unwrap()];

@@ -234,6 +234,7 @@ pub fn run_showing(
             bars: i.bars,
             schedule,
             sizing: i.sizing,
+            protection: i.protection,
         })
         .collect();
     drop(progress);
@@ -376,6 +377,7 @@ mod tests {
                 allow_short: false,
             },
             sizing: None,
+            protection: None,
         }];
         let axes = [
             parse_axis("fast=2..8:2").unwrap(),

@@ -432,6 +432,7 @@ fn fit_windows(
             bars,
             schedule,
             sizing: None,
+            protection: None,
         }];
         portfolio::run(&legs, &settings)
     };

@@ -55,6 +55,7 @@ pub fn run(config: &Config, args: &BacktestArgs) -> Result<()> {
             bars: b,
             strategy: s.strategy.clone(),
             sizing: Some(s.sizing),
+            protection: Some(s.protection),
         })
         .collect();
     let dir = match &args.out {
@@ -121,6 +122,7 @@ fn legs<'a>(inputs: &[Input<'a>], schedules: &'a [Vec<Segment>]) -> Vec<Leg<'a>>
             bars: i.bars,
             schedule,
             sizing: i.sizing,
+            protection: i.protection,
         })
         .collect()
 }
