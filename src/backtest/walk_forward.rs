@@ -25,7 +25,7 @@
 
 use super::engine::Settings;
 use super::metrics::Metrics;
-use super::params::Axis;
+use super::params::{self, Axis};
 use super::portfolio::{self, Leg, PortfolioOutcome, Segment};
 use super::scoring::{self, RankBy};
 use super::sweep::{self, Input};
@@ -162,6 +162,16 @@ pub fn run_showing(
     threads: usize,
     sink: &dyn Sink,
 ) -> Result<WalkForward, String> {
+    // A window's chosen parameters become a strategy schedule, which has no protection in it.
+    if let Some(a) = axes
+        .iter()
+        .find(|a| params::PROTECTIVE.contains(&a.name.as_str()))
+    {
+        return Err(format!(
+            "--walk-forward cannot vary `{}` yet (use --sweep for the protective keys)",
+            a.name
+        ));
+    }
     let grid = sweep::grid(inputs, axes)?;
     let mut times: Vec<_> = inputs
         .iter()

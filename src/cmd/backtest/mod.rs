@@ -190,7 +190,16 @@ fn run_sweep(ctx: &Context<'_>, inputs: &[Input<'_>], axes: &[Axis]) -> Result<(
         "\nBest: {}\n",
         describe_values(axes, &best.values)
     ));
-    let out = simulate(ctx, inputs, &strategies);
+    // The best combination's protection too, when a protective key was swept.
+    let best_inputs: Vec<Input<'_>> = inputs
+        .iter()
+        .zip(&best.protections)
+        .map(|(i, &protection)| Input {
+            protection,
+            ..i.clone()
+        })
+        .collect();
+    let out = simulate(ctx, &best_inputs, &strategies);
     let written = write_run(
         ctx,
         &out,
