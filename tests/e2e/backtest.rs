@@ -648,3 +648,53 @@ fn backtest_reads_each_symbols_stop_and_target_from_the_config() {
     );
     check!(run, got.len() == 2, "{got:?}");
 }
+
+#[test]
+fn a_sweep_over_stop_loss_pct_reruns_the_best_with_its_stop() {
+    // Buy 10 at Open[2] = 20; bar 3 opens at 20 and dips to 17.5. Stop 5 %: sold at 19.00,
+    // −10; 10 %: at 18.00, −20; 20 % (16.00) untouched: no closed trade, marked at 20.
+    let bot = Bot::with_symbols(
+        "[[symbol]]\nname = \"AAPL\"\nqty = 10\n\
+         strategy = { kind = \"threshold\", buy_above = 10.0, sell_below = 5.0 }\n",
+    );
+    write_ohlc(
+        &bot,
+        "AAPL",
+        &[
+            (7.0, 7.0, 7.0, 7.0),
+            (7.0, 11.0, 7.0, 11.0),
+            (20.0, 21.0, 19.5, 20.0),
+            (20.0, 21.0, 17.5, 20.0),
+        ],
+    );
+    let out = out_dir(&bot, "stops");
+    let run = bot.run(&[
+        "backtest",
+        "--cash",
+        "1000",
+        "--sweep",
+        "stop_loss_pct=5,10,20",
+        "--rank",
+        "Return [%]",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    check!(run, run.code == 0);
+    let rows = read_csv(&out.join("sweep.csv"));
+    let got: Vec<(&str, &str)> = rows
+        .iter()
+        .map(|r| (r["stop_loss_pct"].as_str(), r["equity_final"].as_str()))
+        .collect();
+    check!(
+        run,
+        got == [("5", "990"), ("10", "980"), ("20", "1000")],
+        "{got:?}"
+    );
+    // The files are the best combination's run: the 5 % stop at 19.
+    let trades = read_csv(&out.join("trades.csv"));
+    check!(
+        run,
+        trades[0]["status"] == "closed" && trades[0]["exit_price"].parse::<f64>() == Ok(19.0),
+        "{trades:?}"
+    );
+}
