@@ -61,6 +61,9 @@ use chrono::{DateTime, Utc};
 pub struct Segment {
     pub from: DateTime<Utc>,
     pub strategy: Strategy,
+    /// Overrides the leg's protection while the segment is in force (a walk-forward window's
+    /// chosen `stop_loss_pct`...): levels placed from then on use it.
+    pub protection: Option<Protection>,
 }
 
 impl Segment {
@@ -69,6 +72,7 @@ impl Segment {
         vec![Segment {
             from: DateTime::<Utc>::MIN_UTC,
             strategy,
+            protection: None,
         }]
     }
 }
@@ -243,7 +247,10 @@ pub fn run_with(legs: &[Leg<'_>], settings: &Settings, smas: &[Smas]) -> Portfol
 fn one_leg(leg: &Leg<'_>, settings: &Settings, smas: &Smas) -> PortfolioOutcome {
     let settings = Settings {
         sizing: leg.sizing.unwrap_or(settings.sizing),
-        protection: leg.protection.unwrap_or(settings.protection),
+        protection: leg.schedule[0]
+            .protection
+            .or(leg.protection)
+            .unwrap_or(settings.protection),
         ..*settings
     };
     let out = super::engine::run_with(leg.bars, &leg.schedule[0].strategy, &settings, smas);
@@ -401,7 +408,7 @@ pub(crate) fn run_general(
 
         // 1b. The broker-held stop and target (see [`protect`]).
         for &k in &at_step {
-            protect(&mut states[k], settings, &mut cash);
+            protect(&mut states[k], settings, &mut cash, now);
         }
 
         // 2. Mark at the closes and record equity.
@@ -535,7 +542,7 @@ pub(crate) fn run_general(
 /// tick cancels them before its order); resting levels may exit the trade on this bar (at the
 /// level, or at the open on a gap: [`Levels::exit_on`]); an open trade without levels gets
 /// them for its next bar. A protective exit bypasses the guards: protecting is not trading.
-fn protect(s: &mut LegState<'_>, settings: &Settings, cash: &mut f64) {
+fn protect(s: &mut LegState<'_>, settings: &Settings, cash: &mut f64, now: DateTime<Utc>) {
     let i = s.cursor;
     let key = s.open.map(|t| (t.bar, t.size));
     if s.levels.is_some_and(|(k, _)| Some(k) != key) {
@@ -549,7 +556,11 @@ fn protect(s: &mut LegState<'_>, settings: &Settings, cash: &mut f64) {
     }
     if s.levels.is_none() && i + 1 < s.bars.len() {
         if let Some(t) = s.open {
-            s.levels = Levels::new(&s.protection, t.price, t.size.signum(), s.bars[i + 1].open)
+            let protection = s
+                .segment_at(now)
+                .and_then(|k| s.schedule[k].protection)
+                .unwrap_or(s.protection);
+            s.levels = Levels::new(&protection, t.price, t.size.signum(), s.bars[i + 1].open)
                 .map(|l| ((t.bar, t.size), l));
         }
     }

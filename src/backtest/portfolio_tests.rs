@@ -314,10 +314,12 @@ fn a_schedule_switches_strategies_and_decides_nothing_before_it_starts() {
         Segment {
             from: bars[30].time,
             strategy: fast.clone(),
+            protection: None,
         },
         Segment {
             from: switch,
             strategy: slow.clone(),
+            protection: None,
         },
     ];
     let out = run(
@@ -501,4 +503,57 @@ fn two_legs_each_with_its_own_protection_share_one_account() {
     assert!(out.legs[1].trades.is_empty());
     assert_eq!(out.legs[1].open_trade.map(|t| t.size), Some(10.0));
     assert_eq!(out.equity[3], 1050.0);
+}
+
+#[test]
+fn a_segments_protection_applies_to_trades_it_protects_while_in_force() {
+    // As above: Buy 10 at 20 on bar 2; bar 3 dips to 17.5. The leg has no protection; a
+    // segment in force from bar 2 brings a 10 % stop (18.00): sold at 18 on bar 3, −20.
+    let b = ohlc(&[
+        (7.0, 7.0, 7.0, 7.0),
+        (7.0, 11.0, 7.0, 11.0),
+        (20.0, 21.0, 19.5, 20.0),
+        (20.0, 21.0, 17.5, 20.0),
+    ]);
+    let thr = Strategy::Threshold {
+        buy_above: 10.0,
+        sell_below: 5.0,
+    };
+    let settings = Settings {
+        cash: 1000.0,
+        sizing: Sizing::Qty(10.0),
+        ..Settings::default()
+    };
+    let go = |second_from: usize| {
+        let schedule = [
+            Segment {
+                from: DateTime::<Utc>::MIN_UTC,
+                strategy: thr.clone(),
+                protection: None,
+            },
+            Segment {
+                from: b[0].time + Duration::days(second_from as i64),
+                strategy: thr.clone(),
+                protection: Some(Protection {
+                    stop_loss_pct: Some(10.0),
+                    ..Protection::default()
+                }),
+            },
+        ];
+        let legs = [Leg {
+            bars: &b,
+            schedule: &schedule,
+            sizing: None,
+            protection: None,
+        }];
+        run(&legs, &settings)
+    };
+    let out = go(2);
+    let t = &out.legs[0].trades[0];
+    assert_eq!((t.exit_bar, t.exit_price, t.pnl), (3, 18.0, -20.0));
+    assert_eq!(out.equity[3], 980.0);
+    // In force only after the last bar: nothing protects the trade, still open.
+    let out = go(4);
+    assert!(out.legs[0].trades.is_empty());
+    assert_eq!(out.equity[3], 1000.0);
 }
