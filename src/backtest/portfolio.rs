@@ -22,13 +22,13 @@
 //!    parts go first, then all opening parts, in leg order, so a sale frees cash for a
 //!    purchase at the same time. Before the fills, legs with a bar at `τ` are marked at their
 //!    open (next-open fills): that is the only price of `τ` known when the order executes.
-//! 1b. **Protect.** Each leg's broker-held stop and target (its `[[symbol]]` keys, or
-//!    `Settings::protection`) may close its trade on this bar, by the rule of
+//! 2. **Protect.** Each leg's broker-held stop and target (the segment's, its `[[symbol]]`
+//!    keys, or `Settings::protection`) may close its trade on this bar, by the rule of
 //!    [`protective`](super::protective), from the bar after the entry's.
-//! 2. **Mark.** Each leg is marked at its close; `equity[τ] = cash + Σ size·(mark − entry)`.
+//! 3. **Mark.** Each leg is marked at its close; `equity[τ] = cash + Σ size·(mark − entry)`.
 //!    If it is `<= 0` every trade is closed at its mark and the run stops (the library's
 //!    out-of-money rule).
-//! 3. **Decide.** `strategy.decide(&bars[..=i], Close[i], position)` for each leg whose bar
+//! 4. **Decide.** `strategy.decide(&bars[..=i], Close[i], position)` for each leg whose bar
 //!    `i` is at or past its start and that has a strategy in force at `τ` ([`Segment`]).
 //!
 //! Legs without a bar at `τ` keep their last mark (forward fill).
@@ -406,12 +406,12 @@ pub(crate) fn run_general(
             }
         }
 
-        // 1b. The broker-held stop and target (see [`protect`]).
+        // 2. The broker-held stop and target (see [`protect`]).
         for &k in &at_step {
             protect(&mut states[k], settings, &mut cash, now);
         }
 
-        // 2. Mark at the closes and record equity.
+        // 3. Mark at the closes and record equity.
         for &k in &at_step {
             let s = &mut states[k];
             s.mark = s.bars[s.cursor].close;
@@ -452,7 +452,7 @@ pub(crate) fn run_general(
             }
         }
 
-        // 3. Decide.
+        // 4. Decide.
         for &k in &at_step {
             let s = &mut states[k];
             let i = s.cursor;
