@@ -164,6 +164,7 @@ fn main() {
         bars: &bars,
         schedule: &schedule,
         sizing: None,
+        protection: None,
     }];
     let runs = 201;
     report(
@@ -178,6 +179,7 @@ fn main() {
         bars: &bars,
         strategy: long_only.clone(),
         sizing: None,
+        protection: None,
     }];
     let axes = [
         parse_axis("fast=5..30:5").unwrap(),
@@ -266,6 +268,7 @@ fn main() {
                 bars: &bars,
                 schedule: &schedule,
                 sizing: None,
+                protection: None,
             }];
             let out = portfolio::run(&legs, &settings);
             scoring::portfolio(&[&bars], &out)

@@ -186,12 +186,14 @@ fn changing_every_bar_after_t_changes_nothing_decided_or_filled_at_or_before_t()
                         bars: a,
                         schedule: &schedule,
                         sizing: None,
+                        protection: None,
                     }];
                     if two {
                         legs.push(Leg {
                             bars: b,
                             schedule: &schedule,
                             sizing: None,
+                            protection: None,
                         });
                     }
                     portfolio::run(&legs, &settings)
@@ -245,6 +247,7 @@ fn the_tick_and_the_backtest_decide_alike_on_the_same_closed_bars() {
                     bars: &bars,
                     schedule: &schedule,
                     sizing: None,
+                    protection: None,
                 }],
                 &settings,
             );

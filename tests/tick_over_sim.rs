@@ -205,3 +205,102 @@ strategy = { kind = "sma_cross", fast = 2, slow = 3 }
     assert!((sim.cash() - 99_998.7).abs() < 1e-9, "{}", sim.cash());
     assert!((out.cash - 99_998.7).abs() < 1e-9, "{}", out.cash);
 }
+
+/// Run the real tick over `series` against `Sim` with `symbol` (a TSLA `[[symbol]]` body):
+/// the fills (side, price, client id), the orders ledger and the simulated cash.
+type Filled = Vec<(String, String, String)>;
+fn replay_tsla(symbol: &str, series: &[Bar]) -> (Filled, Vec<HashMap<String, String>>, f64) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("config.toml");
+    let text = format!(
+        "[bot]\ntimeframe = \"1Min\"\nhistory = 20\n\n[[symbol]]\nname = \"TSLA\"\n{symbol}"
+    );
+    std::fs::write(&path, &text).unwrap();
+    let config = Config::from_str(&text, &path).unwrap();
+    let mut sim = Sim::new(SimSettings::default(), open());
+    sim.load_bars("TSLA", Timeframe::Min1, series.to_vec());
+    for bar in series {
+        sim.set_now(sim.bar_close(Timeframe::Min1, bar)).unwrap();
+        let lock = TickLock::acquire(&config.bot.data_dir).unwrap();
+        let ticked = run_with(&config, false, &sim, &lock, Instant::now()).unwrap();
+        assert_eq!(ticked.unknown_outcomes, 0);
+    }
+    let ledger = dir.path().join("data/ledger");
+    let fills = csv_rows(&ledger.join("fills.csv"))
+        .into_iter()
+        .filter(|f| f["status"] == "fill")
+        .map(|f| {
+            (
+                f["side"].clone(),
+                f["price"].clone(),
+                f["client_order_id"].clone(),
+            )
+        })
+        .collect();
+    (fills, csv_rows(&ledger.join("orders.csv")), sim.cash())
+}
+
+/// Stop and target together rest as one OCO in `Sim` (a limit parent with a stop leg); it
+/// fills where the backtest fills the pair, on either side.
+#[test]
+fn an_oco_fills_in_replay_where_the_backtest_fills_stop_and_target() {
+    use prometheus_bot::backtest::engine::{self, Settings, Sizing};
+    use prometheus_bot::plan::protect::Protection;
+    let closes = [5.0, 4.0, 3.0, 3.0, 6.0, 7.0, 8.0, 8.0, 2.0, 1.0, 1.0, 1.0];
+    let series = bars(&closes);
+    let strategy_line = "strategy = { kind = \"sma_cross\", fast = 2, slow = 3 }\n";
+    let backtest = |stop: f64, target: f64| {
+        let settings = Settings {
+            cash: 100_000.0,
+            sizing: Sizing::Qty(2.0),
+            protection: Protection {
+                stop_loss_pct: Some(stop),
+                take_profit_pct: Some(target),
+                trailing_stop_pct: None,
+            },
+            ..Settings::default()
+        };
+        let config_text = format!("[[symbol]]\nname = \"X\"\nqty = 1\n{strategy_line}");
+        let c = Config::from_str(&config_text, Path::new("/nonexistent/config.toml")).unwrap();
+        engine::run(&series, &c.symbols[0].strategy, &settings)
+    };
+    let entry = "pb-TSLA-1Min-20261124T1434-sma-buy";
+
+    // Target side: bought at 6.5 (bar 5); stop 10 % = 5.85, target 20 % = 7.80, resting from
+    // bar 6, which opens at 7.5 and rises to 8: the limit parent fills at 7.80.
+    let (fills, orders, cash) = replay_tsla(
+        &format!("qty = 2\nstop_loss_pct = 10\ntake_profit_pct = 20\n{strategy_line}"),
+        &series,
+    );
+    let sides: Vec<(&str, &str)> = fills.iter().map(|f| (f.0.as_str(), f.1.as_str())).collect();
+    assert_eq!(sides, [("buy", "6.5"), ("sell", "7.8")], "{fills:?}");
+    assert_eq!(fills[0].2, entry);
+    assert_eq!(orders.len(), 2, "{orders:?}");
+    let out = backtest(10.0, 20.0);
+    let t = &out.trades[0];
+    assert_eq!((t.entry_bar, t.exit_bar, t.exit_price), (5, 6, 7.8));
+    assert_eq!(out.trades.len(), 1);
+    // 100,000 + 2 × (7.80 − 6.50) = 100,002.60 by hand, in both.
+    assert!((cash - 100_002.6).abs() < 1e-9, "{cash}");
+    assert!((out.cash - 100_002.6).abs() < 1e-9, "{}", out.cash);
+
+    // Stop side: target 50 % = 9.75 is never reached; bar 8 opens at 8.5 and falls to 2: the
+    // stop leg fills at 5.85 and the parent is canceled.
+    let (fills, orders, cash) = replay_tsla(
+        &format!("qty = 2\nstop_loss_pct = 10\ntake_profit_pct = 50\n{strategy_line}"),
+        &series,
+    );
+    let sides: Vec<(&str, &str)> = fills.iter().map(|f| (f.0.as_str(), f.1.as_str())).collect();
+    assert_eq!(sides, [("buy", "6.5"), ("sell", "5.85")], "{fills:?}");
+    assert_eq!(
+        orders.len(),
+        2,
+        "no strategy sell after the stop: {orders:?}"
+    );
+    let out = backtest(10.0, 50.0);
+    let t = &out.trades[0];
+    assert_eq!((t.entry_bar, t.exit_bar, t.exit_price), (5, 8, 5.85));
+    // 100,000 + 2 × (5.85 − 6.50) = 99,998.70.
+    assert!((cash - 99_998.7).abs() < 1e-9, "{cash}");
+    assert!((out.cash - 99_998.7).abs() < 1e-9, "{}", out.cash);
+}

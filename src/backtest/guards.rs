@@ -165,6 +165,7 @@ mod tests {
                 bars: b,
                 schedule: &schedule,
                 sizing: None,
+                protection: None,
             }],
             &settings,
         )
@@ -180,6 +181,7 @@ mod tests {
                 bars: &b,
                 schedule: &schedule,
                 sizing: None,
+                protection: None,
             }],
             &Settings {
                 sizing: Sizing::Qty(10.0),
@@ -298,6 +300,7 @@ mod tests {
                     bars: &b,
                     schedule: &schedule,
                     sizing: None,
+                    protection: None,
                 }],
                 &Settings {
                     sizing: Sizing::Qty(10.0),
@@ -347,6 +350,7 @@ mod tests {
                 bars: &b,
                 schedule: &schedule,
                 sizing: None,
+                protection: None,
             }],
             &settings,
         );

@@ -7,8 +7,36 @@
 //! [`params_of`]. The rules [`validate`] applies are the config's (`fast < slow` and so on);
 //! sweeps skip the combinations that break them, as backtesting.py's `constraint` does.
 
+use crate::plan::protect::Protection;
 use crate::strategy::Strategy;
 use serde_json::{Map, Value};
+
+/// The `[[symbol]]` protective keys a sweep or walk-forward can vary like a strategy
+/// parameter: they belong to every symbol whatever its strategy.
+pub const PROTECTIVE: [&str; 3] = ["stop_loss_pct", "take_profit_pct", "trailing_stop_pct"];
+
+/// `base` with the protective keys among `params` replaced (others ignored). `Ok(None)` when
+/// the result breaks a rule of the config (a percent out of range, a stop with a trailing
+/// stop, a trailing stop with a target): a sweep skips that combination, as it skips a
+/// strategy breaking its rules.
+pub fn with_protection(base: Protection, params: &[(String, f64)]) -> Option<Protection> {
+    let mut p = base;
+    for (name, v) in params {
+        match name.as_str() {
+            "stop_loss_pct" => p.stop_loss_pct = Some(*v),
+            "take_profit_pct" => p.take_profit_pct = Some(*v),
+            "trailing_stop_pct" => p.trailing_stop_pct = Some(*v),
+            _ => {}
+        }
+    }
+    let below_100 = |x: Option<f64>| x.is_none_or(|x| x > 0.0 && x < 100.0);
+    let ok = below_100(p.stop_loss_pct)
+        && below_100(p.trailing_stop_pct)
+        && p.take_profit_pct.is_none_or(|x| x > 0.0 && x.is_finite())
+        && !(p.stop_loss_pct.is_some() && p.trailing_stop_pct.is_some())
+        && !(p.trailing_stop_pct.is_some() && p.take_profit_pct.is_some());
+    ok.then_some(p)
+}
 
 /// A parameter value as written on the command line.
 fn value_of(text: &str) -> Value {

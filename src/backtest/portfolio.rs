@@ -22,10 +22,13 @@
 //!    parts go first, then all opening parts, in leg order, so a sale frees cash for a
 //!    purchase at the same time. Before the fills, legs with a bar at `τ` are marked at their
 //!    open (next-open fills): that is the only price of `τ` known when the order executes.
-//! 2. **Mark.** Each leg is marked at its close; `equity[τ] = cash + Σ size·(mark − entry)`.
+//! 2. **Protect.** Each leg's broker-held stop and target (the segment's, its `[[symbol]]`
+//!    keys, or `Settings::protection`) may close its trade on this bar, by the rule of
+//!    [`protective`](super::protective), from the bar after the entry's.
+//! 3. **Mark.** Each leg is marked at its close; `equity[τ] = cash + Σ size·(mark − entry)`.
 //!    If it is `<= 0` every trade is closed at its mark and the run stops (the library's
 //!    out-of-money rule).
-//! 3. **Decide.** `strategy.decide(&bars[..=i], Close[i], position)` for each leg whose bar
+//! 4. **Decide.** `strategy.decide(&bars[..=i], Close[i], position)` for each leg whose bar
 //!    `i` is at or past its start and that has a strategy in force at `τ` ([`Segment`]).
 //!
 //! Legs without a bar at `τ` keep their last mark (forward fill).
@@ -47,7 +50,9 @@
 
 use super::engine::{entry, library_warmup, Fill, Open, OpenTrade, Settings, Sizing, Trade};
 use super::guards::{Guard, Refused};
+use super::protective::Levels;
 use crate::domain::{Bar, Side, Signal};
+use crate::plan::protect::Protection;
 use crate::strategy::{Smas, Strategy};
 use chrono::{DateTime, Utc};
 
@@ -56,6 +61,9 @@ use chrono::{DateTime, Utc};
 pub struct Segment {
     pub from: DateTime<Utc>,
     pub strategy: Strategy,
+    /// Overrides the leg's protection while the segment is in force (a walk-forward window's
+    /// chosen `stop_loss_pct`...): levels placed from then on use it.
+    pub protection: Option<Protection>,
 }
 
 impl Segment {
@@ -64,6 +72,7 @@ impl Segment {
         vec![Segment {
             from: DateTime::<Utc>::MIN_UTC,
             strategy,
+            protection: None,
         }]
     }
 }
@@ -77,6 +86,8 @@ pub struct Leg<'a> {
     pub schedule: &'a [Segment],
     /// Overrides `Settings::sizing` for this leg.
     pub sizing: Option<Sizing>,
+    /// Overrides `Settings::protection` for this leg: protection is per `[[symbol]]`.
+    pub protection: Option<Protection>,
 }
 
 /// A non-hold decision: the bar it was decided on and the signal.
@@ -154,6 +165,10 @@ struct LegState<'a> {
     bars: &'a [Bar],
     schedule: &'a [Segment],
     sizing: Sizing,
+    protection: Protection,
+    /// The open trade's resting protection, keyed by that trade's (entry bar, size): from the
+    /// bar after the one its entry filled in, as in the one-symbol engine.
+    levels: Option<((usize, f64), Levels)>,
     /// Next bar not yet stepped.
     cursor: usize,
     /// Index into `schedule` of the segment in force, if any yet.
@@ -232,6 +247,10 @@ pub fn run_with(legs: &[Leg<'_>], settings: &Settings, smas: &[Smas]) -> Portfol
 fn one_leg(leg: &Leg<'_>, settings: &Settings, smas: &Smas) -> PortfolioOutcome {
     let settings = Settings {
         sizing: leg.sizing.unwrap_or(settings.sizing),
+        protection: leg.schedule[0]
+            .protection
+            .or(leg.protection)
+            .unwrap_or(settings.protection),
         ..*settings
     };
     let out = super::engine::run_with(leg.bars, &leg.schedule[0].strategy, &settings, smas);
@@ -279,6 +298,8 @@ pub(crate) fn run_general(
                 bars: leg.bars,
                 schedule: leg.schedule,
                 sizing: leg.sizing.unwrap_or(settings.sizing),
+                protection: leg.protection.unwrap_or(settings.protection),
+                levels: None,
                 cursor: 0,
                 segment: None,
                 mark: leg.bars.first().map_or(f64::NAN, |b| b.close),
@@ -385,7 +406,12 @@ pub(crate) fn run_general(
             }
         }
 
-        // 2. Mark at the closes and record equity.
+        // 2. The broker-held stop and target (see [`protect`]).
+        for &k in &at_step {
+            protect(&mut states[k], settings, &mut cash, now);
+        }
+
+        // 3. Mark at the closes and record equity.
         for &k in &at_step {
             let s = &mut states[k];
             s.mark = s.bars[s.cursor].close;
@@ -426,7 +452,7 @@ pub(crate) fn run_general(
             }
         }
 
-        // 3. Decide.
+        // 4. Decide.
         for &k in &at_step {
             let s = &mut states[k];
             let i = s.cursor;
@@ -508,6 +534,35 @@ pub(crate) fn run_general(
         out_of_money_at,
         warmup: warmup_step,
         refusals: guard.map(|g| g.refusals).unwrap_or_default(),
+    }
+}
+
+/// Leg `s`'s protection on its current bar, after this step's strategy fills, exactly as the
+/// one-symbol engine does it: a trade the strategy opened or closed drops the old levels (the
+/// tick cancels them before its order); resting levels may exit the trade on this bar (at the
+/// level, or at the open on a gap: [`Levels::exit_on`]); an open trade without levels gets
+/// them for its next bar. A protective exit bypasses the guards: protecting is not trading.
+fn protect(s: &mut LegState<'_>, settings: &Settings, cash: &mut f64, now: DateTime<Utc>) {
+    let i = s.cursor;
+    let key = s.open.map(|t| (t.bar, t.size));
+    if s.levels.is_some_and(|(k, _)| Some(k) != key) {
+        s.levels = None;
+    }
+    if let Some((_, l)) = s.levels.as_mut() {
+        if let Some(price) = l.exit_on(&s.bars[i]) {
+            s.close(settings, cash, price, i);
+            s.levels = None;
+        }
+    }
+    if s.levels.is_none() && i + 1 < s.bars.len() {
+        if let Some(t) = s.open {
+            let protection = s
+                .segment_at(now)
+                .and_then(|k| s.schedule[k].protection)
+                .unwrap_or(s.protection);
+            s.levels = Levels::new(&protection, t.price, t.size.signum(), s.bars[i + 1].open)
+                .map(|l| ((t.bar, t.size), l));
+        }
     }
 }
 

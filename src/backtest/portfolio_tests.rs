@@ -116,6 +116,7 @@ fn one_leg_reproduces_the_engine_bit_for_bit() {
                         bars: &bars,
                         schedule: &schedule,
                         sizing: None,
+                        protection: None,
                     };
                     // No precomputed SMAs here: the general path sums each window itself,
                     // the engine reads its table, and both must agree to the bit.
@@ -182,11 +183,13 @@ fn two_legs_share_one_cash_balance() {
             bars: &a,
             schedule: &thr,
             sizing: Some(Sizing::Qty(30.0)),
+            protection: None,
         },
         Leg {
             bars: &b,
             schedule: &thr,
             sizing: Some(Sizing::Qty(30.0)),
+            protection: None,
         },
     ];
     let settings = Settings {
@@ -207,6 +210,7 @@ fn two_legs_share_one_cash_balance() {
     // With room for both (15 units each: A 300, then B 600 <= 1000 − 15·20 = 700).
     let legs = legs.map(|l| Leg {
         sizing: Some(Sizing::Qty(15.0)),
+        protection: None,
         ..l
     });
     let out = run(&legs, &settings);
@@ -245,11 +249,13 @@ fn legs_add_up_to_the_portfolio_on_a_merged_timeline() {
                 bars: &a,
                 schedule: &sa,
                 sizing,
+                protection: None,
             },
             Leg {
                 bars: &b,
                 schedule: &sb,
                 sizing,
+                protection: None,
             },
         ];
         let settings = Settings {
@@ -308,10 +314,12 @@ fn a_schedule_switches_strategies_and_decides_nothing_before_it_starts() {
         Segment {
             from: bars[30].time,
             strategy: fast.clone(),
+            protection: None,
         },
         Segment {
             from: switch,
             strategy: slow.clone(),
+            protection: None,
         },
     ];
     let out = run(
@@ -319,6 +327,7 @@ fn a_schedule_switches_strategies_and_decides_nothing_before_it_starts() {
             bars: &bars,
             schedule: &schedule,
             sizing: None,
+            protection: None,
         }],
         &Settings::default(),
     );
@@ -349,4 +358,202 @@ fn a_schedule_switches_strategies_and_decides_nothing_before_it_starts() {
             .map_or(Signal::Hold, |x| x.signal);
         assert_eq!(got, want, "bar {i}");
     }
+}
+
+/// Daily bars from (open, high, low, close).
+fn ohlc(rows: &[(f64, f64, f64, f64)]) -> Vec<Bar> {
+    let t0 = Utc.with_ymd_and_hms(2024, 1, 1, 0, 0, 0).unwrap();
+    rows.iter()
+        .enumerate()
+        .map(|(i, &(open, high, low, close))| Bar {
+            time: t0 + Duration::days(i as i64),
+            open,
+            high,
+            low,
+            close,
+            volume: 1000.0,
+            trades: 1,
+            vwap: f64::NAN,
+        })
+        .collect()
+}
+
+fn stop_and_target(stop: f64, target: f64) -> Protection {
+    Protection {
+        stop_loss_pct: Some(stop),
+        take_profit_pct: Some(target),
+        trailing_stop_pct: None,
+    }
+}
+
+#[test]
+fn the_general_path_fills_one_legs_target_and_stop_from_the_bar_after_the_entry() {
+    // Bar 1 closes at 11 > 10: Buy 10 at Open[2] = 20. Stop 10 % = 18.00, target 10 % = 22.00.
+    // Bar 2 (the entry's) spans 17..23 but is not protected yet. Bar 3's high 22.5 reaches
+    // the target: sold at 22, pnl 10·(22 − 20) = +20, equity 1020.
+    let thr = Segment::always(Strategy::Threshold {
+        buy_above: 10.0,
+        sell_below: 5.0,
+    });
+    let mut rows = vec![
+        (7.0, 7.0, 7.0, 7.0),
+        (7.0, 11.0, 7.0, 11.0),
+        (20.0, 23.0, 17.0, 20.0),
+        (20.0, 22.5, 19.5, 20.0),
+    ];
+    let settings = Settings {
+        cash: 1000.0,
+        sizing: Sizing::Qty(10.0),
+        ..Settings::default()
+    };
+    let go = |rows: &[(f64, f64, f64, f64)]| {
+        let b = ohlc(rows);
+        let legs = [Leg {
+            bars: &b,
+            schedule: &thr,
+            sizing: None,
+            protection: Some(stop_and_target(10.0, 10.0)),
+        }];
+        let smas = [leg_smas(&legs[0])];
+        // Both paths: the general one, and the one-symbol engine it hands one leg to.
+        (run_general(&legs, &settings, &smas), run(&legs, &settings))
+    };
+    let (out, fast) = go(&rows);
+    let t = &out.legs[0].trades[0];
+    assert_eq!(
+        (t.entry_bar, t.exit_bar, t.exit_price, t.pnl),
+        (2, 3, 22.0, 20.0)
+    );
+    assert_eq!(out.equity[3], 1020.0);
+    assert_eq!(out.legs, fast.legs);
+    assert_eq!(out.equity, fast.equity);
+    // Bar 3 spanning 17.5..22.5 reaches both: the stop fills (the conservative rule), −20.
+    rows[3] = (20.0, 22.5, 17.5, 20.0);
+    let (out, fast) = go(&rows);
+    let t = &out.legs[0].trades[0];
+    assert_eq!((t.exit_bar, t.exit_price, t.pnl), (3, 18.0, -20.0));
+    assert_eq!(out.equity[3], 980.0);
+    assert_eq!(out.legs, fast.legs);
+    // Opening at 17, through the stop: sold at the open, −30.
+    rows[3] = (17.0, 22.5, 16.0, 20.0);
+    let (out, _) = go(&rows);
+    let t = &out.legs[0].trades[0];
+    assert_eq!((t.exit_price, t.pnl), (17.0, -30.0));
+    assert_eq!(out.equity[3], 970.0);
+}
+
+#[test]
+fn two_legs_each_with_its_own_protection_share_one_account() {
+    // A: Buy 10 at 20 on bar 2, target 22 reached on bar 3: +20.
+    // B: Buy 10 at 40 on bar 2 (400 <= 1000 − 10·20 = 800 margin), its bar 3 dips to 30.
+    let a = ohlc(&[
+        (7.0, 7.0, 7.0, 7.0),
+        (7.0, 11.0, 7.0, 11.0),
+        (20.0, 23.0, 17.0, 20.0),
+        (20.0, 22.5, 19.5, 20.0),
+    ]);
+    let b = ohlc(&[
+        (7.0, 7.0, 7.0, 7.0),
+        (7.0, 11.0, 7.0, 11.0),
+        (40.0, 41.0, 39.0, 41.0),
+        (41.0, 44.0, 30.0, 43.0),
+    ]);
+    let thr = Segment::always(Strategy::Threshold {
+        buy_above: 10.0,
+        sell_below: 5.0,
+    });
+    let settings = Settings {
+        cash: 1000.0,
+        sizing: Sizing::Qty(10.0),
+        // The default for legs without their own: B's stop 10 % = 36.00.
+        protection: Protection {
+            stop_loss_pct: Some(10.0),
+            ..Protection::default()
+        },
+        ..Settings::default()
+    };
+    let legs = |b_protection: Option<Protection>| {
+        [
+            Leg {
+                bars: &a,
+                schedule: &thr,
+                sizing: None,
+                protection: Some(stop_and_target(10.0, 10.0)),
+            },
+            Leg {
+                bars: &b,
+                schedule: &thr,
+                sizing: None,
+                protection: b_protection,
+            },
+        ]
+    };
+    // B under the settings' stop: its bar 3 low of 30 touches 36 → sold at 36, −40.
+    let out = run(&legs(None), &settings);
+    let (ta, tb) = (&out.legs[0].trades[0], &out.legs[1].trades[0]);
+    assert_eq!((ta.exit_bar, ta.exit_price, ta.pnl), (3, 22.0, 20.0));
+    assert_eq!((tb.exit_bar, tb.exit_price, tb.pnl), (3, 36.0, -40.0));
+    // 1000 + 20 − 40, both closed.
+    assert_eq!(out.equity[3], 980.0);
+    assert_eq!(out.cash, 980.0);
+    assert_eq!(out.legs[0].equity[3], 1020.0);
+    assert_eq!(out.legs[1].equity[3], 960.0);
+    // B with no protection of its own: still open, marked at 43: 1000 + 20 + 10·(43 − 40).
+    let out = run(&legs(Some(Protection::default())), &settings);
+    assert!(out.legs[1].trades.is_empty());
+    assert_eq!(out.legs[1].open_trade.map(|t| t.size), Some(10.0));
+    assert_eq!(out.equity[3], 1050.0);
+}
+
+#[test]
+fn a_segments_protection_applies_to_trades_it_protects_while_in_force() {
+    // As above: Buy 10 at 20 on bar 2; bar 3 dips to 17.5. The leg has no protection; a
+    // segment in force from bar 2 brings a 10 % stop (18.00): sold at 18 on bar 3, −20.
+    let b = ohlc(&[
+        (7.0, 7.0, 7.0, 7.0),
+        (7.0, 11.0, 7.0, 11.0),
+        (20.0, 21.0, 19.5, 20.0),
+        (20.0, 21.0, 17.5, 20.0),
+    ]);
+    let thr = Strategy::Threshold {
+        buy_above: 10.0,
+        sell_below: 5.0,
+    };
+    let settings = Settings {
+        cash: 1000.0,
+        sizing: Sizing::Qty(10.0),
+        ..Settings::default()
+    };
+    let go = |second_from: usize| {
+        let schedule = [
+            Segment {
+                from: DateTime::<Utc>::MIN_UTC,
+                strategy: thr.clone(),
+                protection: None,
+            },
+            Segment {
+                from: b[0].time + Duration::days(second_from as i64),
+                strategy: thr.clone(),
+                protection: Some(Protection {
+                    stop_loss_pct: Some(10.0),
+                    ..Protection::default()
+                }),
+            },
+        ];
+        let legs = [Leg {
+            bars: &b,
+            schedule: &schedule,
+            sizing: None,
+            protection: None,
+        }];
+        run(&legs, &settings)
+    };
+    let out = go(2);
+    let t = &out.legs[0].trades[0];
+    assert_eq!((t.exit_bar, t.exit_price, t.pnl), (3, 18.0, -20.0));
+    assert_eq!(out.equity[3], 980.0);
+    // In force only after the last bar: nothing protects the trade, still open.
+    let out = go(4);
+    assert!(out.legs[0].trades.is_empty());
+    assert_eq!(out.equity[3], 1000.0);
 }

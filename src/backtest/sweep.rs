@@ -13,6 +13,7 @@ use super::params::{self, Axis};
 use super::portfolio::{self, Leg, Segment};
 use super::scoring::{self, RankBy};
 use crate::domain::Bar;
+use crate::plan::protect::Protection;
 use crate::progress::{Progress, Silent, Sink};
 use crate::strategy::{Smas, Strategy};
 use std::sync::OnceLock;
@@ -23,6 +24,8 @@ pub struct Input<'a> {
     pub bars: &'a [Bar],
     pub strategy: Strategy,
     pub sizing: Option<Sizing>,
+    /// Overrides `Settings::protection` for this symbol (its `[[symbol]]` keys).
+    pub protection: Option<Protection>,
 }
 
 /// One valid combination's result.
@@ -32,6 +35,8 @@ pub struct Row {
     pub values: Vec<f64>,
     /// Each leg's strategy with these values.
     pub strategies: Vec<Strategy>,
+    /// Each leg's protection with these values (the input's when no axis is protective).
+    pub protections: Vec<Option<Protection>>,
     pub metrics: Option<Metrics>,
     /// The ranking metric; NaN without closed trades.
     pub score: f64,
@@ -59,9 +64,25 @@ fn strategies_for(
     inputs: &[Input<'_>],
     axes: &[Axis],
     values: &[f64],
-) -> Result<Option<Vec<Strategy>>, String> {
+) -> Result<Option<Combo>, String> {
     let mut out = Vec::with_capacity(inputs.len());
+    let mut protections = Vec::with_capacity(inputs.len());
     for input in inputs {
+        let protective: Vec<(String, f64)> = axes
+            .iter()
+            .zip(values)
+            .filter(|(a, _)| params::PROTECTIVE.contains(&a.name.as_str()))
+            .map(|(a, &v)| (a.name.clone(), v))
+            .collect();
+        if protective.is_empty() {
+            protections.push(input.protection);
+        } else {
+            let base = input.protection.unwrap_or_default();
+            match params::with_protection(base, &protective) {
+                Some(p) => protections.push(Some(p)),
+                None => return Ok(None),
+            }
+        }
         let own: Vec<(String, f64)> = axes
             .iter()
             .zip(values)
@@ -78,23 +99,35 @@ fn strategies_for(
         }
         out.push(s);
     }
-    Ok(Some(out))
+    Ok(Some(Combo {
+        strategies: out,
+        protections,
+    }))
+}
+
+/// One valid combination: each leg's strategy and protection.
+#[derive(Debug, Clone)]
+pub struct Combo {
+    pub strategies: Vec<Strategy>,
+    pub protections: Vec<Option<Protection>>,
 }
 
 /// Check that every axis names a parameter of some leg's strategy.
 pub fn check_axes(inputs: &[Input<'_>], axes: &[Axis]) -> Result<(), String> {
     for axis in axes {
-        let known = inputs.iter().any(|i| {
-            params::params_of(&i.strategy)
-                .iter()
-                .any(|p| p.0 == axis.name)
-        });
+        let known = params::PROTECTIVE.contains(&axis.name.as_str())
+            || inputs.iter().any(|i| {
+                params::params_of(&i.strategy)
+                    .iter()
+                    .any(|p| p.0 == axis.name)
+            });
         if !known {
             let mut names: Vec<&str> = inputs
                 .iter()
                 .flat_map(|i| params::params_of(&i.strategy).into_iter().map(|p| p.0))
                 .collect();
             names.dedup();
+            names.extend(params::PROTECTIVE);
             return Err(format!(
                 "no strategy here has a parameter `{}` (they have {})",
                 axis.name,
@@ -132,7 +165,7 @@ pub fn grid_smas(inputs: &[Input<'_>], grid: &Grid) -> Vec<Smas> {
             let windows = grid
                 .combos
                 .iter()
-                .flat_map(|(_, strategies)| strategies[k].sma_windows());
+                .flat_map(|(_, c)| c.strategies[k].sma_windows());
             Smas::new(input.bars, windows)
         })
         .collect()
@@ -145,29 +178,37 @@ pub fn evaluate_with(
     settings: &Settings,
     smas: &[Smas],
 ) -> Option<Metrics> {
-    evaluate_sharing(inputs, strategies, settings, smas, &OnceLock::new())
+    let protections: Vec<_> = inputs.iter().map(|i| i.protection).collect();
+    let combo = Combo {
+        strategies: strategies.to_vec(),
+        protections,
+    };
+    evaluate_sharing(inputs, &combo, settings, smas, &OnceLock::new())
 }
 
 /// [`evaluate_with`], sharing β's benchmark half through `bench` with the other
 /// combinations ([`scoring::portfolio_sharing`]).
 fn evaluate_sharing(
     inputs: &[Input<'_>],
-    strategies: &[Strategy],
+    combo: &Combo,
     settings: &Settings,
     smas: &[Smas],
     bench: &OnceLock<Benchmark>,
 ) -> Option<Metrics> {
-    let schedules: Vec<Vec<Segment>> = strategies
+    let schedules: Vec<Vec<Segment>> = combo
+        .strategies
         .iter()
         .map(|s| Segment::always(s.clone()))
         .collect();
     let legs: Vec<Leg<'_>> = inputs
         .iter()
         .zip(&schedules)
-        .map(|(i, schedule)| Leg {
+        .zip(&combo.protections)
+        .map(|((i, schedule), &protection)| Leg {
             bars: i.bars,
             schedule,
             sizing: i.sizing,
+            protection,
         })
         .collect();
     let out = portfolio::run_with(&legs, settings, smas);
@@ -178,7 +219,7 @@ fn evaluate_sharing(
 /// The valid combinations of a grid, with their strategies, and how many were skipped.
 #[derive(Debug, Clone)]
 pub struct Grid {
-    pub combos: Vec<(Vec<f64>, Vec<Strategy>)>,
+    pub combos: Vec<(Vec<f64>, Combo)>,
     pub skipped: usize,
 }
 
@@ -237,18 +278,19 @@ pub fn run_grid(
     let smas = grid_smas(inputs, &grid);
     let bench = OnceLock::new();
     let Grid { combos, skipped } = grid;
-    let results = scoring::parallel_map(&combos, threads, |(_, strategies)| {
-        let metrics = evaluate_sharing(inputs, strategies, settings, &smas, &bench);
+    let results = scoring::parallel_map(&combos, threads, |(_, combo)| {
+        let metrics = evaluate_sharing(inputs, combo, settings, &smas, &bench);
         progress.inc();
         metrics
     });
     let mut rows: Vec<Row> = combos
         .into_iter()
         .zip(results)
-        .map(|((values, strategies), metrics)| Row {
+        .map(|((values, combo), metrics)| Row {
             score: rank.score(metrics.as_ref()),
             values,
-            strategies,
+            strategies: combo.strategies,
+            protections: combo.protections,
             metrics,
         })
         .collect();
@@ -301,6 +343,7 @@ mod tests {
                 allow_short: false,
             },
             sizing: None,
+            protection: None,
         }];
         let axes = [
             parse_axis("fast=2..12:2").unwrap(),
@@ -359,6 +402,7 @@ mod tests {
                 allow_short: true,
             },
             sizing: None,
+            protection: None,
         }];
         let axes = [
             parse_axis("fast=1..30:3").unwrap(),
@@ -393,11 +437,81 @@ mod tests {
                 allow_short: false,
             },
             sizing: None,
+            protection: None,
         }];
         // slow = 60 > 40 bars: never decides, no trades.
         let axes = [parse_axis("slow=5,60").unwrap()];
         let s = run(&inputs, &axes, &Settings::default(), RankBy::default(), 2).unwrap();
         assert_eq!(s.rows[1].values, [60.0]);
         assert!(s.rows[1].score.is_nan());
+    }
+
+    #[test]
+    fn stop_loss_pct_is_swept_like_a_strategy_parameter() {
+        // Buy 10 at Open[2] = 20 (bar 1 closed at 11 > 10); bar 3 opens at 20 and dips to 17.5.
+        // Stop 5 % = 19.00: sold at 19, −10; 10 % = 18.00: sold at 18, −20; 20 % = 16.00:
+        // untouched, nothing closed; 100 breaks the config's rule (below 100): skipped.
+        let t0 = Utc.with_ymd_and_hms(2024, 1, 1, 0, 0, 0).unwrap();
+        let b: Vec<Bar> = [
+            (7.0, 7.0, 7.0, 7.0),
+            (7.0, 11.0, 7.0, 11.0),
+            (20.0, 21.0, 19.5, 20.0),
+            (20.0, 21.0, 17.5, 20.0),
+        ]
+        .iter()
+        .enumerate()
+        .map(|(i, &(open, high, low, close))| Bar {
+            time: t0 + Duration::days(i as i64),
+            open,
+            high,
+            low,
+            close,
+            volume: 1.0,
+            trades: 1,
+            vwap: f64::NAN,
+        })
+        .collect();
+        let inputs = [Input {
+            bars: &b,
+            strategy: Strategy::Threshold {
+                buy_above: 10.0,
+                sell_below: 5.0,
+            },
+            sizing: Some(Sizing::Qty(10.0)),
+            protection: None,
+        }];
+        let axes = [parse_axis("stop_loss_pct=5,10,20,100").unwrap()];
+        let settings = Settings {
+            cash: 1000.0,
+            ..Settings::default()
+        };
+        let rank = RankBy::parse("Return [%]").unwrap();
+        let out = run(&inputs, &axes, &settings, rank, 2).unwrap();
+        assert_eq!((out.rows.len(), out.skipped), (3, 1));
+        let got: Vec<(f64, Option<f64>, Option<f64>)> = out
+            .rows
+            .iter()
+            .map(|r| {
+                (
+                    r.values[0],
+                    r.protections[0].and_then(|p| p.stop_loss_pct),
+                    r.metrics.as_ref().map(|m| m.equity_final),
+                )
+            })
+            .collect();
+        // Ranked by return: −1 %, −2 %, then the run without a closed trade (scored NaN) last,
+        // its trade still open and marked at 20: 1000.
+        assert_eq!(
+            got,
+            [
+                (5.0, Some(5.0), Some(990.0)),
+                (10.0, Some(10.0), Some(980.0)),
+                (20.0, Some(20.0), Some(1000.0)),
+            ]
+        );
+        // A protective key is known whatever the strategy; a typo is not.
+        assert!(check_axes(&inputs, &[parse_axis("take_profit_pct=1").unwrap()]).is_ok());
+        let err = check_axes(&inputs, &[parse_axis("stop_los_pct=1").unwrap()]).unwrap_err();
+        assert!(err.contains("stop_loss_pct"), "{err}");
     }
 }

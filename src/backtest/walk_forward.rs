@@ -203,10 +203,14 @@ pub fn run_showing(
         let best = result.best();
         let from = times[w.test.start];
         if let Some(best) = best {
-            for (schedule, strategy) in schedules.iter_mut().zip(&best.strategies) {
+            let chosen = best.strategies.iter().zip(&best.protections);
+            for (schedule, (strategy, &protection)) in schedules.iter_mut().zip(chosen) {
+                // The window's protection (a swept `stop_loss_pct`...) for the trades entered
+                // in it; a trade keeps the levels it was entered with.
                 schedule.push(Segment {
                     from,
                     strategy: strategy.clone(),
+                    protection,
                 });
             }
         }
@@ -224,6 +228,7 @@ pub fn run_showing(
             schedule.push(Segment {
                 from: never,
                 strategy: input.strategy.clone(),
+                protection: None,
             });
         }
     }
@@ -234,6 +239,7 @@ pub fn run_showing(
             bars: i.bars,
             schedule,
             sizing: i.sizing,
+            protection: i.protection,
         })
         .collect();
     drop(progress);
@@ -376,6 +382,7 @@ mod tests {
                 allow_short: false,
             },
             sizing: None,
+            protection: None,
         }];
         let axes = [
             parse_axis("fast=2..8:2").unwrap(),
@@ -416,5 +423,62 @@ mod tests {
         // The out-of-sample return is the equity change from the first test bar's open.
         let e = &wf.outcome.equity;
         assert!((oos.return_pct - (e[399] - e[150]) / e[150] * 100.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn a_window_chooses_its_stop_loss_pct_and_trades_with_it() {
+        let b = bars(400);
+        let inputs = [Input {
+            bars: &b,
+            strategy: Strategy::SmaCross {
+                fast: 3,
+                slow: 10,
+                allow_short: false,
+            },
+            sizing: None,
+            protection: None,
+        }];
+        let axes = [
+            parse_axis("fast=2..8:2").unwrap(),
+            parse_axis("stop_loss_pct=0.5,1,3").unwrap(),
+        ];
+        let plan = Plan {
+            train: 150,
+            test: 50,
+            anchored: false,
+        };
+        let settings = Settings::default();
+        let rank = RankBy::parse("Return [%]").unwrap();
+        let wf = run(&inputs, &axes, &settings, rank, plan, 2).unwrap();
+        // Each window's choice is the best of a sweep over its training bars, and its
+        // segment carries that stop.
+        let schedule = &wf.schedules[0];
+        assert_eq!(schedule.len(), wf.windows.len());
+        for (w, seg) in wf.windows.iter().zip(schedule) {
+            let train = [Input {
+                bars: &b[w.window.train.clone()],
+                ..inputs[0].clone()
+            }];
+            let s = sweep::run(&train, &axes, &settings, rank, 1).unwrap();
+            let best = s.best().unwrap();
+            assert_eq!(w.chosen.as_ref(), Some(&best.values));
+            assert_eq!(seg.protection.unwrap().stop_loss_pct, Some(best.values[1]));
+        }
+        // The stops traded: without them the same schedule closes other trades.
+        let bare: Vec<Segment> = schedule
+            .iter()
+            .map(|s| Segment {
+                protection: None,
+                ..s.clone()
+            })
+            .collect();
+        let legs = [Leg {
+            bars: &b,
+            schedule: &bare,
+            sizing: None,
+            protection: None,
+        }];
+        let plain = portfolio::run(&legs, &settings);
+        assert_ne!(plain.legs[0].trades, wf.outcome.legs[0].trades);
     }
 }

@@ -51,9 +51,15 @@
 //!   at that bar's close time at the backtest's price ([`crate::backtest::protective`]: the
 //!   stop, or the open on a gap; stop first), so `replay` and `backtest` fill the same stop
 //!   at the same price on the same bar. Canceled at once by [`Broker::cancel_order`].
+//! * An OCO (Alpaca's `oco` class, exit-only): the `limit` parent rests with a `stop` leg,
+//!   `held`, with Alpaca's own ids, nested under the parent in every listing (`nested=true`).
+//!   The parent carries both levels and reserves the shares once; it fills by the same bar
+//!   rule (stop first when a bar reaches both): the target fills the parent, the stop fills
+//!   the leg, and the other is canceled. Canceling either cancels both. Exempt from the
+//!   wash-trade rule on both ends, as Alpaca's complex orders are.
 //!
 //! Not simulated: partial fills of a resting order, rejections after acceptance, splits
-//! ([`Broker::split_activities`] is empty), OCO orders (refused, 422), the expiry of a `day`
+//! ([`Broker::split_activities`] is empty), bracket and OTO entries, the expiry of a `day`
 //! protective order, notional orders, bar adjustments (a [`BarsQuery`]'s `adjustment` is
 //! ignored: the bars are what was loaded).
 
@@ -271,26 +277,26 @@ impl Broker for Sim {
         Ok(book
             .working
             .iter()
-            .map(|&k| &book.orders[k])
-            .filter(|o| symbols.is_empty() || symbols.contains(&o.symbol.as_str()))
-            .map(|o| o.shown(book.now))
+            .filter(|&&k| symbols.is_empty() || symbols.contains(&book.orders[k].symbol.as_str()))
+            .map(|&k| book.show(k))
             .collect())
     }
 
     fn orders_since(&self, after: DateTime<Utc>, symbols: Option<&[&str]>) -> Result<Vec<Order>> {
         let book = self.book.borrow();
         let first = book.orders.partition_point(|o| o.submitted_at <= after);
-        Ok(book.orders[first..]
-            .iter()
-            .filter(|o| symbols.is_none_or(|s| s.contains(&o.symbol.as_str())))
-            .map(|o| o.shown(book.now))
+        // As `nested=true` lists them: an OCO's leg under its parent, not on its own.
+        Ok((first..book.orders.len())
+            .filter(|&k| !book.is_leg(k))
+            .filter(|&k| symbols.is_none_or(|s| s.contains(&book.orders[k].symbol.as_str())))
+            .map(|k| book.show(k))
             .collect())
     }
 
     fn order(&self, order_id: &str) -> Result<Order> {
         let book = self.book.borrow();
         match book.by_id.get(order_id) {
-            Some(&k) => Ok(book.orders[k].shown(book.now)),
+            Some(&k) => Ok(book.show(k)),
             None => Err(Error::Api {
                 endpoint: format!("GET /v2/orders/{order_id}"),
                 status: 404,
@@ -305,7 +311,7 @@ impl Broker for Sim {
         Ok(book
             .by_client_id
             .get(client_order_id)
-            .map(|&k| book.orders[k].shown(book.now)))
+            .map(|&k| book.show(k)))
     }
 
     fn submit_order(&self, order: &OrderRequest) -> Result<Order> {

@@ -52,6 +52,11 @@ pub(super) struct SimOrder {
     /// or after that time that reaches them (the backtest's rule, [`Levels::exit_on`]).
     levels: Option<Levels>,
     scanned_from: DateTime<Utc>,
+    /// An OCO's stop leg (on the parent) or its parent (on the leg). The leg is `held`, never
+    /// in `working`: the parent carries both levels and reserves the shares once, and a fill
+    /// of either side cancels the other (Alpaca's `oco` class, as the fake broker has it).
+    leg: Option<usize>,
+    parent: Option<usize>,
 }
 
 impl SimOrder {
@@ -82,6 +87,33 @@ impl SimOrder {
             submitted_at: Some(self.submitted_at),
             filled_at: self.filled_at,
             legs: Vec::new(),
+        }
+    }
+}
+
+impl Book {
+    /// Order `k` as the port reports it now, an OCO with its leg nested (`nested=true`).
+    pub(super) fn show(&self, k: usize) -> Order {
+        let mut order = self.orders[k].shown(self.now);
+        if let Some(leg) = self.orders[k].leg {
+            order.legs.push(self.orders[leg].shown(self.now));
+        }
+        order
+    }
+
+    /// Whether order `k` is an OCO's leg (listed under its parent only).
+    pub(super) fn is_leg(&self, k: usize) -> bool {
+        self.orders[k].parent.is_some()
+    }
+
+    /// Order `k` of an OCO filled (or was canceled): end its sibling, canceled.
+    fn end_sibling(&mut self, k: usize) {
+        let o = &self.orders[k];
+        if let Some(other) = o.leg.or(o.parent) {
+            if !self.orders[other].status.is_final() {
+                self.orders[other].status = OrderStatus::Canceled;
+            }
+            self.working.retain(|&w| w != other);
         }
     }
 }
@@ -226,7 +258,20 @@ impl Book {
                     };
                     self.fill(settings, k, raw, at);
                 }
-                Event::Protect { k, price } => self.fill(settings, k, price, at),
+                Event::Protect { k, price } => {
+                    // An OCO whose stop side filled: the stop leg fills, the limit parent ends.
+                    let o = &self.orders[k];
+                    let filled = match (o.leg, &o.kind) {
+                        (Some(leg), OrderKind::Oco { stop_price, .. })
+                            if sign(o.side) * (price - stop_price.to_f64()) >= 0.0 =>
+                        {
+                            leg
+                        }
+                        _ => k,
+                    };
+                    self.fill(settings, filled, price, at);
+                    self.end_sibling(filled);
+                }
                 Event::Expire { k } => {
                     self.orders[k].status = OrderStatus::Expired;
                     self.working.retain(|&w| w != k);
@@ -421,9 +466,11 @@ impl Book {
                 message: "order not found".into(),
             });
         };
-        if self.working.contains(&k) {
+        if !self.orders[k].status.is_final() {
             self.orders[k].status = OrderStatus::Canceled;
             self.working.retain(|&w| w != k);
+            // Canceling either order of an OCO cancels both.
+            self.end_sibling(k);
         }
         Ok(())
     }
@@ -436,13 +483,7 @@ impl Book {
         r: &OrderRequest,
     ) -> Result<Order> {
         let invalid = |m: String| refused(422, 40010001, m);
-        if matches!(r.kind, OrderKind::Oco { .. }) {
-            // Said, not pretended: a replay with stop and target together shows the refusal.
-            return Err(invalid(
-                "the simulated broker does not simulate OCO orders (a stop or a target alone is)"
-                    .into(),
-            ));
-        }
+        let oco = matches!(r.kind, OrderKind::Oco { .. });
         let side = r.side;
         if !r.qty.is_positive() {
             return Err(invalid("qty must be > 0".into()));
@@ -478,7 +519,11 @@ impl Book {
         } else {
             Side::Buy
         };
-        if self.working_qty(symbol, other).is_positive() {
+        // OCO orders are exempt from the wash-trade rule on both ends ("use complex orders").
+        let opposite = self.working.iter().map(|&k| &self.orders[k]).any(|o| {
+            o.symbol == symbol && o.side == other && !matches!(o.kind, OrderKind::Oco { .. })
+        });
+        if !oco && opposite {
             return Err(refused(
                 403,
                 40310000,
@@ -559,17 +604,52 @@ impl Book {
             kind: r.kind.clone(),
             levels: levels(&r.kind, side, price),
             scanned_from: self.now,
+            leg: None,
+            parent: None,
         };
         self.by_id.insert(order.id.clone(), k);
         self.by_client_id.insert(order.client_order_id.clone(), k);
         let protective = order.levels.is_some();
+        let leg = match &r.kind {
+            OrderKind::Oco { stop_price, .. } => Some(SimOrder {
+                // Alpaca assigns a leg's id and client id itself.
+                id: format!("51300000-0000-4000-8000-{:012x}", k + 2),
+                client_order_id: format!("51300000-0000-4000-9000-{:012x}", k + 2),
+                status: OrderStatus::Held,
+                kind: OrderKind::Stop {
+                    stop_price: stop_price.clone(),
+                },
+                levels: None,
+                reserve: 0.0,
+                leg: None,
+                parent: Some(k),
+                symbol: order.symbol.clone(),
+                side,
+                qty: r.qty,
+                submitted_at: self.now,
+                filled_at: None,
+                filled: Qty::ZERO,
+                paid: 0.0,
+                session,
+                decided_close,
+                scanned_from: self.now,
+            }),
+            _ => None,
+        };
         self.orders.push(order);
         self.working.push(k);
+        if let Some(leg) = leg {
+            let j = self.orders.len();
+            self.by_id.insert(leg.id.clone(), j);
+            self.by_client_id.insert(leg.client_order_id.clone(), j);
+            self.orders.push(leg);
+            self.orders[k].leg = Some(j);
+        }
         if let Some(raw) = fills_now.filter(|_| !protective) {
             let now = self.now;
             self.fill(settings, k, raw, now);
         }
-        Ok(self.orders[k].shown(self.now))
+        Ok(self.show(k))
     }
 }
 
@@ -590,6 +670,15 @@ fn levels(kind: &OrderKind, side: Side, price: f64) -> Option<Levels> {
             None,
             Some((trail_percent.to_f64(), price)),
         )),
-        OrderKind::Market | OrderKind::Oco { .. } => None,
+        OrderKind::Oco {
+            limit_price,
+            stop_price,
+        } => Some(Levels::resting(
+            dir,
+            Some(stop_price.to_f64()),
+            Some(limit_price.to_f64()),
+            None,
+        )),
+        OrderKind::Market => None,
     }
 }

@@ -776,3 +776,44 @@ fn an_order_sent_at_a_daily_session_open_fills_at_that_days_open_at_once() {
     sim.set_now(utc(24, 21, 0)).unwrap();
     assert_eq!(sim.equity(), 10090.0);
 }
+
+/// An OCO selling `qty` AAPL: target `limit`, stop `stop`.
+fn oco(qty: &str, limit: &str, stop: &str, id: &str) -> OrderRequest {
+    OrderRequest {
+        kind: crate::broker::OrderKind::Oco {
+            limit_price: Decimal::parse(limit).unwrap(),
+            stop_price: Decimal::parse(stop).unwrap(),
+        },
+        ..order(Side::Sell, qty, id)
+    }
+}
+
+#[test]
+fn an_oco_rests_as_a_limit_with_a_held_stop_leg_and_both_end_together() {
+    let sim = sim_long_10(settings(10_000.0));
+    let placed = sim
+        .submit_order(&oco("10", "110", "90", "pb-long-p1"))
+        .unwrap();
+    assert_eq!(placed.order_type.as_deref(), Some("limit"));
+    assert_eq!(placed.legs.len(), 1);
+    let leg = &placed.legs[0];
+    assert_eq!(
+        (leg.order_type.as_deref(), leg.status.clone(), leg.qty),
+        (Some("stop"), OrderStatus::Held, q("10"))
+    );
+    assert_ne!(leg.client_order_id, "pb-long-p1", "Alpaca names the leg");
+    // Listed once, the leg nested under its parent; the shares are reserved once.
+    let open = sim.open_orders(&[]).unwrap();
+    assert_eq!(open.len(), 1);
+    assert_eq!(open[0].legs.len(), 1);
+    let more = oco("1", "110", "90", "pb-more");
+    assert!(refusal(&sim, &more).contains("insufficient qty available"));
+    // A buy beside it is not a wash trade (complex orders are exempt).
+    sim.submit_order(&order(Side::Buy, "1", "pb-add")).unwrap();
+    // Canceling the parent cancels the leg.
+    sim.cancel_order(&placed.id).unwrap();
+    let after = sim.order(&placed.id).unwrap();
+    assert_eq!(after.status, OrderStatus::Canceled);
+    assert_eq!(after.legs[0].status, OrderStatus::Canceled);
+    assert_eq!(sim.order(&leg.id).unwrap().status, OrderStatus::Canceled);
+}

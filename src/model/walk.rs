@@ -403,6 +403,7 @@ fn fit_windows(
         }
         schedule.push(Segment {
             from: bars[w.test.start].time,
+            protection: None,
             strategy: Strategy::Model {
                 path: String::new(),
                 threshold: params.threshold,
@@ -432,6 +433,7 @@ fn fit_windows(
             bars,
             schedule,
             sizing: None,
+            protection: None,
         }];
         portfolio::run(&legs, &settings)
     };
@@ -439,10 +441,12 @@ fn fit_windows(
     let hold_run = run(&[Segment {
         from,
         strategy: buy_and_hold(),
+        protection: None,
     }]);
     let sma_run = run(&[Segment {
         from,
         strategy: params.sma.clone(),
+        protection: None,
     }]);
     let compare = |r: &Range<usize>| Compared {
         model: performance(bars, &model_run, r, settings.cash),

@@ -593,3 +593,108 @@ fn a_backtest_with_a_closed_stdout_still_writes_every_file() {
         assert_quiet_exit(&run);
     }
 }
+
+/// A bar-cache file from (open, high, low, close) rows, one a day from 2020-01-01.
+fn write_ohlc(bot: &Bot, symbol: &str, rows: &[(f64, f64, f64, f64)]) {
+    let t0 = Utc.with_ymd_and_hms(2020, 1, 1, 0, 0, 0).unwrap();
+    let mut text = format!("{HEADER}\n");
+    for (i, (o, h, l, c)) in rows.iter().enumerate() {
+        let t = t0 + Duration::days(i as i64);
+        text.push_str(&format!(
+            "{},{o},{h},{l},{c},1000,10,{c}\n",
+            t.format("%Y-%m-%d %H:%M:%S")
+        ));
+    }
+    let path = bot.path(&format!("data/bars/{symbol}-1Day.csv"));
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, text).unwrap();
+}
+
+#[test]
+fn backtest_reads_each_symbols_stop_and_target_from_the_config() {
+    // AAPL: Buy 10 at Open[2] = 20 (bar 1 closed at 11 > 10); stop 10 % = 18.00, target
+    // 10 % = 22.00 from bar 3, whose 17.5..22.5 reaches both: the stop fills, pnl −20.
+    // TSLA: Buy 10 at 40, target 5 % = 42.00, reached by bar 3's high of 44: pnl +20.
+    let bot = Bot::with_symbols(
+        "[[symbol]]\nname = \"AAPL\"\nqty = 10\nstop_loss_pct = 10.0\ntake_profit_pct = 10.0\n\
+         strategy = { kind = \"threshold\", buy_above = 10.0, sell_below = 5.0 }\n\
+         [[symbol]]\nname = \"TSLA\"\nqty = 10\ntake_profit_pct = 5.0\n\
+         strategy = { kind = \"threshold\", buy_above = 10.0, sell_below = 5.0 }\n",
+    );
+    let first = [(7.0, 7.0, 7.0, 7.0), (7.0, 11.0, 7.0, 11.0)];
+    let aapl = [(20.0, 23.0, 17.0, 20.0), (20.0, 22.5, 17.5, 20.0)];
+    let tsla = [(40.0, 41.0, 39.0, 41.0), (41.0, 44.0, 39.0, 43.0)];
+    write_ohlc(&bot, "AAPL", &[&first[..], &aapl[..]].concat());
+    write_ohlc(&bot, "TSLA", &[&first[..], &tsla[..]].concat());
+    let out = out_dir(&bot, "protected");
+    let run = bot.run(&["backtest", "--cash", "1000", "--out", out.to_str().unwrap()]);
+    check!(run, run.code == 0);
+    let trades = read_csv(&out.join("trades.csv"));
+    let closed: Vec<_> = trades.iter().filter(|t| t["status"] == "closed").collect();
+    let got: Vec<(&str, f64, f64)> = closed
+        .iter()
+        .map(|t| {
+            (
+                t["symbol"].as_str(),
+                t["exit_price"].parse().unwrap(),
+                t["pnl"].parse().unwrap(),
+            )
+        })
+        .collect();
+    check!(
+        run,
+        got.contains(&("AAPL", 18.0, -20.0)) && got.contains(&("TSLA", 42.0, 20.0)),
+        "{got:?}"
+    );
+    check!(run, got.len() == 2, "{got:?}");
+}
+
+#[test]
+fn a_sweep_over_stop_loss_pct_reruns_the_best_with_its_stop() {
+    // Buy 10 at Open[2] = 20; bar 3 opens at 20 and dips to 17.5. Stop 5 %: sold at 19.00,
+    // −10; 10 %: at 18.00, −20; 20 % (16.00) untouched: no closed trade, marked at 20.
+    let bot = Bot::with_symbols(
+        "[[symbol]]\nname = \"AAPL\"\nqty = 10\n\
+         strategy = { kind = \"threshold\", buy_above = 10.0, sell_below = 5.0 }\n",
+    );
+    write_ohlc(
+        &bot,
+        "AAPL",
+        &[
+            (7.0, 7.0, 7.0, 7.0),
+            (7.0, 11.0, 7.0, 11.0),
+            (20.0, 21.0, 19.5, 20.0),
+            (20.0, 21.0, 17.5, 20.0),
+        ],
+    );
+    let out = out_dir(&bot, "stops");
+    let run = bot.run(&[
+        "backtest",
+        "--cash",
+        "1000",
+        "--sweep",
+        "stop_loss_pct=5,10,20",
+        "--rank",
+        "Return [%]",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    check!(run, run.code == 0);
+    let rows = read_csv(&out.join("sweep.csv"));
+    let got: Vec<(&str, &str)> = rows
+        .iter()
+        .map(|r| (r["stop_loss_pct"].as_str(), r["equity_final"].as_str()))
+        .collect();
+    check!(
+        run,
+        got == [("5", "990"), ("10", "980"), ("20", "1000")],
+        "{got:?}"
+    );
+    // The files are the best combination's run: the 5 % stop at 19.
+    let trades = read_csv(&out.join("trades.csv"));
+    check!(
+        run,
+        trades[0]["status"] == "closed" && trades[0]["exit_price"].parse::<f64>() == Ok(19.0),
+        "{trades:?}"
+    );
+}

@@ -440,3 +440,63 @@ fn tick_and_check_without_keys_say_how_to_try_the_bot_and_how_to_go_to_paper() {
         }
     }
 }
+
+#[test]
+fn replay_makes_the_backtests_trades_with_a_stop_and_a_target() {
+    // Both read from the config: a 3 % stop and a 6 % target (one OCO at the simulated
+    // broker), and a trailing stop alone. The same executions on the same bars; prices to
+    // 1e-9 (a gap fill's price can come back from the ledger one ulp away: 489.6 as
+    // 489.59999999999997), the final equity to 1e-9 as in every replay test.
+    for protection in [
+        "stop_loss_pct = 3\ntake_profit_pct = 6",
+        "trailing_stop_pct = 4",
+    ] {
+        let bot = goog_bot(
+            &format!(
+                "qty = 10\n{protection}\nstrategy = {{ kind = \"sma_cross\", fast = 10, slow = 20 }}"
+            ),
+            NO_GUARDS,
+        );
+        let (bt_dir, rp_dir) = (bot.path("bt"), bot.path("rp"));
+        let bt = bot.run(&with(
+            &[
+                "backtest",
+                "--symbol",
+                "GOOG",
+                "--out",
+                bt_dir.to_str().unwrap(),
+            ],
+            &START_END,
+        ));
+        check!(bt, bt.code == 0);
+        let rp = bot.run(&with(
+            &["replay", "--out", rp_dir.to_str().unwrap()],
+            &FROM_TO,
+        ));
+        check!(rp, rp.code == 0);
+        let days: Vec<NaiveDate> = read_csv(&bt_dir.join("equity.csv"))
+            .iter()
+            .map(|r| ny_day(&r["time_utc"]))
+            .collect();
+        let expected = backtest_execs(&bt_dir);
+        let got = replay_execs(&rp_dir, &days, false);
+        // The case trades.
+        assert!(expected.len() > 40, "{protection}: {}", expected.len());
+        assert_eq!(got.len(), expected.len(), "{protection}{bt}{rp}");
+        for (g, e) in got.iter().zip(&expected) {
+            assert!(
+                (g.0, &g.1, g.2) == (e.0, &e.1, e.2) && (g.3 - e.3).abs() < 1e-9,
+                "{protection}: replay {g:?}, backtest {e:?}"
+            );
+        }
+        let (b, r) = (
+            last_equity(&bt_dir.join("equity.csv")),
+            last_equity(&rp_dir.join("ledger/equity.csv")),
+        );
+        assert!(
+            (b - r).abs() < 1e-9,
+            "final equity: backtest {b}, replay {r}"
+        );
+        assert_eq!(line(&rp, "# Trades"), line(&bt, "# Trades"), "{bt}{rp}");
+    }
+}

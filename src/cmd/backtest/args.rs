@@ -10,6 +10,7 @@ use crate::cli::BacktestArgs;
 use crate::config::{self, Config};
 use crate::domain::{is_valid_symbol, Timeframe};
 use crate::error::{Error, Result};
+use crate::plan::protect::Protection;
 use crate::sizing::{self, Sizing as Rule};
 use crate::strategy::Strategy;
 use chrono::{DateTime, Utc};
@@ -19,6 +20,9 @@ pub(super) struct SymbolPlan {
     pub(super) name: String,
     pub(super) strategy: Strategy,
     pub(super) sizing: Sizing,
+    /// The symbol's `stop_loss_pct`, `take_profit_pct`, `trailing_stop_pct` (none for a
+    /// symbol named only on the command line).
+    pub(super) protection: Protection,
 }
 
 pub(super) enum Mode {
@@ -56,8 +60,7 @@ pub(super) fn plan(config: &Config, args: &BacktestArgs) -> Result<Plan> {
         sizing: Sizing::ALL_IN,
         close_at_end: args.close_at_end,
         guards: args.risk.then_some(config.risk.limits),
-        // The one-symbol engine simulates it; the portfolio path does not yet, so the command
-        // leaves it off rather than apply it to some runs and not others.
+        // Per symbol: each leg carries its own `[[symbol]]` keys (`SymbolPlan::protection`).
         protection: Default::default(),
     };
     settings.validate().map_err(|m| {
@@ -125,10 +128,12 @@ pub(super) fn plan(config: &Config, args: &BacktestArgs) -> Result<Plan> {
         let configured = config.symbols.iter().find(|s| s.name == name);
         let strategy = strategy_for(&name, configured, args)?;
         let sizing = sizing_for(configured, args.sizing.as_deref())?;
+        let protection = configured.map(|s| s.protection).unwrap_or_default();
         symbols.push(SymbolPlan {
             name,
             strategy,
             sizing,
+            protection,
         });
     }
     if let Mode::Sweep(axes) | Mode::WalkForward(_, axes) = &mode {
@@ -138,6 +143,7 @@ pub(super) fn plan(config: &Config, args: &BacktestArgs) -> Result<Plan> {
                 bars: &[],
                 strategy: s.strategy.clone(),
                 sizing: None,
+                protection: None,
             })
             .collect();
         sweep::check_axes(&probe, axes).map_err(|m| usage(format!("--sweep: {m}")))?;

@@ -55,6 +55,7 @@ pub fn run(config: &Config, args: &BacktestArgs) -> Result<()> {
             bars: b,
             strategy: s.strategy.clone(),
             sizing: Some(s.sizing),
+            protection: Some(s.protection),
         })
         .collect();
     let dir = match &args.out {
@@ -121,6 +122,7 @@ fn legs<'a>(inputs: &[Input<'a>], schedules: &'a [Vec<Segment>]) -> Vec<Leg<'a>>
             bars: i.bars,
             schedule,
             sizing: i.sizing,
+            protection: i.protection,
         })
         .collect()
 }
@@ -188,7 +190,16 @@ fn run_sweep(ctx: &Context<'_>, inputs: &[Input<'_>], axes: &[Axis]) -> Result<(
         "\nBest: {}\n",
         describe_values(axes, &best.values)
     ));
-    let out = simulate(ctx, inputs, &strategies);
+    // The best combination's protection too, when a protective key was swept.
+    let best_inputs: Vec<Input<'_>> = inputs
+        .iter()
+        .zip(&best.protections)
+        .map(|(i, &protection)| Input {
+            protection,
+            ..i.clone()
+        })
+        .collect();
+    let out = simulate(ctx, &best_inputs, &strategies);
     let written = write_run(
         ctx,
         &out,
