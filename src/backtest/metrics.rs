@@ -16,6 +16,15 @@ use chrono::{DateTime, Datelike, Duration, Utc};
 
 const NS_PER_DAY: i64 = 86_400_000_000_000;
 
+#[path = "metrics_math.rs"]
+mod math;
+#[path = "metrics_time.rs"]
+mod time;
+
+pub use math::Benchmark;
+use math::*;
+use time::*;
+
 /// Every row of backtesting.py's stats, by name. Percentages are in percent (12.5 = 12.5 %),
 /// as the library reports them; ratios are plain numbers.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -404,158 +413,6 @@ fn compute_with(
     })
 }
 
-/// The library's `compute_drawdown_duration_peaks`, reduced: (mean peak drawdown as a
-/// fraction, max duration, mean duration), durations ceiled to `unit`.
-///
-/// Periods run between consecutive bars of Z = {t : dd_t = 0} ∪ {n−1} that are more than one
-/// bar apart. With no such period the library returns the drawdown series itself (zeros as
-/// NaN) in place of both series: its mean is still the Avg. Drawdown, but its "durations" are
-/// drawdown fractions, not times; this returns `None` for them instead.
-fn drawdown_periods(
-    dd: &[f64],
-    times: &[DateTime<Utc>],
-    unit: i64,
-) -> (f64, Option<Duration>, Option<Duration>) {
-    let n = dd.len();
-    // Peaks are placed at the bar that ends their period, and averaged over the whole
-    // (NaN-filled-with-0) series, as pandas' mean does, so the pairwise sum matches.
-    let mut peaks = vec![0.0; n];
-    let mut count = 0usize;
-    let mut durations: Vec<i128> = Vec::new();
-    let mut prev: Option<usize> = None;
-    for q in 0..n {
-        if !(dd[q] == 0.0 || q == n - 1) {
-            continue;
-        }
-        if let Some(p) = prev {
-            if q > p + 1 {
-                peaks[q] = dd[p..=q].iter().copied().fold(f64::NAN, nan_max);
-                count += 1;
-                let d = times[q].timestamp_nanos_opt().unwrap_or(i64::MAX) as i128
-                    - times[p].timestamp_nanos_opt().unwrap_or(i64::MAX) as i128;
-                durations.push(whole_days(d, unit));
-            }
-        }
-        prev = Some(q);
-    }
-    if count == 0 {
-        let mut k = 0usize;
-        for (slot, &x) in peaks.iter_mut().zip(dd) {
-            if x != 0.0 && !x.is_nan() {
-                *slot = x;
-                k += 1;
-            }
-        }
-        let avg = if k == 0 {
-            f64::NAN
-        } else {
-            np_sum(&peaks) / k as f64
-        };
-        return (avg, None, None);
-    }
-    let avg = np_sum(&peaks) / count as f64;
-    let max = durations.iter().max().map(|&d| ceil_to(d, unit));
-    (avg, max, mean_duration(&durations, unit))
-}
-
-/// pandas' `Timedelta.resolution_string` as a unit in ns: the smallest non-zero component.
-fn resolution_ns(period: i64) -> i64 {
-    let p = period.abs();
-    [
-        1,
-        1_000,
-        1_000_000,
-        1_000_000_000,
-        60_000_000_000,
-        3_600_000_000_000,
-    ]
-    .into_iter()
-    .zip([
-        1_000,
-        1_000_000,
-        1_000_000_000,
-        60_000_000_000,
-        3_600_000_000_000,
-        NS_PER_DAY,
-    ])
-    .find(|&(_, next)| p % next != 0)
-    .map_or(NS_PER_DAY, |(unit, _)| unit)
-}
-
-/// On a daily (or coarser) timeline, `ns` rounded to whole days: daily bars stamped at New York
-/// midnight are 23 or 25 hours apart across a change of daylight saving time, and a three-day
-/// trade over one must not read as three days and an hour (ceiled to four). The library's
-/// daily data is tz-naive dates, whole days apart. Finer timelines keep the elapsed time.
-fn whole_days(ns: i128, unit: i64) -> i128 {
-    let day = i128::from(NS_PER_DAY);
-    if i128::from(unit) < day {
-        return ns;
-    }
-    (ns + day / 2).div_euclid(day) * day
-}
-
-/// `Timedelta.ceil(unit)`.
-fn ceil_to(ns: i128, unit: i64) -> Duration {
-    let unit = i128::from(unit);
-    let c = (ns + unit - 1).div_euclid(unit) * unit;
-    Duration::nanoseconds(c.clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64)
-}
-
-/// The mean of durations, ceiled to `unit` (exactly, in integer ns); `None` when empty.
-fn mean_duration(ns: &[i128], unit: i64) -> Option<Duration> {
-    if ns.is_empty() {
-        return None;
-    }
-    let (sum, k) = (ns.iter().sum::<i128>(), ns.len() as i128);
-    let unit_k = i128::from(unit) * k;
-    // ceil(sum / k / unit) * unit, without rounding.
-    let units = (sum + unit_k - 1).div_euclid(unit_k);
-    Some(ceil_to(units * i128::from(unit), unit))
-}
-
-/// β = cov(log equity returns, log close returns) / var(log close returns), per bar.
-fn beta(equity: &[f64], closes: &[f64]) -> f64 {
-    beta_with(equity, &Benchmark::of(closes))
-}
-
-/// β's half that depends on the closes only: their log returns, its mean and its sum of
-/// squares. A sweep scores thousands of runs over the same closes; this is half of β's
-/// logarithms, computed once for all of them ([`compute_with_benchmark`]).
-#[derive(Debug, Clone)]
-pub struct Benchmark {
-    closes: Vec<f64>,
-    y: Vec<f64>,
-    my: f64,
-    syy: f64,
-}
-
-impl Benchmark {
-    pub fn of(closes: &[f64]) -> Benchmark {
-        let y = log_returns(closes);
-        let my = mean(&y);
-        let syy: Vec<f64> = y.iter().map(|b| (b - my) * (b - my)).collect();
-        Benchmark {
-            closes: closes.to_vec(),
-            syy: np_sum(&syy),
-            y,
-            my,
-        }
-    }
-}
-
-/// [`beta`] with the closes' half already computed: the same operations in the same order.
-fn beta_with(equity: &[f64], bench: &Benchmark) -> f64 {
-    let n = equity.len();
-    if n < 3 {
-        return f64::NAN;
-    }
-    let (x, y, my) = (log_returns(equity), &bench.y, bench.my);
-    let mx = mean(&x);
-    let sxy: Vec<f64> = x.iter().zip(y).map(|(a, b)| (a - mx) * (b - my)).collect();
-    let fact = 1.0 / (n - 2) as f64;
-    (np_sum(&sxy) * fact) / (bench.syy * fact)
-}
-
 /// [`compute`], taking β's benchmark half from `bench` when it was built from these very
 /// closes (compared bit for bit); otherwise exactly [`compute`].
 pub fn compute_with_benchmark(
@@ -566,143 +423,12 @@ pub fn compute_with_benchmark(
     warmup: usize,
     bench: &Benchmark,
 ) -> Option<Metrics> {
-    let same = bench.closes.len() == closes.len()
-        && bench
-            .closes
-            .iter()
-            .zip(closes)
-            .all(|(a, b)| a.to_bits() == b.to_bits());
-    if !same || closes.len() != equity.len() {
+    if !bench.is_of(closes) || closes.len() != equity.len() {
         return compute(times, closes, equity, trades, warmup);
     }
     compute_with(times, closes, equity, trades, warmup, || {
         beta_with(equity, bench)
     })
-}
-
-/// `ln(v[t+1] / v[t])` for each t. An unchanged positive finite value gives exactly
-/// `ln(1.0) = 0.0`, so it skips the logarithm (a flat equity between trades is most bars).
-fn log_returns(v: &[f64]) -> Vec<f64> {
-    v.windows(2)
-        .map(|p| {
-            if p[1] == p[0] && p[0] != 0.0 && p[0].is_finite() {
-                0.0
-            } else {
-                (p[1] / p[0]).ln()
-            }
-        })
-        .collect()
-}
-
-/// The library's `geometric_mean`: exp(mean(ln(1 + r))) − 1; 0 if some 1 + r ≤ 0; NaN if
-/// empty.
-fn geometric_mean(r: &[f64]) -> f64 {
-    let one_plus: Vec<f64> = r
-        .iter()
-        .map(|&x| if x.is_nan() { 1.0 } else { x + 1.0 })
-        .collect();
-    if one_plus.iter().any(|&x| x <= 0.0) {
-        return 0.0;
-    }
-    let logs: Vec<f64> = one_plus.iter().map(|x| x.ln()).collect();
-    let len = if r.is_empty() {
-        f64::NAN
-    } else {
-        r.len() as f64
-    };
-    (np_sum(&logs) / len).exp() - 1.0
-}
-
-/// pandas' `Series.mean`: NaN when empty.
-fn mean(v: &[f64]) -> f64 {
-    if v.is_empty() {
-        f64::NAN
-    } else {
-        np_sum(v) / v.len() as f64
-    }
-}
-
-/// pandas' two-pass `Series.var(ddof=1)`: NaN with fewer than two values.
-fn variance(v: &[f64]) -> f64 {
-    if v.len() < 2 {
-        return f64::NAN;
-    }
-    let avg = np_sum(v) / v.len() as f64;
-    let sq: Vec<f64> = v.iter().map(|x| (avg - x) * (avg - x)).collect();
-    np_sum(&sq) / (v.len() - 1) as f64
-}
-
-/// numpy's `add.reduce` on a contiguous float64 array: `0.0 + pairwise_sum(v)`.
-pub(crate) fn np_sum(v: &[f64]) -> f64 {
-    0.0 + pairwise_sum(v)
-}
-
-/// numpy's `pairwise_sum` (loops_utils.h): 8 accumulators up to 128 values, halving above.
-fn pairwise_sum(a: &[f64]) -> f64 {
-    let n = a.len();
-    if n < 8 {
-        let mut res = 0.0;
-        for &x in a {
-            res += x;
-        }
-        res
-    } else if n <= 128 {
-        let mut r = [0.0f64; 8];
-        r.copy_from_slice(&a[..8]);
-        let mut i = 8;
-        while i < n - n % 8 {
-            for j in 0..8 {
-                r[j] += a[i + j];
-            }
-            i += 8;
-        }
-        let mut res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]));
-        for &x in &a[i..] {
-            res += x;
-        }
-        res
-    } else {
-        let mut n2 = n / 2;
-        n2 -= n2 % 8;
-        pairwise_sum(&a[..n2]) + pairwise_sum(&a[n2..])
-    }
-}
-
-/// Max skipping NaN (pandas' `max()`); NaN if all are NaN.
-fn nan_max(m: f64, x: f64) -> f64 {
-    if m.is_nan() || x > m {
-        x
-    } else {
-        m
-    }
-}
-
-fn nan_min(m: f64, x: f64) -> f64 {
-    if m.is_nan() || x < m {
-        x
-    } else {
-        m
-    }
-}
-
-/// Python's `x or np.nan`.
-fn nan_if_zero(x: f64) -> f64 {
-    if x == 0.0 {
-        f64::NAN
-    } else {
-        x
-    }
-}
-
-/// `np.nan_to_num`.
-fn nan_to_num(x: f64) -> f64 {
-    if x.is_nan() {
-        0.0
-    } else if x.is_infinite() {
-        f64::MAX.copysign(x)
-    } else {
-        x
-    }
 }
 
 #[cfg(test)]

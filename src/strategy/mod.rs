@@ -93,7 +93,6 @@ pub struct Decision {
     pub why: Why,
 }
 
-
 impl Strategy {
     /// Impossible parameters, as (the key to blame, what is wrong): the config names the line
     /// and key, a sweep skips the combination.

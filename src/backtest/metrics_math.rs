@@ -1,0 +1,181 @@
+//! The metrics' arithmetic as numpy and pandas do it: pairwise sums, two-pass variances,
+//! NaN-propagating extremes, log returns, the geometric mean, and β (with the half of it that
+//! depends on the closes only, shared by a sweep's runs).
+
+/// β = cov(log equity returns, log close returns) / var(log close returns), per bar.
+pub(super) fn beta(equity: &[f64], closes: &[f64]) -> f64 {
+    beta_with(equity, &Benchmark::of(closes))
+}
+
+/// β's half that depends on the closes only: their log returns, its mean and its sum of
+/// squares. A sweep scores thousands of runs over the same closes; this is half of β's
+/// logarithms, computed once for all of them ([`compute_with_benchmark`]).
+#[derive(Debug, Clone)]
+pub struct Benchmark {
+    closes: Vec<f64>,
+    y: Vec<f64>,
+    my: f64,
+    syy: f64,
+}
+
+impl Benchmark {
+    /// Built from these very closes (compared bit for bit)?
+    pub(super) fn is_of(&self, closes: &[f64]) -> bool {
+        self.closes.len() == closes.len()
+            && self
+                .closes
+                .iter()
+                .zip(closes)
+                .all(|(a, b)| a.to_bits() == b.to_bits())
+    }
+
+    pub fn of(closes: &[f64]) -> Benchmark {
+        let y = log_returns(closes);
+        let my = mean(&y);
+        let syy: Vec<f64> = y.iter().map(|b| (b - my) * (b - my)).collect();
+        Benchmark {
+            closes: closes.to_vec(),
+            syy: np_sum(&syy),
+            y,
+            my,
+        }
+    }
+}
+
+/// [`beta`] with the closes' half already computed: the same operations in the same order.
+pub(super) fn beta_with(equity: &[f64], bench: &Benchmark) -> f64 {
+    let n = equity.len();
+    if n < 3 {
+        return f64::NAN;
+    }
+    let (x, y, my) = (log_returns(equity), &bench.y, bench.my);
+    let mx = mean(&x);
+    let sxy: Vec<f64> = x.iter().zip(y).map(|(a, b)| (a - mx) * (b - my)).collect();
+    let fact = 1.0 / (n - 2) as f64;
+    (np_sum(&sxy) * fact) / (bench.syy * fact)
+}
+
+/// `ln(v[t+1] / v[t])` for each t. An unchanged positive finite value gives exactly
+/// `ln(1.0) = 0.0`, so it skips the logarithm (a flat equity between trades is most bars).
+pub(super) fn log_returns(v: &[f64]) -> Vec<f64> {
+    v.windows(2)
+        .map(|p| {
+            if p[1] == p[0] && p[0] != 0.0 && p[0].is_finite() {
+                0.0
+            } else {
+                (p[1] / p[0]).ln()
+            }
+        })
+        .collect()
+}
+
+/// The library's `geometric_mean`: exp(mean(ln(1 + r))) − 1; 0 if some 1 + r ≤ 0; NaN if
+/// empty.
+pub(super) fn geometric_mean(r: &[f64]) -> f64 {
+    let one_plus: Vec<f64> = r
+        .iter()
+        .map(|&x| if x.is_nan() { 1.0 } else { x + 1.0 })
+        .collect();
+    if one_plus.iter().any(|&x| x <= 0.0) {
+        return 0.0;
+    }
+    let logs: Vec<f64> = one_plus.iter().map(|x| x.ln()).collect();
+    let len = if r.is_empty() {
+        f64::NAN
+    } else {
+        r.len() as f64
+    };
+    (np_sum(&logs) / len).exp() - 1.0
+}
+
+/// pandas' `Series.mean`: NaN when empty.
+pub(super) fn mean(v: &[f64]) -> f64 {
+    if v.is_empty() {
+        f64::NAN
+    } else {
+        np_sum(v) / v.len() as f64
+    }
+}
+
+/// pandas' two-pass `Series.var(ddof=1)`: NaN with fewer than two values.
+pub(super) fn variance(v: &[f64]) -> f64 {
+    if v.len() < 2 {
+        return f64::NAN;
+    }
+    let avg = np_sum(v) / v.len() as f64;
+    let sq: Vec<f64> = v.iter().map(|x| (avg - x) * (avg - x)).collect();
+    np_sum(&sq) / (v.len() - 1) as f64
+}
+
+/// numpy's `add.reduce` on a contiguous float64 array: `0.0 + pairwise_sum(v)`.
+pub(crate) fn np_sum(v: &[f64]) -> f64 {
+    0.0 + pairwise_sum(v)
+}
+
+/// numpy's `pairwise_sum` (loops_utils.h): 8 accumulators up to 128 values, halving above.
+pub(super) fn pairwise_sum(a: &[f64]) -> f64 {
+    let n = a.len();
+    if n < 8 {
+        let mut res = 0.0;
+        for &x in a {
+            res += x;
+        }
+        res
+    } else if n <= 128 {
+        let mut r = [0.0f64; 8];
+        r.copy_from_slice(&a[..8]);
+        let mut i = 8;
+        while i < n - n % 8 {
+            for j in 0..8 {
+                r[j] += a[i + j];
+            }
+            i += 8;
+        }
+        let mut res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]));
+        for &x in &a[i..] {
+            res += x;
+        }
+        res
+    } else {
+        let mut n2 = n / 2;
+        n2 -= n2 % 8;
+        pairwise_sum(&a[..n2]) + pairwise_sum(&a[n2..])
+    }
+}
+
+/// Max skipping NaN (pandas' `max()`); NaN if all are NaN.
+pub(super) fn nan_max(m: f64, x: f64) -> f64 {
+    if m.is_nan() || x > m {
+        x
+    } else {
+        m
+    }
+}
+
+pub(super) fn nan_min(m: f64, x: f64) -> f64 {
+    if m.is_nan() || x < m {
+        x
+    } else {
+        m
+    }
+}
+
+/// Python's `x or np.nan`.
+pub(super) fn nan_if_zero(x: f64) -> f64 {
+    if x == 0.0 {
+        f64::NAN
+    } else {
+        x
+    }
+}
+
+/// `np.nan_to_num`.
+pub(super) fn nan_to_num(x: f64) -> f64 {
+    if x.is_nan() {
+        0.0
+    } else if x.is_infinite() {
+        f64::MAX.copysign(x)
+    } else {
+        x
+    }
+}
