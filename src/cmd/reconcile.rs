@@ -350,7 +350,7 @@ fn stale_fills_summary(fills: &Fills, data_dir: &std::path::Path) -> Result<Opti
         return Ok(None);
     };
     let now = fills.summary(Some(&kept))?;
-    if now.agrees_with(&*fills.recorded()?) {
+    if now == fills.summary(None)? {
         return Ok(None);
     }
     Ok(Some(format!(

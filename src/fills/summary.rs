@@ -1,7 +1,8 @@
 //! The fills ledger's summary kept in the state: what every open-market tick needs, read
 //! only from where the last tick stopped.
 
-use super::{note_entry, read_on, Fills, ReadMark, Recorded};
+use super::{note_entry, read_on, Fills, ReadMark};
+use crate::decimal::Decimal;
 use crate::domain::{ClientOrderId, Qty};
 use crate::error::Result;
 use crate::store::rows::{FillKind, FillRow};
@@ -16,6 +17,10 @@ use std::collections::{BTreeMap, BTreeSet};
 /// last one. `reconcile` checks it against a whole read of the ledger.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Summary {
+    /// [`VERSION`] of the summary's contents; an older one is summed again from the whole
+    /// ledger (a field it lacks would otherwise stay empty for the rows it already summed).
+    #[serde(default)]
+    pub version: u32,
     /// Bytes of complete rows summed.
     pub len: u64,
     /// FNV-1a of the (up to) 256 bytes before `len`: while they are unchanged, the rows summed
@@ -28,11 +33,20 @@ pub struct Summary {
     /// As [`Recorded::last_entry`]: the order each protective order derives its id from.
     #[serde(default)]
     pub last_entry: BTreeMap<String, ClientOrderId>,
+    /// The bot's own average entry price per symbol with a position, from its fills alone:
+    /// on a shared account the broker's `avg_entry_price` also averages in the person's
+    /// shares, and a stop set from it would not protect the bot's (see [`note_cost`]).
+    #[serde(default)]
+    pub entry_price: BTreeMap<String, Decimal>,
 }
 
+/// What [`Summary`] holds today: 1 added [`Summary::entry_price`].
+pub const VERSION: u32 = 1;
+
 impl Summary {
-    /// Whether it says what `recorded` (a whole read) says.
-    pub fn agrees_with(&self, recorded: &Recorded) -> bool {
+    /// Whether it says what `recorded` (the in-process reader, a second implementation) says.
+    #[cfg(test)]
+    pub fn agrees_with(&self, recorded: &super::Recorded) -> bool {
         let net = |m: &mut dyn Iterator<Item = (&String, &Qty)>| -> BTreeMap<String, Qty> {
             m.filter(|(_, q)| !q.is_zero())
                 .map(|(s, q)| (s.clone(), *q))
@@ -63,13 +77,17 @@ impl Summary {
                 );
             }
             FillKind::Adjustment { .. } => {
-                *self.net_qty.entry(row.symbol.clone()).or_default() += row.signed_qty();
+                let before = self.net_qty.get(&row.symbol).copied().unwrap_or_default();
+                let after = before + row.signed_qty();
+                self.net_qty.insert(row.symbol.clone(), after);
+                note_cost(&mut self.entry_price, &row, before, after);
             }
             FillKind::Execution { .. } => {
                 let before = self.net_qty.get(&row.symbol).copied().unwrap_or_default();
                 let after = before + row.signed_qty();
                 self.net_qty.insert(row.symbol.clone(), after);
                 note_entry(&mut self.last_entry, &row, before, after);
+                note_cost(&mut self.entry_price, &row, before, after);
             }
         }
         Ok(())
@@ -80,7 +98,7 @@ impl Fills {
     /// [`Summary`] of the ledger as it is now: `kept` (from the state) plus the rows appended
     /// since, or a whole read when `kept` is absent or no longer matches the file.
     pub fn summary(&self, kept: Option<&Summary>) -> Result<Summary> {
-        let kept = kept.map(|k| {
+        let kept = kept.filter(|k| k.version == VERSION).map(|k| {
             let mark = ReadMark {
                 len: k.len,
                 tail_hash: k.tail_hash,
@@ -89,6 +107,36 @@ impl Fills {
         });
         let (mut summary, mark) = read_on(&self.ledger, kept, Summary::add)?;
         (summary.len, summary.tail_hash) = (mark.len, mark.tail_hash);
+        summary.version = VERSION;
         Ok(summary)
     }
+}
+
+/// Keep [`Summary::entry_price`] as Alpaca keeps `avg_entry_price`: an execution that extends
+/// the position averages its price in by shares; one that reduces it leaves the average as it
+/// was; one that opens it, or goes through flat, starts it at its own price; flat has none.
+/// A split (an adjustment) keeps the position's cost, so the price moves inversely to the
+/// shares; shares that appear from flat by an adjustment have no known price.
+///
+/// The average is an f64 kept as its shortest decimal text, which reads back as the same
+/// f64: a summary read on from the state and one summed from the whole ledger are equal.
+fn note_cost(prices: &mut BTreeMap<String, Decimal>, row: &FillRow, before: Qty, after: Qty) {
+    let symbol = &row.symbol;
+    let old = prices.get(symbol).map(Decimal::to_f64);
+    let (was, now) = (before.abs().to_f64(), after.abs().to_f64());
+    let crossed = before.is_zero() || before.is_positive() != after.is_positive();
+    let new = match row.price.as_ref().map(Decimal::to_f64) {
+        _ if after.is_zero() => None,
+        // An execution.
+        Some(price) if crossed => Some(price),
+        Some(price) if now > was => old.map(|avg| (avg * was + price * (now - was)) / now),
+        Some(_) => old,
+        // An adjustment: the same cost over the new number of shares.
+        None if crossed => None,
+        None => old.map(|avg| avg * was / now),
+    };
+    match new.and_then(Decimal::from_f64) {
+        Some(avg) => prices.insert(symbol.clone(), avg),
+        None => prices.remove(symbol),
+    };
 }

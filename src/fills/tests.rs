@@ -250,4 +250,64 @@ mod summary_tests {
             Qty::shares(4)
         );
     }
+
+    #[test]
+    fn the_bots_own_entry_price_averages_its_fills_as_the_broker_averages_a_position() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("fills.csv");
+        let fill = |side: &str, qty: &str, price: &str, id: &str| {
+            format!("2026-11-24 15:30:00,AAPL,{side},{qty},{price},o{id},pb-{id},fill,a{id},tick\n")
+        };
+        let steps = [
+            // Buy 10 at 100, then 30 at 104: (1,000 + 3,120) / 40 = 103.
+            (fill("buy", "10", "100", "1"), Some(103.0)),
+            (fill("buy", "30", "104", "2"), Some(103.0)),
+            // Selling 20 leaves the average as it was.
+            (fill("sell", "20", "110", "3"), Some(103.0)),
+            // 20 more at 107: (20 × 103 + 20 × 107) / 40 = 105.
+            (fill("buy", "20", "107", "4"), Some(105.0)),
+            // A 2-for-1 split (+40 shares, no price): the same cost over 80 shares, 52.50.
+            (
+                "2026-11-25 09:00:00,AAPL,adjust,40,,,,split,s1,reconcile\n".to_string(),
+                Some(52.5),
+            ),
+            // Through flat into a short of 5: the short's price is its own fill's.
+            (fill("sell", "85", "50", "5"), Some(50.0)),
+            // Flat: no price.
+            (fill("buy", "5", "48", "6"), None),
+        ];
+        let mut text = HEADER.to_string();
+        std::fs::write(&path, &text).unwrap();
+        let fills = Fills::open(dir.path()).unwrap();
+        let mut kept = fills.summary(None).unwrap();
+        for (n, (row, want)) in steps.iter().enumerate() {
+            // The first two rows land together; the average is checked after the second.
+            text.push_str(row);
+            if n == 0 {
+                continue;
+            }
+            std::fs::write(&path, &text).unwrap();
+            kept = fills.summary(Some(&kept)).unwrap();
+            let got = kept.entry_price.get("AAPL").map(|d| d.to_f64());
+            assert_eq!(got, *want, "after row {n}: {row}");
+            assert_eq!(kept, fills.summary(None).unwrap(), "read on = whole read");
+        }
+    }
+
+    #[test]
+    fn a_summary_kept_by_an_older_build_is_summed_again_from_the_whole_ledger() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("fills.csv");
+        std::fs::write(&path, HEADER.to_string() + &row("AAPL", "buy", "4", "a1")).unwrap();
+        let fills = Fills::open(dir.path()).unwrap();
+        // What the state held before entry prices were kept: no version, no prices.
+        let old = Summary {
+            version: 0,
+            entry_price: Default::default(),
+            ..fills.summary(None).unwrap()
+        };
+        let now = fills.summary(Some(&old)).unwrap();
+        assert_eq!(now.entry_price["AAPL"].to_f64(), 230.0);
+        assert_eq!(now.version, super::super::summary::VERSION);
+    }
 }

@@ -61,7 +61,9 @@ pub struct Held<'a> {
     pub protection: Protection,
     /// Signed shares to protect (the broker's, or the bot's own on a shared account).
     pub qty: Qty,
-    /// The broker's average entry price.
+    /// The average entry price the percentages apply to: the broker's, or on a shared account
+    /// the bot's own from its fills (the broker's also averages the person's shares in; it is
+    /// used only when no fill gives the bot's, as for shares an adjustment brought).
     pub avg_entry_price: Option<&'a Decimal>,
     /// The latest trade, to see a stop the price has already passed.
     pub price: Option<f64>,

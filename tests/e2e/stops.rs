@@ -387,3 +387,23 @@ fn the_kill_switch_stops_the_market_close_of_a_position_past_its_stop() {
         "{unprotected}"
     );
 }
+
+/// On a shared account the broker's position averages the person's shares in: the person's
+/// 100 AAPL at 150 beside the bot's 10 at 230 make Alpaca's `avg_entry_price` 157.27, and a
+/// 2 % stop from it (154.13) would leave the bot's shares unprotected for a 33 % fall. The
+/// bot's stop is for its own 10 shares at its own entry: 230 × 0.98 = 225.40.
+#[test]
+fn on_a_shared_account_the_stop_is_set_from_the_bots_own_entry_price() {
+    let bot = protected("stop_loss_pct = 2");
+    bot.with_risk("shared_account = true");
+    bot.bot_holds("AAPL", 10.0, 230.0);
+    bot.fake.set_position("AAPL", 110.0, 157.27);
+    bot.set_price("AAPL", 228.0);
+    let run = bot.tick();
+    check!(run, run.code == 0);
+    let sent = bot.posted();
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert_eq!(sent[0]["type"], "stop", "{sent:?}");
+    assert_eq!(sent[0]["qty"], "10", "the bot's shares, never the person's");
+    assert_eq!(sent[0]["stop_price"], "225.40", "{:?}", sent[0]);
+}

@@ -51,17 +51,23 @@ impl Tick<'_> {
                     && !client_order_id::is_protective(&o.client_order_id)
             });
             let position = positions.iter().find(|p| p.symbol == name);
-            let qty = if config.risk.shared_account {
-                recorded.net_qty.get(name).copied().unwrap_or_default()
+            let brokers_price = position.and_then(|p| p.avg_entry_price.as_ref());
+            // On a shared account the broker's position and its average price include the
+            // person's shares: the bot protects its own shares at its own entry price.
+            let (qty, avg_entry_price) = if config.risk.shared_account {
+                (
+                    recorded.net_qty.get(name).copied().unwrap_or_default(),
+                    recorded.entry_price.get(name).or(brokers_price),
+                )
             } else {
-                position.map(|p| p.qty).unwrap_or_default()
+                (position.map(|p| p.qty).unwrap_or_default(), brokers_price)
             };
             let spent = |id: &str| recorded.ended_unfilled.contains(id);
             let held = Held {
                 symbol: name,
                 protection: symbol.protection,
                 qty,
-                avg_entry_price: position.and_then(|p| p.avg_entry_price.as_ref()),
+                avg_entry_price,
                 price: prices.get(name).copied(),
                 entry: recorded.last_entry.get(name),
                 spent: &spent,
