@@ -407,3 +407,56 @@ fn on_a_shared_account_the_stop_is_set_from_the_bots_own_entry_price() {
     assert_eq!(sent[0]["qty"], "10", "the bot's shares, never the person's");
     assert_eq!(sent[0]["stop_price"], "225.40", "{:?}", sent[0]);
 }
+
+/// A short is protected the same way with buy orders: the stop above the entry, the target
+/// below it. 5 AAPL sold short at 200 with a 2 % stop and a 5 % target: one OCO to buy 5, its
+/// target at 200 × 0.95 = 190.00, its stop at 200 × 1.02 = 204.00. When the price rises through
+/// the stop, the stop leg buys the 5 back once and the bot is flat.
+#[test]
+fn a_short_position_is_protected_with_a_buy_stop_above_and_a_buy_target_below() {
+    let bot = Bot::with_symbols(
+        "[[symbol]]\nname = \"AAPL\"\nqty = 5\nstop_loss_pct = 2\ntake_profit_pct = 5\n\
+         strategy = { kind = \"threshold\", buy_above = 300.0, sell_below = 100.0 }\n",
+    );
+    bot.fake.set_shorting(true);
+    bot.bot_holds("AAPL", -5.0, 200.0);
+    bot.set_price("AAPL", 201.0);
+    let run = bot.tick();
+    check!(run, run.code == 0 && run.stdout.contains("AAPL protect 5"));
+    let sent = bot.posted();
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert_eq!(
+        (
+            &sent[0]["side"],
+            &sent[0]["qty"],
+            &sent[0]["order_class"],
+            &sent[0]["take_profit"]["limit_price"],
+            &sent[0]["stop_loss"]["stop_price"],
+        ),
+        (
+            &"buy".into(),
+            &"5".into(),
+            &"oco".into(),
+            &"190.00".into(),
+            &"204.00".into()
+        ),
+        "{:?}",
+        sent[0]
+    );
+    // The price rises through 204: the stop leg buys the 5 back.
+    bot.fake.trade("AAPL", 205.0);
+    bot.next_minute(1, 205.0, &[250.0; 3]);
+    bot.set_price("AAPL", 205.0);
+    let run = bot.tick();
+    check!(run, run.code == 0 && run.stdout.contains("1 new fill(s)"));
+    let buys: Vec<_> = bot
+        .ledger("fills.csv")
+        .into_iter()
+        .filter(|f| f["side"] == "buy" && f["status"] == "fill")
+        .collect();
+    assert_eq!(buys.len(), 1, "{buys:?}");
+    assert_eq!(buys[0]["qty"], "5");
+    let pos = bot.broker_json("/v2/positions/AAPL");
+    assert_eq!(pos["code"], 40410000, "flat: {pos}");
+    assert_eq!(bot.posts(), 1, "nothing else sent");
+}
