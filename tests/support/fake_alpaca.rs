@@ -9,17 +9,26 @@
 //! the doc. Hand-rolled HTTP/1.1 (keep-alive, Content-Length/chunked bodies), one thread per
 //! connection, bound to 127.0.0.1 only; it never touches the network.
 //!
-//! Protective orders (issue 14): `stop`, `limit` and `trailing_stop` (`trail_percent`, with `hwm`
-//! the best price since placement) rest until `trade` moves the price through them; the `oco`
-//! class (exit-only: a `limit` parent with `take_profit.limit_price`, a `stop` leg from
-//! `stop_loss.stop_price`) answers with its leg in `legs`, the leg `held` (as bracket stop legs
-//! are at Alpaca [alpaca-api.md §2.12, live]; `status=open` does not list held orders, so legs
-//! are found through `nested=true`, `status=all` or the POST answer), Alpaca's own id and client id
-//! on the leg, and a fill of either side cancels the other. An OCO's shares are reserved once
-//! (`qty_available`), and OCO orders are exempt from the wash-trade rule (alpaca-api.md §7.9:
-//! "use complex orders"); a standalone stop or limit is not.
-//! Not faked: quotes, snapshots, latest bars, assets, bracket/OTO entries, replace (PATCH), streaming,
-//! closing positions via DELETE, bar aggregation (bars are served per timeframe exactly as added).
+//! Protective orders (issue 14): `stop`, `limit`, `stop_limit` and `trailing_stop`
+//! (`trail_percent`, with `hwm` the best price since placement) rest until `trade` moves the
+//! price through them. Complex orders (`order_class`, alpaca-api.md §2.5), each rule with its
+//! source where it is coded:
+//! - `oco` (exit only): a `limit` parent with `take_profit.limit_price` and one `stop` leg from
+//!   `stop_loss.stop_price`, live at once; a fill of either side cancels the other.
+//! - `bracket` (an entry: a `market` or `limit` parent with both `take_profit` and
+//!   `stop_loss`) and `oto` (one of them): the legs wait `held` until the entry fills; then a
+//!   bracket's target is `new` while its stop stays `held` (but live), an OTO's leg is `new`;
+//!   one leg filling ends its sibling; canceling the entry before its fill cancels its legs.
+//! - Alpaca's 422 refusals for bad shapes: entry type, missing or extra legs, `day`/`gtc`
+//!   only, legs against the entry's base price, a bracket on a symbol already held.
+//! - Legs carry Alpaca's own ids and client ids (those sent for legs are ignored) and the
+//!   parent's qty and time in force. `status=open` does not list held legs (`status=closed`
+//!   does); `nested=true` rolls legs under their parent, so a bracket whose entry filled is
+//!   missing from `status=open&nested=true`; `status=all` lists everything.
+//! - A family's shares are reserved once (`qty_available`); the wash-trade check is the table
+//!   Alpaca publishes ([`WASH_TABLE`]), which exempts complex orders and trailing stops.
+//! Not faked: quotes, snapshots, latest bars, assets, replace (PATCH), streaming, closing
+//! positions via DELETE, bar aggregation (bars are served per timeframe exactly as added).
 //! Fills never happen by themselves: drive the lifecycle with `fill_open_orders`, `partially_fill`,
 //! `expire_open_orders`, `set_order_status`; corporate actions with `split`. Fills move cash,
 //! buying power and positions; equity
