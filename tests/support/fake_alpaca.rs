@@ -27,8 +27,10 @@
 //!   missing from `status=open&nested=true`; `status=all` lists everything.
 //! - A family's shares are reserved once (`qty_available`); the wash-trade check is the table
 //!   Alpaca publishes ([`WASH_TABLE`]), which exempts complex orders and trailing stops.
+//!
 //! Not faked: quotes, snapshots, latest bars, assets, replace (PATCH), streaming, closing
 //! positions via DELETE, bar aggregation (bars are served per timeframe exactly as added).
+//!
 //! Fills never happen by themselves: drive the lifecycle with `fill_open_orders`, `partially_fill`,
 //! `expire_open_orders`, `set_order_status`; corporate actions with `split`. Fills move cash,
 //! buying power and positions; equity
