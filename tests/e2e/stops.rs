@@ -514,6 +514,14 @@ fn the_ocos_stop_leg_is_tracked_by_alpacas_ids_and_its_fill_recorded_once() {
     assert!(!leg_cid.starts_with("pb-"), "Alpaca's client id: {leg_cid}");
     let tracked = bot.state()["tracked"].to_string();
     assert!(tracked.contains(leg_id), "{tracked}");
+    // Neither the resting limit nor its held leg is a pending sale: the strategy still sees
+    // the 2 shares (not 0, nor -2) and sends nothing.
+    let posts = bot.posts();
+    bot.next_minute(1, 225.0, &[250.0; 3]);
+    let run = bot.tick();
+    check!(run, run.code == 0 && bot.posts() == posts);
+    let d = bot.ledger("decisions.csv").pop().unwrap();
+    assert_eq!(d["position"], "2", "{d:?}");
     bot.fake.trade("AAPL", 210.0);
     for _ in 0..2 {
         bot.next_minute(1, 225.0, &[250.0; 3]);
