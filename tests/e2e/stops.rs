@@ -541,3 +541,38 @@ fn the_ocos_stop_leg_is_tracked_by_alpacas_ids_and_its_fill_recorded_once() {
         ("2", "210")
     );
 }
+
+/// On a shared account the person's bracket entry still waits (a limit buy below the market):
+/// its target and stop legs are `held`, nested under it, and are not pending sales. The bot's
+/// buy is neither refused by its own opposite-order guard nor by Alpaca (held legs of a
+/// complex order are exempt from the wash-trade table).
+#[test]
+fn the_held_legs_of_a_persons_waiting_bracket_are_not_pending_sales() {
+    let bot = protected("");
+    bot.share_account();
+    let bracket = serde_json::json!({"symbol": "AAPL", "side": "buy", "qty": "10",
+        "type": "limit", "limit_price": "220", "time_in_force": "day", "order_class": "bracket",
+        "take_profit": {"limit_price": "240"}, "stop_loss": {"stop_price": "210"}});
+    let (code, theirs) = post_by_hand(&bot, bracket);
+    assert_eq!(code, 200, "{theirs}");
+    let listed = bot.broker_json("/v2/orders?status=open&nested=true");
+    assert_eq!(listed[0]["legs"][1]["status"], "held", "{listed}");
+    bot.fake.clear_requests();
+    bot.next_minute(0, 235.0, &[250.0; 3]);
+    let run = bot.tick();
+    check!(
+        run,
+        run.code == 0 && run.stdout.contains("AAPL buy 1 -> new")
+    );
+    let sent = bot.posted();
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert_eq!(
+        (&sent[0]["side"], &sent[0]["type"]),
+        (&"buy".into(), &"market".into())
+    );
+    let d = bot.ledger("decisions.csv").pop().unwrap();
+    assert_eq!(
+        d["position"], "0",
+        "the held sells are not the bot's: {d:?}"
+    );
+}
