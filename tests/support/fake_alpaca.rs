@@ -389,11 +389,11 @@ impl FakeAlpaca {
         }
     }
 
-    /// A trade of `symbol` at `price` (also the latest trade from now on): every resting stop,
-    /// trailing stop and limit it reaches fills, a stop or trailing stop at `price` (a stop
-    /// becomes a market order once touched, so a gap fills at the gap's price), a limit at its
-    /// limit; a trailing stop first moves its `hwm`. Market orders are left to
-    /// `fill_open_orders`.
+    /// A trade of `symbol` at `price` (also the latest trade from now on): every live resting
+    /// stop, stop_limit, trailing stop and limit it reaches fills, a stop or trailing stop at
+    /// `price` (a stop becomes a market order once touched, so a gap fills at the gap's price),
+    /// a limit at its limit; a trailing stop first moves its `hwm`. Live: not a bracket or OTO
+    /// leg whose entry has not filled. Market orders are left to `fill_open_orders`.
     pub fn trade(&self, symbol: &str, price: f64) {
         let mut st = self.st();
         let now = st.now;
