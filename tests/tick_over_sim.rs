@@ -304,3 +304,100 @@ fn an_oco_fills_in_replay_where_the_backtest_fills_stop_and_target() {
     assert!((cash - 99_998.7).abs() < 1e-9, "{cash}");
     assert!((out.cash - 99_998.7).abs() < 1e-9, "{}", out.cash);
 }
+
+/// A fractional position's stop is a `day` order (Alpaca refuses fractional `gtc`): `Sim`
+/// expires it at the session's close, and the next session's first replayed tick puts it
+/// back under the next attempt's id, at the same price (seen when it fills).
+#[test]
+fn a_fractional_positions_day_stop_expires_at_the_close_and_the_next_session_puts_it_back() {
+    // Day 1 (Tue 2026-11-24): the SMA cross buys 0.5 at bar 5's open, 6.5 (as above); the
+    // stop rests at 6.5 × 0.9 = 5.85 from the next tick. Day 2 (Wed 2026-11-25): closes stay
+    // at 8 (no cross below) until bar 3, which opens at 8.5 and falls to 4: through 5.85.
+    let day1 = bars(&[5.0, 4.0, 3.0, 3.0, 6.0, 7.0, 8.0, 8.0]);
+    let day2: Vec<Bar> = bars(&[8.0, 8.0, 8.0, 4.0, 4.0])
+        .into_iter()
+        .map(|b| Bar {
+            time: b.time + Duration::days(1),
+            ..b
+        })
+        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("config.toml");
+    let text = "[bot]\ntimeframe = \"1Min\"\nhistory = 20\n\n[[symbol]]\nname = \"TSLA\"\n\
+        qty = 0.5\nfractional = true\nstop_loss_pct = 10\n\
+        strategy = { kind = \"sma_cross\", fast = 2, slow = 3 }\n";
+    std::fs::write(&path, text).unwrap();
+    let config = Config::from_str(text, &path).unwrap();
+    let mut sim = Sim::new(SimSettings::default(), open());
+    let all: Vec<Bar> = day1.iter().chain(&day2).cloned().collect();
+    sim.load_bars("TSLA", Timeframe::Min1, all);
+    let ledger = dir.path().join("data/ledger");
+    let tick = |bar: &Bar| {
+        sim.set_now(sim.bar_close(Timeframe::Min1, bar)).unwrap();
+        let lock = TickLock::acquire(&config.bot.data_dir).unwrap();
+        let ticked = run_with(&config, false, &sim, &lock, Instant::now()).unwrap();
+        assert_eq!(ticked.unknown_outcomes, 0);
+    };
+    for bar in &day1 {
+        tick(bar);
+    }
+    let entry = "pb-TSLA-1Min-20261124T1434-sma-buy";
+    let stops = |rows: &[HashMap<String, String>]| -> Vec<String> {
+        rows.iter()
+            .filter(|o| o["type"] == "stop")
+            .map(|o| o["client_order_id"].clone())
+            .collect()
+    };
+    let orders = csv_rows(&ledger.join("orders.csv"));
+    assert_eq!(stops(&orders), [format!("{entry}-p1")], "{orders:?}");
+    use prometheus_bot::broker::Broker;
+    let status = |cid: &str| {
+        let o = sim.order_by_client_id(cid).unwrap().unwrap();
+        o.status.to_string()
+    };
+    assert_eq!(status(&format!("{entry}-p1")), "new");
+    // Day 1's close, 16:00 New York (21:00 UTC): the stop has expired, the 0.5 stays.
+    let close = Utc.with_ymd_and_hms(2026, 11, 24, 21, 0, 0).unwrap();
+    sim.set_now(close - Duration::seconds(1)).unwrap();
+    assert_eq!(status(&format!("{entry}-p1")), "new", "until the close");
+    sim.set_now(close).unwrap();
+    assert_eq!(status(&format!("{entry}-p1")), "expired");
+    assert!(sim.open_orders(&["TSLA"]).unwrap().is_empty());
+    assert_eq!(sim.positions().unwrap()[0].qty.to_string(), "0.5");
+
+    // Day 2's first tick puts the stop back under the next attempt's id.
+    tick(&day2[0]);
+    let orders = csv_rows(&ledger.join("orders.csv"));
+    assert_eq!(
+        stops(&orders),
+        [format!("{entry}-p1"), format!("{entry}-p2")],
+        "{orders:?}"
+    );
+    assert_eq!(status(&format!("{entry}-p2")), "new");
+    let resting = sim.open_orders(&["TSLA"]).unwrap();
+    assert_eq!(resting.len(), 1);
+    assert_eq!(resting[0].qty.to_string(), "0.5");
+    // Left alone until bar 3 goes through it: filled at 5.85, under the second id.
+    for bar in &day2[1..] {
+        tick(bar);
+    }
+    let fills: Vec<(String, String, String, String)> = csv_rows(&ledger.join("fills.csv"))
+        .into_iter()
+        .filter(|f| f["status"] == "fill")
+        .map(|f| {
+            let g = |k: &str| f[k].clone();
+            (g("side"), g("qty"), g("price"), g("client_order_id"))
+        })
+        .collect();
+    let want = |side: &str, price: &str, cid: String| {
+        (side.to_string(), "0.5".to_string(), price.to_string(), cid)
+    };
+    assert_eq!(
+        fills,
+        [
+            want("buy", "6.5", entry.to_string()),
+            want("sell", "5.85", format!("{entry}-p2"))
+        ]
+    );
+    assert_eq!(stops(&csv_rows(&ledger.join("orders.csv"))).len(), 2);
+}

@@ -50,7 +50,10 @@
 //!   reserving its shares, until a bar opening after it was placed reaches it; it then fills
 //!   at that bar's close time at the backtest's price ([`crate::backtest::protective`]: the
 //!   stop, or the open on a gap; stop first), so `replay` and `backtest` fill the same stop
-//!   at the same price on the same bar. Canceled at once by [`Broker::cancel_order`].
+//!   at the same price on the same bar. Canceled at once by [`Broker::cancel_order`]. A `day`
+//!   one (a fractional position's) expires unfilled at its session's close, as Alpaca's day
+//!   orders do, so the next session's first tick puts it back under the next attempt's id; a
+//!   `gtc` one rests across sessions.
 //! * An OCO (Alpaca's `oco` class, exit-only): the `limit` parent rests with a `stop` leg,
 //!   `held`, with Alpaca's own ids, nested under the parent in every listing (`nested=true`).
 //!   The parent carries both levels and reserves the shares once; it fills by the same bar
@@ -59,8 +62,7 @@
 //!   wash-trade rule on both ends, as Alpaca's complex orders are.
 //!
 //! Not simulated: partial fills of a resting order, rejections after acceptance, splits
-//! ([`Broker::split_activities`] is empty), bracket and OTO entries, the expiry of a `day`
-//! protective order, notional orders, bar adjustments (a [`BarsQuery`]'s `adjustment` is
+//! ([`Broker::split_activities`] is empty), bracket and OTO entries, notional orders, bar adjustments (a [`BarsQuery`]'s `adjustment` is
 //! ignored: the bars are what was loaded).
 
 use super::types::{

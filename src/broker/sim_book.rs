@@ -10,6 +10,7 @@ use crate::broker::{Fill as FillActivity, Order, OrderKind, OrderRequest};
 use crate::decimal::Decimal;
 use crate::domain::{Bar, OrderStatus, Qty, Side};
 use crate::error::{Error, Result};
+use crate::order_kind::TimeInForce;
 use chrono::{DateTime, NaiveDate, Utc};
 use std::collections::{BTreeMap, HashMap};
 
@@ -48,6 +49,9 @@ pub(super) struct SimOrder {
     reserve: f64,
     /// A protective order's kind (`market` for the others).
     kind: OrderKind,
+    /// A `day` order ends, `expired`, at its session's close if still unfilled (every market
+    /// order, and a fractional position's stop); a `gtc` one rests on.
+    day: bool,
     /// A protective order's levels as of `scanned_from`: it fills on the first bar opening at
     /// or after that time that reaches them (the backtest's rule, [`Levels::exit_on`]).
     levels: Option<Levels>,
@@ -275,6 +279,10 @@ impl Book {
                 Event::Expire { k } => {
                     self.orders[k].status = OrderStatus::Expired;
                     self.working.retain(|&w| w != k);
+                    // An OCO expires whole: its held stop leg with its parent.
+                    if let Some(leg) = self.orders[k].leg {
+                        self.orders[leg].status = OrderStatus::Expired;
+                    }
                 }
                 Event::Close { session } => {
                     let equity = self.equity(market, at);
@@ -325,19 +333,25 @@ impl Book {
         for &k in &self.working {
             let o = &self.orders[k];
             if let (Some(mut levels), Some(series)) = (o.levels, market.fill_series(&o.symbol)) {
+                // A `day` protective order rests until its session's close, as Alpaca expires
+                // unfilled day orders then (alpaca-api.md §2.12); a `gtc` one until it fills.
+                let end = o.session.filter(|_| o.day).map(|s| s.close);
                 let tf = series.timeframe;
                 let from = series
                     .bars
                     .partition_point(|b| market.opens_at(tf, b) < o.scanned_from);
                 for bar in &series.bars[from..] {
                     let at = market.closes_at(tf, bar);
-                    if at > to {
+                    if at > to || end.is_some_and(|e| at > e) {
                         break;
                     }
                     if let Some(price) = levels.exit_on(bar) {
                         consider(at, 0, Event::Protect { k, price });
                         break;
                     }
+                }
+                if let Some(e) = end {
+                    consider(e, 1, Event::Expire { k });
                 }
                 continue;
             }
@@ -602,6 +616,7 @@ impl Book {
             decided_close,
             reserve,
             kind: r.kind.clone(),
+            day: r.time_in_force == TimeInForce::Day,
             levels: levels(&r.kind, side, price),
             scanned_from: self.now,
             leg: None,
@@ -620,6 +635,7 @@ impl Book {
                     stop_price: stop_price.clone(),
                 },
                 levels: None,
+                day: r.time_in_force == TimeInForce::Day,
                 reserve: 0.0,
                 leg: None,
                 parent: Some(k),

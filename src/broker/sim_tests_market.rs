@@ -164,3 +164,35 @@ fn an_oco_rests_as_a_limit_with_a_held_stop_leg_and_both_end_together() {
     assert_eq!(after.legs[0].status, OrderStatus::Canceled);
     assert_eq!(sim.order(&leg.id).unwrap().status, OrderStatus::Canceled);
 }
+
+#[test]
+fn a_day_protective_order_expires_at_the_close_and_a_gtc_one_rests_on() {
+    // Long 10 (at 102, 09:31): a gtc stop for 5 at 90 and a day OCO for 5 (target 200, stop
+    // 90), neither reached by bars that stay within 100..107.
+    let sim = sim_long_10(settings(10_000.0));
+    let gtc = OrderRequest {
+        kind: crate::broker::OrderKind::Stop {
+            stop_price: Decimal::parse("90").unwrap(),
+        },
+        time_in_force: crate::broker::TimeInForce::Gtc,
+        ..order(Side::Sell, "5", "pb-long-p1")
+    };
+    let day = OrderRequest {
+        time_in_force: crate::broker::TimeInForce::Day,
+        ..oco("5", "200", "90", "pb-long-p2")
+    };
+    let gtc = sim.submit_order(&gtc).unwrap();
+    let day = sim.submit_order(&day).unwrap();
+    // 15:59:59 New York: both rest. 16:00 (21:00 UTC): the day OCO expires with its leg.
+    sim.set_now(utc(24, 20, 59) + chrono::Duration::seconds(59))
+        .unwrap();
+    assert_eq!(sim.order(&day.id).unwrap().status, OrderStatus::New);
+    sim.set_now(utc(24, 21, 0)).unwrap();
+    let after = sim.order(&day.id).unwrap();
+    assert_eq!(after.status, OrderStatus::Expired);
+    assert_eq!(after.legs[0].status, OrderStatus::Expired);
+    assert_eq!(sim.order(&gtc.id).unwrap().status, OrderStatus::New);
+    let open = sim.open_orders(&[]).unwrap();
+    assert_eq!(open.len(), 1);
+    assert_eq!(open[0].id, gtc.id);
+}

@@ -13,6 +13,7 @@ mod chaos;
 mod check;
 mod cli;
 mod data_check;
+mod fake_complex;
 mod faults;
 mod files;
 mod first_contact;

@@ -460,3 +460,192 @@ fn a_short_position_is_protected_with_a_buy_stop_above_and_a_buy_target_below() 
     assert_eq!(pos["code"], 40410000, "flat: {pos}");
     assert_eq!(bot.posts(), 1, "nothing else sent");
 }
+
+/// POST a complex order by hand, as the person sharing the account would.
+fn post_by_hand(bot: &Bot, body: serde_json::Value) -> (u16, serde_json::Value) {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let mut r = agent
+        .post(format!("{}/v2/orders", bot.fake.url()))
+        .header("APCA-API-KEY-ID", crate::fake_alpaca::KEY_ID)
+        .header("APCA-API-SECRET-KEY", crate::fake_alpaca::SECRET)
+        .send_json(&body)
+        .unwrap();
+    let text = r.body_mut().read_to_string().unwrap();
+    (r.status().as_u16(), serde_json::from_str(&text).unwrap())
+}
+
+/// On a shared account the person's own bracket on the bot's symbol (its target resting, its
+/// stop leg held, their 10 shares reserved) is neither the bot's protection nor an order the
+/// bot trades around: the bot buys beside it (bracket legs are exempt from the wash-trade
+/// table), leaves it alone, and when the person's reserved shares leave too few for the bot's
+/// OCO, the refusal is named by `status` and the metrics file and the tick goes on.
+#[test]
+fn the_persons_bracket_is_neither_the_bots_protection_nor_in_its_way() {
+    let bot = protected("stop_loss_pct = 2\ntake_profit_pct = 5");
+    bot.share_account();
+    bot.fake.fill_market_orders_on_submit(true);
+    let bracket = serde_json::json!({"symbol": "AAPL", "side": "buy", "qty": "10",
+        "type": "market", "time_in_force": "gtc", "order_class": "bracket",
+        "take_profit": {"limit_price": "260"}, "stop_loss": {"stop_price": "200"}});
+    let (code, theirs) = post_by_hand(&bot, bracket);
+    assert_eq!(code, 200, "{theirs}");
+    let (target, stop) = (
+        theirs["legs"][0]["id"].as_str().unwrap().to_string(),
+        theirs["legs"][1]["id"].as_str().unwrap().to_string(),
+    );
+    let leg = |id: &str| bot.broker_json(&format!("/v2/orders/{id}"));
+    assert_eq!(
+        (
+            leg(&target)["status"].as_str(),
+            leg(&stop)["status"].as_str()
+        ),
+        (Some("new"), Some("held"))
+    );
+    bot.fake.clear_requests();
+
+    // The bot holds nothing of its own: nothing to protect, nothing canceled.
+    let run = bot.tick();
+    check!(run, run.code == 0 && bot.posts() == 0);
+    check!(run, !bot.calls().iter().any(|c| c.starts_with("DELETE")));
+    assert!(bot.state()["ops"]["unprotected"]
+        .as_object()
+        .is_none_or(|u| u.is_empty()));
+
+    // Above 230 the bot buys its 1 share beside the person's resting target.
+    bot.next_minute(1, 235.0, &[250.0; 3]);
+    let run = bot.tick();
+    check!(
+        run,
+        run.code == 0 && run.stdout.contains("AAPL buy 1 -> filled")
+    );
+    // The person sells 1 of their free shares: their bracket still reserves 10 of the 10 left,
+    // so none is available for the bot's OCO.
+    let sell = serde_json::json!({"symbol": "AAPL", "side": "sell", "qty": "1",
+        "type": "market", "time_in_force": "day"});
+    assert_eq!(post_by_hand(&bot, sell).0, 200);
+    assert_eq!(bot.broker_json("/v2/positions/AAPL")["qty_available"], "0");
+
+    bot.next_minute(1, 235.0, &[250.0; 3]);
+    bot.fake.clear_requests();
+    let run = bot.tick();
+    check!(
+        run,
+        run.code == 0 && run.stdout.contains("AAPL protect 1 -> refused")
+    );
+    let sent = bot.posted();
+    assert_eq!(sent.len(), 1, "the OCO only: {sent:?}");
+    assert_eq!(sent[0]["order_class"], "oco");
+    check!(run, !bot.calls().iter().any(|c| c.starts_with("DELETE")));
+    let prom = std::fs::read_to_string(bot.path("logs/prometheus-bot.prom")).unwrap();
+    assert!(
+        prom.contains("prometheus_bot_position_unprotected{symbol=\"AAPL\"} 1\n"),
+        "{prom}"
+    );
+    let status = bot.run(&["status", "--offline"]);
+    check!(
+        status,
+        status
+            .stdout
+            .contains("UNPROTECTED AAPL: its protection was refused")
+            && status.stdout.contains("insufficient qty available")
+    );
+    // The person's bracket is as it was.
+    assert_eq!(
+        (
+            leg(&target)["status"].as_str(),
+            leg(&stop)["status"].as_str()
+        ),
+        (Some("new"), Some("held"))
+    );
+    let d = bot.ledger("decisions.csv").pop().unwrap();
+    assert_eq!(d["position"], "1", "the bot's own share: {d:?}");
+}
+
+/// The bot's OCO: its stop leg's id and client id are Alpaca's (the POST answer's `legs`), the
+/// tick tracks that id, and the leg's fill lands in fills.csv once under the leg's own ids.
+#[test]
+fn the_ocos_stop_leg_is_tracked_by_alpacas_ids_and_its_fill_recorded_once() {
+    let bot = protected("stop_loss_pct = 2\ntake_profit_pct = 5");
+    bot.bot_holds("AAPL", 2.0, 215.0);
+    let run = bot.tick();
+    check!(run, run.code == 0);
+    let parent = bot
+        .fake
+        .orders()
+        .into_iter()
+        .find(|o| o["order_class"] == "oco" && o["type"] == "limit")
+        .unwrap();
+    let shown = bot.broker_json(&format!("/v2/orders/{}", parent["id"].as_str().unwrap()));
+    let leg = shown["legs"][0].clone();
+    let (leg_id, leg_cid) = (
+        leg["id"].as_str().unwrap(),
+        leg["client_order_id"].as_str().unwrap(),
+    );
+    assert!(!leg_cid.starts_with("pb-"), "Alpaca's client id: {leg_cid}");
+    let tracked = bot.state()["tracked"].to_string();
+    assert!(tracked.contains(leg_id), "{tracked}");
+    // Neither the resting limit nor its held leg is a pending sale: the strategy still sees
+    // the 2 shares (not 0, nor -2) and sends nothing.
+    let posts = bot.posts();
+    bot.next_minute(1, 225.0, &[250.0; 3]);
+    let run = bot.tick();
+    check!(run, run.code == 0 && bot.posts() == posts);
+    let d = bot.ledger("decisions.csv").pop().unwrap();
+    assert_eq!(d["position"], "2", "{d:?}");
+    bot.fake.trade("AAPL", 210.0);
+    for _ in 0..2 {
+        bot.next_minute(1, 225.0, &[250.0; 3]);
+        bot.set_price("AAPL", 225.0);
+        let run = bot.tick();
+        check!(run, run.code == 0);
+    }
+    let fills = bot.ledger("fills.csv");
+    let leg_fills: Vec<_> = fills
+        .iter()
+        .filter(|f| f["order_id"] == leg_id && f["status"] == "fill")
+        .collect();
+    assert_eq!(leg_fills.len(), 1, "{fills:?}");
+    assert_eq!(leg_fills[0]["client_order_id"], leg_cid, "{fills:?}");
+    assert_eq!(
+        (leg_fills[0]["qty"].as_str(), leg_fills[0]["price"].as_str()),
+        ("2", "210")
+    );
+}
+
+/// On a shared account the person's bracket entry still waits (a limit buy below the market):
+/// its target and stop legs are `held`, nested under it, and are not pending sales. The bot's
+/// buy is neither refused by its own opposite-order guard nor by Alpaca (held legs of a
+/// complex order are exempt from the wash-trade table).
+#[test]
+fn the_held_legs_of_a_persons_waiting_bracket_are_not_pending_sales() {
+    let bot = protected("");
+    bot.share_account();
+    let bracket = serde_json::json!({"symbol": "AAPL", "side": "buy", "qty": "10",
+        "type": "limit", "limit_price": "220", "time_in_force": "day", "order_class": "bracket",
+        "take_profit": {"limit_price": "240"}, "stop_loss": {"stop_price": "210"}});
+    let (code, theirs) = post_by_hand(&bot, bracket);
+    assert_eq!(code, 200, "{theirs}");
+    let listed = bot.broker_json("/v2/orders?status=open&nested=true");
+    assert_eq!(listed[0]["legs"][1]["status"], "held", "{listed}");
+    bot.fake.clear_requests();
+    bot.next_minute(0, 235.0, &[250.0; 3]);
+    let run = bot.tick();
+    check!(
+        run,
+        run.code == 0 && run.stdout.contains("AAPL buy 1 -> new")
+    );
+    let sent = bot.posted();
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert_eq!(
+        (&sent[0]["side"], &sent[0]["type"]),
+        (&"buy".into(), &"market".into())
+    );
+    let d = bot.ledger("decisions.csv").pop().unwrap();
+    assert_eq!(
+        d["position"], "0",
+        "the held sells are not the bot's: {d:?}"
+    );
+}

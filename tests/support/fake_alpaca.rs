@@ -9,17 +9,28 @@
 //! the doc. Hand-rolled HTTP/1.1 (keep-alive, Content-Length/chunked bodies), one thread per
 //! connection, bound to 127.0.0.1 only; it never touches the network.
 //!
-//! Protective orders (issue 14): `stop`, `limit` and `trailing_stop` (`trail_percent`, with `hwm`
-//! the best price since placement) rest until `trade` moves the price through them; the `oco`
-//! class (exit-only: a `limit` parent with `take_profit.limit_price`, a `stop` leg from
-//! `stop_loss.stop_price`) answers with its leg in `legs`, the leg `held` (as bracket stop legs
-//! are at Alpaca [alpaca-api.md §2.12, live]; `status=open` does not list held orders, so legs
-//! are found through `nested=true`, `status=all` or the POST answer), Alpaca's own id and client id
-//! on the leg, and a fill of either side cancels the other. An OCO's shares are reserved once
-//! (`qty_available`), and OCO orders are exempt from the wash-trade rule (alpaca-api.md §7.9:
-//! "use complex orders"); a standalone stop or limit is not.
-//! Not faked: quotes, snapshots, latest bars, assets, bracket/OTO entries, replace (PATCH), streaming,
-//! closing positions via DELETE, bar aggregation (bars are served per timeframe exactly as added).
+//! Protective orders (issue 14): `stop`, `limit`, `stop_limit` and `trailing_stop`
+//! (`trail_percent`, with `hwm` the best price since placement) rest until `trade` moves the
+//! price through them. Complex orders (`order_class`, alpaca-api.md §2.5), each rule with its
+//! source where it is coded:
+//! - `oco` (exit only): a `limit` parent with `take_profit.limit_price` and one `stop` leg from
+//!   `stop_loss.stop_price`, live at once; a fill of either side cancels the other.
+//! - `bracket` (an entry: a `market` or `limit` parent with both `take_profit` and
+//!   `stop_loss`) and `oto` (one of them): the legs wait `held` until the entry fills; then a
+//!   bracket's target is `new` while its stop stays `held` (but live), an OTO's leg is `new`;
+//!   one leg filling ends its sibling; canceling the entry before its fill cancels its legs.
+//! - Alpaca's 422 refusals for bad shapes: entry type, missing or extra legs, `day`/`gtc`
+//!   only, legs against the entry's base price, a bracket on a symbol already held.
+//! - Legs carry Alpaca's own ids and client ids (those sent for legs are ignored) and the
+//!   parent's qty and time in force. `status=open` does not list held legs (`status=closed`
+//!   does); `nested=true` rolls legs under their parent, so a bracket whose entry filled is
+//!   missing from `status=open&nested=true`; `status=all` lists everything.
+//! - A family's shares are reserved once (`qty_available`); the wash-trade check is the table
+//!   Alpaca publishes ([`WASH_TABLE`]), which exempts complex orders and trailing stops.
+//!
+//! Not faked: quotes, snapshots, latest bars, assets, replace (PATCH), streaming, closing
+//! positions via DELETE, bar aggregation (bars are served per timeframe exactly as added).
+//!
 //! Fills never happen by themselves: drive the lifecycle with `fill_open_orders`, `partially_fill`,
 //! `expire_open_orders`, `set_order_status`; corporate actions with `split`. Fills move cash,
 //! buying power and positions; equity
@@ -366,28 +377,33 @@ impl FakeAlpaca {
         new
     }
 
-    /// Every open order -> filled at `price` (its remaining qty); updates positions, cash, FILLs.
+    /// Every open top-level order -> filled at `price` (its remaining qty); updates positions,
+    /// cash, FILLs. Legs are left to `trade`: a bracket's legs wake when its entry fills here,
+    /// and filling them at the entry's price would close the position it just opened.
     pub fn fill_open_orders(&self, price: f64) {
         let mut st = self.st();
         for i in 0..st.orders.len() {
-            if st.orders[i].is_open() {
+            if st.orders[i].is_open() && st.orders[i].parent.is_none() {
                 st.fill(i, f64::INFINITY, price);
             }
         }
     }
 
-    /// A trade of `symbol` at `price` (also the latest trade from now on): every resting stop,
-    /// trailing stop and limit it reaches fills, a stop or trailing stop at `price` (a stop
-    /// becomes a market order once touched, so a gap fills at the gap's price), a limit at its
-    /// limit; a trailing stop first moves its `hwm`. Market orders are left to
-    /// `fill_open_orders`.
+    /// A trade of `symbol` at `price` (also the latest trade from now on): every live resting
+    /// stop, stop_limit, trailing stop and limit it reaches fills, a stop or trailing stop at
+    /// `price` (a stop becomes a market order once touched, so a gap fills at the gap's price),
+    /// a limit at its limit; a trailing stop first moves its `hwm`. Live: not a bracket or OTO
+    /// leg whose entry has not filled. Market orders are left to `fill_open_orders`.
     pub fn trade(&self, symbol: &str, price: f64) {
         let mut st = self.st();
         let now = st.now;
         st.trades.insert(symbol.to_string(), (price, now, 100));
         for i in 0..st.orders.len() {
+            if !st.live(&st.orders[i]) {
+                continue;
+            }
             let o = &mut st.orders[i];
-            if !o.is_open() || o.symbol != symbol || o.kind == "market" {
+            if o.symbol != symbol || o.kind == "market" {
                 continue;
             }
             let sell = o.side == "sell";
@@ -408,6 +424,13 @@ impl FakeAlpaca {
                 ("limit", _, Some(limit)) => {
                     let reached = if sell { price >= limit } else { price <= limit };
                     reached.then_some(limit)
+                }
+                // Touched, a stop_limit becomes a limit, marketable at this trade's price when
+                // it is no worse than the limit (the fake keeps no triggered-but-unfilled state).
+                ("stop_limit", Some(stop), Some(limit)) => {
+                    let touched = if sell { price <= stop } else { price >= stop };
+                    let within = if sell { price >= limit } else { price <= limit };
+                    (touched && within).then_some(price)
                 }
                 _ => None,
             };
@@ -1049,12 +1072,13 @@ struct Order {
     notional: Option<f64>,
     limit: Option<f64>,
     stop: Option<f64>,
-    /// `oco` for both orders of an OCO; empty for a simple order.
+    /// `oco`, `bracket` or `oto` for every order of a complex order (parent and legs); empty
+    /// for a simple order.
     class: String,
     trail_pct: Option<f64>,
     /// A trailing stop's best price since placement (Alpaca's `hwm`).
     hwm: Option<f64>,
-    /// An OCO leg's parent order id.
+    /// A leg's parent order id.
     parent: Option<String>,
     ext: bool,
     status: String,
@@ -1071,6 +1095,16 @@ struct Order {
 impl Order {
     fn is_open(&self) -> bool {
         !FINAL.contains(&self.status.as_str())
+    }
+
+    /// A leg waiting `held` (on its parent's fill, or a bracket's stop beside its target).
+    fn held_leg(&self) -> bool {
+        self.status == "held" && self.parent.is_some()
+    }
+
+    /// Part of a complex order (alpaca-api.md §2.5 `order_class`).
+    fn complex(&self) -> bool {
+        ["bracket", "oco", "oto"].contains(&self.class.as_str())
     }
 
     /// Remaining shares (for notional orders: at `px`).
@@ -1104,6 +1138,68 @@ impl Order {
             "hwm": self.hwm.map(dec),
             "subtag": null, "source": null, "expires_at": null
         })
+    }
+}
+
+/// When Alpaca refuses a new order beside an open one of the opposite side.
+#[derive(Clone, Copy, PartialEq)]
+enum Wash {
+    Always,
+    /// Only when the buy's limit price is at or above the sell's.
+    IfBuyLimitAtOrAboveSell,
+}
+
+/// Alpaca's wash-trade table, "Preventing Wash Trades at Alpaca" on
+/// docs.alpaca.markets/docs/user-protection (2026): (existing order type, new order type,
+/// rule) for an existing order and a new one on opposite sides of the same symbol, answered
+/// 403 "potential wash trade detected. use complex orders" (code 40310000, alpaca-api.md §4.2).
+/// The page lists each pair twice, buy-then-sell and sell-then-buy, with the same rule. "If a
+/// customer wants to set up a 'take profit' and a 'stop loss' situation, we recommend using a
+/// bracket or OCO ... These complex orders and trailing stop orders are exceptions": complex
+/// orders (bracket, OCO, and OTO, which Alpaca staff recommend alike on
+/// forum.alpaca.markets/t/18200) and trailing stops, on either side, are never refused.
+const WASH_TABLE: [(&str, &str, Wash); 16] = [
+    ("market", "market", Wash::Always),
+    ("market", "limit", Wash::Always),
+    ("market", "stop", Wash::Always),
+    ("market", "stop_limit", Wash::Always),
+    ("stop", "market", Wash::Always),
+    ("stop", "limit", Wash::Always),
+    ("stop", "stop", Wash::Always),
+    ("stop", "stop_limit", Wash::Always),
+    ("limit", "market", Wash::Always),
+    ("limit", "limit", Wash::IfBuyLimitAtOrAboveSell),
+    ("limit", "stop", Wash::Always),
+    ("limit", "stop_limit", Wash::IfBuyLimitAtOrAboveSell),
+    ("stop_limit", "market", Wash::Always),
+    ("stop_limit", "limit", Wash::IfBuyLimitAtOrAboveSell),
+    ("stop_limit", "stop", Wash::Always),
+    ("stop_limit", "stop_limit", Wash::IfBuyLimitAtOrAboveSell),
+];
+
+/// Would `new` (side, type, limit price, part of a complex order) be refused beside the open
+/// order `old` (same symbol), by [`WASH_TABLE`]?
+fn wash_trade(old: &Order, new: (&str, &str, Option<f64>, bool)) -> bool {
+    let (side, kind, limit, complex) = new;
+    let exempt = complex || old.complex() || kind == "trailing_stop" || old.kind == "trailing_stop";
+    if exempt || old.side == side {
+        return false;
+    }
+    let rule = WASH_TABLE
+        .iter()
+        .find(|(o, n, _)| *o == old.kind && *n == kind)
+        .map(|r| r.2);
+    match rule {
+        Some(Wash::Always) => true,
+        Some(Wash::IfBuyLimitAtOrAboveSell) => {
+            let (buy, sell) = if side == "buy" {
+                (limit, old.limit)
+            } else {
+                (old.limit, limit)
+            };
+            matches!((buy, sell), (Some(b), Some(s)) if b >= s)
+        }
+        None => false,
     }
 }
 
@@ -1211,15 +1307,45 @@ impl State {
         self.trades.get(symbol).map(|t| t.0).or(newest.map(|b| b.c))
     }
 
+    /// Is this order working at the market now: an open top-level order, an OCO's stop leg
+    /// (live beside its limit parent from the start), or a bracket or OTO leg once its entry
+    /// has filled (until then it waits, `held`, for shares it could close).
+    fn live(&self, o: &Order) -> bool {
+        match o.parent.as_deref() {
+            _ if !o.is_open() => false,
+            None => true,
+            Some(_) if o.class == "oco" => true,
+            Some(p) => self
+                .orders
+                .iter()
+                .any(|q| q.id == p && q.status == "filled"),
+        }
+    }
+
+    /// Shares the open orders of one side hold on `symbol`: every top-level order, and the
+    /// legs of a filled bracket or OTO entry once per family (its target and stop close the
+    /// same shares; alpaca-trade-api-js#87, Alpaca staff: "the amount of shares is allocated
+    /// per order"). An OCO's leg is counted in its parent; a leg whose entry has not filled
+    /// holds nothing yet.
     fn open_remaining(&self, symbol: &str, side: &str) -> f64 {
         let px = self.price(symbol).unwrap_or(0.0);
+        let mut families: BTreeMap<&str, f64> = BTreeMap::new();
+        let mut top = 0.0;
         let open = self
             .orders
             .iter()
-            .filter(|o| o.is_open() && o.symbol == symbol && o.parent.is_none());
-        open.filter(|o| o.side == side)
-            .map(|o| o.remaining(px))
-            .sum()
+            .filter(|o| o.is_open() && o.symbol == symbol);
+        for o in open.filter(|o| o.side == side) {
+            match o.parent.as_deref() {
+                None => top += o.remaining(px),
+                Some(p) if o.class != "oco" && self.live(o) => {
+                    let f = families.entry(p).or_insert(0.0);
+                    *f = f.max(o.remaining(px));
+                }
+                Some(_) => {}
+            }
+        }
+        top + families.values().sum::<f64>()
     }
 
     /// Long: qty minus open sells (>= 0). Short: qty plus open buys (<= 0).
@@ -1436,25 +1562,10 @@ impl State {
         };
         let o = self.new_order(&b)?;
         self.client_ids.insert(o.cid.clone());
-        let leg = (o.class == "oco").then(|| {
-            // Alpaca ignores client ids sent for legs and assigns its own.
-            let stop = opt_num(b.get("stop_loss").and_then(|l| l.get("stop_price"))).flatten();
-            Order {
-                id: self.uuid(),
-                cid: self.uuid(),
-                kind: "stop".into(),
-                stop,
-                limit: None,
-                status: "held".into(),
-                parent: Some(o.id.clone()),
-                ..o.clone()
-            }
-        });
+        let legs = self.legs(&o, &b);
         self.orders.push(o);
         let at = self.orders.len() - 1;
-        if let Some(leg) = leg {
-            self.orders.push(leg);
-        }
+        self.orders.extend(legs);
         let price = self.price(&self.orders[at].symbol);
         if let Some(price) =
             price.filter(|_| self.fill_on_submit && self.orders[at].kind == "market")
@@ -1462,6 +1573,60 @@ impl State {
             self.fill(at, f64::INFINITY, price);
         }
         Ok(Reply::json(200, self.shown(&self.orders[at])))
+    }
+
+    /// A complex order's legs, all `held` at first (alpaca-api.md §2.12 [live]: "bracket legs
+    /// waiting on the parent"), each with Alpaca's own id and client id: client ids sent for
+    /// legs are ignored (issue 14). A leg inherits the parent's qty and time in force (its own
+    /// `time_in_force` is ignored: alpacahq/Alpaca-API#283).
+    /// - `oco` (exit only): the parent is the `limit` (take_profit.limit_price); one `stop`
+    ///   leg from stop_loss.stop_price, on the same side, `stop_limit` with
+    ///   stop_loss.limit_price.
+    /// - `bracket` / `oto`: the closing side; a `limit` leg from take_profit.limit_price,
+    ///   then a `stop` (or `stop_limit`) leg from stop_loss.
+    fn legs(&mut self, o: &Order, b: &Map<String, Value>) -> Vec<Order> {
+        let price = |leg: &str, k: &str| opt_num(b.get(leg).and_then(|l| l.get(k))).flatten();
+        let (tp, sl, sl_limit) = (
+            price("take_profit", "limit_price"),
+            price("stop_loss", "stop_price"),
+            price("stop_loss", "limit_price"),
+        );
+        let (side, intent) = match (o.class.as_str(), o.side.as_str()) {
+            ("oco", _) => (o.side.clone(), o.intent),
+            (_, "buy") => ("sell".to_string(), "sell_to_close"),
+            _ => ("buy".to_string(), "buy_to_close"),
+        };
+        let stop_kind = if sl_limit.is_some() {
+            "stop_limit"
+        } else {
+            "stop"
+        };
+        let shapes: Vec<(&str, Option<f64>, Option<f64>)> = match o.class.as_str() {
+            "oco" => vec![(stop_kind, sl_limit, sl)],
+            "bracket" | "oto" => {
+                let target = tp.map(|tp| ("limit", Some(tp), None));
+                let stop = sl.map(|sl| (stop_kind, sl_limit, Some(sl)));
+                target.into_iter().chain(stop).collect()
+            }
+            _ => Vec::new(),
+        };
+        shapes
+            .into_iter()
+            .map(|(kind, limit, stop)| Order {
+                id: self.uuid(),
+                cid: self.uuid(),
+                side: side.clone(),
+                intent,
+                kind: kind.into(),
+                limit,
+                stop,
+                trail_pct: None,
+                hwm: None,
+                status: "held".into(),
+                parent: Some(o.id.clone()),
+                ..o.clone()
+            })
+            .collect()
     }
 
     fn new_order(&mut self, b: &Map<String, Value>) -> Result<Order, Reply> {
@@ -1477,6 +1642,7 @@ impl State {
         let (qty, notional) = (num("qty")?, num("notional")?);
         let class = text("order_class");
         let oco = class == "oco";
+        let entry_class = class == "bracket" || class == "oto";
         let leg_price = |leg: &str, k: &str| {
             opt_num(b.get(leg).and_then(|l| l.get(k)))
                 .ok_or_else(|| bad(&format!("invalid {leg}.{k}")))
@@ -1502,13 +1668,45 @@ impl State {
                 "invalid time_in_force",
             ),
             (
-                !["", "simple", "oco"].contains(&class.as_str()),
+                !["", "simple", "oco", "bracket", "oto"].contains(&class.as_str()),
                 "order_class not supported by the fake",
             ),
             (oco && kind != "limit", "oco orders must be limit orders"),
             (
                 oco && (tp.is_none() || sl.is_none()),
                 "oco orders require take_profit.limit_price and stop_loss.stop_price",
+            ),
+            // 422 code 40010001 "bracket orders must be market or limit orders"
+            // (Petersoj/alpaca-java#44); the same for `oto` (wording assumed).
+            (
+                entry_class && kind != "market" && kind != "limit",
+                if class == "oto" {
+                    "oto orders must be market or limit orders"
+                } else {
+                    "bracket orders must be market or limit orders"
+                },
+            ),
+            // A bracket needs both legs: 422 "bracket orders require take_profit.limit_price"
+            // (TraderAlice/OpenAlice#342, seen on paper); the stop's wording by analogy.
+            (
+                class == "bracket" && tp.is_none(),
+                "bracket orders require take_profit.limit_price",
+            ),
+            (
+                class == "bracket" && sl.is_none(),
+                "bracket orders require stop_loss.stop_price",
+            ),
+            // An OTO takes exactly one leg (OpenAlice#342: one leg -> `oto`, two -> `bracket`;
+            // wording assumed).
+            (
+                class == "oto" && tp.is_none() == sl.is_none(),
+                "oto orders require exactly one of take_profit or stop_loss",
+            ),
+            // Complex orders are `day` or `gtc` only (Alpaca's orders page, as the
+            // rustrade-execution Alpaca client documents it; wording assumed).
+            (
+                (oco || entry_class) && tif != "day" && tif != "gtc",
+                "complex orders must be DAY or GTC orders",
             ),
             (
                 kind == "trailing_stop" && trail_pct.is_none_or(|p| p <= 0.0),
@@ -1541,7 +1739,12 @@ impl State {
         if let Some((_, m)) = checks.iter().find(|c| c.0) {
             return Err(bad(m));
         }
-        for (field, p) in [("limit_price", limit), ("stop_price", stop.or(sl))] {
+        let target = tp.filter(|_| entry_class);
+        for (field, p) in [
+            ("limit_price", limit),
+            ("stop_price", stop.or(sl)),
+            ("take_profit.limit_price", target),
+        ] {
             let Some(p) = p else { continue };
             let raw = b
                 .get(field)
@@ -1573,13 +1776,12 @@ impl State {
             Some(c) if !c.is_empty() => c.to_string(),
             _ => self.uuid(),
         };
-        let other = if side == "buy" { "sell" } else { "buy" };
-        // Complex orders (OCO) are exempt on both ends: Alpaca's answer is "use complex orders".
-        if !oco
-            && self
-                .orders
-                .iter()
-                .any(|o| o.is_open() && o.symbol == symbol && o.side == other && o.class != "oco")
+        let class_set = oco || entry_class;
+        let new_one = (side.as_str(), kind.as_str(), limit, class_set);
+        if self
+            .orders
+            .iter()
+            .any(|o| o.is_open() && !o.held_leg() && o.symbol == symbol && wash_trade(o, new_one))
         {
             return Err(err(
                 403,
@@ -1588,6 +1790,15 @@ impl State {
             ));
         }
         let held = self.positions.get(&symbol).map_or(0.0, |p| p.0);
+        // 422 code 42210000 "bracket orders must be entry orders": seen for a bracket buy on a
+        // symbol already held (sentient-trader's BUG-2026-06-25-01, paper) and a bracket sell
+        // (alpaca-trade-api-js#248). The fake refuses a bracket whenever a position exists.
+        if class == "bracket" && held != 0.0 {
+            return Err(err(422, 42210000, "bracket orders must be entry orders"));
+        }
+        if entry_class {
+            self.check_base_price(&symbol, &side, kind == "limit", limit, tp, sl)?;
+        }
         if oco
             && (if side == "sell" {
                 held <= 0.0
@@ -1617,7 +1828,7 @@ impl State {
             let open_buys = self
                 .orders
                 .iter()
-                .filter(|o| o.is_open() && o.side == "buy");
+                .filter(|o| o.is_open() && o.side == "buy" && o.parent.is_none());
             let order_px = |o: &Order| o.limit.or(self.price(&o.symbol)).unwrap_or(0.0);
             let committed: f64 = open_buys
                 .map(|o| o.remaining(order_px(o)) * order_px(o))
@@ -1656,7 +1867,7 @@ impl State {
             notional,
             limit,
             stop,
-            class: if oco { class } else { String::new() },
+            class: if class_set { class } else { String::new() },
             hwm,
             trail_pct,
             ext,
@@ -1665,6 +1876,68 @@ impl State {
             updated: t,
             ..Order::default()
         })
+    }
+
+    /// A bracket's or OTO's legs must lie on the profitable and the losing side of the
+    /// entry's expected fill, its `base_price`: the parent's limit price, or for a market
+    /// parent the current ask (buy) or bid (sell); the fake has no quotes and uses the latest
+    /// trade. Refused otherwise with "take_profit.limit_price must be <= base_price - 0.01"
+    /// (a sell entry) and its mirror images (forum.alpaca.markets/t/13049, Alpaca staff's
+    /// answer; status 422, code 42210000 assumed).
+    fn check_base_price(
+        &self,
+        symbol: &str,
+        side: &str,
+        limit_parent: bool,
+        limit: Option<f64>,
+        tp: Option<f64>,
+        sl: Option<f64>,
+    ) -> Result<(), Reply> {
+        let base = if limit_parent {
+            limit
+        } else {
+            self.price(symbol)
+        };
+        let Some(base) = base else { return Ok(()) };
+        let cent = 0.01 - 1e-9;
+        let buy = side == "buy";
+        if tp.is_some_and(|tp| {
+            if buy {
+                tp < base + cent
+            } else {
+                tp > base - cent
+            }
+        }) {
+            let m = if buy {
+                ">= base_price + 0.01"
+            } else {
+                "<= base_price - 0.01"
+            };
+            return Err(err(
+                422,
+                42210000,
+                &format!("take_profit.limit_price must be {m}"),
+            ));
+        }
+        if sl.is_some_and(|sl| {
+            if buy {
+                sl > base - cent
+            } else {
+                sl < base + cent
+            }
+        }) {
+            let m = if buy {
+                "<= base_price - 0.01"
+            } else {
+                ">= base_price + 0.01"
+            };
+            return Err(err(
+                422,
+                42210000,
+                &format!("stop_loss.stop_price must be {m}"),
+            ));
+        }
+        Ok(())
     }
 
     fn list_orders(&self, q: &Query) -> Res {
@@ -1679,14 +1952,16 @@ impl State {
         let symbols: Option<Vec<&str>> = qv(q, "symbols").map(|s| s.split(',').collect());
         let side = qv(q, "side");
         let mut out: Vec<&Order> = self.orders.iter().collect();
-        out.retain(|o| status == "all" || o.is_open() == (status == "open"));
-        // A held leg waits on its parent and is not listed as open (issue 14: the stop leg of a
-        // bracket stays `held` and `status=open` misses it); a top-level order that is held is
-        // still working and listed (alpaca-api.md §2.12). With `nested=true` every leg is under
-        // its parent instead of on its own.
-        if status == "open" {
-            out.retain(|o| !(o.status == "held" && o.parent.is_some()));
-        }
+        // A held leg waits on its parent and is listed as closed, not open: "sell stop limit
+        // order is seen as a closed order with 'Held' status" (alpaca-trade-api-python#322;
+        // issue 14: `status=open` misses a bracket's stop leg). A top-level order that is held
+        // is still working and listed as open (alpaca-api.md §2.12).
+        let listed_open = |o: &Order| o.is_open() && !o.held_leg();
+        out.retain(|o| status == "all" || listed_open(o) == (status == "open"));
+        // With `nested=true` every leg is under its parent instead of on its own, so a bracket
+        // whose entry has filled (the parent is closed) is missing from `status=open&nested=
+        // true` with both its legs (alpaca-trade-api-js#87, #80: "once a bracket order is
+        // filled ... they are no longer nested", and the nested open listing came back empty).
         let nested = qv(q, "nested") == Some("true");
         if nested {
             out.retain(|o| o.parent.is_none());
@@ -1737,16 +2012,45 @@ impl State {
             "cum_qty": dec(cum), "order_id": o.id, "order_status": o.status
         });
         let (symbol, delta) = (o.symbol.clone(), if o.side == "buy" { q } else { -q });
-        if o.class == "oco" {
+        let (class, parent, me) = (o.class.clone(), o.parent.clone(), o.id.clone());
+        let stop_filled = o.kind.starts_with("stop");
+        match (class.as_str(), parent) {
             // One side of an OCO filled: the other is canceled.
-            let family = o.parent.clone().unwrap_or_else(|| o.id.clone());
-            let me = o.id.clone();
-            for s in self.orders.iter_mut() {
-                let sibling = s.id == family || s.parent.as_deref() == Some(family.as_str());
-                if sibling && s.id != me && s.is_open() {
-                    (s.status, s.canceled_at, s.updated) = ("canceled".into(), Some(t), t);
+            ("oco", family) => {
+                let family = family.unwrap_or_else(|| me.clone());
+                for s in self.orders.iter_mut() {
+                    let sibling = s.id == family || s.parent.as_deref() == Some(family.as_str());
+                    if sibling && s.id != me && s.is_open() {
+                        (s.status, s.canceled_at, s.updated) = ("canceled".into(), Some(t), t);
+                    }
                 }
             }
+            // A bracket leg filled: its sibling ends. When the stop fills the target becomes
+            // `replaced`, when the target fills the stop becomes `canceled` (alpaca-py#198,
+            // statuses seen on paper).
+            ("bracket", Some(family)) => {
+                let end = if stop_filled { "replaced" } else { "canceled" };
+                for s in self.orders.iter_mut() {
+                    let sibling = s.parent.as_deref() == Some(family.as_str()) && s.id != me;
+                    if sibling && s.is_open() {
+                        (s.status, s.updated) = (end.into(), t);
+                        s.canceled_at = s.canceled_at.or((end == "canceled").then_some(t));
+                    }
+                }
+            }
+            // The entry filled completely: its legs wake. A bracket's target becomes `new`
+            // while its stop stays `held` (alpaca-api.md §2.12 [live]; alpaca-py#198: "the main
+            // ... order has a Filled status, the stop loss has a Held status, and the take
+            // profit has a New status"); an OTO's only leg becomes `new` (assumed).
+            ("bracket" | "oto", None) if done => {
+                for s in self.orders.iter_mut() {
+                    let leg = s.parent.as_deref() == Some(me.as_str()) && s.status == "held";
+                    if leg && !(class == "bracket" && s.kind.starts_with("stop")) {
+                        (s.status, s.updated) = ("new".into(), t);
+                    }
+                }
+            }
+            _ => {}
         }
         self.fills.push((act_id, activity));
         let (old, mut avg) = self.positions.remove(&symbol).unwrap_or((0.0, 0.0));
