@@ -481,6 +481,7 @@ mod tests {
             filled_avg_price: None,
             status: OrderStatus::New,
             order_type: Some("market".into()),
+            class: crate::broker::OrderClass::Simple,
             submitted_at: Some(Utc.with_ymd_and_hms(2026, 11, 24, 15, 30, 2).unwrap()),
             filled_at: None,
             legs: Vec::new(),

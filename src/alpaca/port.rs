@@ -6,7 +6,8 @@
 use super::wire;
 use super::Alpaca;
 use crate::broker::{
-    Account, BarsQuery, Broker, Clock, Fill, LastTrade, Order, OrderRequest, Position, Split,
+    Account, BarsQuery, Broker, Clock, Fill, LastTrade, Order, OrderClass, OrderRequest, Position,
+    Split,
 };
 use crate::decimal::Decimal;
 use crate::domain::{Bar, Qty};
@@ -82,6 +83,7 @@ pub(crate) fn order(o: wire::Order) -> Order {
         client_order_id: o.client_order_id,
         symbol: o.symbol,
         status: o.status,
+        class: OrderClass::parse(o.order_class.as_deref()),
         order_type: o.order_type,
         submitted_at: o.submitted_at,
         filled_at: o.filled_at,

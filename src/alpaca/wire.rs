@@ -156,6 +156,9 @@ pub struct Order {
     pub status: OrderStatus,
     #[serde(rename = "type")]
     pub order_type: Option<String>,
+    /// `simple` or `""` for one order; `bracket`, `oco`, `oto` (`mleg` for options).
+    #[serde(default)]
+    pub order_class: Option<String>,
     pub submitted_at: Option<DateTime<Utc>>,
     pub filled_at: Option<DateTime<Utc>>,
     /// A multi-leg order's other orders (`null` for a simple one): the POST answer and

@@ -11,8 +11,8 @@ pub mod sim;
 pub mod types;
 
 pub use types::{
-    Account, BarsQuery, Clock, Fill, LastTrade, Order, OrderKind, OrderRequest, Position, Split,
-    TimeInForce,
+    Account, BarsQuery, Clock, Fill, LastTrade, Order, OrderClass, OrderKind, OrderRequest,
+    Position, Split, TimeInForce,
 };
 
 use crate::domain::Bar;

@@ -6,7 +6,7 @@ use super::market::{ny_date, Market, Session};
 use super::{shown_status, sign, SimSettings};
 use crate::backtest::engine::Fill;
 use crate::backtest::protective::Levels;
-use crate::broker::{Fill as FillActivity, Order, OrderKind, OrderRequest};
+use crate::broker::{Fill as FillActivity, Order, OrderClass, OrderKind, OrderRequest};
 use crate::decimal::Decimal;
 use crate::domain::{Bar, OrderStatus, Qty, Side};
 use crate::error::{Error, Result};
@@ -88,6 +88,10 @@ impl SimOrder {
                 }
                 .into(),
             ),
+            class: match self.kind {
+                OrderKind::Oco { .. } => OrderClass::Oco,
+                _ => OrderClass::Simple,
+            },
             submitted_at: Some(self.submitted_at),
             filled_at: self.filled_at,
             legs: Vec::new(),

@@ -64,6 +64,8 @@ pub struct Order {
     pub status: OrderStatus,
     /// `market`, `limit`, ...; for the orders ledger.
     pub order_type: Option<String>,
+    /// Simple, or one of a multi-leg order's classes (which the wash-trade rule exempts).
+    pub class: OrderClass,
     pub submitted_at: Option<DateTime<Utc>>,
     pub filled_at: Option<DateTime<Utc>>,
     /// The other orders of a multi-leg order (an OCO's stop), as the broker nests them under
@@ -71,7 +73,50 @@ pub struct Order {
     pub legs: Vec<Order>,
 }
 
+/// Alpaca's `order_class`: how an order's legs depend on each other.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OrderClass {
+    /// One order (Alpaca writes `simple` or `""`).
+    #[default]
+    Simple,
+    /// An entry with a take-profit and a stop-loss leg.
+    Bracket,
+    /// One-cancels-other: a take-profit limit with a stop-loss leg, for a held position.
+    Oco,
+    /// One-triggers-other: an entry with one leg.
+    Oto,
+    /// A class this build does not know (`mleg` for options): treated as multi-leg.
+    Other,
+}
+
+impl OrderClass {
+    /// From Alpaca's text.
+    pub fn parse(text: Option<&str>) -> OrderClass {
+        match text.unwrap_or("") {
+            "" | "simple" => OrderClass::Simple,
+            "bracket" => OrderClass::Bracket,
+            "oco" => OrderClass::Oco,
+            "oto" => OrderClass::Oto,
+            _ => OrderClass::Other,
+        }
+    }
+}
+
 impl Order {
+    /// Would Alpaca refuse a market order on the other side of this symbol while this order
+    /// works? Its wash-trade table ("Preventing Wash Trades", docs.alpaca.markets/docs/
+    /// user-protection; the fake's `WASH_TABLE`) refuses a market order beside every simple
+    /// market, limit, stop and stop-limit order, and exempts multi-leg orders (bracket, OCO,
+    /// OTO) and trailing stops. The bot sends only market orders for the strategy, so this is
+    /// the whole rule it needs; a person's OCO take-profit on a shared account does not stop
+    /// the bot's buy.
+    pub fn blocks_opposite_market_order(&self) -> bool {
+        !self.is_final()
+            && self.class == OrderClass::Simple
+            && self.legs.is_empty()
+            && self.order_type.as_deref() != Some("trailing_stop")
+    }
+
     /// Shares still to fill: qty − filled_qty, never below 0.
     pub fn remaining_qty(&self) -> Qty {
         (self.qty - self.filled_qty).max(Qty::ZERO)

@@ -52,6 +52,11 @@ pub struct Market {
     /// The same over every working order in the account (a person's too).
     pub any_open_buy: Qty,
     pub any_open_sell: Qty,
+    /// Of those, the shares on orders beside which Alpaca refuses a market order of the
+    /// other side as a wash trade ([`crate::broker::Order::blocks_opposite_market_order`]:
+    /// multi-leg orders and trailing stops are exempt).
+    pub wash_buy: Qty,
+    pub wash_sell: Qty,
 }
 
 impl Market {

@@ -439,8 +439,8 @@ impl Planner<'_> {
             return Some(why.clone());
         }
         let opposite_open = match planned.side {
-            Side::Buy => market.any_open_sell,
-            Side::Sell => market.any_open_buy,
+            Side::Buy => market.wash_sell,
+            Side::Sell => market.wash_buy,
         };
         if opposite_open.is_positive() {
             return Some(format!(

@@ -242,6 +242,7 @@ fn a_waiting_open_leg_holds_while_its_close_works_and_goes_once_flat() {
     let working = Market {
         open_sell: q(5),
         any_open_sell: q(5),
+        wash_sell: q(5),
         ..market(&calm, 5)
     };
     let snap = snapshot(vec![(rules("TSLA", &s, 2.0), working)]);

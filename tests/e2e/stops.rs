@@ -649,3 +649,51 @@ fn the_held_legs_of_a_persons_waiting_bracket_are_not_pending_sales() {
         "the held sells are not the bot's: {d:?}"
     );
 }
+
+/// Alpaca's wash-trade table exempts multi-leg orders and trailing stops: on a shared account
+/// the bot's market buy goes out beside the person's OCO take-profit or trailing stop on the
+/// same symbol (the bot refused it as a wash trade, a trade lost for nothing), and is still
+/// held back beside the person's plain limit sell, which Alpaca would refuse.
+#[test]
+fn the_bots_buy_goes_out_beside_a_persons_oco_or_trailing_stop_but_not_beside_a_plain_sell() {
+    let cases = [
+        (
+            serde_json::json!({"symbol": "AAPL", "side": "sell", "qty": "10", "type": "limit",
+                "time_in_force": "gtc", "order_class": "oco",
+                "take_profit": {"limit_price": "260"}, "stop_loss": {"stop_price": "190"}}),
+            true,
+        ),
+        (
+            serde_json::json!({"symbol": "AAPL", "side": "sell", "qty": "10",
+                "type": "trailing_stop", "trail_percent": "5", "time_in_force": "gtc"}),
+            true,
+        ),
+        (
+            serde_json::json!({"symbol": "AAPL", "side": "sell", "qty": "10", "type": "limit",
+                "limit_price": "260", "time_in_force": "gtc"}),
+            false,
+        ),
+    ];
+    for (theirs, buys) in cases {
+        let bot = protected("");
+        bot.share_account();
+        bot.fake.set_position("AAPL", 10.0, 200.0);
+        let (code, answer) = post_by_hand(&bot, theirs.clone());
+        assert_eq!(code, 200, "{answer}");
+        bot.fake.clear_requests();
+        bot.next_minute(0, 235.0, &[250.0; 3]);
+        let run = bot.tick();
+        check!(run, run.code == 0);
+        if buys {
+            check!(run, run.stdout.contains("AAPL buy 1 -> new"));
+            assert_eq!(bot.posted().len(), 1, "beside {theirs}");
+        } else {
+            check!(
+                run,
+                run.stdout
+                    .contains("an opposite sell order for 10 shares is still open")
+            );
+            assert_eq!(bot.posts(), 0, "beside {theirs}");
+        }
+    }
+}

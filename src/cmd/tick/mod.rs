@@ -314,24 +314,29 @@ impl Tick<'_> {
                     let name = symbol.name.as_str();
                     // A resting stop or target is not a pending sale: the position the
                     // strategy sees ignores the bot's protective orders.
-                    let open = |side: Side, any: bool| -> Qty {
+                    let open = |side: Side, counts: &dyn Fn(&Order) -> bool| -> Qty {
                         open_orders
                             .iter()
                             .filter(|o| o.symbol == name && o.side == Some(side))
                             .filter(|o| !client_order_id::is_protective(&o.client_order_id))
-                            .filter(|o| any || client_order_id::is_ours(&o.client_order_id))
+                            .filter(|o| counts(o))
                             .map(Order::remaining_qty)
                             .sum()
                     };
+                    let ours = |o: &Order| client_order_id::is_ours(&o.client_order_id);
+                    let any = |_: &Order| true;
+                    let wash = Order::blocks_opposite_market_order;
                     let market = Market {
                         bars: bars.remove(name).unwrap_or_default(),
                         trade: trades.get(name).copied(),
                         broker: positions.get(name).copied().unwrap_or_default(),
                         own: own.get(name).copied().unwrap_or_default(),
-                        open_buy: open(Side::Buy, false),
-                        open_sell: open(Side::Sell, false),
-                        any_open_buy: open(Side::Buy, true),
-                        any_open_sell: open(Side::Sell, true),
+                        open_buy: open(Side::Buy, &ours),
+                        open_sell: open(Side::Sell, &ours),
+                        any_open_buy: open(Side::Buy, &any),
+                        any_open_sell: open(Side::Sell, &any),
+                        wash_buy: open(Side::Buy, &wash),
+                        wash_sell: open(Side::Sell, &wash),
                     };
                     (symbol.rules(), market)
                 })
