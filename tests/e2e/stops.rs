@@ -6,6 +6,7 @@
 use crate::check;
 use crate::fake_alpaca::Fault;
 use crate::harness::Bot;
+use chrono::TimeZone;
 use std::time::{Duration, Instant};
 
 /// AAPL on the threshold rule (buy above 230, sell below 220) with `extra` protective keys.
@@ -696,4 +697,85 @@ fn the_bots_buy_goes_out_beside_a_persons_oco_or_trailing_stop_but_not_beside_a_
             assert_eq!(bot.posts(), 0, "beside {theirs}");
         }
     }
+}
+
+/// A tick killed after its entry's last-minute fill leaves the position without its stop at
+/// the close. The first closed-market tick puts it back (a `gtc` stop Alpaca queues as
+/// `accepted`), so it rests before the next open's auction, where gaps happen; the later
+/// closed ticks ask nothing.
+#[test]
+fn the_first_closed_market_tick_puts_a_missing_stop_back_before_the_next_open() {
+    let bot = protected("stop_loss_pct = 2.5");
+    bot.bot_holds("AAPL", 3.0, 200.0);
+    let after_close = chrono::Utc
+        .with_ymd_and_hms(2026, 11, 24, 21, 30, 0)
+        .unwrap();
+    bot.fake.set_clock(after_close, false);
+    let run = bot.tick();
+    check!(run, run.code == 0 && run.stdout.contains("market closed"));
+    let sent = bot.posted();
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert_eq!(
+        (
+            &sent[0]["type"],
+            &sent[0]["stop_price"],
+            &sent[0]["time_in_force"]
+        ),
+        (&"stop".into(), &"195.00".into(), &"gtc".into())
+    );
+    let stops = stops_at_the_fake(&bot);
+    assert_eq!(stops[0]["status"], "accepted", "queued for the open");
+    // The next closed tick finds it resting and sends nothing.
+    bot.fake
+        .set_clock(after_close + chrono::Duration::minutes(1), false);
+    bot.fake.clear_requests();
+    let run = bot.tick();
+    check!(run, run.code == 0 && bot.posts() == 0);
+    // At the open the stop is `new` and left alone.
+    let open = chrono::Utc
+        .with_ymd_and_hms(2026, 11, 25, 14, 31, 0)
+        .unwrap();
+    bot.fake.set_clock(open, true);
+    bot.next_minute(0, 225.0, &[250.0; 3]);
+    let run = bot.tick();
+    check!(run, run.code == 0 && bot.posts() == 0);
+    assert_eq!(stops_at_the_fake(&bot)[0]["status"], "new");
+}
+
+/// While the market is closed a price already through the stop is not closed at market (a
+/// market order sent now would wait for the open, at a price nobody chose): the position is
+/// named unprotected with the reason, and the first open-market tick closes it.
+#[test]
+fn a_stop_already_passed_while_closed_is_closed_at_the_open_not_queued() {
+    let bot = protected("stop_loss_pct = 2");
+    bot.fake.set_shorting(true);
+    bot.bot_holds("AAPL", 1.0, 200.0);
+    bot.set_price("AAPL", 190.0);
+    let after_close = chrono::Utc
+        .with_ymd_and_hms(2026, 11, 24, 21, 30, 0)
+        .unwrap();
+    bot.fake.set_clock(after_close, false);
+    let run = bot.tick();
+    check!(run, run.code == 0 && bot.posts() == 0);
+    let unprotected = bot.state()["ops"]["unprotected"]["AAPL"].to_string();
+    assert!(unprotected.contains("market is closed"), "{unprotected}");
+    let prom = std::fs::read_to_string(bot.path("logs/prometheus-bot.prom")).unwrap();
+    assert!(
+        prom.contains("prometheus_bot_position_unprotected{symbol=\"AAPL\"} 1\n"),
+        "{prom}"
+    );
+    let open = chrono::Utc
+        .with_ymd_and_hms(2026, 11, 25, 14, 31, 0)
+        .unwrap();
+    bot.fake.set_clock(open, true);
+    bot.next_minute(0, 190.0, &[250.0; 3]);
+    bot.set_price("AAPL", 190.0);
+    let run = bot.tick();
+    check!(
+        run,
+        run.code == 0 && run.stdout.contains("AAPL closed by its stop")
+    );
+    let sent = bot.posted();
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert_eq!(sent[0]["type"], "market");
 }

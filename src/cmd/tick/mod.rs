@@ -245,7 +245,12 @@ impl Tick<'_> {
             .roll_day(self.now.with_timezone(&New_York).date_naive());
 
         if !clock.is_open {
-            return self.market_closed(clock.next_open);
+            let close = CloseClock {
+                open: false,
+                next_close: clock.next_close,
+                read: clock_read,
+            };
+            return self.market_closed(clock.next_open, &close);
         }
         self.state.closed_until_recorded = None;
 
@@ -346,6 +351,7 @@ impl Tick<'_> {
         let prices: HashMap<String, f64> =
             trades.iter().map(|(s, t)| (s.clone(), t.price)).collect();
         let close = CloseClock {
+            open: true,
             next_close: snapshot.next_close,
             read: clock_read,
         };
@@ -404,16 +410,6 @@ impl Tick<'_> {
             .collect();
     }
 
-    /// Signed shares per symbol as the broker holds them (every qty checked by the port).
-    fn positions(&self) -> Result<HashMap<String, Qty>> {
-        Ok(self
-            .client
-            .positions()?
-            .into_iter()
-            .map(|p| (p.symbol, p.qty))
-            .collect())
-    }
-
     /// Open orders that matter, and the current state of the orders the bot tracks, in one
     /// request. On a shared account every open order matters (a manual sell blocks a buy as a
     /// wash trade), so they are listed. Otherwise the bot's own orders are the only ones, all
@@ -454,12 +450,19 @@ impl Tick<'_> {
     }
 
     /// Closed market: settle tracked orders (they can still expire or fill), record the
-    /// closed session once (decision rows and an equity row), trade nothing.
-    fn market_closed(&mut self, next_open: Option<DateTime<Utc>>) -> Result<TickOutcome> {
-        if !self.state.tracked.is_empty() {
-            self.sync_fills()?;
+    /// closed session once (decision rows and an equity row), trade nothing. The tick that
+    /// records it also puts back missing protection (see [`Tick::protect_closed`]).
+    fn market_closed(
+        &mut self,
+        next_open: Option<DateTime<Utc>>,
+        close: &CloseClock,
+    ) -> Result<TickOutcome> {
+        let recording = self.state.closed_until_recorded != next_open || next_open.is_none();
+        let mut open_orders = Vec::new();
+        if !self.state.tracked.is_empty() || recording {
+            open_orders = self.sync_fills()?.0;
         }
-        if self.state.closed_until_recorded != next_open || next_open.is_none() {
+        if recording {
             let when = next_open.map_or("unknown".to_string(), |t| {
                 t.with_timezone(&New_York)
                     .format("%Y-%m-%d %H:%M %Z")
@@ -467,19 +470,18 @@ impl Tick<'_> {
             });
             let reason = format!("market closed; next open {when}");
             let account = self.client.account()?;
-            let positions = self.positions()?;
+            let broker_positions = self.client.positions()?;
+            let positions: HashMap<String, Qty> = broker_positions
+                .iter()
+                .map(|p| (p.symbol.clone(), p.qty))
+                .collect();
+            let recorded = self.fills.summary(self.state.fills.as_ref())?;
+            self.state.fills = Some(recorded.clone());
             // The position each row shows is the bot's, as an open-market tick shows it: its
             // own fills on a shared account, the broker's otherwise.
-            let own = if self.config.risk.shared_account {
-                let summary = self.fills.summary(self.state.fills.as_ref())?;
-                self.state.fills = Some(summary.clone());
-                Some(summary)
-            } else {
-                None
-            };
-            let held = |name: &str| match &own {
-                Some(recorded) => recorded.net_qty.get(name).copied().unwrap_or_default(),
-                None => positions.get(name).copied().unwrap_or_default(),
+            let held = |name: &str| match self.config.risk.shared_account {
+                true => recorded.net_qty.get(name).copied().unwrap_or_default(),
+                false => positions.get(name).copied().unwrap_or_default(),
             };
             let rows: Vec<DecisionRow> = self
                 .config
@@ -502,10 +504,43 @@ impl Tick<'_> {
             self.record_equity(&account, &positions)?;
             // The metrics file and `status` show the equity this row records, not an older one.
             self.show_account(&account, &positions);
+            self.protect_closed(&broker_positions, &open_orders, &recorded, close)?;
             self.state.closed_until_recorded = next_open;
         }
         log::info!("market closed; nothing to do");
         Ok(TickOutcome::MarketClosed { next_open })
+    }
+}
+
+impl Tick<'_> {
+    /// Put back missing protection while the market is closed, so that a stop lost to a tick
+    /// killed after its entry's last-minute fill rests before the next open's auction (where
+    /// gaps happen), not from the first open-market tick. Alpaca accepts stops, targets and
+    /// OCOs while closed (`gtc` rests; a fractional position's `day` stop is for the next
+    /// session). A price already through the stop is not closed at market while closed (see
+    /// `market_close_refused`): it stays unprotected, named by `status`, until the first
+    /// open-market tick closes it.
+    fn protect_closed(
+        &mut self,
+        positions: &[crate::broker::Position],
+        open_orders: &[Order],
+        recorded: &fills::Summary,
+        close: &CloseClock,
+    ) -> Result<()> {
+        if !self.config.symbols.iter().any(|s| s.protection.any()) {
+            return Ok(());
+        }
+        let names = self.config.symbol_names();
+        let prices: HashMap<String, f64> = self
+            .client
+            .latest_trades(&names)?
+            .into_iter()
+            .map(|(s, t)| (s, t.price))
+            .collect();
+        for said in self.protect_positions(positions, open_orders, recorded, &prices, close)? {
+            log::info!("{said}");
+        }
+        Ok(())
     }
 }
 

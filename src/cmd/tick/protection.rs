@@ -163,6 +163,12 @@ impl Tick<'_> {
         if self.config.bot.data_dir.join("STOP").exists() {
             return Some("kill switch (the STOP file) is on".into());
         }
+        if !close.open {
+            return Some(
+                "the market is closed (a market order would wait for the open, at a price nobody chose)"
+                    .into(),
+            );
+        }
         let now = self.now + chrono::Duration::from_std(close.read.elapsed()).unwrap_or_default();
         let secs_to_close = close.next_close.map(|c| (c - now).num_seconds());
         crate::risk::check_close_margin(&self.config.risk.limits, secs_to_close)

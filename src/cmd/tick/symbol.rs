@@ -28,6 +28,8 @@ enum Sent {
 /// When the session closes, and when (local monotonic time) the broker's clock was read: the
 /// time left is re-measured before every order.
 pub(super) struct CloseClock {
+    /// The broker's `is_open`: a market order sent while closed waits for the next open.
+    pub(super) open: bool,
     pub(super) next_close: Option<DateTime<Utc>>,
     pub(super) read: Instant,
 }
