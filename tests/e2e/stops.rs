@@ -779,3 +779,40 @@ fn a_stop_already_passed_while_closed_is_closed_at_the_open_not_queued() {
     assert_eq!(sent.len(), 1, "{sent:?}");
     assert_eq!(sent[0]["type"], "market");
 }
+
+/// A drawdown halt stops the strategy's orders, not protection: the resting stop is never
+/// canceled by a halted tick, and a stop that ends (the person canceled it) is put back by the
+/// next halted tick under the entry's next id.
+#[test]
+fn a_drawdown_halt_neither_cancels_a_stop_nor_stops_one_being_put_back() {
+    let bot = protected("stop_loss_pct = 2");
+    bot.with_risk("max_daily_loss_pct = 0\nmax_drawdown_pct = 20");
+    bot.bot_holds("AAPL", 1.0, 200.0);
+    let run = bot.tick();
+    check!(
+        run,
+        run.code == 0 && bot.posts() == 1,
+        "the stop, equity peak 100,000"
+    );
+    // 30 % down against a 20 % limit: halted.
+    bot.fake.set_account("70000", "70000", "70000");
+    bot.next_minute(1, 225.0, &[250.0; 3]);
+    let run = bot.tick();
+    check!(run, run.code == 0 && run.stdout.contains("HALTED"));
+    check!(run, !bot.calls().iter().any(|c| c.starts_with("DELETE")));
+    let stops = stops_at_the_fake(&bot);
+    assert_eq!(stops.len(), 1);
+    assert_eq!(stops[0]["status"], "new", "still resting");
+    // The person cancels it; the halted tick puts it back.
+    bot.fake
+        .set_order_status(stops[0]["id"].as_str().unwrap(), "canceled");
+    bot.next_minute(1, 225.0, &[250.0; 3]);
+    let run = bot.tick();
+    check!(run, run.code == 0 && run.stdout.contains("HALTED"));
+    let sent = bot.posted();
+    assert_eq!(sent.len(), 2, "{sent:?}");
+    assert_eq!(
+        (&sent[1]["type"], &sent[1]["client_order_id"]),
+        (&"stop".into(), &"pb-AAPL-earlier-p2".into())
+    );
+}
