@@ -10,6 +10,7 @@
 mod axis;
 pub mod backtest;
 mod bars;
+pub mod digest;
 pub mod html;
 pub mod live;
 pub mod svg;
