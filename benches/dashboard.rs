@@ -12,6 +12,8 @@ use chrono::{Duration, TimeZone, Utc};
 use prometheus_bot::cmd::report;
 use prometheus_bot::config::Config;
 use prometheus_bot::domain::{Bar, Timeframe};
+use prometheus_bot::report::digest::Digest;
+use prometheus_bot::report::live::{self, SymbolView};
 use prometheus_bot::store::bar_cache::{BarCache, CacheMeta};
 use std::fmt::Write;
 use std::time::Instant;
@@ -38,8 +40,10 @@ fn main() {
     };
     let mut equity =
         String::from("time_utc,equity,cash,long_market_value,buying_power,AAPL,TSLA\n");
+    let mut points = Vec::new();
     for i in 0..98_280 {
         let e = 100_000.0 + (i as f64 / 500.0).sin() * 2_000.0 + i as f64 * 0.01;
+        points.push((minute(i), e));
         let _ = writeln!(
             equity,
             "{},{e:.2},50000,{:.2},100000,1,0",
@@ -138,4 +142,32 @@ fn main() {
         "`report` (whole read, metrics table): median {:.1} ms",
         whole[2]
     );
+
+    // The page's size by symbols: each symbol's chart gets a share of the points drawn.
+    let digest = Digest::of(&points, &[]);
+    for n in [2, 200, 500] {
+        let symbols: Vec<SymbolView> = (0..n)
+            .map(|k| SymbolView {
+                name: format!("S{k:03}"),
+                prices: (0..800)
+                    .map(|i| {
+                        let c = 100.0 + ((i + k) as f64 / 30.0).sin();
+                        (start.timestamp() + 60 * i, c)
+                    })
+                    .collect(),
+                position: 0.0,
+            })
+            .collect();
+        let html = live::page(&live::Input {
+            generated: now,
+            status: Vec::new(),
+            digest: &digest,
+            symbols: &symbols,
+            metrics: None,
+        });
+        println!(
+            "the page with {n} symbols of 800 bars and a year of equity: {} KB",
+            html.len() / 1024
+        );
+    }
 }

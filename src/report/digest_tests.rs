@@ -76,20 +76,22 @@ fn a_small_case_by_hand() {
 
 #[test]
 fn a_series_coarsens_and_keeps_its_extremes() {
-    // 401 minutes, value = minute, except minute 123 at -5: the 401st bucket pairs them up.
+    // One minute more than there are buckets, value = minute, except minute 123 at -5: the
+    // last one pairs the buckets up (two minutes each).
+    let n = series::MAX_BUCKETS as i64;
     let mut s = Series::default();
-    for i in 0..=400i64 {
+    for i in 0..=n {
         s.add((60 * i, if i == 123 { -5.0 } else { i as f64 }));
     }
-    assert_eq!((s.width(), s.len()), (120, 201));
+    assert_eq!((s.width(), s.len()), (120, series::MAX_BUCKETS / 2 + 1));
     assert_eq!(s.lowest(), Some((60 * 123, -5.0)));
     let points = s.points();
     assert_eq!(points.first(), Some(&(0, 0.0)));
-    assert_eq!(points.last(), Some(&(24_000, 400.0)));
+    assert_eq!(points.last(), Some(&(60 * n, n as f64)));
     assert!(points.contains(&(60 * 123, -5.0)));
     assert!(points.windows(2).all(|p| p[0].0 < p[1].0), "in time order");
-    // Each full bucket draws its two minutes; the trough's bucket (122, 123) keeps both.
-    assert_eq!(points.len(), 401);
+    // Each full bucket draws its two minutes (the trough's, 122 and 123, too), the last its one.
+    assert_eq!(points.len() as i64, n + 1);
 }
 
 /// A year of minute readings (252 sessions of 390) and 3,000 fills of two symbols, longs and
