@@ -165,7 +165,7 @@ pub fn page(input: &Input<'_>) -> String {
 
     if let Some(rows) = summary_rows(input.digest) {
         page.heading("Summary");
-        page.note("Over every row of the ledgers, kept row by row: the same numbers as the metrics table's rows of these names. Trades are the fills paired first-in, first-out.");
+        page.note("Over every row of the ledgers, kept row by row: these figures are computed as the metrics table computes the rows of the same names. Trades are the fills paired first-in, first-out.");
         page.table(&["figure", "value"], &rows, None);
     }
     match &input.metrics {
@@ -199,7 +199,9 @@ fn summary_rows(d: &Digest) -> Option<Vec<Vec<String>>> {
         return None;
     };
     let t = d.trades.trades;
-    let pct = |v: Option<f64>| v.map_or_else(|| "--".to_string(), |v| format!("{:.2}", v * 100.0));
+    // (`+ 0.0`: no drawdown is 0.00, not -0.00.)
+    let pct =
+        |v: Option<f64>| v.map_or_else(|| "--".to_string(), |v| format!("{:.2}", v * 100.0 + 0.0));
     let rows = [
         ("Start", start.format("%Y-%m-%d %H:%M:%S").to_string()),
         ("End", end.format("%Y-%m-%d %H:%M:%S").to_string()),
@@ -346,6 +348,42 @@ mod tests {
         ] {
             assert!(html.contains(&format!("<title>{label}</title>")), "{label}");
         }
+    }
+
+    #[test]
+    fn the_summary_by_hand() {
+        // 100 -> 110 -> 99 -> 121 -> 102.85: peak 121, return +2.85 %, deepest 1 - 102.85/121
+        // = 15 %. Round trips as in fifo_round_trips_by_hand: 3, 2 gains, best +20 %, worst
+        // 11/13 - 1 = -15.38 %. No equity change at all is a 0.00 % drawdown, not -0.00.
+        let equity = [
+            (t(24, 15), 100.0),
+            (t(24, 16), 110.0),
+            (t(24, 17), 99.0),
+            (t(25, 15), 121.0),
+            (t(25, 16), 102.85),
+        ];
+        let fills = [
+            fill(14, true, 2.0, 10.0),
+            fill(15, true, 1.0, 13.0),
+            fill(16, false, 2.0, 12.0),
+            fill(17, false, 1.0, 11.0),
+            fill(18, false, 1.0, 9.0),
+            fill(19, true, 1.0, 8.0),
+        ];
+        let rows = summary_rows(&Digest::of(&equity, &fills)).unwrap();
+        let get = |k: &str| rows.iter().find(|r| r[0] == k).unwrap()[1].clone();
+        assert_eq!(get("Equity Final [$]"), "102.85");
+        assert_eq!(get("Equity Peak [$]"), "121.00");
+        assert_eq!(get("Return [%]"), "2.85");
+        assert_eq!(get("Max. Drawdown [%]"), "-15.00");
+        assert_eq!(get("# Trades"), "3");
+        assert_eq!(get("Win Rate [%]"), "66.67");
+        assert_eq!(get("Best Trade [%]"), "20.00");
+        assert_eq!(get("Worst Trade [%]"), "-15.38");
+        let flat = [(t(24, 15), 100.0), (t(24, 16), 100.0)];
+        let rows = summary_rows(&Digest::of(&flat, &[])).unwrap();
+        assert_eq!(rows[5], ["Max. Drawdown [%]", "0.00"]);
+        assert_eq!(rows[7], ["Win Rate [%]", "--"]);
     }
 
     #[test]
