@@ -175,7 +175,7 @@ pub fn page(input: &Input<'_>) -> String {
             page.table(&["metric", "value"], rows, None);
         }
         None if equity.rows >= 2 => {
-            page.note("The full metrics table (Sharpe, Sortino, durations, exposure) reads every row of the ledgers: `prometheus-bot report` computes it on demand.");
+            page.note("The full metrics table (Sharpe, Sortino, durations, exposure) reads every row of the ledgers: run prometheus-bot report for it.");
         }
         None => {}
     }
