@@ -4,7 +4,8 @@
 //! 98,280 cached minute bars per symbol), written straight into the files the fresh ticks
 //! started. Reports median CPU (user + system of the child), wall time and peak RSS of warm
 //! ticks in each folder, dashboard off and on, and the first aged tick (no fills summary in
-//! the state yet: it reads fills.csv whole once).
+//! the state and no dashboard digest yet: it reads fills.csv, and with the dashboard on
+//! equity.csv, whole once). The two folders tick in turn, so a busy machine slows both alike.
 //!
 //! Run: `cargo bench --bench year` (or scripts/bench-year.sh). Goal (issue 15): the aged tick
 //! within 1.2x the CPU and RSS of the fresh one, dashboard on or off.
@@ -19,68 +20,133 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
-const RUNS: usize = 21;
+const RUNS: usize = 41;
 const YEAR_ROWS: usize = 98_280;
 const FILLS: usize = 30_000;
 
 fn main() {
     for dashboard in [false, true] {
-        let fresh = measure(dashboard, false);
-        let aged = measure(dashboard, true);
-        println!(
-            "dashboard {}: aged / fresh: CPU {:.2}x, peak RSS {:.2}x (goal <= 1.2x)",
-            if dashboard { "on" } else { "off" },
-            aged.0 / fresh.0,
-            aged.1 / fresh.1
-        );
+        measure(dashboard);
     }
 }
 
-/// Median CPU ms and peak RSS MB of warm ticks in a fresh or an aged folder.
-fn measure(dashboard: bool, aged: bool) -> (f64, f64) {
-    let fake = FakeAlpaca::start();
-    let dir = tempfile::tempdir().unwrap();
-    let url = fake.url();
-    let config = dir.path().join("config.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[alpaca]\ntrading_url = \"{url}\"\ndata_url = \"{url}\"\n[bot]\ntimeframe = \"1Min\"\nhistory = 200\n\
-             [report]\ndashboard = {dashboard}\n\
-             [[symbol]]\nname = \"AAPL\"\nqty = 1\nstrategy = {{ kind = \"threshold\", buy_above = 1000.0, sell_below = 1.0 }}\n\
-             [[symbol]]\nname = \"TSLA\"\nqty = 1\nstrategy = {{ kind = \"sma_cross\", fast = 10, slow = 30 }}\n"
-        ),
-    )
-    .unwrap();
-    let start = Utc.with_ymd_and_hms(2026, 11, 24, 14, 30, 0).unwrap();
-    for (symbol, base) in [("AAPL", 225.0), ("TSLA", 250.0)] {
-        let bars: Vec<FakeBar> = (0..400)
-            .map(|i| FakeBar {
-                t: start + Duration::minutes(i),
-                o: base,
-                h: base + 0.2,
-                l: base - 0.2,
-                c: base,
-                v: 1000,
-                n: 20,
-                vw: base,
-            })
-            .collect();
-        fake.add_bars(symbol, "1Min", &bars);
+/// Median CPU and peak RSS of warm ticks in a fresh folder and an aged one, their ticks taken
+/// in turn (fresh, aged, fresh, ...) so the shared machine's load falls on both alike.
+fn measure(dashboard: bool) {
+    let on = if dashboard { "on" } else { "off" };
+    let mut fresh = Folder::new(dashboard);
+    let mut aged = Folder::new(dashboard);
+    age(aged.dir.path(), start());
+    let (wall, cpu, rss) = aged.tick();
+    println!(
+        "a year-old folder, dashboard {on}: first tick (reads fills.csv whole once) {wall:.1} ms wall, {cpu:.1} ms CPU, {:.1} MB",
+        rss as f64 / 1024.0
+    );
+    let (mut f, mut a) = (Vec::new(), Vec::new());
+    for _ in 0..RUNS {
+        f.push(fresh.tick());
+        a.push(aged.tick());
     }
-    let bin = std::env::var("PROMETHEUS_BOT_BIN")
-        .unwrap_or_else(|_| env!("CARGO_BIN_EXE_prometheus-bot").to_string());
-    let tick = |minute: i64| -> (f64, f64, i64) {
-        let now: DateTime<Utc> = start + Duration::minutes(minute) + Duration::seconds(2);
-        fake.set_clock(now, true);
+    let fresh = summary(&format!("a fresh folder, dashboard {on}"), f);
+    let aged = summary(&format!("a year-old folder, dashboard {on}"), a);
+    println!(
+        "dashboard {on}: aged / fresh: CPU {:.2}x, peak RSS {:.2}x (goal <= 1.2x)",
+        aged.0 / fresh.0,
+        aged.1 / fresh.1
+    );
+}
+
+/// Print and return the median CPU ms and the peak RSS MB of `ticks` (wall ms, CPU ms, KB).
+fn summary(label: &str, ticks: Vec<(f64, f64, i64)>) -> (f64, f64) {
+    let mut walls: Vec<f64> = ticks.iter().map(|t| t.0).collect();
+    let mut cpus: Vec<f64> = ticks.iter().map(|t| t.1).collect();
+    let rss = ticks.iter().map(|t| t.2).max().unwrap_or(0);
+    walls.sort_by(f64::total_cmp);
+    cpus.sort_by(f64::total_cmp);
+    let (cpu, mb) = (cpus[RUNS / 2], rss as f64 / 1024.0);
+    println!(
+        "{label}: warm tick x{RUNS}: median {:.1} ms wall, {cpu:.1} ms CPU, peak RSS {mb:.1} MB",
+        walls[RUNS / 2]
+    );
+    (cpu, mb)
+}
+
+/// The fresh ticks' first bar.
+fn start() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 24, 14, 30, 0).unwrap()
+}
+
+/// A bot's folder and its own fake Alpaca, ticked once a simulated minute.
+struct Folder {
+    fake: FakeAlpaca,
+    dir: tempfile::TempDir,
+    config: std::path::PathBuf,
+    bin: String,
+    minute: i64,
+}
+
+impl Folder {
+    /// 2 symbols of minute bars, 3 ticks taken (the caches filled).
+    fn new(dashboard: bool) -> Folder {
+        let fake = FakeAlpaca::start();
+        let dir = tempfile::tempdir().unwrap();
+        let url = fake.url();
+        let config = dir.path().join("config.toml");
+        std::fs::write(
+            &config,
+            format!(
+                "[alpaca]\ntrading_url = \"{url}\"\ndata_url = \"{url}\"\n[bot]\ntimeframe = \"1Min\"\nhistory = 200\n\
+                 [report]\ndashboard = {dashboard}\n\
+                 [[symbol]]\nname = \"AAPL\"\nqty = 1\nstrategy = {{ kind = \"threshold\", buy_above = 1000.0, sell_below = 1.0 }}\n\
+                 [[symbol]]\nname = \"TSLA\"\nqty = 1\nstrategy = {{ kind = \"sma_cross\", fast = 10, slow = 30 }}\n"
+            ),
+        )
+        .unwrap();
+        for (symbol, base) in [("AAPL", 225.0), ("TSLA", 250.0)] {
+            let bars: Vec<FakeBar> = (0..400)
+                .map(|i| FakeBar {
+                    t: start() + Duration::minutes(i),
+                    o: base,
+                    h: base + 0.2,
+                    l: base - 0.2,
+                    c: base,
+                    v: 1000,
+                    n: 20,
+                    vw: base,
+                })
+                .collect();
+            fake.add_bars(symbol, "1Min", &bars);
+        }
+        let bin = std::env::var("PROMETHEUS_BOT_BIN")
+            .unwrap_or_else(|_| env!("CARGO_BIN_EXE_prometheus-bot").to_string());
+        let mut folder = Folder {
+            fake,
+            dir,
+            config,
+            bin,
+            minute: 200,
+        };
+        for _ in 0..3 {
+            folder.tick();
+        }
+        folder
+    }
+
+    /// One tick a minute after the last: wall ms, CPU ms (user + system of the child), peak
+    /// RSS KB.
+    fn tick(&mut self) -> (f64, f64, i64) {
+        let now: DateTime<Utc> = start() + Duration::minutes(self.minute) + Duration::seconds(2);
+        self.minute += 1;
+        self.fake.set_clock(now, true);
         for (symbol, p) in [("AAPL", 225.0), ("TSLA", 250.0)] {
-            fake.set_latest_trade(symbol, p, now - Duration::seconds(1));
+            self.fake
+                .set_latest_trade(symbol, p, now - Duration::seconds(1));
         }
         let t0 = Instant::now();
         // Reaped by wait4 below, which also returns the child's own CPU time and peak RSS.
         #[allow(clippy::zombie_processes)]
-        let child = Command::new(&bin)
-            .args(["--config", config.to_str().unwrap(), "tick"])
+        let child = Command::new(&self.bin)
+            .args(["--config", self.config.to_str().unwrap(), "tick"])
             .env_clear()
             .env("ALPACA_KEY", KEY_ID)
             .env("ALPACA_SECRET", SECRET)
@@ -96,42 +162,7 @@ fn measure(dashboard: bool, aged: bool) -> (f64, f64) {
             tv_ms(usage.ru_utime) + tv_ms(usage.ru_stime),
             usage.ru_maxrss,
         )
-    };
-    let mut minute = 200;
-    for _ in 0..3 {
-        tick(minute);
-        minute += 1;
     }
-    let label = format!(
-        "{} folder, dashboard {}",
-        if aged { "a year-old" } else { "a fresh" },
-        if dashboard { "on" } else { "off" }
-    );
-    if aged {
-        age(dir.path(), start);
-        let (wall, cpu, rss) = tick(minute);
-        minute += 1;
-        println!(
-            "{label}: first tick (reads fills.csv whole once) {wall:.1} ms wall, {cpu:.1} ms CPU, {:.1} MB",
-            rss as f64 / 1024.0
-        );
-    }
-    let (mut walls, mut cpus, mut rss) = (Vec::new(), Vec::new(), 0);
-    for _ in 0..RUNS {
-        let (w, c, r) = tick(minute);
-        minute += 1;
-        walls.push(w);
-        cpus.push(c);
-        rss = rss.max(r);
-    }
-    walls.sort_by(f64::total_cmp);
-    cpus.sort_by(f64::total_cmp);
-    let (cpu, mb) = (cpus[RUNS / 2], rss as f64 / 1024.0);
-    println!(
-        "{label}: warm tick x{RUNS}: median {:.1} ms wall, {cpu:.1} ms CPU, peak RSS {mb:.1} MB",
-        walls[RUNS / 2]
-    );
-    (cpu, mb)
 }
 
 /// Put a year of history in front of the rows the fresh ticks wrote: each ledger's header,

@@ -1,13 +1,17 @@
 //! `prometheus-bot report`: the live ledgers as one self-contained HTML page (no network, no
 //! JavaScript), by default `logs/dashboard.html`. With `[report] dashboard = true` every tick
-//! refreshes the same page through [`write_dashboard`], so it must stay cheap: it reads
-//! equity.csv and fills.csv (as their typed rows), and the end of each bar-cache file.
+//! refreshes the same page through [`write_dashboard`], so it must stay cheap after a year as
+//! after a day: it draws the digest kept in `data/dashboard.json` ([`sidecar`]), which reads
+//! only the ledger rows appended since the last tick, and the end of each bar-cache file. The
+//! `report` command (and the end of a replay) reads equity.csv and fills.csv whole, on
+//! demand, and adds backtesting.py's metrics table, which needs every row.
 
 use crate::cli::ReportArgs;
 use crate::config::Config;
 use crate::domain::Side;
 use crate::error::Result;
 use crate::outln;
+use crate::report::digest::Digest;
 use crate::report::live::{self, Fill, SymbolView};
 use crate::store::files::replace_quick;
 use crate::store::ledger::{time_cell, Ledger};
@@ -15,6 +19,9 @@ use crate::store::rows::{EquityRow, FillKind, FillRow};
 use crate::store::{BarCache, State};
 use chrono::{DateTime, Utc};
 use std::path::{Path, PathBuf};
+
+#[path = "report_sidecar.rs"]
+mod sidecar;
 
 /// Bars of each symbol drawn (about two sessions of minute bars, or most of a year of days).
 const PRICE_BARS: usize = 800;
@@ -31,21 +38,48 @@ pub fn dashboard_path(config: &Config) -> PathBuf {
     config.bot.log_dir.join("dashboard.html")
 }
 
-/// Refresh the dashboard after a tick; a failure is logged, never fatal.
+/// Refresh the dashboard after a tick, from the digest kept beside the ledgers
+/// ([`render_tick`]); a failure is logged, never fatal.
 pub fn write_dashboard(config: &Config, now: DateTime<Utc>) {
-    let result = render(config, now)
-        .and_then(|html| replace_quick(&dashboard_path(config), html.as_bytes()));
+    write_page(config, render_tick(config, now));
+}
+
+/// Write the whole-read page ([`render`]) where the tick writes its own: the end of a replay.
+pub fn write_report(config: &Config, now: DateTime<Utc>) {
+    write_page(config, render(config, now));
+}
+
+fn write_page(config: &Config, html: Result<String>) {
+    let result = html.and_then(|html| replace_quick(&dashboard_path(config), html.as_bytes()));
     if let Err(e) = result {
         log::warn!("cannot refresh the dashboard: {e}");
     }
 }
 
+/// The page over whole reads of equity.csv and fills.csv, with the metrics table.
 pub fn render(config: &Config, now: DateTime<Utc>) -> Result<String> {
-    let data = &config.bot.data_dir;
-    let ledger_dir = data.join("ledger");
-    let state = State::load(data)?;
+    let ledger_dir = config.bot.data_dir.join("ledger");
     let equity = read_equity(&ledger_dir)?;
     let fills = read_fills(&ledger_dir)?;
+    let metrics = live::metric_rows(&equity, &fills);
+    page(config, now, &Digest::of(&equity, &fills), metrics)
+}
+
+/// The page a tick writes: the digest brought up to date from the rows appended since the
+/// last one (and saved back), no metrics table. Its cost does not grow with the ledgers.
+pub fn render_tick(config: &Config, now: DateTime<Utc>) -> Result<String> {
+    let digest = sidecar::refresh(&config.bot.data_dir)?;
+    page(config, now, &digest, None)
+}
+
+fn page(
+    config: &Config,
+    now: DateTime<Utc>,
+    digest: &Digest,
+    metrics: Option<Vec<Vec<String>>>,
+) -> Result<String> {
+    let data = &config.bot.data_dir;
+    let state = State::load(data)?;
     let cache = BarCache::new(data);
     let mut symbols = Vec::new();
     for s in &config.symbols {
@@ -92,18 +126,18 @@ pub fn render(config: &Config, now: DateTime<Utc>) -> Result<String> {
     ));
     // The ledger's last row, the number the equity chart and the metrics end at: the state's
     // copy is not refreshed by every tick that writes a row (a closed-market tick writes one).
-    if let Some((t, e)) = equity.last() {
+    if let Some((t, e)) = digest.equity.last {
         status.push((
             "equity".to_string(),
-            format!("{e:.2} at {} UTC", time_cell(*t)),
+            format!("{e:.2} at {} UTC", time_cell(t)),
         ));
     }
     Ok(live::page(&live::Input {
         generated: now,
         status,
-        equity: &equity,
-        fills: &fills,
+        digest,
         symbols: &symbols,
+        metrics,
     }))
 }
 
@@ -129,16 +163,22 @@ fn read_fills(ledger_dir: &Path) -> Result<Vec<Fill>> {
     };
     let mut fills = Vec::new();
     ledger.read_each(|_, row| {
-        if let (Ok(FillKind::Execution { side, .. }), Some(price)) = (row.kind(), &row.price) {
-            fills.push(Fill {
-                time: row.time_utc,
-                symbol: row.symbol.clone(),
-                buy: side == Side::Buy,
-                qty: row.qty.to_f64(),
-                price: price.to_f64(),
-            });
-        }
+        fills.extend(fill_of(&row));
         Ok(())
     })?;
     Ok(fills)
+}
+
+/// The execution a row records (not an adjustment or the end of an order): a trade drawn.
+fn fill_of(row: &FillRow) -> Option<Fill> {
+    let (Ok(FillKind::Execution { side, .. }), Some(price)) = (row.kind(), &row.price) else {
+        return None;
+    };
+    Some(Fill {
+        time: row.time_utc,
+        symbol: row.symbol.clone(),
+        buy: side == Side::Buy,
+        qty: row.qty.to_f64(),
+        price: price.to_f64(),
+    })
 }

@@ -1,28 +1,24 @@
 //! The live dashboard: the ledgers drawn as a page a person would rather look at than read —
 //! status, equity, drawdown, daily P&L, each symbol's price with the bot's buys and sells,
-//! positions, the last fills, and the metrics table. Pure: the `report` command and the tick
-//! read the files and write the page.
+//! positions, the last fills, a summary, and (on demand) the metrics table. Pure: it draws a
+//! [`Digest`] of the ledgers (bounded in size, kept row by row by the tick); the `report`
+//! command and the tick read the files and write the page.
 
 use super::bars;
+pub use super::digest::{daily_pnl, round_trips, Digest, Fill, Mark, DAYS_KEPT};
 use super::html::Page;
 use super::svg::{self, Format, Line, Marker, Point, Shape};
-use crate::backtest::engine::Trade;
 use crate::backtest::metrics;
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 use chrono_tz::America::New_York;
 
-/// Most points drawn per line: enough for detail, small enough for a phone.
+/// Most points drawn per price line: enough for detail, small enough for a phone. With many
+/// symbols each gets a share of [`PRICE_POINTS_TOTAL`], so the page stays small.
 const BUCKETS: usize = 600;
-
-/// One execution from fills.csv.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Fill {
-    pub time: DateTime<Utc>,
-    pub symbol: String,
-    pub buy: bool,
-    pub qty: f64,
-    pub price: f64,
-}
+/// Price points drawn over all symbols' charts (a chart is a few kilobytes per 100 points).
+const PRICE_POINTS_TOTAL: usize = 12_000;
+/// The fewest price points a symbol's chart gets, however many symbols.
+const PRICE_POINTS_MIN: usize = 40;
 
 /// What one symbol contributes.
 #[derive(Debug, Clone)]
@@ -38,10 +34,12 @@ pub struct Input<'a> {
     pub generated: DateTime<Utc>,
     /// `(label, value)` lines: last tick, guards, missed ticks.
     pub status: Vec<(String, String)>,
-    /// From equity.csv, oldest first.
-    pub equity: &'a [(DateTime<Utc>, f64)],
-    pub fills: &'a [Fill],
+    /// equity.csv and fills.csv as drawn.
+    pub digest: &'a Digest,
     pub symbols: &'a [SymbolView],
+    /// backtesting.py's metrics over every row (`metric_rows`): the `report` command computes
+    /// them on demand; the tick's refresh leaves them out, as they need the whole ledger.
+    pub metrics: Option<Vec<Vec<String>>>,
 }
 
 pub fn page(input: &Input<'_>) -> String {
@@ -56,13 +54,9 @@ pub fn page(input: &Input<'_>) -> String {
     page.heading("Status");
     page.facts(&input.status);
 
-    let equity: Vec<Point> = input
-        .equity
-        .iter()
-        .map(|(t, e)| (t.timestamp(), *e))
-        .collect();
-    if equity.len() >= 2 {
-        let shown = svg::downsample(&equity, BUCKETS);
+    let equity = &input.digest.equity;
+    if equity.rows >= 2 {
+        let shown = equity.line.points();
         page.heading("Equity");
         page.chart(|size| {
             svg::line_chart(
@@ -73,7 +67,7 @@ pub fn page(input: &Input<'_>) -> String {
                 size,
             )
         });
-        let drawdown = svg::downsample(&drawdown(&equity), BUCKETS);
+        let drawdown = equity.drawdown.points();
         page.chart(|size| {
             svg::area_chart(
                 "Drawdown",
@@ -82,38 +76,46 @@ pub fn page(input: &Input<'_>) -> String {
                 size,
             )
         });
-        let daily: Vec<(String, f64)> = daily_pnl(input.equity)
-            .into_iter()
-            .map(|(day, pnl)| (day.format("%b %d").to_string(), pnl))
+        let daily: Vec<(String, f64)> = equity
+            .days
+            .iter()
+            .map(|(day, pnl)| (day.format("%b %d").to_string(), *pnl))
             .collect();
-        page.chart(|size| bars::bar_chart("Daily P&L", &daily, Format::Money, size));
+        let title = if equity.days.len() < DAYS_KEPT {
+            "Daily P&L".to_string()
+        } else {
+            format!("Daily P&L, the last {DAYS_KEPT} days")
+        };
+        page.chart(|size| bars::bar_chart(&title, &daily, Format::Money, size));
     } else {
         page.note("No equity rows yet: equity.csv gets one row per tick while the market is open.");
     }
 
+    let per_symbol =
+        (PRICE_POINTS_TOTAL / input.symbols.len().max(1)).clamp(PRICE_POINTS_MIN, BUCKETS * 4);
+    let no_fills = Default::default();
     for s in input.symbols {
         if s.prices.len() < 2 {
             continue;
         }
         let (from, to) = (s.prices[0].0, s.prices[s.prices.len() - 1].0);
         let markers: Vec<Marker> = input
-            .fills
+            .digest
+            .trades
+            .recent
+            .get(&s.name)
+            .unwrap_or(&no_fills)
             .iter()
-            .filter(|f| f.symbol == s.name && (from..=to).contains(&f.time.timestamp()))
-            .map(|f| Marker {
-                t: f.time.timestamp(),
-                v: f.price,
-                shape: if f.buy { Shape::Up } else { Shape::Down },
-                color: if f.buy { "#2ca02c" } else { "#d62728" },
-                label: format!(
-                    "{} {} at {}",
-                    if f.buy { "buy" } else { "sell" },
-                    f.qty,
-                    f.price
-                ),
+            .filter(|m| (from..=to).contains(&m.0))
+            .map(|&Mark(t, buy, qty, price)| Marker {
+                t,
+                v: price,
+                shape: if buy { Shape::Up } else { Shape::Down },
+                color: if buy { "#2ca02c" } else { "#d62728" },
+                label: format!("{} {qty} at {price}", if buy { "buy" } else { "sell" }),
             })
             .collect();
-        let shown = svg::downsample(&s.prices, BUCKETS);
+        let shown = svg::downsample(&s.prices, per_symbol / 4);
         let title = format!("{} (position {})", s.name, s.position);
         page.chart(|size| {
             svg::line_chart(
@@ -136,10 +138,11 @@ pub fn page(input: &Input<'_>) -> String {
 
     page.heading("Last fills");
     let last: Vec<Vec<String>> = input
-        .fills
+        .digest
+        .trades
+        .last
         .iter()
         .rev()
-        .take(20)
         .map(|f| {
             vec![
                 f.time.format("%Y-%m-%d %H:%M:%S").to_string(),
@@ -160,10 +163,21 @@ pub fn page(input: &Input<'_>) -> String {
         );
     }
 
-    if let Some(rows) = metric_rows(input.equity, input.fills) {
-        page.heading("Metrics");
-        page.note("Computed over the equity ledger with backtesting.py's definitions; trades are the fills paired first-in, first-out.");
-        page.table(&["metric", "value"], &rows, None);
+    if let Some(rows) = summary_rows(input.digest) {
+        page.heading("Summary");
+        page.note("Over every row of the ledgers, kept row by row: these figures are computed as the metrics table computes the rows of the same names. Trades are the fills paired first-in, first-out.");
+        page.table(&["figure", "value"], &rows, None);
+    }
+    match &input.metrics {
+        Some(rows) => {
+            page.heading("Metrics");
+            page.note("Computed over the equity ledger with backtesting.py's definitions; trades are the fills paired first-in, first-out.");
+            page.table(&["metric", "value"], rows, None);
+        }
+        None if equity.rows >= 2 => {
+            page.note("The full metrics table (Sharpe, Sortino, durations, exposure) reads every row of the ledgers: run prometheus-bot report for it.");
+        }
+        None => {}
     }
     page.finish("prometheus-bot dashboard")
 }
@@ -177,99 +191,42 @@ fn line<'a>(name: &'a str, points: &'a [Point], color: &'a str) -> Line<'a> {
     }
 }
 
-/// Percent below the running peak (negative).
-fn drawdown(equity: &[Point]) -> Vec<Point> {
-    let mut peak = f64::MIN;
-    equity
-        .iter()
-        .map(|&(t, e)| {
-            peak = peak.max(e);
-            (
-                t,
-                if peak > 0.0 {
-                    100.0 * (e - peak) / peak
-                } else {
-                    0.0
-                },
-            )
-        })
-        .collect()
-}
-
-/// Each New York trading day's change in equity, one per day with a reading, the first
-/// included: a day's change runs from the previous day's last reading, and the first day's
-/// from its own first reading (the equity the ledger starts with), so the changes add up to
-/// the last reading less the first.
-pub fn daily_pnl(equity: &[(DateTime<Utc>, f64)]) -> Vec<(NaiveDate, f64)> {
-    let mut out: Vec<(NaiveDate, f64)> = Vec::new();
-    let Some(&(_, mut base)) = equity.first() else {
-        return out;
+/// The digest's exact figures, labelled as backtesting.py labels them.
+fn summary_rows(d: &Digest) -> Option<Vec<Vec<String>>> {
+    let (Some((start, e0)), Some((end, e1)), Some(peak)) =
+        (d.equity.first, d.equity.last, d.equity.peak)
+    else {
+        return None;
     };
-    let mut last = base;
-    for &(t, e) in equity {
-        let day = t.with_timezone(&New_York).date_naive();
-        match out.last_mut() {
-            Some(d) if d.0 == day => d.1 = e - base,
-            _ => {
-                base = last;
-                out.push((day, e - base));
-            }
-        }
-        last = e;
-    }
-    out
+    let t = d.trades.trades;
+    // (`+ 0.0`: no drawdown is 0.00, not -0.00.)
+    let pct =
+        |v: Option<f64>| v.map_or_else(|| "--".to_string(), |v| format!("{:.2}", v * 100.0 + 0.0));
+    let rows = [
+        ("Start", start.format("%Y-%m-%d %H:%M:%S").to_string()),
+        ("End", end.format("%Y-%m-%d %H:%M:%S").to_string()),
+        ("Equity Final [$]", format!("{e1:.2}")),
+        ("Equity Peak [$]", format!("{peak:.2}")),
+        ("Return [%]", pct(Some((e1 - e0) / e0))),
+        ("Max. Drawdown [%]", pct(Some(-d.equity.max_drawdown))),
+        ("# Trades", t.to_string()),
+        (
+            "Win Rate [%]",
+            pct((t > 0).then(|| d.trades.wins as f64 / t as f64)),
+        ),
+        ("Best Trade [%]", pct(d.trades.best)),
+        ("Worst Trade [%]", pct(d.trades.worst)),
+    ];
+    Some(
+        rows.into_iter()
+            .map(|(k, v)| vec![k.to_string(), v])
+            .collect(),
+    )
 }
 
-/// An open lot: signed shares, price, time.
-type Lot = (f64, f64, DateTime<Utc>);
-
-/// Round trips from fills, first in first out, per symbol; `bar` indexes `times`.
-pub fn round_trips(fills: &[Fill], times: &[DateTime<Utc>]) -> Vec<Trade> {
-    let index = |t: DateTime<Utc>| times.partition_point(|x| *x <= t).saturating_sub(1);
-    let mut open: std::collections::HashMap<&str, Vec<Lot>> = Default::default();
-    let mut trades = Vec::new();
-    for f in fills {
-        let lots = open.entry(f.symbol.as_str()).or_default();
-        let signed = if f.buy { f.qty } else { -f.qty };
-        let mut left = signed;
-        while left != 0.0 {
-            match lots.first_mut() {
-                Some(lot) if lot.0.signum() != left.signum() => {
-                    let size = if lot.0.abs() <= left.abs() {
-                        lot.0
-                    } else {
-                        -left
-                    };
-                    let (entry, exit) = (lot.1, f.price);
-                    trades.push(Trade {
-                        entry_bar: index(lot.2),
-                        exit_bar: index(f.time),
-                        size,
-                        entry_price: entry,
-                        exit_price: exit,
-                        pnl: size * (exit - entry),
-                        return_pct: size.signum() * (exit / entry - 1.0),
-                        entry_time: lot.2,
-                        exit_time: f.time,
-                        commission: 0.0,
-                    });
-                    lot.0 -= size;
-                    left += size;
-                    if lot.0.abs() < 1e-12 {
-                        lots.remove(0);
-                    }
-                }
-                _ => {
-                    lots.push((left, f.price, f.time));
-                    left = 0.0;
-                }
-            }
-        }
-    }
-    trades
-}
-
-fn metric_rows(equity: &[(DateTime<Utc>, f64)], fills: &[Fill]) -> Option<Vec<Vec<String>>> {
+/// backtesting.py's metrics over the whole equity ledger and its fills, as table rows; `None`
+/// with fewer than two readings.
+pub fn metric_rows(equity: &[(DateTime<Utc>, f64)], fills: &[Fill]) -> Option<Vec<Vec<String>>> {
     if equity.len() < 2 {
         return None;
     }
@@ -379,9 +336,9 @@ mod tests {
         let html = page(&Input {
             generated: t(26, 21),
             status: Vec::new(),
-            equity: &equity,
-            fills: &[],
+            digest: &Digest::of(&equity, &[]),
             symbols: &[],
+            metrics: None,
         });
         for label in [
             "Nov 23: −$19.50",
@@ -391,6 +348,42 @@ mod tests {
         ] {
             assert!(html.contains(&format!("<title>{label}</title>")), "{label}");
         }
+    }
+
+    #[test]
+    fn the_summary_by_hand() {
+        // 100 -> 110 -> 99 -> 121 -> 102.85: peak 121, return +2.85 %, deepest 1 - 102.85/121
+        // = 15 %. Round trips as in fifo_round_trips_by_hand: 3, 2 gains, best +20 %, worst
+        // 11/13 - 1 = -15.38 %. No equity change at all is a 0.00 % drawdown, not -0.00.
+        let equity = [
+            (t(24, 15), 100.0),
+            (t(24, 16), 110.0),
+            (t(24, 17), 99.0),
+            (t(25, 15), 121.0),
+            (t(25, 16), 102.85),
+        ];
+        let fills = [
+            fill(14, true, 2.0, 10.0),
+            fill(15, true, 1.0, 13.0),
+            fill(16, false, 2.0, 12.0),
+            fill(17, false, 1.0, 11.0),
+            fill(18, false, 1.0, 9.0),
+            fill(19, true, 1.0, 8.0),
+        ];
+        let rows = summary_rows(&Digest::of(&equity, &fills)).unwrap();
+        let get = |k: &str| rows.iter().find(|r| r[0] == k).unwrap()[1].clone();
+        assert_eq!(get("Equity Final [$]"), "102.85");
+        assert_eq!(get("Equity Peak [$]"), "121.00");
+        assert_eq!(get("Return [%]"), "2.85");
+        assert_eq!(get("Max. Drawdown [%]"), "-15.00");
+        assert_eq!(get("# Trades"), "3");
+        assert_eq!(get("Win Rate [%]"), "66.67");
+        assert_eq!(get("Best Trade [%]"), "20.00");
+        assert_eq!(get("Worst Trade [%]"), "-15.38");
+        let flat = [(t(24, 15), 100.0), (t(24, 16), 100.0)];
+        let rows = summary_rows(&Digest::of(&flat, &[])).unwrap();
+        assert_eq!(rows[5], ["Max. Drawdown [%]", "0.00"]);
+        assert_eq!(rows[7], ["Win Rate [%]", "--"]);
     }
 
     #[test]
@@ -406,9 +399,9 @@ mod tests {
                 ("guards".into(), "none tripped".into()),
                 ("missed ticks".into(), "0".into()),
             ],
-            equity: &[],
-            fills: &[],
+            digest: &Digest::default(),
             symbols: &[],
+            metrics: None,
         });
         let card = html
             .split("<dl class=\"facts\">")
@@ -448,9 +441,9 @@ mod tests {
         let html = page(&Input {
             generated: t(25, 12),
             status: vec![("last tick".into(), "ok".into())],
-            equity: &equity,
-            fills: &fills,
+            digest: &Digest::of(&equity, &fills),
             symbols: &symbols,
+            metrics: metric_rows(&equity, &fills),
         });
         assert!(
             html.starts_with("<!DOCTYPE html>")

@@ -274,6 +274,18 @@ fn report_draws_the_ledgers_and_the_tick_refreshes_the_dashboard() {
         !html.contains("<script") && !html.contains("src=\"http") && !html.contains("href=\"http"),
         "self-contained"
     );
+    // The tick's page draws the digest it keeps beside the ledgers, with the same summary as
+    // the whole read; the metrics table (every row needed) only on demand.
+    assert!(bot.path("data/dashboard.json").is_file());
+    let ticked = std::fs::read_to_string(bot.path("logs/dashboard.html")).unwrap();
+    let summary = |page: &str| -> String {
+        let from = page.find("<h2>Summary</h2>").expect("a summary");
+        let rest = &page[from..];
+        rest[..rest.find("</table>").expect("its table")].to_string()
+    };
+    assert!(summary(&ticked).contains("# Trades"));
+    assert_eq!(summary(&ticked), summary(&html));
+    assert!(ticked.contains("buy 1 at 231.25") && !ticked.contains("Sharpe Ratio"));
 }
 
 #[test]

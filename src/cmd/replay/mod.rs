@@ -102,7 +102,7 @@ pub fn run(config_path: &Path, args: &ReplayArgs) -> Result<()> {
     let run = replay(&derived, &legs, timeframe, &plan)?;
     let elapsed = started.elapsed();
 
-    crate::cmd::report::write_dashboard(&derived, run.end);
+    crate::cmd::report::write_report(&derived, run.end);
     let fills = read_fills(&out.join("ledger"))?;
     let trades = score::round_trips(&fills, &run.timeline, plan.fill);
     let bars: Vec<&[Bar]> = legs.iter().map(|(_, b)| *b).collect();
