@@ -21,6 +21,7 @@ use fake_alpaca::{FakeAlpaca, FakeBar, KEY_ID, SECRET};
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
+/// Warm ticks timed per size; `UNIVERSE_WARM` sets another count (a profile wants many).
 const WARM_RUNS: usize = 21;
 
 fn main() {
@@ -174,8 +175,12 @@ fn run(n: usize) -> f64 {
         c.syncs.map_or("?".to_string(), |n| n.to_string()),
         cold.iter().map(|t| t.requests).max().unwrap_or_default()
     );
+    let warm_runs = std::env::var("UNIVERSE_WARM")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(WARM_RUNS);
     let mut warm = Vec::new();
-    for _ in 0..WARM_RUNS {
+    for _ in 0..warm_runs {
         minute += 1;
         warm.push(tick(minute, false));
     }
@@ -190,7 +195,7 @@ fn run(n: usize) -> f64 {
     };
     let cpu = median(|t| t.cpu);
     println!(
-        "{n} symbols, warm x{WARM_RUNS}: median {:.1} ms wall, {cpu:.1} ms CPU, peak RSS {:.1} MB, {}-{} requests, {syncs} syncs",
+        "{n} symbols, warm x{warm_runs}: median {:.1} ms wall, {cpu:.1} ms CPU, peak RSS {:.1} MB, {}-{} requests, {syncs} syncs",
         median(|t| t.wall),
         warm.iter().map(|t| t.rss_kb).max().unwrap_or_default() as f64 / 1024.0,
         warm.iter().map(|t| t.requests).min().unwrap_or_default(),
