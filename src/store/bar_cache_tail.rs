@@ -1,9 +1,11 @@
 //! The tick's read of a cache file's end: one open, one read, and only the rows its strategy
 //! reads parsed. Per symbol per tick this was the largest cost of a 500-symbol tick (a torn-
 //! tail check in its own open, the text of `history` rows copied and split twice, and all of
-//! them parsed when an SMA(30) cross reads 31).
+//! them parsed when an SMA(30) cross reads 31). The rows before those, up to `history`, are
+//! counted and their times checked in order (a duplicate row is still found and named), at a
+//! fraction of a full parse.
 
-use super::parse::parse_rows;
+use super::parse::{parse_rows, parse_time_cached, DateCache};
 use super::*;
 
 /// The end of one cache file, as the tick needs it.
@@ -34,9 +36,10 @@ const ROW_GUESS: u64 = 80;
 impl BarCache {
     /// The last `keep` bars of the file, its data rows counted up to `count` and its sidecar
     /// (`keep <= count`), reading only its end; a torn last line is cut off first (see
-    /// [`repair_torn_tail`]). Rows before the last `keep` are counted, not parsed: a row
-    /// there that does not parse is found when a full load reads it (`data check`, a
-    /// backtest), not by the tick, which never reads it.
+    /// [`repair_torn_tail`]). Of the rows before the last `keep`, up to `count`, only the
+    /// times are read: one that does not parse, or is not after the one before it, is an
+    /// error naming its line, as a full parse finds it; a bad price there is found when a
+    /// full load reads it (`data check`, a backtest), not by the tick, which never uses it.
     pub fn read_tail(
         &self,
         symbol: &str,
@@ -56,49 +59,70 @@ impl BarCache {
                 ..Tail::default()
             });
         };
-        let lines = Lines::new(&text.bytes, text.whole);
-        let rows = lines.count.min(count);
-        let from = lines.start_of_last(&text.bytes, keep);
-        let body = match std::str::from_utf8(&text.bytes[from..]) {
-            Ok(body) => body,
-            // Not UTF-8: the full load names the line.
-            Err(_) => {
-                return Err(self
-                    .load(symbol, timeframe)
-                    .err()
-                    .unwrap_or_else(|| corrupt(&path)))
-            }
+        let TailBytes { bytes, lines } = text;
+        let rows = lines.len().min(count);
+        // `lines` is newest first: the window is the last `keep` of them.
+        let from = match keep.min(lines.len()) {
+            0 => bytes.len(),
+            k => lines[k - 1].0,
         };
-        match parse_rows(&path, body, None) {
-            Ok(bars) => Ok(Tail {
+        let older = lines.get(keep..count.min(lines.len())).unwrap_or_default();
+        let parsed = std::str::from_utf8(&bytes[from..])
+            .ok()
+            .and_then(|window| parse_rows(&path, window, None).ok())
+            .filter(|bars| in_order(&bytes, older, bars.first().map(|b| b.time)));
+        match parsed {
+            Some(bars) => Ok(Tail {
                 bars,
                 rows,
                 file: Known { meta, exists: true },
             }),
             // The full load names the line of what is wrong.
-            Err(tail_error) => Err(self.load(symbol, timeframe).err().unwrap_or(tail_error)),
+            None => Err(self
+                .load(symbol, timeframe)
+                .err()
+                .unwrap_or_else(|| corrupt(&path))),
         }
     }
+}
+
+/// Whether the times of `older` (line spans, newest first) decrease strictly from `first`
+/// (the window's first bar) back, as a full parse requires of the rows in file order.
+fn in_order(bytes: &[u8], older: &[(usize, usize)], first: Option<DateTime<Utc>>) -> bool {
+    let mut dates = DateCache::default();
+    let mut next = first;
+    for &(start, end) in older {
+        let line = &bytes[start..end];
+        let cell = memchr::memchr(b',', line).map_or(line, |i| &line[..i]);
+        let time = std::str::from_utf8(cell)
+            .ok()
+            .and_then(|cell| parse_time_cached(cell, &mut dates));
+        match time {
+            Some(t) if next.is_none_or(|n| t < n) => next = Some(t),
+            _ => return false,
+        }
+    }
+    true
 }
 
 fn corrupt(path: &Path) -> Error {
     Error::Corrupt {
         path: path.to_path_buf(),
         line: None,
-        message: "the file's end is not UTF-8 text".into(),
+        message: "the end of the file does not read as rows".into(),
     }
 }
 
-/// The end of a file holding at least `n` complete lines after the cut (or the whole file).
+/// The end of a file and its last data lines.
 struct TailBytes {
-    /// Complete lines, each ending in `\n`; if not `whole`, the first is a part of a line.
     bytes: Vec<u8>,
-    /// Whether `bytes` starts at the file's start (its header line).
-    whole: bool,
+    /// The spans of the last non-empty data lines (without their line break), newest first.
+    lines: Vec<(usize, usize)>,
 }
 
-/// The file's last `n` lines and one more, in one read when the guess of their length holds;
-/// `None` if the file does not exist. A torn last line is cut off (kept aside) first.
+/// The file's last `n` non-empty data lines (all of them in a short file), in one read when
+/// the guess of their length holds; `None` if the file does not exist. A torn last line is
+/// cut off (kept aside) first.
 fn tail_bytes(path: &Path, n: usize) -> Result<Option<TailBytes>> {
     let io = |e| Error::io(path, "read", e);
     let mut f = match File::open(path) {
@@ -124,81 +148,49 @@ fn tail_bytes(path: &Path, n: usize) -> Result<Option<TailBytes>> {
             continue;
         }
         let whole = start == 0;
-        if whole || Lines::new(&bytes, false).count >= n {
-            return Ok(Some(TailBytes { bytes, whole }));
+        let lines = last_lines(&bytes, body_start(&bytes, whole), n);
+        if whole || lines.len() >= n {
+            return Ok(Some(TailBytes { bytes, lines }));
         }
         want = want.saturating_mul(4);
     }
 }
 
-/// The data lines of a tail: the first (partial) line or the header dropped.
-struct Lines {
-    /// Where the data lines start in the bytes.
-    first: usize,
-    /// Non-empty data lines (an empty line is skipped by the parser, so not a row).
-    count: usize,
+/// Where the data lines start: a whole file's first line is its header (one that is not
+/// stays a row, parsed and reported if it is not one, as the tick always read it); a read
+/// that starts inside the file drops its first line, a part of one.
+fn body_start(bytes: &[u8], whole: bool) -> usize {
+    let first_end = memchr::memchr(b'\n', bytes).map_or(bytes.len(), |i| i + 1);
+    let first = &bytes[..first_end];
+    let line = first.strip_suffix(b"\n").unwrap_or(first);
+    let header = line.strip_suffix(b"\r").unwrap_or(line) == HEADER.as_bytes();
+    if whole && !header {
+        0
+    } else {
+        first_end
+    }
 }
 
-impl Lines {
-    fn new(bytes: &[u8], whole: bool) -> Lines {
-        let first_end = bytes
-            .iter()
-            .position(|&b| b == b'\n')
-            .map_or(bytes.len(), |i| i + 1);
-        let first_line = &bytes[..first_end];
-        let header = first_line
-            .strip_suffix(b"\n")
-            .map(|l| l.strip_suffix(b"\r").unwrap_or(l))
-            == Some(HEADER.as_bytes());
-        // A whole file's first line is its header; one that is not stays a row (parsed, and
-        // reported if it is not one), as the tick always read it.
-        let first = if whole && !header { 0 } else { first_end };
-        let body = &bytes[first..];
-        // Plain loops the compiler vectorises: no per-line work. An empty line (`\n` or
-        // `\r\n` after a line break or at the start) is skipped by the parser: not a row.
-        let newlines = body.iter().filter(|&&b| b == b'\n').count();
-        let after = |skip: usize| body.get(skip..).unwrap_or_default();
-        let empty_lf = body
-            .iter()
-            .zip(after(1))
-            .filter(|&(&a, &b)| a == b'\n' && b == b'\n')
-            .count();
-        let empty_crlf = body
-            .iter()
-            .zip(after(1))
-            .zip(after(2))
-            .filter(|&((&a, &b), &c)| a == b'\n' && b == b'\r' && c == b'\n')
-            .count();
-        let leading = usize::from(body.starts_with(b"\n") || body.starts_with(b"\r\n"));
-        let empty = empty_lf + empty_crlf + leading;
-        let unterminated = usize::from(body.last().is_some_and(|&b| b != b'\n'));
-        Lines {
-            first,
-            count: newlines + unterminated - empty,
-        }
+/// The spans of the last `n` non-empty lines after `body` (an empty line, `\n` or `\r\n`, is
+/// skipped by the parser: not a row), newest first, found with memchr's vectorised search.
+fn last_lines(bytes: &[u8], body: usize, n: usize) -> Vec<(usize, usize)> {
+    let mut lines = Vec::with_capacity(n.min(1 << 16));
+    let text = &bytes[body..];
+    // The end of the line being walked back over (excluding its line break).
+    let mut end = text.len();
+    if text.last() == Some(&b'\n') {
+        end -= 1;
     }
-
-    /// Where the last `keep` non-empty data lines start.
-    fn start_of_last(&self, bytes: &[u8], keep: usize) -> usize {
-        if keep >= self.count {
-            return self.first;
+    while lines.len() < n {
+        let start = memchr::memrchr(b'\n', &text[..end]).map_or(0, |i| i + 1);
+        let line = &text[start..end];
+        if !(line.is_empty() || line == b"\r") {
+            lines.push((body + start, body + end));
         }
-        let body = &bytes[self.first..];
-        // Walk back over `keep` non-empty lines: a few kilobytes for a short window.
-        let mut end = body.len();
-        let mut seen = 0;
-        while seen < keep && end > 0 {
-            let stop = if body[end - 1] == b'\n' { end - 1 } else { end };
-            let start = body[..stop]
-                .iter()
-                .rposition(|&b| b == b'\n')
-                .map_or(0, |i| i + 1);
-            let line = &body[start..stop];
-            if !(line.is_empty() || line == b"\r") {
-                seen += 1;
-            }
-            end = start;
+        if start == 0 {
+            break;
         }
-        self.first + end
+        end = start - 1;
     }
+    lines
 }

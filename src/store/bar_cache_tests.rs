@@ -459,17 +459,39 @@ fn read_tail_reports_a_bad_row_it_parses_with_its_line() {
     write_rows(&cache, 300, false, true);
     let p = cache.path("AAPL", Timeframe::Min1);
     let text = std::fs::read_to_string(&p).unwrap();
-    let mut lines: Vec<&str> = text.lines().collect();
-    lines[295] = "2024-01-02 05:00:00,1,two,0.5,1.5,10,1,";
+    let mut lines: Vec<String> = text.lines().map(String::from).collect();
+    // Its time kept: only a price is bad.
+    lines[295] = lines[295].replacen(",394.5,", ",two,", 1);
+    assert!(lines[295].contains(",two,"), "{}", lines[295]);
     std::fs::write(&p, lines.join("\n") + "\n").unwrap();
     let e = cache
         .read_tail("AAPL", Timeframe::Min1, 31, 200)
         .unwrap_err()
         .to_string();
     assert!(e.contains("AAPL-1Min.csv line 296"), "{e}");
-    // A row before the window is counted, not parsed: the tick never reads it.
+    // A price before the window is counted, not parsed: the tick never reads it.
     let tail = cache.read_tail("AAPL", Timeframe::Min1, 4, 200).unwrap();
     assert_eq!((tail.bars.len(), tail.rows), (4, 200));
+    // A time out of order before the window, within `count`, is found and named; one
+    // beyond `count` is not read.
+    let mut lines: Vec<String> = text.lines().map(String::from).collect();
+    lines[200] = lines[199].clone();
+    std::fs::write(&p, lines.join("\n") + "\n").unwrap();
+    let e = cache
+        .read_tail("AAPL", Timeframe::Min1, 4, 200)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("AAPL-1Min.csv line 201"), "{e}");
+    assert!(e.contains("not after the previous one"), "{e}");
+    let bad_time = lines[200].replacen("2025", "20x5", 1);
+    lines[200] = bad_time;
+    std::fs::write(&p, lines.join("\n") + "\n").unwrap();
+    let e = cache
+        .read_tail("AAPL", Timeframe::Min1, 4, 200)
+        .unwrap_err();
+    assert!(e.to_string().contains("line 201"), "{e}");
+    let tail = cache.read_tail("AAPL", Timeframe::Min1, 4, 50).unwrap();
+    assert_eq!((tail.bars.len(), tail.rows), (4, 50));
 }
 
 #[test]
