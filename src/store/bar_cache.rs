@@ -30,7 +30,7 @@ pub use meta::{Adjustment, BarFeed, CacheMeta};
 pub(crate) use parse::parse_f64;
 use parse::*;
 pub use parse::{parse_time, read_rows};
-pub use tail::{Known, Tail};
+pub use tail::{Known, Tail, Tails};
 
 pub const HEADER: &str = "time_utc,open,high,low,close,volume,trades,vwap";
 
@@ -83,7 +83,12 @@ impl BarCache {
         adjustment: Adjustment,
     ) -> Result<()> {
         let file = self.path(symbol, timeframe);
-        same_adjustment(&file, &self.meta(symbol, timeframe)?, adjustment)
+        same_adjustment(
+            &file,
+            file.exists(),
+            &self.meta(symbol, timeframe)?,
+            adjustment,
+        )
     }
 
     /// The feed the file records after `feed` bars are written into it
@@ -95,7 +100,8 @@ impl BarCache {
         feed: BarFeed,
     ) -> Result<Option<BarFeed>> {
         let file = self.path(symbol, timeframe);
-        feed_after(&file, &self.meta(symbol, timeframe)?, feed)
+        let len = file.metadata().map_or(0, |m| m.len());
+        feed_after(&file, len, &self.meta(symbol, timeframe)?, feed)
     }
 
     /// Every cached bar, oldest first; an absent file is empty.
@@ -147,9 +153,11 @@ impl BarCache {
         if bars.is_empty() {
             return Ok(());
         }
+        let metadata = self.path(symbol, timeframe).metadata().ok();
         let file = Known {
             meta: self.meta(symbol, timeframe)?,
-            exists: self.path(symbol, timeframe).exists(),
+            exists: metadata.is_some(),
+            len: metadata.map_or(0, |m| m.len()),
         };
         self.append_known(symbol, timeframe, &file, adjustment, feed, bars)
     }
@@ -171,8 +179,8 @@ impl BarCache {
             return Ok(());
         }
         let path = self.path(symbol, timeframe);
-        same_adjustment(&path, &file.meta, adjustment)?;
-        feed_after(&path, &file.meta, feed)?;
+        same_adjustment(&path, file.exists, &file.meta, adjustment)?;
+        feed_after(&path, file.len, &file.meta, feed)?;
         let mut out = String::with_capacity(bars.len() * 80 + HEADER.len() + 1);
         if !file.exists {
             out.push_str(HEADER);

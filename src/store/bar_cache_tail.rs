@@ -7,6 +7,7 @@
 
 use super::parse::{parse_rows, parse_time_cached, DateCache};
 use super::*;
+use std::collections::HashSet;
 
 /// The end of one cache file, as the tick needs it.
 #[derive(Debug, Default, PartialEq)]
@@ -27,6 +28,8 @@ pub struct Tail {
 pub struct Known {
     pub meta: CacheMeta,
     pub exists: bool,
+    /// Its length in bytes (0 if it does not exist): whether it holds bars, for the feed.
+    pub len: u64,
 }
 
 /// A generous guess of a row's length in bytes (rows are about 60): the first read takes
@@ -47,19 +50,51 @@ impl BarCache {
         keep: usize,
         count: usize,
     ) -> Result<Tail> {
-        let path = self.path(symbol, timeframe);
         let meta = self.meta(symbol, timeframe)?;
+        self.tail_with(symbol, timeframe, keep, count, meta)
+    }
+
+    /// A reader of many files' tails ([`Tails::read`]) that lists the folder's sidecars once.
+    pub fn tails(&self) -> Tails<'_> {
+        let sidecars = match std::fs::read_dir(&self.dir) {
+            Ok(entries) => entries
+                .map(|e| e.map(|e| e.file_name()))
+                .filter(|name| {
+                    name.as_ref()
+                        .map_or(true, |n| n.as_encoded_bytes().ends_with(b".meta.json"))
+                })
+                .collect::<std::io::Result<HashSet<_>>>()
+                .ok(),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Some(HashSet::new()),
+            Err(_) => None,
+        };
+        Tails {
+            cache: self,
+            sidecars,
+        }
+    }
+
+    fn tail_with(
+        &self,
+        symbol: &str,
+        timeframe: Timeframe,
+        keep: usize,
+        count: usize,
+        meta: CacheMeta,
+    ) -> Result<Tail> {
+        let path = self.path(symbol, timeframe);
         let Some(text) = tail_bytes(&path, count.max(keep))? else {
             let file = Known {
                 meta,
                 exists: false,
+                len: 0,
             };
             return Ok(Tail {
                 file,
                 ..Tail::default()
             });
         };
-        let TailBytes { bytes, lines } = text;
+        let TailBytes { bytes, lines, len } = text;
         let rows = lines.len().min(count);
         // `lines` is newest first: the window is the last `keep` of them.
         let from = match keep.min(lines.len()) {
@@ -75,7 +110,11 @@ impl BarCache {
             Some(bars) => Ok(Tail {
                 bars,
                 rows,
-                file: Known { meta, exists: true },
+                file: Known {
+                    meta,
+                    exists: true,
+                    len,
+                },
             }),
             // The full load names the line of what is wrong.
             None => Err(self
@@ -86,6 +125,36 @@ impl BarCache {
     }
 }
 
+/// [`BarCache::read_tail`] for every symbol of a tick: the folder is listed once, and a file
+/// with no sidecar (most of them: raw bars need none) costs no failed open of one.
+pub struct Tails<'c> {
+    cache: &'c BarCache,
+    /// The sidecars' file names; `None` if the folder could not be listed (each is then
+    /// opened, as [`BarCache::meta`] does).
+    sidecars: Option<HashSet<std::ffi::OsString>>,
+}
+
+impl Tails<'_> {
+    /// See [`BarCache::read_tail`].
+    pub fn read(
+        &self,
+        symbol: &str,
+        timeframe: Timeframe,
+        keep: usize,
+        count: usize,
+    ) -> Result<Tail> {
+        let listed = self.sidecars.as_ref().map(|names| {
+            let path = self.cache.meta_path(symbol, timeframe);
+            path.file_name().is_some_and(|n| names.contains(n))
+        });
+        let meta = match listed {
+            Some(false) => CacheMeta::default(),
+            _ => self.cache.meta(symbol, timeframe)?,
+        };
+        self.cache.tail_with(symbol, timeframe, keep, count, meta)
+    }
+}
+
 /// Whether the times of `older` (line spans, newest first) decrease strictly from `first`
 /// (the window's first bar) back, as a full parse requires of the rows in file order.
 fn in_order(bytes: &[u8], older: &[(usize, usize)], first: Option<DateTime<Utc>>) -> bool {
@@ -93,7 +162,11 @@ fn in_order(bytes: &[u8], older: &[(usize, usize)], first: Option<DateTime<Utc>>
     let mut next = first;
     for &(start, end) in older {
         let line = &bytes[start..end];
-        let cell = memchr::memchr(b',', line).map_or(line, |i| &line[..i]);
+        // A time cell is 19 bytes: look for its comma only in a row that is not as usual.
+        let cell = match line.get(19) {
+            Some(b',') => &line[..19],
+            _ => memchr::memchr(b',', line).map_or(line, |i| &line[..i]),
+        };
         let time = std::str::from_utf8(cell)
             .ok()
             .and_then(|cell| parse_time_cached(cell, &mut dates));
@@ -118,6 +191,8 @@ struct TailBytes {
     bytes: Vec<u8>,
     /// The spans of the last non-empty data lines (without their line break), newest first.
     lines: Vec<(usize, usize)>,
+    /// The file's length.
+    len: u64,
 }
 
 /// The file's last `n` non-empty data lines (all of them in a short file), in one read when
@@ -135,9 +210,8 @@ fn tail_bytes(path: &Path, n: usize) -> Result<Option<TailBytes>> {
     let mut repaired = false;
     loop {
         let start = len.saturating_sub(want);
-        f.seek(SeekFrom::Start(start)).map_err(io)?;
         let mut bytes = vec![0; (len - start) as usize];
-        f.read_exact(&mut bytes).map_err(io)?;
+        read_at(&mut f, &mut bytes, start).map_err(io)?;
         if bytes.last().is_some_and(|&b| b != b'\n') && !repaired {
             // The rare case: checked on the bytes read anyway, not by a second open.
             drop(f);
@@ -150,10 +224,22 @@ fn tail_bytes(path: &Path, n: usize) -> Result<Option<TailBytes>> {
         let whole = start == 0;
         let lines = last_lines(&bytes, body_start(&bytes, whole), n);
         if whole || lines.len() >= n {
-            return Ok(Some(TailBytes { bytes, lines }));
+            return Ok(Some(TailBytes { bytes, lines, len }));
         }
         want = want.saturating_mul(4);
     }
+}
+
+/// Fill `buf` from the file at `offset`: one `pread` where there is one.
+#[cfg(unix)]
+fn read_at(f: &mut File, buf: &mut [u8], offset: u64) -> std::io::Result<()> {
+    std::os::unix::fs::FileExt::read_exact_at(f, buf, offset)
+}
+
+#[cfg(not(unix))]
+fn read_at(f: &mut File, buf: &mut [u8], offset: u64) -> std::io::Result<()> {
+    f.seek(SeekFrom::Start(offset))?;
+    f.read_exact(buf)
 }
 
 /// Where the data lines start: a whole file's first line is its header (one that is not

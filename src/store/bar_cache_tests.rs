@@ -522,3 +522,51 @@ fn append_known_writes_the_header_to_a_new_file_and_checks_the_sidecar() {
         .unwrap_err();
     assert!(e.to_string().contains("adjust"), "{e}");
 }
+
+#[test]
+fn tails_read_each_sidecar_the_folder_lists_and_check_the_feed_on_the_length_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = BarCache::new(dir.path());
+    assert_eq!(
+        cache.tails().read("AAPL", Timeframe::Min1, 1, 5).unwrap(),
+        cache.read_tail("AAPL", Timeframe::Min1, 1, 5).unwrap(),
+        "no folder yet"
+    );
+    let sip = CacheMeta {
+        adjustment: Adjustment::All,
+        feed: Some(BarFeed::Sip),
+        covered_from: None,
+    };
+    let bars = [bar(0, 1.0), bar(1, 2.0)];
+    cache.replace("AAPL", Timeframe::Min1, &bars, &sip).unwrap();
+    cache
+        .replace("BF/B", Timeframe::Min1, &bars, &CacheMeta::default())
+        .unwrap();
+    let tails = cache.tails();
+    let aapl = tails.read("AAPL", Timeframe::Min1, 1, 5).unwrap();
+    assert_eq!(
+        aapl,
+        cache.read_tail("AAPL", Timeframe::Min1, 1, 5).unwrap()
+    );
+    assert_eq!((&aapl.file.meta, aapl.rows), (&sip, 2));
+    let bfb = tails.read("BF/B", Timeframe::Min1, 1, 5).unwrap();
+    assert_eq!(bfb.file.meta, CacheMeta::default());
+    // A file holding SIP bars refuses IEX bars, and takes SIP ones, on what was read.
+    let next = [bar(2, 3.0)];
+    let (all, iex) = (Adjustment::All, BarFeed::Iex);
+    let e = cache
+        .append_known("AAPL", Timeframe::Min1, &aapl.file, all, iex, &next)
+        .unwrap_err();
+    assert!(e.to_string().contains("refusing to mix in iex"), "{e}");
+    cache
+        .append_known(
+            "AAPL",
+            Timeframe::Min1,
+            &aapl.file,
+            all,
+            BarFeed::Sip,
+            &next,
+        )
+        .unwrap();
+    assert_eq!(cache.load("AAPL", Timeframe::Min1).unwrap().len(), 3);
+}

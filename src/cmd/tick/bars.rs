@@ -75,9 +75,10 @@ pub(super) fn refresh(
     let mut cached: HashMap<String, Cached> = HashMap::new();
     let mut warm: Vec<Request> = Vec::new();
     let mut cold: Vec<(Adjustment, &str)> = Vec::new();
+    let tails = cache.tails();
     for &name in names {
         let keep = needed.get(name).map_or(history, |&n| n.clamp(1, history));
-        let tail = cache.read_tail(name, tf, keep, history)?;
+        let tail = tails.read(name, tf, keep, history)?;
         let adjustment = tail.file.meta.adjustment;
         let full = tail.rows >= history;
         match tail.bars.last() {
