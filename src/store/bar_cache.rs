@@ -192,8 +192,10 @@ impl BarCache {
             write_row(&mut out, b);
         }
         let io = |e| Error::io(&path, "append to", e);
+        // Created only when it was not there: opening an existing file to create it takes
+        // the folder's lock and the slow lookup, every symbol every tick.
         let mut f = OpenOptions::new()
-            .create(true)
+            .create(!file.exists)
             .append(true)
             .open(&path)
             .map_err(io)?;

@@ -205,7 +205,8 @@ fn tail_bytes(path: &Path, n: usize) -> Result<Option<TailBytes>> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(io(e)),
     };
-    let mut len = f.metadata().map_err(io)?.len();
+    // The end's offset is the length: one call, not a stat.
+    let mut len = f.seek(SeekFrom::End(0)).map_err(io)?;
     let mut want = (n as u64 + 2).saturating_mul(ROW_GUESS).max(4096);
     let mut repaired = false;
     loop {
@@ -218,7 +219,7 @@ fn tail_bytes(path: &Path, n: usize) -> Result<Option<TailBytes>> {
             repair_torn_tail(path)?;
             repaired = true;
             f = File::open(path).map_err(io)?;
-            len = f.metadata().map_err(io)?.len();
+            len = f.seek(SeekFrom::End(0)).map_err(io)?;
             continue;
         }
         let whole = start == 0;
@@ -258,25 +259,24 @@ fn body_start(bytes: &[u8], whole: bool) -> usize {
 }
 
 /// The spans of the last `n` non-empty lines after `body` (an empty line, `\n` or `\r\n`, is
-/// skipped by the parser: not a row), newest first, found with memchr's vectorised search.
+/// skipped by the parser: not a row), newest first. The line breaks are found in one pass of
+/// memchr's vectorised search, not a search per line.
 fn last_lines(bytes: &[u8], body: usize, n: usize) -> Vec<(usize, usize)> {
-    let mut lines = Vec::with_capacity(n.min(1 << 16));
     let text = &bytes[body..];
-    // The end of the line being walked back over (excluding its line break).
-    let mut end = text.len();
-    if text.last() == Some(&b'\n') {
-        end -= 1;
+    let mut ends: Vec<usize> = memchr::memchr_iter(b'\n', text).collect();
+    if text.last().is_some_and(|&b| b != b'\n') {
+        ends.push(text.len());
     }
-    while lines.len() < n {
-        let start = memchr::memrchr(b'\n', &text[..end]).map_or(0, |i| i + 1);
-        let line = &text[start..end];
-        if !(line.is_empty() || line == b"\r") {
-            lines.push((body + start, body + end));
-        }
-        if start == 0 {
+    let mut lines = Vec::with_capacity(n.min(ends.len()));
+    for i in (0..ends.len()).rev() {
+        if lines.len() == n {
             break;
         }
-        end = start - 1;
+        let start = if i == 0 { 0 } else { ends[i - 1] + 1 };
+        let line = &text[start..ends[i]];
+        if !(line.is_empty() || line == b"\r") {
+            lines.push((body + start, body + ends[i]));
+        }
     }
     lines
 }
