@@ -5,7 +5,7 @@
 //! counted and their times checked in order (a duplicate row is still found and named), at a
 //! fraction of a full parse.
 
-use super::parse::{parse_rows, parse_time_cached, DateCache};
+use super::parse::{parse_rows, parse_time_bytes, DateCache};
 use super::*;
 use std::collections::HashSet;
 
@@ -167,9 +167,7 @@ fn in_order(bytes: &[u8], older: &[(usize, usize)], first: Option<DateTime<Utc>>
             Some(b',') => &line[..19],
             _ => memchr::memchr(b',', line).map_or(line, |i| &line[..i]),
         };
-        let time = std::str::from_utf8(cell)
-            .ok()
-            .and_then(|cell| parse_time_cached(cell, &mut dates));
+        let time = parse_time_bytes(cell, &mut dates);
         match time {
             Some(t) if next.is_none_or(|n| t < n) => next = Some(t),
             _ => return false,
@@ -259,24 +257,26 @@ fn body_start(bytes: &[u8], whole: bool) -> usize {
 }
 
 /// The spans of the last `n` non-empty lines after `body` (an empty line, `\n` or `\r\n`, is
-/// skipped by the parser: not a row), newest first. The line breaks are found in one pass of
-/// memchr's vectorised search, not a search per line.
+/// skipped by the parser: not a row), newest first: walked back from the end with memchr's
+/// vectorised search, so a read longer than needed costs nothing more.
 fn last_lines(bytes: &[u8], body: usize, n: usize) -> Vec<(usize, usize)> {
+    let mut lines = Vec::with_capacity(n.min(1 << 16));
     let text = &bytes[body..];
-    let mut ends: Vec<usize> = memchr::memchr_iter(b'\n', text).collect();
-    if text.last().is_some_and(|&b| b != b'\n') {
-        ends.push(text.len());
+    // The end of the line being walked back over (excluding its line break).
+    let mut end = text.len();
+    if text.last() == Some(&b'\n') {
+        end -= 1;
     }
-    let mut lines = Vec::with_capacity(n.min(ends.len()));
-    for i in (0..ends.len()).rev() {
-        if lines.len() == n {
+    while lines.len() < n {
+        let start = memchr::memrchr(b'\n', &text[..end]).map_or(0, |i| i + 1);
+        let line = &text[start..end];
+        if !(line.is_empty() || line == b"\r") {
+            lines.push((body + start, body + end));
+        }
+        if start == 0 {
             break;
         }
-        let start = if i == 0 { 0 } else { ends[i - 1] + 1 };
-        let line = &text[start..ends[i]];
-        if !(line.is_empty() || line == b"\r") {
-            lines.push((body + start, body + ends[i]));
-        }
+        end = start - 1;
     }
     lines
 }
