@@ -7,6 +7,7 @@
 
 use super::parse::{parse_rows, parse_time_bytes, DateCache};
 use super::*;
+use std::cell::RefCell;
 use std::collections::HashSet;
 
 /// The end of one cache file, as the tick needs it.
@@ -51,7 +52,7 @@ impl BarCache {
         count: usize,
     ) -> Result<Tail> {
         let meta = self.meta(symbol, timeframe)?;
-        self.tail_with(symbol, timeframe, keep, count, meta)
+        self.tail_with(symbol, timeframe, keep, count, meta, &mut Vec::new())
     }
 
     /// A reader of many files' tails ([`Tails::read`]) that lists the folder's sidecars once.
@@ -71,6 +72,7 @@ impl BarCache {
         Tails {
             cache: self,
             sidecars,
+            buf: RefCell::new(Vec::new()),
         }
     }
 
@@ -81,9 +83,10 @@ impl BarCache {
         keep: usize,
         count: usize,
         meta: CacheMeta,
+        buf: &mut Vec<u8>,
     ) -> Result<Tail> {
         let path = self.path(symbol, timeframe);
-        let Some(text) = tail_bytes(&path, count.max(keep))? else {
+        let Some(text) = tail_bytes(&path, count.max(keep), buf)? else {
             let file = Known {
                 meta,
                 exists: false,
@@ -94,7 +97,8 @@ impl BarCache {
                 ..Tail::default()
             });
         };
-        let TailBytes { bytes, lines, len } = text;
+        let TailBytes { read, lines, len } = text;
+        let bytes = &buf[..read];
         let rows = lines.len().min(count);
         // `lines` is newest first: the window is the last `keep` of them.
         let from = match keep.min(lines.len()) {
@@ -105,7 +109,7 @@ impl BarCache {
         let parsed = std::str::from_utf8(&bytes[from..])
             .ok()
             .and_then(|window| parse_rows(&path, window, None).ok())
-            .filter(|bars| in_order(&bytes, older, bars.first().map(|b| b.time)));
+            .filter(|bars| in_order(bytes, older, bars.first().map(|b| b.time)));
         match parsed {
             Some(bars) => Ok(Tail {
                 bars,
@@ -132,6 +136,8 @@ pub struct Tails<'c> {
     /// The sidecars' file names; `None` if the folder could not be listed (each is then
     /// opened, as [`BarCache::meta`] does).
     sidecars: Option<HashSet<std::ffi::OsString>>,
+    /// The bytes of the last tail read, reused by the next.
+    buf: RefCell<Vec<u8>>,
 }
 
 impl Tails<'_> {
@@ -151,7 +157,9 @@ impl Tails<'_> {
             Some(false) => CacheMeta::default(),
             _ => self.cache.meta(symbol, timeframe)?,
         };
-        self.cache.tail_with(symbol, timeframe, keep, count, meta)
+        let buf = &mut self.buf.borrow_mut();
+        self.cache
+            .tail_with(symbol, timeframe, keep, count, meta, buf)
     }
 }
 
@@ -186,7 +194,8 @@ fn corrupt(path: &Path) -> Error {
 
 /// The end of a file and its last data lines.
 struct TailBytes {
-    bytes: Vec<u8>,
+    /// How many bytes of the buffer were read.
+    read: usize,
     /// The spans of the last non-empty data lines (without their line break), newest first.
     lines: Vec<(usize, usize)>,
     /// The file's length.
@@ -196,7 +205,7 @@ struct TailBytes {
 /// The file's last `n` non-empty data lines (all of them in a short file), in one read when
 /// the guess of their length holds; `None` if the file does not exist. A torn last line is
 /// cut off (kept aside) first.
-fn tail_bytes(path: &Path, n: usize) -> Result<Option<TailBytes>> {
+fn tail_bytes(path: &Path, n: usize, buf: &mut Vec<u8>) -> Result<Option<TailBytes>> {
     let io = |e| Error::io(path, "read", e);
     let mut f = match File::open(path) {
         Ok(f) => f,
@@ -209,8 +218,14 @@ fn tail_bytes(path: &Path, n: usize) -> Result<Option<TailBytes>> {
     let mut repaired = false;
     loop {
         let start = len.saturating_sub(want);
-        let mut bytes = vec![0; (len - start) as usize];
-        read_at(&mut f, &mut bytes, start).map_err(io)?;
+        let read = (len - start) as usize;
+        // The buffer is reused from file to file: zeroed (and its pages touched) only when
+        // it grows, not 16 KB per symbol per tick.
+        if buf.len() < read {
+            buf.resize(read, 0);
+        }
+        let bytes = &mut buf[..read];
+        read_at(&mut f, bytes, start).map_err(io)?;
         if bytes.last().is_some_and(|&b| b != b'\n') && !repaired {
             // The rare case: checked on the bytes read anyway, not by a second open.
             drop(f);
@@ -221,9 +236,9 @@ fn tail_bytes(path: &Path, n: usize) -> Result<Option<TailBytes>> {
             continue;
         }
         let whole = start == 0;
-        let lines = last_lines(&bytes, body_start(&bytes, whole), n);
+        let lines = last_lines(bytes, body_start(bytes, whole), n);
         if whole || lines.len() >= n {
-            return Ok(Some(TailBytes { bytes, lines, len }));
+            return Ok(Some(TailBytes { read, lines, len }));
         }
         want = want.saturating_mul(4);
     }

@@ -570,3 +570,30 @@ fn tails_read_each_sidecar_the_folder_lists_and_check_the_feed_on_the_length_rea
         .unwrap();
     assert_eq!(cache.load("AAPL", Timeframe::Min1).unwrap().len(), 3);
 }
+
+#[test]
+fn tails_reuse_one_buffer_without_reading_the_last_files_bytes() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = BarCache::new(dir.path());
+    let long: Vec<Bar> = (0..400).map(|i| bar(i, 100.0 + i as f64 / 7.0)).collect();
+    let short = [bar(0, 1.0), bar(1, 2.0)];
+    let meta = CacheMeta::default();
+    cache
+        .replace("LONG", Timeframe::Min1, &long, &meta)
+        .unwrap();
+    cache
+        .replace("SHORT", Timeframe::Min1, &short, &meta)
+        .unwrap();
+    let tails = cache.tails();
+    for name in ["LONG", "SHORT", "LONG", "NONE", "SHORT"] {
+        assert_eq!(
+            tails.read(name, Timeframe::Min1, 31, 200).unwrap(),
+            cache.read_tail(name, Timeframe::Min1, 31, 200).unwrap(),
+            "{name}"
+        );
+    }
+    assert_eq!(
+        tails.read("SHORT", Timeframe::Min1, 31, 200).unwrap().bars,
+        short
+    );
+}
