@@ -21,6 +21,8 @@ use std::path::{Path, PathBuf};
 mod meta;
 #[path = "bar_cache_parse.rs"]
 mod parse;
+#[path = "bar_cache_tail.rs"]
+mod tail;
 
 use meta::{feed_after, same_adjustment};
 pub use meta::{Adjustment, BarFeed, CacheMeta};
@@ -28,6 +30,7 @@ pub use meta::{Adjustment, BarFeed, CacheMeta};
 pub(crate) use parse::parse_f64;
 use parse::*;
 pub use parse::{parse_time, read_rows};
+pub use tail::{Known, Tail, Tails};
 
 pub const HEADER: &str = "time_utc,open,high,low,close,volume,trades,vwap";
 
@@ -80,7 +83,12 @@ impl BarCache {
         adjustment: Adjustment,
     ) -> Result<()> {
         let file = self.path(symbol, timeframe);
-        same_adjustment(&file, &self.meta(symbol, timeframe)?, adjustment)
+        same_adjustment(
+            &file,
+            file.exists(),
+            &self.meta(symbol, timeframe)?,
+            adjustment,
+        )
     }
 
     /// The feed the file records after `feed` bars are written into it
@@ -92,7 +100,8 @@ impl BarCache {
         feed: BarFeed,
     ) -> Result<Option<BarFeed>> {
         let file = self.path(symbol, timeframe);
-        feed_after(&file, &self.meta(symbol, timeframe)?, feed)
+        let len = file.metadata().map_or(0, |m| m.len());
+        feed_after(&file, len, &self.meta(symbol, timeframe)?, feed)
     }
 
     /// Every cached bar, oldest first; an absent file is empty.
@@ -121,24 +130,7 @@ impl BarCache {
     /// The last `n` cached bars, reading only the end of the file: a tick must not parse a
     /// year of minute bars to get 200.
     pub fn load_tail(&self, symbol: &str, timeframe: Timeframe, n: usize) -> Result<Vec<Bar>> {
-        let path = self.path(symbol, timeframe);
-        repair_torn_tail(&path)?;
-        // Read once into one string, parsed once: the per-symbol cost of a tick.
-        let text = super::files::tail_text(&path, n + 1, 64)?;
-        let rows = text.strip_prefix(HEADER).map_or(&text[..], |rest| {
-            rest.strip_prefix("\r\n")
-                .or_else(|| rest.strip_prefix('\n'))
-                .unwrap_or(rest)
-        });
-        let mut bars = match parse_rows(&path, rows, None) {
-            Ok(bars) => bars,
-            Err(tail_error) => {
-                return Err(self.load(symbol, timeframe).err().unwrap_or(tail_error))
-            }
-        };
-        let skip = bars.len().saturating_sub(n);
-        bars.drain(..skip);
-        Ok(bars)
+        Ok(self.read_tail(symbol, timeframe, n, n)?.bars)
     }
 
     /// Append bars that are all later than the last cached one. `adjustment` and `feed` are
@@ -161,24 +153,49 @@ impl BarCache {
         if bars.is_empty() {
             return Ok(());
         }
+        let metadata = self.path(symbol, timeframe).metadata().ok();
+        let file = Known {
+            meta: self.meta(symbol, timeframe)?,
+            exists: metadata.is_some(),
+            len: metadata.map_or(0, |m| m.len()),
+        };
+        self.append_known(symbol, timeframe, &file, adjustment, feed, bars)
+    }
+
+    /// [`Self::append`] to a file whose sidecar and existence the caller has just read
+    /// ([`Self::read_tail`]), under the data folder's lock: the tick appends to every symbol's
+    /// file every tick, and reading the sidecar again, asking whether the file exists and
+    /// making its folder were three system calls each.
+    pub fn append_known(
+        &self,
+        symbol: &str,
+        timeframe: Timeframe,
+        file: &Known,
+        adjustment: Adjustment,
+        feed: BarFeed,
+        bars: &[Bar],
+    ) -> Result<()> {
+        if bars.is_empty() {
+            return Ok(());
+        }
         let path = self.path(symbol, timeframe);
-        // One read of the meta file for both checks: this runs for every symbol every tick.
-        let meta = self.meta(symbol, timeframe)?;
-        same_adjustment(&path, &meta, adjustment)?;
-        feed_after(&path, &meta, feed)?;
-        let fresh = !path.exists();
+        same_adjustment(&path, file.exists, &file.meta, adjustment)?;
+        feed_after(&path, file.len, &file.meta, feed)?;
         let mut out = String::with_capacity(bars.len() * 80 + HEADER.len() + 1);
-        if fresh {
+        if !file.exists {
             out.push_str(HEADER);
             out.push('\n');
+            std::fs::create_dir_all(&self.dir)
+                .map_err(|e| Error::io(&self.dir, "create folder", e))?;
         }
         for b in bars {
             write_row(&mut out, b);
         }
-        std::fs::create_dir_all(&self.dir).map_err(|e| Error::io(&self.dir, "create folder", e))?;
         let io = |e| Error::io(&path, "append to", e);
+        // Created only when it was not there: opening an existing file to create it takes
+        // the folder's lock and the slow lookup, every symbol every tick.
         let mut f = OpenOptions::new()
-            .create(true)
+            .create(!file.exists)
             .append(true)
             .open(&path)
             .map_err(io)?;

@@ -141,9 +141,15 @@ impl CacheMeta {
     }
 }
 
-/// See [`BarCache::check_adjustment`].
-pub(super) fn same_adjustment(file: &Path, have: &CacheMeta, adjustment: Adjustment) -> Result<()> {
-    if file.exists() && have.adjustment != adjustment {
+/// See [`BarCache::check_adjustment`]; `exists`: whether `file` exists (the caller knows, or
+/// asks the file system).
+pub(super) fn same_adjustment(
+    file: &Path,
+    exists: bool,
+    have: &CacheMeta,
+    adjustment: Adjustment,
+) -> Result<()> {
+    if exists && have.adjustment != adjustment {
         return Err(Error::Refused(format!(
             "{} holds `{}`-adjusted bars; refusing to mix in `{adjustment}` bars. Use --adjustment {} \
              or move the file aside to start over",
@@ -155,12 +161,19 @@ pub(super) fn same_adjustment(file: &Path, have: &CacheMeta, adjustment: Adjustm
     Ok(())
 }
 
-/// See [`BarCache::check_feed`].
-pub(super) fn feed_after(file: &Path, have: &CacheMeta, feed: BarFeed) -> Result<Option<BarFeed>> {
-    let has_bars = file
-        .metadata()
-        .is_ok_and(|m| m.len() > HEADER.len() as u64 + 1);
-    have.feed_after(has_bars, feed).map_err(|why| {
+/// Whether a cache file of `len` bytes holds a bar (more than its header line).
+pub(super) fn holds_bars(len: u64) -> bool {
+    len > HEADER.len() as u64 + 1
+}
+
+/// See [`BarCache::check_feed`]; `len`: the file's length (0 if it does not exist).
+pub(super) fn feed_after(
+    file: &Path,
+    len: u64,
+    have: &CacheMeta,
+    feed: BarFeed,
+) -> Result<Option<BarFeed>> {
+    have.feed_after(holds_bars(len), feed).map_err(|why| {
         Error::Refused(format!(
             "{} {why}. Use the [alpaca] feed (or --feed) it was fetched with, or move the file aside to start over",
             file.display()

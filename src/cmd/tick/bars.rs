@@ -5,7 +5,7 @@ use crate::broker::{BarsQuery, Broker};
 use crate::config::Config;
 use crate::domain::{Bar, Timeframe};
 use crate::error::Result;
-use crate::store::bar_cache::{self, Adjustment, BarCache, BarFeed};
+use crate::store::bar_cache::{self, Adjustment, BarCache, BarFeed, Known};
 use chrono::{DateTime, Duration, Utc};
 use std::collections::HashMap;
 
@@ -23,6 +23,16 @@ const BACKFILL_SYMBOLS: usize = 10;
 /// number of requests instead of one request that cannot end within its page bound.
 const BACKFILL_REQUESTS: usize = 3;
 
+/// One symbol's cache as read at the start of the tick.
+#[derive(Default)]
+struct Cached {
+    /// The last bars its strategy reads (not `history` of them: see [`refresh`]).
+    bars: Vec<Bar>,
+    /// Whether the file holds `history` bars: only then is it topped up from its last bar.
+    full: bool,
+    file: Known,
+}
+
 /// One bars request: symbols of one price adjustment (a request carries one `adjustment`,
 /// and each file keeps the one it was started with) that need bars from `start` on.
 struct Request<'a> {
@@ -31,7 +41,13 @@ struct Request<'a> {
     start: DateTime<Utc>,
 }
 
-/// The last `history` closed bars per symbol: the cache, topped up with what came after it.
+/// The latest closed bars per symbol: the cache, topped up with what came after it.
+///
+/// A full cache (one holding `history` bars) gives only the bars its strategy reads
+/// ([`Strategy::bars_needed`](crate::strategy::Strategy::bars_needed), at least one for the
+/// last bar's time) plus the new ones: a decision reads nothing before them, so it is the same
+/// as on `history` bars, and a 500-symbol tick parses 31 rows a symbol for an SMA(30) cross,
+/// not 200. Whether the cache is full is counted from the file's end without parsing.
 ///
 /// Symbols are grouped by how far back they need bars. Those whose cache holds `history`
 /// bars need only the few since their last one: one request per adjustment, however many
@@ -49,14 +65,24 @@ pub(super) fn refresh(
 ) -> Result<HashMap<String, Vec<Bar>>> {
     let tf = config.bot.timeframe;
     let history = config.bot.history;
-    let mut cached: HashMap<String, Vec<Bar>> = HashMap::new();
+    // Bars each symbol's strategy reads (at least the last one, for its time): only these
+    // are parsed; the other rows up to `history` are only counted.
+    let needed: HashMap<&str, usize> = config
+        .symbols
+        .iter()
+        .map(|s| (s.name.as_str(), s.strategy.bars_needed()))
+        .collect();
+    let mut cached: HashMap<String, Cached> = HashMap::new();
     let mut warm: Vec<Request> = Vec::new();
     let mut cold: Vec<(Adjustment, &str)> = Vec::new();
+    let tails = cache.tails();
     for &name in names {
-        let bars = cache.load_tail(name, tf, history)?;
-        let adjustment = cache.meta(name, tf)?.adjustment;
-        match bars.last() {
-            Some(last) if bars.len() >= history => {
+        let keep = needed.get(name).map_or(history, |&n| n.clamp(1, history));
+        let tail = tails.read(name, tf, keep, history)?;
+        let adjustment = tail.file.meta.adjustment;
+        let full = tail.rows >= history;
+        match tail.bars.last() {
+            Some(last) if full => {
                 let from = last.time + tf.duration();
                 match warm.iter_mut().find(|g| g.adjustment == adjustment) {
                     Some(group) => {
@@ -72,7 +98,12 @@ pub(super) fn refresh(
             }
             _ => cold.push((adjustment, name)),
         }
-        cached.insert(name.to_string(), bars);
+        let entry = Cached {
+            bars: tail.bars,
+            full,
+            file: tail.file,
+        };
+        cached.insert(name.to_string(), entry);
     }
     let (backfill, waiting) = backfills(&cold, now - lookback(tf, history));
     if waiting > 0 {
@@ -142,7 +173,7 @@ fn backfills<'a>(
 }
 
 /// One symbol's cached bars plus the fetched ones: settled bars go into the cache, the last
-/// `history` closed bars are returned.
+/// closed bars are returned (at most `history`).
 #[allow(clippy::too_many_arguments)]
 fn top_up(
     cache: &BarCache,
@@ -152,7 +183,7 @@ fn top_up(
     now: DateTime<Utc>,
     adjustment: Adjustment,
     feed: BarFeed,
-    old: Vec<Bar>,
+    old: Cached,
     fetched: Vec<Bar>,
 ) -> Result<Vec<Bar>> {
     let closed: Vec<Bar> = fetched
@@ -165,15 +196,15 @@ fn top_up(
         .filter(|b| b.time <= settled_before)
         .copied()
         .collect();
-    let bars = if old.len() >= history {
-        let last = old.last().map(|b| b.time);
+    let bars = if old.full {
+        let last = old.bars.last().map(|b| b.time);
         let new_settled: Vec<Bar> = settled
             .into_iter()
             .filter(|b| Some(b.time) > last)
             .collect();
-        cache.append(name, tf, adjustment, feed, &new_settled)?;
+        cache.append_known(name, tf, &old.file, adjustment, feed, &new_settled)?;
         bar_cache::merge(
-            old,
+            old.bars,
             closed.into_iter().filter(|b| Some(b.time) > last).collect(),
         )
     } else {
