@@ -380,19 +380,21 @@ pub fn compute_with_benchmark(
 }
 
 /// The sweep row's part of [`compute_with_benchmark`], bit for bit `Summary::of` of it, at a
-/// fraction of the cost ([`Summary`]).
+/// fraction of the cost ([`Summary`]). It reads no closes: `bench` need only be of `times`.
 pub fn summary_with_benchmark(
     times: &[DateTime<Utc>],
-    closes: &[f64],
     equity: &[f64],
     trades: &[Trade],
     bench: &Benchmark,
 ) -> Option<Summary> {
     match &bench.calendar {
-        Some(cal) if bench.is_of(times, closes) && equity.len() == times.len() => {
+        Some(cal) if bench.is_of_times(times) && equity.len() == times.len() => {
             summary::summary(cal, equity, trades)
         }
-        _ => compute(times, closes, equity, trades, 0).map(|m| Summary::of(&m)),
+        _ => {
+            let cal = Calendar::of(times)?;
+            summary::summary(&cal, equity, trades)
+        }
     }
 }
 

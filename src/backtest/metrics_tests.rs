@@ -298,7 +298,7 @@ fn shared_calendar_and_summary_equal_the_plain_metrics() {
             "{}",
             times.len()
         );
-        let summary = summary_with_benchmark(&times, &closes, &equity, &trades, &bench);
+        let summary = summary_with_benchmark(&times, &equity, &trades, &bench);
         assert_eq!(
             format!("{:?}", plain.as_ref().map(Summary::of)),
             format!("{summary:?}"),
@@ -307,6 +307,13 @@ fn shared_calendar_and_summary_equal_the_plain_metrics() {
         );
         // A benchmark of other times is not used (its calendar would be wrong).
         let other = Benchmark::of(&days(times.len()), &closes);
+        assert_eq!(
+            format!("{summary:?}"),
+            format!(
+                "{:?}",
+                summary_with_benchmark(&times, &equity, &trades, &other)
+            )
+        );
         assert_eq!(
             format!("{plain:?}"),
             format!(

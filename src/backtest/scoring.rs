@@ -61,10 +61,10 @@ pub fn portfolio_summary(
     out: &PortfolioOutcome,
     bench: &std::sync::OnceLock<metrics::Benchmark>,
 ) -> Option<metrics::Summary> {
-    let closes = benchmark(legs, out);
+    // The summary reads no closes: they are gathered only to build `bench` once.
+    let bench = bench.get_or_init(|| metrics::Benchmark::of(&out.times, &benchmark(legs, out)));
     let trades = out.timeline_trades();
-    let bench = bench.get_or_init(|| metrics::Benchmark::of(&out.times, &closes));
-    metrics::summary_with_benchmark(&out.times, &closes, &out.equity, &trades, bench)
+    metrics::summary_with_benchmark(&out.times, &out.equity, &trades, bench)
 }
 
 /// One leg's metrics over its own bars and its own equity curve (see `portfolio`'s module
