@@ -53,12 +53,11 @@ pub(super) fn write_run(
         _ => 0,
     };
     let (equity_written, metrics, rest) = std::thread::scope(|scope| {
-        let equity = scope
-            .spawn(|| {
-                out_dir::write_with(dir, "equity.csv", |w| {
-                    output::write_equity_csv(w, ctx.names, out, from)
-                })
-            });
+        let equity = scope.spawn(|| {
+            out_dir::write_with(dir, "equity.csv", |w| {
+                output::write_equity_csv(w, ctx.names, out, from)
+            })
+        });
         let metrics = metrics();
         let rest = write_rest(ctx, out, metrics.as_ref(), strategies, &extra, from);
         (
