@@ -100,18 +100,16 @@ pub(super) fn log_returns(v: &[f64]) -> Vec<f64> {
 /// The library's `geometric_mean`: exp(mean(ln(1 + r))) − 1; 0 if some 1 + r ≤ 0; NaN if
 /// empty.
 pub(super) fn geometric_mean(r: &[f64]) -> f64 {
-    let one_plus: Vec<f64> = r
-        .iter()
-        .map(|&x| if x.is_nan() { 1.0 } else { x + 1.0 })
-        .collect();
-    if one_plus.iter().any(|&x| x <= 0.0) {
-        return 0.0;
+    // One pass: 1 + r (NaN as 1) checked and its logarithm taken together.
+    let mut logs: Vec<f64> = Vec::with_capacity(r.len());
+    for &x in r {
+        let x = if x.is_nan() { 1.0 } else { x + 1.0 };
+        if x <= 0.0 {
+            return 0.0;
+        }
+        // ln(1) is exactly 0: a flat period (most of them, out of the market) skips it.
+        logs.push(if x == 1.0 { 0.0 } else { x.ln() });
     }
-    // ln(1) is exactly 0: a flat period (most of them, out of the market) skips the logarithm.
-    let logs: Vec<f64> = one_plus
-        .iter()
-        .map(|&x| if x == 1.0 { 0.0 } else { x.ln() })
-        .collect();
     let len = if r.is_empty() {
         f64::NAN
     } else {
