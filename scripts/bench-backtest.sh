@@ -8,7 +8,7 @@
 #   1. GOOG daily (2148 bars), SmaCross 10/20 long-only, commission 0.002, all-in;
 #   2. the 50-combination sweep fast=5..30:5 slow=10..70:5 (backtesting.py's quick start), and
 #      the issue's 14,550-combination grid fast=2..101 slow=5..199 (ends excluded, fast < slow);
-#   2b. `import` of the million-row minute CSV below into an empty cache;
+#   2b. `import` of the million-row minute CSV below into an empty cache (symbols AFTER/BEFORE);
 #   3. 1,000,000 one-minute bars from the bar cache (88 MB), SmaCross 10/20, including loading
 #      the file and writing every output (trades.csv, equity.csv, metrics.json, report.html).
 # With --python the peers run on the same files in the same run, and each ratio is printed:
@@ -42,7 +42,11 @@ name = "GOOG"
 qty = 1
 strategy = { kind = "sma_cross", fast = 10, slow = 20 }
 [[symbol]]
-name = "IMP"
+name = "AFTER"
+qty = 1
+strategy = { kind = "sma_cross", fast = 10, slow = 20 }
+[[symbol]]
+name = "BEFORE"
 qty = 1
 strategy = { kind = "sma_cross", fast = 10, slow = 20 }
 [[symbol]]
@@ -79,54 +83,75 @@ PY
 
 results="$work/results"
 : > "$results"
-time_it() { # label runs args...
-  local label="$1" runs="$2"; shift 2
-  python3 - "$results" "$label" "$runs" "$@" <<'PY'
+# time_it RUNS LABEL CMD... [--vs LABEL CMD...]: fresh processes, the two commands taking
+# turns (so that the shared machine's load falls on both alike); min and median wall time
+# and median CPU of each.
+time_it() {
+  python3 - "$results" "$@" <<'PY'
 import os, subprocess, sys, time
-results, label, runs, cmd = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4:]
-walls, cpus = [], []
+results, runs, rest = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
+cases = []
+while rest:
+    k = rest.index("--vs") if "--vs" in rest else len(rest)
+    cases.append((rest[0], rest[1:k], [], []))
+    rest = rest[k + 1:]
 for _ in range(runs):
-    t, c = time.perf_counter(), os.times()
-    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
-    walls.append(time.perf_counter() - t)
-    d = os.times()
-    cpus.append(d.children_user + d.children_system - c.children_user - c.children_system)
-walls.sort(); cpus.sort()
-med, cpu = walls[len(walls) // 2], cpus[len(cpus) // 2]
-print(f"{label:<62} min {walls[0]*1e3:8.1f} ms  median {med*1e3:8.1f} ms  CPU {cpu*1e3:7.1f} ms  ({runs} runs)")
-with open(results, "a") as f:
-    f.write(f"{label}\t{med}\n")
+    for label, cmd, walls, cpus in cases:
+        t, c = time.perf_counter(), os.times()
+        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+        walls.append(time.perf_counter() - t)
+        d = os.times()
+        cpus.append(d.children_user + d.children_system - c.children_user - c.children_system)
+for label, cmd, walls, cpus in cases:
+    walls.sort(); cpus.sort()
+    med, cpu = walls[len(walls) // 2], cpus[len(cpus) // 2]
+    print(f"{label:<64} min {walls[0]*1e3:8.1f} ms  median {med*1e3:8.1f} ms  CPU {cpu*1e3:7.1f} ms  ({runs} runs)")
+    with open(results, "a") as f:
+        f.write(f"{label}\t{med}\n")
 PY
 }
 cfg=(--config "$work/config.toml" backtest --sizing all-in)
-run_all() { # binary tag
-  local b="$1" tag="$2"
-  echo "prometheus-bot $tag ($b; whole process: start, load, run, metrics, write every file)"
-  time_it "$tag GOOG SmaCross 10/20 long-only, commission 0.002" 21 \
-    "$b" "${cfg[@]}" --symbol GOOG --commission 0.002 --out "$work/$tag-out1"
-  time_it "$tag GOOG sweep fast=5..30:5 slow=10..70:5 (50 combinations)" 11 \
-    "$b" "${cfg[@]}" --symbol GOOG --commission 0.002 --out "$work/$tag-out2" \
-    --sweep fast=5..30:5 slow=10..70:5
-  time_it "$tag GOOG sweep fast=2..101 slow=5..199 (14,550 combinations)" 7 \
-    "$b" "${cfg[@]}" --symbol GOOG --commission 0.002 --out "$work/$tag-out5" \
-    --sweep fast=2..101 slow=5..199
-  time_it "$tag import the 1,000,000-row minute CSV (88 MB), empty cache" 7 \
-    sh -c "rm -f '$work/data/bars/IMP-1Min.csv'*; '$b' --config '$work/config.toml' import '$work/data/bars/SYN-1Min.csv' --symbol IMP --timeframe 1Min"
-  cp "$work/data/bars/IMP-1Min.csv" "$work/$tag-IMP-1Min.csv"
-  time_it "$tag 1,000,000 minute bars, SmaCross 10/20 from the cache" 7 \
-    "$b" "${cfg[@]}" --symbol SYN --timeframe 1Min --out "$work/$tag-out3"
+# Each case for the build(s): "after" is $bin; "before" is $PROMETHEUS_BOT_BEFORE, if set.
+builds=(after "$bin")
+if [[ -n "${PROMETHEUS_BOT_BEFORE:-}" ]]; then builds+=(before "$PROMETHEUS_BOT_BEFORE"); fi
+case_() { # runs label-suffix command-template (BIN and TAG replaced)
+  local runs="$1" label="$2"; shift 2
+  local args=() first=1 i
+  for ((i = 0; i < ${#builds[@]}; i += 2)); do
+    local tag="${builds[i]}" b="${builds[i+1]}" cmd=() w
+    for w in "$@"; do w="${w//BIN/$b}"; w="${w//UTAG/${tag^^}}"; cmd+=("${w//TAG/$tag}"); done
+    if [[ $first == 0 ]]; then args+=(--vs); fi
+    first=0
+    args+=("$tag $label" "${cmd[@]}")
+  done
+  time_it "$runs" "${args[@]}"
 }
-run_all "$bin" after
+echo "prometheus-bot, whole processes (start, load, run, metrics, write every file): after = $bin${PROMETHEUS_BOT_BEFORE:+, before = $PROMETHEUS_BOT_BEFORE}"
+case_ 21 "GOOG SmaCross 10/20 long-only, commission 0.002" \
+  BIN "${cfg[@]}" --symbol GOOG --commission 0.002 --out "$work/TAG-out1"
+case_ 11 "GOOG sweep fast=5..30:5 slow=10..70:5 (50 combinations)" \
+  BIN "${cfg[@]}" --symbol GOOG --commission 0.002 --out "$work/TAG-out2" \
+  --sweep fast=5..30:5 slow=10..70:5
+case_ 7 "GOOG sweep fast=2..101 slow=5..199 (14,550 combinations)" \
+  BIN "${cfg[@]}" --symbol GOOG --commission 0.002 --out "$work/TAG-out5" \
+  --sweep fast=2..101 slow=5..199
+case_ 7 "import the 1,000,000-row minute CSV (88 MB), empty cache" \
+  sh -c "rm -f '$work/data/bars/UTAG-1Min.csv'*; 'BIN' --config '$work/config.toml' import '$work/data/bars/SYN-1Min.csv' --symbol UTAG --timeframe 1Min"
+case_ 7 "1,000,000 minute bars, SmaCross 10/20 from the cache" \
+  BIN "${cfg[@]}" --symbol SYN --timeframe 1Min --out "$work/TAG-out3"
 if [[ -n "${PROMETHEUS_BOT_BEFORE:-}" ]]; then
-  echo
-  run_all "$PROMETHEUS_BOT_BEFORE" before
-  for f in out5/sweep.csv out3/equity.csv out3/trades.csv IMP-1Min.csv; do
+  for f in out5/sweep.csv out3/equity.csv out3/trades.csv; do
     if cmp -s "$work/after-$f" "$work/before-$f"; then
       echo "same bytes before and after: $f"
     else
       echo "DIFFERENT before and after: $f"; exit 1
     fi
   done
+  if cmp -s "$work/data/bars/AFTER-1Min.csv" "$work/data/bars/BEFORE-1Min.csv"; then
+    echo "same bytes before and after: the imported cache file"
+  else
+    echo "DIFFERENT before and after: the imported cache file"; exit 1
+  fi
 fi
 "$bin" "${cfg[@]}" --symbol SYN --timeframe 1Min --out "$work/out3" \
   | grep -E "^(Equity Final|# Trades)"
@@ -141,9 +166,10 @@ if [[ "${1:-}" == "--python" ]]; then
         backtesting==0.6.6 pandas==3.1.1 numpy==2.4.6 vectorbt==1.2.0
   fi
   py="$venv/bin/python"
+  export TQDM_DISABLE=1  # backtesting.py's progress bars
   echo
   "$py" -c "import sys, backtesting, pandas, numpy, vectorbt, numba; print('Python', sys.version.split()[0], '| backtesting', backtesting.__version__, '| pandas', pandas.__version__, '| numpy', numpy.__version__, '| vectorbt', vectorbt.__version__, '| numba', numba.__version__)"
-  time_it "peer backtesting.py GOOG run as a fresh python process" 3 "$py" -c "
+  time_it 3 "peer backtesting.py GOOG run as a fresh python process" "$py" -c "
 import warnings; warnings.simplefilter('ignore')
 import sys; sys.path.insert(0, '$here')
 from backtesting_py_bench import LongOnly
