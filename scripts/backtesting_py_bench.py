@@ -7,7 +7,9 @@
 * the quick-start optimisation: n1=range(5, 30, 5), n2=range(10, 70, 5), n1 < n2 (50
   combinations), maximize='SQN';
 * MINUTE_CSV (a bar-cache file of a million minute bars that bench-backtest.sh wrote): load
-  with pandas + `bt.run()`, SmaCross(10, 20), long-only, no commission.
+  with pandas + `bt.run()`, SmaCross(10, 20), long-only, no commission;
+* pandas alone on MINUTE_CSV: `read_csv` with dates parsed (the peer of loading the cache)
+  and `to_csv` (with the read, the peer of `import`).
 
 Prints one JSON object with the timings (seconds) and the results to compare (final equity,
 trades, best parameters). Needs `backtesting`, `pandas`, `numpy` (bench-backtest.sh makes a
@@ -86,6 +88,16 @@ def main():
 
     timing, stats = best_of(1, minute_run)
     out["minute_1m_load_and_run"] = timing
+
+    # The peers of `import` and of loading the cache: pandas reading the same CSV (dates
+    # parsed), and writing it back out.
+    def read():
+        return pd.read_csv(args.minute_csv, index_col=0, parse_dates=True,
+                           float_precision="round_trip")
+    timing, df = best_of(3, read)
+    out["pandas_read_csv_1m"] = timing
+    timing, _ = best_of(1, lambda: df.to_csv(args.minute_csv + ".pandas.csv"))
+    out["pandas_to_csv_1m"] = timing
     out["minute_equity_final"] = float(stats["Equity Final [$]"])
     out["minute_trades"] = int(stats["# Trades"])
     json.dump(out, sys.stdout, indent=1)

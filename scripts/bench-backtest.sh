@@ -1,24 +1,36 @@
 #!/usr/bin/env bash
-# Whole-process backtest timings, side by side with backtesting.py.
+# Whole-process backtest timings, side by side with the peers in the same run.
 #
 #   scripts/bench-backtest.sh            # prometheus-bot only
-#   scripts/bench-backtest.sh --python   # also backtesting.py 0.6.6 (throwaway virtualenv, PyPI)
+#   scripts/bench-backtest.sh --python   # also backtesting.py 0.6.6, vectorbt 1.2.0 and pandas
 #
-# Times, each as min and median wall time of a fresh `prometheus-bot backtest` process:
+# Times, each as min and median wall time (and median CPU) of fresh `prometheus-bot` processes:
 #   1. GOOG daily (2148 bars), SmaCross 10/20 long-only, commission 0.002, all-in;
 #   2. the 50-combination sweep fast=5..30:5 slow=10..70:5 (backtesting.py's quick start), and
-#      the issue's 14,550-combination grid fast=2..101 slow=5..199 (every fast < slow);
-#   2b. `import` of the million-row minute CSV below into an empty cache;
-#   3. 1,000,000 one-minute bars from the bar cache (64 MB), SmaCross 10/20, including loading
+#      the issue's 14,550-combination grid fast=2..101 slow=5..199 (ends excluded, fast < slow);
+#   2b. `import` of the million-row minute CSV below into an empty cache (symbols AFTER/BEFORE);
+#   3. 1,000,000 one-minute bars from the bar cache (88 MB), SmaCross 10/20, including loading
 #      the file and writing every output (trades.csv, equity.csv, metrics.json, report.html).
-# In-process figures (engine, metrics, load) come from `cargo bench --bench backtest`.
+# With --python the peers run on the same files in the same run, and each ratio is printed:
+# backtesting.py (GOOG, its optimize(), the million bars), vectorbt (the 14,550 grid: cold,
+# with numba compiling, and warm), pandas (read_csv and to_csv of the million rows: the peers
+# of loading the cache and of `import`). They live in a virtualenv made once with pip
+# (BENCH_VENV, default /tmp/prometheus-bot-bench-venv); CI never needs them.
+#
+# PROMETHEUS_BOT_BIN times another build instead; PROMETHEUS_BOT_BEFORE=<binary> also times
+# an older build in the same run and checks that sweep.csv, equity.csv and the imported cache
+# file are byte for byte the same.
+# In-process figures (engine, metrics, load) come from `cargo bench --bench backtest` and
+# `cargo bench --bench cache`.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(dirname "$here")"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
-cargo build --release --quiet --manifest-path "$root/Cargo.toml"
-# PROMETHEUS_BOT_BIN times another build (an older commit's, for a before/after).
+# PROMETHEUS_BOT_BIN times another build (then nothing is built here).
+if [[ -z "${PROMETHEUS_BOT_BIN:-}" ]]; then
+  cargo build --release --quiet --manifest-path "$root/Cargo.toml"
+fi
 bin="${PROMETHEUS_BOT_BIN:-${CARGO_TARGET_DIR:-$root/target}/release/prometheus-bot}"
 
 cat > "$work/config.toml" <<'TOML'
@@ -30,7 +42,11 @@ name = "GOOG"
 qty = 1
 strategy = { kind = "sma_cross", fast = 10, slow = 20 }
 [[symbol]]
-name = "IMP"
+name = "AFTER"
+qty = 1
+strategy = { kind = "sma_cross", fast = 10, slow = 20 }
+[[symbol]]
+name = "BEFORE"
 qty = 1
 strategy = { kind = "sma_cross", fast = 10, slow = 20 }
 [[symbol]]
@@ -65,51 +81,128 @@ with open(minute, "w") as f:
 PY
 "$bin" --config "$work/config.toml" import "$work/goog.csv" --symbol GOOG >/dev/null
 
-time_it() { # label runs args...
-  local label="$1" runs="$2"; shift 2
-  python3 - "$label" "$runs" "$@" <<'PY'
-import subprocess, sys, time
-label, runs, cmd = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
-times = []
+results="$work/results"
+: > "$results"
+# time_it RUNS LABEL CMD... [--vs LABEL CMD...]: fresh processes, the two commands taking
+# turns (so that the shared machine's load falls on both alike); min and median wall time
+# and median CPU of each.
+time_it() {
+  python3 - "$results" "$@" <<'PY'
+import os, subprocess, sys, time
+results, runs, rest = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
+cases = []
+while rest:
+    k = rest.index("--vs") if "--vs" in rest else len(rest)
+    cases.append((rest[0], rest[1:k], [], []))
+    rest = rest[k + 1:]
 for _ in range(runs):
-    t = time.perf_counter()
-    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
-    times.append(time.perf_counter() - t)
-times.sort()
-print(f"{label:<58} min {times[0]*1e3:9.1f} ms   median {times[len(times)//2]*1e3:9.1f} ms   ({runs} runs)")
+    for label, cmd, walls, cpus in cases:
+        t, c = time.perf_counter(), os.times()
+        subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+        walls.append(time.perf_counter() - t)
+        d = os.times()
+        cpus.append(d.children_user + d.children_system - c.children_user - c.children_system)
+for label, cmd, walls, cpus in cases:
+    walls.sort(); cpus.sort()
+    med, cpu = walls[len(walls) // 2], cpus[len(cpus) // 2]
+    print(f"{label:<64} min {walls[0]*1e3:8.1f} ms  median {med*1e3:8.1f} ms  CPU {cpu*1e3:7.1f} ms  ({runs} runs)")
+    with open(results, "a") as f:
+        f.write(f"{label}\t{med}\n")
 PY
 }
 cfg=(--config "$work/config.toml" backtest --sizing all-in)
-echo "prometheus-bot (whole process: start, load, run, metrics, write every file)"
-time_it "GOOG SmaCross 10/20 long-only, commission 0.002" 21 \
-  "$bin" "${cfg[@]}" --symbol GOOG --commission 0.002 --out "$work/out1"
-time_it "GOOG sweep fast=5..30:5 slow=10..70:5 (50 combinations)" 11 \
-  "$bin" "${cfg[@]}" --symbol GOOG --commission 0.002 --out "$work/out2" \
+# Each case for the build(s): "after" is $bin; "before" is $PROMETHEUS_BOT_BEFORE, if set.
+builds=(after "$bin")
+if [[ -n "${PROMETHEUS_BOT_BEFORE:-}" ]]; then builds+=(before "$PROMETHEUS_BOT_BEFORE"); fi
+case_() { # runs label-suffix command-template (BIN and TAG replaced)
+  local runs="$1" label="$2"; shift 2
+  local args=() first=1 i
+  for ((i = 0; i < ${#builds[@]}; i += 2)); do
+    local tag="${builds[i]}" b="${builds[i+1]}" cmd=() w
+    for w in "$@"; do w="${w//BIN/$b}"; w="${w//UTAG/${tag^^}}"; cmd+=("${w//TAG/$tag}"); done
+    if [[ $first == 0 ]]; then args+=(--vs); fi
+    first=0
+    args+=("$tag $label" "${cmd[@]}")
+  done
+  time_it "$runs" "${args[@]}"
+}
+echo "prometheus-bot, whole processes (start, load, run, metrics, write every file): after = $bin${PROMETHEUS_BOT_BEFORE:+, before = $PROMETHEUS_BOT_BEFORE}"
+case_ 21 "GOOG SmaCross 10/20 long-only, commission 0.002" \
+  BIN "${cfg[@]}" --symbol GOOG --commission 0.002 --out "$work/TAG-out1"
+case_ 11 "GOOG sweep fast=5..30:5 slow=10..70:5 (50 combinations)" \
+  BIN "${cfg[@]}" --symbol GOOG --commission 0.002 --out "$work/TAG-out2" \
   --sweep fast=5..30:5 slow=10..70:5
-time_it "GOOG sweep fast=2..101 slow=5..199 (14,550 combinations)" 5 \
-  "$bin" "${cfg[@]}" --symbol GOOG --commission 0.002 --out "$work/out5" \
+case_ 7 "GOOG sweep fast=2..101 slow=5..199 (14,550 combinations)" \
+  BIN "${cfg[@]}" --symbol GOOG --commission 0.002 --out "$work/TAG-out5" \
   --sweep fast=2..101 slow=5..199
-time_it "import the 1,000,000-row minute CSV (88 MB) into an empty cache" 5 \
-  sh -c "rm -f '$work/data/bars/IMP-1Min.csv'*; '$bin' --config '$work/config.toml' import '$work/data/bars/SYN-1Min.csv' --symbol IMP --timeframe 1Min"
-time_it "1,000,000 minute bars, SmaCross 10/20 from the cache" 5 \
-  "$bin" "${cfg[@]}" --symbol SYN --timeframe 1Min --out "$work/out3"
+case_ 7 "import the 1,000,000-row minute CSV (88 MB), empty cache" \
+  sh -c "rm -f '$work/data/bars/UTAG-1Min.csv'*; 'BIN' --config '$work/config.toml' import '$work/data/bars/SYN-1Min.csv' --symbol UTAG --timeframe 1Min"
+case_ 7 "1,000,000 minute bars, SmaCross 10/20 from the cache" \
+  BIN "${cfg[@]}" --symbol SYN --timeframe 1Min --out "$work/TAG-out3"
+if [[ -n "${PROMETHEUS_BOT_BEFORE:-}" ]]; then
+  for f in out5/sweep.csv out3/equity.csv out3/trades.csv; do
+    if cmp -s "$work/after-$f" "$work/before-$f"; then
+      echo "same bytes before and after: $f"
+    else
+      echo "DIFFERENT before and after: $f"; exit 1
+    fi
+  done
+  if cmp -s "$work/data/bars/AFTER-1Min.csv" "$work/data/bars/BEFORE-1Min.csv"; then
+    echo "same bytes before and after: the imported cache file"
+  else
+    echo "DIFFERENT before and after: the imported cache file"; exit 1
+  fi
+fi
 "$bin" "${cfg[@]}" --symbol SYN --timeframe 1Min --out "$work/out3" \
   | grep -E "^(Equity Final|# Trades)"
 "$bin" "${cfg[@]}" --symbol GOOG --commission 0.002 --out "$work/out2" \
   --sweep fast=5..30:5 slow=10..70:5 | sed -n '1,3p'
 
 if [[ "${1:-}" == "--python" ]]; then
-  python3 -m venv "$work/venv"
-  "$work/venv/bin/pip" install --quiet --disable-pip-version-check \
-      backtesting==0.6.6 pandas==3.1.1 numpy==2.4.6
+  venv="${BENCH_VENV:-/tmp/prometheus-bot-bench-venv}"
+  if [[ ! -x "$venv/bin/python" ]]; then
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check \
+        backtesting==0.6.6 pandas==3.1.1 numpy==2.4.6 vectorbt==1.2.0
+  fi
+  py="$venv/bin/python"
+  export TQDM_DISABLE=1  # backtesting.py's progress bars
   echo
-  echo "backtesting.py 0.6.6"
-  time_it "GOOG run as a fresh python process" 3 "$work/venv/bin/python" -c "
+  "$py" -c "import sys, backtesting, pandas, numpy, vectorbt, numba; print('Python', sys.version.split()[0], '| backtesting', backtesting.__version__, '| pandas', pandas.__version__, '| numpy', numpy.__version__, '| vectorbt', vectorbt.__version__, '| numba', numba.__version__)"
+  time_it 3 "peer backtesting.py GOOG run as a fresh python process" "$py" -c "
 import warnings; warnings.simplefilter('ignore')
 import sys; sys.path.insert(0, '$here')
 from backtesting_py_bench import LongOnly
 from backtesting import Backtest
 from backtesting.test import GOOG
 Backtest(GOOG, LongOnly, cash=10_000, commission=0.002).run()"
-  "$work/venv/bin/python" "$here/backtesting_py_bench.py" "$work/data/bars/SYN-1Min.csv"
+  "$py" "$here/backtesting_py_bench.py" "$work/data/bars/SYN-1Min.csv" > "$work/btpy.json"
+  cat "$work/btpy.json"
+  # One process, three grid runs: the first compiles numba's kernels, the later are warm.
+  "$py" "$here/vectorbt_grid_bench.py" "$root/tests/fixtures/GOOG.csv" --runs 3 > "$work/vbt.json"
+  cat "$work/vbt.json"
+  python3 - "$results" "$work/btpy.json" "$work/vbt.json" <<'PY'
+import json, sys
+ours = dict(l.rstrip("\n").split("\t") for l in open(sys.argv[1]))
+ours = {k: float(v) for k, v in ours.items()}
+bt, vbt = json.load(open(sys.argv[2])), json.load(open(sys.argv[3]))
+def row(what, peer_name, peer_s, our_label):
+    o = ours[our_label]
+    print(f"{what:<44} ours {o*1e3:9.1f} ms   {peer_name} {peer_s*1e3:10.1f} ms   {peer_s/o:7.1f}x")
+print()
+print("Side by side (medians, this run):")
+row("GOOG run, fresh process", "backtesting.py", ours["peer backtesting.py GOOG run as a fresh python process"],
+    "after GOOG SmaCross 10/20 long-only, commission 0.002")
+row("50-combination sweep (process / optimize())", "backtesting.py", bt["goog_optimize_50"]["median"],
+    "after GOOG sweep fast=5..30:5 slow=10..70:5 (50 combinations)")
+row("14,550 grid (process / vectorbt warm)", "vectorbt", vbt["later_runs_median_s"],
+    "after GOOG sweep fast=2..101 slow=5..199 (14,550 combinations)")
+row("14,550 grid (process / vectorbt 1st run)", "vectorbt", vbt["first_run_s"],
+    "after GOOG sweep fast=2..101 slow=5..199 (14,550 combinations)")
+row("1M minute bars: load + run (process)", "backtesting.py", bt["minute_1m_load_and_run"]["median"],
+    "after 1,000,000 minute bars, SmaCross 10/20 from the cache")
+row("import 1M rows / pandas read_csv + to_csv", "pandas",
+    bt["pandas_read_csv_1m"]["median"] + bt["pandas_to_csv_1m"]["median"],
+    "after import the 1,000,000-row minute CSV (88 MB), empty cache")
+PY
 fi

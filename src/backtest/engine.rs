@@ -489,6 +489,8 @@ pub fn run_with(bars: &[Bar], strategy: &Strategy, settings: &Settings, smas: &S
     let mut decisions = Vec::new();
     // The open trade's protection, from the bar after the one its entry filled in.
     let mut levels: Option<Levels> = None;
+    // Without protection there are never levels to place: no call per bar in a trade.
+    let protected = settings.protection.any();
 
     for i in start..n {
         if let Some(signal) = pending.take() {
@@ -506,7 +508,7 @@ pub fn run_with(bars: &[Bar], strategy: &Strategy, settings: &Settings, smas: &S
                 levels = None;
             }
         }
-        if levels.is_none() && i + 1 < n {
+        if protected && levels.is_none() && i + 1 < n {
             if let Some(t) = broker.open {
                 // Placed for the next bar, as the tick places it on its next tick.
                 levels = Levels::new(

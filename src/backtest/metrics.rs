@@ -12,17 +12,24 @@
 
 use super::engine::{Outcome, Trade};
 use crate::domain::Bar;
-use chrono::{DateTime, Datelike, Duration, Utc};
+use chrono::{DateTime, Duration, Utc};
 
 const NS_PER_DAY: i64 = 86_400_000_000_000;
 
+#[path = "metrics_calendar.rs"]
+mod calendar;
 #[path = "metrics_math.rs"]
 mod math;
+#[path = "metrics_summary.rs"]
+mod summary;
 #[path = "metrics_time.rs"]
 mod time;
 
+use calendar::{ns, Calendar};
 pub use math::Benchmark;
 use math::*;
+pub use summary::Summary;
+use summary::{drawdowns, max_drawdown, win_rate_and_sqn, PeriodReturns};
 use time::*;
 
 /// Every row of backtesting.py's stats, by name. Percentages are in percent (12.5 = 12.5 %),
@@ -195,17 +202,19 @@ pub fn compute(
         std::thread::scope(|scope| {
             let b = scope.spawn(|| beta(equity, closes));
             let join = move || b.join().unwrap_or_else(|e| std::panic::resume_unwind(e));
-            compute_with(times, closes, equity, trades, warmup, join)
+            compute_with(None, times, closes, equity, trades, warmup, join)
         })
     } else {
-        compute_with(times, closes, equity, trades, warmup, || {
+        compute_with(None, times, closes, equity, trades, warmup, || {
             beta(equity, closes)
         })
     }
 }
 
-/// [`compute`], with β supplied by `beta` (called once, after the checks).
+/// [`compute`], with β supplied by `beta` (called once, after the checks) and the times'
+/// [`Calendar`] from `cal` (built here when `None`).
 fn compute_with(
+    cal: Option<&Calendar>,
     times: &[DateTime<Utc>],
     closes: &[f64],
     equity: &[f64],
@@ -221,9 +230,16 @@ fn compute_with(
     if n == 0 {
         return None;
     }
-    let start = times[0];
-    let end = times[n - 1];
-    let ns = |t: DateTime<Utc>| t.timestamp_nanos_opt().unwrap_or(i64::MAX);
+    let own;
+    let cal = match cal {
+        Some(c) if c.keys.len() == n => c,
+        _ => {
+            own = Calendar::of(times)?;
+            &own
+        }
+    };
+    let (start, end, duration, unit) = (cal.start, cal.end, cal.duration, cal.unit);
+    let a = cal.periods_per_year;
 
     // Exposure: bars inside some closed trade's [entry, exit], over all bars.
     let mut marks = vec![0i32; n + 1];
@@ -250,68 +266,16 @@ fn compute_with(
     let w = if warmup < n { warmup } else { 0 };
     let buy_hold_return_pct = (closes[n - 1] - closes[w]) / closes[w] * 100.0;
 
-    // Data period: the median spacing of the last 100 times.
-    let tail = &times[n.saturating_sub(100)..];
-    let mut diffs: Vec<i64> = tail.windows(2).map(|p| ns(p[1]) - ns(p[0])).collect();
-    diffs.sort_unstable();
-    let period_ns = match diffs.len() {
-        0 => None,
-        k if k % 2 == 1 => Some(diffs[k / 2]),
-        k => Some(((diffs[k / 2 - 1] as i128 + diffs[k / 2] as i128) / 2) as i64),
-    };
-    let unit = period_ns.map_or(NS_PER_DAY, resolution_ns);
-    let duration =
-        Duration::nanoseconds(whole_days(i128::from(ns(end)) - i128::from(ns(start)), unit) as i64);
-    let freq_days = period_ns.map(|p| p.div_euclid(NS_PER_DAY));
-    // One pass over the bars (a million of them, for minute data): weekend bars for the
-    // annualization, and the last equity of each calendar period for the period returns
-    // (NaN equity skipped).
-    let key = |t: DateTime<Utc>, day: i64| -> i64 {
-        match freq_days {
-            Some(7) => (day + 3).div_euclid(7), // weeks Monday..Sunday
-            Some(31) => i64::from(t.year()) * 12 + i64::from(t.month0()),
-            Some(365) => i64::from(t.year()),
-            _ => day,
-        }
-    };
-    let mut weekend = 0usize;
-    let mut last_per_period: Vec<f64> = Vec::new();
-    let mut prev_key = None;
-    for (&t, &e) in times.iter().zip(equity) {
-        // Days since 1970-01-01 (a Thursday), so (day + 3) mod 7 is 0 on Mondays.
-        let day = t.timestamp().div_euclid(86_400);
-        weekend += usize::from((day + 3).rem_euclid(7) >= 5);
-        if e.is_nan() {
-            continue;
-        }
-        let k = key(t, day);
-        if prev_key == Some(k) {
-            *last_per_period.last_mut().expect("a value per seen key") = e;
-        } else {
-            last_per_period.push(e);
-            prev_key = Some(k);
-        }
-    }
-    let have_weekends = weekend as f64 / n as f64 > 2.0 / 7.0 * 0.6;
-    let a = match freq_days {
-        Some(7) => 52.0,
-        Some(31) => 12.0,
-        Some(365) => 1.0,
-        _ if have_weekends => 365.0,
-        _ => 252.0,
-    };
-    let day_returns: Vec<f64> = last_per_period
-        .windows(2)
-        .map(|p| p[1] / p[0] - 1.0)
-        .filter(|r| !r.is_nan())
-        .collect();
-    let g = geometric_mean(&day_returns);
-    let annualized_return = (1.0 + g).powf(a) - 1.0;
-    let return_ann_pct = annualized_return * 100.0;
-    let var = variance(&day_returns);
-    let volatility_ann_pct =
-        ((var + (1.0 + g).powf(2.0)).powf(a) - (1.0 + g).powf(2.0 * a)).sqrt() * 100.0;
-
+    // The returns of the calendar periods (the last non-NaN equity of each).
+    let period = PeriodReturns::of(cal, equity);
+    let sharpe_ratio = period.sharpe_ratio();
+    let PeriodReturns {
+        returns: day_returns,
+        annualized: annualized_return,
+        return_ann_pct,
+        volatility_ann_pct,
+        ..
+    } = period;
     let years = (duration.num_days() as f64
         + (duration.num_seconds() - duration.num_days() * 86_400) as f64 / 86_400.0)
         / 365.25;
@@ -321,31 +285,12 @@ fn compute_with(
         f64::NAN
     };
 
-    let sharpe_ratio = return_ann_pct / nan_if_zero(volatility_ann_pct);
     let downside: Vec<f64> = day_returns.iter().map(|&r| r.min(0.0).powi(2)).collect();
     let sortino_ratio = annualized_return / (mean(&downside).sqrt() * a.sqrt());
 
     // Drawdown on the per-bar equity.
-    let mut peak = f64::NEG_INFINITY;
-    let dd: Vec<f64> = equity
-        .iter()
-        .map(|&e| {
-            peak = if e.is_nan() || peak.is_nan() {
-                f64::NAN
-            } else {
-                peak.max(e)
-            };
-            1.0 - e / peak
-        })
-        .collect();
-    let dd_max = dd.iter().copied().fold(f64::NEG_INFINITY, |m, x| {
-        if m.is_nan() || x.is_nan() {
-            f64::NAN
-        } else {
-            m.max(x)
-        }
-    });
-    let max_dd = -nan_to_num(dd_max);
+    let dd: Vec<f64> = drawdowns(equity).collect();
+    let max_dd = max_drawdown(dd.iter().copied());
     let calmar_ratio = annualized_return / nan_if_zero(-max_dd);
 
     let beta = beta();
@@ -357,11 +302,7 @@ fn compute_with(
     let k = trades.len();
     let pl: Vec<f64> = trades.iter().map(|t| t.pnl).collect();
     let returns: Vec<f64> = trades.iter().map(|t| t.return_pct).collect();
-    let win_rate = if k == 0 {
-        f64::NAN
-    } else {
-        pl.iter().filter(|&&p| p > 0.0).count() as f64 / k as f64
-    };
+    let (win_rate, sqn) = win_rate_and_sqn(&pl);
     let wins: Vec<f64> = returns.iter().copied().filter(|&r| r > 0.0).collect();
     let losses: Vec<f64> = returns.iter().copied().filter(|&r| r < 0.0).collect();
     let pl_wins: Vec<f64> = pl.iter().copied().filter(|&p| p > 0.0).collect();
@@ -407,14 +348,15 @@ fn compute_with(
         avg_trade_duration: mean_duration(&trade_ns, unit),
         profit_factor: np_sum(&wins) / nan_if_zero(np_sum(&losses).abs()),
         expectancy_pct: mean(&returns) * 100.0,
-        sqn: (k as f64).sqrt() * mean(&pl) / nan_if_zero(variance(&pl).sqrt()),
+        sqn,
         kelly_criterion: win_rate - (1.0 - win_rate) / (mean(&pl_wins) / -mean(&pl_losses)),
         periods_per_year: a,
     })
 }
 
-/// [`compute`], taking β's benchmark half from `bench` when it was built from these very
-/// closes (compared bit for bit); otherwise exactly [`compute`].
+/// [`compute`], taking β's benchmark half and the times' [`Calendar`] from `bench` when it
+/// was built from these very times and closes (compared bit for bit); otherwise exactly
+/// [`compute`].
 pub fn compute_with_benchmark(
     times: &[DateTime<Utc>],
     closes: &[f64],
@@ -423,12 +365,37 @@ pub fn compute_with_benchmark(
     warmup: usize,
     bench: &Benchmark,
 ) -> Option<Metrics> {
-    if !bench.is_of(closes) || closes.len() != equity.len() {
+    if !bench.is_of(times, closes) || closes.len() != equity.len() {
         return compute(times, closes, equity, trades, warmup);
     }
-    compute_with(times, closes, equity, trades, warmup, || {
-        beta_with(equity, bench)
-    })
+    compute_with(
+        bench.calendar.as_ref(),
+        times,
+        closes,
+        equity,
+        trades,
+        warmup,
+        || beta_with(equity, &bench.logs),
+    )
+}
+
+/// The sweep row's part of [`compute_with_benchmark`], bit for bit `Summary::of` of it, at a
+/// fraction of the cost ([`Summary`]). It reads no closes: `bench` need only be of `times`.
+pub fn summary_with_benchmark(
+    times: &[DateTime<Utc>],
+    equity: &[f64],
+    trades: &[Trade],
+    bench: &Benchmark,
+) -> Option<Summary> {
+    match &bench.calendar {
+        Some(cal) if bench.is_of_times(times) && equity.len() == times.len() => {
+            summary::summary(cal, equity, trades)
+        }
+        _ => {
+            let cal = Calendar::of(times)?;
+            summary::summary(&cal, equity, trades)
+        }
+    }
 }
 
 #[cfg(test)]

@@ -2,39 +2,40 @@
 //! NaN-propagating extremes, log returns, the geometric mean, and β (with the half of it that
 //! depends on the closes only, shared by a sweep's runs).
 
+use super::calendar::Calendar;
+use chrono::{DateTime, Utc};
+
 /// β = cov(log equity returns, log close returns) / var(log close returns), per bar.
 pub(super) fn beta(equity: &[f64], closes: &[f64]) -> f64 {
-    beta_with(equity, &Benchmark::of(closes))
+    beta_with(equity, &LogCloses::of(closes))
 }
 
-/// β's half that depends on the closes only: their log returns, its mean and its sum of
-/// squares. A sweep scores thousands of runs over the same closes; this is half of β's
-/// logarithms, computed once for all of them ([`compute_with_benchmark`]).
+/// What the metrics of every run over the same times and closes share: β's half that depends
+/// on the closes only (their log returns, its mean and its sum of squares: half of β's
+/// logarithms) and the times' [`Calendar`]. A sweep scores thousands of runs over the same
+/// bars; this is computed once for all of them ([`compute_with_benchmark`]).
 #[derive(Debug, Clone)]
 pub struct Benchmark {
+    times: Vec<DateTime<Utc>>,
     closes: Vec<f64>,
+    pub(super) calendar: Option<Calendar>,
+    pub(super) logs: LogCloses,
+}
+
+/// β's half that depends on the closes only.
+#[derive(Debug, Clone)]
+pub(super) struct LogCloses {
     y: Vec<f64>,
     my: f64,
     syy: f64,
 }
 
-impl Benchmark {
-    /// Built from these very closes (compared bit for bit)?
-    pub(super) fn is_of(&self, closes: &[f64]) -> bool {
-        self.closes.len() == closes.len()
-            && self
-                .closes
-                .iter()
-                .zip(closes)
-                .all(|(a, b)| a.to_bits() == b.to_bits())
-    }
-
-    pub fn of(closes: &[f64]) -> Benchmark {
+impl LogCloses {
+    fn of(closes: &[f64]) -> LogCloses {
         let y = log_returns(closes);
         let my = mean(&y);
         let syy: Vec<f64> = y.iter().map(|b| (b - my) * (b - my)).collect();
-        Benchmark {
-            closes: closes.to_vec(),
+        LogCloses {
             syy: np_sum(&syy),
             y,
             my,
@@ -42,8 +43,35 @@ impl Benchmark {
     }
 }
 
+impl Benchmark {
+    /// Built from these very times and closes (compared bit for bit)?
+    pub(super) fn is_of(&self, times: &[DateTime<Utc>], closes: &[f64]) -> bool {
+        self.is_of_times(times)
+            && self.closes.len() == closes.len()
+            && self
+                .closes
+                .iter()
+                .zip(closes)
+                .all(|(a, b)| a.to_bits() == b.to_bits())
+    }
+
+    /// Built from these very times (its calendar is theirs)?
+    pub(super) fn is_of_times(&self, times: &[DateTime<Utc>]) -> bool {
+        self.times == times
+    }
+
+    pub fn of(times: &[DateTime<Utc>], closes: &[f64]) -> Benchmark {
+        Benchmark {
+            times: times.to_vec(),
+            closes: closes.to_vec(),
+            calendar: Calendar::of(times),
+            logs: LogCloses::of(closes),
+        }
+    }
+}
+
 /// [`beta`] with the closes' half already computed: the same operations in the same order.
-pub(super) fn beta_with(equity: &[f64], bench: &Benchmark) -> f64 {
+pub(super) fn beta_with(equity: &[f64], bench: &LogCloses) -> f64 {
     let n = equity.len();
     if n < 3 {
         return f64::NAN;
@@ -72,14 +100,16 @@ pub(super) fn log_returns(v: &[f64]) -> Vec<f64> {
 /// The library's `geometric_mean`: exp(mean(ln(1 + r))) − 1; 0 if some 1 + r ≤ 0; NaN if
 /// empty.
 pub(super) fn geometric_mean(r: &[f64]) -> f64 {
-    let one_plus: Vec<f64> = r
-        .iter()
-        .map(|&x| if x.is_nan() { 1.0 } else { x + 1.0 })
-        .collect();
-    if one_plus.iter().any(|&x| x <= 0.0) {
-        return 0.0;
+    // One pass: 1 + r (NaN as 1) checked and its logarithm taken together.
+    let mut logs: Vec<f64> = Vec::with_capacity(r.len());
+    for &x in r {
+        let x = if x.is_nan() { 1.0 } else { x + 1.0 };
+        if x <= 0.0 {
+            return 0.0;
+        }
+        // ln(1) is exactly 0: a flat period (most of them, out of the market) skips it.
+        logs.push(if x == 1.0 { 0.0 } else { x.ln() });
     }
-    let logs: Vec<f64> = one_plus.iter().map(|x| x.ln()).collect();
     let len = if r.is_empty() {
         f64::NAN
     } else {

@@ -244,3 +244,82 @@ fn daily_durations_are_whole_days_across_a_daylight_saving_change() {
         assert_eq!(m.avg_trade_duration, Some(Duration::days(3)), "{t:?}");
     }
 }
+
+/// Equity curves that reach every branch the shared calendar and the summary take: NaN
+/// equity (skipped by the period returns, carried by the drawdown), a new peak after a
+/// drawdown, weekends (A = 365), minute bars (daily periods) and weekly bars.
+fn curves() -> Vec<(Vec<DateTime<Utc>>, Vec<f64>)> {
+    use chrono::Datelike;
+    let eq = |n: usize| -> Vec<f64> {
+        (0..n)
+            .map(|i| 100.0 + 7.0 * ((i as f64) / 3.0).sin() + i as f64 * 0.3)
+            .collect()
+    };
+    let mut with_nan = eq(40);
+    with_nan[17] = f64::NAN;
+    let t0 = Utc.with_ymd_and_hms(2024, 1, 1, 14, 30, 0).unwrap();
+    let minutes: Vec<DateTime<Utc>> = (0..900).map(|i| t0 + Duration::minutes(i * 7)).collect();
+    let weeks: Vec<DateTime<Utc>> = (0..60).map(|i| t0 + Duration::weeks(i)).collect();
+    let weekdays: Vec<DateTime<Utc>> = days(60)
+        .into_iter()
+        .filter(|t| t.weekday().number_from_monday() <= 5)
+        .collect();
+    vec![
+        (days(40), eq(40)),
+        (days(40), with_nan),
+        (weekdays.clone(), eq(weekdays.len())),
+        (minutes, eq(900)),
+        (weeks, eq(60)),
+        (days(1), vec![100.0]),
+    ]
+}
+
+/// The calendar shared through a `Benchmark` and the sweep row's summary change no bit: every
+/// metric equals a plain `compute`, and the summary equals those fields of it.
+#[test]
+fn shared_calendar_and_summary_equal_the_plain_metrics() {
+    for (times, equity) in curves() {
+        let closes: Vec<f64> = (0..times.len()).map(|i| 50.0 + (i % 7) as f64).collect();
+        let trades = if times.len() > 30 {
+            vec![
+                trade(2, 9, 3.0, 50.0, 52.0, &times),
+                trade(12, 20, -2.0, 55.0, 51.0, &times),
+                trade(22, 29, 1.0, 53.0, 50.0, &times),
+            ]
+        } else {
+            Vec::new()
+        };
+        let plain = compute(&times, &closes, &equity, &trades, 1);
+        let bench = Benchmark::of(&times, &closes);
+        let shared = compute_with_benchmark(&times, &closes, &equity, &trades, 1, &bench);
+        assert_eq!(
+            format!("{plain:?}"),
+            format!("{shared:?}"),
+            "{}",
+            times.len()
+        );
+        let summary = summary_with_benchmark(&times, &equity, &trades, &bench);
+        assert_eq!(
+            format!("{:?}", plain.as_ref().map(Summary::of)),
+            format!("{summary:?}"),
+            "{}",
+            times.len()
+        );
+        // A benchmark of other times is not used (its calendar would be wrong).
+        let other = Benchmark::of(&days(times.len()), &closes);
+        assert_eq!(
+            format!("{summary:?}"),
+            format!(
+                "{:?}",
+                summary_with_benchmark(&times, &equity, &trades, &other)
+            )
+        );
+        assert_eq!(
+            format!("{plain:?}"),
+            format!(
+                "{:?}",
+                compute_with_benchmark(&times, &closes, &equity, &trades, 1, &other)
+            )
+        );
+    }
+}

@@ -8,7 +8,7 @@
 //! mean of those, times 100.
 
 use super::engine::Trade;
-use super::metrics::{self, Metrics};
+use super::metrics::{self, Metrics, Summary};
 use super::portfolio::PortfolioOutcome;
 use crate::domain::Bar;
 use chrono::Duration;
@@ -43,7 +43,7 @@ pub fn portfolio(legs: &[&[Bar]], out: &PortfolioOutcome) -> Option<Metrics> {
 }
 
 /// [`portfolio`], with β's benchmark half computed once in `bench` by the first call and
-/// reused by every later one over the same closes (a sweep's combinations, on any thread).
+/// reused by every later one over the same times and closes (a sweep's combinations, on any thread).
 pub fn portfolio_sharing(
     legs: &[&[Bar]],
     out: &PortfolioOutcome,
@@ -51,8 +51,20 @@ pub fn portfolio_sharing(
 ) -> Option<Metrics> {
     let closes = benchmark(legs, out);
     let trades = out.timeline_trades();
-    let bench = bench.get_or_init(|| metrics::Benchmark::of(&closes));
+    let bench = bench.get_or_init(|| metrics::Benchmark::of(&out.times, &closes));
     metrics::compute_with_benchmark(&out.times, &closes, &out.equity, &trades, out.warmup, bench)
+}
+
+/// The sweep row's part of [`portfolio_sharing`] ([`metrics::Summary`]).
+pub fn portfolio_summary(
+    legs: &[&[Bar]],
+    out: &PortfolioOutcome,
+    bench: &std::sync::OnceLock<metrics::Benchmark>,
+) -> Option<metrics::Summary> {
+    // The summary reads no closes: they are gathered only to build `bench` once.
+    let bench = bench.get_or_init(|| metrics::Benchmark::of(&out.times, &benchmark(legs, out)));
+    let trades = out.timeline_trades();
+    metrics::summary_with_benchmark(&out.times, &out.equity, &trades, bench)
 }
 
 /// One leg's metrics over its own bars and its own equity curve (see `portfolio`'s module
@@ -130,6 +142,20 @@ const METRICS: [(&str, Getter); 29] = [
     ("Kelly Criterion", |m| m.kelly_criterion),
 ];
 
+type SummaryGetter = fn(&Summary) -> f64;
+
+/// The rankable metrics a sweep row keeps ([`Summary`]): ranking by one of them needs no
+/// other metric per combination.
+const SUMMARY: [(&str, SummaryGetter); 7] = [
+    ("Equity Final [$]", |s| s.equity_final),
+    ("Return [%]", |s| s.return_pct),
+    ("Sharpe Ratio", |s| s.sharpe_ratio),
+    ("Max. Drawdown [%]", |s| s.max_drawdown_pct),
+    ("# Trades", |s| s.trades as f64),
+    ("Win Rate [%]", |s| s.win_rate_pct),
+    ("SQN", |s| s.sqn),
+];
+
 /// A metric chosen by name for ranking; larger is better, as backtesting.py's `maximize`
 /// (drawdowns are negative, so the smallest drawdown ranks first).
 #[derive(Debug, Clone, Copy)]
@@ -175,6 +201,23 @@ impl RankBy {
             Some(m) if m.trades > 0 => (self.get)(m),
             _ => f64::NAN,
         }
+    }
+}
+
+impl RankBy {
+    /// [`RankBy::score`] from a sweep row's [`Summary`]; `None` when the metric is not one
+    /// of its columns (the combination then needs its full metrics).
+    pub fn score_summary(&self, s: Option<&Summary>) -> Option<f64> {
+        let (_, get) = SUMMARY.iter().find(|(l, _)| *l == self.label)?;
+        Some(match s {
+            Some(s) if s.trades > 0 => get(s),
+            _ => f64::NAN,
+        })
+    }
+
+    /// Ranks by a column of [`Summary`]?
+    pub fn in_summary(&self) -> bool {
+        SUMMARY.iter().any(|(l, _)| *l == self.label)
     }
 }
 
@@ -268,6 +311,43 @@ mod tests {
         );
         assert!(RankBy::parse("").is_err());
         assert!(RankBy::parse("luck").is_err());
+    }
+
+    /// A sweep row's score from its summary is the score from the full metrics, for the
+    /// seven metrics it keeps; any other metric asks for the full metrics.
+    #[test]
+    fn summary_scores_equal_full_scores() {
+        let t = chrono::DateTime::<chrono::Utc>::from_timestamp(0, 0).unwrap();
+        let times: Vec<_> = (0..6).map(|i| t + Duration::days(i)).collect();
+        let trade = Trade {
+            entry_bar: 1,
+            exit_bar: 3,
+            size: 2.0,
+            entry_price: 10.0,
+            exit_price: 12.0,
+            pnl: 4.0,
+            return_pct: 0.2,
+            entry_time: times[1],
+            exit_time: times[3],
+            commission: 0.0,
+        };
+        let equity = [100.0, 100.0, 101.0, 104.0, 104.0, 104.0];
+        let m = metrics::compute(&times, &[1.0; 6], &equity, &[trade], 0).unwrap();
+        let s = Summary::of(&m);
+        let mut kept = 0;
+        for (label, _) in METRICS {
+            let rank = RankBy::parse(label).unwrap();
+            match rank.score_summary(Some(&s)) {
+                Some(v) => {
+                    kept += 1;
+                    assert!(rank.in_summary());
+                    assert_eq!(v.to_bits(), rank.score(Some(&m)).to_bits(), "{label}");
+                    assert!(rank.score_summary(None).unwrap().is_nan());
+                }
+                None => assert!(!rank.in_summary(), "{label}"),
+            }
+        }
+        assert_eq!(kept, 7);
     }
 
     #[test]

@@ -8,7 +8,7 @@
 //! I/O; each finished combination is counted on a [`Progress`] whose sink the caller chose.
 
 use super::engine::{Settings, Sizing};
-use super::metrics::{Benchmark, Metrics};
+use super::metrics::{Benchmark, Metrics, Summary};
 use super::params::{self, Axis};
 use super::portfolio::{self, Leg, Segment};
 use super::scoring::{self, RankBy};
@@ -37,7 +37,8 @@ pub struct Row {
     pub strategies: Vec<Strategy>,
     /// Each leg's protection with these values (the input's when no axis is protective).
     pub protections: Vec<Option<Protection>>,
-    pub metrics: Option<Metrics>,
+    /// What sweep.csv shows of its metrics; [`evaluate_row`] gives them all.
+    pub metrics: Option<Summary>,
     /// The ranking metric; NaN without closed trades.
     pub score: f64,
 }
@@ -186,8 +187,8 @@ pub fn evaluate_with(
     evaluate_sharing(inputs, &combo, settings, smas, &OnceLock::new())
 }
 
-/// [`evaluate_with`], sharing β's benchmark half through `bench` with the other
-/// combinations ([`scoring::portfolio_sharing`]).
+/// [`evaluate_with`], sharing β's benchmark half and the calendar through `bench` with the
+/// other combinations ([`scoring::portfolio_sharing`]).
 fn evaluate_sharing(
     inputs: &[Input<'_>],
     combo: &Combo,
@@ -195,6 +196,39 @@ fn evaluate_sharing(
     smas: &[Smas],
     bench: &OnceLock<Benchmark>,
 ) -> Option<Metrics> {
+    let out = simulate(inputs, combo, settings, smas);
+    let bars: Vec<&[Bar]> = inputs.iter().map(|i| i.bars).collect();
+    scoring::portfolio_sharing(&bars, &out, bench)
+}
+
+/// One combination's row: its [`Summary`] and score. Only when the ranking metric is not a
+/// column of the summary are its full metrics computed.
+fn score_sharing(
+    inputs: &[Input<'_>],
+    combo: &Combo,
+    settings: &Settings,
+    smas: &[Smas],
+    bench: &OnceLock<Benchmark>,
+    rank: RankBy,
+) -> (Option<Summary>, f64) {
+    if !rank.in_summary() {
+        let m = evaluate_sharing(inputs, combo, settings, smas, bench);
+        return (m.as_ref().map(Summary::of), rank.score(m.as_ref()));
+    }
+    let out = simulate(inputs, combo, settings, smas);
+    let bars: Vec<&[Bar]> = inputs.iter().map(|i| i.bars).collect();
+    let summary = scoring::portfolio_summary(&bars, &out, bench);
+    let score = rank.score_summary(summary.as_ref()).unwrap_or(f64::NAN);
+    (summary, score)
+}
+
+/// One combination's portfolio run.
+fn simulate(
+    inputs: &[Input<'_>],
+    combo: &Combo,
+    settings: &Settings,
+    smas: &[Smas],
+) -> portfolio::PortfolioOutcome {
     let schedules: Vec<Vec<Segment>> = combo
         .strategies
         .iter()
@@ -211,9 +245,21 @@ fn evaluate_sharing(
             protection,
         })
         .collect();
-    let out = portfolio::run_with(&legs, settings, smas);
-    let bars: Vec<&[Bar]> = inputs.iter().map(|i| i.bars).collect();
-    scoring::portfolio_sharing(&bars, &out, bench)
+    portfolio::run_with(&legs, settings, smas)
+}
+
+/// Every metric of a sweep's row (its strategies and protections), as a plain run gives them.
+pub fn evaluate_row(inputs: &[Input<'_>], row: &Row, settings: &Settings) -> Option<Metrics> {
+    let combo = Combo {
+        strategies: row.strategies.clone(),
+        protections: row.protections.clone(),
+    };
+    let smas: Vec<Smas> = inputs
+        .iter()
+        .zip(&row.strategies)
+        .map(|(i, s)| Smas::new(i.bars, s.sma_windows()))
+        .collect();
+    evaluate_sharing(inputs, &combo, settings, &smas, &OnceLock::new())
 }
 
 /// The valid combinations of a grid, with their strategies, and how many were skipped.
@@ -279,15 +325,15 @@ pub fn run_grid(
     let bench = OnceLock::new();
     let Grid { combos, skipped } = grid;
     let results = scoring::parallel_map(&combos, threads, |(_, combo)| {
-        let metrics = evaluate_sharing(inputs, combo, settings, &smas, &bench);
+        let row = score_sharing(inputs, combo, settings, &smas, &bench, rank);
         progress.inc();
-        metrics
+        row
     });
     let mut rows: Vec<Row> = combos
         .into_iter()
         .zip(results)
-        .map(|((values, combo), metrics)| Row {
-            score: rank.score(metrics.as_ref()),
+        .map(|((values, combo), (metrics, score))| Row {
+            score,
             values,
             strategies: combo.strategies,
             protections: combo.protections,
@@ -419,11 +465,46 @@ mod tests {
             let alone = evaluate_with(&inputs, &row.strategies, &settings, &no_smas);
             assert_eq!(
                 format!("{:?}", row.metrics),
-                format!("{alone:?}"),
+                format!("{:?}", alone.as_ref().map(Summary::of)),
                 "{:?}",
                 row.values
             );
+            let score = RankBy::default().score(alone.as_ref());
+            assert_eq!(row.score.to_bits(), score.to_bits(), "{:?}", row.values);
         }
+    }
+
+    /// Ranked by a metric a row does not keep (Sortino), each combination's full metrics are
+    /// computed for its score; the row still keeps its summary, and `evaluate_row` gives the
+    /// best row's full metrics.
+    #[test]
+    fn a_metric_outside_the_summary_ranks_from_the_full_metrics() {
+        let b = bars(300);
+        let inputs = [Input {
+            bars: &b,
+            strategy: Strategy::SmaCross {
+                fast: 10,
+                slow: 20,
+                allow_short: false,
+            },
+            sizing: None,
+            protection: None,
+        }];
+        let axes = [
+            parse_axis("fast=2..12:2").unwrap(),
+            parse_axis("slow=5..25:5").unwrap(),
+        ];
+        let rank = RankBy::parse("Sortino Ratio").unwrap();
+        let settings = Settings::default();
+        let sweep = run(&inputs, &axes, &settings, rank, 2).unwrap();
+        for row in &sweep.rows {
+            let full = evaluate_row(&inputs, row, &settings);
+            assert_eq!(row.score.to_bits(), rank.score(full.as_ref()).to_bits());
+            assert_eq!(row.metrics, full.as_ref().map(Summary::of));
+        }
+        let best = sweep.best().unwrap();
+        let full = evaluate_row(&inputs, best, &settings).unwrap();
+        assert_eq!(full.sortino_ratio, best.score);
     }
 
     #[test]

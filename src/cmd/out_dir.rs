@@ -27,11 +27,20 @@ pub fn create(dir: &Path) -> Result<()> {
 
 /// Write `contents` to `dir/name` via `dir/.name.tmp` and a rename.
 pub fn write(dir: &Path, name: &str, contents: &[u8]) -> Result<PathBuf> {
+    write_with(dir, name, |f| f.write_all(contents))
+}
+
+/// [`write`] of contents that `fill` writes piece by piece (a big file never held whole).
+pub fn write_with(
+    dir: &Path,
+    name: &str,
+    fill: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
+) -> Result<PathBuf> {
     let path = dir.join(name);
     let tmp = dir.join(format!(".{name}.tmp"));
     let io = |e| Error::io(&path, "write", e);
     let mut f = std::fs::File::create(&tmp).map_err(io)?;
-    f.write_all(contents).map_err(io)?;
+    fill(&mut f).map_err(io)?;
     drop(f);
     std::fs::rename(&tmp, &path).map_err(io)?;
     Ok(path)

@@ -17,6 +17,7 @@
 //! as pandas writes), `YYYYMMDD`, or whole epoch seconds or milliseconds. Any bad row fails
 //! the whole import, naming its line.
 
+use super::import_rows;
 use super::sniff::{sniff, TIME_NAMES};
 use crate::domain::Bar;
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Offset, TimeZone, Utc};
@@ -80,12 +81,6 @@ struct Columns {
 /// Parse `text`; naive date-times are wall-clock times in `zone`.
 pub fn parse(text: &str, zone: Tz) -> Result<Imported, ImportError> {
     let shape = sniff(text);
-    let mut reader = csv::ReaderBuilder::new()
-        .flexible(true)
-        .has_headers(false)
-        .delimiter(shape.delimiter)
-        .trim(csv::Trim::All)
-        .from_reader(text.trim_start_matches('\u{feff}').as_bytes());
     if shape.tickers.len() > 1 {
         // Its columns repeat (`Close,Close,…`): reading the first of each would mix tickers.
         return Err(ImportError {
@@ -133,26 +128,18 @@ pub fn parse(text: &str, zone: Tz) -> Result<Imported, ImportError> {
         Layout::Generic
     };
 
-    // One record reused for every row: a million rows, no allocation per row.
-    let mut record = csv::StringRecord::new();
-    let read_error = |e: csv::Error| ImportError {
-        line: e.position().map_or(1, |p| p.line() as usize),
-        message: e.to_string(),
-    };
-    for _ in 0..shape.header_lines {
-        reader.read_record(&mut record).map_err(read_error)?;
-    }
-    let mut rows: Vec<(usize, Bar)> = Vec::with_capacity(text.len() / 48);
-    let mut days = DayCache::default();
-    while reader.read_record(&mut record).map_err(read_error)? {
-        let line = record.position().map_or(0, |p| p.line() as usize);
-        if record.iter().all(str::is_empty) {
-            continue;
-        }
-        let bar = parse_record(&record, &cols, zone, &mut days)
-            .map_err(|message| ImportError { line, message })?;
-        rows.push((line, bar));
-    }
+    let text = text.trim_start_matches('\u{feff}');
+    let mut rows = import_rows::rows(
+        text,
+        shape.delimiter,
+        shape.header_lines,
+        names.len(),
+        |cells| {
+            // A day cache per thread: a half of a file keeps its own.
+            thread_local!(static DAYS: std::cell::RefCell<DayCache> = Default::default());
+            DAYS.with(|days| parse_record(cells, &cols, zone, &mut days.borrow_mut()))
+        },
+    )?;
     // Files are nearly always in order already: checking costs one pass, sorting more.
     if !rows.is_sorted_by_key(|(_, b)| b.time) {
         rows.sort_by_key(|(_, b)| b.time);
@@ -177,12 +164,12 @@ pub fn parse(text: &str, zone: Tz) -> Result<Imported, ImportError> {
 }
 
 fn parse_record(
-    record: &csv::StringRecord,
+    cells: &[&str],
     cols: &Columns,
     zone: Tz,
     days: &mut DayCache,
 ) -> Result<Bar, String> {
-    let cell = |i: usize| record.get(i).unwrap_or("");
+    let cell = |i: usize| import_rows::cell(cells, i);
     let zone = if cols.time_is_utc { Tz::UTC } else { zone };
     let c = cell(cols.time);
     let time = match days.time(c, zone) {

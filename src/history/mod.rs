@@ -6,4 +6,5 @@
 
 pub mod check;
 pub mod import;
+mod import_rows;
 pub mod sniff;

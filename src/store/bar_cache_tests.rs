@@ -597,3 +597,25 @@ fn tails_reuse_one_buffer_without_reading_the_last_files_bytes() {
         short
     );
 }
+
+/// A replace of a million-row import is formatted as two halves on two threads: the file is
+/// byte for byte the one text of every row, and loads back as the bars.
+#[test]
+fn a_big_replace_written_in_two_halves_is_the_one_text() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = BarCache::new(dir.path());
+    let bars: Vec<Bar> = (0..120_001)
+        .map(|i| bar(i, 100.0 + (i % 977) as f64 / 100.0))
+        .collect();
+    cache
+        .replace("AAPL", Timeframe::Min1, &bars, &CacheMeta::default())
+        .unwrap();
+    let path = cache.path("AAPL", Timeframe::Min1);
+    let mut one = format!("{HEADER}\n");
+    for b in &bars {
+        write_row(&mut one, b);
+    }
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), one);
+    assert_eq!(rows_text(&bars, HEADER), one);
+    assert_eq!(cache.load("AAPL", Timeframe::Min1).unwrap(), bars);
+}

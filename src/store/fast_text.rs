@@ -61,9 +61,11 @@ fn civil_from_days(z: i64) -> (i64, i64, i64) {
 /// smallest `k` is 8 less the trailing zeros of `round(v·10^8)`. Anything else: `{}`.
 pub fn push_f64(out: &mut String, v: f64) {
     if v > 0.0 && v < 1e7 {
-        let m = (v * 1e8).round();
-        if m / 1e8 == v {
-            let (mut m, mut k) = (m as u64, 8);
+        // The nearest integer to v·10^8 but near halfway cases (no libm `round` call); the
+        // exact check keeps only an m that works, and a miss takes `{}`: the same text.
+        let m = (v * 1e8 + 0.5) as u64;
+        if m as f64 / 1e8 == v {
+            let (mut m, mut k) = (m, 8);
             while k > 0 && m % 10 == 0 {
                 m /= 10;
                 k -= 1;
@@ -79,38 +81,26 @@ pub fn push_f64(out: &mut String, v: f64) {
 }
 
 /// `m · 10^-k` in plain decimal, no trailing zeros after the point (`m` has none there: `k`
-/// is the smallest that works).
-fn push_scaled(out: &mut String, m: u64, k: usize) {
+/// is the smallest that works), built right to left in one buffer and pushed once.
+fn push_scaled(out: &mut String, mut m: u64, k: usize) {
     let mut buf = [0u8; 24];
-    let mut digits = itoa_digits(m, &mut buf);
-    if k == 0 {
-        out.push_str(std::str::from_utf8(digits).unwrap_or("0"));
-        return;
-    }
-    let mut padded = [b'0'; 32];
-    if digits.len() <= k {
-        // 0.000ddd: pad with zeros in front.
-        let n = k + 1;
-        padded[n - digits.len()..n].copy_from_slice(digits);
-        digits = &padded[..n];
-    }
-    let (int, frac) = digits.split_at(digits.len() - k);
-    out.push_str(std::str::from_utf8(int).unwrap_or("0"));
-    out.push('.');
-    out.push_str(std::str::from_utf8(frac).unwrap_or("0"));
-}
-
-/// The decimal digits of `m`, at the end of `buf`.
-fn itoa_digits(mut m: u64, buf: &mut [u8; 24]) -> &[u8] {
     let mut i = buf.len();
+    let mut digits = 0;
     loop {
+        if digits == k && k > 0 {
+            i -= 1;
+            buf[i] = b'.';
+        }
         i -= 1;
         buf[i] = b'0' + (m % 10) as u8;
         m /= 10;
-        if m == 0 {
-            return &buf[i..];
+        digits += 1;
+        // Past the point, with every digit of m written (zeros pad 0.00ddd).
+        if m == 0 && digits > k {
+            break;
         }
     }
+    out.push_str(std::str::from_utf8(&buf[i..]).unwrap_or("0"));
 }
 
 #[cfg(test)]

@@ -38,7 +38,8 @@ pub(super) struct Written {
 }
 
 /// Write every file; `metrics` computes the metrics while equity.csv, the big one (a line per
-/// bar), is built and written on another thread. Returns only when every file is written.
+/// bar), and a sweep's sweep.csv are built and written on another thread. Returns only when
+/// every file is written.
 pub(super) fn write_run(
     ctx: &Context<'_>,
     out: &PortfolioOutcome,
@@ -53,8 +54,16 @@ pub(super) fn write_run(
         _ => 0,
     };
     let (equity_written, metrics, rest) = std::thread::scope(|scope| {
-        let equity = scope
-            .spawn(|| out_dir::write(dir, "equity.csv", &output::equity_csv(ctx.names, out, from)));
+        let equity = scope.spawn(|| {
+            out_dir::write_with(dir, "equity.csv", |w| {
+                output::write_equity_csv(w, ctx.names, out, from)
+            })?;
+            // A sweep's every row (14,550 of them for the grid), beside the report.
+            if let Extra::Sweep(s) = &extra {
+                out_dir::write(dir, "sweep.csv", output::sweep_csv(s).as_bytes())?;
+            }
+            Ok::<_, crate::error::Error>(())
+        });
         let metrics = metrics();
         let rest = write_rest(ctx, out, metrics.as_ref(), strategies, &extra, from);
         (
@@ -160,7 +169,6 @@ fn write_rest(
     match extra {
         Extra::None => {}
         Extra::Sweep(s) => {
-            out_dir::write(dir, "sweep.csv", output::sweep_csv(s).as_bytes())?;
             doc["sweep"] = json!({
                 "rank": s.rank.label,
                 "combinations": s.rows.len(),

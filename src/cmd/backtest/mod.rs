@@ -256,7 +256,9 @@ fn run_walk_forward(
     );
     let (header, rows) = windows_table(&wf, axes);
     text.push_str(&table(&header, &rows));
-    let in_sample = full.best().and_then(|b| b.metrics);
+    let in_sample = full
+        .best()
+        .and_then(|b| sweep::evaluate_row(inputs, b, &plan.settings));
     let header = vec![
         "Metric".to_string(),
         "In-sample (best of full-period sweep)".into(),
