@@ -116,7 +116,7 @@ pub fn run(config_path: &Path, args: &ReplayArgs) -> Result<()> {
     );
     let ticks = run.ticks.max(1);
     text.push_str(&format!(
-        "\nReplayed {} {timeframe} bars of {} through the real tick against the simulated broker: {} ticks in {:.2} s ({:.0} µs per tick), {} fills, final equity {}\n",
+        "\nReplayed {} {timeframe} bars of {} through the real tick against the simulated broker: {} ticks in {:.2} s ({:.0} µs per tick), {} fills, final equity {:.2}\n",
         run.timeline.times.len(),
         legs.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", "),
         run.ticks,
