@@ -85,7 +85,7 @@
 use super::fill_model::FillModel;
 use crate::domain::{Bar, Signal};
 use crate::sizing;
-use crate::strategy::{Smas, Strategy};
+use crate::strategy::{crossing, sma_cross_signal, Smas, Strategy};
 use chrono::{DateTime, Utc};
 
 /// When an order decided on bar `t` fills.
@@ -468,7 +468,107 @@ pub fn run(bars: &[Bar], strategy: &Strategy, settings: &Settings) -> Outcome {
 
 /// [`run`] with the strategy's indicators already computed over `bars` (a sweep computes each
 /// window once for all its combinations); `smas` may hold more windows, or none.
+///
+/// A SmaCross whose two windows are in `smas` is decided by [`SmaCrossDecider`] (the cross
+/// test on the two series, no lookup, no reason); anything else by [`Strategy::decide_with`].
+/// Both run the one loop below, so fills, equity and protection are the same code.
 pub fn run_with(bars: &[Bar], strategy: &Strategy, settings: &Settings, smas: &Smas) -> Outcome {
+    match SmaCrossDecider::new(strategy, smas) {
+        Some(fast) => run_deciding(bars, strategy, settings, &fast),
+        None => run_deciding(
+            bars,
+            strategy,
+            settings,
+            &StrategyDecider { strategy, smas },
+        ),
+    }
+}
+
+/// What the loop asks on each bar it may decide on: the signal for `bars[..=i]` holding
+/// `position`.
+pub(crate) trait Decider {
+    fn signal(&self, bars: &[Bar], i: usize, position: f64) -> Signal;
+}
+
+/// Any strategy, through [`Strategy::decide_with`] (the tick's own decision).
+pub(crate) struct StrategyDecider<'a> {
+    pub(crate) strategy: &'a Strategy,
+    pub(crate) smas: &'a Smas,
+}
+
+impl Decider for StrategyDecider<'_> {
+    #[inline]
+    fn signal(&self, bars: &[Bar], i: usize, position: f64) -> Signal {
+        let d = self
+            .strategy
+            .decide_with(&bars[..=i], self.smas, bars[i].close, position);
+        d.signal
+    }
+}
+
+/// SmaCross read straight from the two precomputed series: per bar, the cross test
+/// ([`crossing`]) and the signal rule ([`sma_cross_signal`]) that [`Strategy::decide`] itself
+/// applies, on the very values [`Smas::at`] would give it; no reason is built. A sweep's
+/// 14,550 combinations spend most of their engine time here.
+pub(crate) struct SmaCrossDecider<'a> {
+    /// SMA(fast) aligned with `slow`: `fast[k]` and `slow[k]` are both at bar `k + slow_len − 1`.
+    fast: &'a [f64],
+    slow: &'a [f64],
+    slow_len: usize,
+    allow_short: bool,
+}
+
+impl<'a> SmaCrossDecider<'a> {
+    /// `None` unless `strategy` is a SmaCross with `1 <= fast < slow` whose windows `smas` holds.
+    pub(crate) fn new(strategy: &Strategy, smas: &'a Smas) -> Option<SmaCrossDecider<'a>> {
+        let Strategy::SmaCross {
+            fast,
+            slow,
+            allow_short,
+        } = *strategy
+        else {
+            return None;
+        };
+        if fast == 0 || fast >= slow {
+            return None;
+        }
+        let (f, s) = (smas.series(fast)?, smas.series(slow)?);
+        let f = f.get(slow - fast..)?;
+        let len = f.len().min(s.len());
+        Some(SmaCrossDecider {
+            fast: &f[..len],
+            slow: &s[..len],
+            slow_len: slow,
+            allow_short,
+        })
+    }
+}
+
+impl Decider for SmaCrossDecider<'_> {
+    #[inline]
+    fn signal(&self, _bars: &[Bar], i: usize, position: f64) -> Signal {
+        // Bar `i` is `k`; `decide` holds (warming up) until it has `slow + 1` bars: k >= 1.
+        let k = (i + 1).wrapping_sub(self.slow_len);
+        if k == 0 || k >= self.fast.len() {
+            return Signal::Hold;
+        }
+        let cross = crossing(
+            self.fast[k - 1],
+            self.slow[k - 1],
+            self.fast[k],
+            self.slow[k],
+        );
+        sma_cross_signal(cross, position, self.allow_short)
+    }
+}
+
+/// The loop of [`run`] (see the module docs), deciding through `decider`.
+pub(crate) fn run_deciding<D: Decider>(
+    bars: &[Bar],
+    strategy: &Strategy,
+    settings: &Settings,
+    decider: &D,
+) -> Outcome {
     let n = bars.len();
     let warmup = library_warmup(strategy, n);
     let start = warmup + 1;
@@ -526,10 +626,10 @@ pub fn run_with(bars: &[Bar], strategy: &Strategy, settings: &Settings, smas: &S
             out_of_money_at = Some(i);
             break;
         }
-        let decision = strategy.decide_with(&bars[..=i], smas, bars[i].close, broker.position());
-        if decision.signal != Signal::Hold {
-            pending = Some(decision.signal);
-            decisions.push((i, decision.signal));
+        let signal = decider.signal(bars, i, broker.position());
+        if signal != Signal::Hold {
+            pending = Some(signal);
+            decisions.push((i, signal));
         }
     }
 

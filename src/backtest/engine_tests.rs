@@ -338,3 +338,102 @@ fn a_stop_fills_from_the_bar_after_the_entry_at_the_stop_or_at_a_gapping_open() 
     );
     assert!(plain.trades.is_empty() && plain.open_trade.is_some());
 }
+
+/// A small deterministic generator (xorshift64*): the test needs many varied series, not a
+/// crate.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+    /// Uniform in [0, 1).
+    fn unit(&mut self) -> f64 {
+        (self.next() >> 11) as f64 / (1u64 << 53) as f64
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+}
+
+/// A random walk; with `coarse` the closes sit on a 0.25 grid, so SMAs tie exactly (the
+/// cross test's strict inequalities matter there), else they have full precision.
+fn random_bars(rng: &mut Rng, n: usize, coarse: bool) -> Vec<Bar> {
+    let mut c = 50.0 + 50.0 * rng.unit();
+    let oc: Vec<(f64, f64)> = (0..n)
+        .map(|_| {
+            let o = c;
+            c = (c * (1.0 + 0.06 * (rng.unit() - 0.5))).max(1.0);
+            if coarse {
+                c = (c * 4.0).round() / 4.0;
+            }
+            (o, c)
+        })
+        .collect();
+    let mut b = bars(&oc);
+    for bar in &mut b {
+        bar.high *= 1.0 + 0.02 * rng.unit();
+        bar.low *= 1.0 - 0.02 * rng.unit();
+    }
+    b
+}
+
+/// The SmaCross fast decider (the cross test on the precomputed series) against the
+/// strategy's own `decide` summing every window itself, over many random series, parameter
+/// pairs and settings (fills, costs, shorts, stops, sizing, close-at-end): the same
+/// trades, equity bits, decisions and pending signal, every time.
+#[test]
+fn the_sma_cross_fast_path_decides_exactly_as_decide_on_random_series() {
+    let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+    let mut runs_with_trades = 0;
+    for case in 0..400 {
+        let n = 5 + rng.below(400);
+        let b = random_bars(&mut rng, n, case % 2 == 0);
+        let slow = 2 + rng.below(60);
+        let fast = 1 + rng.below(slow - 1);
+        let strategy = Strategy::SmaCross {
+            fast,
+            slow,
+            allow_short: rng.below(2) == 0,
+        };
+        let protection = crate::plan::protect::Protection {
+            stop_loss_pct: (rng.below(3) == 0).then(|| 1.0 + 10.0 * rng.unit()),
+            take_profit_pct: (rng.below(4) == 0).then(|| 1.0 + 20.0 * rng.unit()),
+            trailing_stop_pct: None,
+        };
+        let settings = Settings {
+            cash: 1_000.0 + 20_000.0 * rng.unit(),
+            commission: [0.0, 0.002, -0.001][rng.below(3)],
+            commission_fixed: [0.0, 1.0][rng.below(2)],
+            slippage_bps: [0.0, 5.0][rng.below(2)],
+            fill: [Fill::NextOpen, Fill::Close][rng.below(2)],
+            sizing: [Sizing::ALL_IN, Sizing::Qty(3.0)][rng.below(2)],
+            close_at_end: rng.below(2) == 0,
+            guards: None,
+            protection,
+        };
+        // The table a sweep shares: more windows than this pair, built over all the bars.
+        let smas = Smas::new(&b, [fast, slow, slow + 1, 3]);
+        let fast_path = SmaCrossDecider::new(&strategy, &smas);
+        assert_eq!(
+            fast_path.is_some(),
+            slow <= n,
+            "case {case}: fast {fast} slow {slow}"
+        );
+        let got = run_with(&b, &strategy, &settings, &smas);
+        let alone = StrategyDecider {
+            strategy: &strategy,
+            smas: &Smas::EMPTY,
+        };
+        let want = run_deciding(&b, &strategy, &settings, &alone);
+        let ctx = format!("case {case}: n {n} fast {fast} slow {slow} {settings:?}");
+        assert_eq!(format!("{got:?}"), format!("{want:?}"), "{ctx}");
+        let bits = |o: &Outcome| o.equity.iter().map(|e| e.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(&got), bits(&want), "{ctx}");
+        runs_with_trades += usize::from(!got.trades.is_empty());
+    }
+    assert!(runs_with_trades > 200, "{runs_with_trades}");
+}

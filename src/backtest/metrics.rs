@@ -398,6 +398,16 @@ pub fn summary_with_benchmark(
     }
 }
 
+/// [`summary_with_benchmark`] of a run over the very times `bench` was built from (a sweep's
+/// one-symbol combinations): the same summary, without comparing the times on every call.
+pub fn summary_over_benchmark(
+    equity: &[f64],
+    trades: &[Trade],
+    bench: &Benchmark,
+) -> Option<Summary> {
+    summary::summary(bench.calendar.as_ref()?, equity, trades)
+}
+
 #[cfg(test)]
 #[path = "metrics_tests.rs"]
 mod tests;

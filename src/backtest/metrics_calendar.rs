@@ -7,6 +7,7 @@
 use super::time::{resolution_ns, whole_days};
 use super::NS_PER_DAY;
 use chrono::{DateTime, Datelike, Duration, Utc};
+use std::borrow::Cow;
 
 /// The bar times' part of the metrics (see the module docs).
 #[derive(Debug, Clone, PartialEq)]
@@ -20,6 +21,8 @@ pub(super) struct Calendar {
     pub periods_per_year: f64,
     /// Each bar's calendar period (equal keys: the same day, week, month or year).
     pub keys: Vec<i64>,
+    /// No two consecutive bars share a period (every bar ends its own).
+    pub one_bar_per_period: bool,
 }
 
 pub(super) fn ns(t: DateTime<Utc>) -> i64 {
@@ -78,13 +81,18 @@ impl Calendar {
             duration,
             unit,
             periods_per_year,
+            one_bar_per_period: keys.windows(2).all(|k| k[0] != k[1]),
             keys,
         })
     }
 
-    /// The last non-NaN equity of each calendar period, oldest first.
-    pub fn period_ends(&self, equity: &[f64]) -> Vec<f64> {
-        let mut last_per_period: Vec<f64> = Vec::new();
+    /// The last non-NaN equity of each calendar period, oldest first: `equity` itself when
+    /// every bar is its own period (daily bars) and none is NaN.
+    pub fn period_ends<'a>(&self, equity: &'a [f64]) -> Cow<'a, [f64]> {
+        if self.one_bar_per_period && !equity.iter().any(|e| e.is_nan()) {
+            return Cow::Borrowed(equity);
+        }
+        let mut last_per_period: Vec<f64> = Vec::with_capacity(equity.len());
         let mut prev_key = None;
         for (&k, &e) in self.keys.iter().zip(equity) {
             if e.is_nan() {
@@ -97,6 +105,6 @@ impl Calendar {
                 prev_key = Some(k);
             }
         }
-        last_per_period
+        Cow::Owned(last_per_period)
     }
 }

@@ -52,11 +52,12 @@ impl PeriodReturns {
     pub fn of(cal: &Calendar, equity: &[f64]) -> PeriodReturns {
         let a = cal.periods_per_year;
         let ends = cal.period_ends(equity);
-        let returns: Vec<f64> = ends
-            .windows(2)
-            .map(|p| p[1] / p[0] - 1.0)
-            .filter(|r| !r.is_nan())
-            .collect();
+        let mut returns: Vec<f64> = Vec::with_capacity(ends.len());
+        returns.extend(
+            ends.windows(2)
+                .map(|p| p[1] / p[0] - 1.0)
+                .filter(|r| !r.is_nan()),
+        );
         let g = geometric_mean(&returns);
         let annualized = (1.0 + g).powf(a) - 1.0;
         let var = variance(&returns);
@@ -101,6 +102,32 @@ pub(super) fn max_drawdown(dd: impl IntoIterator<Item = f64>) -> f64 {
     -nan_to_num(dd_max)
 }
 
+/// `max_drawdown(drawdowns(equity))`, bit for bit, with one division per run-up instead of
+/// one per bar. Between two new peaks the peak `p > 0` is fixed, and `1 − e/p` (each operation
+/// correctly rounded, so monotone) can only grow as `e` falls: the segment's largest drawdown
+/// is its lowest equity's. Equity that is not finite, or a first value that is not positive,
+/// takes the per-bar fold.
+pub(super) fn max_drawdown_of(equity: &[f64]) -> f64 {
+    let Some(&first) = equity.first() else {
+        return max_drawdown(drawdowns(equity));
+    };
+    if !(first > 0.0 && equity.iter().all(|e| e.is_finite())) {
+        return max_drawdown(drawdowns(equity));
+    }
+    let (mut peak, mut low) = (first, first);
+    let mut worst = f64::NEG_INFINITY;
+    for &e in &equity[1..] {
+        if e > peak {
+            worst = worst.max(1.0 - low / peak);
+            (peak, low) = (e, e);
+        } else if e < low {
+            low = e;
+        }
+    }
+    worst = worst.max(1.0 - low / peak);
+    -nan_to_num(worst)
+}
+
 /// The win rate (a fraction; NaN without trades) and SQN of closed trades' PnL.
 pub(super) fn win_rate_and_sqn(pl: &[f64]) -> (f64, f64) {
     let k = pl.len();
@@ -123,7 +150,7 @@ pub(super) fn summary(cal: &Calendar, equity: &[f64], trades: &[Trade]) -> Optio
     let (e0, equity_final) = (equity[0], equity[n - 1]);
     let returns = PeriodReturns::of(cal, equity);
     // The drawdowns folded as they are made: no series kept.
-    let max_dd = max_drawdown(drawdowns(equity));
+    let max_dd = max_drawdown_of(equity);
     let pl: Vec<f64> = trades.iter().map(|t| t.pnl).collect();
     let (win_rate, sqn) = win_rate_and_sqn(&pl);
     Some(Summary {

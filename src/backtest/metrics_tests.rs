@@ -299,6 +299,11 @@ fn shared_calendar_and_summary_equal_the_plain_metrics() {
             times.len()
         );
         let summary = summary_with_benchmark(&times, &equity, &trades, &bench);
+        // Over the benchmark's own times (a sweep's one-symbol rows): the same summary.
+        assert_eq!(
+            format!("{summary:?}"),
+            format!("{:?}", summary_over_benchmark(&equity, &trades, &bench))
+        );
         assert_eq!(
             format!("{:?}", plain.as_ref().map(Summary::of)),
             format!("{summary:?}"),
@@ -322,4 +327,48 @@ fn shared_calendar_and_summary_equal_the_plain_metrics() {
             )
         );
     }
+}
+
+/// The largest drawdown taken once per run-up is the per-bar fold's, bit for bit: on random
+/// curves with new peaks, flat stretches, falls to 0, negative values, NaN and infinities,
+/// and on daily curves every bar of which is its own period (the borrowed `period_ends`).
+#[test]
+fn max_drawdown_per_run_up_equals_the_per_bar_fold() {
+    let mut x: u64 = 0x2545_F491_4F6C_DD1D;
+    let mut unit = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        (x >> 11) as f64 / (1u64 << 53) as f64
+    };
+    for case in 0..3000 {
+        let n = case % 300;
+        let mut e = 1000.0 * (0.5 + unit());
+        let curve: Vec<f64> = (0..n)
+            .map(|_| {
+                let r = unit();
+                e = match (r * 100.0) as u32 {
+                    0 => 0.0,
+                    1 => -e.abs() * unit(),
+                    2 if case % 5 == 0 => f64::NAN,
+                    3 if case % 7 == 0 => f64::INFINITY,
+                    4..=30 => e,
+                    _ => e.abs().max(1.0) * (1.0 + 0.1 * (unit() - 0.5)),
+                };
+                e
+            })
+            .collect();
+        let want = summary::max_drawdown(summary::drawdowns(&curve));
+        let got = summary::max_drawdown_of(&curve);
+        assert_eq!(got.to_bits(), want.to_bits(), "case {case}: {curve:?}");
+    }
+    // Daily: every bar its own period, so period_ends hands back the curve itself.
+    let times = days(40);
+    let cal = calendar::Calendar::of(&times).unwrap();
+    assert!(cal.one_bar_per_period);
+    let curve: Vec<f64> = (0..40).map(|i| 100.0 + (i % 9) as f64).collect();
+    assert!(matches!(
+        cal.period_ends(&curve),
+        std::borrow::Cow::Borrowed(_)
+    ));
 }

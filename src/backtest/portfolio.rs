@@ -232,27 +232,35 @@ pub fn leg_smas(leg: &Leg<'_>) -> Smas {
 /// combination.
 pub fn run_with(legs: &[Leg<'_>], settings: &Settings, smas: &[Smas]) -> PortfolioOutcome {
     assert_eq!(legs.len(), smas.len(), "one Smas per leg");
-    match legs {
-        [leg]
-            if settings.guards.is_none()
-                && leg.schedule.len() == 1
-                && leg.schedule[0].from == DateTime::<Utc>::MIN_UTC =>
-        {
-            one_leg(leg, settings, &smas[0])
-        }
-        _ => run_general(legs, settings, smas),
+    if is_one_leg(legs, settings) {
+        one_leg(&legs[0], settings, &smas[0])
+    } else {
+        run_general(legs, settings, smas)
     }
 }
 
-fn one_leg(leg: &Leg<'_>, settings: &Settings, smas: &Smas) -> PortfolioOutcome {
-    let settings = Settings {
+/// The settings the one-symbol engine runs a one-leg portfolio with: the leg's sizing and
+/// protection (its segment's first) over the run's.
+pub(crate) fn one_leg_settings(leg: &Leg<'_>, settings: &Settings) -> Settings {
+    Settings {
         sizing: leg.sizing.unwrap_or(settings.sizing),
         protection: leg.schedule[0]
             .protection
             .or(leg.protection)
             .unwrap_or(settings.protection),
         ..*settings
-    };
+    }
+}
+
+/// Is `legs` run by the one-symbol engine ([`run_with`]'s first arm)?
+pub(crate) fn is_one_leg(legs: &[Leg<'_>], settings: &Settings) -> bool {
+    matches!(legs, [leg] if settings.guards.is_none()
+        && leg.schedule.len() == 1
+        && leg.schedule[0].from == DateTime::<Utc>::MIN_UTC)
+}
+
+fn one_leg(leg: &Leg<'_>, settings: &Settings, smas: &Smas) -> PortfolioOutcome {
+    let settings = one_leg_settings(leg, settings);
     let out = super::engine::run_with(leg.bars, &leg.schedule[0].strategy, &settings, smas);
     let warmup = if leg.bars.is_empty() { 0 } else { out.warmup };
     PortfolioOutcome {

@@ -7,8 +7,8 @@
 //! combination without closed trades scores NaN and ranks last, as there. Pure: threads, no
 //! I/O; each finished combination is counted on a [`Progress`] whose sink the caller chose.
 
-use super::engine::{Settings, Sizing};
-use super::metrics::{Benchmark, Metrics, Summary};
+use super::engine::{self, Settings, Sizing};
+use super::metrics::{self, Benchmark, Metrics, Summary};
 use super::params::{self, Axis};
 use super::portfolio::{self, Leg, Segment};
 use super::scoring::{self, RankBy};
@@ -215,7 +215,32 @@ fn score_sharing(
         let m = evaluate_sharing(inputs, combo, settings, smas, bench);
         return (m.as_ref().map(Summary::of), rank.score(m.as_ref()));
     }
-    let out = simulate(inputs, combo, settings, smas);
+    let schedules: Vec<Vec<Segment>> = combo
+        .strategies
+        .iter()
+        .map(|s| Segment::always(s.clone()))
+        .collect();
+    let legs = legs(inputs, combo, &schedules);
+    if portfolio::is_one_leg(&legs, settings) {
+        // What `portfolio::run_with` does for one leg (the engine itself), without the
+        // portfolio's outcome: the summary reads only the equity and the trades.
+        let leg = &legs[0];
+        let out = engine::run_with(
+            leg.bars,
+            &leg.schedule[0].strategy,
+            &portfolio::one_leg_settings(leg, settings),
+            &smas[0],
+        );
+        let bench = bench.get_or_init(|| {
+            let times: Vec<_> = leg.bars.iter().map(|b| b.time).collect();
+            let closes: Vec<f64> = leg.bars.iter().map(|b| b.close).collect();
+            Benchmark::of(&times, &closes)
+        });
+        let summary = metrics::summary_over_benchmark(&out.equity, &out.trades, bench);
+        let score = rank.score_summary(summary.as_ref()).unwrap_or(f64::NAN);
+        return (summary, score);
+    }
+    let out = portfolio::run_with(&legs, settings, smas);
     let bars: Vec<&[Bar]> = inputs.iter().map(|i| i.bars).collect();
     let summary = scoring::portfolio_summary(&bars, &out, bench);
     let score = rank.score_summary(summary.as_ref()).unwrap_or(f64::NAN);
@@ -234,9 +259,14 @@ fn simulate(
         .iter()
         .map(|s| Segment::always(s.clone()))
         .collect();
-    let legs: Vec<Leg<'_>> = inputs
+    portfolio::run_with(&legs(inputs, combo, &schedules), settings, smas)
+}
+
+/// One combination's legs, each on its schedule (`schedules[k]` for `inputs[k]`).
+fn legs<'a>(inputs: &[Input<'a>], combo: &Combo, schedules: &'a [Vec<Segment>]) -> Vec<Leg<'a>> {
+    inputs
         .iter()
-        .zip(&schedules)
+        .zip(schedules)
         .zip(&combo.protections)
         .map(|((i, schedule), &protection)| Leg {
             bars: i.bars,
@@ -244,8 +274,7 @@ fn simulate(
             sizing: i.sizing,
             protection,
         })
-        .collect();
-    portfolio::run_with(&legs, settings, smas)
+        .collect()
 }
 
 /// Every metric of a sweep's row (its strategies and protections), as a plain run gives them.

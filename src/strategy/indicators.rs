@@ -65,6 +65,13 @@ impl Smas {
         s.get(i.checked_sub(window.checked_sub(1)?)?).copied()
     }
 
+    /// The window's whole series, if it was computed: element `j` is the SMA at bar
+    /// `j + window - 1` (what [`Smas::at`] answers, without a lookup per bar).
+    #[inline]
+    pub fn series(&self, window: usize) -> Option<&[f64]> {
+        self.series.get(window)?.as_deref()
+    }
+
     /// Has the window been computed?
     pub fn has(&self, window: usize) -> bool {
         matches!(self.series.get(window), Some(Some(_)))

@@ -19,6 +19,7 @@ pub mod predictor;
 mod why;
 
 pub use indicators::{sma, Smas};
+
 pub use predictor::{check_threshold as check_model_threshold, Predictor};
 pub use why::Why;
 
@@ -257,8 +258,41 @@ fn decide_threshold(buy_above: f64, sell_below: f64, price: f64, position: f64) 
     Decision { signal, why }
 }
 
+/// Which way SMA(fast) crossed SMA(slow) between two bars.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cross {
+    Above,
+    Below,
+    None,
+}
+
 /// backtesting.py's `crossover`: strictly below on the previous bar and strictly above on
-/// this one. A cross that passes through an exact tie is not a cross, as there.
+/// this one. A cross that passes through an exact tie is not a cross, as there; NaN never
+/// crosses.
+#[inline]
+pub fn crossing(fast_prev: f64, slow_prev: f64, fast_now: f64, slow_now: f64) -> Cross {
+    if fast_prev < slow_prev && fast_now > slow_now {
+        Cross::Above
+    } else if fast_prev > slow_prev && fast_now < slow_now {
+        Cross::Below
+    } else {
+        Cross::None
+    }
+}
+
+/// SmaCross's signal for a cross and the signed position: the one rule both
+/// [`Strategy::decide`] (which adds the reason) and the backtest's sweep-speed decider
+/// (`backtest::engine`, which needs no reason) apply.
+#[inline]
+pub fn sma_cross_signal(cross: Cross, position: f64, allow_short: bool) -> Signal {
+    match cross {
+        Cross::Above if position > 0.0 => Signal::Hold,
+        Cross::Above => Signal::Buy,
+        Cross::Below if position > 0.0 || (position == 0.0 && allow_short) => Signal::Sell,
+        Cross::Below | Cross::None => Signal::Hold,
+    }
+}
+
 fn decide_sma_cross(
     fast: usize,
     slow: usize,
@@ -282,40 +316,24 @@ fn decide_sma_cross(
     let mean = |n: usize, len: usize| smas.at(n, len - 1).unwrap_or_else(|| sma(&bars[..len], n));
     let (fast_now, slow_now) = (mean(fast, now), mean(slow, now));
     let (fast_prev, slow_prev) = (mean(fast, now - 1), mean(slow, now - 1));
-    let (signal, why) = if fast_prev < slow_prev && fast_now > slow_now {
-        if position > 0.0 {
-            (Signal::Hold, Why::AlreadyLong)
-        } else {
-            (
-                Signal::Buy,
-                Why::CrossedAbove {
-                    fast: fast_now,
-                    slow: slow_now,
-                },
-            )
-        }
-    } else if fast_prev > slow_prev && fast_now < slow_now {
-        if position > 0.0 || (position == 0.0 && allow_short) {
-            (
-                Signal::Sell,
-                Why::CrossedBelow {
-                    fast: fast_now,
-                    slow: slow_now,
-                },
-            )
-        } else if position < 0.0 {
-            (Signal::Hold, Why::AlreadyShort)
-        } else {
-            (Signal::Hold, Why::AlreadyFlat)
-        }
-    } else {
-        (
-            Signal::Hold,
-            Why::NoCross {
-                fast: fast_now,
-                slow: slow_now,
-            },
-        )
+    let cross = crossing(fast_prev, slow_prev, fast_now, slow_now);
+    let signal = sma_cross_signal(cross, position, allow_short);
+    let why = match (cross, signal) {
+        (Cross::Above, Signal::Buy) => Why::CrossedAbove {
+            fast: fast_now,
+            slow: slow_now,
+        },
+        (Cross::Above, _) => Why::AlreadyLong,
+        (Cross::Below, Signal::Sell) => Why::CrossedBelow {
+            fast: fast_now,
+            slow: slow_now,
+        },
+        (Cross::Below, _) if position < 0.0 => Why::AlreadyShort,
+        (Cross::Below, _) => Why::AlreadyFlat,
+        (Cross::None, _) => Why::NoCross {
+            fast: fast_now,
+            slow: slow_now,
+        },
     };
     Decision { signal, why }
 }
