@@ -248,6 +248,7 @@ impl Tick<'_> {
             let close = CloseClock {
                 open: false,
                 next_close: clock.next_close,
+                unknown: None,
                 read: clock_read,
             };
             return self.market_closed(clock.next_open, &close);
@@ -353,6 +354,7 @@ impl Tick<'_> {
         let close = CloseClock {
             open: true,
             next_close: snapshot.next_close,
+            unknown: snapshot.close_unknown.clone(),
             read: clock_read,
         };
         let mut parts = self.protect_positions(&held, &open_orders, &recorded, &prices, &close)?;

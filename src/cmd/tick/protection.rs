@@ -157,8 +157,9 @@ impl Tick<'_> {
         Ok(said)
     }
 
-    /// Why a market close of a position past its stop may not be sent now: the kill switch,
-    /// or a session close nearer than the margin (measured now).
+    /// Why a market close of a position past its stop may not be sent now: the kill switch, a
+    /// closed market, a close the clock does not tell (a stale `is_open` after the bell), or a
+    /// session close nearer than the margin (measured now).
     fn market_close_refused(&self, close: &super::symbol::CloseClock) -> Option<String> {
         if self.config.bot.data_dir.join("STOP").exists() {
             return Some("kill switch (the STOP file) is on".into());
@@ -168,6 +169,9 @@ impl Tick<'_> {
                 "the market is closed (a market order would wait for the open, at a price nobody chose)"
                     .into(),
             );
+        }
+        if let Some(why) = &close.unknown {
+            return Some(why.clone());
         }
         let now = self.now + chrono::Duration::from_std(close.read.elapsed()).unwrap_or_default();
         let secs_to_close = close.next_close.map(|c| (c - now).num_seconds());

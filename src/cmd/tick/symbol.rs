@@ -31,6 +31,10 @@ pub(super) struct CloseClock {
     /// The broker's `is_open`: a market order sent while closed waits for the next open.
     pub(super) open: bool,
     pub(super) next_close: Option<DateTime<Utc>>,
+    /// Why an open clock's close is not known (no `next_close`, or one further off than a
+    /// session: a stale `is_open` after the bell); the plan refuses the strategy's orders
+    /// then, and the protection step's market close must wait as well.
+    pub(super) unknown: Option<String>,
     pub(super) read: Instant,
 }
 
