@@ -49,3 +49,108 @@ fn a_stale_open_clock_after_the_bell_sends_no_market_close_for_a_passed_stop() {
         "{unprotected}"
     );
 }
+
+fn stops(bot: &Bot) -> Vec<serde_json::Value> {
+    bot.fake
+        .orders()
+        .into_iter()
+        .filter(|o| o["type"] == "stop")
+        .collect()
+}
+
+/// 16:30 New York, Tuesday 2026-11-24: the market is closed until Wednesday's open.
+fn after_close() -> chrono::DateTime<chrono::Utc> {
+    chrono::Utc
+        .with_ymd_and_hms(2026, 11, 24, 21, 30, 0)
+        .unwrap()
+}
+
+/// The first closed-market tick puts a missing stop back, but its POST is lost (a 502 with
+/// nothing committed): the tick exits 1 with the intent kept. When the lookups settle it as
+/// never placed, the protection must be tried again while still closed: the closed session
+/// had been marked recorded, so no later closed tick (nor the early exit that sleeps until
+/// the open) put the stop back, and the position met the next open's auction unprotected.
+#[test]
+fn a_closed_ticks_lost_stop_post_is_put_back_before_the_open_exactly_once() {
+    let bot = protected("stop_loss_pct = 2.5");
+    bot.bot_holds("AAPL", 3.0, 200.0);
+    bot.fake.set_clock(after_close(), false);
+    bot.fake.fail(
+        "POST",
+        "/v2/orders",
+        crate::fake_alpaca::Fault::Status(502, "<html>bad gateway</html>".into()),
+        1,
+    );
+    let run = bot.tick();
+    check!(run, run.code == 1, "the stop's outcome is unknown");
+    assert!(stops(&bot).is_empty());
+    // Later closed ticks: once the grace has passed the intent is settled as never placed,
+    // and the stop goes out under the same id, once.
+    for minute in 1..=4 {
+        bot.fake
+            .set_clock(after_close() + chrono::Duration::minutes(minute), false);
+        let run = bot.tick();
+        check!(run, run.code == 0 || minute < 3, "minute {minute}");
+    }
+    let rested = stops(&bot);
+    assert_eq!(rested.len(), 1, "{rested:?}");
+    assert_eq!(rested[0]["client_order_id"], "pb-AAPL-earlier-p1");
+    assert_eq!(rested[0]["status"], "accepted", "queued for the open");
+    assert!(bot.state()["intents"].as_array().unwrap().is_empty());
+    // At the open it is left alone: nothing more is sent.
+    let posts = bot.posts();
+    bot.fake.set_clock(
+        chrono::Utc
+            .with_ymd_and_hms(2026, 11, 25, 14, 31, 0)
+            .unwrap(),
+        true,
+    );
+    bot.next_minute(0, 225.0, &[250.0; 3]);
+    let run = bot.tick();
+    check!(run, run.code == 0 && bot.posts() == posts);
+    assert_eq!(stops(&bot).len(), 1);
+}
+
+/// The same lost POST reaching Alpaca late (after the tick gave up): the next closed tick
+/// finds it by its client id and sends nothing; so does the open.
+#[test]
+fn a_closed_ticks_late_stop_post_is_found_not_doubled() {
+    let bot = protected("stop_loss_pct = 2.5");
+    bot.bot_holds("AAPL", 3.0, 200.0);
+    bot.fake.set_clock(after_close(), false);
+    bot.fake.fail(
+        "POST",
+        "/v2/orders",
+        crate::fake_alpaca::Fault::Status(502, "<html>bad gateway</html>".into()),
+        1,
+    );
+    let run = bot.tick();
+    check!(run, run.code == 1);
+    let body = bot
+        .fake
+        .requests()
+        .into_iter()
+        .find(|r| r.method == "POST")
+        .unwrap()
+        .body;
+    bot.fake.deliver_late(&body).unwrap();
+    for minute in 1..=4 {
+        bot.fake
+            .set_clock(after_close() + chrono::Duration::minutes(minute), false);
+        let run = bot.tick();
+        check!(run, run.code == 0, "minute {minute}");
+    }
+    assert_eq!(bot.posts(), 1, "only the lost POST");
+    bot.fake.set_clock(
+        chrono::Utc
+            .with_ymd_and_hms(2026, 11, 25, 14, 31, 0)
+            .unwrap(),
+        true,
+    );
+    bot.next_minute(0, 225.0, &[250.0; 3]);
+    let run = bot.tick();
+    check!(run, run.code == 0 && bot.posts() == 1);
+    let rested = stops(&bot);
+    assert_eq!(rested.len(), 1, "{rested:?}");
+    assert_eq!(rested[0]["status"], "new");
+}

@@ -254,6 +254,7 @@ impl Tick<'_> {
             return self.market_closed(clock.next_open, &close);
         }
         self.state.closed_until_recorded = None;
+        self.state.closed_protection_unknown = false;
 
         let account = self.client.account()?;
         let names = self.config.symbol_names();
@@ -453,17 +454,31 @@ impl Tick<'_> {
 
     /// Closed market: settle tracked orders (they can still expire or fill), record the
     /// closed session once (decision rows and an equity row), trade nothing. The tick that
-    /// records it also puts back missing protection (see [`Tick::protect_closed`]).
+    /// records it also puts back missing protection (see [`Tick::protect_closed`]), and so
+    /// does every later closed tick while that protection's outcome is unknown (a lost POST,
+    /// tried again under the same client id), so it never waits for the open.
     fn market_closed(
         &mut self,
         next_open: Option<DateTime<Utc>>,
         close: &CloseClock,
     ) -> Result<TickOutcome> {
         let recording = self.state.closed_until_recorded != next_open || next_open.is_none();
+        let protecting = recording || self.state.closed_protection_unknown;
         let mut open_orders = Vec::new();
-        if !self.state.tracked.is_empty() || recording {
+        if !self.state.tracked.is_empty() || protecting {
             open_orders = self.sync_fills()?.0;
         }
+        if !protecting {
+            log::info!("market closed; nothing to do");
+            return Ok(TickOutcome::MarketClosed { next_open });
+        }
+        let broker_positions = self.client.positions()?;
+        let positions: HashMap<String, Qty> = broker_positions
+            .iter()
+            .map(|p| (p.symbol.clone(), p.qty))
+            .collect();
+        let recorded = self.fills.summary(self.state.fills.as_ref())?;
+        self.state.fills = Some(recorded.clone());
         if recording {
             let when = next_open.map_or("unknown".to_string(), |t| {
                 t.with_timezone(&New_York)
@@ -472,13 +487,6 @@ impl Tick<'_> {
             });
             let reason = format!("market closed; next open {when}");
             let account = self.client.account()?;
-            let broker_positions = self.client.positions()?;
-            let positions: HashMap<String, Qty> = broker_positions
-                .iter()
-                .map(|p| (p.symbol.clone(), p.qty))
-                .collect();
-            let recorded = self.fills.summary(self.state.fills.as_ref())?;
-            self.state.fills = Some(recorded.clone());
             // The position each row shows is the bot's, as an open-market tick shows it: its
             // own fills on a shared account, the broker's otherwise.
             let held = |name: &str| match self.config.risk.shared_account {
@@ -506,9 +514,11 @@ impl Tick<'_> {
             self.record_equity(&account, &positions)?;
             // The metrics file and `status` show the equity this row records, not an older one.
             self.show_account(&account, &positions);
-            self.protect_closed(&broker_positions, &open_orders, &recorded, close)?;
-            self.state.closed_until_recorded = next_open;
         }
+        let unknown = self.unknown_outcomes;
+        self.protect_closed(&broker_positions, &open_orders, &recorded, close)?;
+        self.state.closed_protection_unknown = self.unknown_outcomes > unknown;
+        self.state.closed_until_recorded = next_open;
         log::info!("market closed; nothing to do");
         Ok(TickOutcome::MarketClosed { next_open })
     }
