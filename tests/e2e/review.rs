@@ -154,3 +154,51 @@ fn a_closed_ticks_late_stop_post_is_found_not_doubled() {
     assert_eq!(rested.len(), 1, "{rested:?}");
     assert_eq!(rested[0]["status"], "new");
 }
+
+/// A fractional position's stop is `day` (Alpaca refuses fractional `gtc`). Put back by the
+/// first closed tick, Alpaca queues it for the next session: the open's first tick finds it
+/// and sends nothing (no second stop beside it, which would need the shares twice). When it
+/// expires at that session's close, the evening's first closed tick puts the next one back
+/// under the next attempt's id, once.
+#[test]
+fn a_fractional_positions_day_stop_placed_while_closed_is_neither_doubled_nor_lost() {
+    let bot = protected("stop_loss_pct = 2");
+    bot.fake.set_fractionable("AAPL", true);
+    bot.bot_holds("AAPL", 2.5, 200.0);
+    bot.fake.set_clock(after_close(), false);
+    let run = bot.tick();
+    check!(run, run.code == 0);
+    let sent = bot.posted();
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert_eq!(
+        (&sent[0]["time_in_force"], &sent[0]["qty"], &sent[0]["stop_price"]),
+        (&"day".into(), &"2.5".into(), &"196.00".into())
+    );
+    let wednesday_open = chrono::Utc
+        .with_ymd_and_hms(2026, 11, 25, 14, 31, 0)
+        .unwrap();
+    bot.fake.set_clock(wednesday_open, true);
+    bot.next_minute(0, 225.0, &[250.0; 3]);
+    let run = bot.tick();
+    check!(run, run.code == 0 && bot.posts() == 1, "the queued stop rests");
+    // Wednesday's close expires it; the evening's first tick puts back the next attempt.
+    bot.fake.expire_open_orders();
+    bot.fake.set_clock(
+        chrono::Utc
+            .with_ymd_and_hms(2026, 11, 25, 21, 30, 0)
+            .unwrap(),
+        false,
+    );
+    let run = bot.tick();
+    check!(run, run.code == 0 && bot.posts() == 2);
+    let sent = bot.posted();
+    assert_eq!(sent[1]["client_order_id"], "pb-AAPL-earlier-p2", "{sent:?}");
+    bot.fake.set_clock(
+        chrono::Utc
+            .with_ymd_and_hms(2026, 11, 25, 21, 31, 0)
+            .unwrap(),
+        false,
+    );
+    let run = bot.tick();
+    check!(run, run.code == 0 && bot.posts() == 2, "once a night");
+}
