@@ -202,3 +202,39 @@ fn a_fractional_positions_day_stop_placed_while_closed_is_neither_doubled_nor_lo
     let run = bot.tick();
     check!(run, run.code == 0 && bot.posts() == 2, "once a night");
 }
+
+/// On an account the bot owns alone it lists only its own orders, so a person's plain limit
+/// buy (there by mistake) is not foreseen: the bot's market sell beside it meets Alpaca's
+/// wash-trade 403 (code 40310000, not a rejected key). That answer must be a refusal recorded
+/// with Alpaca's message, the other symbol still trading, one POST a tick (never a retry in
+/// the tick, never a stopped bot).
+#[test]
+fn an_unforeseen_wash_trade_403_is_one_refusal_a_tick_not_a_retry_storm_or_a_stop() {
+    let bot = Bot::new();
+    bot.bot_holds("AAPL", 1.0, 230.0);
+    bot.place_manual_order("AAPL", "buy", "1", "limit");
+    bot.fake.clear_requests();
+    for minute in 0..3 {
+        // 215 is below the threshold rule's 220: the bot sells its share.
+        bot.next_minute(minute.min(1), 215.0, &[250.0; 3]);
+        let run = bot.tick();
+        check!(run, run.code == 0, "minute {minute}");
+        check!(run, run.stdout.contains("TSLA"), "the other symbol goes on");
+        let sells: Vec<_> = bot
+            .posted()
+            .into_iter()
+            .filter(|o| o["symbol"] == "AAPL")
+            .collect();
+        assert_eq!(sells.len(), minute as usize + 1, "{sells:?}");
+    }
+    let orders = bot.ledger("orders.csv");
+    let refused: Vec<_> = orders
+        .iter()
+        .filter(|o| o["symbol"] == "AAPL" && o["status"] == "refused")
+        .collect();
+    assert_eq!(refused.len(), 3, "{orders:?}");
+    assert!(
+        refused.iter().all(|o| o.values().any(|v| v.contains("wash trade"))),
+        "{refused:?}"
+    );
+}
