@@ -171,7 +171,11 @@ fn a_fractional_positions_day_stop_placed_while_closed_is_neither_doubled_nor_lo
     let sent = bot.posted();
     assert_eq!(sent.len(), 1, "{sent:?}");
     assert_eq!(
-        (&sent[0]["time_in_force"], &sent[0]["qty"], &sent[0]["stop_price"]),
+        (
+            &sent[0]["time_in_force"],
+            &sent[0]["qty"],
+            &sent[0]["stop_price"]
+        ),
         (&"day".into(), &"2.5".into(), &"196.00".into())
     );
     let wednesday_open = chrono::Utc
@@ -180,7 +184,11 @@ fn a_fractional_positions_day_stop_placed_while_closed_is_neither_doubled_nor_lo
     bot.fake.set_clock(wednesday_open, true);
     bot.next_minute(0, 225.0, &[250.0; 3]);
     let run = bot.tick();
-    check!(run, run.code == 0 && bot.posts() == 1, "the queued stop rests");
+    check!(
+        run,
+        run.code == 0 && bot.posts() == 1,
+        "the queued stop rests"
+    );
     // Wednesday's close expires it; the evening's first tick puts back the next attempt.
     bot.fake.expire_open_orders();
     bot.fake.set_clock(
@@ -234,7 +242,37 @@ fn an_unforeseen_wash_trade_403_is_one_refusal_a_tick_not_a_retry_storm_or_a_sto
         .collect();
     assert_eq!(refused.len(), 3, "{orders:?}");
     assert!(
-        refused.iter().all(|o| o.values().any(|v| v.contains("wash trade"))),
+        refused
+            .iter()
+            .all(|o| o.values().any(|v| v.contains("wash trade"))),
         "{refused:?}"
+    );
+}
+
+/// The latest trade is 10 minutes old (IEX can go quiet) and below the stop: the protection
+/// step closed the position at market on it, though every other order, reductions included,
+/// is refused on a price older than `max_price_age_secs` (default 120 s). The market close
+/// must wait for a fresh price; the position is named unprotected with the reason.
+#[test]
+fn a_stale_price_below_the_stop_sends_no_market_close() {
+    let bot = protected("stop_loss_pct = 2");
+    bot.bot_holds("AAPL", 1.0, 200.0);
+    bot.next_minute(0, 225.0, &[250.0; 3]);
+    bot.fake.set_latest_trade(
+        "AAPL",
+        190.0,
+        bot.fake.now() - chrono::Duration::minutes(10),
+    );
+    let run = bot.tick();
+    check!(run, run.code == 0);
+    let markets = market_orders(&bot);
+    assert!(
+        markets.is_empty(),
+        "no market order on a stale price: {markets:?}"
+    );
+    let unprotected = bot.state()["ops"]["unprotected"]["AAPL"].to_string();
+    assert!(
+        unprotected.contains("not closed at market") && unprotected.contains("stale price"),
+        "{unprotected}"
     );
 }

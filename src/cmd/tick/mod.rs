@@ -350,15 +350,13 @@ impl Tick<'_> {
                 .collect(),
         };
         // Protection first, before any other order of the tick, across all symbols.
-        let prices: HashMap<String, f64> =
-            trades.iter().map(|(s, t)| (s.clone(), t.price)).collect();
         let close = CloseClock {
             open: true,
             next_close: snapshot.next_close,
             unknown: snapshot.close_unknown.clone(),
             read: clock_read,
         };
-        let mut parts = self.protect_positions(&held, &open_orders, &recorded, &prices, &close)?;
+        let mut parts = self.protect_positions(&held, &open_orders, &recorded, &trades, &close)?;
         let plan = plan::plan(&snapshot, &self.state, &self.config.risk.limits);
         // A dry run previews the waiting reversal legs as a real tick would decide them, but
         // the real tick after it must still find them as they were: a preview that threw a
@@ -543,13 +541,8 @@ impl Tick<'_> {
             return Ok(());
         }
         let names = self.config.symbol_names();
-        let prices: HashMap<String, f64> = self
-            .client
-            .latest_trades(&names)?
-            .into_iter()
-            .map(|(s, t)| (s, t.price))
-            .collect();
-        for said in self.protect_positions(positions, open_orders, recorded, &prices, close)? {
+        let trades = self.client.latest_trades(&names)?;
+        for said in self.protect_positions(positions, open_orders, recorded, &trades, close)? {
             log::info!("{said}");
         }
         Ok(())

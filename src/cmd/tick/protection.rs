@@ -11,6 +11,7 @@ use super::Tick;
 use crate::broker::OrderKind;
 use crate::broker::{Order, Position};
 use crate::client_order_id;
+use crate::domain::LastTrade;
 use crate::error::Result;
 use crate::fills::Summary;
 use crate::orders::Placed;
@@ -32,7 +33,7 @@ impl Tick<'_> {
         positions: &[Position],
         open: &[Order],
         recorded: &Summary,
-        prices: &HashMap<String, f64>,
+        trades: &HashMap<String, LastTrade>,
         close: &super::symbol::CloseClock,
     ) -> Result<Vec<String>> {
         let mut said = Vec::new();
@@ -68,7 +69,7 @@ impl Tick<'_> {
                 protection: symbol.protection,
                 qty,
                 avg_entry_price,
-                price: prices.get(name).copied(),
+                price: trades.get(name).map(|t| t.price),
                 entry: recorded.last_entry.get(name),
                 spent: &spent,
                 resting: resting
@@ -107,13 +108,14 @@ impl Tick<'_> {
                 self.resting.insert(name.into(), still);
                 continue;
             };
-            let price = prices.get(name).copied().unwrap_or_default();
+            let trade = trades.get(name).copied();
+            let price = trade.map_or(0.0, |t| t.price);
             if request.kind == OrderKind::Market {
                 // The price is already past the stop (or target): closing at market is a trade,
                 // not a resting order, so the kill switch and the close margin apply to it as to
                 // any order (a market order that reaches Alpaca after the bell waits for the
                 // next open, at a price nobody chose).
-                if let Some(why) = self.market_close_refused(close) {
+                if let Some(why) = self.market_close_refused(close, trade) {
                     let why =
                         format!("{name}: past its stop or target, not closed at market: {why}");
                     log::warn!("{why}");
@@ -158,9 +160,14 @@ impl Tick<'_> {
     }
 
     /// Why a market close of a position past its stop may not be sent now: the kill switch, a
-    /// closed market, a close the clock does not tell (a stale `is_open` after the bell), or a
-    /// session close nearer than the margin (measured now).
-    fn market_close_refused(&self, close: &super::symbol::CloseClock) -> Option<String> {
+    /// closed market, a close the clock does not tell (a stale `is_open` after the bell), a
+    /// session close nearer than the margin (measured now), or a latest trade older than
+    /// `max_price_age_secs` (the guards every order passes, as the README's table says).
+    fn market_close_refused(
+        &self,
+        close: &super::symbol::CloseClock,
+        trade: Option<LastTrade>,
+    ) -> Option<String> {
         if self.config.bot.data_dir.join("STOP").exists() {
             return Some("kill switch (the STOP file) is on".into());
         }
@@ -175,9 +182,18 @@ impl Tick<'_> {
         }
         let now = self.now + chrono::Duration::from_std(close.read.elapsed()).unwrap_or_default();
         let secs_to_close = close.next_close.map(|c| (c - now).num_seconds());
-        crate::risk::check_close_margin(&self.config.risk.limits, secs_to_close)
-            .err()
-            .map(|r| r.to_string())
+        if let Err(why) = crate::risk::check_close_margin(&self.config.risk.limits, secs_to_close) {
+            return Some(why.to_string());
+        }
+        // "Passed" was read from this trade: an old one (IEX goes quiet) may no longer be the
+        // price, and every other order, reductions included, is refused on it.
+        let trade = trade?;
+        crate::risk::check_price_age(
+            &self.config.risk.limits,
+            (self.now - trade.time).num_seconds(),
+        )
+        .err()
+        .map(|r| r.to_string())
     }
 
     /// Cancel `symbol`'s resting protection before a strategy order, and see it canceled.
