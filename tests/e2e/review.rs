@@ -276,3 +276,80 @@ fn a_stale_price_below_the_stop_sends_no_market_close() {
         "{unprotected}"
     );
 }
+
+/// Bars with a wandering close and volume (a deterministic generator: no dependency), one a
+/// minute inside a session.
+fn wandering_bars(n: usize, seed: u64) -> Vec<prometheus_bot::domain::Bar> {
+    let mut x = seed;
+    let mut next = move || {
+        x = x
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (x >> 11) as f64 / (1u64 << 53) as f64
+    };
+    let start = chrono::Utc
+        .with_ymd_and_hms(2026, 11, 24, 14, 30, 0)
+        .unwrap();
+    let mut close = 100.0;
+    (0..n)
+        .map(|i| {
+            close *= 1.0 + (next() - 0.5) * 0.01;
+            let open = close * (1.0 + (next() - 0.5) * 0.002);
+            prometheus_bot::domain::Bar {
+                time: start + chrono::Duration::minutes(i as i64),
+                open,
+                high: open.max(close) * (1.0 + next() * 0.002),
+                low: open.min(close) * (1.0 - next() * 0.002),
+                close,
+                volume: 1000.0 + next() * 5000.0,
+                trades: 10,
+                vwap: close,
+            }
+        })
+        .collect()
+}
+
+/// The tick parses only the last `bars_needed` cached rows. That is safe only if a decision
+/// reads nothing before them: the learned model's features (and so its drift guard, which
+/// reads only the features) must be the same on the last `LOOKBACK` bars as on the whole
+/// history, and an SMA cross must decide the same on its last `slow + 1` bars.
+#[test]
+fn a_decision_on_the_last_bars_needed_is_the_decision_on_the_whole_history() {
+    use prometheus_bot::strategy::features::{features, LOOKBACK};
+    use prometheus_bot::strategy::Strategy;
+    for seed in 1..40 {
+        let bars = wandering_bars(200, seed);
+        for end in LOOKBACK..bars.len() {
+            let all = &bars[..end];
+            let tail = &all[end - LOOKBACK..];
+            for intraday in [true, false] {
+                assert_eq!(
+                    features(all, intraday),
+                    features(tail, intraday),
+                    "seed {seed}, {end} bars"
+                );
+            }
+        }
+        for (fast, slow) in [(3, 8), (5, 20), (10, 30)] {
+            for allow_short in [false, true] {
+                let s = Strategy::SmaCross {
+                    fast,
+                    slow,
+                    allow_short,
+                };
+                let need = s.bars_needed();
+                for end in need..bars.len() {
+                    let all = &bars[..end];
+                    let price = all[end - 1].close;
+                    for position in [-1.0, 0.0, 1.0] {
+                        assert_eq!(
+                            s.decide(all, price, position),
+                            s.decide(&all[end - need..], price, position),
+                            "seed {seed}, {end} bars, sma {fast}/{slow}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+}
