@@ -353,3 +353,49 @@ fn a_decision_on_the_last_bars_needed_is_the_decision_on_the_whole_history() {
         }
     }
 }
+
+/// On a shared account the stop is set from the bot's own average entry (fills.csv). A
+/// 2-for-1 split the ledger does not record yet (only `reconcile --repair` records one) left
+/// that average at 230 with the price at 116: "through the 225.40 stop", the protection step
+/// sold 10 shares at market on a fall that never happened. It must not: the position is named
+/// unprotected with the reason; once the person confirms the bot's 20 shares the stop rests
+/// at 230 × 10 / 20 × 0.98 = 112.70.
+#[test]
+fn an_unrecorded_split_on_a_shared_account_is_not_a_passed_stop() {
+    // A rule that holds at these prices: only protection could send an order.
+    let bot = Bot::with_symbols(
+        "[[symbol]]\nname = \"AAPL\"\nqty = 1\nstop_loss_pct = 2\n\
+         strategy = { kind = \"threshold\", buy_above = 1000.0, sell_below = 50.0 }\n",
+    );
+    bot.with_risk("shared_account = true");
+    bot.bot_holds("AAPL", 10.0, 230.0);
+    bot.fake.split("AAPL", 2, 1);
+    bot.next_minute(0, 116.0, &[250.0; 3]);
+    let run = bot.tick();
+    check!(run, run.code == 0);
+    let markets = market_orders(&bot);
+    assert!(markets.is_empty(), "no sale on a split: {markets:?}");
+    let unprotected = bot.state()["ops"]["unprotected"]["AAPL"].to_string();
+    assert!(
+        unprotected.contains("split") && unprotected.contains("reconcile --repair --adjust"),
+        "{unprotected}"
+    );
+    // On a shared account the person says which shares are the bot's.
+    let run = bot.run(&["reconcile", "--repair", "--adjust", "AAPL=20"]);
+    check!(run, run.code == 0);
+    bot.next_minute(1, 116.0, &[250.0; 3]);
+    let run = bot.tick();
+    check!(run, run.code == 0);
+    let sent = bot.posted();
+    assert_eq!(
+        sent.len(),
+        1,
+        "{sent:?} {} {:?}",
+        bot.state()["ops"]["unprotected"],
+        std::fs::read_to_string(bot.path("data/ledger/fills.csv"))
+    );
+    assert_eq!(
+        (&sent[0]["type"], &sent[0]["qty"], &sent[0]["stop_price"]),
+        (&"stop".into(), &"20".into(), &"112.70".into())
+    );
+}

@@ -115,7 +115,11 @@ impl Tick<'_> {
                 // not a resting order, so the kill switch and the close margin apply to it as to
                 // any order (a market order that reaches Alpaca after the bell waits for the
                 // next open, at a price nobody chose).
-                if let Some(why) = self.market_close_refused(close, trade) {
+                let refused = match self.market_close_refused(close, trade) {
+                    None if config.risk.shared_account => self.unrecorded_split(name, recorded)?,
+                    why => why,
+                };
+                if let Some(why) = refused {
                     let why =
                         format!("{name}: past its stop or target, not closed at market: {why}");
                     log::warn!("{why}");
@@ -194,6 +198,33 @@ impl Tick<'_> {
         )
         .err()
         .map(|r| r.to_string())
+    }
+
+    /// On a shared account the stop's level is the bot's own average entry from fills.csv.
+    /// A split booked since that average was based (the position opened, or an adjustment was
+    /// recorded: `reconcile --repair`, with `--adjust` on a shared account) leaves that
+    /// average the price from before the split, and the price then looks far through the
+    /// stop (half of it after a 2-for-1): the market close would sell on a fall that never
+    /// happened. Asked only then (one request, a whole read of fills.csv), as it is rare.
+    fn unrecorded_split(&self, symbol: &str, recorded: &Summary) -> Result<Option<String>> {
+        let Some(&opened) = recorded.based_at.get(symbol) else {
+            return Ok(None);
+        };
+        let opened_day = opened
+            .with_timezone(&chrono_tz::America::New_York)
+            .date_naive();
+        let known = self.fills.recorded()?;
+        let missing = self.client.split_activities(opened)?.into_iter().find(|s| {
+            s.symbol.as_deref() == Some(symbol)
+                && !known.activity_ids.contains(&s.id)
+                && s.day.is_none_or(|day| day > opened_day)
+        });
+        Ok(missing.map(|s| {
+            format!(
+                "a split booked {} is not in fills.csv, so the bot's own entry price is from before it (confirm the bot's shares: `prometheus-bot reconcile --repair --adjust {symbol}=SHARES`)",
+                s.date
+            )
+        }))
     }
 
     /// Cancel `symbol`'s resting protection before a strategy order, and see it canceled.
