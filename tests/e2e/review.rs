@@ -399,3 +399,56 @@ fn an_unrecorded_split_on_a_shared_account_is_not_a_passed_stop() {
         (&"stop".into(), &"20".into(), &"112.70".into())
     );
 }
+
+/// The strategy's exit cancels the resting stop (it holds the shares), then sells. When that
+/// sell is refused (a 403 Alpaca gives for many reasons: pattern day trading, a person's
+/// order, an asset halted), the position is left with no stop until the next tick, and every
+/// minute that repeats under a new attempt id. The stop must rest again when the tick ends.
+#[test]
+fn a_refused_exit_leaves_its_stop_resting() {
+    let bot = protected("stop_loss_pct = 10");
+    bot.bot_holds("AAPL", 1.0, 230.0);
+    bot.next_minute(0, 225.0, &[250.0; 3]);
+    let run = bot.tick();
+    check!(run, run.code == 0 && bot.posts() == 1, "the stop at 207.00");
+    // 215 is below the threshold rule's 220 (the stop at 207 is not reached): the rule sells.
+    bot.next_minute(1, 215.0, &[250.0; 3]);
+    bot.fake.fail(
+        "POST",
+        "/v2/orders",
+        crate::fake_alpaca::Fault::Status(
+            403,
+            r#"{"code":40310100,"message":"trade denied due to pattern day trading protection"}"#
+                .into(),
+        ),
+        1,
+    );
+    let run = bot.tick();
+    check!(
+        run,
+        run.code == 0 && run.stdout.contains("AAPL sell 1 -> refused")
+    );
+    let resting: Vec<_> = stops(&bot)
+        .into_iter()
+        .filter(|o| o["status"] == "new")
+        .collect();
+    assert_eq!(
+        resting.len(),
+        1,
+        "a stop rests after the refused exit: {resting:?}"
+    );
+    assert_eq!(
+        (&resting[0]["client_order_id"], &resting[0]["stop_price"]),
+        (&"pb-AAPL-earlier-p2".into(), &"207".into()),
+        "the next attempt's id, the same level"
+    );
+    // The next tick finds it resting and fitting: it sends only the rule's sell.
+    bot.next_minute(1, 215.0, &[250.0; 3]);
+    let posts = bot.posts();
+    let run = bot.tick();
+    check!(
+        run,
+        run.code == 0 && run.stdout.contains("AAPL sell 1 -> new")
+    );
+    assert_eq!(bot.posts(), posts + 1);
+}

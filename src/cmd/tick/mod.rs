@@ -147,6 +147,7 @@ pub fn run_with(
         unknown_outcomes: 0,
         alerts: Vec::new(),
         resting: HashMap::new(),
+        replacements: HashMap::new(),
         closed_by_protection: Vec::new(),
     };
     let syncs = crate::store::files::syncs();
@@ -204,6 +205,9 @@ struct Tick<'a> {
     /// The bot's protective orders resting per symbol after the protection step: what a
     /// strategy order for the symbol cancels first.
     resting: HashMap<String, Vec<Order>>,
+    /// Per symbol with protection resting, what to place again if a strategy order cancels
+    /// it and is then refused ([`crate::plan::protect::replacement`]).
+    replacements: HashMap<String, crate::broker::OrderRequest>,
     /// Symbols whose protection found the price through the stop and closed at market this
     /// tick: the plan, made from positions read before, sends nothing more for them.
     closed_by_protection: Vec<String>,

@@ -15,7 +15,7 @@ use crate::domain::LastTrade;
 use crate::error::Result;
 use crate::fills::Summary;
 use crate::orders::Placed;
-use crate::plan::protect::{protect, Held, Resting};
+use crate::plan::protect::{protect, replacement, Held, Resting};
 use std::collections::HashMap;
 use std::time::Duration;
 
@@ -105,6 +105,11 @@ impl Tick<'_> {
                 continue;
             }
             let Some(request) = todo.place else {
+                if !still.is_empty() {
+                    if let Some(again) = replacement(&held) {
+                        self.replacements.insert(name.into(), again);
+                    }
+                }
                 self.resting.insert(name.into(), still);
                 continue;
             };
@@ -241,6 +246,41 @@ impl Tick<'_> {
             return Ok(true);
         }
         self.cancel_confirmed(&ids)
+    }
+
+    /// Put `symbol`'s protection back after the strategy's order, for which it was canceled,
+    /// was refused: the position would otherwise wait for the next tick with no stop, every
+    /// minute the refusal lasts. What it says, for the tick's summary.
+    pub(super) fn reprotect(&mut self, symbol: &str) -> Result<Option<String>> {
+        let Some(request) = self.replacements.remove(symbol) else {
+            return Ok(None);
+        };
+        let word = match self.desk.place(&mut self.state, self.now, &request, 0.0)? {
+            Placed::Accepted { order, .. } => {
+                if !order.is_final() {
+                    self.resting.insert(symbol.into(), vec![*order.clone()]);
+                }
+                self.state.ops.unprotected.remove(symbol);
+                order.status.to_string()
+            }
+            Placed::Refused(why) => {
+                self.state.ops.orders_refused += 1;
+                let why = format!("{symbol}: its protection was refused: {why}");
+                self.alerts.push(why.clone());
+                self.state.ops.unprotected.insert(symbol.into(), why);
+                "refused".into()
+            }
+            Placed::Unknown(why) => {
+                self.unknown_outcomes += 1;
+                let why = format!("{symbol}: {why}");
+                self.state.ops.unprotected.insert(symbol.into(), why);
+                "unknown".into()
+            }
+        };
+        Ok(Some(format!(
+            "{symbol} protect {} again -> {word}",
+            request.qty
+        )))
     }
 
     /// Cancel every order and read each back until it is final (an OCO parent's cancel
