@@ -452,3 +452,50 @@ fn a_refused_exit_leaves_its_stop_resting() {
     );
     assert_eq!(bot.posts(), posts + 1);
 }
+
+/// The tick's dashboard draws a digest kept in `data/dashboard.json`. A sidecar torn by a
+/// power cut, or one that cannot be written at all (a folder in its place), must never fail
+/// the tick; a torn one is rebuilt from the ledgers, so the page says what a whole read says.
+#[test]
+fn a_torn_or_unwritable_dashboard_sidecar_never_fails_the_tick_nor_skews_the_page() {
+    let bot = Bot::new();
+    let config = std::fs::read_to_string(bot.config_path()).unwrap();
+    std::fs::write(
+        bot.config_path(),
+        format!("{config}\n[report]\ndashboard = true\n"),
+    )
+    .unwrap();
+    bot.set_price("AAPL", 231.0);
+    let run = bot.tick();
+    check!(run, run.code == 0);
+    bot.fake.fill_open_orders(231.25);
+    let summary = |page: &str| -> String {
+        let from = page.find("<h2>Summary</h2>").expect("a summary");
+        let rest = &page[from..];
+        rest[..rest.find("</table>").expect("its table")].to_string()
+    };
+    let sidecar = bot.path("data/dashboard.json");
+    let whole = bot.path("whole.html");
+    for minute in 1..4 {
+        let text = std::fs::read(&sidecar).unwrap();
+        std::fs::write(&sidecar, &text[..text.len() * minute / 5]).unwrap();
+        bot.next_minute(1, 226.0, &[250.0; 3]);
+        let run = bot.tick();
+        check!(run, run.code == 0, "torn at {minute}/5");
+        let run = bot.run_env(&["report", "--out", whole.to_str().unwrap()], &[]);
+        check!(run, run.code == 0);
+        let ticked = std::fs::read_to_string(bot.path("logs/dashboard.html")).unwrap();
+        let read = std::fs::read_to_string(&whole).unwrap();
+        assert_eq!(summary(&ticked), summary(&read), "torn at {minute}/5");
+        assert!(summary(&ticked).contains("# Trades"));
+    }
+    std::fs::remove_file(&sidecar).unwrap();
+    std::fs::create_dir(&sidecar).unwrap();
+    bot.next_minute(1, 226.0, &[250.0; 3]);
+    let run = bot.tick();
+    check!(
+        run,
+        run.code == 0,
+        "a sidecar that cannot be written fails nothing"
+    );
+}
