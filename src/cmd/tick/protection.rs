@@ -250,12 +250,16 @@ impl Tick<'_> {
 
     /// Put `symbol`'s protection back after the strategy's order, for which it was canceled,
     /// was refused: the position would otherwise wait for the next tick with no stop, every
-    /// minute the refusal lasts. What it says, for the tick's summary.
-    pub(super) fn reprotect(&mut self, symbol: &str) -> Result<Option<String>> {
+    /// minute the refusal lasts. `price` is the latest trade, for the orders ledger. What it
+    /// says, for the tick's summary.
+    pub(super) fn reprotect(&mut self, symbol: &str, price: f64) -> Result<Option<String>> {
         let Some(request) = self.replacements.remove(symbol) else {
             return Ok(None);
         };
-        let word = match self.desk.place(&mut self.state, self.now, &request, 0.0)? {
+        let word = match self
+            .desk
+            .place(&mut self.state, self.now, &request, price)?
+        {
             Placed::Accepted { order, .. } => {
                 if !order.is_final() {
                     self.resting.insert(symbol.into(), vec![*order.clone()]);

@@ -112,7 +112,7 @@ impl Tick<'_> {
         let (status, sent) = self.send(&request, price)?;
         let mut summary = format!("{name} {verb} {qty} -> {status}");
         if matches!(sent, Sent::Rejected) && had_protection {
-            if let Some(said) = self.reprotect(name)? {
+            if let Some(said) = self.reprotect(name, price)? {
                 summary.push_str("; ");
                 summary.push_str(&said);
             }
