@@ -499,3 +499,42 @@ fn a_torn_or_unwritable_dashboard_sidecar_never_fails_the_tick_nor_skews_the_pag
         "a sidecar that cannot be written fails nothing"
     );
 }
+
+/// The closed ticks put a lost stop back under the same client id; when that POST is lost
+/// too, the state held two intents of one id, and the orders ledger got a row for each when
+/// they settled. One intent per client id, dated from the first POST (the grace period
+/// counts from when the order may first have reached the broker).
+#[test]
+fn a_stop_posted_twice_under_one_id_is_one_intent_dated_from_the_first_post() {
+    let bot = protected("stop_loss_pct = 2.5");
+    bot.bot_holds("AAPL", 3.0, 200.0);
+    bot.fake.set_clock(after_close(), false);
+    let gateway = || crate::fake_alpaca::Fault::Status(502, "<html>bad gateway</html>".into());
+    bot.fake.fail("POST", "/v2/orders", gateway(), 2);
+    let run = bot.tick();
+    check!(run, run.code == 1);
+    bot.fake
+        .set_clock(after_close() + chrono::Duration::minutes(1), false);
+    let run = bot.tick();
+    check!(run, run.code == 1);
+    assert_eq!(bot.posts(), 2, "put back again, under the same id");
+    let intents = bot.state()["intents"].clone();
+    assert_eq!(intents.as_array().unwrap().len(), 1, "{intents}");
+    assert_eq!(
+        intents[0]["created_at"], "2026-11-24T21:30:00Z",
+        "{intents}"
+    );
+    for minute in 2..=4 {
+        bot.fake
+            .set_clock(after_close() + chrono::Duration::minutes(minute), false);
+        let run = bot.tick();
+        check!(run, run.code == 0 || minute < 3, "minute {minute}");
+    }
+    assert_eq!(stops(&bot).len(), 1);
+    let rows: Vec<_> = bot
+        .ledger("orders.csv")
+        .into_iter()
+        .filter(|o| o["status"] == "not-placed" || o["status"] == "not placed")
+        .collect();
+    assert!(rows.len() <= 1, "{rows:?}");
+}
