@@ -79,7 +79,16 @@ impl Desk<'_> {
             price,
             created_at: now,
         };
-        state.intents.push(intent.clone());
+        // One intent per client id: a protective order put back under the id of one whose
+        // outcome is still unknown keeps that intent, dated from the first POST (the grace
+        // period counts from when the order may first have reached the broker).
+        if !state
+            .intents
+            .iter()
+            .any(|i| i.client_order_id == intent.client_order_id)
+        {
+            state.intents.push(intent.clone());
+        }
         // Counted with the intent, before the POST: an order whose reply is lost, or whose tick
         // is killed while it waits, may be at the broker, and must count towards
         // `max_orders_per_day` like any other. Given back only when it is certainly not there.

@@ -279,6 +279,17 @@ pub fn check_close_margin(limits: &Limits, secs_to_close: Option<i64>) -> Result
     Ok(())
 }
 
+/// The stale-price guard alone: a latest trade `age_secs` old may decide an order.
+pub fn check_price_age(limits: &Limits, age_secs: i64) -> Result<(), Refusal> {
+    if age_secs > limits.max_price_age_secs as i64 {
+        return Err(Refusal::StalePrice {
+            age_secs,
+            limit: limits.max_price_age_secs,
+        });
+    }
+    Ok(())
+}
+
 /// The first guard that refuses the order, if any.
 ///
 /// Every order: kill switch, drawdown halt, a positive size, the close margin, the price age.
@@ -297,12 +308,7 @@ pub fn check(order: &Proposed, cx: &Context<'_>) -> Result<(), Refusal> {
         return Err(Refusal::ZeroSize);
     }
     check_close_margin(cfg, cx.secs_to_close)?;
-    if cx.price_age_secs > cfg.max_price_age_secs as i64 {
-        return Err(Refusal::StalePrice {
-            age_secs: cx.price_age_secs,
-            limit: cfg.max_price_age_secs,
-        });
-    }
+    check_price_age(cfg, cx.price_age_secs)?;
     if !order.opens() {
         return Ok(());
     }

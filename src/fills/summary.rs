@@ -6,6 +6,7 @@ use crate::decimal::Decimal;
 use crate::domain::{ClientOrderId, Qty};
 use crate::error::Result;
 use crate::store::rows::{FillKind, FillRow};
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -38,10 +39,16 @@ pub struct Summary {
     /// shares, and a stop set from it would not protect the bot's (see [`note_cost`]).
     #[serde(default)]
     pub entry_price: BTreeMap<String, Decimal>,
+    /// When [`Summary::entry_price`] was last based, per position the bot holds: the row
+    /// that opened it (from flat, or through zero) or the last adjustment (a split recorded,
+    /// or shares the person confirmed). A split booked after it leaves that price the one
+    /// from before the split (see `Tick::unrecorded_split`).
+    #[serde(default)]
+    pub based_at: BTreeMap<String, DateTime<Utc>>,
 }
 
-/// What [`Summary`] holds today: 1 added [`Summary::entry_price`].
-pub const VERSION: u32 = 1;
+/// What [`Summary`] holds today: 1 added [`Summary::entry_price`], 2 [`Summary::based_at`].
+pub const VERSION: u32 = 2;
 
 impl Summary {
     /// Whether it says what `recorded` (the in-process reader, a second implementation) says.
@@ -81,6 +88,7 @@ impl Summary {
                 let after = before + row.signed_qty();
                 self.net_qty.insert(row.symbol.clone(), after);
                 note_cost(&mut self.entry_price, &row, before, after);
+                note_based(&mut self.based_at, &row, true, before, after);
             }
             FillKind::Execution { .. } => {
                 let before = self.net_qty.get(&row.symbol).copied().unwrap_or_default();
@@ -88,6 +96,7 @@ impl Summary {
                 self.net_qty.insert(row.symbol.clone(), after);
                 note_entry(&mut self.last_entry, &row, before, after);
                 note_cost(&mut self.entry_price, &row, before, after);
+                note_based(&mut self.based_at, &row, false, before, after);
             }
         }
         Ok(())
@@ -139,4 +148,21 @@ fn note_cost(prices: &mut BTreeMap<String, Decimal>, row: &FillRow, before: Qty,
         Some(avg) => prices.insert(symbol.clone(), avg),
         None => prices.remove(symbol),
     };
+}
+
+/// Keep [`Summary::based_at`]: an adjustment, or an execution that opens the position from
+/// flat or takes it through zero, bases it at its own time; flat has none; an execution that
+/// extends or reduces the position leaves it.
+fn note_based(
+    based: &mut BTreeMap<String, DateTime<Utc>>,
+    row: &FillRow,
+    adjustment: bool,
+    before: Qty,
+    after: Qty,
+) {
+    if after.is_zero() {
+        based.remove(&row.symbol);
+    } else if adjustment || before.is_zero() || before.is_positive() != after.is_positive() {
+        based.insert(row.symbol.clone(), row.time_utc);
+    }
 }

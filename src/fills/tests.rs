@@ -310,4 +310,53 @@ mod summary_tests {
         assert_eq!(now.entry_price["AAPL"].to_f64(), 230.0);
         assert_eq!(now.version, super::super::summary::VERSION);
     }
+
+    /// `based_at`: when the entry price was last based (opened, through zero, adjusted);
+    /// extending or reducing keeps it; flat has none. Read on = whole read.
+    #[test]
+    fn the_entry_price_is_based_at_the_opening_or_the_last_adjustment() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("fills.csv");
+        let fill = |t: &str, side: &str, qty: &str, id: &str| {
+            format!("2026-11-{t}:00,AAPL,{side},{qty},100,o{id},pb-{id},fill,a{id},tick\n")
+        };
+        let steps = [
+            (
+                fill("23 15:00", "buy", "10", "1"),
+                Some("2026-11-23T15:00:00Z"),
+            ),
+            (
+                fill("23 15:01", "buy", "5", "2"),
+                Some("2026-11-23T15:00:00Z"),
+            ),
+            (
+                fill("23 15:02", "sell", "3", "3"),
+                Some("2026-11-23T15:00:00Z"),
+            ),
+            (
+                "2026-11-24 05:00:00,AAPL,adjust,12,,,,split,s1,reconcile\n".to_string(),
+                Some("2026-11-24T05:00:00Z"),
+            ),
+            (
+                fill("24 15:00", "sell", "30", "4"),
+                Some("2026-11-24T15:00:00Z"),
+            ),
+            (fill("24 15:01", "buy", "6", "5"), None),
+        ];
+        let mut text = HEADER.to_string();
+        std::fs::write(&path, &text).unwrap();
+        let fills = Fills::open(dir.path()).unwrap();
+        let mut kept = fills.summary(None).unwrap();
+        for (row, want) in &steps {
+            text.push_str(row);
+            std::fs::write(&path, &text).unwrap();
+            kept = fills.summary(Some(&kept)).unwrap();
+            let got = kept
+                .based_at
+                .get("AAPL")
+                .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+            assert_eq!(got.as_deref(), *want, "after {row}");
+            assert_eq!(kept, fills.summary(None).unwrap(), "read on = whole read");
+        }
+    }
 }

@@ -123,6 +123,25 @@ pub fn protect(h: &Held<'_>) -> Protect {
     out
 }
 
+/// What to place again when the resting protection was canceled for an order of the
+/// strategy that the broker then refused: the same protection, under the entry's next
+/// attempt id (the canceled one's is spent at the broker), so the position does not wait a
+/// tick unprotected. `None` when nothing is to be held, or when the price is through a level
+/// (a market close is the next tick's to decide, on fresh data).
+pub fn replacement(h: &Held<'_>) -> Option<Protective> {
+    if !h.protection.any() || h.qty.is_zero() {
+        return None;
+    }
+    let side = if h.qty.is_positive() {
+        Side::Sell
+    } else {
+        Side::Buy
+    };
+    request(h, side, h.qty.abs())
+        .ok()
+        .filter(|r| r.kind != OrderKind::Market)
+}
+
 fn request(h: &Held<'_>, side: Side, shares: Qty) -> Result<Protective, String> {
     let p = h.protection;
     let avg = h

@@ -228,3 +228,29 @@ fn prices_round_to_what_alpaca_accepts() {
     assert_eq!(price(99.345001).as_str(), "99.35");
     assert_eq!(price(0.123456).as_str(), "0.1235");
 }
+
+/// The protection to put back after a refused strategy order: the level of the resting one,
+/// under the next attempt id (the resting one's, canceled, is spent at the broker); none for
+/// a flat position, and none when the price is through the stop (a market close is the next
+/// tick's to decide).
+#[test]
+fn a_replacement_is_the_same_protection_under_the_next_attempts_id() {
+    let (avg, e) = (d("101.37"), entry());
+    let mut h = held(stop(2.0), "10", &avg, &e, &none);
+    h.resting = vec![resting("o1", &format!("{}-p1", e.as_str()), Side::Sell, 10)];
+    let r = replacement(&h).unwrap();
+    assert_eq!(
+        (r.kind.clone(), r.client_order_id.as_str(), r.qty),
+        (
+            OrderKind::Stop {
+                stop_price: d("99.34")
+            },
+            format!("{}-p2", e.as_str()).as_str(),
+            Qty::shares(10)
+        )
+    );
+    h.price = Some(99.0);
+    assert_eq!(replacement(&h), None, "through the stop");
+    let flat = held(stop(2.0), "0", &avg, &e, &none);
+    assert_eq!(replacement(&flat), None);
+}

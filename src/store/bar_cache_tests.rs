@@ -619,3 +619,31 @@ fn a_big_replace_written_in_two_halves_is_the_one_text() {
     assert_eq!(rows_text(&bars, HEADER), one);
     assert_eq!(cache.load("AAPL", Timeframe::Min1).unwrap(), bars);
 }
+
+/// A duplicated row where the tick's window meets the rows only counted (the seam), or
+/// inside the window, is found and named as a full parse finds it: never two bars of one
+/// minute handed to a strategy, nor a window that silently starts at a repeated minute.
+#[test]
+fn read_tail_finds_a_duplicate_at_the_windows_seam_and_inside_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = BarCache::new(dir.path());
+    write_rows(&cache, 300, false, true);
+    let p = cache.path("AAPL", Timeframe::Min1);
+    let text = std::fs::read_to_string(&p).unwrap();
+    // Line 0 is the header: data row i is line i + 1. With keep 4 the window is rows
+    // 296..300 (lines 297..=300); row 295 (line 296) is the last row only counted.
+    for (dup, line) in [(296, 297), (298, 299)] {
+        let mut lines: Vec<String> = text.lines().map(String::from).collect();
+        lines[dup + 1] = lines[dup].clone();
+        std::fs::write(&p, lines.join("\n") + "\n").unwrap();
+        let e = cache
+            .read_tail("AAPL", Timeframe::Min1, 4, 200)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains(&format!("AAPL-1Min.csv line {}", line + 1)),
+            "{e}"
+        );
+        assert!(e.contains("not after the previous one"), "{e}");
+    }
+}

@@ -27,6 +27,11 @@ pub struct State {
     /// `next_open` of the closed session already written to the decisions ledger, so that a
     /// night of once-a-minute ticks writes one "market closed" row per symbol, not hundreds.
     pub closed_until_recorded: Option<DateTime<Utc>>,
+    /// A closed-market tick's protection ended with an unknown outcome (a lost POST): the
+    /// next closed ticks put it back again (same client id, so never twice) until one knows,
+    /// rather than leaving the position to meet the next open unprotected.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub closed_protection_unknown: bool,
     #[serde(default)]
     pub intents: Vec<OrderIntent>,
     /// Orders sent and not yet final: each tick records their fills, then forgets them.

@@ -23,6 +23,7 @@ mod ops;
 mod orders;
 mod progress;
 mod replay;
+mod review;
 mod schedule;
 mod scripts;
 mod secrets;

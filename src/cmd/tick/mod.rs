@@ -147,6 +147,7 @@ pub fn run_with(
         unknown_outcomes: 0,
         alerts: Vec::new(),
         resting: HashMap::new(),
+        replacements: HashMap::new(),
         closed_by_protection: Vec::new(),
     };
     let syncs = crate::store::files::syncs();
@@ -204,6 +205,9 @@ struct Tick<'a> {
     /// The bot's protective orders resting per symbol after the protection step: what a
     /// strategy order for the symbol cancels first.
     resting: HashMap<String, Vec<Order>>,
+    /// Per symbol with protection resting, what to place again if a strategy order cancels
+    /// it and is then refused ([`crate::plan::protect::replacement`]).
+    replacements: HashMap<String, crate::broker::OrderRequest>,
     /// Symbols whose protection found the price through the stop and closed at market this
     /// tick: the plan, made from positions read before, sends nothing more for them.
     closed_by_protection: Vec<String>,
@@ -248,11 +252,13 @@ impl Tick<'_> {
             let close = CloseClock {
                 open: false,
                 next_close: clock.next_close,
+                unknown: None,
                 read: clock_read,
             };
             return self.market_closed(clock.next_open, &close);
         }
         self.state.closed_until_recorded = None;
+        self.state.closed_protection_unknown = false;
 
         let account = self.client.account()?;
         let names = self.config.symbol_names();
@@ -348,14 +354,13 @@ impl Tick<'_> {
                 .collect(),
         };
         // Protection first, before any other order of the tick, across all symbols.
-        let prices: HashMap<String, f64> =
-            trades.iter().map(|(s, t)| (s.clone(), t.price)).collect();
         let close = CloseClock {
             open: true,
             next_close: snapshot.next_close,
+            unknown: snapshot.close_unknown.clone(),
             read: clock_read,
         };
-        let mut parts = self.protect_positions(&held, &open_orders, &recorded, &prices, &close)?;
+        let mut parts = self.protect_positions(&held, &open_orders, &recorded, &trades, &close)?;
         let plan = plan::plan(&snapshot, &self.state, &self.config.risk.limits);
         // A dry run previews the waiting reversal legs as a real tick would decide them, but
         // the real tick after it must still find them as they were: a preview that threw a
@@ -451,17 +456,31 @@ impl Tick<'_> {
 
     /// Closed market: settle tracked orders (they can still expire or fill), record the
     /// closed session once (decision rows and an equity row), trade nothing. The tick that
-    /// records it also puts back missing protection (see [`Tick::protect_closed`]).
+    /// records it also puts back missing protection (see [`Tick::protect_closed`]), and so
+    /// does every later closed tick while that protection's outcome is unknown (a lost POST,
+    /// tried again under the same client id), so it never waits for the open.
     fn market_closed(
         &mut self,
         next_open: Option<DateTime<Utc>>,
         close: &CloseClock,
     ) -> Result<TickOutcome> {
         let recording = self.state.closed_until_recorded != next_open || next_open.is_none();
+        let protecting = recording || self.state.closed_protection_unknown;
         let mut open_orders = Vec::new();
-        if !self.state.tracked.is_empty() || recording {
+        if !self.state.tracked.is_empty() || protecting {
             open_orders = self.sync_fills()?.0;
         }
+        if !protecting {
+            log::info!("market closed; nothing to do");
+            return Ok(TickOutcome::MarketClosed { next_open });
+        }
+        let broker_positions = self.client.positions()?;
+        let positions: HashMap<String, Qty> = broker_positions
+            .iter()
+            .map(|p| (p.symbol.clone(), p.qty))
+            .collect();
+        let recorded = self.fills.summary(self.state.fills.as_ref())?;
+        self.state.fills = Some(recorded.clone());
         if recording {
             let when = next_open.map_or("unknown".to_string(), |t| {
                 t.with_timezone(&New_York)
@@ -470,13 +489,6 @@ impl Tick<'_> {
             });
             let reason = format!("market closed; next open {when}");
             let account = self.client.account()?;
-            let broker_positions = self.client.positions()?;
-            let positions: HashMap<String, Qty> = broker_positions
-                .iter()
-                .map(|p| (p.symbol.clone(), p.qty))
-                .collect();
-            let recorded = self.fills.summary(self.state.fills.as_ref())?;
-            self.state.fills = Some(recorded.clone());
             // The position each row shows is the bot's, as an open-market tick shows it: its
             // own fills on a shared account, the broker's otherwise.
             let held = |name: &str| match self.config.risk.shared_account {
@@ -504,9 +516,11 @@ impl Tick<'_> {
             self.record_equity(&account, &positions)?;
             // The metrics file and `status` show the equity this row records, not an older one.
             self.show_account(&account, &positions);
-            self.protect_closed(&broker_positions, &open_orders, &recorded, close)?;
-            self.state.closed_until_recorded = next_open;
         }
+        let unknown = self.unknown_outcomes;
+        self.protect_closed(&broker_positions, &open_orders, &recorded, close)?;
+        self.state.closed_protection_unknown = self.unknown_outcomes > unknown;
+        self.state.closed_until_recorded = next_open;
         log::info!("market closed; nothing to do");
         Ok(TickOutcome::MarketClosed { next_open })
     }
@@ -531,13 +545,8 @@ impl Tick<'_> {
             return Ok(());
         }
         let names = self.config.symbol_names();
-        let prices: HashMap<String, f64> = self
-            .client
-            .latest_trades(&names)?
-            .into_iter()
-            .map(|(s, t)| (s, t.price))
-            .collect();
-        for said in self.protect_positions(positions, open_orders, recorded, &prices, close)? {
+        let trades = self.client.latest_trades(&names)?;
+        for said in self.protect_positions(positions, open_orders, recorded, &trades, close)? {
             log::info!("{said}");
         }
         Ok(())

@@ -11,10 +11,11 @@ use super::Tick;
 use crate::broker::OrderKind;
 use crate::broker::{Order, Position};
 use crate::client_order_id;
+use crate::domain::LastTrade;
 use crate::error::Result;
 use crate::fills::Summary;
 use crate::orders::Placed;
-use crate::plan::protect::{protect, Held, Resting};
+use crate::plan::protect::{protect, replacement, Held, Resting};
 use std::collections::HashMap;
 use std::time::Duration;
 
@@ -32,7 +33,7 @@ impl Tick<'_> {
         positions: &[Position],
         open: &[Order],
         recorded: &Summary,
-        prices: &HashMap<String, f64>,
+        trades: &HashMap<String, LastTrade>,
         close: &super::symbol::CloseClock,
     ) -> Result<Vec<String>> {
         let mut said = Vec::new();
@@ -68,7 +69,7 @@ impl Tick<'_> {
                 protection: symbol.protection,
                 qty,
                 avg_entry_price,
-                price: prices.get(name).copied(),
+                price: trades.get(name).map(|t| t.price),
                 entry: recorded.last_entry.get(name),
                 spent: &spent,
                 resting: resting
@@ -104,16 +105,26 @@ impl Tick<'_> {
                 continue;
             }
             let Some(request) = todo.place else {
+                if !still.is_empty() {
+                    if let Some(again) = replacement(&held) {
+                        self.replacements.insert(name.into(), again);
+                    }
+                }
                 self.resting.insert(name.into(), still);
                 continue;
             };
-            let price = prices.get(name).copied().unwrap_or_default();
+            let trade = trades.get(name).copied();
+            let price = trade.map_or(0.0, |t| t.price);
             if request.kind == OrderKind::Market {
                 // The price is already past the stop (or target): closing at market is a trade,
                 // not a resting order, so the kill switch and the close margin apply to it as to
                 // any order (a market order that reaches Alpaca after the bell waits for the
                 // next open, at a price nobody chose).
-                if let Some(why) = self.market_close_refused(close) {
+                let refused = match self.market_close_refused(close, trade) {
+                    None if config.risk.shared_account => self.unrecorded_split(name, recorded)?,
+                    why => why,
+                };
+                if let Some(why) = refused {
                     let why =
                         format!("{name}: past its stop or target, not closed at market: {why}");
                     log::warn!("{why}");
@@ -157,9 +168,15 @@ impl Tick<'_> {
         Ok(said)
     }
 
-    /// Why a market close of a position past its stop may not be sent now: the kill switch,
-    /// or a session close nearer than the margin (measured now).
-    fn market_close_refused(&self, close: &super::symbol::CloseClock) -> Option<String> {
+    /// Why a market close of a position past its stop may not be sent now: the kill switch, a
+    /// closed market, a close the clock does not tell (a stale `is_open` after the bell), a
+    /// session close nearer than the margin (measured now), or a latest trade older than
+    /// `max_price_age_secs` (the guards every order passes, as the README's table says).
+    fn market_close_refused(
+        &self,
+        close: &super::symbol::CloseClock,
+        trade: Option<LastTrade>,
+    ) -> Option<String> {
         if self.config.bot.data_dir.join("STOP").exists() {
             return Some("kill switch (the STOP file) is on".into());
         }
@@ -169,11 +186,50 @@ impl Tick<'_> {
                     .into(),
             );
         }
+        if let Some(why) = &close.unknown {
+            return Some(why.clone());
+        }
         let now = self.now + chrono::Duration::from_std(close.read.elapsed()).unwrap_or_default();
         let secs_to_close = close.next_close.map(|c| (c - now).num_seconds());
-        crate::risk::check_close_margin(&self.config.risk.limits, secs_to_close)
-            .err()
-            .map(|r| r.to_string())
+        if let Err(why) = crate::risk::check_close_margin(&self.config.risk.limits, secs_to_close) {
+            return Some(why.to_string());
+        }
+        // "Passed" was read from this trade: an old one (IEX goes quiet) may no longer be the
+        // price, and every other order, reductions included, is refused on it.
+        let trade = trade?;
+        crate::risk::check_price_age(
+            &self.config.risk.limits,
+            (self.now - trade.time).num_seconds(),
+        )
+        .err()
+        .map(|r| r.to_string())
+    }
+
+    /// On a shared account the stop's level is the bot's own average entry from fills.csv.
+    /// A split booked since that average was based (the position opened, or an adjustment was
+    /// recorded: `reconcile --repair`, with `--adjust` on a shared account) leaves that
+    /// average the price from before the split, and the price then looks far through the
+    /// stop (half of it after a 2-for-1): the market close would sell on a fall that never
+    /// happened. Asked only then (one request, a whole read of fills.csv), as it is rare.
+    fn unrecorded_split(&self, symbol: &str, recorded: &Summary) -> Result<Option<String>> {
+        let Some(&opened) = recorded.based_at.get(symbol) else {
+            return Ok(None);
+        };
+        let opened_day = opened
+            .with_timezone(&chrono_tz::America::New_York)
+            .date_naive();
+        let known = self.fills.recorded()?;
+        let missing = self.client.split_activities(opened)?.into_iter().find(|s| {
+            s.symbol.as_deref() == Some(symbol)
+                && !known.activity_ids.contains(&s.id)
+                && s.day.is_none_or(|day| day > opened_day)
+        });
+        Ok(missing.map(|s| {
+            format!(
+                "a split booked {} is not in fills.csv, so the bot's own entry price is from before it (confirm the bot's shares: `prometheus-bot reconcile --repair --adjust {symbol}=SHARES`)",
+                s.date
+            )
+        }))
     }
 
     /// Cancel `symbol`'s resting protection before a strategy order, and see it canceled.
@@ -190,6 +246,45 @@ impl Tick<'_> {
             return Ok(true);
         }
         self.cancel_confirmed(&ids)
+    }
+
+    /// Put `symbol`'s protection back after the strategy's order, for which it was canceled,
+    /// was refused: the position would otherwise wait for the next tick with no stop, every
+    /// minute the refusal lasts. `price` is the latest trade, for the orders ledger. What it
+    /// says, for the tick's summary.
+    pub(super) fn reprotect(&mut self, symbol: &str, price: f64) -> Result<Option<String>> {
+        let Some(request) = self.replacements.remove(symbol) else {
+            return Ok(None);
+        };
+        let word = match self
+            .desk
+            .place(&mut self.state, self.now, &request, price)?
+        {
+            Placed::Accepted { order, .. } => {
+                if !order.is_final() {
+                    self.resting.insert(symbol.into(), vec![*order.clone()]);
+                }
+                self.state.ops.unprotected.remove(symbol);
+                order.status.to_string()
+            }
+            Placed::Refused(why) => {
+                self.state.ops.orders_refused += 1;
+                let why = format!("{symbol}: its protection was refused: {why}");
+                self.alerts.push(why.clone());
+                self.state.ops.unprotected.insert(symbol.into(), why);
+                "refused".into()
+            }
+            Placed::Unknown(why) => {
+                self.unknown_outcomes += 1;
+                let why = format!("{symbol}: {why}");
+                self.state.ops.unprotected.insert(symbol.into(), why);
+                "unknown".into()
+            }
+        };
+        Ok(Some(format!(
+            "{symbol} protect {} again -> {word}",
+            request.qty
+        )))
     }
 
     /// Cancel every order and read each back until it is final (an OCO parent's cancel

@@ -31,6 +31,10 @@ pub(super) struct CloseClock {
     /// The broker's `is_open`: a market order sent while closed waits for the next open.
     pub(super) open: bool,
     pub(super) next_close: Option<DateTime<Utc>>,
+    /// Why an open clock's close is not known (no `next_close`, or one further off than a
+    /// session: a stale `is_open` after the bell); the plan refuses the strategy's orders
+    /// then, and the protection step's market close must wait as well.
+    pub(super) unknown: Option<String>,
     pub(super) read: Instant,
 }
 
@@ -88,6 +92,7 @@ impl Tick<'_> {
         // The resting stop holds the shares (Alpaca: 403 "insufficient qty"), and a standalone
         // stop beside a buy is a wash trade: the protection goes first, confirmed canceled.
         // The next tick protects whatever position this order leaves.
+        let had_protection = self.resting.get(name).is_some_and(|r| !r.is_empty());
         if !self.unprotect_for_order(name)? {
             row.action = Action::Refused;
             row.reason = format!(
@@ -106,6 +111,12 @@ impl Tick<'_> {
         let request = OrderRequest::market_day(name, side, qty, &client_id);
         let (status, sent) = self.send(&request, price)?;
         let mut summary = format!("{name} {verb} {qty} -> {status}");
+        if matches!(sent, Sent::Rejected) && had_protection {
+            if let Some(said) = self.reprotect(name, price)? {
+                summary.push_str("; ");
+                summary.push_str(&said);
+            }
+        }
         match (sent, then, leg) {
             (Sent::Accepted { filled: true }, Some(then), _) => {
                 summary.push_str("; ");
