@@ -89,6 +89,12 @@ pub struct Protect {
     pub unprotected: Option<String>,
 }
 
+/// Attempts at one entry's protection (`-p1` … `-pN`). Each attempt that ends unfilled spends
+/// its id, and an exit the broker refuses every minute spends one a minute (its protection is
+/// canceled for it, then put back): 100,000 is about 256 sessions of that, where 1,000 gave up
+/// protecting the position after two and a half days.
+const MAX_ATTEMPTS: u32 = 100_000;
+
 /// Decide one symbol's protection.
 pub fn protect(h: &Held<'_>) -> Protect {
     let mut out = Protect::default();
@@ -164,13 +170,13 @@ fn request(h: &Held<'_>, side: Side, shares: Qty) -> Result<Protective, String> 
         .iter()
         .map(|o| o.client_order_id.as_str())
         .collect();
-    let id = (1..=1000)
+    let id = (1..=MAX_ATTEMPTS)
         .map(|n| ClientOrderId::protection(entry, n))
         .find(|id| match id {
             Ok(id) => !(h.spent)(id.as_str()) && !resting_ids.contains(&id.as_str()),
             Err(_) => true,
         })
-        .ok_or("a thousand protective orders for one entry ended unfilled")?
+        .ok_or("100,000 protective orders for one entry ended unfilled")?
         .map_err(|e| e.to_string())?;
     // Against the position: below the entry for a long, above it for a short.
     let against = |pct: f64| match side {

@@ -254,3 +254,21 @@ fn a_replacement_is_the_same_protection_under_the_next_attempts_id() {
     let flat = held(stop(2.0), "0", &avg, &e, &none);
     assert_eq!(replacement(&flat), None);
 }
+
+#[test]
+fn an_entry_whose_protection_was_put_back_thousands_of_times_is_still_protected() {
+    let (avg, e) = (d("100"), entry());
+    // A refused exit every minute for over five sessions: 2,000 attempts spent.
+    let spent = |id: &str| {
+        id.rsplit_once("-p")
+            .and_then(|(_, n)| n.parse::<u32>().ok())
+            .is_some_and(|n| n <= 2000)
+    };
+    let r = protect(&held(stop(2.0), "10", &avg, &e, &spent))
+        .place
+        .unwrap();
+    assert_eq!(
+        r.client_order_id.as_str(),
+        "pb-AAPL-1Min-20261124T1530-thr-buy-p2001"
+    );
+}
