@@ -244,6 +244,11 @@ pub fn merge(old: Vec<Bar>, new: Vec<Bar>) -> Vec<Bar> {
     if new.windows(2).all(|w| w[0].time < w[1].time)
         && new.first().is_none_or(|b| last.is_none_or(|l| l < b.time))
     {
+        // An import into an empty cache: `new` is the result as it is (copying a million
+        // bars into the empty vector was 72 MB of fresh pages, tens of milliseconds).
+        if all.is_empty() {
+            return new;
+        }
         all.extend(new);
         return all;
     }

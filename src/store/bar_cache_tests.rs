@@ -380,6 +380,10 @@ fn merge_keeps_the_later_of_equal_times_with_or_without_the_fast_path() {
     let m = merge(vec![bar(3, 3.0)], vec![bar(2, 2.0), bar(1, 1.0)]);
     assert_eq!(closes(&m), [(1, 1.0), (2, 2.0), (3, 3.0)]);
     assert_eq!(closes(&merge(Vec::new(), vec![bar(1, 1.0)])), [(1, 1.0)]);
+    // Into nothing, sorted new bars are the result itself: not copied (an import's million).
+    let new = vec![bar(1, 1.0), bar(2, 2.0)];
+    let at = new.as_ptr();
+    assert_eq!(merge(Vec::with_capacity(4), new).as_ptr(), at);
 }
 
 /// A file's text with `rows` bars of `c`-sized prices (longer rows than the read's guess when
