@@ -383,7 +383,8 @@ fn merge_keeps_the_later_of_equal_times_with_or_without_the_fast_path() {
     // Into nothing, sorted new bars are the result itself: not copied (an import's million).
     let new = vec![bar(1, 1.0), bar(2, 2.0)];
     let at = new.as_ptr();
-    assert_eq!(merge(Vec::with_capacity(4), new).as_ptr(), at);
+    let merged = merge(Vec::with_capacity(4), new);
+    assert_eq!(merged.as_ptr(), at);
 }
 
 /// A file's text with `rows` bars of `c`-sized prices (longer rows than the read's guess when
