@@ -12,7 +12,6 @@ use crate::domain::{Bar, Timeframe};
 use crate::error::{Error, Result};
 use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 use serde::{Deserialize, Serialize};
-use std::fmt::Write as _;
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
@@ -244,6 +243,11 @@ pub fn merge(old: Vec<Bar>, new: Vec<Bar>) -> Vec<Bar> {
     if new.windows(2).all(|w| w[0].time < w[1].time)
         && new.first().is_none_or(|b| last.is_none_or(|l| l < b.time))
     {
+        // An import into an empty cache: `new` is the result as it is (copying a million
+        // bars into the empty vector was 72 MB of fresh pages, tens of milliseconds).
+        if all.is_empty() {
+            return new;
+        }
         all.extend(new);
         return all;
     }
@@ -278,13 +282,15 @@ fn rows_text(bars: &[Bar], header: &str) -> String {
 }
 
 fn write_row(out: &mut String, b: &Bar) {
-    use super::fast_text::{push_f64, push_time};
+    use super::fast_text::{push_f64, push_time, push_u64};
     push_time(out, b.time);
     for v in [b.open, b.high, b.low, b.close, b.volume] {
         out.push(',');
         push_f64(out, v);
     }
-    let _ = write!(out, ",{},", b.trades);
+    out.push(',');
+    push_u64(out, b.trades);
+    out.push(',');
     if b.vwap.is_finite() {
         push_f64(out, b.vwap);
     }

@@ -18,22 +18,36 @@ pub fn push_time(out: &mut String, t: DateTime<Utc>) {
         let _ = write!(out, "{}", t.format("%Y-%m-%d %H:%M:%S"));
         return;
     }
-    let two = |out: &mut String, v: i64| {
-        out.push(char::from(b'0' + (v / 10) as u8));
-        out.push(char::from(b'0' + (v % 10) as u8));
-    };
-    two(out, y / 100);
-    two(out, y % 100);
-    out.push('-');
-    two(out, m);
-    out.push('-');
-    two(out, d);
-    out.push(' ');
-    two(out, rest / 3600);
-    out.push(':');
-    two(out, rest / 60 % 60);
-    out.push(':');
-    two(out, rest % 60);
+    // Built in one stack buffer and pushed once: a `String::push` per character was most of
+    // the time's cost.
+    let mut buf = *b"0000-00-00 00:00:00";
+    for (at, v) in [
+        (0, y / 100),
+        (2, y % 100),
+        (5, m),
+        (8, d),
+        (11, rest / 3600),
+        (14, rest / 60 % 60),
+        (17, rest % 60),
+    ] {
+        buf[at..at + 2].copy_from_slice(pair(v as usize));
+    }
+    out.push_str(std::str::from_utf8(&buf).unwrap_or_default());
+}
+
+/// The two ASCII digits of `v < 100`.
+fn pair(v: usize) -> &'static [u8] {
+    const PAIRS: &[u8; 200] = b"0001020304050607080910111213141516171819\
+        2021222324252627282930313233343536373839\
+        4041424344454647484950515253545556575859\
+        6061626364656667686970717273747576777879\
+        8081828384858687888990919293949596979899";
+    &PAIRS[2 * v..2 * v + 2]
+}
+
+/// `v` as `{}` prints it (plain decimal digits).
+pub fn push_u64(out: &mut String, v: u64) {
+    push_scaled(out, v, 0);
 }
 
 /// Year, month, day of a day count since 1970-01-01 (Howard Hinnant's `civil_from_days`).
@@ -81,24 +95,32 @@ pub fn push_f64(out: &mut String, v: f64) {
 }
 
 /// `m · 10^-k` in plain decimal, no trailing zeros after the point (`m` has none there: `k`
-/// is the smallest that works), built right to left in one buffer and pushed once.
-fn push_scaled(out: &mut String, mut m: u64, k: usize) {
-    let mut buf = [0u8; 24];
-    let mut i = buf.len();
-    let mut digits = 0;
-    loop {
-        if digits == k && k > 0 {
-            i -= 1;
-            buf[i] = b'.';
-        }
+/// is the smallest that works; `m < 10^20`, `k <= 8`), its digits built right to left two at
+/// a time in one buffer of zeros (which pad `0.00ddd`), the point put in, and pushed once.
+fn push_scaled(out: &mut String, m: u64, k: usize) {
+    let mut buf = [b'0'; 32];
+    let end = buf.len();
+    let mut i = end;
+    let mut n = m;
+    while n >= 100 {
+        i -= 2;
+        buf[i..i + 2].copy_from_slice(pair((n % 100) as usize));
+        n /= 100;
+    }
+    if n >= 10 {
+        i -= 2;
+        buf[i..i + 2].copy_from_slice(pair(n as usize));
+    } else {
         i -= 1;
-        buf[i] = b'0' + (m % 10) as u8;
-        m /= 10;
-        digits += 1;
-        // Past the point, with every digit of m written (zeros pad 0.00ddd).
-        if m == 0 && digits > k {
-            break;
-        }
+        buf[i] = b'0' + n as u8;
+    }
+    // At least one digit before the point: the zeros are already there.
+    i = i.min(end - k - 1);
+    if k > 0 {
+        // The integer digits move one place left for the point.
+        buf.copy_within(i..end - k, i - 1);
+        i -= 1;
+        buf[end - k - 1] = b'.';
     }
     out.push_str(std::str::from_utf8(&buf[i..]).unwrap_or("0"));
 }
@@ -163,7 +185,21 @@ mod tests {
             ] {
                 assert_eq!(f(v), format!("{v}"), "{v:e}");
             }
+            // Counts (a bar's trades) of every length, and the powers of ten around them.
+            let n = x >> (x % 64);
+            for n in [
+                n,
+                10u64.pow((x % 20) as u32),
+                10u64.pow((x % 20) as u32) - 1,
+            ] {
+                let mut s = String::new();
+                push_u64(&mut s, n);
+                assert_eq!(s, n.to_string());
+            }
         }
+        let mut s = String::new();
+        push_u64(&mut s, u64::MAX);
+        assert_eq!(s, u64::MAX.to_string());
     }
 
     #[test]

@@ -170,6 +170,9 @@ pub fn write_equity_csv(
     };
     let mut time = String::with_capacity(19);
     let mut peak = f64::NEG_INFINITY;
+    // The equity and drawdown cells of the last row written, and the (equity, peak) bits
+    // they are of (NaN's bits, which no row's equity has, before the first).
+    let (mut cells, mut cells_of) = (Vec::with_capacity(48), (f64::NAN.to_bits(), 0));
     let mut next = vec![0usize; out.legs.len()];
     let mut last: Vec<f64> = vec![f64::NAN; out.legs.len()];
     for (step, (&t, &e)) in out.times.iter().zip(&out.equity).enumerate() {
@@ -189,10 +192,17 @@ pub fn write_equity_csv(
         clock.write(&mut time, t.timestamp());
         s.extend_from_slice(time.as_bytes());
         s.push(b',');
-        push_f64(&mut s, e);
-        s.push(b',');
-        let dd = ((e / peak - 1.0) * 100.0 * 1e6).round() / 1e6;
-        push_f64(&mut s, if dd == 0.0 { 0.0 } else { dd });
+        // Out of the market the equity and its peak stay as they were (half the rows of a
+        // million-bar SmaCross run): the same two cells as the row before, copied.
+        if (e.to_bits(), peak.to_bits()) != cells_of {
+            cells_of = (e.to_bits(), peak.to_bits());
+            cells.clear();
+            push_f64(&mut cells, e);
+            cells.push(b',');
+            let dd = ((e / peak - 1.0) * 100.0 * 1e6).round() / 1e6;
+            push_f64(&mut cells, if dd == 0.0 { 0.0 } else { dd });
+        }
+        s.extend_from_slice(&cells);
         if multi {
             for &v in &last {
                 s.push(b',');
@@ -383,7 +393,9 @@ mod tests {
     }
 
     /// A run long enough for equity.csv to go out in several chunks: every row as
-    /// `time,equity,drawdown`, none lost or doubled at a chunk's end.
+    /// `time,equity,drawdown`, none lost or doubled at a chunk's end. Each close is held for
+    /// three bars, so rows repeat their equity (whose cells are copied from the row before)
+    /// and drawdowns follow each fall.
     #[test]
     fn equity_csv_in_chunks_is_every_row_once() {
         use crate::backtest::engine::{Settings, Sizing};
@@ -392,7 +404,7 @@ mod tests {
         let t0 = DateTime::<Utc>::from_timestamp(1_700_000_040, 0).unwrap();
         let bars: Vec<Bar> = (0..70_000)
             .map(|i| {
-                let c = 100.0 + (i % 400) as f64 / 4.0;
+                let c = 100.0 + (i / 3 % 400) as f64 / 4.0;
                 Bar {
                     time: t0 + Duration::minutes(i),
                     open: c,
