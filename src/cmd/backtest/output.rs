@@ -80,52 +80,86 @@ fn num(out: &mut String, v: f64) {
     }
 }
 
-/// [`num`] as a value for `format!`.
+/// [`num`] as a value for `format!` (the tests' reference).
+#[cfg(test)]
 fn cell(v: f64) -> String {
     let mut s = String::new();
     num(&mut s, v);
     s
 }
 
+/// [`num`] without `Display`'s float formatting (a long minute run has tens of thousands of
+/// trades, seven floats each): the same shortest round-trip digits from serde_json, whose
+/// form differs from `Display`'s only by a trailing `.0` on whole numbers (dropped here) and
+/// by exponents (then `Display` writes the cell).
+fn push_cell(out: &mut String, scratch: &mut Vec<u8>, v: f64) {
+    if !v.is_finite() {
+        return;
+    }
+    let v = tidy(v);
+    scratch.clear();
+    let _ = serde_json::to_writer(&mut *scratch, &v);
+    let text = std::str::from_utf8(scratch).unwrap_or("e");
+    if text.contains(['e', 'E']) {
+        let _ = write!(out, "{v}");
+    } else {
+        out.push_str(text.strip_suffix(".0").unwrap_or(text));
+    }
+}
+
 /// Every closed trade of every symbol, then the trades still open, oldest entry first within
-/// each symbol.
+/// each symbol. Built by pushing cells ([`push_cell`], [`FastTime`]), byte for byte the
+/// `format!` of [`num`] and [`time_cell`].
 pub fn trades_csv(names: &[String], bars: &[&[Bar]], out: &PortfolioOutcome) -> String {
     let mut s = String::from(
         "symbol,status,direction,size,entry_time,entry_price,exit_time,exit_price,pnl,return_pct,commission,entry_bar,exit_bar\n",
     );
+    let mut clock = FastTime {
+        day: i64::MIN,
+        date: String::new(),
+    };
+    let mut scratch = Vec::with_capacity(32);
     for ((name, leg), bars) in names.iter().zip(&out.legs).zip(bars) {
+        let row = |s: &mut String, status: &str, size: f64| {
+            s.push_str(name);
+            s.push(',');
+            s.push_str(status);
+            s.push_str(if size > 0.0 { ",long," } else { ",short," });
+        };
         for t in &leg.trades {
-            let dir = if t.size > 0.0 { "long" } else { "short" };
-            let _ = writeln!(
-                s,
-                "{name},closed,{dir},{},{},{},{},{},{},{},{},{},{}",
-                cell(t.size.abs()),
-                time_cell(t.entry_time),
-                cell(t.entry_price),
-                time_cell(t.exit_time),
-                cell(t.exit_price),
-                cell(t.pnl),
-                cell(t.return_pct * 100.0),
-                cell(t.commission),
-                t.entry_bar,
-                t.exit_bar
-            );
+            row(&mut s, "closed", t.size);
+            push_cell(&mut s, &mut scratch, t.size.abs());
+            s.push(',');
+            clock.write(&mut s, t.entry_time.timestamp());
+            s.push(',');
+            push_cell(&mut s, &mut scratch, t.entry_price);
+            s.push(',');
+            clock.write(&mut s, t.exit_time.timestamp());
+            for v in [t.exit_price, t.pnl, t.return_pct * 100.0, t.commission] {
+                s.push(',');
+                push_cell(&mut s, &mut scratch, v);
+            }
+            let _ = writeln!(s, ",{},{}", t.entry_bar, t.exit_bar);
         }
         if let Some(t) = leg.open_trade {
-            let dir = if t.size > 0.0 { "long" } else { "short" };
             let last = bars.last().map_or(f64::NAN, |b| b.close);
-            let _ = writeln!(
-                s,
-                "{name},open,{dir},{},{},{},,{},{},{},{},{},",
-                cell(t.size.abs()),
-                time_cell(t.entry_time),
-                cell(t.entry_price),
-                cell(last),
-                cell(t.unrealized_pnl - t.entry_commission),
-                cell((1f64.copysign(t.size) * (last / t.entry_price - 1.0)) * 100.0),
-                cell(t.entry_commission),
-                t.entry_bar
-            );
+            row(&mut s, "open", t.size);
+            push_cell(&mut s, &mut scratch, t.size.abs());
+            s.push(',');
+            clock.write(&mut s, t.entry_time.timestamp());
+            s.push(',');
+            push_cell(&mut s, &mut scratch, t.entry_price);
+            s.push_str(",,");
+            for v in [
+                last,
+                t.unrealized_pnl - t.entry_commission,
+                (1f64.copysign(t.size) * (last / t.entry_price - 1.0)) * 100.0,
+                t.entry_commission,
+            ] {
+                push_cell(&mut s, &mut scratch, v);
+                s.push(',');
+            }
+            let _ = writeln!(s, "{},", t.entry_bar);
         }
     }
     s
@@ -442,6 +476,54 @@ mod tests {
             want.push_str(&format!("{},{},{}\n", time_cell(*t), json(e), json(dd)));
         }
         assert_eq!(String::from_utf8(got).unwrap(), want);
+    }
+
+    /// `push_cell` is `num` (`Display`) to the byte: whole numbers, zeros of both signs,
+    /// tiny and huge values (exponents), and a wide spread of random bit patterns.
+    #[test]
+    fn push_cell_matches_display() {
+        let mut vals = vec![
+            0.0,
+            -0.0,
+            1.0,
+            -1.0,
+            100.0,
+            1e15,
+            1e16,
+            1e17,
+            1e21,
+            1e22,
+            1e-5,
+            1e-7,
+            1.5e-7,
+            0.1,
+            0.3,
+            99.24995428,
+            -38.687821,
+            123456789012.0,
+            f64::MAX,
+            f64::MIN_POSITIVE,
+            5e-324,
+            f64::NAN,
+            f64::INFINITY,
+        ];
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        for _ in 0..200_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            vals.push(f64::from_bits(x));
+            // Everyday magnitudes too: prices, PnLs and percentages.
+            vals.push((x >> 11) as f64 / (1u64 << 53) as f64 * 10f64.powi((x % 17) as i32 - 8));
+        }
+        let (mut got, mut scratch) = (String::new(), Vec::new());
+        for v in vals {
+            got.clear();
+            push_cell(&mut got, &mut scratch, v);
+            let mut want = String::new();
+            num(&mut want, v);
+            assert_eq!(got, want, "{v:e}");
+        }
     }
 
     #[test]
