@@ -196,6 +196,13 @@ impl FakeAlpaca {
         }
     }
 
+    /// Answer `next_open` with this time instead of the calendar's next session, for a
+    /// closed-market test that runs on the machine's real clock and must not depend on how
+    /// near the real next open is. `None` goes back to the calendar.
+    pub fn set_next_open(&self, next_open: Option<DateTime<Utc>>) {
+        self.st().next_open = next_open;
+    }
+
     pub fn now(&self) -> DateTime<Utc> {
         self.st().now
     }
@@ -1213,6 +1220,8 @@ fn qv<'a>(q: &'a Query, k: &str) -> Option<&'a str> {
 struct State {
     now: DateTime<Utc>,
     is_open: bool,
+    /// `next_open` as a test sets it (`set_next_open`), instead of the calendar's.
+    next_open: Option<DateTime<Utc>>,
     last_stamp: DateTime<Utc>,
     bars: HashMap<(String, i64), BTreeMap<DateTime<Utc>, FakeBar>>,
     trades: HashMap<String, (f64, DateTime<Utc>, u64)>,
@@ -1454,7 +1463,7 @@ impl State {
         }
         let et = |t: Option<DateTime<Utc>>| t.map(|t| ny_rfc3339(t, SecondsFormat::Secs));
         let now = ny_rfc3339(self.now, SecondsFormat::AutoSi);
-        let (open, close) = (et(next_open), et(next_close));
+        let (open, close) = (et(self.next_open.or(next_open)), et(next_close));
         let v = json!({"timestamp": now, "is_open": self.is_open, "next_open": open, "next_close": close});
         Reply::json(200, v)
     }
