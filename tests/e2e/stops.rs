@@ -816,3 +816,34 @@ fn a_drawdown_halt_neither_cancels_a_stop_nor_stops_one_being_put_back() {
         (&"stop".into(), &"pb-AAPL-earlier-p2".into())
     );
 }
+
+/// A drawdown halt stops every order, reductions included (the README's guard table), and a
+/// market close of a position past its stop is an order: with trading halted it is not sent,
+/// and the position is named unprotected with the halt as the reason. (It was checked against
+/// a hand-picked subset of the guards that left the halt out.)
+#[test]
+fn a_drawdown_halt_stops_the_market_close_of_a_position_past_its_stop() {
+    let bot = protected("stop_loss_pct = 2");
+    bot.with_risk("max_daily_loss_pct = 0\nmax_drawdown_pct = 20");
+    bot.bot_holds("AAPL", 1.0, 200.0);
+    let run = bot.tick();
+    check!(
+        run,
+        run.code == 0 && bot.posts() == 1,
+        "the stop, equity peak 100,000"
+    );
+    let stop = stops_at_the_fake(&bot)[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    bot.fake.set_order_status(&stop, "canceled");
+    // 30 % down against a 20 % limit, and the price through the 196.00 stop.
+    bot.fake.set_account("70000", "70000", "70000");
+    bot.next_minute(1, 190.0, &[250.0; 3]);
+    bot.set_price("AAPL", 190.0);
+    let run = bot.tick();
+    check!(run, run.code == 0 && run.stdout.contains("HALTED"));
+    assert_eq!(bot.posts(), 1, "no market close: {:?}", bot.posted());
+    let why = bot.state()["ops"]["unprotected"]["AAPL"].to_string();
+    assert!(why.contains("halted"), "{why}");
+}

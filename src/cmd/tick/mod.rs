@@ -526,33 +526,6 @@ impl Tick<'_> {
     }
 }
 
-impl Tick<'_> {
-    /// Put back missing protection while the market is closed, so that a stop lost to a tick
-    /// killed after its entry's last-minute fill rests before the next open's auction (where
-    /// gaps happen), not from the first open-market tick. Alpaca accepts stops, targets and
-    /// OCOs while closed (`gtc` rests; a fractional position's `day` stop is for the next
-    /// session). A price already through the stop is not closed at market while closed (see
-    /// `market_close_refused`): it stays unprotected, named by `status`, until the first
-    /// open-market tick closes it.
-    fn protect_closed(
-        &mut self,
-        positions: &[crate::broker::Position],
-        open_orders: &[Order],
-        recorded: &fills::Summary,
-        close: &CloseClock,
-    ) -> Result<()> {
-        if !self.config.symbols.iter().any(|s| s.protection.any()) {
-            return Ok(());
-        }
-        let names = self.config.symbol_names();
-        let trades = self.client.latest_trades(&names)?;
-        for said in self.protect_positions(positions, open_orders, recorded, &trades, close)? {
-            log::info!("{said}");
-        }
-        Ok(())
-    }
-}
-
 /// Why an open market's close is not known well enough for the close-margin guard: no
 /// `next_close` (alpaca-py refuses such a clock), or one further off than a session lasts (a
 /// stale `is_open` after the bell comes with tomorrow's close). Either way a market order now

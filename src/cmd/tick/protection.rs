@@ -120,7 +120,7 @@ impl Tick<'_> {
                 // not a resting order, so the kill switch and the close margin apply to it as to
                 // any order (a market order that reaches Alpaca after the bell waits for the
                 // next open, at a price nobody chose).
-                let refused = match self.market_close_refused(close, trade) {
+                let refused = match self.market_close_refused(close, trade, &request, qty) {
                     None if config.risk.shared_account => self.unrecorded_split(name, recorded)?,
                     why => why,
                 };
@@ -168,18 +168,43 @@ impl Tick<'_> {
         Ok(said)
     }
 
-    /// Why a market close of a position past its stop may not be sent now: the kill switch, a
-    /// closed market, a close the clock does not tell (a stale `is_open` after the bell), a
-    /// session close nearer than the margin (measured now), or a latest trade older than
-    /// `max_price_age_secs` (the guards every order passes, as the README's table says).
+    /// Put back missing protection while the market is closed, so that a stop lost to a tick
+    /// killed after its entry's last-minute fill rests before the next open's auction (where
+    /// gaps happen), not from the first open-market tick. Alpaca accepts stops, targets and
+    /// OCOs while closed (`gtc` rests; a fractional position's `day` stop is for the next
+    /// session). A price already through the stop is not closed at market while closed (see
+    /// `market_close_refused`): it stays unprotected, named by `status`, until the first
+    /// open-market tick closes it.
+    pub(super) fn protect_closed(
+        &mut self,
+        positions: &[Position],
+        open_orders: &[Order],
+        recorded: &Summary,
+        close: &super::symbol::CloseClock,
+    ) -> Result<()> {
+        if !self.config.symbols.iter().any(|s| s.protection.any()) {
+            return Ok(());
+        }
+        let names = self.config.symbol_names();
+        let trades = self.client.latest_trades(&names)?;
+        for said in self.protect_positions(positions, open_orders, recorded, &trades, close)? {
+            log::info!("{said}");
+        }
+        Ok(())
+    }
+
+    /// Why a market close of a position past its stop may not be sent now: a closed market, a
+    /// close the clock does not tell (a stale `is_open` after the bell), or any guard
+    /// [`crate::risk::check`] applies to a reduction (the kill switch, a drawdown halt, the
+    /// close margin measured now, a latest trade older than `max_price_age_secs`): it is a
+    /// trade like any other, checked by the same code as the strategy's orders.
     fn market_close_refused(
         &self,
         close: &super::symbol::CloseClock,
         trade: Option<LastTrade>,
+        request: &crate::broker::OrderRequest,
+        position: crate::domain::Qty,
     ) -> Option<String> {
-        if self.config.bot.data_dir.join("STOP").exists() {
-            return Some("kill switch (the STOP file) is on".into());
-        }
         if !close.open {
             return Some(
                 "the market is closed (a market order would wait for the open, at a price nobody chose)"
@@ -190,19 +215,25 @@ impl Tick<'_> {
             return Some(why.clone());
         }
         let now = self.now + chrono::Duration::from_std(close.read.elapsed()).unwrap_or_default();
-        let secs_to_close = close.next_close.map(|c| (c - now).num_seconds());
-        if let Err(why) = crate::risk::check_close_margin(&self.config.risk.limits, secs_to_close) {
-            return Some(why.to_string());
-        }
-        // "Passed" was read from this trade: an old one (IEX goes quiet) may no longer be the
-        // price, and every other order, reductions included, is refused on it.
-        let trade = trade?;
-        crate::risk::check_price_age(
-            &self.config.risk.limits,
-            (self.now - trade.time).num_seconds(),
-        )
-        .err()
-        .map(|r| r.to_string())
+        let order = crate::risk::Proposed {
+            side: request.side,
+            qty: request.qty,
+            price: trade.map_or(0.0, |t| t.price),
+            position,
+        };
+        let cx = crate::risk::Context {
+            limits: &self.config.risk.limits,
+            state: &self.state.risk,
+            stop_file: self.config.bot.data_dir.join("STOP").exists(),
+            // "Passed" was read from this trade: an old one (IEX goes quiet) may no longer be
+            // the price. No trade at all is never fresh.
+            price_age_secs: trade.map_or(i64::MAX, |t| (self.now - t.time).num_seconds()),
+            missing_bars: None,
+            needs_bars: false,
+            last_bar: None,
+            secs_to_close: close.next_close.map(|c| (c - now).num_seconds()),
+        };
+        crate::risk::check(&order, &cx).err().map(|r| r.to_string())
     }
 
     /// On a shared account the stop's level is the bot's own average entry from fills.csv.
