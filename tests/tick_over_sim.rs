@@ -57,22 +57,33 @@ fn csv_rows(path: &Path) -> Vec<HashMap<String, String>> {
         .collect()
 }
 
+/// A config in `dir` on minute bars (`history = 20`) whose one `[[symbol]]` is TSLA with
+/// `symbol` as the rest of its section.
+fn tsla_config(dir: &Path, symbol: &str) -> Config {
+    let path = dir.join("config.toml");
+    let text = format!(
+        "[bot]\ntimeframe = \"1Min\"\nhistory = 20\n\n[[symbol]]\nname = \"TSLA\"\n{symbol}"
+    );
+    std::fs::write(&path, &text).unwrap();
+    Config::from_str(&text, &path).unwrap()
+}
+
+/// One real tick against `sim` at the open of the bar after `bar` (its close), as `replay`
+/// runs it; every order's outcome known.
+fn tick_at(config: &Config, sim: &Sim, bar: &Bar) {
+    sim.set_now(sim.bar_close(Timeframe::Min1, bar)).unwrap();
+    let lock = TickLock::acquire(&config.bot.data_dir).unwrap();
+    let ticked = run_with(config, false, sim, &lock, Instant::now()).unwrap();
+    assert_eq!(ticked.unknown_outcomes, 0);
+}
+
 #[test]
 fn the_real_tick_trades_through_the_simulated_broker_exactly_once_per_decision() {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("config.toml");
-    let text = r#"
-[bot]
-timeframe = "1Min"
-history = 20
-
-[[symbol]]
-name = "TSLA"
-qty = 2
-strategy = { kind = "sma_cross", fast = 2, slow = 3 }
-"#;
-    std::fs::write(&path, text).unwrap();
-    let config = Config::from_str(text, &path).unwrap();
+    let config = tsla_config(
+        dir.path(),
+        "qty = 2\nstrategy = { kind = \"sma_cross\", fast = 2, slow = 3 }\n",
+    );
 
     // SMA(2) vs SMA(3), by hand: at bar 4 (close 6) SMA2 4.5 > SMA3 4 after 3 < 3.33: a cross
     // above, buy. At bar 8 (close 2) SMA2 5 < SMA3 6 after 8 > 7.67: a cross below, sell.
@@ -82,10 +93,7 @@ strategy = { kind = "sma_cross", fast = 2, slow = 3 }
     sim.load_bars("TSLA", Timeframe::Min1, series.clone());
 
     for bar in &series {
-        sim.set_now(sim.bar_close(Timeframe::Min1, bar)).unwrap();
-        let lock = TickLock::acquire(&config.bot.data_dir).unwrap();
-        let ticked = run_with(&config, false, &sim, &lock, Instant::now()).unwrap();
-        assert_eq!(ticked.unknown_outcomes, 0);
+        tick_at(&config, &sim, bar);
     }
 
     let ledger = dir.path().join("data/ledger");
@@ -129,20 +137,10 @@ fn a_stop_fills_in_replay_where_the_backtest_fills_it() {
     use prometheus_bot::backtest::engine::{self, Settings, Sizing};
     use prometheus_bot::plan::protect::Protection;
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("config.toml");
-    let text = r#"
-[bot]
-timeframe = "1Min"
-history = 20
-
-[[symbol]]
-name = "TSLA"
-qty = 2
-stop_loss_pct = 10
-strategy = { kind = "sma_cross", fast = 2, slow = 3 }
-"#;
-    std::fs::write(&path, text).unwrap();
-    let config = Config::from_str(text, &path).unwrap();
+    let config = tsla_config(
+        dir.path(),
+        "qty = 2\nstop_loss_pct = 10\nstrategy = { kind = \"sma_cross\", fast = 2, slow = 3 }\n",
+    );
     // Bought at bar 5's open, 6.5; stop 10 % below, 5.85, placed by the next tick (bar 6's
     // open). Bar 8 opens at 8.5 and falls to 2: the stop fills at 5.85, before the strategy's
     // own sell (decided on bar 8) could go out.
@@ -151,10 +149,7 @@ strategy = { kind = "sma_cross", fast = 2, slow = 3 }
     let mut sim = Sim::new(SimSettings::default(), open());
     sim.load_bars("TSLA", Timeframe::Min1, series.clone());
     for bar in &series {
-        sim.set_now(sim.bar_close(Timeframe::Min1, bar)).unwrap();
-        let lock = TickLock::acquire(&config.bot.data_dir).unwrap();
-        let ticked = run_with(&config, false, &sim, &lock, Instant::now()).unwrap();
-        assert_eq!(ticked.unknown_outcomes, 0);
+        tick_at(&config, &sim, bar);
     }
     let ledger = dir.path().join("data/ledger");
     let fills = csv_rows(&ledger.join("fills.csv"));
@@ -211,19 +206,11 @@ strategy = { kind = "sma_cross", fast = 2, slow = 3 }
 type Filled = Vec<(String, String, String)>;
 fn replay_tsla(symbol: &str, series: &[Bar]) -> (Filled, Vec<HashMap<String, String>>, f64) {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("config.toml");
-    let text = format!(
-        "[bot]\ntimeframe = \"1Min\"\nhistory = 20\n\n[[symbol]]\nname = \"TSLA\"\n{symbol}"
-    );
-    std::fs::write(&path, &text).unwrap();
-    let config = Config::from_str(&text, &path).unwrap();
+    let config = tsla_config(dir.path(), symbol);
     let mut sim = Sim::new(SimSettings::default(), open());
     sim.load_bars("TSLA", Timeframe::Min1, series.to_vec());
     for bar in series {
-        sim.set_now(sim.bar_close(Timeframe::Min1, bar)).unwrap();
-        let lock = TickLock::acquire(&config.bot.data_dir).unwrap();
-        let ticked = run_with(&config, false, &sim, &lock, Instant::now()).unwrap();
-        assert_eq!(ticked.unknown_outcomes, 0);
+        tick_at(&config, &sim, bar);
     }
     let ledger = dir.path().join("data/ledger");
     let fills = csv_rows(&ledger.join("fills.csv"))
@@ -322,22 +309,16 @@ fn a_fractional_positions_day_stop_expires_at_the_close_and_the_next_session_put
         })
         .collect();
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("config.toml");
-    let text = "[bot]\ntimeframe = \"1Min\"\nhistory = 20\n\n[[symbol]]\nname = \"TSLA\"\n\
-        qty = 0.5\nfractional = true\nstop_loss_pct = 10\n\
-        strategy = { kind = \"sma_cross\", fast = 2, slow = 3 }\n";
-    std::fs::write(&path, text).unwrap();
-    let config = Config::from_str(text, &path).unwrap();
+    let config = tsla_config(
+        dir.path(),
+        "qty = 0.5\nfractional = true\nstop_loss_pct = 10\n\
+         strategy = { kind = \"sma_cross\", fast = 2, slow = 3 }\n",
+    );
     let mut sim = Sim::new(SimSettings::default(), open());
     let all: Vec<Bar> = day1.iter().chain(&day2).cloned().collect();
     sim.load_bars("TSLA", Timeframe::Min1, all);
     let ledger = dir.path().join("data/ledger");
-    let tick = |bar: &Bar| {
-        sim.set_now(sim.bar_close(Timeframe::Min1, bar)).unwrap();
-        let lock = TickLock::acquire(&config.bot.data_dir).unwrap();
-        let ticked = run_with(&config, false, &sim, &lock, Instant::now()).unwrap();
-        assert_eq!(ticked.unknown_outcomes, 0);
-    };
+    let tick = |bar: &Bar| tick_at(&config, &sim, bar);
     for bar in &day1 {
         tick(bar);
     }
