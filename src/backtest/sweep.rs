@@ -28,6 +28,22 @@ pub struct Input<'a> {
     pub protection: Option<Protection>,
 }
 
+/// A long-only SMA cross over `bars` with the settings' sizing and protection: the input
+/// most tests sweep.
+#[cfg(test)]
+pub(crate) fn sma_cross_input(bars: &[Bar], fast: usize, slow: usize) -> Input<'_> {
+    Input {
+        bars,
+        strategy: Strategy::SmaCross {
+            fast,
+            slow,
+            allow_short: false,
+        },
+        sizing: None,
+        protection: None,
+    }
+}
+
 /// One valid combination's result.
 #[derive(Debug, Clone)]
 pub struct Row {
@@ -410,16 +426,7 @@ mod tests {
     #[test]
     fn sweep_skips_invalid_combinations_and_ranks_by_the_metric() {
         let b = bars(300);
-        let inputs = [Input {
-            bars: &b,
-            strategy: Strategy::SmaCross {
-                fast: 10,
-                slow: 20,
-                allow_short: false,
-            },
-            sizing: None,
-            protection: None,
-        }];
+        let inputs = [sma_cross_input(&b, 10, 20)];
         let axes = [
             parse_axis("fast=2..12:2").unwrap(),
             parse_axis("slow=5..25:5").unwrap(),
@@ -509,16 +516,7 @@ mod tests {
     #[test]
     fn a_metric_outside_the_summary_ranks_from_the_full_metrics() {
         let b = bars(300);
-        let inputs = [Input {
-            bars: &b,
-            strategy: Strategy::SmaCross {
-                fast: 10,
-                slow: 20,
-                allow_short: false,
-            },
-            sizing: None,
-            protection: None,
-        }];
+        let inputs = [sma_cross_input(&b, 10, 20)];
         let axes = [
             parse_axis("fast=2..12:2").unwrap(),
             parse_axis("slow=5..25:5").unwrap(),
@@ -539,16 +537,7 @@ mod tests {
     #[test]
     fn a_run_without_trades_scores_nan_and_ranks_last() {
         let b = bars(40);
-        let inputs = [Input {
-            bars: &b,
-            strategy: Strategy::SmaCross {
-                fast: 2,
-                slow: 5,
-                allow_short: false,
-            },
-            sizing: None,
-            protection: None,
-        }];
+        let inputs = [sma_cross_input(&b, 2, 5)];
         // slow = 60 > 40 bars: never decides, no trades.
         let axes = [parse_axis("slow=5,60").unwrap()];
         let s = run(&inputs, &axes, &Settings::default(), RankBy::default(), 2).unwrap();

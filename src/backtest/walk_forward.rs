@@ -311,6 +311,7 @@ pub fn final_strategies(wf: &WalkForward) -> Vec<Option<&Strategy>> {
 mod tests {
     use super::*;
     use crate::backtest::params::parse_axis;
+    use crate::backtest::sweep::sma_cross_input;
     use chrono::{Duration, TimeZone, Utc};
 
     #[test]
@@ -374,16 +375,7 @@ mod tests {
     #[test]
     fn out_of_sample_is_traded_only_after_training_with_training_choices() {
         let b = bars(400);
-        let inputs = [Input {
-            bars: &b,
-            strategy: Strategy::SmaCross {
-                fast: 3,
-                slow: 10,
-                allow_short: false,
-            },
-            sizing: None,
-            protection: None,
-        }];
+        let inputs = [sma_cross_input(&b, 3, 10)];
         let axes = [
             parse_axis("fast=2..8:2").unwrap(),
             parse_axis("slow=6..30:6").unwrap(),
@@ -428,16 +420,7 @@ mod tests {
     #[test]
     fn a_window_chooses_its_stop_loss_pct_and_trades_with_it() {
         let b = bars(400);
-        let inputs = [Input {
-            bars: &b,
-            strategy: Strategy::SmaCross {
-                fast: 3,
-                slow: 10,
-                allow_short: false,
-            },
-            sizing: None,
-            protection: None,
-        }];
+        let inputs = [sma_cross_input(&b, 3, 10)];
         let axes = [
             parse_axis("fast=2..8:2").unwrap(),
             parse_axis("stop_loss_pct=0.5,1,3").unwrap(),
