@@ -61,11 +61,16 @@ impl Benchmark {
     }
 
     pub fn of(times: &[DateTime<Utc>], closes: &[f64]) -> Benchmark {
+        Benchmark::owning(times.to_vec(), closes.to_vec())
+    }
+
+    /// [`Benchmark::of`] keeping the vectors it is given instead of copies.
+    pub fn owning(times: Vec<DateTime<Utc>>, closes: Vec<f64>) -> Benchmark {
         Benchmark {
-            times: times.to_vec(),
-            closes: closes.to_vec(),
-            calendar: Calendar::of(times),
-            logs: LogCloses::of(closes),
+            calendar: Calendar::of(&times),
+            logs: LogCloses::of(&closes),
+            times,
+            closes,
         }
     }
 }

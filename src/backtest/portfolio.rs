@@ -221,10 +221,12 @@ pub fn run(legs: &[Leg<'_>], settings: &Settings) -> PortfolioOutcome {
 
 /// The SMAs every strategy in `leg`'s schedule reads, over its bars.
 pub fn leg_smas(leg: &Leg<'_>) -> Smas {
-    Smas::new(
-        leg.bars,
-        leg.schedule.iter().flat_map(|s| s.strategy.sma_windows()),
-    )
+    Smas::new(leg.bars, leg_windows(leg))
+}
+
+/// The SMA windows the strategies of `leg`'s schedule read.
+pub fn leg_windows<'a>(leg: &'a Leg<'_>) -> impl Iterator<Item = usize> + 'a {
+    leg.schedule.iter().flat_map(|s| s.strategy.sma_windows())
 }
 
 /// [`run`] with each leg's indicators already computed over its bars (`smas[k]` for

@@ -42,6 +42,14 @@ pub fn portfolio(legs: &[&[Bar]], out: &PortfolioOutcome) -> Option<Metrics> {
     metrics::compute(&out.times, &closes, &out.equity, &trades, out.warmup)
 }
 
+/// The [`metrics::Benchmark`] of a one-symbol run over `bars`, whose closes are `closes`:
+/// its bars alone decide it (the timeline is their times, the benchmark their closes), so
+/// `backtest` builds it on a second core while the simulation runs on the first.
+pub fn ahead(bars: &[Bar], closes: Vec<f64>) -> metrics::Benchmark {
+    let times: Vec<_> = bars.iter().map(|b| b.time).collect();
+    metrics::Benchmark::owning(times, closes)
+}
+
 /// [`portfolio`], with β's benchmark half computed once in `bench` by the first call and
 /// reused by every later one over the same times and closes (a sweep's combinations, on any thread).
 pub fn portfolio_sharing(

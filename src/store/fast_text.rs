@@ -98,31 +98,53 @@ pub fn push_f64(out: &mut String, v: f64) {
 /// is the smallest that works; `m < 10^20`, `k <= 8`), its digits built right to left two at
 /// a time in one buffer of zeros (which pad `0.00ddd`), the point put in, and pushed once.
 fn push_scaled(out: &mut String, m: u64, k: usize) {
-    let mut buf = [b'0'; 32];
-    let end = buf.len();
-    let mut i = end;
-    let mut n = m;
-    while n >= 100 {
-        i -= 2;
-        buf[i..i + 2].copy_from_slice(pair((n % 100) as usize));
-        n /= 100;
+    out.push_str(Scaled::new(m, k).as_str());
+}
+
+/// The text of `m · 10^-k` ([`push_scaled`]; `k <= 20`), for writers of bytes as well as
+/// of strings.
+pub(crate) struct Scaled {
+    buf: [u8; 32],
+    start: usize,
+}
+
+impl Scaled {
+    pub(crate) fn new(m: u64, k: usize) -> Scaled {
+        let mut buf = [b'0'; 32];
+        let end = buf.len();
+        let mut i = end;
+        let mut n = m;
+        while n >= 100 {
+            i -= 2;
+            buf[i..i + 2].copy_from_slice(pair((n % 100) as usize));
+            n /= 100;
+        }
+        if n >= 10 {
+            i -= 2;
+            buf[i..i + 2].copy_from_slice(pair(n as usize));
+        } else {
+            i -= 1;
+            buf[i] = b'0' + n as u8;
+        }
+        // At least one digit before the point: the zeros are already there.
+        i = i.min(end - k - 1);
+        if k > 0 {
+            // The integer digits move one place left for the point.
+            buf.copy_within(i..end - k, i - 1);
+            i -= 1;
+            buf[end - k - 1] = b'.';
+        }
+        Scaled { buf, start: i }
     }
-    if n >= 10 {
-        i -= 2;
-        buf[i..i + 2].copy_from_slice(pair(n as usize));
-    } else {
-        i -= 1;
-        buf[i] = b'0' + n as u8;
+
+    pub(crate) fn as_str(&self) -> &str {
+        std::str::from_utf8(self.as_bytes()).unwrap_or("0")
     }
-    // At least one digit before the point: the zeros are already there.
-    i = i.min(end - k - 1);
-    if k > 0 {
-        // The integer digits move one place left for the point.
-        buf.copy_within(i..end - k, i - 1);
-        i -= 1;
-        buf[end - k - 1] = b'.';
+
+    /// ASCII digits and at most one point.
+    pub(crate) fn as_bytes(&self) -> &[u8] {
+        &self.buf[self.start..]
     }
-    out.push_str(std::str::from_utf8(&buf[i..]).unwrap_or("0"));
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@
 
 pub mod bar_cache;
 pub mod cells;
-mod fast_text;
+pub(crate) mod fast_text;
 pub mod files;
 pub mod ledger;
 pub mod lock;

@@ -15,7 +15,7 @@ mod output;
 pub(crate) mod print;
 
 use super::out_dir;
-use crate::backtest::metrics::Metrics;
+use crate::backtest::metrics::{Benchmark, Metrics};
 use crate::backtest::params::Axis;
 use crate::backtest::portfolio::{self, Leg, PortfolioOutcome, Segment};
 use crate::backtest::scoring;
@@ -28,12 +28,13 @@ use crate::error::{Error, Result};
 use crate::out;
 use crate::progress;
 use crate::store::bar_cache::BarCache;
-use crate::strategy::Strategy;
+use crate::strategy::{Smas, Strategy};
 use args::{Mode, Plan};
 use chrono::Utc;
 use files::{write_run, Extra};
 use print::{describe_values, metric_rows, metrics_text, sweep_top, table, windows_table};
 use std::path::PathBuf;
+use std::sync::OnceLock;
 use std::time::Instant;
 
 pub fn run(config: &Config, args: &BacktestArgs) -> Result<()> {
@@ -129,27 +130,65 @@ fn legs<'a>(inputs: &[Input<'a>], schedules: &'a [Vec<Segment>]) -> Vec<Leg<'a>>
 
 fn single(ctx: &Context<'_>, inputs: &[Input<'_>]) -> Result<()> {
     let strategies: Vec<Strategy> = inputs.iter().map(|i| i.strategy.clone()).collect();
-    let out = simulate(ctx, inputs, &strategies);
-    let written = write_run(ctx, &out, || score(ctx, &out), &strategies, Extra::None)?;
+    let (out, bench) = simulate(ctx, inputs, &strategies);
+    let written = write_run(
+        ctx,
+        &out,
+        || score(ctx, &out, &bench),
+        &strategies,
+        Extra::None,
+    )?;
     out::text(&metrics_text(ctx, &out, written.metrics.as_ref()))?;
     out::text(&written.note)
 }
 
-fn simulate(ctx: &Context<'_>, inputs: &[Input<'_>], strategies: &[Strategy]) -> PortfolioOutcome {
+/// The run of `strategies`, and the metrics' half that its bars alone decide
+/// ([`scoring::ahead`]), built on the other core while the simulation runs on this one.
+fn simulate(
+    ctx: &Context<'_>,
+    inputs: &[Input<'_>],
+    strategies: &[Strategy],
+) -> (PortfolioOutcome, OnceLock<Benchmark>) {
     let schedules: Vec<Vec<Segment>> = strategies
         .iter()
         .map(|s| Segment::always(s.clone()))
         .collect();
     let t = Instant::now();
-    let out = portfolio::run(&legs(inputs, &schedules), &ctx.plan.settings);
+    let legs = legs(inputs, &schedules);
+    let settings = &ctx.plan.settings;
+    let (out, bench) = match ctx.bars {
+        // One symbol: its closes are read once, for the indicators (each summed on both cores
+        // when long) and then the benchmark, built on the other core while the loop runs.
+        [bars] => {
+            let closes: Vec<f64> = bars.iter().map(|b| b.close).collect();
+            let smas = [Smas::of_closes(&closes, portfolio::leg_windows(&legs[0]))];
+            std::thread::scope(|scope| {
+                let ahead = scope.spawn(|| scoring::ahead(bars, closes));
+                let out = portfolio::run_with(&legs, settings, &smas);
+                let bench = ahead
+                    .join()
+                    .unwrap_or_else(|e| std::panic::resume_unwind(e));
+                (out, OnceLock::from(bench))
+            })
+        }
+        _ => (portfolio::run(&legs, settings), OnceLock::new()),
+    };
     log::info!("simulated in {:.1} ms", ms(t));
-    out
+    (out, bench)
 }
 
-/// The metrics (computed while `write_run` writes equity.csv).
-fn score(ctx: &Context<'_>, out: &PortfolioOutcome) -> Option<Metrics> {
+/// The metrics (computed while `write_run` writes equity.csv), with `bench` if it was built
+/// ahead ([`scoring::ahead`]).
+fn score(
+    ctx: &Context<'_>,
+    out: &PortfolioOutcome,
+    bench: &OnceLock<Benchmark>,
+) -> Option<Metrics> {
     let t = Instant::now();
-    let metrics = scoring::portfolio(ctx.bars, out);
+    let metrics = match bench.get() {
+        Some(_) => scoring::portfolio_sharing(ctx.bars, out, bench),
+        None => scoring::portfolio(ctx.bars, out),
+    };
     log::info!("metrics in {:.1} ms", ms(t));
     metrics
 }
@@ -199,11 +238,11 @@ fn run_sweep(ctx: &Context<'_>, inputs: &[Input<'_>], axes: &[Axis]) -> Result<(
             ..i.clone()
         })
         .collect();
-    let out = simulate(ctx, &best_inputs, &strategies);
+    let (out, bench) = simulate(ctx, &best_inputs, &strategies);
     let written = write_run(
         ctx,
         &out,
-        || score(ctx, &out),
+        || score(ctx, &out, &bench),
         &strategies,
         Extra::Sweep(&result),
     )?;

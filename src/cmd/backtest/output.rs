@@ -8,6 +8,7 @@ use crate::backtest::portfolio::PortfolioOutcome;
 use crate::backtest::sweep::Sweep;
 use crate::backtest::walk_forward::WalkForward;
 use crate::domain::Bar;
+use crate::store::fast_text::Scaled;
 use chrono::{DateTime, Duration, Utc};
 use serde_json::{json, Map, Value};
 use std::fmt::Write as _;
@@ -36,13 +37,18 @@ impl FastTime {
         }
         out.push_str(&self.date);
         let (h, m, s) = (rest / 3600, rest / 60 % 60, rest % 60);
-        for (k, v) in [h, m, s].into_iter().enumerate() {
-            if k > 0 {
-                out.push(':');
-            }
-            out.push(char::from(b'0' + (v / 10) as u8));
-            out.push(char::from(b'0' + (v % 10) as u8));
-        }
+        let digit = |v: i64| b'0' + v as u8;
+        let hms = [
+            digit(h / 10),
+            digit(h % 10),
+            b':',
+            digit(m / 10),
+            digit(m % 10),
+            b':',
+            digit(s / 10),
+            digit(s % 10),
+        ];
+        out.push_str(std::str::from_utf8(&hms).unwrap_or_default());
     }
 }
 
@@ -73,6 +79,49 @@ fn tidy(v: f64) -> f64 {
     }
 }
 
+/// [`tidy`]`(v)` as `(negative, m, k)`, its value `±m · 10^-k` with no trailing zero in `m`
+/// past the point, when that is sure without a logarithm: for `1e-3 <= |v| < 1e11` (every
+/// account's equity, most drawdowns and prices) not within 1e-12 of a power of ten, whose
+/// decade `d` the table below settles as `log10(|v|).floor()` does. Then `tidy` is
+/// `round(v · 10^e) / 10^e` with `e = 11 − d` in `1..=14`, both exact doubles, and the
+/// decimal `m · 10^-k` has at most 13 significant digits: no other decimal that short reads
+/// back as the same double, so it is the shortest round-trip text of `tidy(v)`, which
+/// serde_json and `Display` print. equity.csv writes two million of these for a million bars;
+/// the logarithm and the general printer were most of its time.
+fn tidy_decimal(v: f64) -> Option<(bool, u64, usize)> {
+    const DECADES: [f64; 15] = [
+        1e-3, 1e-2, 1e-1, 1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11,
+    ];
+    const POW10: [f64; 15] = [
+        1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14,
+    ];
+    const CLEAR: f64 = 1e-12;
+    let a = v.abs();
+    // NaN is in no range.
+    if !(DECADES[0]..DECADES[14]).contains(&a) {
+        return None;
+    }
+    // The decade from the binary exponent (floor(e2 · log10 2) by 1233/4096, exact over this
+    // range), then one comparison: a is in [2^e2, 2^(e2+1)).
+    let e2 = (a.to_bits() >> 52) as i32 - 1023;
+    let mut i = (((e2 * 1233) >> 12) + 3).clamp(0, 13) as usize;
+    if a >= DECADES[i + 1] {
+        i += 1;
+    }
+    if a < DECADES[i] * (1.0 + CLEAR) || a > DECADES[i + 1] * (1.0 - CLEAR) {
+        return None;
+    }
+    // d = i − 3, e = 11 − d. `a · 10^k` is below 2^52, so adding ½ is exact and truncating
+    // it rounds half up: `f64::round` on a positive value, without the library call.
+    let mut k = 14 - i;
+    let mut m = (a * POW10[k] + 0.5) as u64;
+    while k > 0 && m % 10 == 0 {
+        m /= 10;
+        k -= 1;
+    }
+    Some((v < 0.0, m, k))
+}
+
 /// A float for CSV: [`tidy`], shortest round-trip form, empty for NaN.
 fn num(out: &mut String, v: f64) {
     if v.is_finite() {
@@ -93,6 +142,13 @@ fn cell(v: f64) -> String {
 /// form differs from `Display`'s only by a trailing `.0` on whole numbers (dropped here) and
 /// by exponents (then `Display` writes the cell).
 fn push_cell(out: &mut String, scratch: &mut Vec<u8>, v: f64) {
+    if let Some((negative, m, k)) = tidy_decimal(v) {
+        if negative {
+            out.push('-');
+        }
+        out.push_str(Scaled::new(m, k).as_str());
+        return;
+    }
     if !v.is_finite() {
         return;
     }
@@ -165,10 +221,18 @@ pub fn trades_csv(names: &[String], bars: &[&[Bar]], out: &PortfolioOutcome) -> 
     s
 }
 
-/// A float in shortest round-trip form (ryu, through serde_json: several times faster than
-/// `Display` for the million of them in equity.csv); nothing for NaN.
+/// [`tidy`]`(v)` in serde_json's shortest round-trip form (`.0` on a whole number; through
+/// [`tidy_decimal`] when it can, else serde_json itself); nothing for NaN.
 fn push_f64(out: &mut Vec<u8>, v: f64) {
-    if v.is_finite() {
+    if let Some((negative, m, k)) = tidy_decimal(v) {
+        if negative {
+            out.push(b'-');
+        }
+        out.extend_from_slice(Scaled::new(m, k).as_bytes());
+        if k == 0 {
+            out.extend_from_slice(b".0");
+        }
+    } else if v.is_finite() {
         let _ = serde_json::to_writer(&mut *out, &tidy(v));
     }
 }
@@ -424,6 +488,78 @@ mod tests {
         assert_eq!(tidy(1.5e-7), 1.5e-7);
         assert_eq!(tidy(12_345_678_901_234.0), 12_345_678_901_200.0);
         assert_eq!(cell(f64::NAN), "");
+    }
+
+    /// The fast path of [`push_f64`] and [`push_cell`] against the general one (serde_json's
+    /// text of `tidy(v)`) on equities, drawdowns, prices, raw doubles of every decade from
+    /// 1e-4 to 1e12, and values a few ulps either side of each power of ten.
+    #[test]
+    fn tidy_decimals_print_as_serde_json_prints_tidy() {
+        let slow = |v: f64| -> Vec<u8> {
+            let mut b = Vec::new();
+            if v.is_finite() {
+                serde_json::to_writer(&mut b, &tidy(v)).unwrap();
+            }
+            b
+        };
+        let check = |v: f64| {
+            let mut fast = Vec::new();
+            push_f64(&mut fast, v);
+            assert_eq!(
+                String::from_utf8(fast).unwrap(),
+                String::from_utf8(slow(v)).unwrap(),
+                "{v:e}"
+            );
+            let (mut cell, mut scratch) = (String::new(), Vec::new());
+            push_cell(&mut cell, &mut scratch, v);
+            let display = if v.is_finite() {
+                format!("{}", tidy(v))
+            } else {
+                String::new()
+            };
+            assert_eq!(cell, display, "{v:e}");
+        };
+        let mut fast_taken = 0;
+        for d in -4..=12 {
+            let p = 10f64.powi(d);
+            for ulps in -4i64..=4 {
+                let v = f64::from_bits((p.to_bits() as i64 + ulps) as u64);
+                check(v);
+                check(-v);
+            }
+        }
+        let mut x = 0x9E37_79B9_7F4A_7C15u64;
+        for _ in 0..100_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let u = (x >> 11) as f64 / (1u64 << 53) as f64;
+            let decade = 10f64.powi((x % 17) as i32 - 4);
+            for v in [
+                u * decade,
+                -u * decade,
+                10_000.0 + (u * 1e7).round() / 100.0,
+                10_000.0 * (1.0 + u) + 0.1 + 0.2,
+                -((u * 1e8).round() / 1e6),
+                (u * 1e11).round() / 1e8,
+                f64::from_bits(x >> 2),
+            ] {
+                check(v);
+                fast_taken += usize::from(tidy_decimal(v).is_some());
+            }
+        }
+        assert!(fast_taken > 500_000, "{fast_taken}");
+        for v in [
+            0.0,
+            -0.0,
+            f64::NAN,
+            f64::INFINITY,
+            1e-3,
+            1e11,
+            123_456_789_012.5,
+        ] {
+            check(v);
+        }
     }
 
     /// A run long enough for equity.csv to go out in several chunks: every row as
