@@ -187,6 +187,26 @@ fn intraday_bars_collapse_to_daily_returns() {
     assert_eq!(m.max_drawdown_duration, Some(Duration::days(1)));
 }
 
+/// The sum of values computed on the fly is the sum of the same values collected, bit for
+/// bit, at every length around the 8- and 128-value blocks and at a million.
+#[test]
+fn a_sum_of_computed_values_is_the_sum_of_them_collected() {
+    let mut x = 0x2545_F491_4F6C_DD1Du64;
+    let v: Vec<f64> = (0..1_000_003)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            ((x >> 11) as f64 / (1u64 << 53) as f64 - 0.5) * 10f64.powi((x % 9) as i32 - 4)
+        })
+        .collect();
+    for n in (0..300).chain([1_000, 4_099, 65_537, 1_000_003]) {
+        let f = |i: usize| v[i] * 1.5 - v[n - 1 - i];
+        let held: Vec<f64> = (0..n).map(f).collect();
+        assert_eq!(np_sum_of(n, f).to_bits(), np_sum(&held).to_bits(), "n {n}");
+    }
+}
+
 #[test]
 fn numpy_pairwise_sum_and_helpers() {
     // 1e16 followed by nine 1s. Summed left to right each 1e16 + 1 rounds back to 1e16
@@ -196,6 +216,7 @@ fn numpy_pairwise_sum_and_helpers() {
     let v = [1e16, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0];
     assert_eq!(v.iter().sum::<f64>(), 1e16);
     assert_eq!(np_sum(&v), 1e16 + 8.0);
+    assert_eq!(np_sum_of(v.len(), |i| v[i]), 1e16 + 8.0);
     assert_eq!(resolution_ns(NS_PER_DAY), NS_PER_DAY);
     assert_eq!(resolution_ns(3 * NS_PER_DAY), NS_PER_DAY);
     assert_eq!(resolution_ns(60_000_000_000), 60_000_000_000);

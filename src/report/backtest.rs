@@ -53,7 +53,12 @@ pub fn page(input: &Input<'_>) -> String {
     // A million bars draw no better than a few thousand points: each series is reduced as
     // it is produced (keeping each bucket's extremes), never held whole.
     let n = out.times.len() - from;
-    let bench = scoring::benchmark(input.bars, out);
+    // One symbol's benchmark is its closes, read in place; several symbols' is their basket.
+    let basket = (input.bars.len() != 1).then(|| scoring::benchmark(input.bars, out));
+    let bench = |i: usize| match &basket {
+        Some(b) => b[i],
+        None => input.bars[0][i].close,
+    };
     // Buy & hold of the same money from the later of the first shown step and the warm-up.
     let start = from.max(out.warmup).min(out.times.len().saturating_sub(1));
     let cash0 = out.equity.get(from).copied().unwrap_or(f64::NAN);
@@ -68,7 +73,7 @@ pub fn page(input: &Input<'_>) -> String {
         let k = if i - 1 < start {
             1.0
         } else {
-            bench[i - 1] / bench[start]
+            bench(i - 1) / bench(start)
         };
         (secs(out.times[i - 1]), cash0 * k)
     });
