@@ -41,6 +41,8 @@ pub mod risk;
 pub mod sizing;
 pub mod store;
 pub mod strategy;
+#[cfg(test)]
+mod test_rng;
 
 use cli::{Cli, Command};
 use config::Config;

@@ -191,14 +191,9 @@ fn intraday_bars_collapse_to_daily_returns() {
 /// bit, at every length around the 8- and 128-value blocks and at a million.
 #[test]
 fn a_sum_of_computed_values_is_the_sum_of_them_collected() {
-    let mut x = 0x2545_F491_4F6C_DD1Du64;
+    let mut rng = crate::test_rng::XorShift(0x2545_F491_4F6C_DD1D);
     let v: Vec<f64> = (0..1_000_003)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            ((x >> 11) as f64 / (1u64 << 53) as f64 - 0.5) * 10f64.powi((x % 9) as i32 - 4)
-        })
+        .map(|_| (rng.unit() - 0.5) * 10f64.powi((rng.0 % 9) as i32 - 4))
         .collect();
     for n in (0..300).chain([1_000, 4_099, 65_537, 1_000_003]) {
         let f = |i: usize| v[i] * 1.5 - v[n - 1 - i];
@@ -355,13 +350,8 @@ fn shared_calendar_and_summary_equal_the_plain_metrics() {
 /// and on daily curves every bar of which is its own period (the borrowed `period_ends`).
 #[test]
 fn max_drawdown_per_run_up_equals_the_per_bar_fold() {
-    let mut x: u64 = 0x2545_F491_4F6C_DD1D;
-    let mut unit = move || {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        (x >> 11) as f64 / (1u64 << 53) as f64
-    };
+    let mut rng = crate::test_rng::XorShift(0x2545_F491_4F6C_DD1D);
+    let mut unit = move || rng.unit();
     for case in 0..3000 {
         let n = case % 300;
         let mut e = 1000.0 * (0.5 + unit());

@@ -191,12 +191,10 @@ mod tests {
             assert_eq!(f(v), format!("{v}"), "{v:e}");
         }
         // Prices as a random walk rounds them (8, 4 and 2 decimals) and raw doubles.
-        let mut x = 0x2545_F491_4F6C_DD1Du64;
+        let mut rng = crate::test_rng::XorShift(0x2545_F491_4F6C_DD1D);
         for _ in 0..200_000 {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            let u = (x >> 11) as f64 / (1u64 << 53) as f64;
+            let u = rng.unit();
+            let x = rng.0;
             for v in [
                 u,
                 u * 1e3,

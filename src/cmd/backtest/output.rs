@@ -528,12 +528,10 @@ mod tests {
                 check(-v);
             }
         }
-        let mut x = 0x9E37_79B9_7F4A_7C15u64;
+        let mut rng = crate::test_rng::XorShift(0x9E37_79B9_7F4A_7C15);
         for _ in 0..100_000 {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            let u = (x >> 11) as f64 / (1u64 << 53) as f64;
+            let u = rng.unit();
+            let x = rng.0;
             let decade = 10f64.powi((x % 17) as i32 - 4);
             for v in [
                 u * decade,
@@ -643,11 +641,9 @@ mod tests {
             f64::NAN,
             f64::INFINITY,
         ];
-        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut rng = crate::test_rng::XorShift(0x9E37_79B9_7F4A_7C15);
         for _ in 0..200_000 {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
+            let x = rng.next_u64();
             vals.push(f64::from_bits(x));
             // Everyday magnitudes too: prices, PnLs and percentages.
             vals.push((x >> 11) as f64 / (1u64 << 53) as f64 * 10f64.powi((x % 17) as i32 - 8));
