@@ -42,12 +42,43 @@ pub fn portfolio(legs: &[&[Bar]], out: &PortfolioOutcome) -> Option<Metrics> {
     metrics::compute(&out.times, &closes, &out.equity, &trades, out.warmup)
 }
 
-/// The [`metrics::Benchmark`] of a one-symbol run over `bars`, whose closes are `closes`:
-/// its bars alone decide it (the timeline is their times, the benchmark their closes), so
-/// `backtest` builds it on a second core while the simulation runs on the first.
-pub fn ahead(bars: &[Bar], closes: Vec<f64>) -> metrics::Benchmark {
-    let times: Vec<_> = bars.iter().map(|b| b.time).collect();
-    metrics::Benchmark::owning(times, closes)
+/// The metrics' half that a one-symbol run's bars alone decide (its timeline is their
+/// times, its benchmark their closes), built before the run's outcome is known: `backtest`
+/// builds it on a second core while the simulation runs on the first. It keeps the bars it
+/// was built from, so it can only score runs over those bars, with their closes as built
+/// (no second copy, no check).
+pub struct Ahead<'a> {
+    bars: &'a [Bar],
+    bench: metrics::Benchmark,
+}
+
+impl<'a> Ahead<'a> {
+    /// The benchmark half of `bars`, whose closes are `closes`.
+    pub fn new(bars: &'a [Bar], closes: Vec<f64>) -> Ahead<'a> {
+        debug_assert!(closes.len() == bars.len());
+        let times: Vec<_> = bars.iter().map(|b| b.time).collect();
+        Ahead {
+            bars,
+            bench: metrics::Benchmark::owning(times, closes),
+        }
+    }
+
+    /// [`portfolio`] of a run over exactly these bars (`None` for any other run).
+    pub fn metrics(&self, legs: &[&[Bar]], out: &PortfolioOutcome) -> Option<Option<Metrics>> {
+        let [bars] = legs else { return None };
+        if !std::ptr::eq(*bars, self.bars) {
+            return None;
+        }
+        let trades = out.timeline_trades();
+        Some(metrics::compute_with_benchmark(
+            &out.times,
+            self.bench.closes(),
+            &out.equity,
+            &trades,
+            out.warmup,
+            &self.bench,
+        ))
+    }
 }
 
 /// [`portfolio`], with β's benchmark half computed once in `bench` by the first call and
@@ -57,28 +88,8 @@ pub fn portfolio_sharing(
     out: &PortfolioOutcome,
     bench: &std::sync::OnceLock<metrics::Benchmark>,
 ) -> Option<Metrics> {
-    let trades = out.timeline_trades();
-    // One symbol's benchmark is its closes, which a built `bench` holds: read there (after a
-    // check against the bars) instead of copied out of the bars again (8 MB a million bars).
-    if let (Some(b), [bars]) = (bench.get(), legs) {
-        let closes = b.closes();
-        let same = closes.len() == bars.len()
-            && closes
-                .iter()
-                .zip(*bars)
-                .all(|(c, bar)| c.to_bits() == bar.close.to_bits());
-        if same {
-            return metrics::compute_with_benchmark(
-                &out.times,
-                closes,
-                &out.equity,
-                &trades,
-                out.warmup,
-                b,
-            );
-        }
-    }
     let closes = benchmark(legs, out);
+    let trades = out.timeline_trades();
     let bench = bench.get_or_init(|| metrics::Benchmark::of(&out.times, &closes));
     metrics::compute_with_benchmark(&out.times, &closes, &out.equity, &trades, out.warmup, bench)
 }
@@ -318,6 +329,54 @@ pub fn cores() -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::backtest::engine::Settings;
+    use crate::backtest::portfolio::{self, Leg, Segment};
+    use crate::strategy::Strategy;
+    use chrono::{TimeZone, Utc};
+
+    /// The metrics through [`Ahead`] (built from the bars alone, before the run) are the
+    /// metrics of the run computed after it, every field; and an `Ahead` scores only runs
+    /// over the very bars it was built from.
+    #[test]
+    fn metrics_through_ahead_are_the_runs_metrics_and_only_for_its_bars() {
+        let start = Utc.with_ymd_and_hms(2024, 3, 4, 14, 30, 0).unwrap();
+        let bars: Vec<Bar> = (0..5_000)
+            .map(|i| {
+                let x = i as f64;
+                let c = 100.0 + 8.0 * (x / 90.0).sin() + 3.0 * (x / 17.0).cos();
+                Bar {
+                    time: start + Duration::minutes(i),
+                    open: c - 0.05,
+                    high: c + 0.3,
+                    low: c - 0.3,
+                    close: c,
+                    volume: 1000.0,
+                    trades: 7,
+                    vwap: c,
+                }
+            })
+            .collect();
+        let schedule = Segment::always(Strategy::SmaCross {
+            fast: 10,
+            slow: 30,
+            allow_short: false,
+        });
+        let leg = Leg {
+            bars: &bars,
+            schedule: &schedule,
+            sizing: None,
+            protection: None,
+        };
+        let out = portfolio::run(&[leg], &Settings::default());
+        let after = portfolio(&[&bars], &out).unwrap();
+        assert!(after.trades > 20, "{}", after.trades);
+        let ahead = Ahead::new(&bars, bars.iter().map(|b| b.close).collect());
+        let through = ahead.metrics(&[&bars], &out).unwrap().unwrap();
+        assert_eq!(format!("{through:?}"), format!("{after:?}"));
+        let copy = bars.clone();
+        assert!(ahead.metrics(&[&copy], &out).is_none());
+        assert!(ahead.metrics(&[&bars, &bars], &out).is_none());
+    }
 
     #[test]
     fn metric_names_are_forgiving_but_not_ambiguous() {

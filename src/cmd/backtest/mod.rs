@@ -15,10 +15,10 @@ mod output;
 pub(crate) mod print;
 
 use super::out_dir;
-use crate::backtest::metrics::{Benchmark, Metrics};
+use crate::backtest::metrics::Metrics;
 use crate::backtest::params::Axis;
 use crate::backtest::portfolio::{self, Leg, PortfolioOutcome, Segment};
-use crate::backtest::scoring;
+use crate::backtest::scoring::{self, Ahead};
 use crate::backtest::sweep::{self, Input};
 use crate::backtest::walk_forward::{self, Plan as WalkPlan};
 use crate::cli::BacktestArgs;
@@ -34,7 +34,6 @@ use chrono::Utc;
 use files::{write_run, Extra};
 use print::{describe_values, metric_rows, metrics_text, sweep_top, table, windows_table};
 use std::path::PathBuf;
-use std::sync::OnceLock;
 use std::time::Instant;
 
 pub fn run(config: &Config, args: &BacktestArgs) -> Result<()> {
@@ -130,11 +129,11 @@ fn legs<'a>(inputs: &[Input<'a>], schedules: &'a [Vec<Segment>]) -> Vec<Leg<'a>>
 
 fn single(ctx: &Context<'_>, inputs: &[Input<'_>]) -> Result<()> {
     let strategies: Vec<Strategy> = inputs.iter().map(|i| i.strategy.clone()).collect();
-    let (out, bench) = simulate(ctx, inputs, &strategies);
+    let (out, ahead) = simulate(ctx, inputs, &strategies);
     let written = write_run(
         ctx,
         &out,
-        || score(ctx, &out, &bench),
+        || score(ctx, &out, ahead.as_ref()),
         &strategies,
         Extra::None,
     )?;
@@ -142,13 +141,13 @@ fn single(ctx: &Context<'_>, inputs: &[Input<'_>]) -> Result<()> {
     out::text(&written.note)
 }
 
-/// The run of `strategies`, and the metrics' half that its bars alone decide
-/// ([`scoring::ahead`]), built on the other core while the simulation runs on this one.
-fn simulate(
-    ctx: &Context<'_>,
+/// The run of `strategies`, and for one symbol the metrics' half that its bars alone decide
+/// ([`Ahead`]), built on the other core while the simulation runs on this one.
+fn simulate<'a>(
+    ctx: &Context<'a>,
     inputs: &[Input<'_>],
     strategies: &[Strategy],
-) -> (PortfolioOutcome, OnceLock<Benchmark>) {
+) -> (PortfolioOutcome, Option<Ahead<'a>>) {
     let schedules: Vec<Vec<Segment>> = strategies
         .iter()
         .map(|s| Segment::always(s.clone()))
@@ -156,39 +155,34 @@ fn simulate(
     let t = Instant::now();
     let legs = legs(inputs, &schedules);
     let settings = &ctx.plan.settings;
-    let (out, bench) = match ctx.bars {
+    let (out, ahead) = match ctx.bars {
         // One symbol: its closes are read once, for the indicators (each summed on both cores
         // when long) and then the benchmark, built on the other core while the loop runs.
         [bars] => {
             let closes: Vec<f64> = bars.iter().map(|b| b.close).collect();
             let smas = [Smas::of_closes(&closes, portfolio::leg_windows(&legs[0]))];
             std::thread::scope(|scope| {
-                let ahead = scope.spawn(|| scoring::ahead(bars, closes));
+                let ahead = scope.spawn(|| Ahead::new(bars, closes));
                 let out = portfolio::run_with(&legs, settings, &smas);
-                let bench = ahead
+                let ahead = ahead
                     .join()
                     .unwrap_or_else(|e| std::panic::resume_unwind(e));
-                (out, OnceLock::from(bench))
+                (out, Some(ahead))
             })
         }
-        _ => (portfolio::run(&legs, settings), OnceLock::new()),
+        _ => (portfolio::run(&legs, settings), None),
     };
     log::info!("simulated in {:.1} ms", ms(t));
-    (out, bench)
+    (out, ahead)
 }
 
-/// The metrics (computed while `write_run` writes equity.csv), with `bench` if it was built
-/// ahead ([`scoring::ahead`]).
-fn score(
-    ctx: &Context<'_>,
-    out: &PortfolioOutcome,
-    bench: &OnceLock<Benchmark>,
-) -> Option<Metrics> {
+/// The metrics (computed while `write_run` writes equity.csv), through `ahead` when it was
+/// built for these bars.
+fn score(ctx: &Context<'_>, out: &PortfolioOutcome, ahead: Option<&Ahead<'_>>) -> Option<Metrics> {
     let t = Instant::now();
-    let metrics = match bench.get() {
-        Some(_) => scoring::portfolio_sharing(ctx.bars, out, bench),
-        None => scoring::portfolio(ctx.bars, out),
-    };
+    let metrics = ahead
+        .and_then(|a| a.metrics(ctx.bars, out))
+        .unwrap_or_else(|| scoring::portfolio(ctx.bars, out));
     log::info!("metrics in {:.1} ms", ms(t));
     metrics
 }
@@ -238,11 +232,11 @@ fn run_sweep(ctx: &Context<'_>, inputs: &[Input<'_>], axes: &[Axis]) -> Result<(
             ..i.clone()
         })
         .collect();
-    let (out, bench) = simulate(ctx, &best_inputs, &strategies);
+    let (out, ahead) = simulate(ctx, &best_inputs, &strategies);
     let written = write_run(
         ctx,
         &out,
-        || score(ctx, &out, &bench),
+        || score(ctx, &out, ahead.as_ref()),
         &strategies,
         Extra::Sweep(&result),
     )?;
