@@ -52,14 +52,35 @@ pub struct Ahead<'a> {
     bench: metrics::Benchmark,
 }
 
+/// A symbol's closes, read once from its bars and kept with them: the indicators sum them,
+/// then [`Ahead`] keeps them as the benchmark (a million bars' closes are a 5 ms pass over
+/// 72 MB of bars and 8 MB of fresh pages each time they are gathered).
+pub struct Closes<'a> {
+    bars: &'a [Bar],
+    values: Vec<f64>,
+}
+
+impl<'a> Closes<'a> {
+    pub fn of(bars: &'a [Bar]) -> Closes<'a> {
+        Closes {
+            bars,
+            values: bars.iter().map(|b| b.close).collect(),
+        }
+    }
+
+    pub fn values(&self) -> &[f64] {
+        &self.values
+    }
+}
+
 impl<'a> Ahead<'a> {
-    /// The benchmark half of `bars`, whose closes are `closes`.
-    pub fn new(bars: &'a [Bar], closes: Vec<f64>) -> Ahead<'a> {
-        debug_assert!(closes.len() == bars.len());
+    /// The benchmark half of the bars `closes` were read from.
+    pub fn new(closes: Closes<'a>) -> Ahead<'a> {
+        let Closes { bars, values } = closes;
         let times: Vec<_> = bars.iter().map(|b| b.time).collect();
         Ahead {
             bars,
-            bench: metrics::Benchmark::owning(times, closes),
+            bench: metrics::Benchmark::owning(times, values),
         }
     }
 
@@ -370,7 +391,7 @@ mod tests {
         let out = portfolio::run(&[leg], &Settings::default());
         let after = portfolio(&[&bars], &out).unwrap();
         assert!(after.trades > 20, "{}", after.trades);
-        let ahead = Ahead::new(&bars, bars.iter().map(|b| b.close).collect());
+        let ahead = Ahead::new(Closes::of(&bars));
         let through = ahead.metrics(&[&bars], &out).unwrap().unwrap();
         assert_eq!(format!("{through:?}"), format!("{after:?}"));
         let copy = bars.clone();

@@ -18,7 +18,7 @@ use super::out_dir;
 use crate::backtest::metrics::Metrics;
 use crate::backtest::params::Axis;
 use crate::backtest::portfolio::{self, Leg, PortfolioOutcome, Segment};
-use crate::backtest::scoring::{self, Ahead};
+use crate::backtest::scoring::{self, Ahead, Closes};
 use crate::backtest::sweep::{self, Input};
 use crate::backtest::walk_forward::{self, Plan as WalkPlan};
 use crate::cli::BacktestArgs;
@@ -159,10 +159,13 @@ fn simulate<'a>(
         // One symbol: its closes are read once, for the indicators (each summed on both cores
         // when long) and then the benchmark, built on the other core while the loop runs.
         [bars] => {
-            let closes: Vec<f64> = bars.iter().map(|b| b.close).collect();
-            let smas = [Smas::of_closes(&closes, portfolio::leg_windows(&legs[0]))];
+            let closes = Closes::of(bars);
+            let smas = [Smas::of_closes(
+                closes.values(),
+                portfolio::leg_windows(&legs[0]),
+            )];
             std::thread::scope(|scope| {
-                let ahead = scope.spawn(|| Ahead::new(bars, closes));
+                let ahead = scope.spawn(|| Ahead::new(closes));
                 let out = portfolio::run_with(&legs, settings, &smas);
                 let ahead = ahead
                     .join()
