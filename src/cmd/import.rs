@@ -26,8 +26,9 @@ pub fn run(config: &Config, args: &ImportArgs) -> Result<()> {
         ))
     })?;
     let symbol = symbols(config, std::slice::from_ref(&args.symbol))?.remove(0);
-    let text = std::fs::read_to_string(&args.file).map_err(|e| Error::io(&args.file, "read", e))?;
-    let imported = import::parse(&text, zone).map_err(|e| Error::Corrupt {
+    let imported = import::read(&args.file, zone)
+        .map_err(|e| Error::io(&args.file, "read", e))?
+        .map_err(|e| Error::Corrupt {
         path: args.file.clone(),
         line: Some(e.line),
         message: format!("{}; nothing was imported", e.message),

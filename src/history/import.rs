@@ -17,11 +17,15 @@
 //! as pandas writes), `YYYYMMDD`, or whole epoch seconds or milliseconds. Any bad row fails
 //! the whole import, naming its line.
 
+use super::import_file::{self, Outcome};
 use super::import_rows;
-use super::sniff::{sniff, TIME_NAMES};
+use super::sniff::{sniff, Shape, TIME_NAMES};
 use crate::domain::Bar;
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Offset, TimeZone, Utc};
 use chrono_tz::Tz;
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom};
+use std::path::Path;
 
 /// The result of parsing a file.
 #[derive(Debug)]
@@ -81,6 +85,48 @@ struct Columns {
 /// Parse `text`; naive date-times are wall-clock times in `zone`.
 pub fn parse(text: &str, zone: Tz) -> Result<Imported, ImportError> {
     let shape = sniff(text);
+    let (cols, layout) = columns(&shape)?;
+    let text = text.trim_start_matches('\u{feff}');
+    let rows = import_rows::rows(
+        text,
+        shape.delimiter,
+        shape.header_lines,
+        shape.names.len(),
+        |cells| record(cells, &cols, zone),
+    )?;
+    finish(rows, layout)
+}
+
+/// [`parse`] of the file at `path`, read a megabyte at a time when it is big
+/// ([`import_file`]): the same bars and errors, without the whole text in memory. The outer
+/// error is the file's (it cannot be read, or is not UTF-8), the inner one a row's.
+pub fn read(path: &Path, zone: Tz) -> std::io::Result<Result<Imported, ImportError>> {
+    let mut file = File::open(path)?;
+    if let Some(head) = import_file::head(&mut file)? {
+        let shape = sniff(&head);
+        let (cols, layout) = match columns(&shape) {
+            Ok(found) => found,
+            Err(e) => return Ok(Err(e)),
+        };
+        if shape.names.len() <= import_rows::MAX_CELLS {
+            let rows = import_file::rows(path, &head, shape.delimiter, shape.header_lines, |cells| {
+                record(cells, &cols, zone)
+            })?;
+            match rows {
+                Outcome::Rows(rows) => return Ok(finish(rows, layout)),
+                Outcome::Bad(e) => return Ok(Err(e)),
+                Outcome::General => {}
+            }
+        }
+    }
+    let mut text = String::new();
+    file.seek(SeekFrom::Start(0))?;
+    file.read_to_string(&mut text)?;
+    Ok(parse(&text, zone))
+}
+
+/// Where the header's columns are, and the layout they make.
+fn columns(shape: &Shape) -> Result<(Columns, Layout), ImportError> {
     if shape.tickers.len() > 1 {
         // Its columns repeat (`Close,Close,…`): reading the first of each would mix tickers.
         return Err(ImportError {
@@ -127,19 +173,17 @@ pub fn parse(text: &str, zone: Tz) -> Result<Imported, ImportError> {
     } else {
         Layout::Generic
     };
+    Ok((cols, layout))
+}
 
-    let text = text.trim_start_matches('\u{feff}');
-    let mut rows = import_rows::rows(
-        text,
-        shape.delimiter,
-        shape.header_lines,
-        names.len(),
-        |cells| {
-            // A day cache per thread: a half of a file keeps its own.
-            thread_local!(static DAYS: std::cell::RefCell<DayCache> = Default::default());
-            DAYS.with(|days| parse_record(cells, &cols, zone, &mut days.borrow_mut()))
-        },
-    )?;
+/// One row's bar, with a day cache per thread (a half of a file keeps its own).
+fn record(cells: &[&str], cols: &Columns, zone: Tz) -> Result<Bar, String> {
+    thread_local!(static DAYS: std::cell::RefCell<DayCache> = Default::default());
+    DAYS.with(|days| parse_record(cells, cols, zone, &mut days.borrow_mut()))
+}
+
+/// The rows' bars sorted and unique, or the line of a second, different bar at a time.
+fn finish(mut rows: Vec<(usize, Bar)>, layout: Layout) -> Result<Imported, ImportError> {
     // Files are nearly always in order already: checking costs one pass, sorting more.
     if !rows.is_sorted_by_key(|(_, b)| b.time) {
         rows.sort_by_key(|(_, b)| b.time);

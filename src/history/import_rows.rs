@@ -10,7 +10,7 @@
 use super::import::ImportError;
 
 /// Cells a hand-split row keeps: a header with more columns takes the csv crate.
-const MAX_CELLS: usize = 32;
+pub(super) const MAX_CELLS: usize = 32;
 
 /// Bodies at least this big are split on two threads (a year of minute bars is 20 MB).
 const PARALLEL_BYTES: usize = 4 << 20;
@@ -39,12 +39,18 @@ pub fn rows<T: Send>(
         })
         .flatten();
     let Some(mid) = mid else {
-        return by_hand(body, first_line, delimiter, &row).map(|(rows, _)| rows);
+        let mut rows = Vec::with_capacity(body.len() / 48);
+        by_hand(body, first_line, delimiter, &row, &mut rows)?;
+        return Ok(rows);
     };
     let (a, b) = body.split_at(mid);
     let (first, second) = std::thread::scope(|scope| {
-        let second = scope.spawn(|| by_hand(b, 1, delimiter, &row));
-        let first = by_hand(a, first_line, delimiter, &row);
+        let second = scope.spawn(|| {
+            let mut rows = Vec::with_capacity(b.len() / 48);
+            by_hand(b, 1, delimiter, &row, &mut rows).map(|_| rows)
+        });
+        let mut rows = Vec::with_capacity(body.len() / 48);
+        let first = by_hand(a, first_line, delimiter, &row, &mut rows).map(|lines| (rows, lines));
         let second = second
             .join()
             .unwrap_or_else(|e| std::panic::resume_unwind(e));
@@ -52,13 +58,24 @@ pub fn rows<T: Send>(
     });
     // The first half ends with its last line's `\n`: the second starts on the next line.
     let (mut rows, lines_in_a) = first?;
-    let offset = first_line + lines_in_a - 2;
-    let (second, _) = second.map_err(|e| ImportError {
+    join_halves(&mut rows, first_line + lines_in_a - 1, second)?;
+    Ok(rows)
+}
+
+/// Append the second half's rows, numbered from 1, to the first's; the second half starts on
+/// line `second_first_line` of the file.
+pub(super) fn join_halves<T>(
+    rows: &mut Vec<(usize, T)>,
+    second_first_line: usize,
+    second: Result<Vec<(usize, T)>, ImportError>,
+) -> Result<(), ImportError> {
+    let offset = second_first_line - 1;
+    let second = second.map_err(|e| ImportError {
         line: e.line + offset,
         ..e
     })?;
     rows.extend(second.into_iter().map(|(line, t)| (line + offset, t)));
-    Ok(rows)
+    Ok(())
 }
 
 /// Cell `i` of a row's cells; empty when the row has fewer.
@@ -68,7 +85,7 @@ pub fn cell<'a>(cells: &[&'a str], i: usize) -> &'a str {
 
 /// No quotes (a quoted cell may hold the delimiter or a line break) and every `\r` before a
 /// `\n` (the csv crate also ends a line at a lone `\r`).
-fn hand_splittable(text: &str) -> bool {
+pub(super) fn hand_splittable(text: &str) -> bool {
     let b = text.as_bytes();
     !text.contains('"')
         && text
@@ -78,7 +95,7 @@ fn hand_splittable(text: &str) -> bool {
 
 /// The text after the first `header_lines` records (an empty line is none), and its line
 /// number.
-fn skip_header(text: &str, header_lines: usize) -> (&str, usize) {
+pub(super) fn skip_header(text: &str, header_lines: usize) -> (&str, usize) {
     let mut rest = text;
     let mut line = 1;
     let mut seen = 0;
@@ -93,16 +110,15 @@ fn skip_header(text: &str, header_lines: usize) -> (&str, usize) {
     (rest, line)
 }
 
-type Rows<T> = (Vec<(usize, T)>, usize);
-
-/// The rows of `body`, whose first line is `first_line`; and how many lines it has.
-fn by_hand<T>(
+/// The rows of `body`, whose first line is `first_line`, appended to `out`; and how many
+/// lines `body` has (a body ending with `\n` has an empty last one).
+pub(super) fn by_hand<T>(
     body: &str,
     first_line: usize,
     delimiter: u8,
     row: &impl Fn(&[&str]) -> Result<T, String>,
-) -> Result<Rows<T>, ImportError> {
-    let mut out = Vec::with_capacity(body.len() / 48);
+    out: &mut Vec<(usize, T)>,
+) -> Result<usize, ImportError> {
     let mut lines = 0;
     for (i, line) in body.split('\n').enumerate() {
         lines = i + 1;
@@ -127,7 +143,7 @@ fn by_hand<T>(
         let t = row(&cells).map_err(|message| ImportError { line: at, message })?;
         out.push((at, t));
     }
-    Ok((out, lines))
+    Ok(lines)
 }
 
 /// The general reader: quotes, lone `\r` line ends, any number of columns.
