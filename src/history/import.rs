@@ -361,10 +361,12 @@ impl DayCache {
             }
             _ => return None,
         };
-        if self.zone != Some(zone) || self.text != b[..10] || self.midnight.is_none() {
+        // An array, not a slice: compared in two loads, not a `memcmp` call per row.
+        let text: [u8; 10] = b[..10].try_into().ok()?;
+        if self.zone != Some(zone) || self.text != text || self.midnight.is_none() {
             self.midnight = None;
             self.zone = Some(zone);
-            self.text.copy_from_slice(&b[..10]);
+            self.text = text;
             let date = NaiveDate::from_ymd_opt(
                 digits(0..4)? as i32,
                 digits(5..7)? as u32,

@@ -87,10 +87,7 @@ pub fn cell<'a>(cells: &[&'a str], i: usize) -> &'a str {
 /// `\n` (the csv crate also ends a line at a lone `\r`).
 pub(super) fn hand_splittable(text: &str) -> bool {
     let b = text.as_bytes();
-    !text.contains('"')
-        && text
-            .match_indices('\r')
-            .all(|(i, _)| b.get(i + 1) == Some(&b'\n'))
+    memchr::memchr2_iter(b'"', b'\r', b).all(|i| b[i] == b'\r' && b.get(i + 1) == Some(&b'\n'))
 }
 
 /// The text after the first `header_lines` records (an empty line is none), and its line
@@ -119,31 +116,55 @@ pub(super) fn by_hand<T>(
     row: &impl Fn(&[&str]) -> Result<T, String>,
     out: &mut Vec<(usize, T)>,
 ) -> Result<usize, ImportError> {
-    let mut lines = 0;
-    for (i, line) in body.split('\n').enumerate() {
-        lines = i + 1;
+    // One array for every row, only the cells the last row set cleared: filling all of it
+    // per row was most of the splitting's time.
+    let mut cells = [""; MAX_CELLS];
+    let mut used = 0;
+    let bytes = body.as_bytes();
+    let (mut start, mut lines) = (0, 0);
+    loop {
+        let end = memchr::memchr(b'\n', &bytes[start..]).map_or(bytes.len(), |at| start + at);
+        let at = first_line + lines;
+        lines += 1;
+        let line = &body[start..end];
         let line = line.strip_suffix('\r').unwrap_or(line);
-        let mut cells = [""; MAX_CELLS];
-        let mut blank = true;
-        for (slot, c) in cells.iter_mut().zip(line.split(delimiter as char)) {
-            // Most cells have nothing to trim: two byte tests instead of `trim`'s walk.
-            let b = c.as_bytes();
-            let plain = |x: Option<&u8>| x.is_some_and(|&x| x > b' ' && x < 0x80);
-            *slot = if plain(b.first()) && plain(b.last()) {
-                c
-            } else {
-                c.trim()
-            };
-            blank &= slot.is_empty();
+        cells[..used].fill("");
+        used = split(line, delimiter, &mut cells);
+        if cells[..used].iter().any(|c| !c.is_empty()) {
+            let t = row(&cells).map_err(|message| ImportError { line: at, message })?;
+            out.push((at, t));
         }
-        if blank {
-            continue;
+        if end == bytes.len() {
+            return Ok(lines);
         }
-        let at = first_line + i;
-        let t = row(&cells).map_err(|message| ImportError { line: at, message })?;
-        out.push((at, t));
+        start = end + 1;
     }
-    Ok(lines)
+}
+
+/// The first [`MAX_CELLS`] cells of `line`, trimmed, into `cells`; how many there are.
+fn split<'a>(line: &'a str, delimiter: u8, cells: &mut [&'a str; MAX_CELLS]) -> usize {
+    let b = line.as_bytes();
+    let mut from = 0;
+    for (n, slot) in cells.iter_mut().enumerate() {
+        let to = b[from..]
+            .iter()
+            .position(|&c| c == delimiter)
+            .map_or(b.len(), |at| from + at);
+        let c = &line[from..to];
+        // Most cells have nothing to trim: two byte tests instead of `trim`'s walk.
+        let plain = |x: Option<&u8>| x.is_some_and(|&x| x > b' ' && x < 0x80);
+        let cb = c.as_bytes();
+        *slot = if plain(cb.first()) && plain(cb.last()) {
+            c
+        } else {
+            c.trim()
+        };
+        if to == b.len() {
+            return n + 1;
+        }
+        from = to + 1;
+    }
+    MAX_CELLS
 }
 
 /// The general reader: quotes, lone `\r` line ends, any number of columns.
