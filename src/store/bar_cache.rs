@@ -183,10 +183,10 @@ impl BarCache {
         let path = self.path(symbol, timeframe);
         same_adjustment(&path, file.exists, &file.meta, adjustment)?;
         feed_after(&path, file.len, &file.meta, feed)?;
-        let mut out = String::with_capacity(bars.len() * 80 + HEADER.len() + 1);
+        let mut out = Vec::with_capacity(bars.len() * 80 + HEADER.len() + 1);
         if !file.exists {
-            out.push_str(HEADER);
-            out.push('\n');
+            out.extend_from_slice(HEADER.as_bytes());
+            out.push(b'\n');
             std::fs::create_dir_all(&self.dir)
                 .map_err(|e| Error::io(&self.dir, "create folder", e))?;
         }
@@ -201,7 +201,7 @@ impl BarCache {
             .append(true)
             .open(&path)
             .map_err(io)?;
-        f.write_all(out.as_bytes()).map_err(io)
+        f.write_all(&out).map_err(io)
     }
 
     /// Replace the whole file (sorted, unique) atomically, and record its adjustment.
@@ -218,7 +218,7 @@ impl BarCache {
         if bars.len() >= 100_000 {
             super::files::write_atomic_with(&path, |f| write::write_rows(f, bars))?;
         } else {
-            write_atomic(&path, rows_text(bars, HEADER).as_bytes())?;
+            write_atomic(&path, &rows_text(bars, HEADER))?;
         }
         if meta != &CacheMeta::default() || self.meta_path(symbol, timeframe).exists() {
             let json = serde_json::to_string_pretty(meta).unwrap_or_default();

@@ -12,11 +12,11 @@ use std::sync::mpsc;
 const PIECE: usize = 8192;
 
 /// `header` (and a line break, if any header) and a row per bar.
-pub(super) fn rows_text(bars: &[Bar], header: &str) -> String {
-    let mut out = String::with_capacity(bars.len() * 80 + header.len() + 1);
+pub(super) fn rows_text(bars: &[Bar], header: &str) -> Vec<u8> {
+    let mut out = Vec::with_capacity(bars.len() * 80 + header.len() + 1);
     if !header.is_empty() {
-        out.push_str(header);
-        out.push('\n');
+        out.extend_from_slice(header.as_bytes());
+        out.push(b'\n');
     }
     for b in bars {
         write_row(&mut out, b);
@@ -24,20 +24,21 @@ pub(super) fn rows_text(bars: &[Bar], header: &str) -> String {
     out
 }
 
-pub(super) fn write_row(out: &mut String, b: &Bar) {
+/// A bar's row, line break included (ASCII).
+pub(super) fn write_row(out: &mut Vec<u8>, b: &Bar) {
     use super::super::fast_text::{push_f64, push_time, push_u64};
     push_time(out, b.time);
     for v in [b.open, b.high, b.low, b.close, b.volume] {
-        out.push(',');
+        out.push(b',');
         push_f64(out, v);
     }
-    out.push(',');
+    out.push(b',');
     push_u64(out, b.trades);
-    out.push(',');
+    out.push(b',');
     if b.vwap.is_finite() {
         push_f64(out, b.vwap);
     }
-    out.push('\n');
+    out.push(b'\n');
 }
 
 /// The header and every bar's row to `out`, the same bytes as [`rows_text`] with
@@ -49,13 +50,13 @@ pub(super) fn write_rows(out: &mut impl Write, bars: &[Bar]) -> io::Result<()> {
     out.write_all(b"\n")?;
     let capacity = PIECE * 100;
     std::thread::scope(|scope| {
-        let (full, formatted) = mpsc::sync_channel::<String>(1);
-        let (done, empty) = mpsc::channel::<String>();
+        let (full, formatted) = mpsc::sync_channel::<Vec<u8>>(1);
+        let (done, empty) = mpsc::channel::<Vec<u8>>();
         scope.spawn(move || {
             for piece in bars.chunks(PIECE).skip(1).step_by(2) {
                 let mut buf = empty
                     .try_recv()
-                    .unwrap_or_else(|_| String::with_capacity(capacity));
+                    .unwrap_or_else(|_| Vec::with_capacity(capacity));
                 buf.clear();
                 piece.iter().for_each(|b| write_row(&mut buf, b));
                 if full.send(buf).is_err() {
@@ -64,18 +65,18 @@ pub(super) fn write_rows(out: &mut impl Write, bars: &[Bar]) -> io::Result<()> {
                 }
             }
         });
-        let mut own = String::with_capacity(capacity);
+        let mut own = Vec::with_capacity(capacity);
         for (i, piece) in bars.chunks(PIECE).enumerate() {
             if i % 2 == 0 {
                 own.clear();
                 piece.iter().for_each(|b| write_row(&mut own, b));
-                out.write_all(own.as_bytes())?;
+                out.write_all(&own)?;
             } else {
                 // Only a panicking helper hangs up first; the scope passes its panic on.
                 let Ok(buf) = formatted.recv() else {
                     return Err(io::Error::other("the row formatter stopped"));
                 };
-                out.write_all(buf.as_bytes())?;
+                out.write_all(&buf)?;
                 let _ = done.send(buf);
             }
         }
