@@ -183,3 +183,145 @@ fn half<T>(
     }
     Ok(Half::Rows(rows, line))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::import::{parse, read, Imported};
+    use super::*;
+    use chrono_tz::Tz;
+
+    /// A file of `rows` minute bars (about 60 bytes a row) after `header`, lines ended by
+    /// `end`, a blank line every 1000 rows; `bad` rows (by index) are unreadable.
+    fn big(header: &str, rows: usize, end: &str, bad: &[usize]) -> String {
+        let mut text = String::from(header);
+        for i in 0..rows {
+            let (day, minute) = (i / 390, i % 390);
+            let date = chrono::NaiveDate::from_ymd_opt(2020, 1, 1).unwrap()
+                + chrono::Duration::days(day as i64);
+            let (h, m) = (9 + (30 + minute) / 60, (30 + minute) % 60);
+            let price = 100.0 + (i % 997) as f64 / 100.0;
+            let open = if bad.contains(&i) { "null".to_string() } else { price.to_string() };
+            text.push_str(&format!(
+                "{date} {h:02}:{m:02}:00,{open},{},{},{price},{}{end}",
+                price + 0.5,
+                price - 0.5,
+                1000 + i % 13
+            ));
+            if i % 1000 == 999 {
+                text.push_str(end);
+            }
+        }
+        text
+    }
+
+    const NY: Tz = chrono_tz::America::New_York;
+
+    fn read_text(text: &[u8]) -> std::io::Result<Result<Imported, ImportError>> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("big.csv");
+        std::fs::write(&path, text).unwrap();
+        read(&path, NY)
+    }
+
+    /// Which way [`rows`] reads the file: `Some(rows)` in chunks, `None` the general reader.
+    fn chunked_rows(text: &str, header_lines: usize) -> Option<usize> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("big.csv");
+        std::fs::write(&path, text).unwrap();
+        let head = head(&mut File::open(&path).unwrap()).unwrap().unwrap();
+        match rows(&path, &head, b',', header_lines, |_| Ok(())).unwrap() {
+            Outcome::Rows(rows) => Some(rows.len()),
+            Outcome::Bad(e) => panic!("{e:?}"),
+            Outcome::General => None,
+        }
+    }
+
+    /// The line (1-based) that holds `needle`, found in the text itself.
+    fn line_of(text: &str, needle: &str) -> usize {
+        text.split('\n').position(|l| l.contains(needle)).unwrap() + 1
+    }
+
+    /// Read from the file a megabyte at a time on two threads, a big file gives what the
+    /// whole text gives: with `\n` or `\r\n`, a byte-order mark and blank lines, yfinance's
+    /// three header lines, quotes (the general reader) or a lone `\r` at the end, and the
+    /// same error at the row's own line when a row is bad in either half.
+    #[test]
+    fn a_big_file_read_in_chunks_is_the_whole_text() {
+        let plain = "Date,Open,High,Low,Close,Volume\n";
+        let rows = 90_000;
+        let mut texts = vec![
+            big(plain, rows, "\n", &[]),
+            big("Date,Open,High,Low,Close,Volume\r\n", rows, "\r\n", &[]),
+            format!("\u{feff}\n\n{}", big(plain, rows, "\n", &[])),
+            big(
+                "Price,Close,High,Low,Open,Volume\nTicker,A,A,A,A,A\nDate,,,,,\n",
+                rows,
+                "\n",
+                &[],
+            ),
+            big(plain, rows, "\n", &[rows - 7]),
+            big(plain, rows, "\r\n", &[rows / 2 + 3, rows - 1]),
+            big(plain, rows, "\n", &[1_234, rows - 1]),
+        ];
+        let mut quoted = big(plain, rows, "\n", &[]);
+        quoted.push_str("\"2030-01-02 10:00:00\",1,2,0.5,1.5,7\n");
+        texts.push(quoted);
+        let mut lone_cr = big(plain, rows, "\n", &[]);
+        lone_cr.push('\r');
+        texts.push(lone_cr);
+        for text in &texts {
+            assert!(text.len() as u64 >= PARALLEL_BYTES, "big enough to be read in halves");
+            let what = &text[text.len() - 50..];
+            let chunked = read_text(text.as_bytes()).unwrap();
+            let whole = parse(text, NY);
+            match (&chunked, &whole) {
+                (Ok(a), Ok(b)) => {
+                    assert_eq!(a.bars.len(), b.bars.len(), "{what:?}");
+                    // By bits: a missing VWAP is NaN, which is not equal to itself.
+                    let bits = |b: &crate::domain::Bar| {
+                        let v = [b.open, b.high, b.low, b.close, b.volume, b.vwap];
+                        (b.time, b.trades, v.map(f64::to_bits))
+                    };
+                    let differ = a.bars.iter().zip(&b.bars).position(|(x, y)| bits(x) != bits(y));
+                    assert_eq!(differ, None, "{what:?}");
+                    assert_eq!(a.layout, b.layout, "{what:?}");
+                }
+                (a, b) => assert_eq!(a.as_ref().err(), b.as_ref().err(), "{what:?}"),
+            }
+            if text.contains("null") {
+                // The first bad row in the file, at its own line, whichever half it is in.
+                let e = chunked.unwrap_err();
+                assert_eq!(e.line, line_of(text, "null"), "{what:?}");
+                assert!(e.message.contains("open `null` is not a number"), "{e:?}");
+            } else {
+                assert_eq!(chunked.unwrap().bars.len(), rows + text.contains('"') as usize);
+            }
+        }
+        // The chunked reader read them all but the quoted one and the lone `\r`.
+        for (i, text) in texts.iter().enumerate() {
+            let header_lines = if i == 3 { 3 } else { 1 };
+            let expected = (i < 7).then_some(rows);
+            assert_eq!(chunked_rows(text, header_lines), expected, "text {i}");
+        }
+        // Only the bad row in the second half: its line counts every line of the first.
+        let text = &texts[4];
+        assert!(line_of(text, "null") > text.lines().count() / 2);
+    }
+
+    /// A big file that is not UTF-8 is refused as `read_to_string` refuses it; a file of a
+    /// header only is no bars.
+    #[test]
+    fn a_big_file_not_utf8_is_an_io_error_and_a_header_alone_no_bars() {
+        let mut bytes = big("Date,Open,High,Low,Close,Volume\n", 90_000, "\n", &[]).into_bytes();
+        let at = bytes.len() - 100;
+        bytes[at] = 0xff;
+        let e = read_text(&bytes).unwrap_err();
+        assert_eq!(e.kind(), std::io::ErrorKind::InvalidData);
+        let got = read_text(b"Date,Open,High,Low,Close,Volume\n").unwrap().unwrap();
+        assert!(got.bars.is_empty());
+        let mut header_and_blanks = b"Date,Open,High,Low,Close,Volume\r\n".to_vec();
+        header_and_blanks.extend(std::iter::repeat_n(b'\n', PARALLEL_BYTES as usize));
+        let got = read_text(&header_and_blanks).unwrap().unwrap();
+        assert!(got.bars.is_empty());
+    }
+}
