@@ -83,3 +83,57 @@ pub(super) fn write_rows(out: &mut impl Write, bars: &[Bar]) -> io::Result<()> {
         Ok(())
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{TimeZone, Utc};
+
+    /// A writer that takes `left` bytes, then fails as a full disk does.
+    struct FullAfter {
+        left: usize,
+    }
+
+    impl Write for FullAfter {
+        fn write(&mut self, b: &[u8]) -> io::Result<usize> {
+            if b.len() > self.left {
+                return Err(io::Error::other("no space left"));
+            }
+            self.left -= b.len();
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// Pieces formatted on two threads come out in order, the bytes of one text (an odd
+    /// number of pieces, the last one short); a write that fails midway is the error, the
+    /// helper thread stops instead of waiting forever.
+    #[test]
+    fn rows_written_in_pieces_are_the_one_text_and_a_failed_write_stops_both_threads() {
+        let start = Utc.with_ymd_and_hms(2024, 1, 2, 14, 30, 0).unwrap();
+        let bars: Vec<Bar> = (0..PIECE * 4 + 17)
+            .map(|i| {
+                let p = 100.0 + (i % 977) as f64 / 100.0;
+                Bar {
+                    time: start + chrono::Duration::minutes(i as i64),
+                    open: p,
+                    high: p + 1.0,
+                    low: p - 1.0,
+                    close: p + 0.25,
+                    volume: (i % 13) as f64,
+                    trades: i as u64,
+                    vwap: if i % 3 == 0 { f64::NAN } else { p + 0.125 },
+                }
+            })
+            .collect();
+        let mut out = Vec::new();
+        write_rows(&mut out, &bars).unwrap();
+        assert_eq!(out, rows_text(&bars, HEADER));
+        for left in [0, 10, out.len() / 3, out.len() - 1] {
+            let e = write_rows(&mut FullAfter { left }, &bars).unwrap_err();
+            assert_eq!(e.to_string(), "no space left");
+        }
+    }
+}
