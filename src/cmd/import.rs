@@ -29,10 +29,10 @@ pub fn run(config: &Config, args: &ImportArgs) -> Result<()> {
     let imported = import::read(&args.file, zone)
         .map_err(|e| Error::io(&args.file, "read", e))?
         .map_err(|e| Error::Corrupt {
-        path: args.file.clone(),
-        line: Some(e.line),
-        message: format!("{}; nothing was imported", e.message),
-    })?;
+            path: args.file.clone(),
+            line: Some(e.line),
+            message: format!("{}; nothing was imported", e.message),
+        })?;
     let adjustment = parse_adjustment(
         args.adjustment
             .as_deref()

@@ -109,9 +109,10 @@ pub fn read(path: &Path, zone: Tz) -> std::io::Result<Result<Imported, ImportErr
             Err(e) => return Ok(Err(e)),
         };
         if shape.names.len() <= import_rows::MAX_CELLS {
-            let rows = import_file::rows(path, &head, shape.delimiter, shape.header_lines, |cells| {
-                record(cells, &cols, zone)
-            })?;
+            let rows =
+                import_file::rows(path, &head, shape.delimiter, shape.header_lines, |cells| {
+                    record(cells, &cols, zone)
+                })?;
             match rows {
                 Outcome::Rows(rows) => return Ok(finish(rows, layout)),
                 Outcome::Bad(e) => return Ok(Err(e)),

@@ -44,7 +44,9 @@ pub(super) fn head(file: &mut File) -> io::Result<Option<String>> {
     }
     file.seek(SeekFrom::Start(0))?;
     let mut buf = Vec::with_capacity(PROBE);
-    Read::by_ref(file).take(PROBE as u64).read_to_end(&mut buf)?;
+    Read::by_ref(file)
+        .take(PROBE as u64)
+        .read_to_end(&mut buf)?;
     let Some(end) = buf.iter().rposition(|&b| b == b'\n') else {
         return Ok(None);
     };
@@ -87,7 +89,14 @@ pub(super) fn rows<T: Send>(
     let (first, second) = std::thread::scope(|scope| {
         let second = scope.spawn(|| {
             let capacity = (len - cut) as usize / 48;
-            half(&mut File::open(path)?, (cut, len), 1, delimiter, &row, capacity)
+            half(
+                &mut File::open(path)?,
+                (cut, len),
+                1,
+                delimiter,
+                &row,
+                capacity,
+            )
         });
         // Room for the second half's rows too: they are appended without a copy to grow.
         let first = half(
@@ -200,7 +209,11 @@ mod tests {
                 + chrono::Duration::days(day as i64);
             let (h, m) = (9 + (30 + minute) / 60, (30 + minute) % 60);
             let price = 100.0 + (i % 997) as f64 / 100.0;
-            let open = if bad.contains(&i) { "null".to_string() } else { price.to_string() };
+            let open = if bad.contains(&i) {
+                "null".to_string()
+            } else {
+                price.to_string()
+            };
             text.push_str(&format!(
                 "{date} {h:02}:{m:02}:00,{open},{},{},{price},{}{end}",
                 price + 0.5,
@@ -270,7 +283,10 @@ mod tests {
         lone_cr.push('\r');
         texts.push(lone_cr);
         for text in &texts {
-            assert!(text.len() as u64 >= PARALLEL_BYTES, "big enough to be read in halves");
+            assert!(
+                text.len() as u64 >= PARALLEL_BYTES,
+                "big enough to be read in halves"
+            );
             let what = &text[text.len() - 50..];
             let chunked = read_text(text.as_bytes()).unwrap();
             let whole = parse(text, NY);
@@ -282,7 +298,11 @@ mod tests {
                         let v = [b.open, b.high, b.low, b.close, b.volume, b.vwap];
                         (b.time, b.trades, v.map(f64::to_bits))
                     };
-                    let differ = a.bars.iter().zip(&b.bars).position(|(x, y)| bits(x) != bits(y));
+                    let differ = a
+                        .bars
+                        .iter()
+                        .zip(&b.bars)
+                        .position(|(x, y)| bits(x) != bits(y));
                     assert_eq!(differ, None, "{what:?}");
                     assert_eq!(a.layout, b.layout, "{what:?}");
                 }
@@ -294,7 +314,10 @@ mod tests {
                 assert_eq!(e.line, line_of(text, "null"), "{what:?}");
                 assert!(e.message.contains("open `null` is not a number"), "{e:?}");
             } else {
-                assert_eq!(chunked.unwrap().bars.len(), rows + text.contains('"') as usize);
+                assert_eq!(
+                    chunked.unwrap().bars.len(),
+                    rows + text.contains('"') as usize
+                );
             }
         }
         // The chunked reader read them all but the quoted one and the lone `\r`.
@@ -317,7 +340,9 @@ mod tests {
         bytes[at] = 0xff;
         let e = read_text(&bytes).unwrap_err();
         assert_eq!(e.kind(), std::io::ErrorKind::InvalidData);
-        let got = read_text(b"Date,Open,High,Low,Close,Volume\n").unwrap().unwrap();
+        let got = read_text(b"Date,Open,High,Low,Close,Volume\n")
+            .unwrap()
+            .unwrap();
         assert!(got.bars.is_empty());
         let mut header_and_blanks = b"Date,Open,High,Low,Close,Volume\r\n".to_vec();
         header_and_blanks.extend(std::iter::repeat_n(b'\n', PARALLEL_BYTES as usize));

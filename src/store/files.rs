@@ -61,7 +61,9 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
 /// [`write_atomic`] of the parts one after the other (built on several threads, never
 /// copied into one buffer).
 pub fn write_atomic_parts(path: &Path, parts: &[&[u8]]) -> Result<()> {
-    write_atomic_with(path, |f| parts.iter().try_for_each(|bytes| f.write_all(bytes)))
+    write_atomic_with(path, |f| {
+        parts.iter().try_for_each(|bytes| f.write_all(bytes))
+    })
 }
 
 /// [`write_atomic`] of whatever `fill` writes to the new file, from its first byte on: a
