@@ -99,7 +99,7 @@ pub fn push_f64(out: &mut Vec<u8>, v: f64) {
 
 /// `m · 10^-k` in plain decimal, no trailing zeros after the point (`m` has none there: `k`
 /// is the smallest that works; `m < 10^20`, `k <= 8`), its digits built right to left two at
-/// a time in one buffer of zeros (which pad `0.00ddd`), the point put in, and pushed once.
+/// a time (the fraction first, zero-padded to `k` digits, then the point), pushed once.
 fn push_scaled(out: &mut Vec<u8>, m: u64, k: usize) {
     out.extend_from_slice(Scaled::new(m, k).as_bytes());
 }
@@ -114,9 +114,27 @@ pub(crate) struct Scaled {
 impl Scaled {
     pub(crate) fn new(m: u64, k: usize) -> Scaled {
         let mut buf = [b'0'; 32];
-        let end = buf.len();
-        let mut i = end;
+        let mut i = buf.len();
         let mut n = m;
+        if k > 0 {
+            // The `k` digits after the point first, two at a time, then the point: no
+            // digits moved afterwards to make room for it.
+            let mut left = k;
+            while left >= 2 {
+                i -= 2;
+                buf[i..i + 2].copy_from_slice(pair((n % 100) as usize));
+                n /= 100;
+                left -= 2;
+            }
+            if left == 1 {
+                i -= 1;
+                buf[i] = b'0' + (n % 10) as u8;
+                n /= 10;
+            }
+            i -= 1;
+            buf[i] = b'.';
+        }
+        // The integer digits, at least one (`0.5`).
         while n >= 100 {
             i -= 2;
             buf[i..i + 2].copy_from_slice(pair((n % 100) as usize));
@@ -128,14 +146,6 @@ impl Scaled {
         } else {
             i -= 1;
             buf[i] = b'0' + n as u8;
-        }
-        // At least one digit before the point: the zeros are already there.
-        i = i.min(end - k - 1);
-        if k > 0 {
-            // The integer digits move one place left for the point.
-            buf.copy_within(i..end - k, i - 1);
-            i -= 1;
-            buf[end - k - 1] = b'.';
         }
         Scaled { buf, start: i }
     }
