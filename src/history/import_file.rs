@@ -10,13 +10,10 @@
 //! the whole text (a test compares them).
 
 use super::import::ImportError;
-use super::import_rows::{by_hand, hand_splittable, join_halves, skip_header};
+use super::import_rows::{by_hand, hand_splittable, join_halves, skip_header, PARALLEL_BYTES};
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
 use std::path::Path;
-
-/// Files at least this big are read this way (smaller ones are read whole: one thread).
-pub(super) const PARALLEL_BYTES: u64 = 4 << 20;
 
 /// Bytes read at a time.
 const CHUNK: usize = 1 << 20;
@@ -39,7 +36,7 @@ pub(super) enum Outcome<T> {
 /// sniffing the whole text would. `None` for a file under [`PARALLEL_BYTES`] or a head that is
 /// not such text: read it whole.
 pub(super) fn head(file: &mut File) -> io::Result<Option<String>> {
-    if file.metadata()?.len() < PARALLEL_BYTES {
+    if file.metadata()?.len() < PARALLEL_BYTES as u64 {
         return Ok(None);
     }
     file.seek(SeekFrom::Start(0))?;
@@ -284,7 +281,7 @@ mod tests {
         texts.push(lone_cr);
         for text in &texts {
             assert!(
-                text.len() as u64 >= PARALLEL_BYTES,
+                text.len() >= PARALLEL_BYTES,
                 "big enough to be read in halves"
             );
             let what = &text[text.len() - 50..];
@@ -345,7 +342,7 @@ mod tests {
             .unwrap();
         assert!(got.bars.is_empty());
         let mut header_and_blanks = b"Date,Open,High,Low,Close,Volume\r\n".to_vec();
-        header_and_blanks.extend(std::iter::repeat_n(b'\n', PARALLEL_BYTES as usize));
+        header_and_blanks.extend(std::iter::repeat_n(b'\n', PARALLEL_BYTES));
         let got = read_text(&header_and_blanks).unwrap().unwrap();
         assert!(got.bars.is_empty());
     }

@@ -12,8 +12,9 @@ use super::import::ImportError;
 /// Cells a hand-split row keeps: a header with more columns takes the csv crate.
 pub(super) const MAX_CELLS: usize = 32;
 
-/// Bodies at least this big are split on two threads (a year of minute bars is 20 MB).
-const PARALLEL_BYTES: usize = 4 << 20;
+/// Bodies at least this big are split on two threads, and files this big are read a megabyte
+/// at a time ([`super::import_file`]; a year of minute bars is 20 MB).
+pub(super) const PARALLEL_BYTES: usize = 4 << 20;
 
 /// Calls `row(cells)` for each data row after `header_lines` records, in file order; the
 /// cells are trimmed (a hand-split row has [`MAX_CELLS`], empty past its last: read them

@@ -55,15 +55,7 @@ pub fn sync_data(f: &File) -> std::io::Result<()> {
 /// mid-write may then leave it torn, which a disposable folder accepts, and a new inode and a
 /// rename per write (a fifth of a replayed tick, measured) are saved.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    write_atomic_parts(path, &[bytes])
-}
-
-/// [`write_atomic`] of the parts one after the other (built on several threads, never
-/// copied into one buffer).
-pub fn write_atomic_parts(path: &Path, parts: &[&[u8]]) -> Result<()> {
-    write_atomic_with(path, |f| {
-        parts.iter().try_for_each(|bytes| f.write_all(bytes))
-    })
+    write_atomic_with(path, |f| f.write_all(bytes))
 }
 
 /// [`write_atomic`] of whatever `fill` writes to the new file, from its first byte on: a
