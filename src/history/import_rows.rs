@@ -65,7 +65,7 @@ pub fn rows<T: Send>(
 
 /// Append the second half's rows, numbered from 1, to the first's; the second half starts on
 /// line `second_first_line` of the file.
-pub(super) fn join_halves<T>(
+fn join_halves<T>(
     rows: &mut Vec<(usize, T)>,
     second_first_line: usize,
     second: Result<Vec<(usize, T)>, ImportError>,

@@ -212,13 +212,30 @@ impl BarCache {
         bars: &[Bar],
         meta: &CacheMeta,
     ) -> Result<()> {
-        debug_assert!(bars.windows(2).all(|w| w[0].time < w[1].time));
+        self.replace_parts(symbol, timeframe, &[bars], meta)
+    }
+
+    /// [`Self::replace`] with the bars of `parts` one after the other (an import's two
+    /// halves, never copied into one vector).
+    pub fn replace_parts(
+        &self,
+        symbol: &str,
+        timeframe: Timeframe,
+        parts: &[&[Bar]],
+        meta: &CacheMeta,
+    ) -> Result<()> {
+        debug_assert!({
+            let all = || parts.iter().flat_map(|p| p.iter());
+            all().zip(all().skip(1)).all(|(a, b)| a.time < b.time)
+        });
         let path = self.path(symbol, timeframe);
+        let len: usize = parts.iter().map(|p| p.len()).sum();
         // A million rows (an import) are formatted on two threads and written as they come.
-        if bars.len() >= 100_000 {
-            super::files::write_atomic_with(&path, |f| write::write_rows(f, bars))?;
+        if len >= 100_000 {
+            super::files::write_atomic_with(&path, |f| write::write_rows(f, parts))?;
         } else {
-            write_atomic(&path, &rows_text(bars, HEADER))?;
+            let bars: Vec<Bar> = parts.concat();
+            write_atomic(&path, &rows_text(&bars, HEADER))?;
         }
         if meta != &CacheMeta::default() || self.meta_path(symbol, timeframe).exists() {
             let json = serde_json::to_string_pretty(meta).unwrap_or_default();

@@ -41,11 +41,12 @@ pub(super) fn write_row(out: &mut Vec<u8>, b: &Bar) {
     out.push(b'\n');
 }
 
-/// The header and every bar's row to `out`, the same bytes as [`rows_text`] with
-/// [`HEADER`], in pieces of [`PIECE`] bars: this thread formats the even pieces and writes
+/// The header and every bar's row to `out` (the parts' bars one after the other), the same
+/// bytes as [`rows_text`] with [`HEADER`], in pieces of up to [`PIECE`] bars: this thread formats the even pieces and writes
 /// every piece in order, a helper formats the odd ones into a few buffers it gets back
 /// (a channel of one holds it at most one piece ahead).
-pub(super) fn write_rows(out: &mut impl Write, bars: &[Bar]) -> io::Result<()> {
+pub(super) fn write_rows(out: &mut impl Write, parts: &[&[Bar]]) -> io::Result<()> {
+    let pieces = || parts.iter().flat_map(|bars| bars.chunks(PIECE));
     out.write_all(HEADER.as_bytes())?;
     out.write_all(b"\n")?;
     let capacity = PIECE * 100;
@@ -53,7 +54,7 @@ pub(super) fn write_rows(out: &mut impl Write, bars: &[Bar]) -> io::Result<()> {
         let (full, formatted) = mpsc::sync_channel::<Vec<u8>>(1);
         let (done, empty) = mpsc::channel::<Vec<u8>>();
         scope.spawn(move || {
-            for piece in bars.chunks(PIECE).skip(1).step_by(2) {
+            for piece in pieces().skip(1).step_by(2) {
                 let mut buf = empty
                     .try_recv()
                     .unwrap_or_else(|_| Vec::with_capacity(capacity));
@@ -66,7 +67,7 @@ pub(super) fn write_rows(out: &mut impl Write, bars: &[Bar]) -> io::Result<()> {
             }
         });
         let mut own = Vec::with_capacity(capacity);
-        for (i, piece) in bars.chunks(PIECE).enumerate() {
+        for (i, piece) in pieces().enumerate() {
             if i % 2 == 0 {
                 own.clear();
                 piece.iter().for_each(|b| write_row(&mut own, b));
@@ -129,10 +130,15 @@ mod tests {
             })
             .collect();
         let mut out = Vec::new();
-        write_rows(&mut out, &bars).unwrap();
+        write_rows(&mut out, &[&bars]).unwrap();
         assert_eq!(out, rows_text(&bars, HEADER));
+        // In parts, one of them empty: the same bytes.
+        let (a, b) = bars.split_at(PIECE + 5);
+        let mut parts = Vec::new();
+        write_rows(&mut parts, &[a, &[], b]).unwrap();
+        assert_eq!(parts, out);
         for left in [0, 10, out.len() / 3, out.len() - 1] {
-            let e = write_rows(&mut FullAfter { left }, &bars).unwrap_err();
+            let e = write_rows(&mut FullAfter { left }, &[&bars]).unwrap_err();
             assert_eq!(e.to_string(), "no space left");
         }
     }
