@@ -83,9 +83,10 @@ PY
 
 results="$work/results"
 : > "$results"
-# time_it RUNS LABEL CMD... [--vs LABEL CMD...]: fresh processes, the two commands taking
-# turns (so that the shared machine's load falls on both alike); min and median wall time
-# and median CPU of each.
+# time_it RUNS LABEL [--setup SHELL] CMD... [--vs LABEL [--setup SHELL] CMD...]: fresh
+# processes, the two commands taking turns (so that the shared machine's load falls on both
+# alike); min and median wall time and median CPU of each. A setup runs before each run of
+# its command, untimed (deleting the previous run's output, say).
 time_it() {
   python3 - "$results" "$@" <<'PY'
 import os, subprocess, sys, time
@@ -93,16 +94,21 @@ results, runs, rest = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
 cases = []
 while rest:
     k = rest.index("--vs") if "--vs" in rest else len(rest)
-    cases.append((rest[0], rest[1:k], [], []))
+    label, cmd, setup = rest[0], rest[1:k], None
+    if cmd[:1] == ["--setup"]:
+        setup, cmd = cmd[1], cmd[2:]
+    cases.append((label, setup, cmd, [], []))
     rest = rest[k + 1:]
 for _ in range(runs):
-    for label, cmd, walls, cpus in cases:
+    for label, setup, cmd, walls, cpus in cases:
+        if setup:
+            subprocess.run(setup, shell=True, check=True)
         t, c = time.perf_counter(), os.times()
         subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
         walls.append(time.perf_counter() - t)
         d = os.times()
         cpus.append(d.children_user + d.children_system - c.children_user - c.children_system)
-for label, cmd, walls, cpus in cases:
+for label, setup, cmd, walls, cpus in cases:
     walls.sort(); cpus.sort()
     med, cpu = walls[len(walls) // 2], cpus[len(cpus) // 2]
     print(f"{label:<64} min {walls[0]*1e3:8.1f} ms  median {med*1e3:8.1f} ms  CPU {cpu*1e3:7.1f} ms  ({runs} runs)")
@@ -114,7 +120,7 @@ cfg=(--config "$work/config.toml" backtest --sizing all-in)
 # Each case for the build(s): "after" is $bin; "before" is $PROMETHEUS_BOT_BEFORE, if set.
 builds=(after "$bin")
 if [[ -n "${PROMETHEUS_BOT_BEFORE:-}" ]]; then builds+=(before "$PROMETHEUS_BOT_BEFORE"); fi
-case_() { # runs label-suffix command-template (BIN and TAG replaced)
+case_() { # runs label-suffix [--setup shell-template] command-template (BIN and TAG replaced)
   local runs="$1" label="$2"; shift 2
   local args=() first=1 i
   for ((i = 0; i < ${#builds[@]}; i += 2)); do
@@ -135,8 +141,11 @@ case_ 11 "GOOG sweep fast=5..30:5 slow=10..70:5 (50 combinations)" \
 case_ 7 "GOOG sweep fast=2..101 slow=5..199 (14,550 combinations)" \
   BIN "${cfg[@]}" --symbol GOOG --commission 0.002 --out "$work/TAG-out5" \
   --sweep fast=2..101 slow=5..199
+# The previous run's file is deleted before each run, untimed: deleting 88 MB with dirty pages
+# costs what other tenants' I/O makes it, and is no part of an import.
 case_ 7 "import the 1,000,000-row minute CSV (88 MB), empty cache" \
-  sh -c "rm -f '$work/data/bars/UTAG-1Min.csv'*; 'BIN' --config '$work/config.toml' import '$work/data/bars/SYN-1Min.csv' --symbol UTAG --timeframe 1Min"
+  --setup "rm -f '$work/data/bars/UTAG-1Min.csv'*" \
+  BIN --config "$work/config.toml" import "$work/data/bars/SYN-1Min.csv" --symbol UTAG --timeframe 1Min
 case_ 7 "1,000,000 minute bars, SmaCross 10/20 from the cache" \
   BIN "${cfg[@]}" --symbol SYN --timeframe 1Min --out "$work/TAG-out3"
 if [[ -n "${PROMETHEUS_BOT_BEFORE:-}" ]]; then

@@ -26,12 +26,13 @@ pub fn run(config: &Config, args: &ImportArgs) -> Result<()> {
         ))
     })?;
     let symbol = symbols(config, std::slice::from_ref(&args.symbol))?.remove(0);
-    let text = std::fs::read_to_string(&args.file).map_err(|e| Error::io(&args.file, "read", e))?;
-    let imported = import::parse(&text, zone).map_err(|e| Error::Corrupt {
-        path: args.file.clone(),
-        line: Some(e.line),
-        message: format!("{}; nothing was imported", e.message),
-    })?;
+    let imported = import::read(&args.file, zone)
+        .map_err(|e| Error::io(&args.file, "read", e))?
+        .map_err(|e| Error::Corrupt {
+            path: args.file.clone(),
+            line: Some(e.line),
+            message: format!("{}; nothing was imported", e.message),
+        })?;
     let adjustment = parse_adjustment(
         args.adjustment
             .as_deref()
@@ -49,23 +50,29 @@ pub fn run(config: &Config, args: &ImportArgs) -> Result<()> {
     let feed = cache.check_feed(&symbol, timeframe, BarFeed::Import)?;
     let existing = cache.load(&symbol, timeframe)?;
     let before = existing.len();
-    let count = imported.bars.len();
-    let merged = bar_cache::merge(existing, imported.bars);
+    let (count, layout) = (imported.len(), imported.layout);
+    // Into an empty cache, the import is the file as it is, its halves never joined.
+    let merged = if existing.is_empty() {
+        [imported.bars, imported.rest]
+    } else {
+        [bar_cache::merge(existing, imported.into_bars()), Vec::new()]
+    };
     let meta = CacheMeta {
         adjustment,
         feed,
         ..cache.meta(&symbol, timeframe)?
     };
-    cache.replace(&symbol, timeframe, &merged, &meta)?;
-    let range = match (merged.first(), merged.last()) {
+    cache.replace_parts(&symbol, timeframe, &[&merged[0], &merged[1]], &meta)?;
+    let after = merged[0].len() + merged[1].len();
+    let first = merged.iter().flatten().next();
+    let last = merged.iter().rev().find_map(|part| part.last());
+    let range = match (first, last) {
         (Some(a), Some(b)) => format!("{} .. {}", time_cell(a.time), time_cell(b.time)),
         _ => "no bars".into(),
     };
     outln!(
-        "{symbol} {timeframe}: read {count} bars ({:?} layout, {adjustment}); cache now {} bars, {range} (+{} new) -> {}",
-        imported.layout,
-        merged.len(),
-        merged.len() - before,
+        "{symbol} {timeframe}: read {count} bars ({layout:?} layout, {adjustment}); cache now {after} bars, {range} (+{} new) -> {}",
+        after - before,
         cache.path(&symbol, timeframe).display()
     )?;
     Ok(())

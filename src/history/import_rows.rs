@@ -10,10 +10,11 @@
 use super::import::ImportError;
 
 /// Cells a hand-split row keeps: a header with more columns takes the csv crate.
-const MAX_CELLS: usize = 32;
+pub(super) const MAX_CELLS: usize = 32;
 
-/// Bodies at least this big are split on two threads (a year of minute bars is 20 MB).
-const PARALLEL_BYTES: usize = 4 << 20;
+/// Bodies at least this big are split on two threads, and files this big are read a megabyte
+/// at a time ([`super::import_file`]; a year of minute bars is 20 MB).
+pub(super) const PARALLEL_BYTES: usize = 4 << 20;
 
 /// Calls `row(cells)` for each data row after `header_lines` records, in file order; the
 /// cells are trimmed (a hand-split row has [`MAX_CELLS`], empty past its last: read them
@@ -39,12 +40,18 @@ pub fn rows<T: Send>(
         })
         .flatten();
     let Some(mid) = mid else {
-        return by_hand(body, first_line, delimiter, &row).map(|(rows, _)| rows);
+        let mut rows = Vec::with_capacity(body.len() / 48);
+        by_hand(body, first_line, delimiter, &row, &mut rows)?;
+        return Ok(rows);
     };
     let (a, b) = body.split_at(mid);
     let (first, second) = std::thread::scope(|scope| {
-        let second = scope.spawn(|| by_hand(b, 1, delimiter, &row));
-        let first = by_hand(a, first_line, delimiter, &row);
+        let second = scope.spawn(|| {
+            let mut rows = Vec::with_capacity(b.len() / 48);
+            by_hand(b, 1, delimiter, &row, &mut rows).map(|_| rows)
+        });
+        let mut rows = Vec::with_capacity(body.len() / 48);
+        let first = by_hand(a, first_line, delimiter, &row, &mut rows).map(|lines| (rows, lines));
         let second = second
             .join()
             .unwrap_or_else(|e| std::panic::resume_unwind(e));
@@ -52,13 +59,24 @@ pub fn rows<T: Send>(
     });
     // The first half ends with its last line's `\n`: the second starts on the next line.
     let (mut rows, lines_in_a) = first?;
-    let offset = first_line + lines_in_a - 2;
-    let (second, _) = second.map_err(|e| ImportError {
+    join_halves(&mut rows, first_line + lines_in_a - 1, second)?;
+    Ok(rows)
+}
+
+/// Append the second half's rows, numbered from 1, to the first's; the second half starts on
+/// line `second_first_line` of the file.
+fn join_halves<T>(
+    rows: &mut Vec<(usize, T)>,
+    second_first_line: usize,
+    second: Result<Vec<(usize, T)>, ImportError>,
+) -> Result<(), ImportError> {
+    let offset = second_first_line - 1;
+    let second = second.map_err(|e| ImportError {
         line: e.line + offset,
         ..e
     })?;
     rows.extend(second.into_iter().map(|(line, t)| (line + offset, t)));
-    Ok(rows)
+    Ok(())
 }
 
 /// Cell `i` of a row's cells; empty when the row has fewer.
@@ -68,17 +86,14 @@ pub fn cell<'a>(cells: &[&'a str], i: usize) -> &'a str {
 
 /// No quotes (a quoted cell may hold the delimiter or a line break) and every `\r` before a
 /// `\n` (the csv crate also ends a line at a lone `\r`).
-fn hand_splittable(text: &str) -> bool {
+pub(super) fn hand_splittable(text: &str) -> bool {
     let b = text.as_bytes();
-    !text.contains('"')
-        && text
-            .match_indices('\r')
-            .all(|(i, _)| b.get(i + 1) == Some(&b'\n'))
+    memchr::memchr2_iter(b'"', b'\r', b).all(|i| b[i] == b'\r' && b.get(i + 1) == Some(&b'\n'))
 }
 
 /// The text after the first `header_lines` records (an empty line is none), and its line
 /// number.
-fn skip_header(text: &str, header_lines: usize) -> (&str, usize) {
+pub(super) fn skip_header(text: &str, header_lines: usize) -> (&str, usize) {
     let mut rest = text;
     let mut line = 1;
     let mut seen = 0;
@@ -93,41 +108,64 @@ fn skip_header(text: &str, header_lines: usize) -> (&str, usize) {
     (rest, line)
 }
 
-type Rows<T> = (Vec<(usize, T)>, usize);
-
-/// The rows of `body`, whose first line is `first_line`; and how many lines it has.
-fn by_hand<T>(
+/// The rows of `body`, whose first line is `first_line`, appended to `out`; and how many
+/// lines `body` has (a body ending with `\n` has an empty last one).
+pub(super) fn by_hand<T>(
     body: &str,
     first_line: usize,
     delimiter: u8,
     row: &impl Fn(&[&str]) -> Result<T, String>,
-) -> Result<Rows<T>, ImportError> {
-    let mut out = Vec::with_capacity(body.len() / 48);
-    let mut lines = 0;
-    for (i, line) in body.split('\n').enumerate() {
-        lines = i + 1;
+    out: &mut Vec<(usize, T)>,
+) -> Result<usize, ImportError> {
+    // One array for every row, only the cells the last row set cleared: filling all of it
+    // per row was most of the splitting's time.
+    let mut cells = [""; MAX_CELLS];
+    let mut used = 0;
+    let bytes = body.as_bytes();
+    let (mut start, mut lines) = (0, 0);
+    loop {
+        let end = memchr::memchr(b'\n', &bytes[start..]).map_or(bytes.len(), |at| start + at);
+        let at = first_line + lines;
+        lines += 1;
+        let line = &body[start..end];
         let line = line.strip_suffix('\r').unwrap_or(line);
-        let mut cells = [""; MAX_CELLS];
-        let mut blank = true;
-        for (slot, c) in cells.iter_mut().zip(line.split(delimiter as char)) {
-            // Most cells have nothing to trim: two byte tests instead of `trim`'s walk.
-            let b = c.as_bytes();
-            let plain = |x: Option<&u8>| x.is_some_and(|&x| x > b' ' && x < 0x80);
-            *slot = if plain(b.first()) && plain(b.last()) {
-                c
-            } else {
-                c.trim()
-            };
-            blank &= slot.is_empty();
+        cells[..used].fill("");
+        used = split(line, delimiter, &mut cells);
+        if cells[..used].iter().any(|c| !c.is_empty()) {
+            let t = row(&cells).map_err(|message| ImportError { line: at, message })?;
+            out.push((at, t));
         }
-        if blank {
-            continue;
+        if end == bytes.len() {
+            return Ok(lines);
         }
-        let at = first_line + i;
-        let t = row(&cells).map_err(|message| ImportError { line: at, message })?;
-        out.push((at, t));
+        start = end + 1;
     }
-    Ok((out, lines))
+}
+
+/// The first [`MAX_CELLS`] cells of `line`, trimmed, into `cells`; how many there are.
+fn split<'a>(line: &'a str, delimiter: u8, cells: &mut [&'a str; MAX_CELLS]) -> usize {
+    let b = line.as_bytes();
+    let mut from = 0;
+    for (n, slot) in cells.iter_mut().enumerate() {
+        let to = b[from..]
+            .iter()
+            .position(|&c| c == delimiter)
+            .map_or(b.len(), |at| from + at);
+        let c = &line[from..to];
+        // Most cells have nothing to trim: two byte tests instead of `trim`'s walk.
+        let plain = |x: Option<&u8>| x.is_some_and(|&x| x > b' ' && x < 0x80);
+        let cb = c.as_bytes();
+        *slot = if plain(cb.first()) && plain(cb.last()) {
+            c
+        } else {
+            c.trim()
+        };
+        if to == b.len() {
+            return n + 1;
+        }
+        from = to + 1;
+    }
+    MAX_CELLS
 }
 
 /// The general reader: quotes, lone `\r` line ends, any number of columns.

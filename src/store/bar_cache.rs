@@ -22,6 +22,8 @@ mod meta;
 mod parse;
 #[path = "bar_cache_tail.rs"]
 mod tail;
+#[path = "bar_cache_write.rs"]
+mod write;
 
 use meta::{feed_after, same_adjustment};
 pub use meta::{Adjustment, BarFeed, CacheMeta};
@@ -30,6 +32,7 @@ pub(crate) use parse::parse_f64;
 use parse::*;
 pub use parse::{parse_time, read_rows};
 pub use tail::{Known, Tail, Tails};
+use write::{rows_text, write_row};
 
 pub const HEADER: &str = "time_utc,open,high,low,close,volume,trades,vwap";
 
@@ -180,10 +183,10 @@ impl BarCache {
         let path = self.path(symbol, timeframe);
         same_adjustment(&path, file.exists, &file.meta, adjustment)?;
         feed_after(&path, file.len, &file.meta, feed)?;
-        let mut out = String::with_capacity(bars.len() * 80 + HEADER.len() + 1);
+        let mut out = Vec::with_capacity(bars.len() * 80 + HEADER.len() + 1);
         if !file.exists {
-            out.push_str(HEADER);
-            out.push('\n');
+            out.extend_from_slice(HEADER.as_bytes());
+            out.push(b'\n');
             std::fs::create_dir_all(&self.dir)
                 .map_err(|e| Error::io(&self.dir, "create folder", e))?;
         }
@@ -198,7 +201,7 @@ impl BarCache {
             .append(true)
             .open(&path)
             .map_err(io)?;
-        f.write_all(out.as_bytes()).map_err(io)
+        f.write_all(&out).map_err(io)
     }
 
     /// Replace the whole file (sorted, unique) atomically, and record its adjustment.
@@ -209,23 +212,31 @@ impl BarCache {
         bars: &[Bar],
         meta: &CacheMeta,
     ) -> Result<()> {
-        debug_assert!(bars.windows(2).all(|w| w[0].time < w[1].time));
-        // A million rows (an import) are formatted as two halves on two threads.
-        let (first, second) = if bars.len() >= 100_000 {
-            let (a, b) = bars.split_at(bars.len() / 2);
-            std::thread::scope(|scope| {
-                let second = scope.spawn(|| rows_text(b, ""));
-                let first = rows_text(a, HEADER);
-                let second = second
-                    .join()
-                    .unwrap_or_else(|e| std::panic::resume_unwind(e));
-                (first, second)
-            })
+        self.replace_parts(symbol, timeframe, &[bars], meta)
+    }
+
+    /// [`Self::replace`] with the bars of `parts` one after the other (an import's two
+    /// halves, never copied into one vector).
+    pub fn replace_parts(
+        &self,
+        symbol: &str,
+        timeframe: Timeframe,
+        parts: &[&[Bar]],
+        meta: &CacheMeta,
+    ) -> Result<()> {
+        debug_assert!({
+            let all = || parts.iter().flat_map(|p| p.iter());
+            all().zip(all().skip(1)).all(|(a, b)| a.time < b.time)
+        });
+        let path = self.path(symbol, timeframe);
+        let len: usize = parts.iter().map(|p| p.len()).sum();
+        // A million rows (an import) are formatted on two threads and written as they come.
+        if len >= 100_000 {
+            super::files::write_atomic_with(&path, |f| write::write_rows(f, parts))?;
         } else {
-            (rows_text(bars, HEADER), String::new())
-        };
-        let parts = [first.as_bytes(), second.as_bytes()];
-        super::files::write_atomic_parts(&self.path(symbol, timeframe), &parts)?;
+            let bars: Vec<Bar> = parts.concat();
+            write_atomic(&path, &rows_text(&bars, HEADER))?;
+        }
         if meta != &CacheMeta::default() || self.meta_path(symbol, timeframe).exists() {
             let json = serde_json::to_string_pretty(meta).unwrap_or_default();
             write_atomic(&self.meta_path(symbol, timeframe), json.as_bytes())?;
@@ -266,35 +277,6 @@ pub fn merge(old: Vec<Bar>, new: Vec<Bar>) -> Vec<Bar> {
 
 pub fn time_cell(t: DateTime<Utc>) -> String {
     t.format("%Y-%m-%d %H:%M:%S").to_string()
-}
-
-/// `header` (and a line break, if any header) and a row per bar.
-fn rows_text(bars: &[Bar], header: &str) -> String {
-    let mut out = String::with_capacity(bars.len() * 80 + header.len() + 1);
-    if !header.is_empty() {
-        out.push_str(header);
-        out.push('\n');
-    }
-    for b in bars {
-        write_row(&mut out, b);
-    }
-    out
-}
-
-fn write_row(out: &mut String, b: &Bar) {
-    use super::fast_text::{push_f64, push_time, push_u64};
-    push_time(out, b.time);
-    for v in [b.open, b.high, b.low, b.close, b.volume] {
-        out.push(',');
-        push_f64(out, v);
-    }
-    out.push(',');
-    push_u64(out, b.trades);
-    out.push(',');
-    if b.vwap.is_finite() {
-        push_f64(out, b.vwap);
-    }
-    out.push('\n');
 }
 
 #[cfg(test)]

@@ -268,7 +268,7 @@ fn a_big_file_loads_in_two_halves_exactly_and_reports_lines_across_the_seam() {
     // the second half repeats the time of the last row of the first.
     let mut text = format!("{HEADER}\n");
     for b in &bars {
-        write_row(&mut text, b);
+        push_row(&mut text, b);
     }
     let body = &text[HEADER.len() + 1..];
     let mid = body.len() / 2 + body[body.len() / 2..].find('\n').unwrap() + 1;
@@ -277,7 +277,7 @@ fn a_big_file_loads_in_two_halves_exactly_and_reports_lines_across_the_seam() {
     swapped[seam].time = swapped[seam - 1].time;
     let mut text = format!("{HEADER}\n");
     for b in &swapped {
-        write_row(&mut text, b);
+        push_row(&mut text, b);
     }
     std::fs::write(&path, text).unwrap();
     let e = cache.load("AAPL", Timeframe::Min1).unwrap_err().to_string();
@@ -407,7 +407,7 @@ fn write_rows(cache: &BarCache, rows: usize, long: bool, header: bool) -> Vec<Ba
         text.push('\n');
     }
     for b in &bars {
-        write_row(&mut text, b);
+        push_row(&mut text, b);
     }
     let p = cache.path("AAPL", Timeframe::Min1);
     std::fs::create_dir_all(p.parent().unwrap()).unwrap();
@@ -457,7 +457,7 @@ fn read_tail_counts_no_blank_line_and_cuts_a_torn_one() {
     std::fs::create_dir_all(p.parent().unwrap()).unwrap();
     let row = |i: i64| {
         let mut s = String::new();
-        write_row(&mut s, &bar(i, 100.0));
+        push_row(&mut s, &bar(i, 100.0));
         s
     };
     // Three rows and blank lines (which the parser skips) of both endings.
@@ -637,10 +637,10 @@ fn a_big_replace_written_in_two_halves_is_the_one_text() {
     let path = cache.path("AAPL", Timeframe::Min1);
     let mut one = format!("{HEADER}\n");
     for b in &bars {
-        write_row(&mut one, b);
+        push_row(&mut one, b);
     }
     assert_eq!(std::fs::read_to_string(&path).unwrap(), one);
-    assert_eq!(rows_text(&bars, HEADER), one);
+    assert_eq!(String::from_utf8(rows_text(&bars, HEADER)).unwrap(), one);
     assert_eq!(cache.load("AAPL", Timeframe::Min1).unwrap(), bars);
 }
 
@@ -670,4 +670,11 @@ fn read_tail_finds_a_duplicate_at_the_windows_seam_and_inside_it() {
         );
         assert!(e.contains("not after the previous one"), "{e}");
     }
+}
+
+/// A bar's cache row appended to a text (the writer makes bytes).
+fn push_row(out: &mut String, b: &Bar) {
+    let mut row = Vec::new();
+    write_row(&mut row, b);
+    out.push_str(std::str::from_utf8(&row).unwrap());
 }

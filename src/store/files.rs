@@ -55,23 +55,24 @@ pub fn sync_data(f: &File) -> std::io::Result<()> {
 /// mid-write may then leave it torn, which a disposable folder accepts, and a new inode and a
 /// rename per write (a fifth of a replayed tick, measured) are saved.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    write_atomic_parts(path, &[bytes])
+    write_atomic_with(path, |f| f.write_all(bytes))
 }
 
-/// [`write_atomic`] of the parts one after the other (built on several threads, never
-/// copied into one buffer).
-pub fn write_atomic_parts(path: &Path, parts: &[&[u8]]) -> Result<()> {
+/// [`write_atomic`] of whatever `fill` writes to the new file, from its first byte on: a
+/// writer can send a big file a piece at a time as it makes it, never holding it whole.
+pub fn write_atomic_with(
+    path: &Path,
+    fill: impl FnOnce(&mut File) -> std::io::Result<()>,
+) -> Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     fs::create_dir_all(dir).map_err(|e| Error::io(dir, "create folder", e))?;
     if !durable() {
-        return rewrite_in_place(path, parts).map_err(|e| Error::io(path, "write", e));
+        return rewrite_in_place(path, fill).map_err(|e| Error::io(path, "write", e));
     }
     let tmp = temp_path(path);
     let result = (|| {
         let mut f = File::create(&tmp)?;
-        for bytes in parts {
-            f.write_all(bytes)?;
-        }
+        fill(&mut f)?;
         counted();
         f.sync_all()?;
         drop(f);
@@ -85,19 +86,21 @@ pub fn write_atomic_parts(path: &Path, parts: &[&[u8]]) -> Result<()> {
     })
 }
 
-/// Overwrite `path` from its first byte, then cut it to `bytes`' length: never truncated to
-/// zero first, which ext4 (`auto_da_alloc`) would answer with a flush of the file, as it
+/// Overwrite `path` from its first byte, then cut it to what `fill` wrote: never truncated
+/// to zero first, which ext4 (`auto_da_alloc`) would answer with a flush of the file, as it
 /// does for a rename over an existing file.
-fn rewrite_in_place(path: &Path, parts: &[&[u8]]) -> std::io::Result<()> {
+fn rewrite_in_place(
+    path: &Path,
+    fill: impl FnOnce(&mut File) -> std::io::Result<()>,
+) -> std::io::Result<()> {
     let mut f = OpenOptions::new()
         .write(true)
         .create(true)
         .truncate(false)
         .open(path)?;
-    for bytes in parts {
-        f.write_all(bytes)?;
-    }
-    f.set_len(parts.iter().map(|b| b.len() as u64).sum())
+    fill(&mut f)?;
+    let len = f.stream_position()?;
+    f.set_len(len)
 }
 
 /// Replace `path` atomically (readers see the old file or the new one) but without fsync:

@@ -383,6 +383,76 @@ fn import_stops_at_a_bad_row_and_changes_nothing() {
     );
 }
 
+/// A big file (over 4 MB: read a megabyte at a time on two threads) with `\r\n` line ends
+/// becomes exactly the cache text written by hand; one with a bad row in its second half
+/// names that row's own line and changes nothing.
+#[test]
+fn import_of_a_big_crlf_file_and_a_bad_row_in_its_second_half() {
+    let bot = Bot::new();
+    let (mut input, mut expected) = (String::new(), String::new());
+    input.push_str("time_utc,open,high,low,close,volume\r\n");
+    expected.push_str("time_utc,open,high,low,close,volume,trades,vwap\n");
+    let start = chrono::NaiveDate::from_ymd_opt(2020, 1, 1).unwrap();
+    for i in 0..100_000u32 {
+        let (day, minute) = (i / 390, i % 390);
+        let date = start + chrono::Duration::days(i64::from(day));
+        let (h, m) = (14 + (30 + minute) / 60, (30 + minute) % 60);
+        let cents = 10_000 + i % 997;
+        let price = format!("{}.{:02}", cents / 100, cents % 100);
+        let price = price.trim_end_matches('0').trim_end_matches('.');
+        let row = format!("{date} {h:02}:{m:02}:00,{price},{price},{price},{price},{i}");
+        input.push_str(&format!("{row}\r\n"));
+        expected.push_str(&format!("{row},0,\n"));
+    }
+    assert!(input.len() > 5 << 20);
+    let big = bot.path("big.csv");
+    std::fs::write(&big, &input).unwrap();
+    let run = bot.run(&[
+        "import",
+        big.to_str().unwrap(),
+        "--symbol",
+        "AAPL",
+        "--timeframe",
+        "1Min",
+    ]);
+    check!(
+        run,
+        run.code == 0 && run.stdout.contains("read 100000 bars")
+    );
+    let cache = bot.path("data/bars/AAPL-1Min.csv");
+    assert!(
+        std::fs::read_to_string(&cache).unwrap() == expected,
+        "the cache text"
+    );
+
+    let mut lines: Vec<&str> = input.split("\r\n").collect();
+    let bad_line = lines.len() * 3 / 4;
+    let bad = lines[bad_line - 1].replacen(",", ",abc", 1);
+    lines[bad_line - 1] = &bad;
+    let bad_file = bot.path("big-bad.csv");
+    std::fs::write(&bad_file, lines.join("\r\n")).unwrap();
+    let run = bot.run(&[
+        "import",
+        bad_file.to_str().unwrap(),
+        "--symbol",
+        "AAPL",
+        "--timeframe",
+        "1Min",
+    ]);
+    check!(
+        run,
+        run.code == 1
+            && run
+                .stderr
+                .contains(&format!("big-bad.csv line {bad_line}:"))
+            && run.stderr.contains("is not a number; nothing was imported")
+    );
+    assert!(
+        std::fs::read_to_string(&cache).unwrap() == expected,
+        "unchanged"
+    );
+}
+
 #[test]
 fn import_merges_into_the_cache_sorted_and_unique() {
     let bot = Bot::new();

@@ -47,7 +47,7 @@ pub fn config_text() -> &'static str {
 /// The embedded bars, stamped at New York midnight as `import` and Alpaca stamp daily bars.
 pub fn bars() -> Result<Vec<Bar>> {
     import::parse(GOOG_1DAY, chrono_tz::America::New_York)
-        .map(|imported| imported.bars)
+        .map(import::Imported::into_bars)
         .map_err(|e| Error::Corrupt {
             path: "data/sample/GOOG-1Day.csv (embedded)".into(),
             line: Some(e.line),
