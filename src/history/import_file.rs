@@ -1,7 +1,8 @@
-//! A big foreign CSV read from its file as two halves on two threads, [`CHUNK`] bytes at a
-//! time, each read's whole lines split and parsed ([`import_rows::by_hand`]) before the next
-//! read: never the whole file in one string. An import of a million minute bars held the
-//! 88 MB text, its rows and the 88 MB output at once (256 MB, every page a fresh fault).
+//! A big foreign CSV read from its file as two halves on two threads, a megabyte at a time
+//! ([`crate::store::files::each_line_chunk`]), each read's whole lines split and parsed
+//! ([`import_rows::by_hand`]) before the next read: never the whole file in one string. An
+//! import of a million minute bars held the 88 MB text, its rows and the 88 MB output at
+//! once (256 MB, every page a fresh fault).
 //!
 //! Each chunk is checked as the whole text is in [`import_rows::rows`] (valid UTF-8, no quote,
 //! no lone `\r`: chunks end at a `\n`, so a `\r\n` is never cut); a chunk that fails the last
@@ -11,12 +12,11 @@
 
 use super::import::ImportError;
 use super::import_rows::{by_hand, hand_splittable, skip_header, PARALLEL_BYTES};
+use crate::store::files;
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
+use std::ops::ControlFlow;
 use std::path::Path;
-
-/// Bytes read at a time.
-const CHUNK: usize = 1 << 20;
 
 /// How far the header (and the first rows [`super::sniff`] looks at) may reach, and how far
 /// past the middle a line break must be.
@@ -137,59 +137,36 @@ enum Half<T> {
     General,
 }
 
-/// The rows in bytes `from..to` of `file` (which start on line `first_line`), read
-/// [`CHUNK`] bytes at a time into one buffer, whole lines parsed after each read.
+/// The rows in bytes `from..to` of `file` (which start on line `first_line`), read a
+/// megabyte at a time into one buffer, whole lines parsed after each read
+/// ([`files::each_line_chunk`]).
 fn half<T>(
     file: &mut File,
-    (from, to): (u64, u64),
+    range: (u64, u64),
     first_line: usize,
     delimiter: u8,
     row: &impl Fn(&[&str]) -> Result<T, String>,
     capacity: usize,
 ) -> io::Result<Half<T>> {
-    file.seek(SeekFrom::Start(from))?;
-    let mut left = to - from;
     let mut rows = Vec::with_capacity(capacity);
     let mut line = first_line;
-    let mut buf: Vec<u8> = Vec::with_capacity(CHUNK + PROBE);
-    while left > 0 {
-        let got = Read::by_ref(file)
-            .take(left.min(CHUNK as u64))
-            .read_to_end(&mut buf)?;
-        if got == 0 {
-            return Err(io::Error::new(
-                io::ErrorKind::UnexpectedEof,
-                "the file shrank while it was read",
-            ));
-        }
-        left -= got as u64;
-        // Whole lines only; the rest waits for the next read (all of it at the end).
-        let end = if left == 0 {
-            buf.len()
-        } else {
-            match buf.iter().rposition(|&b| b == b'\n') {
-                Some(i) => i + 1,
-                None => continue,
-            }
-        };
-        let text = std::str::from_utf8(&buf[..end]).map_err(|_| {
-            // What `read_to_string` says of the whole file.
-            io::Error::new(
-                io::ErrorKind::InvalidData,
-                "stream did not contain valid UTF-8",
-            )
-        })?;
+    let flow = files::each_line_chunk(file, range, |text| {
         if !hand_splittable(text) {
-            return Ok(Half::General);
+            return ControlFlow::Break(Half::General);
         }
         match by_hand(text, line, delimiter, row, &mut rows) {
             // A chunk ending with `\n` has an empty last line, which the next chunk starts.
-            Ok(lines) => line += lines - 1,
-            Err(e) => return Ok(Half::Bad(e)),
+            Ok(lines) => {
+                line += lines - 1;
+                ControlFlow::Continue(())
+            }
+            Err(e) => ControlFlow::Break(Half::Bad(e)),
         }
-        buf.drain(..end);
-    }
-    Ok(Half::Rows(rows, line))
+    })?;
+    Ok(match flow {
+        ControlFlow::Break(half) => half,
+        ControlFlow::Continue(()) => Half::Rows(rows, line),
+    })
 }
 
 #[cfg(test)]

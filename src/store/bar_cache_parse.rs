@@ -3,6 +3,8 @@
 //! threads.
 
 use super::*;
+use crate::store::files;
+use std::ops::ControlFlow;
 
 /// Files at least this big (a year of minute bars and up) are read and parsed in two halves
 /// on two threads: the backtester loads a million rows, and reading and parsing are most of
@@ -45,53 +47,36 @@ pub(super) fn load_halves(path: &Path, mut file: File) -> Option<Vec<Bar>> {
     Some(bars)
 }
 
-/// Bytes read at a time by [`parse_range`].
-const CHUNK: usize = 1 << 20;
-
-/// The rows of the bytes `from..to` of `file` (the header first when `header`), read
-/// [`CHUNK`] bytes at a time, each read's whole lines parsed before the next read, into a
-/// vector with room for `capacity` bars; `None` on any problem (see [`load_halves`]).
+/// The rows of the bytes `from..to` of `file` (the header first when `header`), read a
+/// megabyte at a time, each read's whole lines parsed before the next read
+/// ([`files::each_line_chunk`]), into a vector with room for `capacity` bars; `None` on any
+/// problem (see [`load_halves`]).
 fn parse_range(
     path: &Path,
     file: &mut File,
-    (from, to): (u64, u64),
+    range: (u64, u64),
     header: bool,
     capacity: usize,
 ) -> Option<Vec<Bar>> {
-    file.seek(SeekFrom::Start(from)).ok()?;
-    let mut left = to - from;
     let mut bars: Vec<Bar> = Vec::with_capacity(capacity);
     let mut dates = DateCache::default();
-    let mut buf: Vec<u8> = Vec::with_capacity(CHUNK + 4096);
     let mut header = header;
-    while left > 0 {
-        let got = Read::by_ref(file)
-            .take(left.min(CHUNK as u64))
-            .read_to_end(&mut buf)
-            .ok()?;
-        if got == 0 {
-            return None;
-        }
-        left -= got as u64;
-        // Whole lines only; the rest waits for the next read (all of it at the end).
-        let end = if left == 0 {
-            buf.len()
-        } else {
-            match buf.iter().rposition(|&b| b == b'\n') {
-                Some(i) => i + 1,
-                None => continue,
-            }
-        };
-        let text = std::str::from_utf8(&buf[..end]).ok()?;
+    let flow = files::each_line_chunk(file, range, |text| {
         let body = if std::mem::take(&mut header) {
-            check_header(path, text, 1).ok()?
+            match check_header(path, text, 1) {
+                Ok(body) => body,
+                Err(_) => return ControlFlow::Break(()),
+            }
         } else {
             text
         };
-        parse_rows_into(path, body, None, &mut bars, &mut dates).ok()?;
-        buf.drain(..end);
-    }
-    Some(bars)
+        match parse_rows_into(path, body, None, &mut bars, &mut dates) {
+            Ok(()) => ControlFlow::Continue(()),
+            Err(_) => ControlFlow::Break(()),
+        }
+    })
+    .ok()?;
+    flow.is_continue().then_some(bars)
 }
 
 pub(super) fn parse_file(path: &Path, text: &str, first_line: usize) -> Result<Vec<Bar>> {

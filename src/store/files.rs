@@ -4,6 +4,7 @@
 use crate::error::{Error, Result};
 use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
+use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
@@ -101,6 +102,57 @@ fn rewrite_in_place(
     fill(&mut f)?;
     let len = f.stream_position()?;
     f.set_len(len)
+}
+
+/// Bytes read at a time by [`each_line_chunk`].
+const LINE_CHUNK: usize = 1 << 20;
+
+/// Bytes `from..to` of `file` read [`LINE_CHUNK`] bytes at a time into one reused buffer,
+/// and after each read the whole lines so far handed to `each` as text (the range's last
+/// piece too, line break or not), until `each` breaks. A big file is so read without ever
+/// being held whole: each fresh page of an 88 MB buffer is a page fault. The errors are
+/// `read_to_string`'s: invalid UTF-8 is `InvalidData`; a file shorter than `to` is
+/// `UnexpectedEof`.
+pub fn each_line_chunk<B>(
+    file: &mut File,
+    (from, to): (u64, u64),
+    mut each: impl FnMut(&str) -> ControlFlow<B>,
+) -> std::io::Result<ControlFlow<B>> {
+    file.seek(SeekFrom::Start(from))?;
+    let mut left = to.saturating_sub(from);
+    let mut buf: Vec<u8> = Vec::with_capacity(LINE_CHUNK + (64 << 10));
+    while left > 0 {
+        let got = Read::by_ref(file)
+            .take(left.min(LINE_CHUNK as u64))
+            .read_to_end(&mut buf)?;
+        if got == 0 {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                "the file shrank while it was read",
+            ));
+        }
+        left -= got as u64;
+        // Whole lines only; the rest waits for the next read (all of it at the end).
+        let end = if left == 0 {
+            buf.len()
+        } else {
+            match buf.iter().rposition(|&b| b == b'\n') {
+                Some(i) => i + 1,
+                None => continue,
+            }
+        };
+        let text = std::str::from_utf8(&buf[..end]).map_err(|_| {
+            std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                "stream did not contain valid UTF-8",
+            )
+        })?;
+        if let ControlFlow::Break(b) = each(text) {
+            return Ok(ControlFlow::Break(b));
+        }
+        buf.drain(..end);
+    }
+    Ok(ControlFlow::Continue(()))
 }
 
 /// Replace `path` atomically (readers see the old file or the new one) but without fsync:

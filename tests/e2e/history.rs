@@ -405,16 +405,19 @@ fn import_of_a_big_crlf_file_and_a_bad_row_in_its_second_half() {
         expected.push_str(&format!("{row},0,\n"));
     }
     assert!(input.len() > 5 << 20);
+    let import = |file: &std::path::Path| {
+        bot.run(&[
+            "import",
+            file.to_str().unwrap(),
+            "--symbol",
+            "AAPL",
+            "--timeframe",
+            "1Min",
+        ])
+    };
     let big = bot.path("big.csv");
     std::fs::write(&big, &input).unwrap();
-    let run = bot.run(&[
-        "import",
-        big.to_str().unwrap(),
-        "--symbol",
-        "AAPL",
-        "--timeframe",
-        "1Min",
-    ]);
+    let run = import(&big);
     check!(
         run,
         run.code == 0 && run.stdout.contains("read 100000 bars")
@@ -431,14 +434,7 @@ fn import_of_a_big_crlf_file_and_a_bad_row_in_its_second_half() {
     lines[bad_line - 1] = &bad;
     let bad_file = bot.path("big-bad.csv");
     std::fs::write(&bad_file, lines.join("\r\n")).unwrap();
-    let run = bot.run(&[
-        "import",
-        bad_file.to_str().unwrap(),
-        "--symbol",
-        "AAPL",
-        "--timeframe",
-        "1Min",
-    ]);
+    let run = import(&bad_file);
     check!(
         run,
         run.code == 1
