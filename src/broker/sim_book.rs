@@ -28,6 +28,7 @@ pub(super) struct Holding {
 }
 
 /// An order as the simulated broker keeps it.
+#[derive(Clone)]
 pub(super) struct SimOrder {
     pub(super) id: String,
     pub(super) client_order_id: String,

@@ -184,6 +184,7 @@ impl Book {
         self.by_client_id.insert(order.client_order_id.clone(), k);
         let protective = order.levels.is_some();
         let leg = match &r.kind {
+            // The held stop leg: the parent's order but for what is its own.
             OrderKind::Oco { stop_price, .. } => Some(SimOrder {
                 // Alpaca assigns a leg's id and client id itself.
                 id: format!("51300000-0000-4000-8000-{:012x}", k + 2),
@@ -193,20 +194,10 @@ impl Book {
                     stop_price: stop_price.clone(),
                 },
                 levels: None,
-                day: r.time_in_force == TimeInForce::Day,
                 reserve: 0.0,
                 leg: None,
                 parent: Some(k),
-                symbol: order.symbol.clone(),
-                side,
-                qty: r.qty,
-                submitted_at: self.now,
-                filled_at: None,
-                filled: Qty::ZERO,
-                paid: 0.0,
-                session,
-                decided_close,
-                scanned_from: self.now,
+                ..order.clone()
             }),
             _ => None,
         };

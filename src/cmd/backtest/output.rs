@@ -176,19 +176,31 @@ pub fn trades_csv(names: &[String], bars: &[&[Bar]], out: &PortfolioOutcome) -> 
     };
     let mut scratch = Vec::with_capacity(32);
     for ((name, leg), bars) in names.iter().zip(&out.legs).zip(bars) {
-        let row = |s: &mut String, status: &str, size: f64| {
+        // symbol, status, direction, size, entry_time, entry_price: alike for both kinds.
+        let head = |s: &mut String,
+                    (clock, scratch): (&mut FastTime, &mut Vec<u8>),
+                    status: &str,
+                    size: f64,
+                    (entry, price): (DateTime<Utc>, f64)| {
             s.push_str(name);
             s.push(',');
             s.push_str(status);
             s.push_str(if size > 0.0 { ",long," } else { ",short," });
+            push_cell(s, scratch, size.abs());
+            s.push(',');
+            clock.write(s, entry.timestamp());
+            s.push(',');
+            push_cell(s, scratch, price);
         };
         for t in &leg.trades {
-            row(&mut s, "closed", t.size);
-            push_cell(&mut s, &mut scratch, t.size.abs());
-            s.push(',');
-            clock.write(&mut s, t.entry_time.timestamp());
-            s.push(',');
-            push_cell(&mut s, &mut scratch, t.entry_price);
+            let cells = (&mut clock, &mut scratch);
+            head(
+                &mut s,
+                cells,
+                "closed",
+                t.size,
+                (t.entry_time, t.entry_price),
+            );
             s.push(',');
             clock.write(&mut s, t.exit_time.timestamp());
             for v in [t.exit_price, t.pnl, t.return_pct * 100.0, t.commission] {
@@ -199,12 +211,8 @@ pub fn trades_csv(names: &[String], bars: &[&[Bar]], out: &PortfolioOutcome) -> 
         }
         if let Some(t) = leg.open_trade {
             let last = bars.last().map_or(f64::NAN, |b| b.close);
-            row(&mut s, "open", t.size);
-            push_cell(&mut s, &mut scratch, t.size.abs());
-            s.push(',');
-            clock.write(&mut s, t.entry_time.timestamp());
-            s.push(',');
-            push_cell(&mut s, &mut scratch, t.entry_price);
+            let cells = (&mut clock, &mut scratch);
+            head(&mut s, cells, "open", t.size, (t.entry_time, t.entry_price));
             s.push_str(",,");
             for v in [
                 last,
