@@ -138,6 +138,43 @@ fn the_strategys_exit_cancels_the_stop_sees_it_canceled_then_sells() {
     assert_eq!(stops_at_the_fake(&bot)[0]["status"], "canceled");
 }
 
+/// The stop fills in the moment between the tick's look at the orders and its cancel (Alpaca
+/// answers the cancel 422 "already filled"). The strategy's sell was sized from the share
+/// the stop just sold: it is not sent (it would open a short, or on a shared account sell
+/// the person's share), nothing is put back in its place, and the next tick decides on the
+/// position the stop left.
+#[test]
+fn a_stop_that_fills_as_it_is_canceled_stops_the_strategys_order_sized_before_it() {
+    let bot = protected("stop_loss_pct = 2");
+    bot.bot_holds("AAPL", 1.0, 200.0);
+    let run = bot.tick();
+    check!(run, bot.posts() == 1);
+    bot.fake.clear_requests();
+    bot.next_minute(1, 215.0, &[250.0; 3]);
+    bot.fake.fill_before_next_cancel(195.0);
+    let run = bot.tick();
+    check!(
+        run,
+        run.code == 0
+            && run
+                .stdout
+                .contains("AAPL sell waits: its protection filled")
+    );
+    assert_eq!(
+        bot.posts(),
+        0,
+        "no sell, no stop put back: {:?}",
+        bot.calls()
+    );
+    assert_eq!(stops_at_the_fake(&bot)[0]["status"], "filled");
+    let d = bot.ledger("decisions.csv").pop().unwrap();
+    assert_eq!(d["action"], "refused", "{d:?}");
+    assert!(
+        d["reason"].contains("protection filled before its cancel"),
+        "{d:?}"
+    );
+}
+
 #[test]
 fn a_buy_beside_a_standalone_stop_is_a_wash_trade_but_an_oco_is_exempt() {
     // The fake's rule, as Alpaca publishes it (alpaca-api.md §7.9).

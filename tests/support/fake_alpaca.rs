@@ -447,6 +447,14 @@ impl FakeAlpaca {
         }
     }
 
+    /// A cancel that races a fill: the next `DELETE /v2/orders/{id}` of an open order finds it
+    /// filled at `price` (the trade came between the caller's last look and its cancel), and
+    /// answers as Alpaca does for a final order, 422 "order is already in \"filled\" state"
+    /// (alpaca-api.md §5: "a cancel can race a fill"; the caller must read the order back).
+    pub fn fill_before_next_cancel(&self, price: f64) {
+        self.st().fill_on_cancel = Some(price);
+    }
+
     /// Fills `qty` more of an open order (capped at what remains): `partially_filled` or `filled`.
     pub fn partially_fill(&self, order_id: &str, qty: f64, price: f64) {
         let mut st = self.st();
@@ -1218,6 +1226,9 @@ fn qv<'a>(q: &'a Query, k: &str) -> Option<&'a str> {
 
 #[derive(Default)]
 struct State {
+    /// Set by [`FakeAlpaca::fill_before_next_cancel`]: the next canceled open order fills at
+    /// this price first.
+    fill_on_cancel: Option<f64>,
     now: DateTime<Utc>,
     is_open: bool,
     /// `next_open` as a test sets it (`set_next_open`), instead of the calendar's.
@@ -1255,6 +1266,7 @@ struct State {
 impl State {
     fn new(salt: u64) -> State {
         State {
+            fill_on_cancel: None,
             now: parse_time("2026-03-04T15:00:00Z", false).unwrap_or_default(),
             is_open: true,
             last_stamp: DateTime::<Utc>::MIN_UTC,
@@ -1532,6 +1544,11 @@ impl State {
     }
 
     fn cancel(&mut self, id: &str) -> Res {
+        if let Some(i) = self.orders.iter().position(|o| o.id == id && o.is_open()) {
+            if let Some(price) = self.fill_on_cancel.take() {
+                self.fill(i, f64::INFINITY, price);
+            }
+        }
         let t = self.stamp();
         let o = self.orders.iter_mut().find(|o| o.id == id);
         let o = o.ok_or_else(|| err(404, 40410000, "order not found"))?;

@@ -23,6 +23,19 @@ use std::time::Duration;
 /// `canceled` (Alpaca moves it through `pending_cancel` asynchronously), and the pause
 /// between reads. A cancel not confirmed by then leaves the strategy's order to the next tick.
 const CANCEL_READS: u32 = 10;
+
+/// What canceling protective orders came to, read back from the broker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Canceled {
+    /// Every order final with nothing filled: the position is the one the tick read.
+    Clean,
+    /// Some order not final yet after [`CANCEL_READS`] reads.
+    Unconfirmed,
+    /// Some order (or an OCO's leg) filled, in part or whole, before its cancel: the
+    /// position the tick read is gone, and an order sized from it would be wrong (a sell of
+    /// shares already sold is a short, or on a shared account the person's shares).
+    Filled,
+}
 const CANCEL_PAUSE: Duration = Duration::from_millis(200);
 
 impl Tick<'_> {
@@ -99,10 +112,21 @@ impl Tick<'_> {
                 }
                 continue;
             }
-            if !todo.cancel.is_empty() && !self.cancel_confirmed(&todo.cancel)? {
-                let why = format!("{name}: its old protection's cancel is not confirmed yet");
-                self.state.ops.unprotected.insert(name.into(), why);
-                continue;
+            if !todo.cancel.is_empty() {
+                let why = match self.cancel_confirmed(&todo.cancel)? {
+                    Canceled::Clean => None,
+                    Canceled::Unconfirmed => Some("its old protection's cancel is not confirmed yet"),
+                    Canceled::Filled => Some(
+                        "its old protection filled while it was being replaced; the next tick protects what is left",
+                    ),
+                };
+                if let Some(why) = why {
+                    self.state
+                        .ops
+                        .unprotected
+                        .insert(name.into(), format!("{name}: {why}"));
+                    continue;
+                }
             }
             let Some(request) = todo.place else {
                 if !still.is_empty() {
@@ -264,8 +288,9 @@ impl Tick<'_> {
     }
 
     /// Cancel `symbol`'s resting protection before a strategy order, and see it canceled.
-    /// `false` when the broker has not confirmed in time: the order waits for the next tick.
-    pub(super) fn unprotect_for_order(&mut self, symbol: &str) -> Result<bool> {
+    /// Anything but [`Canceled::Clean`] and the order waits for the next tick; after a fill
+    /// there is also nothing to put back ([`Tick::reprotect`]).
+    pub(super) fn unprotect_for_order(&mut self, symbol: &str) -> Result<Canceled> {
         let ids: Vec<String> = self
             .resting
             .remove(symbol)
@@ -274,9 +299,13 @@ impl Tick<'_> {
             .map(|o| o.id)
             .collect();
         if ids.is_empty() {
-            return Ok(true);
+            return Ok(Canceled::Clean);
         }
-        self.cancel_confirmed(&ids)
+        let canceled = self.cancel_confirmed(&ids)?;
+        if canceled == Canceled::Filled {
+            self.replacements.remove(symbol);
+        }
+        Ok(canceled)
     }
 
     /// Put `symbol`'s protection back after the strategy's order, for which it was canceled,
@@ -319,25 +348,42 @@ impl Tick<'_> {
     }
 
     /// Cancel every order and read each back until it is final (an OCO parent's cancel
-    /// takes its leg with it).
-    fn cancel_confirmed(&mut self, ids: &[String]) -> Result<bool> {
+    /// takes its leg with it, and its read nests the leg): a cancel can race a fill, so each
+    /// final order, and each leg, is checked for filled shares.
+    fn cancel_confirmed(&mut self, ids: &[String]) -> Result<Canceled> {
         for id in ids {
             self.client.cancel_order(id)?;
         }
+        let mut filled = false;
         for id in ids {
             let mut reads = 0;
             loop {
-                if self.client.order(id)?.is_final() {
+                let order = self.client.order(id)?;
+                if order.is_final() {
+                    let any_filled = std::iter::once(&order)
+                        .chain(&order.legs)
+                        .any(|o| o.filled_qty.is_positive());
+                    if any_filled {
+                        log::warn!(
+                            "{}: protective order {id} filled before its cancel",
+                            order.symbol
+                        );
+                    }
+                    filled |= any_filled;
                     break;
                 }
                 reads += 1;
                 if reads >= CANCEL_READS {
                     log::warn!("order {id}: cancel requested but not confirmed yet");
-                    return Ok(false);
+                    return Ok(Canceled::Unconfirmed);
                 }
                 std::thread::sleep(CANCEL_PAUSE);
             }
         }
-        Ok(true)
+        Ok(if filled {
+            Canceled::Filled
+        } else {
+            Canceled::Clean
+        })
     }
 }

@@ -3,6 +3,7 @@
 //! here: the close margin measured again just before the order, and whether a reversal's
 //! close filled at once (its open leg then goes out in this tick) or waits.
 
+use super::protection::Canceled;
 use super::rows::Decided;
 use super::Tick;
 use crate::broker::OrderRequest;
@@ -93,14 +94,23 @@ impl Tick<'_> {
         // stop beside a buy is a wash trade: the protection goes first, confirmed canceled.
         // The next tick protects whatever position this order leaves.
         let had_protection = self.resting.get(name).is_some_and(|r| !r.is_empty());
-        if !self.unprotect_for_order(name)? {
+        let waiting = match self.unprotect_for_order(name)? {
+            Canceled::Clean => None,
+            Canceled::Unconfirmed => Some((
+                format!("the broker has not confirmed the cancel of {name}'s protection"),
+                "waits for its protection's cancel",
+            )),
+            // Sized from the position the protection just sold or bought: not sent.
+            Canceled::Filled => Some((
+                format!("{name}'s protection filled before its cancel; the next tick decides on the position it left"),
+                "waits: its protection filled",
+            )),
+        };
+        if let Some((why, said)) = waiting {
             row.action = Action::Refused;
-            row.reason = format!(
-                "{}; waiting: the broker has not confirmed the cancel of {name}'s protection",
-                row.reason
-            );
+            row.reason = format!("{}; waiting: {why}", row.reason);
             self.write_row(symbol, &row)?;
-            return Ok(format!("{name} {side} waits for its protection's cancel"));
+            return Ok(format!("{name} {side} {said}"));
         }
         let verb = if row.action == Action::Flatten {
             format!("flatten {side}")
