@@ -36,16 +36,7 @@ fn main() {
         let bars: Vec<FakeBar> = (0..400)
             .map(|i| {
                 let c = base + (i as f64 * 0.7).sin() * 3.0;
-                FakeBar {
-                    t: start + Duration::minutes(i),
-                    o: c,
-                    h: c + 0.2,
-                    l: c - 0.2,
-                    c,
-                    v: 1000,
-                    n: 20,
-                    vw: c,
-                }
+                FakeBar::around(start + Duration::minutes(i), c)
             })
             .collect();
         fake.add_bars(symbol, "1Min", &bars);

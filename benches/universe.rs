@@ -108,21 +108,9 @@ impl Universe {
         for (k, symbol) in symbols.iter().enumerate() {
             let base = 50.0 + k as f64;
             let bars: Vec<FakeBar> = (0..400)
-                .map(|i| {
-                    // Flat: the strategies hold, so the tick measured is the common one with
-                    // no order (an order costs its own requests and syncs, by design).
-                    let c = base + 0.0 * i as f64;
-                    FakeBar {
-                        t: start + Duration::minutes(i),
-                        o: c,
-                        h: c + 0.2,
-                        l: c - 0.2,
-                        c,
-                        v: 1000,
-                        n: 20,
-                        vw: c,
-                    }
-                })
+                // Flat: the strategies hold, so the tick measured is the common one with no
+                // order (an order costs its own requests and syncs, by design).
+                .map(|i| FakeBar::around(start + Duration::minutes(i), base))
                 .collect();
             fake.add_bars(symbol, "1Min", &bars);
         }

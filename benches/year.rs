@@ -104,16 +104,7 @@ impl Folder {
         .unwrap();
         for (symbol, base) in [("AAPL", 225.0), ("TSLA", 250.0)] {
             let bars: Vec<FakeBar> = (0..400)
-                .map(|i| FakeBar {
-                    t: start() + Duration::minutes(i),
-                    o: base,
-                    h: base + 0.2,
-                    l: base - 0.2,
-                    c: base,
-                    v: 1000,
-                    n: 20,
-                    vw: base,
-                })
+                .map(|i| FakeBar::around(start() + Duration::minutes(i), base))
                 .collect();
             fake.add_bars(symbol, "1Min", &bars);
         }

@@ -84,6 +84,23 @@ pub struct FakeBar {
     pub vw: f64,
 }
 
+impl FakeBar {
+    /// A quiet minute at `c`: opened and closed there, 20 cents either side, 1,000 shares in
+    /// 20 trades (the benchmarks' bars).
+    pub fn around(t: DateTime<Utc>, c: f64) -> FakeBar {
+        FakeBar {
+            t,
+            o: c,
+            h: c + 0.2,
+            l: c - 0.2,
+            c,
+            v: 1000,
+            n: 20,
+            vw: c,
+        }
+    }
+}
+
 #[derive(Clone, Debug)]
 pub enum Fault {
     /// Respond with this status and raw (JSON) body text.
