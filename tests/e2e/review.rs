@@ -3,7 +3,7 @@
 //! break.
 
 use crate::check;
-use crate::harness::Bot;
+use crate::harness::{Bot, Run};
 use chrono::TimeZone;
 
 /// AAPL on the threshold rule (buy above 230, sell below 220) with `extra` protective keys.
@@ -65,13 +65,9 @@ fn after_close() -> chrono::DateTime<chrono::Utc> {
         .unwrap()
 }
 
-/// The first closed-market tick puts a missing stop back, but its POST is lost (a 502 with
-/// nothing committed): the tick exits 1 with the intent kept. When the lookups settle it as
-/// never placed, the protection must be tried again while still closed: the closed session
-/// had been marked recorded, so no later closed tick (nor the early exit that sleeps until
-/// the open) put the stop back, and the position met the next open's auction unprotected.
-#[test]
-fn a_closed_ticks_lost_stop_post_is_put_back_before_the_open_exactly_once() {
+/// 3 shares held after the close, and the first tick's stop POST lost (a 502 with nothing
+/// committed): the bot and that tick's run.
+fn closed_tick_losing_its_stop_post() -> (Bot, Run) {
     let bot = protected("stop_loss_pct = 2.5");
     bot.bot_holds("AAPL", 3.0, 200.0);
     bot.fake.set_clock(after_close(), false);
@@ -82,6 +78,17 @@ fn a_closed_ticks_lost_stop_post_is_put_back_before_the_open_exactly_once() {
         1,
     );
     let run = bot.tick();
+    (bot, run)
+}
+
+/// The first closed-market tick puts a missing stop back, but its POST is lost (a 502 with
+/// nothing committed): the tick exits 1 with the intent kept. When the lookups settle it as
+/// never placed, the protection must be tried again while still closed: the closed session
+/// had been marked recorded, so no later closed tick (nor the early exit that sleeps until
+/// the open) put the stop back, and the position met the next open's auction unprotected.
+#[test]
+fn a_closed_ticks_lost_stop_post_is_put_back_before_the_open_exactly_once() {
+    let (bot, run) = closed_tick_losing_its_stop_post();
     check!(run, run.code == 1, "the stop's outcome is unknown");
     assert!(stops(&bot).is_empty());
     // Later closed ticks: once the grace has passed the intent is settled as never placed,
@@ -115,16 +122,7 @@ fn a_closed_ticks_lost_stop_post_is_put_back_before_the_open_exactly_once() {
 /// finds it by its client id and sends nothing; so does the open.
 #[test]
 fn a_closed_ticks_late_stop_post_is_found_not_doubled() {
-    let bot = protected("stop_loss_pct = 2.5");
-    bot.bot_holds("AAPL", 3.0, 200.0);
-    bot.fake.set_clock(after_close(), false);
-    bot.fake.fail(
-        "POST",
-        "/v2/orders",
-        crate::fake_alpaca::Fault::Status(502, "<html>bad gateway</html>".into()),
-        1,
-    );
-    let run = bot.tick();
+    let (bot, run) = closed_tick_losing_its_stop_post();
     check!(run, run.code == 1);
     let body = bot
         .fake
