@@ -12,6 +12,11 @@
 //! [`alpaca`] talks HTTP, [`strategy`] decides (pure), [`store`] owns every file,
 //! [`cmd`] holds one module per command, [`out`] is the one path to stdout, [`error`] decides
 //! exit codes.
+//!
+//! No `unsafe` except where a module says why and a test proves the invariant: the one
+//! today is the million-row cache load writing one vector from two threads
+//! (`store/bar_cache_load.rs`).
+#![deny(unsafe_code)]
 
 pub mod alpaca;
 pub mod backtest;

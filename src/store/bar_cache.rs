@@ -16,6 +16,8 @@ use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
+#[path = "bar_cache_load.rs"]
+mod load;
 #[path = "bar_cache_meta.rs"]
 mod meta;
 #[path = "bar_cache_parse.rs"]
@@ -25,6 +27,7 @@ mod tail;
 #[path = "bar_cache_write.rs"]
 mod write;
 
+use load::load_in_two;
 use meta::{feed_after, same_adjustment};
 pub use meta::{Adjustment, BarFeed, CacheMeta};
 
@@ -112,7 +115,7 @@ impl BarCache {
         let mut text = String::new();
         match File::open(&path) {
             Ok(f) if f.metadata().is_ok_and(|m| m.len() >= PARALLEL_BYTES as u64) => {
-                if let Some(bars) = load_halves(&path, f) {
+                if let Some(bars) = load_in_two(&path, f) {
                     return Ok(bars);
                 }
                 // Something to report: the plain path finds it and names its line.

@@ -1,82 +1,32 @@
 //! Reading a cache file: the header, each row into a [`Bar`] (times through a per-day cache, the
-//! number parser that reads back exactly what was written), and big files in two halves on two
-//! threads.
+//! number parser that reads back exactly what was written), a text in memory in two halves on
+//! two threads (a big file on disk: `bar_cache_load.rs`).
 
 use super::*;
-use crate::store::files;
-use std::ops::ControlFlow;
 
-/// Files at least this big (a year of minute bars and up) are read and parsed in two halves
+/// Files at least this big (a year of minute bars and up) are read and parsed in two parts
 /// on two threads: the backtester loads a million rows, and reading and parsing are most of
 /// its time.
 pub(super) const PARALLEL_BYTES: usize = 4 << 20;
 
-/// A big, well-formed file read and parsed as two halves, each on its own thread (its own
-/// file handle), cut at the first line break past the middle. Each half is read a megabyte
-/// at a time into one reused buffer and parsed as it comes: 88 MB of text are never held
-/// (every fresh page of such a buffer is a page fault; they were a quarter of a million-bar
-/// backtest's system time). `None` if anything is wrong (I/O, a bad row, disorder): the
-/// caller then takes the plain path, which reports the problem with its line number.
-pub(super) fn load_halves(path: &Path, mut file: File) -> Option<Vec<Bar>> {
-    let len = file.metadata().ok()?.len();
-    let mid = len / 2;
-    // Rows are far shorter than 4 KiB: the first line break past the middle is within it.
-    file.seek(SeekFrom::Start(mid)).ok()?;
-    let mut probe = Vec::with_capacity(4096);
-    Read::by_ref(&mut file)
-        .take(4096)
-        .read_to_end(&mut probe)
-        .ok()?;
-    let cut = mid + probe.iter().position(|&b| b == b'\n')? as u64 + 1;
-    let (first, second) = std::thread::scope(|scope| {
-        let second = scope.spawn(|| {
-            let rows = (len - cut) as usize / 56;
-            parse_range(path, &mut File::open(path).ok()?, (cut, len), false, rows)
-        });
-        // Room for the second half's rows too: they are appended without a copy to grow.
-        let first = parse_range(path, &mut file, (0, cut), true, len as usize / 56);
-        (first, second.join().ok().flatten())
-    });
-    let (mut bars, second) = (first?, second?);
-    if let (Some(prev), Some(next)) = (bars.last(), second.first()) {
-        if next.time <= prev.time {
-            return None;
-        }
-    }
-    bars.extend_from_slice(&second);
-    Some(bars)
+/// Where parsed rows go, in order: a vector, or a share of a vector's spare room that another
+/// thread fills beside it (`bar_cache_load.rs`).
+pub(super) trait Rows {
+    /// The time of the last row taken, which the next must be after.
+    fn last_time(&self) -> Option<DateTime<Utc>>;
+    /// Take a row; `false` when there is no room for it.
+    fn push(&mut self, bar: Bar) -> bool;
 }
 
-/// The rows of the bytes `from..to` of `file` (the header first when `header`), read a
-/// megabyte at a time, each read's whole lines parsed before the next read
-/// ([`files::each_line_chunk`]), into a vector with room for `capacity` bars; `None` on any
-/// problem (see [`load_halves`]).
-fn parse_range(
-    path: &Path,
-    file: &mut File,
-    range: (u64, u64),
-    header: bool,
-    capacity: usize,
-) -> Option<Vec<Bar>> {
-    let mut bars: Vec<Bar> = Vec::with_capacity(capacity);
-    let mut dates = DateCache::default();
-    let mut header = header;
-    let flow = files::each_line_chunk(file, range, |text| {
-        let body = if std::mem::take(&mut header) {
-            match check_header(path, text, 1) {
-                Ok(body) => body,
-                Err(_) => return ControlFlow::Break(()),
-            }
-        } else {
-            text
-        };
-        match parse_rows_into(path, body, None, &mut bars, &mut dates) {
-            Ok(()) => ControlFlow::Continue(()),
-            Err(_) => ControlFlow::Break(()),
-        }
-    })
-    .ok()?;
-    flow.is_continue().then_some(bars)
+impl Rows for Vec<Bar> {
+    fn last_time(&self) -> Option<DateTime<Utc>> {
+        self.last().map(|b| b.time)
+    }
+
+    fn push(&mut self, bar: Bar) -> bool {
+        Vec::push(self, bar);
+        true
+    }
 }
 
 pub(super) fn parse_file(path: &Path, text: &str, first_line: usize) -> Result<Vec<Bar>> {
@@ -152,11 +102,11 @@ pub(super) fn parse_rows_with_capacity(
 }
 
 /// [`parse_rows`] appending to `bars`, which must stay in order after their last.
-fn parse_rows_into(
+pub(super) fn parse_rows_into(
     path: &Path,
     text: &str,
     first_line: Option<usize>,
-    bars: &mut Vec<Bar>,
+    bars: &mut impl Rows,
     dates: &mut DateCache,
 ) -> Result<()> {
     // `str::lines` by hand (memchr finds the breaks; `\r\n` ends a line as there).
@@ -182,13 +132,15 @@ fn parse_rows_into(
             message,
         };
         let bar = parse_row(line, dates).map_err(|m| corrupt(format!("{m}: `{line}`")))?;
-        if bars.last().is_some_and(|prev| bar.time <= prev.time) {
+        if bars.last_time().is_some_and(|prev| bar.time <= prev) {
             return Err(corrupt(format!(
                 "bar at {} is not after the previous one (a duplicate or out of order); {REPAIR}",
                 time_cell(bar.time)
             )));
         }
-        bars.push(bar);
+        if !bars.push(bar) {
+            return Err(corrupt("more rows than counted".into()));
+        }
     }
     Ok(())
 }
