@@ -62,10 +62,25 @@ pub struct Closes<'a> {
 
 impl<'a> Closes<'a> {
     pub fn of(bars: &'a [Bar]) -> Closes<'a> {
-        Closes {
-            bars,
-            values: bars.iter().map(|b| b.close).collect(),
+        // Zeroed memory (calloc: no serial fill of 8 MB of fresh pages), each half of a long
+        // series gathered on its own core.
+        let mut values = vec![0.0; bars.len()];
+        let gather = |to: &mut [f64], from: &[Bar]| {
+            for (v, b) in to.iter_mut().zip(from) {
+                *v = b.close;
+            }
+        };
+        if bars.len() < 1 << 17 {
+            gather(&mut values, bars);
+        } else {
+            let (first, second) = values.split_at_mut(bars.len() / 2);
+            let (bars_a, bars_b) = bars.split_at(first.len());
+            std::thread::scope(|scope| {
+                scope.spawn(|| gather(second, bars_b));
+                gather(first, bars_a);
+            });
         }
+        Closes { bars, values }
     }
 
     pub fn values(&self) -> &[f64] {
@@ -397,6 +412,28 @@ mod tests {
         let copy = bars.clone();
         assert!(ahead.metrics(&[&copy], &out).is_none());
         assert!(ahead.metrics(&[&bars, &bars], &out).is_none());
+    }
+
+    /// A long series' closes are gathered in two halves on two threads: all of them, in
+    /// order, short series and long.
+    #[test]
+    fn closes_are_every_bars_close_in_order() {
+        for n in [0, 1, 5, (1 << 17) + 3] {
+            let bars: Vec<Bar> = (0..n)
+                .map(|i| Bar {
+                    time: chrono::DateTime::UNIX_EPOCH + Duration::minutes(i as i64),
+                    open: 1.0,
+                    high: 2.0,
+                    low: 0.5,
+                    close: 100.0 + i as f64 * 0.25,
+                    volume: 1.0,
+                    trades: 1,
+                    vwap: 1.0,
+                })
+                .collect();
+            let want: Vec<f64> = bars.iter().map(|b| b.close).collect();
+            assert_eq!(Closes::of(&bars).values(), want.as_slice(), "{n} bars");
+        }
     }
 
     #[test]

@@ -92,8 +92,9 @@ const PARALLEL_LEN: usize = 1 << 17;
 /// starting value as `Iterator::sum`, so that `out[j]` has the bits of [`sma`].
 fn window_means(c: &[f64], w: usize) -> Box<[f64]> {
     let m = c.len() + 1 - w;
-    let zero: f64 = std::iter::empty::<f64>().sum();
-    let mut out = vec![zero; m].into_boxed_slice();
+    // Zeroed memory (calloc: pages mapped as they are first written, not by a serial fill
+    // here), every element overwritten by `means_into`.
+    let mut out = vec![0.0; m].into_boxed_slice();
     if m < PARALLEL_LEN {
         means_into(c, w, &mut out);
         return out;
@@ -109,12 +110,17 @@ fn window_means(c: &[f64], w: usize) -> Box<[f64]> {
     out
 }
 
-/// [`window_means`] into `out` (zeroed), `out[j]` the mean of `c[j..j + w]`.
+/// [`window_means`] into `out` (whatever it holds), `out[j]` the mean of `c[j..j + w]`.
 fn means_into(c: &[f64], w: usize, out: &mut [f64]) {
+    // `Iterator::sum`'s starting value (−0.0: it decides the sign of a sum of zeros).
+    let zero: f64 = std::iter::empty::<f64>().sum();
     let scale = w as f64;
     for (b, acc) in out.chunks_mut(BLOCK).enumerate() {
         let base = b * BLOCK;
-        for k in 0..w {
+        for (a, x) in acc.iter_mut().zip(&c[base..]) {
+            *a = zero + x;
+        }
+        for k in 1..w {
             let col = &c[base + k..base + k + acc.len()];
             for (a, x) in acc.iter_mut().zip(col) {
                 *a += x;
@@ -193,6 +199,32 @@ mod tests {
             }
         }
         assert!(running_differs > 100, "{running_differs}");
+    }
+
+    /// Zeros keep the sign `Iterator::sum` gives them (it starts from −0.0): a window of
+    /// −0.0 alone averages to −0.0, one with a +0.0 to +0.0, short series and long alike.
+    #[test]
+    fn windows_of_signed_zeros_have_the_bits_of_sma() {
+        for len in [40, PARALLEL_LEN + 3 * BLOCK] {
+            let closes: Vec<f64> = (0..len)
+                .map(|i| match i % 7 {
+                    0 => 0.0,
+                    4 => 1.5,
+                    _ => -0.0,
+                })
+                .collect();
+            let b = bars(&closes);
+            let s = Smas::new(&b, [1, 2, 3, 5]);
+            let mut negative = 0;
+            for w in [1, 2, 3, 5] {
+                for i in w - 1..len {
+                    let (got, want) = (s.at(w, i).unwrap(), sma(&b[..=i], w));
+                    assert_eq!(got.to_bits(), want.to_bits(), "len {len} w {w} i {i}");
+                    negative += usize::from(got.to_bits() == (-0.0f64).to_bits());
+                }
+            }
+            assert!(negative > 0, "some windows hold only -0.0");
+        }
     }
 
     /// A series long enough to be summed in two halves on two threads: every mean, around
