@@ -146,7 +146,10 @@ case_ 7 "GOOG sweep fast=2..101 slow=5..199 (14,550 combinations)" \
 case_ 7 "import the 1,000,000-row minute CSV (88 MB), empty cache" \
   --setup "rm -f '$work/data/bars/UTAG-1Min.csv'*" \
   BIN --config "$work/config.toml" import "$work/data/bars/SYN-1Min.csv" --symbol UTAG --timeframe 1Min
+# A fresh --out folder each run, as a person's default (a new timestamped folder) is: the
+# previous run's 47 MB of files are deleted untimed, not replaced inside the timed run.
 case_ 7 "1,000,000 minute bars, SmaCross 10/20 from the cache" \
+  --setup "rm -rf '$work/TAG-out3'" \
   BIN "${cfg[@]}" --symbol SYN --timeframe 1Min --out "$work/TAG-out3"
 if [[ -n "${PROMETHEUS_BOT_BEFORE:-}" ]]; then
   for f in out5/sweep.csv out3/equity.csv out3/trades.csv; do
