@@ -29,7 +29,7 @@ use calendar::{ns, Calendar};
 pub use math::Benchmark;
 use math::*;
 pub use summary::Summary;
-use summary::{drawdowns, max_drawdown, win_rate_and_sqn, PeriodReturns};
+use summary::{max_drawdown_of, win_rate_and_sqn, PeriodReturns};
 use time::*;
 
 /// Every row of backtesting.py's stats, by name. Percentages are in percent (12.5 = 12.5 %),
@@ -242,21 +242,7 @@ fn compute_with(
     let a = cal.periods_per_year;
 
     // Exposure: bars inside some closed trade's [entry, exit], over all bars.
-    let mut marks = vec![0i32; n + 1];
-    for t in trades {
-        let (a, b) = (t.entry_bar.min(n), (t.exit_bar + 1).min(n));
-        if a < b {
-            marks[a] += 1;
-            marks[b] -= 1;
-        }
-    }
-    let mut depth = 0i32;
-    let mut exposed = 0usize;
-    for m in &marks[..n] {
-        depth += m;
-        exposed += usize::from(depth > 0);
-    }
-    let exposure_time_pct = exposed as f64 / n as f64 * 100.0;
+    let exposure_time_pct = bars_in_some(trades, n) as f64 / n as f64 * 100.0;
 
     let e0 = equity[0];
     let equity_final = equity[n - 1];
@@ -289,15 +275,14 @@ fn compute_with(
     let sortino_ratio = annualized_return / (mean(&downside).sqrt() * a.sqrt());
 
     // Drawdown on the per-bar equity.
-    let dd: Vec<f64> = drawdowns(equity).collect();
-    let max_dd = max_drawdown(dd.iter().copied());
+    let max_dd = max_drawdown_of(equity);
     let calmar_ratio = annualized_return / nan_if_zero(-max_dd);
 
     let beta = beta();
     let alpha_pct = return_pct - 0.0 - beta * (buy_hold_return_pct - 0.0);
 
     let (avg_drawdown, max_drawdown_duration, avg_drawdown_duration) =
-        drawdown_periods(&dd, times, unit);
+        drawdown_periods(equity, times, unit);
 
     let k = trades.len();
     let pl: Vec<f64> = trades.iter().map(|t| t.pnl).collect();
@@ -352,6 +337,25 @@ fn compute_with(
         kelly_criterion: win_rate - (1.0 - win_rate) / (mean(&pl_wins) / -mean(&pl_losses)),
         periods_per_year: a,
     })
+}
+
+/// How many of the bars `0..n` lie inside some trade's `[entry_bar, exit_bar]`: the length
+/// of the union of those spans, from the trades alone (no mark per bar).
+fn bars_in_some(trades: &[Trade], n: usize) -> usize {
+    let mut spans: Vec<(usize, usize)> = trades
+        .iter()
+        .map(|t| (t.entry_bar.min(n), (t.exit_bar + 1).min(n)))
+        .filter(|(a, b)| a < b)
+        .collect();
+    spans.sort_unstable();
+    let (mut covered, mut reach) = (0, 0);
+    for (a, b) in spans {
+        if b > reach {
+            covered += b - a.max(reach);
+            reach = b;
+        }
+    }
+    covered
 }
 
 /// [`compute`], taking β's benchmark half and the times' [`Calendar`] from `bench` when it

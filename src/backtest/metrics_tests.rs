@@ -383,3 +383,128 @@ fn max_drawdown_per_run_up_equals_the_per_bar_fold() {
         std::borrow::Cow::Borrowed(_)
     ));
 }
+
+/// The drawdown periods taken in one pass over the equity are the two-pass reference's (the
+/// drawdown series stored, each period's slice folded), bit for bit, on random curves with
+/// new peaks, flat stretches, falls to 0, NaN, and curves with no period at all.
+#[test]
+fn drawdown_periods_in_one_pass_equal_the_stored_series_fold() {
+    /// The former implementation, over a stored drawdown series.
+    fn reference(
+        dd: &[f64],
+        times: &[DateTime<Utc>],
+        unit: i64,
+    ) -> (f64, Option<Duration>, Option<Duration>) {
+        let n = dd.len();
+        let mut peaks = vec![0.0; n];
+        let mut count = 0usize;
+        let mut durations: Vec<i128> = Vec::new();
+        let mut prev: Option<usize> = None;
+        for q in 0..n {
+            if !(dd[q] == 0.0 || q == n - 1) {
+                continue;
+            }
+            if let Some(p) = prev {
+                if q > p + 1 {
+                    peaks[q] = dd[p..=q].iter().copied().fold(f64::NAN, nan_max);
+                    count += 1;
+                    let d = times[q].timestamp_nanos_opt().unwrap() as i128
+                        - times[p].timestamp_nanos_opt().unwrap() as i128;
+                    durations.push(whole_days(d, unit));
+                }
+            }
+            prev = Some(q);
+        }
+        if count == 0 {
+            let mut k = 0usize;
+            for (slot, &x) in peaks.iter_mut().zip(dd) {
+                if x != 0.0 && !x.is_nan() {
+                    *slot = x;
+                    k += 1;
+                }
+            }
+            let avg = if k == 0 {
+                f64::NAN
+            } else {
+                np_sum(&peaks) / k as f64
+            };
+            return (avg, None, None);
+        }
+        let avg = np_sum(&peaks) / count as f64;
+        let max = durations.iter().max().map(|&d| ceil_to(d, unit));
+        (avg, max, mean_duration(&durations, unit))
+    }
+    let mut rng = crate::test_rng::XorShift(0x9E37_79B9_7F4A_7C15);
+    let mut unit = move || rng.unit();
+    let (mut with_periods, mut without) = (0, 0);
+    for case in 0..2000 {
+        let n = 1 + case % 400;
+        let times = days(n);
+        let mut e = 1000.0;
+        let curve: Vec<f64> = (0..n)
+            .map(|i| {
+                e = match (unit() * 100.0) as u32 {
+                    _ if case % 11 == 0 => 1000.0 + i as f64,
+                    0 if case % 3 == 0 => 0.0,
+                    1 if case % 5 == 0 => f64::NAN,
+                    2..=40 => e,
+                    _ => e * (1.0 + 0.1 * (unit() - 0.5)),
+                };
+                e
+            })
+            .collect();
+        let dd: Vec<f64> = summary::drawdowns(&curve).collect();
+        for unit_ns in [NS_PER_DAY, 60_000_000_000] {
+            let want = reference(&dd, &times, unit_ns);
+            let got = drawdown_periods(&curve, &times, unit_ns);
+            assert_eq!(got.0.to_bits(), want.0.to_bits(), "case {case}: {curve:?}");
+            assert_eq!((got.1, got.2), (want.1, want.2), "case {case}");
+            if want.1.is_some() {
+                with_periods += 1;
+            } else {
+                without += 1;
+            }
+        }
+    }
+    assert!(
+        with_periods > 1000 && without > 100,
+        "{with_periods} {without}"
+    );
+}
+
+/// Exposure's bar count from the union of the trades' spans is the per-bar marks' count, for
+/// overlapping, nested, touching, empty and out-of-range spans.
+#[test]
+fn bars_in_some_trade_are_counted_from_the_spans_as_by_marking_each_bar() {
+    let mut rng = crate::test_rng::XorShift(0xD1B5_4A32_D192_ED03);
+    let times = days(260);
+    for case in 0..2000 {
+        let n = 1 + case % 250;
+        let k = case % 9;
+        let trades: Vec<Trade> = (0..k)
+            .map(|_| {
+                let a = (rng.next_u64() % 255) as usize;
+                let b = a + (rng.next_u64() % 40) as usize;
+                let b = b.min(259);
+                trade(a, b, 1.0, 100.0, 101.0, &times)
+            })
+            .collect();
+        let mut marks = vec![0i32; n + 1];
+        for t in &trades {
+            let (a, b) = (t.entry_bar.min(n), (t.exit_bar + 1).min(n));
+            if a < b {
+                marks[a] += 1;
+                marks[b] -= 1;
+            }
+        }
+        let mut depth = 0;
+        let want = marks[..n]
+            .iter()
+            .filter(|&&m| {
+                depth += m;
+                depth > 0
+            })
+            .count();
+        assert_eq!(bars_in_some(&trades, n), want, "case {case}");
+    }
+}

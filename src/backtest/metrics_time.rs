@@ -2,6 +2,7 @@
 //! the drawdown periods, and whole days on a daily timeline.
 
 use super::math::{nan_max, np_sum};
+use super::summary::drawdowns;
 use super::NS_PER_DAY;
 use chrono::{DateTime, Duration, Utc};
 
@@ -12,25 +13,31 @@ use chrono::{DateTime, Duration, Utc};
 /// bar apart. With no such period the library returns the drawdown series itself (zeros as
 /// NaN) in place of both series: its mean is still the Avg. Drawdown, but its "durations" are
 /// drawdown fractions, not times; this returns `None` for them instead.
+///
+/// One pass over the equity: the drawdown series (8 MB for a million bars) is never stored,
+/// each period's largest drawdown is folded as its bars go by.
 pub(super) fn drawdown_periods(
-    dd: &[f64],
+    equity: &[f64],
     times: &[DateTime<Utc>],
     unit: i64,
 ) -> (f64, Option<Duration>, Option<Duration>) {
-    let n = dd.len();
+    let n = equity.len();
     // Peaks are placed at the bar that ends their period, and averaged over the whole
     // (NaN-filled-with-0) series, as pandas' mean does, so the pairwise sum matches.
     let mut peaks = vec![0.0; n];
     let mut count = 0usize;
     let mut durations: Vec<i128> = Vec::new();
     let mut prev: Option<usize> = None;
-    for q in 0..n {
-        if !(dd[q] == 0.0 || q == n - 1) {
+    // `dd[prev..=q]` folded with `nan_max` from NaN, as the library's `dd.iloc[p:q+1].max()`.
+    let mut since_prev = f64::NAN;
+    for (q, x) in drawdowns(equity).enumerate() {
+        since_prev = nan_max(since_prev, x);
+        if !(x == 0.0 || q == n - 1) {
             continue;
         }
         if let Some(p) = prev {
             if q > p + 1 {
-                peaks[q] = dd[p..=q].iter().copied().fold(f64::NAN, nan_max);
+                peaks[q] = since_prev;
                 count += 1;
                 let d = times[q].timestamp_nanos_opt().unwrap_or(i64::MAX) as i128
                     - times[p].timestamp_nanos_opt().unwrap_or(i64::MAX) as i128;
@@ -38,10 +45,11 @@ pub(super) fn drawdown_periods(
             }
         }
         prev = Some(q);
+        since_prev = nan_max(f64::NAN, x);
     }
     if count == 0 {
         let mut k = 0usize;
-        for (slot, &x) in peaks.iter_mut().zip(dd) {
+        for (slot, x) in peaks.iter_mut().zip(drawdowns(equity)) {
             if x != 0.0 && !x.is_nan() {
                 *slot = x;
                 k += 1;
