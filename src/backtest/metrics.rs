@@ -383,6 +383,33 @@ pub fn compute_with_benchmark(
     )
 }
 
+/// [`compute`] of a run over the very times and closes `bench` was built from (the caller
+/// knows: `backtest`'s one-symbol run, whose bars the benchmark was built from while it
+/// simulated): no comparison of a million times and closes. `None` if the lengths differ
+/// from the benchmark's (then nothing is assumed).
+pub fn compute_over_benchmark(
+    times: &[DateTime<Utc>],
+    equity: &[f64],
+    trades: &[Trade],
+    warmup: usize,
+    bench: &Benchmark,
+) -> Option<Option<Metrics>> {
+    let closes = bench.closes();
+    let cal = bench.calendar.as_ref()?;
+    if closes.len() != times.len() || equity.len() != times.len() || cal.keys.len() != times.len() {
+        return None;
+    }
+    Some(compute_with(
+        Some(cal),
+        times,
+        closes,
+        equity,
+        trades,
+        warmup,
+        || beta_with(equity, &bench.logs),
+    ))
+}
+
 /// The sweep row's part of [`compute_with_benchmark`], bit for bit `Summary::of` of it, at a
 /// fraction of the cost ([`Summary`]). It reads no closes: `bench` need only be of `times`.
 pub fn summary_with_benchmark(

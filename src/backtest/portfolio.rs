@@ -233,9 +233,23 @@ pub fn leg_windows<'a>(leg: &'a Leg<'_>) -> impl Iterator<Item = usize> + 'a {
 /// `legs[k]`, as [`leg_smas`] or a superset): a sweep computes them once for every
 /// combination.
 pub fn run_with(legs: &[Leg<'_>], settings: &Settings, smas: &[Smas]) -> PortfolioOutcome {
+    run_with_timeline(legs, settings, smas, || {
+        legs[0].bars.iter().map(|b| b.time).collect()
+    })
+}
+
+/// [`run_with`], a one-symbol run's timeline (its bars' times, in order) taken from
+/// `timeline` once its simulation is done; the general engine builds its own and does not
+/// call it. `backtest` gathers them on a second core while the simulation runs.
+pub fn run_with_timeline(
+    legs: &[Leg<'_>],
+    settings: &Settings,
+    smas: &[Smas],
+    timeline: impl FnOnce() -> Vec<DateTime<Utc>>,
+) -> PortfolioOutcome {
     assert_eq!(legs.len(), smas.len(), "one Smas per leg");
     if is_one_leg(legs, settings) {
-        one_leg(&legs[0], settings, &smas[0])
+        one_leg(&legs[0], settings, &smas[0], timeline)
     } else {
         run_general(legs, settings, smas)
     }
@@ -261,12 +275,19 @@ pub(crate) fn is_one_leg(legs: &[Leg<'_>], settings: &Settings) -> bool {
         && leg.schedule[0].from == DateTime::<Utc>::MIN_UTC)
 }
 
-fn one_leg(leg: &Leg<'_>, settings: &Settings, smas: &Smas) -> PortfolioOutcome {
+fn one_leg(
+    leg: &Leg<'_>,
+    settings: &Settings,
+    smas: &Smas,
+    timeline: impl FnOnce() -> Vec<DateTime<Utc>>,
+) -> PortfolioOutcome {
     let settings = one_leg_settings(leg, settings);
     let out = super::engine::run_with(leg.bars, &leg.schedule[0].strategy, &settings, smas);
     let warmup = if leg.bars.is_empty() { 0 } else { out.warmup };
+    let times = timeline();
+    assert_eq!(times.len(), leg.bars.len(), "a time per bar");
     PortfolioOutcome {
-        times: leg.bars.iter().map(|b| b.time).collect(),
+        times,
         equity: out.equity,
         legs: vec![LegOutcome {
             trades: out.trades,

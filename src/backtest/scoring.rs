@@ -11,7 +11,7 @@ use super::engine::Trade;
 use super::metrics::{self, Metrics, Summary};
 use super::portfolio::PortfolioOutcome;
 use crate::domain::Bar;
-use chrono::Duration;
+use chrono::{DateTime, Duration, Utc};
 
 /// The price series Buy & Hold and Beta are measured against, one value per timeline step.
 pub fn benchmark(legs: &[&[Bar]], out: &PortfolioOutcome) -> Vec<f64> {
@@ -50,6 +50,9 @@ pub fn portfolio(legs: &[&[Bar]], out: &PortfolioOutcome) -> Option<Metrics> {
 pub struct Ahead<'a> {
     bars: &'a [Bar],
     bench: metrics::Benchmark,
+    /// The bars' times, for the run's outcome ([`Ahead::take_times`]); the benchmark keeps
+    /// no copy.
+    times: Vec<DateTime<Utc>>,
 }
 
 /// A symbol's closes, read once from its bars and kept with them: the indicators sum them,
@@ -89,31 +92,31 @@ impl<'a> Closes<'a> {
 }
 
 impl<'a> Ahead<'a> {
-    /// The benchmark half of the bars `closes` were read from.
+    /// The benchmark half of the bars `closes` were read from, and their times.
     pub fn new(closes: Closes<'a>) -> Ahead<'a> {
         let Closes { bars, values } = closes;
         let times: Vec<_> = bars.iter().map(|b| b.time).collect();
         Ahead {
             bars,
-            bench: metrics::Benchmark::owning(times, values),
+            bench: metrics::Benchmark::over(&times, values),
+            times,
         }
+    }
+
+    /// The bars' times (once; empty after): the one-symbol run's timeline, gathered here on
+    /// the second core rather than again after the simulation.
+    pub fn take_times(&mut self) -> Vec<DateTime<Utc>> {
+        std::mem::take(&mut self.times)
     }
 
     /// [`portfolio`] of a run over exactly these bars (`None` for any other run).
     pub fn metrics(&self, legs: &[&[Bar]], out: &PortfolioOutcome) -> Option<Option<Metrics>> {
         let [bars] = legs else { return None };
-        if !std::ptr::eq(*bars, self.bars) {
+        if !std::ptr::eq(*bars, self.bars) || out.legs.len() != 1 {
             return None;
         }
         let trades = out.timeline_trades();
-        Some(metrics::compute_with_benchmark(
-            &out.times,
-            self.bench.closes(),
-            &out.equity,
-            &trades,
-            out.warmup,
-            &self.bench,
-        ))
+        metrics::compute_over_benchmark(&out.times, &out.equity, &trades, out.warmup, &self.bench)
     }
 }
 
@@ -367,8 +370,8 @@ mod tests {
     use super::*;
     use crate::backtest::engine::Settings;
     use crate::backtest::portfolio::{self, Leg, Segment};
-    use crate::strategy::Strategy;
-    use chrono::{TimeZone, Utc};
+    use crate::strategy::{Smas, Strategy};
+    use chrono::TimeZone;
 
     /// The metrics through [`Ahead`] (built from the bars alone, before the run) are the
     /// metrics of the run computed after it, every field; and an `Ahead` scores only runs
@@ -403,11 +406,23 @@ mod tests {
             sizing: None,
             protection: None,
         };
-        let out = portfolio::run(&[leg], &Settings::default());
+        let out = portfolio::run(std::slice::from_ref(&leg), &Settings::default());
         let after = portfolio(&[&bars], &out).unwrap();
         assert!(after.trades > 20, "{}", after.trades);
-        let ahead = Ahead::new(Closes::of(&bars));
+        let mut ahead = Ahead::new(Closes::of(&bars));
         let through = ahead.metrics(&[&bars], &out).unwrap().unwrap();
+        assert_eq!(format!("{through:?}"), format!("{after:?}"));
+        // Its times are the run's timeline, handed over once: the run made with them is the
+        // run that gathers its own.
+        let times = ahead.take_times();
+        assert!(ahead.take_times().is_empty());
+        let smas = [Smas::of_closes(
+            Closes::of(&bars).values(),
+            portfolio::leg_windows(&leg),
+        )];
+        let handed = portfolio::run_with_timeline(&[leg], &Settings::default(), &smas, || times);
+        assert_eq!(format!("{handed:?}"), format!("{out:?}"));
+        let through = ahead.metrics(&[&bars], &handed).unwrap().unwrap();
         assert_eq!(format!("{through:?}"), format!("{after:?}"));
         let copy = bars.clone();
         assert!(ahead.metrics(&[&copy], &out).is_none());

@@ -166,11 +166,17 @@ fn simulate<'a>(
             )];
             std::thread::scope(|scope| {
                 let ahead = scope.spawn(|| Ahead::new(closes));
-                let out = portfolio::run_with(&legs, settings, &smas);
-                let ahead = ahead
-                    .join()
-                    .unwrap_or_else(|e| std::panic::resume_unwind(e));
-                (out, Some(ahead))
+                // The run's timeline is the bars' times `Ahead` gathered.
+                let mut built = None;
+                let out = portfolio::run_with_timeline(&legs, settings, &smas, || {
+                    let mut ahead = ahead
+                        .join()
+                        .unwrap_or_else(|e| std::panic::resume_unwind(e));
+                    let times = ahead.take_times();
+                    built = Some(ahead);
+                    times
+                });
+                (out, built)
             })
         }
         _ => (portfolio::run(&legs, settings), None),
