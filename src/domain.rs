@@ -20,8 +20,10 @@ pub struct Bar {
     pub low: f64,
     pub close: f64,
     pub volume: f64,
-    /// Number of trades in the bar; 0 when the source does not say (imported CSVs).
-    pub trades: u64,
+    /// Number of trades in the bar; 0 when the source does not say (imported CSVs). Four
+    /// bytes (no bar has four billion trades) make a `Bar` 64 bytes, not 72: a million-bar
+    /// backtest holds 8 MB less.
+    pub trades: u32,
     /// Volume-weighted average price; NaN when the source does not say.
     pub vwap: f64,
 }

@@ -309,7 +309,8 @@ impl From<WireBar> for Bar {
             low: b.l,
             close: b.c,
             volume: b.v,
-            trades: b.n.filter(|n| n.is_finite() && *n >= 0.0).unwrap_or(0.0) as u64,
+            // `as` saturates: no bar has four billion trades.
+            trades: b.n.filter(|n| n.is_finite() && *n >= 0.0).unwrap_or(0.0) as u32,
             vwap: b.vw.unwrap_or(f64::NAN),
         }
     }

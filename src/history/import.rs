@@ -308,7 +308,7 @@ fn parse_record(
         low,
         close,
         volume,
-        trades: optional(cols.trades, "trades")?.map_or(0, |t| t as u64),
+        trades: optional(cols.trades, "trades")?.map_or(0, |t| t as u32),
         vwap: optional(cols.vwap, "vwap")?.unwrap_or(f64::NAN),
     })
 }

@@ -256,7 +256,7 @@ mod tests {
                     low: c - 0.25,
                     close: c + 0.125,
                     volume: (i % 1_000) as f64,
-                    trades: (i % 50) as u64,
+                    trades: (i % 50) as u32,
                     vwap: if i % 3 == 0 { f64::NAN } else { c + 0.1 },
                 }
             })

@@ -33,7 +33,7 @@ pub(super) fn write_row(out: &mut Vec<u8>, b: &Bar) {
         push_f64(out, v);
     }
     out.push(b',');
-    push_u64(out, b.trades);
+    push_u64(out, u64::from(b.trades));
     out.push(b',');
     if b.vwap.is_finite() {
         push_f64(out, b.vwap);
@@ -124,7 +124,7 @@ mod tests {
                     low: p - 1.0,
                     close: p + 0.25,
                     volume: (i % 13) as f64,
-                    trades: i as u64,
+                    trades: i as u32,
                     vwap: if i % 3 == 0 { f64::NAN } else { p + 0.125 },
                 }
             })
