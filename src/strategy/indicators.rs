@@ -57,8 +57,8 @@ impl Smas {
         wanted.sort_unstable();
         wanted.dedup();
         let mut series = vec![None; wanted.last().map_or(0, |&w| w + 1)];
-        for w in wanted {
-            series[w] = Some(window_means(closes, w));
+        for (&w, means) in wanted.iter().zip(window_means(closes, &wanted)) {
+            series[w] = Some(means);
         }
         Smas { series }
     }
@@ -88,46 +88,68 @@ impl Smas {
 /// million-bar backtest's two SMAs were a third of its simulation time, on one core.
 const PARALLEL_LEN: usize = 1 << 17;
 
+/// For each window `w` of `ws` (ascending, each within `1..=c.len()`), the means
 /// `out[j] = (c[j] + c[j+1] + … + c[j+w-1]) / w`, each sum taken oldest first from the same
-/// starting value as `Iterator::sum`, so that `out[j]` has the bits of [`sma`].
-fn window_means(c: &[f64], w: usize) -> Box<[f64]> {
-    let m = c.len() + 1 - w;
+/// starting value as `Iterator::sum`, so that `out[j]` has the bits of [`sma`]. The windows
+/// share their sums: a longer window's sum at `j` goes on from the shorter's (the same
+/// additions in the same order), so each output costs the longest window's additions, not
+/// the total of all windows' (SmaCross 10/20: 20 per bar, not 30; a sweep's 198 windows:
+/// 199, not about 20,000).
+fn window_means(c: &[f64], ws: &[usize]) -> Vec<Box<[f64]>> {
     // Zeroed memory (calloc: pages mapped as they are first written, not by a serial fill
     // here), every element overwritten by `means_into`.
-    let mut out = vec![0.0; m].into_boxed_slice();
+    let mut outs: Vec<Box<[f64]>> = ws
+        .iter()
+        .map(|&w| vec![0.0; c.len() + 1 - w].into_boxed_slice())
+        .collect();
+    let m = outs.first().map_or(0, |o| o.len());
     if m < PARALLEL_LEN {
-        means_into(c, w, &mut out);
-        return out;
+        let mut all: Vec<&mut [f64]> = outs.iter_mut().map(|o| &mut o[..]).collect();
+        means_into(c, ws, 0, &mut all);
+        return outs;
     }
-    // Each output depends only on its own window: the halves are independent. Cut on a
-    // block boundary, so each half's blocks are the ones the single pass would make.
+    // Each output depends only on its own window: the halves are independent.
     let cut = m / 2 / BLOCK * BLOCK;
-    let (first, second) = out.split_at_mut(cut);
+    let (mut first, mut second): (Vec<&mut [f64]>, Vec<&mut [f64]>) = outs
+        .iter_mut()
+        .map(|o| o.split_at_mut(cut.min(o.len())))
+        .unzip();
     std::thread::scope(|scope| {
-        scope.spawn(|| means_into(&c[cut..], w, second));
-        means_into(c, w, first);
+        scope.spawn(|| means_into(c, ws, cut, &mut second));
+        means_into(c, ws, 0, &mut first);
     });
-    out
+    outs
 }
 
-/// [`window_means`] into `out` (whatever it holds), `out[j]` the mean of `c[j..j + w]`.
-fn means_into(c: &[f64], w: usize, out: &mut [f64]) {
+/// [`window_means`] into `outs` (whatever they hold): `outs[t][i]` the mean of window
+/// `ws[t]` at `start + i`. Longer windows have no more outputs than shorter ones.
+fn means_into(c: &[f64], ws: &[usize], start: usize, outs: &mut [&mut [f64]]) {
     // `Iterator::sum`'s starting value (−0.0: it decides the sign of a sum of zeros).
     let zero: f64 = std::iter::empty::<f64>().sum();
-    let scale = w as f64;
-    for (b, acc) in out.chunks_mut(BLOCK).enumerate() {
-        let base = b * BLOCK;
-        for (a, x) in acc.iter_mut().zip(&c[base..]) {
+    let total = outs.first().map_or(0, |o| o.len());
+    let mut acc = [0.0f64; BLOCK];
+    for base in (0..total).step_by(BLOCK) {
+        let j = start + base;
+        let len = BLOCK.min(total - base);
+        for (a, x) in acc[..len].iter_mut().zip(&c[j..]) {
             *a = zero + x;
         }
-        for k in 1..w {
-            let col = &c[base + k..base + k + acc.len()];
-            for (a, x) in acc.iter_mut().zip(col) {
-                *a += x;
+        let mut summed = 1;
+        for (out, &w) in outs.iter_mut().zip(ws) {
+            let len = out.len().saturating_sub(base).min(len);
+            if len == 0 {
+                break;
             }
-        }
-        for a in acc.iter_mut() {
-            *a /= scale;
+            for k in summed..w {
+                for (a, x) in acc[..len].iter_mut().zip(&c[j + k..j + k + len]) {
+                    *a += x;
+                }
+            }
+            summed = w;
+            let scale = w as f64;
+            for (o, a) in out[base..base + len].iter_mut().zip(&acc[..len]) {
+                *o = a / scale;
+            }
         }
     }
 }
@@ -199,6 +221,29 @@ mod tests {
             }
         }
         assert!(running_differs > 100, "{running_differs}");
+    }
+
+    /// Windows share their sums on both threads, also a window that fits the series exactly
+    /// (its one mean lies before the cut: the second thread has none of it).
+    #[test]
+    fn windows_of_every_length_share_sums_with_the_bits_of_sma() {
+        let n = PARALLEL_LEN + 700;
+        let closes: Vec<f64> = (0..n)
+            .map(|i| 50.0 + (i as f64 * 0.071).cos() * 3.0 + 1e-7 * (i % 97) as f64)
+            .collect();
+        let b = bars(&closes);
+        let windows = [1, 2, 7, 64, n];
+        let s = Smas::new(&b, windows);
+        let cut = n / 2 / BLOCK * BLOCK;
+        for w in [1, 2, 7, 64] {
+            let checked = (w - 1..w + 40).chain(cut - 100..cut + 100).chain(n - 40..n);
+            for i in checked {
+                let want = sma(&b[..=i], w);
+                assert_eq!(s.at(w, i).unwrap().to_bits(), want.to_bits(), "w {w} i {i}");
+            }
+        }
+        assert_eq!(s.at(n, n - 1).unwrap().to_bits(), sma(&b, n).to_bits());
+        assert!(s.at(n, n - 2).is_none());
     }
 
     /// Zeros keep the sign `Iterator::sum` gives them (it starts from −0.0): a window of
