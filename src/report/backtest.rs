@@ -62,27 +62,21 @@ pub fn page(input: &Input<'_>) -> String {
     // Buy & hold of the same money from the later of the first shown step and the warm-up.
     let start = from.max(out.warmup).min(out.times.len().saturating_sub(1));
     let cash0 = out.equity.get(from).copied().unwrap_or(f64::NAN);
-    let mut i = from;
-    let equity = svg::downsample_by(n, BUCKETS, || {
-        i += 1;
-        (secs(out.times[i - 1]), out.equity[i - 1])
-    });
-    let mut i = from;
-    let hold = svg::downsample_by(n, BUCKETS, || {
-        i += 1;
-        let k = if i - 1 < start {
+    let time = |i: usize| secs(out.times[from + i]);
+    let equity = svg::downsample_by(n, BUCKETS, time, |i| out.equity[from + i]);
+    let hold = svg::downsample_by(n, BUCKETS, time, |i| {
+        let k = if from + i < start {
             1.0
         } else {
-            bench(i - 1) / bench(start)
+            bench(from + i) / bench(start)
         };
-        (secs(out.times[i - 1]), cash0 * k)
+        cash0 * k
     });
-    let (mut i, mut peak) = (from, f64::NEG_INFINITY);
-    let drawdown = svg::downsample_by(n, BUCKETS, || {
-        i += 1;
-        let e = out.equity[i - 1];
+    let mut peak = f64::NEG_INFINITY;
+    let drawdown = svg::downsample_by(n, BUCKETS, time, |i| {
+        let e = out.equity[from + i];
         peak = peak.max(e);
-        (secs(out.times[i - 1]), (e / peak - 1.0) * 100.0)
+        (e / peak - 1.0) * 100.0
     });
 
     page.heading("Equity");
@@ -139,10 +133,13 @@ pub fn page(input: &Input<'_>) -> String {
     for ((name, bars), leg) in input.names.iter().zip(input.bars).zip(&out.legs) {
         let t0 = out.times.get(from).copied();
         let first = t0.map_or(0, |t| bars.partition_point(|b| b.time < t));
-        let mut it = bars[first..].iter();
-        let closes = svg::downsample_by(bars.len() - first, BUCKETS, || {
-            it.next().map_or((0, f64::NAN), |b| (secs(b.time), b.close))
-        });
+        let shown = &bars[first..];
+        let closes = svg::downsample_by(
+            shown.len(),
+            BUCKETS,
+            |i| secs(shown[i].time),
+            |i| shown[i].close,
+        );
         let (markers, omitted) = trade_markers(bars, leg, first);
         let title = format!("{name}: close, entries and exits");
         page.chart(|size| {
