@@ -5,7 +5,7 @@
 
 use super::output;
 use super::print::{describe_values, metric_rows, windows_table};
-use super::Context;
+use super::{ms, Context};
 use crate::backtest::engine::Fill;
 use crate::backtest::metrics::Metrics;
 use crate::backtest::params::{self, Axis};
@@ -18,6 +18,7 @@ use crate::error::Result;
 use crate::report;
 use crate::strategy::Strategy;
 use serde_json::json;
+use std::time::Instant;
 
 pub(super) enum Extra<'a> {
     None,
@@ -55,9 +56,11 @@ pub(super) fn write_run(
     };
     let (equity_written, metrics, rest) = std::thread::scope(|scope| {
         let equity = scope.spawn(|| {
+            let t = Instant::now();
             out_dir::write_with(dir, "equity.csv", |w| {
                 output::write_equity_csv(w, ctx.names, out, from)
             })?;
+            log::info!("equity.csv in {:.1} ms", ms(t));
             // A sweep's every row (14,550 of them for the grid), beside the report.
             if let Extra::Sweep(s) = &extra {
                 out_dir::write(dir, "sweep.csv", output::sweep_csv(s).as_bytes())?;
@@ -98,11 +101,14 @@ fn write_rest(
 ) -> Result<()> {
     let plan = ctx.plan;
     let dir = &ctx.dir;
+    let t = Instant::now();
     out_dir::write(
         dir,
         "trades.csv",
         output::trades_csv(ctx.names, ctx.bars, out).as_bytes(),
     )?;
+    log::info!("trades.csv in {:.1} ms", ms(t));
+    let t = Instant::now();
     let multi = out.legs.len() > 1;
     let leg_metrics: Vec<Option<Metrics>> = if multi {
         (0..out.legs.len())
@@ -209,6 +215,8 @@ fn write_rest(
     }
     let text = serde_json::to_string_pretty(&doc).unwrap_or_default();
     out_dir::write(dir, "metrics.json", text.as_bytes())?;
+    log::info!("metrics.json in {:.1} ms", ms(t));
+    let t = Instant::now();
 
     let (metrics_header, metrics_rows) = match extra {
         Extra::WalkForward { in_sample, .. } => (
@@ -285,5 +293,6 @@ fn write_rest(
         notes,
     });
     out_dir::write(dir, "report.html", html.as_bytes())?;
+    log::info!("report.html in {:.1} ms", ms(t));
     Ok(())
 }

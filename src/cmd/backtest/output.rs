@@ -8,7 +8,7 @@ use crate::backtest::portfolio::PortfolioOutcome;
 use crate::backtest::sweep::Sweep;
 use crate::backtest::walk_forward::WalkForward;
 use crate::domain::Bar;
-use crate::store::fast_text::Scaled;
+use crate::store::fast_text::{pair, Scaled};
 use chrono::{DateTime, Duration, Utc};
 use serde_json::{json, Map, Value};
 use std::fmt::Write as _;
@@ -36,10 +36,10 @@ impl FastTime {
         }
     }
 
-    /// The time at `row[at..]` (which has 40 bytes), returning where it ends; nothing
-    /// after it is touched.
-    fn put(&mut self, row: &mut [u8], at: usize, secs: i64) -> usize {
-        let (day, rest) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    /// Brings the cached date to the day of `secs`; the length of its time (19 bytes but
+    /// for years past 9999).
+    fn set(&mut self, secs: i64) -> usize {
+        let day = secs.div_euclid(86_400);
         if day != self.day || self.date_len == 0 {
             self.day = day;
             let date = DateTime::<Utc>::from_timestamp(day * 86_400, 0)
@@ -49,26 +49,27 @@ impl FastTime {
             self.date_len = date.len().min(32);
             self.date[..self.date_len].copy_from_slice(&date.as_bytes()[..self.date_len]);
         }
-        // Exactly the date's bytes (what follows in `row` may be kept), a fixed-size copy
-        // for the usual four-digit year.
+        self.date_len + 8
+    }
+
+    /// The time at `row[at..]` (which has 40 bytes), returning where it ends; nothing
+    /// after it is touched.
+    fn put(&mut self, row: &mut [u8], at: usize, secs: i64) -> usize {
+        self.set(secs);
+        // Exactly the date's bytes, a fixed-size copy for the usual four-digit year.
         if self.date_len == 11 {
             row[at..at + 11].copy_from_slice(&self.date[..11]);
         } else {
             row[at..at + self.date_len].copy_from_slice(&self.date[..self.date_len]);
         }
         let at = at + self.date_len;
-        let digit = |v: i64| b'0' + v as u8;
-        let (h, m, s) = (rest / 3600, rest / 60 % 60, rest % 60);
-        row[at..at + 8].copy_from_slice(&[
-            digit(h / 10),
-            digit(h % 10),
-            b':',
-            digit(m / 10),
-            digit(m % 10),
-            b':',
-            digit(s / 10),
-            digit(s % 10),
-        ]);
+        let rest = secs.rem_euclid(86_400) as usize;
+        // Each field's two digits from the table, one two-byte store each.
+        row[at..at + 2].copy_from_slice(pair(rest / 3600));
+        row[at + 2] = b':';
+        row[at + 3..at + 5].copy_from_slice(pair(rest / 60 % 60));
+        row[at + 5] = b':';
+        row[at + 6..at + 8].copy_from_slice(pair(rest % 60));
         at + 8
     }
 
@@ -142,23 +143,7 @@ fn tidy_decimal(v: f64) -> Option<(bool, u64, usize)> {
     // it rounds half up: `f64::round` on a positive value, without the library call.
     let mut k = 14 - i;
     let mut m = (a * POW10[k] + 0.5) as u64;
-    // Up to `k <= 14` trailing zeros, dropped 8, 4, 2 and 1 at a time (each step strips
-    // `z` when `z` are left of both the zeros and `k`, so the four strip `min(zeros, k)`):
-    // four checks instead of one division per zero (10 for an even $10,000).
-    // Written out, not a loop over the pairs: each divisor a constant (a multiplication).
-    if k >= 8 && m % 100_000_000 == 0 {
-        m /= 100_000_000;
-        k -= 8;
-    }
-    if k >= 4 && m % 10_000 == 0 {
-        m /= 10_000;
-        k -= 4;
-    }
-    if k >= 2 && m % 100 == 0 {
-        m /= 100;
-        k -= 2;
-    }
-    if k >= 1 && m % 10 == 0 {
+    while k > 0 && m % 10 == 0 {
         m /= 10;
         k -= 1;
     }
@@ -272,38 +257,83 @@ pub fn trades_csv(names: &[String], bars: &[&[Bar]], out: &PortfolioOutcome) -> 
 /// [`tidy`]`(v)` in serde_json's shortest round-trip form (`.0` on a whole number; through
 /// [`tidy_decimal`] when it can, else serde_json itself); nothing for NaN.
 fn push_f64(out: &mut Vec<u8>, v: f64) {
-    let mut cell = [0u8; CELL];
-    let end = put_f64(&mut cell, 0, v);
-    out.extend_from_slice(&cell[..end]);
+    let cell = Cell::of(v);
+    let mut row = [0u8; 32 + CELL];
+    cell.place(&mut row, 32);
+    out.extend_from_slice(&row[32..32 + cell.len()]);
 }
 
-/// Room [`put_f64`] needs after its start: a sign, [`Scaled::padded`] and `.0`, or
-/// serde_json's longest double (`-2.2250738585072014e-308`).
+/// The longest [`Cell`]: a sign, 32 digits and a point, `.0`; serde_json's longest double
+/// (`-2.2250738585072014e-308`) is shorter.
 const CELL: usize = 40;
 
-/// [`push_f64`]'s text at `row[at..]` (which has [`CELL`] bytes), returning where it ends.
-/// The fast path makes no variable-length copy: the sign byte is written whether or not it
-/// is kept, the digits with one fixed-size copy.
-fn put_f64(row: &mut [u8], at: usize, v: f64) -> usize {
-    if let Some((negative, m, k)) = tidy_decimal(v) {
-        row[at] = b'-';
-        let at = at + usize::from(negative);
-        let text = Scaled::new(m, k);
-        row[at..at + 32].copy_from_slice(text.padded());
-        let end = at + text.len();
-        if k > 0 {
-            return end;
+/// [`push_f64`]'s text of a number, sized before it is placed in a row.
+enum Cell {
+    /// [`tidy_decimal`]'s digits: a sign, `m · 10^-k` and `.0` when `k` is 0.
+    Digits {
+        negative: bool,
+        text: Scaled,
+        whole: bool,
+    },
+    /// serde_json's text (empty for NaN).
+    Text([u8; CELL], usize),
+}
+
+impl Cell {
+    fn of(v: f64) -> Cell {
+        let digits = |negative, (m, k)| Cell::Digits {
+            negative,
+            text: Scaled::new(m, k),
+            whole: k == 0,
+        };
+        if let Some((negative, m, k)) = tidy_decimal(v) {
+            return digits(negative, (m, k));
         }
-        row[end..end + 2].copy_from_slice(b".0");
-        end + 2
-    } else if v.is_finite() {
-        let mut text = Vec::with_capacity(CELL);
-        let _ = serde_json::to_writer(&mut text, &tidy(v));
-        let len = text.len().min(CELL);
-        row[at..at + len].copy_from_slice(&text[..len]);
-        at + len
-    } else {
-        at
+        // An even drawdown, the cell of every row at a new peak; serde_json's `0.0`.
+        if v == 0.0 && v.is_sign_positive() {
+            return digits(false, (0, 0));
+        }
+        let mut text = [0u8; CELL];
+        let mut rest = &mut text[..];
+        if v.is_finite() {
+            let _ = serde_json::to_writer(&mut rest, &tidy(v));
+        }
+        let len = CELL - rest.len();
+        Cell::Text(text, len)
+    }
+
+    fn len(&self) -> usize {
+        match self {
+            Cell::Digits {
+                negative,
+                text,
+                whole,
+            } => usize::from(*negative) + text.len() + 2 * usize::from(*whole),
+            Cell::Text(_, len) => *len,
+        }
+    }
+
+    /// The text at `row[at..at + len]`. The digits go with one fixed-size copy that ends
+    /// where they end ([`Scaled::padded`]): up to 32 bytes before `at` are overwritten, so
+    /// a row is placed right to left.
+    fn place(&self, row: &mut [u8], at: usize) {
+        match self {
+            Cell::Digits {
+                negative,
+                text,
+                whole,
+            } => {
+                let end = at + usize::from(*negative) + text.len();
+                row[end - 32..end].copy_from_slice(text.padded());
+                if *negative {
+                    row[at] = b'-';
+                }
+                if *whole {
+                    row[end..end + 2].copy_from_slice(b".0");
+                }
+            }
+            Cell::Text(text, len) => row[at..at + len].copy_from_slice(&text[..*len]),
+        }
     }
 }
 
@@ -315,16 +345,20 @@ fn put_f64(row: &mut [u8], at: usize, v: f64) -> usize {
 /// buffer that size is a page fault: a fifth of a million-bar run's system time).
 const CHUNK: usize = 1 << 20;
 
-/// The buffer an equity.csv row is assembled in: a time (at most 40 bytes with the year's
-/// sign and digits), two [`CELL`]s, their comma and the newline fit, with room to spare.
+/// An equity.csv row's room: a time (at most 40 bytes with a long year's sign and digits),
+/// two [`CELL`]s, two commas and the newline.
 const ROW: usize = 128;
+
+/// Bytes before a row in its buffer, for the first cell's copy ([`Cell::place`]).
+const HEAD: usize = 32;
 
 /// equity.csv into `w`, [`CHUNK`] bytes at a time.
 ///
-/// Each row is assembled in a [`ROW`]-byte stack buffer and appended whole, then the
-/// output cut back to the row's length: one fixed-size copy per row where pushing each
-/// piece (time, cells, newline) was a libc `memmove` call each. The equity and drawdown
-/// cells stay in place in that buffer while they do not change.
+/// Each row is assembled in a stack buffer and appended whole ([`ROW`] bytes, a fixed-size
+/// copy), then the output cut back to the row's length: pushing each piece (time, cells,
+/// newline) was a libc `memmove` call each. The cells are placed right to left (the
+/// drawdown, the equity, then the time) and stay in place while the equity and its peak
+/// do not change.
 pub fn write_equity_csv(
     w: &mut dyn std::io::Write,
     names: &[String],
@@ -342,10 +376,10 @@ pub fn write_equity_csv(
     }
     s.push(b'\n');
     let mut clock = FastTime::new();
-    let mut row = [0u8; ROW];
+    let mut row = [0u8; HEAD + ROW];
     let mut peak = f64::NEG_INFINITY;
-    // Where the cells of the last row start and end in `row`, and the (equity, peak) bits
-    // they are of (NaN's bits, which no row's equity has, before the first).
+    // Where the cells in `row` start and end, and the (equity, peak) bits they are of
+    // (NaN's bits, which no row's equity has, before the first).
     let (mut cells_at, mut cells_end, mut cells_of) = (0, 0, (f64::NAN.to_bits(), 0));
     let mut next = vec![0usize; out.legs.len()];
     let mut last: Vec<f64> = vec![f64::NAN; out.legs.len()];
@@ -362,31 +396,36 @@ pub fn write_equity_csv(
         if step < from {
             continue;
         }
-        let at = clock.put(&mut row, 0, t.timestamp()) + 1;
-        row[at - 1] = b',';
+        let secs = t.timestamp();
+        let at = HEAD + clock.set(secs) + 1;
         // Out of the market the equity and its peak stay as they were (half the rows of a
-        // million-bar SmaCross run): the same two cells as the row before, still in place
-        // unless the time's width changed.
+        // million-bar SmaCross run): the cells of the row before, still in place unless
+        // the time's width changed.
         if (e.to_bits(), peak.to_bits()) != cells_of || at != cells_at {
             cells_of = (e.to_bits(), peak.to_bits());
             cells_at = at;
-            let end = put_f64(&mut row, at, e) + 1;
-            row[end - 1] = b',';
             let dd = ((e / peak - 1.0) * 100.0 * 1e6).round() / 1e6;
-            cells_end = put_f64(&mut row, end, if dd == 0.0 { 0.0 } else { dd });
+            let (equity, dd) = (Cell::of(e), Cell::of(if dd == 0.0 { 0.0 } else { dd }));
+            let dd_at = at + equity.len() + 1;
+            dd.place(&mut row, dd_at);
+            equity.place(&mut row, at);
+            row[dd_at - 1] = b',';
+            cells_end = dd_at + dd.len();
+            row[cells_end] = b'\n';
         }
+        clock.put(&mut row, HEAD, secs);
+        row[at - 1] = b',';
         if multi {
-            s.extend_from_slice(&row[..cells_end]);
+            s.extend_from_slice(&row[HEAD..cells_end]);
             for &v in &last {
                 s.push(b',');
                 push_f64(&mut s, v);
             }
             s.push(b'\n');
         } else {
-            row[cells_end] = b'\n';
             let len = s.len();
-            s.extend_from_slice(&row);
-            s.truncate(len + cells_end + 1);
+            s.extend_from_slice(&row[HEAD..]);
+            s.truncate(len + cells_end + 1 - HEAD);
         }
         if s.len() >= CHUNK {
             w.write_all(&s)?;
