@@ -62,22 +62,66 @@ pub fn page(input: &Input<'_>) -> String {
     // Buy & hold of the same money from the later of the first shown step and the warm-up.
     let start = from.max(out.warmup).min(out.times.len().saturating_sub(1));
     let cash0 = out.equity.get(from).copied().unwrap_or(f64::NAN);
-    let time = |i: usize| secs(out.times[from + i]);
-    let equity = svg::downsample_by(n, BUCKETS, time, |i| out.equity[from + i]);
-    let hold = svg::downsample_by(n, BUCKETS, time, |i| {
-        let k = if from + i < start {
+    let bench_at = |i: usize| {
+        let k = if i < start {
             1.0
         } else {
-            bench(from + i) / bench(start)
+            bench(i) / bench(start)
         };
         cash0 * k
-    });
+    };
+    // One symbol whose bars span the shown steps draws its closes in the same pass: the
+    // bars (64 bytes each) are read once for both of its series.
+    let t0 = out.times.get(from).copied();
+    let first_bar = |bars: &[Bar]| t0.map_or(0, |t| bars.partition_point(|b| b.time < t));
+    let together = match input.bars {
+        [bars] => (bars.len() - first_bar(bars) == n).then(|| (*bars, first_bar(bars))),
+        _ => None,
+    };
     let mut peak = f64::NEG_INFINITY;
-    let drawdown = svg::downsample_by(n, BUCKETS, time, |i| {
-        let e = out.equity[from + i];
+    let mut drawdown_at = |i: usize| {
+        let e = out.equity[i];
         peak = peak.max(e);
         (e / peak - 1.0) * 100.0
-    });
+    };
+    let step_time = |i: usize| secs(out.times[from + i]);
+    let (equity, hold, drawdown, mut closes) = match together {
+        Some((bars, first)) => {
+            let [e, h, d, c] = svg::downsample_many(
+                n,
+                BUCKETS,
+                |k, i| {
+                    if k == 3 {
+                        secs(bars[first + i].time)
+                    } else {
+                        step_time(i)
+                    }
+                },
+                |i| {
+                    let step = from + i;
+                    [
+                        out.equity[step],
+                        bench_at(step),
+                        drawdown_at(step),
+                        bars[first + i].close,
+                    ]
+                },
+            );
+            (e, h, d, Some(c))
+        }
+        None => {
+            let [e, h, d] = svg::downsample_many(
+                n,
+                BUCKETS,
+                |_, i| step_time(i),
+                |i| {
+                    let step = from + i;
+                    [out.equity[step], bench_at(step), drawdown_at(step)]
+                },
+            );
+            (e, h, d, None)
+        }
+    };
 
     page.heading("Equity");
     page.chart(|size| {
@@ -131,15 +175,16 @@ pub fn page(input: &Input<'_>) -> String {
 
     page.heading("Prices and trades");
     for ((name, bars), leg) in input.names.iter().zip(input.bars).zip(&out.legs) {
-        let t0 = out.times.get(from).copied();
-        let first = t0.map_or(0, |t| bars.partition_point(|b| b.time < t));
+        let first = first_bar(bars);
         let shown = &bars[first..];
-        let closes = svg::downsample_by(
-            shown.len(),
-            BUCKETS,
-            |i| secs(shown[i].time),
-            |i| shown[i].close,
-        );
+        let closes = closes.take().unwrap_or_else(|| {
+            svg::downsample_by(
+                shown.len(),
+                BUCKETS,
+                |i| secs(shown[i].time),
+                |i| shown[i].close,
+            )
+        });
         let (markers, omitted) = trade_markers(bars, leg, first);
         let title = format!("{name}: close, entries and exits");
         page.chart(|size| {
