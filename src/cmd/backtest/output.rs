@@ -352,87 +352,175 @@ const ROW: usize = 128;
 /// Bytes before a row in its buffer, for the first cell's copy ([`Cell::place`]).
 const HEAD: usize = 32;
 
-/// equity.csv into `w`, [`CHUNK`] bytes at a time.
-///
-/// Each row is assembled in a stack buffer and appended whole ([`ROW`] bytes, a fixed-size
-/// copy), then the output cut back to the row's length: pushing each piece (time, cells,
-/// newline) was a libc `memmove` call each. The cells are placed right to left (the
-/// drawdown, the equity, then the time) and stay in place while the equity and its peak
-/// do not change.
+/// equity.csv into `w`, [`CHUNK`] bytes at a time: every row, on this thread.
+#[cfg(test)]
 pub fn write_equity_csv(
     w: &mut dyn std::io::Write,
     names: &[String],
     out: &PortfolioOutcome,
     from: usize,
 ) -> std::io::Result<()> {
-    let multi = out.legs.len() > 1;
-    let mut s: Vec<u8> = Vec::with_capacity(CHUNK + 4096);
-    s.extend_from_slice(b"time_utc,equity,drawdown_pct");
-    if multi {
-        for n in names {
-            s.extend_from_slice(b",equity_");
-            s.extend_from_slice(n.as_bytes());
-        }
+    let csv = EquityCsv { names, out, from };
+    let mut all = Some(csv.steps());
+    csv.write(w, || all.take())
+}
+
+/// equity.csv's rows, written in runs of timeline steps: the thread writing the file takes
+/// runs from the front, and another thread can format the back ones ([`EquityCsv::text`])
+/// for it to write after them.
+pub struct EquityCsv<'a> {
+    pub names: &'a [String],
+    pub out: &'a PortfolioOutcome,
+    /// The first step written (the out-of-sample start of a walk-forward).
+    pub from: usize,
+}
+
+/// What a run of rows starts from: the equity's peak before it, and with several symbols
+/// the next of each leg's bars and the equity it last had.
+struct Carry {
+    peak: f64,
+    next: Vec<usize>,
+    last: Vec<f64>,
+}
+
+impl EquityCsv<'_> {
+    /// The timeline steps that are rows.
+    pub fn steps(&self) -> std::ops::Range<usize> {
+        let n = self.out.times.len().min(self.out.equity.len());
+        self.from.min(n)..n
     }
-    s.push(b'\n');
-    let mut clock = FastTime::new();
-    let mut row = [0u8; HEAD + ROW];
-    let mut peak = f64::NEG_INFINITY;
-    // Where the cells in `row` start and end, and the (equity, peak) bits they are of
-    // (NaN's bits, which no row's equity has, before the first).
-    let (mut cells_at, mut cells_end, mut cells_of) = (0, 0, (f64::NAN.to_bits(), 0));
-    let mut next = vec![0usize; out.legs.len()];
-    let mut last: Vec<f64> = vec![f64::NAN; out.legs.len()];
-    for (step, (&t, &e)) in out.times.iter().zip(&out.equity).enumerate() {
-        peak = peak.max(e);
-        if multi {
-            for (k, leg) in out.legs.iter().enumerate() {
-                while next[k] < leg.step_of_bar.len() && leg.step_of_bar[next[k]] as usize <= step {
-                    last[k] = leg.equity[next[k]];
-                    next[k] += 1;
+
+    fn multi(&self) -> bool {
+        self.out.legs.len() > 1
+    }
+
+    /// The state a row loop has reached before `step` (a leg's bars reach the timeline in
+    /// order, so the bars before `step` are a prefix).
+    fn carry_at(&self, step: usize) -> Carry {
+        let peak = self.out.equity[..step]
+            .iter()
+            .fold(f64::NEG_INFINITY, |p, &e| p.max(e));
+        let (mut next, mut last) = (Vec::new(), Vec::new());
+        if self.multi() {
+            for leg in &self.out.legs {
+                let k = leg.step_of_bar.partition_point(|&s| (s as usize) < step);
+                next.push(k);
+                last.push(if k == 0 { f64::NAN } else { leg.equity[k - 1] });
+            }
+        }
+        Carry { peak, next, last }
+    }
+
+    /// The header, then the rows of each run `runs` hands out (in order, each starting
+    /// where the one before ended, from [`EquityCsv::steps`]' start), into `w`.
+    pub fn write(
+        &self,
+        w: &mut dyn std::io::Write,
+        mut runs: impl FnMut() -> Option<std::ops::Range<usize>>,
+    ) -> std::io::Result<()> {
+        let mut s: Vec<u8> = Vec::with_capacity(CHUNK + 4096);
+        s.extend_from_slice(b"time_utc,equity,drawdown_pct");
+        if self.multi() {
+            for n in self.names {
+                s.extend_from_slice(b",equity_");
+                s.extend_from_slice(n.as_bytes());
+            }
+        }
+        s.push(b'\n');
+        let mut carry = None;
+        while let Some(run) = runs() {
+            let carry = carry.get_or_insert_with(|| self.carry_at(run.start));
+            self.rows(carry, run, &mut s, CHUNK, &mut |s| {
+                w.write_all(s)?;
+                s.clear();
+                Ok(())
+            })?;
+        }
+        w.write_all(&s)
+    }
+
+    /// The rows of `steps` (after [`EquityCsv::write`]'s runs), for the thread writing the
+    /// file to write after them.
+    pub fn text(&self, steps: std::ops::Range<usize>) -> Vec<u8> {
+        let mut s = Vec::with_capacity(steps.len() * 48 + ROW);
+        let mut carry = self.carry_at(steps.start);
+        let _ = self.rows(&mut carry, steps, &mut s, usize::MAX, &mut |_| Ok(()));
+        s
+    }
+
+    /// The rows of `steps` appended to `s`, handed to `flush` (which empties it) whenever
+    /// `s` reaches `chunk` bytes.
+    ///
+    /// Each row is assembled in a stack buffer and appended whole ([`ROW`] bytes, a
+    /// fixed-size copy), then the output cut back to the row's length: pushing each piece
+    /// (time, cells, newline) was a libc `memmove` call each. The cells are placed right to
+    /// left (the drawdown, the equity, then the time) and stay in place while the equity
+    /// and its peak do not change.
+    fn rows(
+        &self,
+        carry: &mut Carry,
+        steps: std::ops::Range<usize>,
+        s: &mut Vec<u8>,
+        chunk: usize,
+        flush: &mut dyn FnMut(&mut Vec<u8>) -> std::io::Result<()>,
+    ) -> std::io::Result<()> {
+        let (out, multi) = (self.out, self.multi());
+        let Carry { peak, next, last } = carry;
+        let mut clock = FastTime::new();
+        let mut row = [0u8; HEAD + ROW];
+        // Where the cells in `row` start and end, and the (equity, peak) bits they are of
+        // (NaN's bits, which no row's equity has, before the first).
+        let (mut cells_at, mut cells_end, mut cells_of) = (0, 0, (f64::NAN.to_bits(), 0));
+        for step in steps {
+            let (t, e) = (out.times[step], out.equity[step]);
+            *peak = peak.max(e);
+            if multi {
+                for (k, leg) in out.legs.iter().enumerate() {
+                    while next[k] < leg.step_of_bar.len()
+                        && leg.step_of_bar[next[k]] as usize <= step
+                    {
+                        last[k] = leg.equity[next[k]];
+                        next[k] += 1;
+                    }
                 }
             }
-        }
-        if step < from {
-            continue;
-        }
-        let secs = t.timestamp();
-        let at = HEAD + clock.set(secs) + 1;
-        // Out of the market the equity and its peak stay as they were (half the rows of a
-        // million-bar SmaCross run): the cells of the row before, still in place unless
-        // the time's width changed.
-        if (e.to_bits(), peak.to_bits()) != cells_of || at != cells_at {
-            cells_of = (e.to_bits(), peak.to_bits());
-            cells_at = at;
-            let dd = ((e / peak - 1.0) * 100.0 * 1e6).round() / 1e6;
-            let (equity, dd) = (Cell::of(e), Cell::of(if dd == 0.0 { 0.0 } else { dd }));
-            let dd_at = at + equity.len() + 1;
-            dd.place(&mut row, dd_at);
-            equity.place(&mut row, at);
-            row[dd_at - 1] = b',';
-            cells_end = dd_at + dd.len();
-            row[cells_end] = b'\n';
-        }
-        clock.put(&mut row, HEAD, secs);
-        row[at - 1] = b',';
-        if multi {
-            s.extend_from_slice(&row[HEAD..cells_end]);
-            for &v in &last {
-                s.push(b',');
-                push_f64(&mut s, v);
+            let secs = t.timestamp();
+            let at = HEAD + clock.set(secs) + 1;
+            // Out of the market the equity and its peak stay as they were (half the rows
+            // of a million-bar SmaCross run): the cells of the row before, still in place
+            // unless the time's width changed.
+            if (e.to_bits(), peak.to_bits()) != cells_of || at != cells_at {
+                cells_of = (e.to_bits(), peak.to_bits());
+                cells_at = at;
+                let dd = ((e / *peak - 1.0) * 100.0 * 1e6).round() / 1e6;
+                let (equity, dd) = (Cell::of(e), Cell::of(if dd == 0.0 { 0.0 } else { dd }));
+                let dd_at = at + equity.len() + 1;
+                dd.place(&mut row, dd_at);
+                equity.place(&mut row, at);
+                row[dd_at - 1] = b',';
+                cells_end = dd_at + dd.len();
+                row[cells_end] = b'\n';
             }
-            s.push(b'\n');
-        } else {
-            let len = s.len();
-            s.extend_from_slice(&row[HEAD..]);
-            s.truncate(len + cells_end + 1 - HEAD);
+            clock.put(&mut row, HEAD, secs);
+            row[at - 1] = b',';
+            if multi {
+                s.extend_from_slice(&row[HEAD..cells_end]);
+                for &v in last.iter() {
+                    s.push(b',');
+                    push_f64(s, v);
+                }
+                s.push(b'\n');
+            } else {
+                let len = s.len();
+                s.extend_from_slice(&row[HEAD..]);
+                s.truncate(len + cells_end + 1 - HEAD);
+            }
+            if s.len() >= chunk {
+                flush(s)?;
+            }
         }
-        if s.len() >= CHUNK {
-            w.write_all(&s)?;
-            s.clear();
-        }
+        Ok(())
     }
-    w.write_all(&s)
 }
 
 fn days(d: Option<Duration>) -> Value {
@@ -729,6 +817,161 @@ mod tests {
             want.push_str(&format!("{},{},{}\n", time_cell(*t), json(e), json(dd)));
         }
         assert_eq!(String::from_utf8(got).unwrap(), want);
+    }
+
+    /// Minute bars from `t0`, one each `every` minutes, whose close steps every third bar.
+    fn stepped_bars(t0: DateTime<Utc>, n: i64, every: i64) -> Vec<Bar> {
+        (0..n)
+            .map(|i| {
+                let c = 100.0 + (i / 3 % 400) as f64 / 4.0 - (i % 7) as f64 / 8.0;
+                Bar {
+                    time: t0 + Duration::minutes(i * every),
+                    open: c,
+                    high: c,
+                    low: c,
+                    close: c,
+                    volume: 1.0,
+                    trades: 1,
+                    vwap: f64::NAN,
+                }
+            })
+            .collect()
+    }
+
+    /// equity.csv by hand: serde_json's text of each number, each leg's equity at its
+    /// last bar at or before the row's time (found by time, not by the run's step index).
+    fn equity_by_hand(
+        names: &[String],
+        legs: &[Vec<Bar>],
+        out: &PortfolioOutcome,
+        from: usize,
+    ) -> String {
+        let json = |v: f64| {
+            if v.is_finite() {
+                serde_json::to_string(&tidy(v)).unwrap()
+            } else {
+                String::new()
+            }
+        };
+        let mut want = String::from("time_utc,equity,drawdown_pct");
+        if legs.len() > 1 {
+            for n in names {
+                want.push_str(&format!(",equity_{n}"));
+            }
+        }
+        want.push('\n');
+        let mut peak = f64::NEG_INFINITY;
+        for (step, (t, &e)) in out.times.iter().zip(&out.equity).enumerate() {
+            peak = peak.max(e);
+            if step < from {
+                continue;
+            }
+            let dd = ((e / peak - 1.0) * 100.0 * 1e6).round() / 1e6;
+            let dd = if dd == 0.0 { 0.0 } else { dd };
+            want.push_str(&format!("{},{},{}", time_cell(*t), json(e), json(dd)));
+            if legs.len() > 1 {
+                for (bars, leg) in legs.iter().zip(&out.legs) {
+                    let seen = bars.partition_point(|b| b.time <= *t);
+                    let v = if seen == 0 {
+                        f64::NAN
+                    } else {
+                        leg.equity[seen - 1]
+                    };
+                    want.push(',');
+                    want.push_str(&json(v));
+                }
+            }
+            want.push('\n');
+        }
+        want
+    }
+
+    /// equity.csv written in runs by one thread and its back rows formatted by another
+    /// ([`EquityCsv::text`]) is the file by hand, wherever the back starts: one symbol and
+    /// two (each leg's equity forward-filled), from the first step and from a later one,
+    /// and times whose width changes (the year 10000 takes a sign and a digit more).
+    #[test]
+    fn equity_csv_split_anywhere_is_the_file_by_hand() {
+        use crate::backtest::engine::{Settings, Sizing};
+        use crate::backtest::portfolio::{self, Leg, Segment};
+        use crate::strategy::Strategy;
+        let schedule = Segment::always(Strategy::Threshold {
+            buy_above: 0.0,
+            sell_below: -1.0,
+        });
+        let t0 = DateTime::<Utc>::from_timestamp(1_700_000_040, 0).unwrap();
+        let y10k = DateTime::<Utc>::from_timestamp(253_402_297_200, 0).unwrap();
+        let cases: Vec<(Vec<Vec<Bar>>, usize)> = vec![
+            (vec![stepped_bars(t0, 30_000, 1)], 0),
+            (vec![stepped_bars(t0, 30_000, 1)], 12_345),
+            (
+                vec![
+                    stepped_bars(t0, 20_000, 1),
+                    stepped_bars(t0 + Duration::minutes(1), 7_000, 3),
+                ],
+                0,
+            ),
+            (
+                vec![
+                    stepped_bars(t0, 20_000, 1),
+                    stepped_bars(t0 + Duration::minutes(1), 7_000, 3),
+                ],
+                5_000,
+            ),
+            // Flat: the held equity's cells stay the same across the year's change.
+            (
+                vec![stepped_bars(y10k, 200, 1)
+                    .into_iter()
+                    .map(|b| Bar {
+                        open: 100.0,
+                        high: 100.0,
+                        low: 100.0,
+                        close: 100.0,
+                        ..b
+                    })
+                    .collect()],
+                0,
+            ),
+        ];
+        for (legs_bars, from) in &cases {
+            let names: Vec<String> = (0..legs_bars.len()).map(|k| format!("S{k}")).collect();
+            let legs: Vec<Leg<'_>> = legs_bars
+                .iter()
+                .map(|bars| Leg {
+                    bars,
+                    schedule: &schedule,
+                    sizing: Some(Sizing::Qty(3.0)),
+                    protection: None,
+                })
+                .collect();
+            let out = portfolio::run(&legs, &Settings::default());
+            let want = equity_by_hand(&names, legs_bars, &out, *from);
+            let csv = EquityCsv {
+                names: &names,
+                out: &out,
+                from: *from,
+            };
+            let steps = csv.steps();
+            let len = steps.len();
+            for back in [0, 1, 2, len / 3, len - 1, len] {
+                let start = steps.end - back;
+                // The front in runs of 1000 steps up to the back's start.
+                let (mut got, mut next) = (Vec::new(), steps.start);
+                csv.write(&mut got, || {
+                    let run = next..(next + 1000).min(start);
+                    next = run.end;
+                    (!run.is_empty()).then_some(run)
+                })
+                .unwrap();
+                got.extend(csv.text(start..steps.end));
+                assert_eq!(
+                    String::from_utf8(got).unwrap(),
+                    want,
+                    "{} legs from {from}, back of {back}",
+                    legs_bars.len()
+                );
+            }
+        }
     }
 
     /// `push_cell` is `num` (`Display`) to the byte: whole numbers, zeros of both signs,
