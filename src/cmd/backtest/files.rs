@@ -1,7 +1,8 @@
 //! The files `backtest` leaves in its output folder, written through `out_dir` (this module
-//! does no file I/O of its own): trades.csv, equity.csv (built on a second thread, it is the
-//! big one), metrics.json, report.html, and sweep.csv or walk_forward.csv. It prints nothing:
-//! the caller prints once every file is written.
+//! does no file I/O of its own): trades.csv and equity.csv (on a second thread; equity.csv is
+//! the big one, its back rows formatted on the main thread once that is done), metrics.json,
+//! report.html, and sweep.csv or walk_forward.csv. It prints nothing: the caller prints once
+//! every file is written.
 
 use super::output;
 use super::print::{describe_values, metric_rows, windows_table};
@@ -39,9 +40,10 @@ pub(super) struct Written {
     pub note: String,
 }
 
-/// Write every file; `metrics` computes the metrics while equity.csv, the big one (a line per
-/// bar), and a sweep's sweep.csv are built and written on another thread. Returns only when
-/// every file is written.
+/// Write every file; `metrics` computes the metrics while trades.csv, equity.csv, the big
+/// one (a line per bar), and a sweep's sweep.csv are built and written on another thread.
+/// The main thread, its own files written, formats the back half of the equity rows that
+/// thread has not reached ([`Share`]). Returns only when every file is written.
 pub(super) fn write_run(
     ctx: &Context<'_>,
     out: &PortfolioOutcome,
@@ -65,6 +67,15 @@ pub(super) fn write_run(
         let (back_tx, back_rx) = std::sync::mpsc::channel::<Vec<u8>>();
         let extra = &extra;
         let equity = scope.spawn(move || {
+            // trades.csv first, on this thread: work given to it can come back to the main
+            // thread as equity rows (`Share`), work left on the main thread cannot.
+            let t = Instant::now();
+            out_dir::write(
+                dir,
+                "trades.csv",
+                output::trades_csv(ctx.names, ctx.bars, out).as_bytes(),
+            )?;
+            log::info!("trades.csv in {:.1} ms", ms(t));
             let t = Instant::now();
             out_dir::write_with(dir, "equity.csv", |w| {
                 csv.write(w, || share.front())?;
@@ -125,13 +136,6 @@ fn write_rest(
 ) -> Result<()> {
     let plan = ctx.plan;
     let dir = &ctx.dir;
-    let t = Instant::now();
-    out_dir::write(
-        dir,
-        "trades.csv",
-        output::trades_csv(ctx.names, ctx.bars, out).as_bytes(),
-    )?;
-    log::info!("trades.csv in {:.1} ms", ms(t));
     let t = Instant::now();
     let multi = out.legs.len() > 1;
     let leg_metrics: Vec<Option<Metrics>> = if multi {
