@@ -442,7 +442,9 @@ impl EquityCsv<'_> {
     /// The rows of `steps` (after [`EquityCsv::write`]'s runs), for the thread writing the
     /// file to write after them.
     pub fn text(&self, steps: std::ops::Range<usize>) -> Vec<u8> {
-        let mut s = Vec::with_capacity(steps.len() * 48 + ROW);
+        // About 44 bytes a row, and 13 to 16 more for each symbol's equity with several.
+        let legs = if self.multi() { self.out.legs.len() } else { 0 };
+        let mut s = Vec::with_capacity(steps.len() * (48 + 16 * legs) + ROW);
         let mut carry = self.carry_at(steps.start);
         let _ = self.rows(&mut carry, steps, &mut s, usize::MAX, &mut |_| Ok(()));
         s
