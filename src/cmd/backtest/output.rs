@@ -263,8 +263,9 @@ fn push_f64(out: &mut Vec<u8>, v: f64) {
     out.extend_from_slice(&row[32..32 + cell.len()]);
 }
 
-/// The longest [`Cell`]: a sign, 32 digits and a point, `.0`; serde_json's longest double
-/// (`-2.2250738585072014e-308`) is shorter.
+/// Room for a [`Cell`], with some to spare: a sign, [`tidy_decimal`]'s digits and point (16
+/// bytes at most, as in `0.00123456789012`) and `.0`, or serde_json's longest double
+/// (`-2.2250738585072014e-308`, 24 bytes).
 const CELL: usize = 40;
 
 /// [`push_f64`]'s text of a number, sized before it is placed in a row.
