@@ -62,28 +62,66 @@ pub fn page(input: &Input<'_>) -> String {
     // Buy & hold of the same money from the later of the first shown step and the warm-up.
     let start = from.max(out.warmup).min(out.times.len().saturating_sub(1));
     let cash0 = out.equity.get(from).copied().unwrap_or(f64::NAN);
-    let mut i = from;
-    let equity = svg::downsample_by(n, BUCKETS, || {
-        i += 1;
-        (secs(out.times[i - 1]), out.equity[i - 1])
-    });
-    let mut i = from;
-    let hold = svg::downsample_by(n, BUCKETS, || {
-        i += 1;
-        let k = if i - 1 < start {
+    let bench_at = |i: usize| {
+        let k = if i < start {
             1.0
         } else {
-            bench(i - 1) / bench(start)
+            bench(i) / bench(start)
         };
-        (secs(out.times[i - 1]), cash0 * k)
-    });
-    let (mut i, mut peak) = (from, f64::NEG_INFINITY);
-    let drawdown = svg::downsample_by(n, BUCKETS, || {
-        i += 1;
-        let e = out.equity[i - 1];
+        cash0 * k
+    };
+    // One symbol whose bars span the shown steps draws its closes in the same pass: the
+    // bars (64 bytes each) are read once for both of its series.
+    let t0 = out.times.get(from).copied();
+    let first_bar = |bars: &[Bar]| t0.map_or(0, |t| bars.partition_point(|b| b.time < t));
+    let together = match input.bars {
+        [bars] => (bars.len() - first_bar(bars) == n).then(|| (*bars, first_bar(bars))),
+        _ => None,
+    };
+    let mut peak = f64::NEG_INFINITY;
+    let mut drawdown_at = |i: usize| {
+        let e = out.equity[i];
         peak = peak.max(e);
-        (secs(out.times[i - 1]), (e / peak - 1.0) * 100.0)
-    });
+        (e / peak - 1.0) * 100.0
+    };
+    let step_time = |i: usize| secs(out.times[from + i]);
+    let (equity, hold, drawdown, mut closes) = match together {
+        Some((bars, first)) => {
+            let [e, h, d, c] = svg::downsample_many(
+                n,
+                BUCKETS,
+                |k, i| {
+                    if k == 3 {
+                        secs(bars[first + i].time)
+                    } else {
+                        step_time(i)
+                    }
+                },
+                |i| {
+                    let step = from + i;
+                    [
+                        out.equity[step],
+                        bench_at(step),
+                        drawdown_at(step),
+                        bars[first + i].close,
+                    ]
+                },
+            );
+            (e, h, d, Some(c))
+        }
+        None => {
+            let [e, h, d] = svg::downsample_many(
+                n,
+                BUCKETS,
+                |_, i| step_time(i),
+                |i| {
+                    let step = from + i;
+                    [out.equity[step], bench_at(step), drawdown_at(step)]
+                },
+            );
+            (e, h, d, None)
+        }
+    };
 
     page.heading("Equity");
     page.chart(|size| {
@@ -137,11 +175,15 @@ pub fn page(input: &Input<'_>) -> String {
 
     page.heading("Prices and trades");
     for ((name, bars), leg) in input.names.iter().zip(input.bars).zip(&out.legs) {
-        let t0 = out.times.get(from).copied();
-        let first = t0.map_or(0, |t| bars.partition_point(|b| b.time < t));
-        let mut it = bars[first..].iter();
-        let closes = svg::downsample_by(bars.len() - first, BUCKETS, || {
-            it.next().map_or((0, f64::NAN), |b| (secs(b.time), b.close))
+        let first = first_bar(bars);
+        let shown = &bars[first..];
+        let closes = closes.take().unwrap_or_else(|| {
+            svg::downsample_by(
+                shown.len(),
+                BUCKETS,
+                |i| secs(shown[i].time),
+                |i| shown[i].close,
+            )
         });
         let (markers, omitted) = trade_markers(bars, leg, first);
         let title = format!("{name}: close, entries and exits");

@@ -120,41 +120,82 @@ pub fn area_chart(title: &str, line: Line<'_>, format: Format, size: Size) -> St
 /// At most about `4·buckets` points that keep each bucket's first, lowest, highest and last
 /// point, so peaks and troughs survive (a million bars become a drawable path).
 pub fn downsample(points: &[Point], buckets: usize) -> Vec<Point> {
-    let mut it = points.iter().copied();
-    downsample_by(points.len(), buckets, || it.next().unwrap_or((0, f64::NAN)))
+    downsample_by(points.len(), buckets, |i| points[i].0, |i| points[i].1)
 }
 
-/// [`downsample`] over `n` points produced in order by `next` (called exactly `n` times), so a
-/// derived series (a drawdown, a scaled benchmark) never has to exist whole.
-pub fn downsample_by(n: usize, buckets: usize, mut next: impl FnMut() -> Point) -> Vec<Point> {
+/// [`downsample`] over `n` points whose values `value` produces in order (called exactly
+/// once for each index `0..n`, so a derived series, a drawdown or a scaled benchmark, never
+/// has to exist whole) and whose times `time` gives by index.
+pub fn downsample_by(
+    n: usize,
+    buckets: usize,
+    time: impl Fn(usize) -> i64,
+    mut value: impl FnMut(usize) -> f64,
+) -> Vec<Point> {
+    let [points] = downsample_many(n, buckets, |_, i| time(i), |i| [value(i)]);
+    points
+}
+
+/// [`downsample_by`] for `K` series of `n` points each in one pass: `values(i)` gives the
+/// `K` values at index `i` (called once per index, in order), `time(series, i)` a point's
+/// time. Only the values are compared point by point; `time` is asked for just the four
+/// points a bucket keeps: a million points' times, four series over, were most of a
+/// backtest report's time, and one pass reads the bars once for the series drawn from them.
+pub fn downsample_many<const K: usize>(
+    n: usize,
+    buckets: usize,
+    time: impl Fn(usize, usize) -> i64,
+    mut values: impl FnMut(usize) -> [f64; K],
+) -> [Vec<Point>; K] {
     let buckets = buckets.max(1);
     if n <= buckets * 4 {
-        return (0..n).map(|_| next()).collect();
+        let mut out: [Vec<Point>; K] = std::array::from_fn(|_| Vec::with_capacity(n));
+        for i in 0..n {
+            for (k, v) in values(i).into_iter().enumerate() {
+                out[k].push((time(k, i), v));
+            }
+        }
+        return out;
     }
-    let mut out = Vec::with_capacity(buckets * 4);
+    let mut out: [Vec<Point>; K] = std::array::from_fn(|_| Vec::with_capacity(buckets * 4));
+    let mut start = 0;
     for b in 0..buckets {
-        let len = (b + 1) * n / buckets - b * n / buckets;
-        if len == 0 {
+        let end = (b + 1) * n / buckets;
+        if end == start {
             continue;
         }
-        let first = next();
-        let (mut lo, mut hi, mut last) = (first, first, first);
-        for _ in 1..len {
-            let p = next();
-            if p.1 < lo.1 {
-                lo = p;
+        let first = values(start);
+        // Each series' first lowest and first highest (strict comparisons, so NaN never
+        // wins), by index, and its last value.
+        let (mut lo, mut lo_v, mut hi, mut hi_v, mut last_v) =
+            ([start; K], first, [start; K], first, first);
+        for i in start + 1..end {
+            let v = values(i);
+            for k in 0..K {
+                if v[k] < lo_v[k] {
+                    (lo[k], lo_v[k]) = (i, v[k]);
+                }
+                if v[k] > hi_v[k] {
+                    (hi[k], hi_v[k]) = (i, v[k]);
+                }
             }
-            if p.1 > hi.1 {
-                hi = p;
-            }
-            last = p;
+            last_v = v;
         }
-        let (a, b2) = if lo.0 <= hi.0 { (lo, hi) } else { (hi, lo) };
-        for p in [first, a, b2, last] {
-            if out.last() != Some(&p) {
-                out.push(p);
+        for (k, out) in out.iter_mut().enumerate() {
+            let (lo, hi) = ((time(k, lo[k]), lo_v[k]), (time(k, hi[k]), hi_v[k]));
+            let (a, b2) = if lo.0 <= hi.0 { (lo, hi) } else { (hi, lo) };
+            for p in [
+                (time(k, start), first[k]),
+                a,
+                b2,
+                (time(k, end - 1), last_v[k]),
+            ] {
+                if out.last() != Some(&p) {
+                    out.push(p);
+                }
             }
         }
+        start = end;
     }
     out
 }
@@ -562,6 +603,132 @@ mod tests {
         assert_eq!(max, 999.0);
         assert!(d.windows(2).all(|w| w[0].0 < w[1].0));
         assert_eq!(downsample(&pts[..10], 100).len(), 10);
+    }
+
+    /// The point-by-point downsampling [`downsample_by`] replaced (every point's time
+    /// produced and compared as it came), as the reference it must match.
+    fn downsample_points(points: &[Point], buckets: usize) -> Vec<Point> {
+        let n = points.len();
+        let mut it = points.iter().copied();
+        let mut next = || it.next().unwrap_or((0, f64::NAN));
+        let buckets = buckets.max(1);
+        if n <= buckets * 4 {
+            return (0..n).map(|_| next()).collect();
+        }
+        let mut out = Vec::new();
+        for b in 0..buckets {
+            let len = (b + 1) * n / buckets - b * n / buckets;
+            if len == 0 {
+                continue;
+            }
+            let first = next();
+            let (mut lo, mut hi, mut last) = (first, first, first);
+            for _ in 1..len {
+                let p = next();
+                if p.1 < lo.1 {
+                    lo = p;
+                }
+                if p.1 > hi.1 {
+                    hi = p;
+                }
+                last = p;
+            }
+            let (a, b2) = if lo.0 <= hi.0 { (lo, hi) } else { (hi, lo) };
+            for p in [first, a, b2, last] {
+                if out.last() != Some(&p) {
+                    out.push(p);
+                }
+            }
+        }
+        out
+    }
+
+    /// [`downsample`] and [`downsample_by`] (times by index, values in order) match the
+    /// point-by-point reference on random walks with flat runs, ties, repeated and
+    /// backward times, NaN gaps and infinities, for bucket counts that do and do not
+    /// divide the length.
+    #[test]
+    fn downsampling_by_index_matches_point_by_point() {
+        let mut rng = crate::test_rng::XorShift(0xBB67_AE85_84CA_A73B);
+        for round in 0..300 {
+            let n = (rng.next_u64() % 20_000) as usize;
+            let buckets = 1 + (rng.next_u64() % 700) as usize;
+            let (mut t, mut v) = (1_700_000_000i64, 100.0);
+            let pts: Vec<Point> = (0..n)
+                .map(|_| {
+                    let x = rng.next_u64();
+                    t += match x % 50 {
+                        0 => 0,
+                        1 => -60,
+                        _ => 60,
+                    };
+                    v += match x >> 8 & 7 {
+                        0 | 1 => 0.0,
+                        2 => 0.25,
+                        3 => -0.25,
+                        _ => rng.unit() - 0.5,
+                    };
+                    let shown = match x >> 16 & 255 {
+                        0 => f64::NAN,
+                        1 => f64::INFINITY,
+                        2 => f64::NEG_INFINITY,
+                        _ => v,
+                    };
+                    (t, shown)
+                })
+                .collect();
+            let want = downsample_points(&pts, buckets);
+            let got = downsample(&pts, buckets);
+            let same = |a: &[Point], b: &[Point]| {
+                a.len() == b.len()
+                    && a.iter()
+                        .zip(b)
+                        .all(|(p, q)| p.0 == q.0 && p.1.to_bits() == q.1.to_bits())
+            };
+            assert!(same(&got, &want), "round {round}: n {n}, {buckets} buckets");
+            // Values produced in order, each once: a running sum, as a drawdown's peak is.
+            let mut sum = 0.0;
+            let mut seen = 0;
+            let by = downsample_by(
+                n,
+                buckets,
+                |i| pts[i].0,
+                |i| {
+                    assert_eq!(i, seen);
+                    seen += 1;
+                    sum += pts[i].1.abs().min(1.0);
+                    sum
+                },
+            );
+            let mut sum = 0.0;
+            let summed: Vec<Point> = pts
+                .iter()
+                .map(|p| {
+                    sum += p.1.abs().min(1.0);
+                    (p.0, sum)
+                })
+                .collect();
+            assert!(
+                same(&by, &downsample_points(&summed, buckets)),
+                "round {round}"
+            );
+            assert_eq!(seen, n);
+            // Three series in one pass, each as it is alone: the points, their running sum,
+            // and the points negated with times shifted (each series its own times).
+            let negated: Vec<Point> = pts.iter().map(|p| (p.0 + 7, -p.1)).collect();
+            let [a, b, c] = downsample_many(
+                n,
+                buckets,
+                |k, i| if k == 2 { negated[i].0 } else { pts[i].0 },
+                |i| [pts[i].1, summed[i].1, negated[i].1],
+            );
+            assert!(same(&a, &want), "round {round}");
+            assert!(same(&b, &by), "round {round}");
+            assert!(
+                same(&c, &downsample_points(&negated, buckets)),
+                "round {round}"
+            );
+        }
     }
 
     #[test]

@@ -39,7 +39,7 @@ pub fn push_time(out: &mut Vec<u8>, t: DateTime<Utc>) {
 }
 
 /// The two ASCII digits of `v < 100`.
-fn pair(v: usize) -> &'static [u8] {
+pub(crate) fn pair(v: usize) -> &'static [u8] {
     const PAIRS: &[u8; 200] = b"0001020304050607080910111213141516171819\
         2021222324252627282930313233343536373839\
         4041424344454647484950515253545556575859\
@@ -105,7 +105,9 @@ fn push_scaled(out: &mut Vec<u8>, m: u64, k: usize) {
 }
 
 /// The text of `m · 10^-k` ([`push_scaled`]; `k <= 20`), for writers of bytes as well as
-/// of strings.
+/// of strings. The text ends the buffer, so a writer of whole rows can copy the buffer
+/// with one fixed-size move ending where the text ends ([`Scaled::padded`]): a
+/// variable-length copy is a libc call.
 pub(crate) struct Scaled {
     buf: [u8; 32],
     start: usize,
@@ -157,6 +159,16 @@ impl Scaled {
     /// ASCII digits and at most one point.
     pub(crate) fn as_bytes(&self) -> &[u8] {
         &self.buf[self.start..]
+    }
+
+    /// The text's length in bytes.
+    pub(crate) fn len(&self) -> usize {
+        self.buf.len() - self.start
+    }
+
+    /// Bytes to ignore, then the text (the last [`Scaled::len`] bytes).
+    pub(crate) fn padded(&self) -> &[u8; 32] {
+        &self.buf
     }
 }
 
@@ -234,6 +246,47 @@ mod tests {
             }
         }
         assert_eq!(text(|out| push_u64(out, u64::MAX)), u64::MAX.to_string());
+    }
+
+    /// `m · 10^-k` as plain text the obvious way: `m`'s digits zero-padded to `k + 1`, the
+    /// point before the last `k`.
+    fn scaled_by_hand(m: u64, k: usize) -> String {
+        let digits = format!("{m:0>width$}", width = k + 1);
+        let (int, frac) = digits.split_at(digits.len() - k);
+        if k == 0 {
+            int.to_string()
+        } else {
+            format!("{int}.{frac}")
+        }
+    }
+
+    /// [`Scaled`] against the text by hand: every `k` up to 20, `m` of every length, the
+    /// powers of ten either side, and the padded buffer ending in the text.
+    #[test]
+    fn scaled_is_the_decimal_by_hand() {
+        let check = |m: u64, k: usize| {
+            let s = Scaled::new(m, k);
+            let want = scaled_by_hand(m, k);
+            assert_eq!(s.as_str(), want, "{m} {k}");
+            assert_eq!(s.len(), want.len());
+            assert_eq!(&s.padded()[32 - s.len()..], want.as_bytes());
+        };
+        let mut rng = crate::test_rng::XorShift(0x6A09_E667_F3BC_C908);
+        for k in 0..=20 {
+            for p in 0..20 {
+                let t = 10u64.pow(p);
+                for m in [t - 1, t, t + 1, t.saturating_mul(5), t.saturating_mul(9)] {
+                    check(m, k);
+                }
+            }
+            for m in [0, u64::MAX] {
+                check(m, k);
+            }
+            for _ in 0..20_000 {
+                let x = rng.next_u64();
+                check(x >> (x % 64), k);
+            }
+        }
     }
 
     #[test]

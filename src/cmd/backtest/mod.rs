@@ -13,6 +13,7 @@ mod args;
 mod files;
 mod output;
 pub(crate) mod print;
+mod share;
 
 use super::out_dir;
 use crate::backtest::metrics::Metrics;

@@ -8,7 +8,7 @@ use crate::backtest::portfolio::PortfolioOutcome;
 use crate::backtest::sweep::Sweep;
 use crate::backtest::walk_forward::WalkForward;
 use crate::domain::Bar;
-use crate::store::fast_text::Scaled;
+use crate::store::fast_text::{pair, Scaled};
 use chrono::{DateTime, Duration, Utc};
 use serde_json::{json, Map, Value};
 use std::fmt::Write as _;
@@ -22,33 +22,61 @@ pub fn time_cell(t: DateTime<Utc>) -> String {
 /// million minute bars is a million of these. The date part is computed once per day.
 struct FastTime {
     day: i64,
-    date: String,
+    /// The day's `YYYY-MM-DD ` (chrono's text, longer for years past 9999) and its length.
+    date: [u8; 32],
+    date_len: usize,
 }
 
 impl FastTime {
-    fn write(&mut self, out: &mut String, secs: i64) {
-        let (day, rest) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-        if day != self.day || self.date.is_empty() {
+    fn new() -> FastTime {
+        FastTime {
+            day: i64::MIN,
+            date: [0; 32],
+            date_len: 0,
+        }
+    }
+
+    /// Brings the cached date to the day of `secs`; the length of its time (19 bytes but
+    /// for years past 9999).
+    fn set(&mut self, secs: i64) -> usize {
+        let day = secs.div_euclid(86_400);
+        if day != self.day || self.date_len == 0 {
             self.day = day;
-            self.date = DateTime::<Utc>::from_timestamp(day * 86_400, 0)
+            let date = DateTime::<Utc>::from_timestamp(day * 86_400, 0)
                 .unwrap_or_default()
                 .format("%Y-%m-%d ")
                 .to_string();
+            self.date_len = date.len().min(32);
+            self.date[..self.date_len].copy_from_slice(&date.as_bytes()[..self.date_len]);
         }
-        out.push_str(&self.date);
-        let (h, m, s) = (rest / 3600, rest / 60 % 60, rest % 60);
-        let digit = |v: i64| b'0' + v as u8;
-        let hms = [
-            digit(h / 10),
-            digit(h % 10),
-            b':',
-            digit(m / 10),
-            digit(m % 10),
-            b':',
-            digit(s / 10),
-            digit(s % 10),
-        ];
-        out.push_str(std::str::from_utf8(&hms).unwrap_or_default());
+        self.date_len + 8
+    }
+
+    /// The time at `row[at..]` (which has 40 bytes), returning where it ends; nothing
+    /// after it is touched.
+    fn put(&mut self, row: &mut [u8], at: usize, secs: i64) -> usize {
+        self.set(secs);
+        // Exactly the date's bytes, a fixed-size copy for the usual four-digit year.
+        if self.date_len == 11 {
+            row[at..at + 11].copy_from_slice(&self.date[..11]);
+        } else {
+            row[at..at + self.date_len].copy_from_slice(&self.date[..self.date_len]);
+        }
+        let at = at + self.date_len;
+        let rest = secs.rem_euclid(86_400) as usize;
+        // Each field's two digits from the table, one two-byte store each.
+        row[at..at + 2].copy_from_slice(pair(rest / 3600));
+        row[at + 2] = b':';
+        row[at + 3..at + 5].copy_from_slice(pair(rest / 60 % 60));
+        row[at + 5] = b':';
+        row[at + 6..at + 8].copy_from_slice(pair(rest % 60));
+        at + 8
+    }
+
+    fn write(&mut self, out: &mut String, secs: i64) {
+        let mut row = [0u8; 40];
+        let end = self.put(&mut row, 0, secs);
+        out.push_str(std::str::from_utf8(&row[..end]).unwrap_or_default());
     }
 }
 
@@ -170,10 +198,7 @@ pub fn trades_csv(names: &[String], bars: &[&[Bar]], out: &PortfolioOutcome) -> 
     let mut s = String::from(
         "symbol,status,direction,size,entry_time,entry_price,exit_time,exit_price,pnl,return_pct,commission,entry_bar,exit_bar\n",
     );
-    let mut clock = FastTime {
-        day: i64::MIN,
-        date: String::new(),
-    };
+    let mut clock = FastTime::new();
     let mut scratch = Vec::with_capacity(32);
     for ((name, leg), bars) in names.iter().zip(&out.legs).zip(bars) {
         // symbol, status, direction, size, entry_time, entry_price: alike for both kinds.
@@ -232,16 +257,84 @@ pub fn trades_csv(names: &[String], bars: &[&[Bar]], out: &PortfolioOutcome) -> 
 /// [`tidy`]`(v)` in serde_json's shortest round-trip form (`.0` on a whole number; through
 /// [`tidy_decimal`] when it can, else serde_json itself); nothing for NaN.
 fn push_f64(out: &mut Vec<u8>, v: f64) {
-    if let Some((negative, m, k)) = tidy_decimal(v) {
-        if negative {
-            out.push(b'-');
+    let cell = Cell::of(v);
+    let mut row = [0u8; 32 + CELL];
+    cell.place(&mut row, 32);
+    out.extend_from_slice(&row[32..32 + cell.len()]);
+}
+
+/// Room for a [`Cell`], with some to spare: a sign, [`tidy_decimal`]'s digits and point (16
+/// bytes at most, as in `0.00123456789012`) and `.0`, or serde_json's longest double
+/// (`-2.2250738585072014e-308`, 24 bytes).
+const CELL: usize = 40;
+
+/// [`push_f64`]'s text of a number, sized before it is placed in a row.
+enum Cell {
+    /// [`tidy_decimal`]'s digits: a sign, `m · 10^-k` and `.0` when `k` is 0.
+    Digits {
+        negative: bool,
+        text: Scaled,
+        whole: bool,
+    },
+    /// serde_json's text (empty for NaN).
+    Text([u8; CELL], usize),
+}
+
+impl Cell {
+    fn of(v: f64) -> Cell {
+        let digits = |negative, (m, k)| Cell::Digits {
+            negative,
+            text: Scaled::new(m, k),
+            whole: k == 0,
+        };
+        if let Some((negative, m, k)) = tidy_decimal(v) {
+            return digits(negative, (m, k));
         }
-        out.extend_from_slice(Scaled::new(m, k).as_bytes());
-        if k == 0 {
-            out.extend_from_slice(b".0");
+        // An even drawdown, the cell of every row at a new peak; serde_json's `0.0`.
+        if v == 0.0 && v.is_sign_positive() {
+            return digits(false, (0, 0));
         }
-    } else if v.is_finite() {
-        let _ = serde_json::to_writer(&mut *out, &tidy(v));
+        let mut text = [0u8; CELL];
+        let mut rest = &mut text[..];
+        if v.is_finite() {
+            let _ = serde_json::to_writer(&mut rest, &tidy(v));
+        }
+        let len = CELL - rest.len();
+        Cell::Text(text, len)
+    }
+
+    fn len(&self) -> usize {
+        match self {
+            Cell::Digits {
+                negative,
+                text,
+                whole,
+            } => usize::from(*negative) + text.len() + 2 * usize::from(*whole),
+            Cell::Text(_, len) => *len,
+        }
+    }
+
+    /// The text at `row[at..at + len]`. The digits go with one fixed-size copy that ends
+    /// where they end ([`Scaled::padded`]): up to 32 bytes before `at` are overwritten, so
+    /// a row is placed right to left.
+    fn place(&self, row: &mut [u8], at: usize) {
+        match self {
+            Cell::Digits {
+                negative,
+                text,
+                whole,
+            } => {
+                let end = at + usize::from(*negative) + text.len();
+                row[end - 32..end].copy_from_slice(text.padded());
+                if *negative {
+                    row[at] = b'-';
+                }
+                if *whole {
+                    row[end..end + 2].copy_from_slice(b".0");
+                }
+            }
+            Cell::Text(text, len) => row[at..at + len].copy_from_slice(&text[..*len]),
+        }
     }
 }
 
@@ -253,75 +346,184 @@ fn push_f64(out: &mut Vec<u8>, v: f64) {
 /// buffer that size is a page fault: a fifth of a million-bar run's system time).
 const CHUNK: usize = 1 << 20;
 
-/// equity.csv into `w`, [`CHUNK`] bytes at a time.
+/// An equity.csv row's room: a time (at most 40 bytes with a long year's sign and digits),
+/// two [`CELL`]s, two commas and the newline.
+const ROW: usize = 128;
+
+/// Bytes before a row in its buffer, for the first cell's copy ([`Cell::place`]).
+const HEAD: usize = 32;
+
+/// equity.csv into `w`, [`CHUNK`] bytes at a time: every row, on this thread.
+#[cfg(test)]
 pub fn write_equity_csv(
     w: &mut dyn std::io::Write,
     names: &[String],
     out: &PortfolioOutcome,
     from: usize,
 ) -> std::io::Result<()> {
-    let multi = out.legs.len() > 1;
-    let mut s: Vec<u8> = Vec::with_capacity(CHUNK + 4096);
-    s.extend_from_slice(b"time_utc,equity,drawdown_pct");
-    if multi {
-        for n in names {
-            s.extend_from_slice(b",equity_");
-            s.extend_from_slice(n.as_bytes());
-        }
+    let csv = EquityCsv { names, out, from };
+    let mut all = Some(csv.steps());
+    csv.write(w, || all.take())
+}
+
+/// equity.csv's rows, written in runs of timeline steps: the thread writing the file takes
+/// runs from the front, and another thread can format the back ones ([`EquityCsv::text`])
+/// for it to write after them.
+pub struct EquityCsv<'a> {
+    pub names: &'a [String],
+    pub out: &'a PortfolioOutcome,
+    /// The first step written (the out-of-sample start of a walk-forward).
+    pub from: usize,
+}
+
+/// What a run of rows starts from: the equity's peak before it, and with several symbols
+/// the next of each leg's bars and the equity it last had.
+struct Carry {
+    peak: f64,
+    next: Vec<usize>,
+    last: Vec<f64>,
+}
+
+impl EquityCsv<'_> {
+    /// The timeline steps that are rows.
+    pub fn steps(&self) -> std::ops::Range<usize> {
+        let n = self.out.times.len().min(self.out.equity.len());
+        self.from.min(n)..n
     }
-    s.push(b'\n');
-    let mut clock = FastTime {
-        day: i64::MIN,
-        date: String::new(),
-    };
-    let mut time = String::with_capacity(19);
-    let mut peak = f64::NEG_INFINITY;
-    // The equity and drawdown cells of the last row written, and the (equity, peak) bits
-    // they are of (NaN's bits, which no row's equity has, before the first).
-    let (mut cells, mut cells_of) = (Vec::with_capacity(48), (f64::NAN.to_bits(), 0));
-    let mut next = vec![0usize; out.legs.len()];
-    let mut last: Vec<f64> = vec![f64::NAN; out.legs.len()];
-    for (step, (&t, &e)) in out.times.iter().zip(&out.equity).enumerate() {
-        peak = peak.max(e);
-        if multi {
-            for (k, leg) in out.legs.iter().enumerate() {
-                while next[k] < leg.step_of_bar.len() && leg.step_of_bar[next[k]] as usize <= step {
-                    last[k] = leg.equity[next[k]];
-                    next[k] += 1;
-                }
+
+    fn multi(&self) -> bool {
+        self.out.legs.len() > 1
+    }
+
+    /// The state a row loop has reached before `step` (a leg's bars reach the timeline in
+    /// order, so the bars before `step` are a prefix).
+    fn carry_at(&self, step: usize) -> Carry {
+        let peak = self.out.equity[..step]
+            .iter()
+            .fold(f64::NEG_INFINITY, |p, &e| p.max(e));
+        let (mut next, mut last) = (Vec::new(), Vec::new());
+        if self.multi() {
+            for leg in &self.out.legs {
+                let k = leg.step_of_bar.partition_point(|&s| (s as usize) < step);
+                next.push(k);
+                last.push(if k == 0 { f64::NAN } else { leg.equity[k - 1] });
             }
         }
-        if step < from {
-            continue;
-        }
-        time.clear();
-        clock.write(&mut time, t.timestamp());
-        s.extend_from_slice(time.as_bytes());
-        s.push(b',');
-        // Out of the market the equity and its peak stay as they were (half the rows of a
-        // million-bar SmaCross run): the same two cells as the row before, copied.
-        if (e.to_bits(), peak.to_bits()) != cells_of {
-            cells_of = (e.to_bits(), peak.to_bits());
-            cells.clear();
-            push_f64(&mut cells, e);
-            cells.push(b',');
-            let dd = ((e / peak - 1.0) * 100.0 * 1e6).round() / 1e6;
-            push_f64(&mut cells, if dd == 0.0 { 0.0 } else { dd });
-        }
-        s.extend_from_slice(&cells);
-        if multi {
-            for &v in &last {
-                s.push(b',');
-                push_f64(&mut s, v);
+        Carry { peak, next, last }
+    }
+
+    /// The header, then the rows of each run `runs` hands out (in order, each starting
+    /// where the one before ended, from [`EquityCsv::steps`]' start), into `w`.
+    pub fn write(
+        &self,
+        w: &mut dyn std::io::Write,
+        mut runs: impl FnMut() -> Option<std::ops::Range<usize>>,
+    ) -> std::io::Result<()> {
+        let mut s: Vec<u8> = Vec::with_capacity(CHUNK + 4096);
+        s.extend_from_slice(b"time_utc,equity,drawdown_pct");
+        if self.multi() {
+            for n in self.names {
+                s.extend_from_slice(b",equity_");
+                s.extend_from_slice(n.as_bytes());
             }
         }
         s.push(b'\n');
-        if s.len() >= CHUNK {
-            w.write_all(&s)?;
-            s.clear();
+        let mut carry = None;
+        while let Some(run) = runs() {
+            let carry = carry.get_or_insert_with(|| self.carry_at(run.start));
+            self.rows(carry, run, &mut s, CHUNK, &mut |s| {
+                w.write_all(s)?;
+                s.clear();
+                Ok(())
+            })?;
         }
+        w.write_all(&s)
     }
-    w.write_all(&s)
+
+    /// The rows of `steps` (after [`EquityCsv::write`]'s runs), for the thread writing the
+    /// file to write after them.
+    pub fn text(&self, steps: std::ops::Range<usize>) -> Vec<u8> {
+        // About 44 bytes a row, and 13 to 16 more for each symbol's equity with several.
+        let legs = if self.multi() { self.out.legs.len() } else { 0 };
+        let mut s = Vec::with_capacity(steps.len() * (48 + 16 * legs) + ROW);
+        let mut carry = self.carry_at(steps.start);
+        let _ = self.rows(&mut carry, steps, &mut s, usize::MAX, &mut |_| Ok(()));
+        s
+    }
+
+    /// The rows of `steps` appended to `s`, handed to `flush` (which empties it) whenever
+    /// `s` reaches `chunk` bytes.
+    ///
+    /// Each row is assembled in a stack buffer and appended whole ([`ROW`] bytes, a
+    /// fixed-size copy), then the output cut back to the row's length: pushing each piece
+    /// (time, cells, newline) was a libc `memmove` call each. The cells are placed right to
+    /// left (the drawdown, the equity, then the time) and stay in place while the equity
+    /// and its peak do not change.
+    fn rows(
+        &self,
+        carry: &mut Carry,
+        steps: std::ops::Range<usize>,
+        s: &mut Vec<u8>,
+        chunk: usize,
+        flush: &mut dyn FnMut(&mut Vec<u8>) -> std::io::Result<()>,
+    ) -> std::io::Result<()> {
+        let (out, multi) = (self.out, self.multi());
+        let Carry { peak, next, last } = carry;
+        let mut clock = FastTime::new();
+        let mut row = [0u8; HEAD + ROW];
+        // Where the cells in `row` start and end, and the (equity, peak) bits they are of
+        // (NaN's bits, which no row's equity has, before the first).
+        let (mut cells_at, mut cells_end, mut cells_of) = (0, 0, (f64::NAN.to_bits(), 0));
+        for step in steps {
+            let (t, e) = (out.times[step], out.equity[step]);
+            *peak = peak.max(e);
+            if multi {
+                for (k, leg) in out.legs.iter().enumerate() {
+                    while next[k] < leg.step_of_bar.len()
+                        && leg.step_of_bar[next[k]] as usize <= step
+                    {
+                        last[k] = leg.equity[next[k]];
+                        next[k] += 1;
+                    }
+                }
+            }
+            let secs = t.timestamp();
+            let at = HEAD + clock.set(secs) + 1;
+            // Out of the market the equity and its peak stay as they were (half the rows
+            // of a million-bar SmaCross run): the cells of the row before, still in place
+            // unless the time's width changed.
+            if (e.to_bits(), peak.to_bits()) != cells_of || at != cells_at {
+                cells_of = (e.to_bits(), peak.to_bits());
+                cells_at = at;
+                let dd = ((e / *peak - 1.0) * 100.0 * 1e6).round() / 1e6;
+                let (equity, dd) = (Cell::of(e), Cell::of(if dd == 0.0 { 0.0 } else { dd }));
+                let dd_at = at + equity.len() + 1;
+                dd.place(&mut row, dd_at);
+                equity.place(&mut row, at);
+                row[dd_at - 1] = b',';
+                cells_end = dd_at + dd.len();
+                row[cells_end] = b'\n';
+            }
+            clock.put(&mut row, HEAD, secs);
+            row[at - 1] = b',';
+            if multi {
+                s.extend_from_slice(&row[HEAD..cells_end]);
+                for &v in last.iter() {
+                    s.push(b',');
+                    push_f64(s, v);
+                }
+                s.push(b'\n');
+            } else {
+                let len = s.len();
+                s.extend_from_slice(&row[HEAD..]);
+                s.truncate(len + cells_end + 1 - HEAD);
+            }
+            if s.len() >= chunk {
+                flush(s)?;
+            }
+        }
+        Ok(())
+    }
 }
 
 fn days(d: Option<Duration>) -> Value {
@@ -620,6 +822,161 @@ mod tests {
         assert_eq!(String::from_utf8(got).unwrap(), want);
     }
 
+    /// Minute bars from `t0`, one each `every` minutes, whose close steps every third bar.
+    fn stepped_bars(t0: DateTime<Utc>, n: i64, every: i64) -> Vec<Bar> {
+        (0..n)
+            .map(|i| {
+                let c = 100.0 + (i / 3 % 400) as f64 / 4.0 - (i % 7) as f64 / 8.0;
+                Bar {
+                    time: t0 + Duration::minutes(i * every),
+                    open: c,
+                    high: c,
+                    low: c,
+                    close: c,
+                    volume: 1.0,
+                    trades: 1,
+                    vwap: f64::NAN,
+                }
+            })
+            .collect()
+    }
+
+    /// equity.csv by hand: serde_json's text of each number, each leg's equity at its
+    /// last bar at or before the row's time (found by time, not by the run's step index).
+    fn equity_by_hand(
+        names: &[String],
+        legs: &[Vec<Bar>],
+        out: &PortfolioOutcome,
+        from: usize,
+    ) -> String {
+        let json = |v: f64| {
+            if v.is_finite() {
+                serde_json::to_string(&tidy(v)).unwrap()
+            } else {
+                String::new()
+            }
+        };
+        let mut want = String::from("time_utc,equity,drawdown_pct");
+        if legs.len() > 1 {
+            for n in names {
+                want.push_str(&format!(",equity_{n}"));
+            }
+        }
+        want.push('\n');
+        let mut peak = f64::NEG_INFINITY;
+        for (step, (t, &e)) in out.times.iter().zip(&out.equity).enumerate() {
+            peak = peak.max(e);
+            if step < from {
+                continue;
+            }
+            let dd = ((e / peak - 1.0) * 100.0 * 1e6).round() / 1e6;
+            let dd = if dd == 0.0 { 0.0 } else { dd };
+            want.push_str(&format!("{},{},{}", time_cell(*t), json(e), json(dd)));
+            if legs.len() > 1 {
+                for (bars, leg) in legs.iter().zip(&out.legs) {
+                    let seen = bars.partition_point(|b| b.time <= *t);
+                    let v = if seen == 0 {
+                        f64::NAN
+                    } else {
+                        leg.equity[seen - 1]
+                    };
+                    want.push(',');
+                    want.push_str(&json(v));
+                }
+            }
+            want.push('\n');
+        }
+        want
+    }
+
+    /// equity.csv written in runs by one thread and its back rows formatted by another
+    /// ([`EquityCsv::text`]) is the file by hand, wherever the back starts: one symbol and
+    /// two (each leg's equity forward-filled), from the first step and from a later one,
+    /// and times whose width changes (the year 10000 takes a sign and a digit more).
+    #[test]
+    fn equity_csv_split_anywhere_is_the_file_by_hand() {
+        use crate::backtest::engine::{Settings, Sizing};
+        use crate::backtest::portfolio::{self, Leg, Segment};
+        use crate::strategy::Strategy;
+        let schedule = Segment::always(Strategy::Threshold {
+            buy_above: 0.0,
+            sell_below: -1.0,
+        });
+        let t0 = DateTime::<Utc>::from_timestamp(1_700_000_040, 0).unwrap();
+        let y10k = DateTime::<Utc>::from_timestamp(253_402_297_200, 0).unwrap();
+        let cases: Vec<(Vec<Vec<Bar>>, usize)> = vec![
+            (vec![stepped_bars(t0, 30_000, 1)], 0),
+            (vec![stepped_bars(t0, 30_000, 1)], 12_345),
+            (
+                vec![
+                    stepped_bars(t0, 20_000, 1),
+                    stepped_bars(t0 + Duration::minutes(1), 7_000, 3),
+                ],
+                0,
+            ),
+            (
+                vec![
+                    stepped_bars(t0, 20_000, 1),
+                    stepped_bars(t0 + Duration::minutes(1), 7_000, 3),
+                ],
+                5_000,
+            ),
+            // Flat: the held equity's cells stay the same across the year's change.
+            (
+                vec![stepped_bars(y10k, 200, 1)
+                    .into_iter()
+                    .map(|b| Bar {
+                        open: 100.0,
+                        high: 100.0,
+                        low: 100.0,
+                        close: 100.0,
+                        ..b
+                    })
+                    .collect()],
+                0,
+            ),
+        ];
+        for (legs_bars, from) in &cases {
+            let names: Vec<String> = (0..legs_bars.len()).map(|k| format!("S{k}")).collect();
+            let legs: Vec<Leg<'_>> = legs_bars
+                .iter()
+                .map(|bars| Leg {
+                    bars,
+                    schedule: &schedule,
+                    sizing: Some(Sizing::Qty(3.0)),
+                    protection: None,
+                })
+                .collect();
+            let out = portfolio::run(&legs, &Settings::default());
+            let want = equity_by_hand(&names, legs_bars, &out, *from);
+            let csv = EquityCsv {
+                names: &names,
+                out: &out,
+                from: *from,
+            };
+            let steps = csv.steps();
+            let len = steps.len();
+            for back in [0, 1, 2, len / 3, len - 1, len] {
+                let start = steps.end - back;
+                // The front in runs of 1000 steps up to the back's start.
+                let (mut got, mut next) = (Vec::new(), steps.start);
+                csv.write(&mut got, || {
+                    let run = next..(next + 1000).min(start);
+                    next = run.end;
+                    (!run.is_empty()).then_some(run)
+                })
+                .unwrap();
+                got.extend(csv.text(start..steps.end));
+                assert_eq!(
+                    String::from_utf8(got).unwrap(),
+                    want,
+                    "{} legs from {from}, back of {back}",
+                    legs_bars.len()
+                );
+            }
+        }
+    }
+
     /// `push_cell` is `num` (`Display`) to the byte: whole numbers, zeros of both signs,
     /// tiny and huge values (exponents), and a wide spread of random bit patterns.
     #[test]
@@ -668,10 +1025,7 @@ mod tests {
 
     #[test]
     fn fast_time_matches_chrono() {
-        let mut clock = FastTime {
-            day: i64::MIN,
-            date: String::new(),
-        };
+        let mut clock = FastTime::new();
         for secs in [0i64, 59, 86_399, 86_400, 1_092_873_600, 1_764_100_861] {
             let mut s = String::new();
             clock.write(&mut s, secs);
