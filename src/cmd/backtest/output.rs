@@ -177,6 +177,11 @@ fn push_cell(out: &mut String, scratch: &mut Vec<u8>, v: f64) {
         out.push_str(Scaled::new(m, k).as_str());
         return;
     }
+    // A commission-free run's commission cell, every trade: `Display`'s `0` and `-0`.
+    if v == 0.0 {
+        out.push_str(if v.is_sign_negative() { "-0" } else { "0" });
+        return;
+    }
     if !v.is_finite() {
         return;
     }
@@ -232,7 +237,11 @@ pub fn trades_csv(names: &[String], bars: &[&[Bar]], out: &PortfolioOutcome) -> 
                 s.push(',');
                 push_cell(&mut s, &mut scratch, v);
             }
-            let _ = writeln!(s, ",{},{}", t.entry_bar, t.exit_bar);
+            for bar in [t.entry_bar, t.exit_bar] {
+                s.push(',');
+                s.push_str(Scaled::new(bar as u64, 0).as_str());
+            }
+            s.push('\n');
         }
         if let Some(t) = leg.open_trade {
             let last = bars.last().map_or(f64::NAN, |b| b.close);
