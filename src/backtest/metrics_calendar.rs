@@ -6,7 +6,7 @@
 
 use super::time::{resolution_ns, whole_days};
 use super::NS_PER_DAY;
-use chrono::{DateTime, Datelike, Duration, Utc};
+use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
 use std::borrow::Cow;
 
 /// The bar times' part of the metrics (see the module docs).
@@ -60,13 +60,25 @@ impl Calendar {
             }) as i32
         };
         let mut weekend = 0usize;
+        // A key and a weekday are the date's: worked out once per date (a day of minute bars
+        // shares one), compared as a date for the rest.
+        let mut last: Option<(NaiveDate, i32, bool)> = None;
         let keys: Vec<i32> = times
             .iter()
             .map(|&t| {
-                // Days since 1970-01-01 (a Thursday), so (day + 3) mod 7 is 0 on Mondays.
-                let day = t.timestamp().div_euclid(86_400);
-                weekend += usize::from((day + 3).rem_euclid(7) >= 5);
-                key(t, day)
+                let date = t.date_naive();
+                let (k, on_weekend) = match last {
+                    Some((d, k, w)) if d == date => (k, w),
+                    _ => {
+                        // Days since 1970-01-01 (a Thursday), so (day + 3) mod 7 is 0 on Mondays.
+                        let day = t.timestamp().div_euclid(86_400);
+                        let (k, w) = (key(t, day), (day + 3).rem_euclid(7) >= 5);
+                        last = Some((date, k, w));
+                        (k, w)
+                    }
+                };
+                weekend += usize::from(on_weekend);
+                k
             })
             .collect();
         let have_weekends = weekend as f64 / n as f64 > 2.0 / 7.0 * 0.6;

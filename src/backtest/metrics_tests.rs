@@ -508,3 +508,48 @@ fn bars_in_some_trade_are_counted_from_the_spans_as_by_marking_each_bar() {
         assert_eq!(bars_in_some(&trades, n), want, "case {case}");
     }
 }
+
+/// Each bar's calendar key and the weekend count, worked out once per date, are the per-bar
+/// formula's: minute bars over weekends and months, hourly, daily, weekly and monthly bars.
+#[test]
+fn calendar_keys_worked_out_per_date_are_each_bars() {
+    use chrono::Datelike;
+    let mut rng = crate::test_rng::XorShift(0x0123_4567_89AB_CDEF);
+    let start = Utc.with_ymd_and_hms(2023, 12, 29, 14, 30, 0).unwrap();
+    for step_minutes in [1, 60, 1_440, 10_080, 44_640] {
+        let mut t = start;
+        let times: Vec<DateTime<Utc>> = (0..6_000)
+            .map(|_| {
+                t += Duration::minutes(step_minutes * (1 + (rng.next_u64() % 3) as i64 / 2));
+                t
+            })
+            .collect();
+        let cal = calendar::Calendar::of(&times).unwrap();
+        let a = cal.periods_per_year;
+        let mut weekend = 0;
+        let per_bar: Vec<i32> = times
+            .iter()
+            .map(|&t| {
+                let day = t.timestamp().div_euclid(86_400);
+                weekend += usize::from((day + 3).rem_euclid(7) >= 5);
+                let date = t.date_naive();
+                (if a == 52.0 {
+                    (day + 3).div_euclid(7)
+                } else if a == 12.0 {
+                    i64::from(date.year()) * 12 + i64::from(date.month0())
+                } else if a == 1.0 {
+                    i64::from(date.year())
+                } else {
+                    day
+                }) as i32
+            })
+            .collect();
+        assert_eq!(cal.keys, per_bar, "every {step_minutes} minutes");
+        if a == 365.0 || a == 252.0 {
+            let have_weekends = weekend as f64 / times.len() as f64 > 2.0 / 7.0 * 0.6;
+            assert_eq!(a, if have_weekends { 365.0 } else { 252.0 });
+        }
+        let distinct = per_bar.windows(2).filter(|k| k[0] != k[1]).count();
+        assert!(distinct > 2, "{step_minutes}: {distinct}");
+    }
+}
