@@ -64,7 +64,10 @@ pub(super) fn write_run(
     };
     let share = &Share::new(csv.steps(), share::BLOCK);
     let (equity_written, metrics, rest) = std::thread::scope(|scope| {
-        let (back_tx, back_rx) = std::sync::mpsc::channel::<Vec<u8>>();
+        // The back's rows come a megabyte at a time with the step after each piece; the
+        // written buffers go back to be filled again.
+        let (back_tx, back_rx) = std::sync::mpsc::channel::<(usize, Vec<u8>)>();
+        let (spent_tx, spent_rx) = std::sync::mpsc::channel::<Vec<u8>>();
         let extra = &extra;
         let equity = scope.spawn(move || {
             // trades.csv first, on this thread: work given to it can come back to the main
@@ -79,10 +82,16 @@ pub(super) fn write_run(
             let t = Instant::now();
             out_dir::write_with(dir, "equity.csv", |w| {
                 csv.write(w, || share.front())?;
-                // The back rows the main thread formatted; those it did not take (or, had
-                // it failed, those it took) are formatted here.
-                let back = back_rx.recv().unwrap_or_else(|_| csv.text(share.rest()));
-                w.write_all(&back)
+                // The back rows the main thread formats, written as they come; those it did
+                // not take (or, had it stopped, did not send) are formatted here.
+                let mut written = share.rest().start;
+                for (next, mut piece) in back_rx.iter() {
+                    w.write_all(&piece)?;
+                    written = next;
+                    piece.clear();
+                    let _ = spent_tx.send(piece);
+                }
+                w.write_all(&csv.text(written..share.rest().end))
             })?;
             log::info!("equity.csv in {:.1} ms", ms(t));
             // A sweep's every row (14,550 of them for the grid), beside the report.
@@ -97,7 +106,12 @@ pub(super) fn write_run(
         if let Some(steps) = share.back() {
             let t = Instant::now();
             let rows = steps.len();
-            let _ = back_tx.send(csv.text(steps));
+            csv.text_in_pieces(
+                steps,
+                output::CHUNK,
+                || spent_rx.try_recv().ok(),
+                |next, piece| back_tx.send((next, piece)).is_ok(),
+            );
             log::info!(
                 "{rows} equity.csv rows formatted for the writer in {:.1} ms",
                 ms(t)

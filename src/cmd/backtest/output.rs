@@ -353,7 +353,7 @@ impl Cell {
 /// Bytes of equity.csv built before they are handed to the writer: a million rows (50 MB)
 /// go out a megabyte at a time, so the file is never held whole (each fresh page of a
 /// buffer that size is a page fault: a fifth of a million-bar run's system time).
-const CHUNK: usize = 1 << 20;
+pub(super) const CHUNK: usize = 1 << 20;
 
 /// An equity.csv row's room: a time (at most 40 bytes with a long year's sign and digits),
 /// two [`CELL`]s, two commas and the newline.
@@ -440,7 +440,7 @@ impl EquityCsv<'_> {
         let mut carry = None;
         while let Some(run) = runs() {
             let carry = carry.get_or_insert_with(|| self.carry_at(run.start));
-            self.rows(carry, run, &mut s, CHUNK, &mut |s| {
+            self.rows(carry, run, &mut s, CHUNK, &mut |s, _| {
                 w.write_all(s)?;
                 s.clear();
                 Ok(())
@@ -456,8 +456,36 @@ impl EquityCsv<'_> {
         let legs = if self.multi() { self.out.legs.len() } else { 0 };
         let mut s = Vec::with_capacity(steps.len() * (48 + 16 * legs) + ROW);
         let mut carry = self.carry_at(steps.start);
-        let _ = self.rows(&mut carry, steps, &mut s, usize::MAX, &mut |_| Ok(()));
+        let _ = self.rows(&mut carry, steps, &mut s, usize::MAX, &mut |_, _| Ok(()));
         s
+    }
+
+    /// [`EquityCsv::text`] of `steps` in pieces of about `bytes` (the writer's [`CHUNK`]):
+    /// each goes to `send` with the step after its last row, in a buffer `spare` hands back
+    /// (one the writer has written) or a new one. Stops early if `send` refuses (the writer
+    /// is gone).
+    pub fn text_in_pieces(
+        &self,
+        steps: std::ops::Range<usize>,
+        bytes: usize,
+        mut spare: impl FnMut() -> Option<Vec<u8>>,
+        mut send: impl FnMut(usize, Vec<u8>) -> bool,
+    ) {
+        let mut buffer = || spare().unwrap_or_else(|| Vec::with_capacity(bytes + ROW));
+        let end = steps.end;
+        let mut carry = self.carry_at(steps.start);
+        let mut s = buffer();
+        let sent = self.rows(&mut carry, steps, &mut s, bytes, &mut |s, next| {
+            let full = std::mem::replace(s, buffer());
+            if send(next, full) {
+                Ok(())
+            } else {
+                Err(std::io::ErrorKind::BrokenPipe.into())
+            }
+        });
+        if sent.is_ok() && !s.is_empty() {
+            send(end, s);
+        }
     }
 
     /// The rows of `steps` appended to `s`, handed to `flush` (which empties it) whenever
@@ -474,7 +502,7 @@ impl EquityCsv<'_> {
         steps: std::ops::Range<usize>,
         s: &mut Vec<u8>,
         chunk: usize,
-        flush: &mut dyn FnMut(&mut Vec<u8>) -> std::io::Result<()>,
+        flush: &mut dyn FnMut(&mut Vec<u8>, usize) -> std::io::Result<()>,
     ) -> std::io::Result<()> {
         let (out, multi) = (self.out, self.multi());
         let Carry { peak, next, last } = carry;
@@ -528,7 +556,7 @@ impl EquityCsv<'_> {
                 s.truncate(len + cells_end + 1 - HEAD);
             }
             if s.len() >= chunk {
-                flush(s)?;
+                flush(s, step + 1)?;
             }
         }
         Ok(())
@@ -975,6 +1003,7 @@ mod tests {
                     (!run.is_empty()).then_some(run)
                 })
                 .unwrap();
+                let front = got.clone();
                 got.extend(csv.text(start..steps.end));
                 assert_eq!(
                     String::from_utf8(got).unwrap(),
@@ -982,6 +1011,33 @@ mod tests {
                     "{} legs from {from}, back of {back}",
                     legs_bars.len()
                 );
+                // The back a megabyte at a time, each piece marked with the step after it,
+                // and a writer that takes only the first piece formats the rest itself.
+                for takes in [usize::MAX, 1] {
+                    let (mut got, mut written, mut taken) = (front.clone(), start, 0);
+                    csv.text_in_pieces(
+                        start..steps.end,
+                        64 << 10,
+                        || None,
+                        |next, piece| {
+                            if taken == takes {
+                                return false;
+                            }
+                            assert!(next > written && !piece.is_empty());
+                            got.extend(piece);
+                            (written, taken) = (next, taken + 1);
+                            true
+                        },
+                    );
+                    if takes == usize::MAX {
+                        assert_eq!(written, steps.end, "every row sent");
+                    }
+                    got.extend(csv.text(written..steps.end));
+                    assert_eq!(String::from_utf8(got).unwrap(), want, "back of {back}");
+                    if back == len && len > 10_000 && takes == usize::MAX {
+                        assert!(taken > 4, "a back of {back} rows in 64 KiB pieces");
+                    }
+                }
             }
         }
     }
