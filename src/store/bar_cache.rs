@@ -163,6 +163,7 @@ impl BarCache {
             meta: self.meta(symbol, timeframe)?,
             exists: metadata.is_some(),
             len: metadata.map_or(0, |m| m.len()),
+            open: None,
         };
         self.append_known(symbol, timeframe, &file, adjustment, feed, bars)
     }
@@ -197,8 +198,12 @@ impl BarCache {
             write_row(&mut out, b);
         }
         let io = |e| Error::io(&path, "append to", e);
-        // Created only when it was not there: opening an existing file to create it takes
-        // the folder's lock and the slow lookup, every symbol every tick.
+        // Through the file its tail was read from, when that is still open; otherwise opened
+        // here, and created only when it was not there (opening an existing file to create
+        // it takes the folder's lock and the slow lookup, every symbol every tick).
+        if let Some(mut f) = file.open.as_ref() {
+            return f.write_all(&out).map_err(io);
+        }
         let mut f = OpenOptions::new()
             .create(!file.exists)
             .append(true)

@@ -25,13 +25,29 @@ pub struct Tail {
 /// What an append needs to know of a file, read once per tick: its sidecar (adjustment and
 /// feed, checked before every append) and whether it exists (if so, an append writes no
 /// header and makes no folder).
-#[derive(Debug, Default, Clone, PartialEq)]
+#[derive(Debug, Default)]
 pub struct Known {
     pub meta: CacheMeta,
     pub exists: bool,
     /// Its length in bytes (0 if it does not exist): whether it holds bars, for the feed.
     pub len: u64,
+    /// The file, opened to append as well when its tail was read ([`Tails`]): the tick's
+    /// append writes through it instead of opening the file again. An open and a close were
+    /// two of the seven system calls each symbol cost a warm tick.
+    pub(super) open: Option<File>,
 }
+
+/// What is known of the file; whether it is held open is not part of it.
+impl PartialEq for Known {
+    fn eq(&self, other: &Known) -> bool {
+        (&self.meta, self.exists, self.len) == (&other.meta, other.exists, other.len)
+    }
+}
+
+/// Files a [`Tails`] keeps open for the tick's appends; past it, an append opens its file
+/// again. Every one is a file descriptor held until the tick's appends: the bound keeps a
+/// universe of any size far from the usual limit of 1,024 per process.
+pub const HELD_FILES: usize = 256;
 
 /// A generous guess of a row's length in bytes (rows are about 60): the first read takes
 /// `count` of them, so a tail is one read.
@@ -52,7 +68,14 @@ impl BarCache {
         count: usize,
     ) -> Result<Tail> {
         let meta = self.meta(symbol, timeframe)?;
-        self.tail_with(symbol, timeframe, keep, count, meta, &mut Vec::new())
+        self.tail_with(
+            symbol,
+            timeframe,
+            (keep, count),
+            meta,
+            &mut Vec::new(),
+            false,
+        )
     }
 
     /// A reader of many files' tails ([`Tails::read`]) that lists the folder's sidecars once.
@@ -73,24 +96,28 @@ impl BarCache {
             cache: self,
             sidecars,
             buf: RefCell::new(Vec::new()),
+            held: std::cell::Cell::new(0),
         }
     }
 
+    /// [`BarCache::read_tail`] of `(keep, count)` rows with the sidecar `meta`, through
+    /// `buf`, holding the file open for the append if `hold`.
     fn tail_with(
         &self,
         symbol: &str,
         timeframe: Timeframe,
-        keep: usize,
-        count: usize,
+        (keep, count): (usize, usize),
         meta: CacheMeta,
         buf: &mut Vec<u8>,
+        hold: bool,
     ) -> Result<Tail> {
         let path = self.path(symbol, timeframe);
-        let Some(text) = tail_bytes(&path, count.max(keep), buf)? else {
+        let Some((text, open)) = tail_bytes(&path, count.max(keep), buf, hold)? else {
             let file = Known {
                 meta,
                 exists: false,
                 len: 0,
+                open: None,
             };
             return Ok(Tail {
                 file,
@@ -118,6 +145,7 @@ impl BarCache {
                     meta,
                     exists: true,
                     len,
+                    open,
                 },
             }),
             // The full load names the line of what is wrong.
@@ -138,6 +166,8 @@ pub struct Tails<'c> {
     sidecars: Option<HashSet<std::ffi::OsString>>,
     /// The bytes of the last tail read, reused by the next.
     buf: RefCell<Vec<u8>>,
+    /// Files kept open so far for the appends (at most [`HELD_FILES`]).
+    held: std::cell::Cell<usize>,
 }
 
 impl Tails<'_> {
@@ -158,8 +188,13 @@ impl Tails<'_> {
             _ => self.cache.meta(symbol, timeframe)?,
         };
         let buf = &mut self.buf.borrow_mut();
-        self.cache
-            .tail_with(symbol, timeframe, keep, count, meta, buf)
+        let hold = self.held.get() < HELD_FILES;
+        let tail = self
+            .cache
+            .tail_with(symbol, timeframe, (keep, count), meta, buf, hold)?;
+        self.held
+            .set(self.held.get() + usize::from(tail.file.open.is_some()));
+        Ok(tail)
     }
 }
 
@@ -203,11 +238,17 @@ struct TailBytes {
 }
 
 /// The file's last `n` non-empty data lines (all of them in a short file), in one read when
-/// the guess of their length holds; `None` if the file does not exist. A torn last line is
-/// cut off (kept aside) first.
-fn tail_bytes(path: &Path, n: usize, buf: &mut Vec<u8>) -> Result<Option<TailBytes>> {
+/// the guess of their length holds, and the file itself if `hold` (opened to append too);
+/// `None` if the file does not exist. A torn last line is cut off (kept aside) first.
+fn tail_bytes(
+    path: &Path,
+    n: usize,
+    buf: &mut Vec<u8>,
+    hold: bool,
+) -> Result<Option<(TailBytes, Option<File>)>> {
     let io = |e| Error::io(path, "read", e);
-    let mut f = match File::open(path) {
+    let open = || OpenOptions::new().read(true).append(hold).open(path);
+    let mut f = match open() {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(io(e)),
@@ -231,14 +272,14 @@ fn tail_bytes(path: &Path, n: usize, buf: &mut Vec<u8>) -> Result<Option<TailByt
             drop(f);
             repair_torn_tail(path)?;
             repaired = true;
-            f = File::open(path).map_err(io)?;
+            f = open().map_err(io)?;
             len = f.seek(SeekFrom::End(0)).map_err(io)?;
             continue;
         }
         let whole = start == 0;
         let lines = last_lines(bytes, body_start(bytes, whole), n);
         if whole || lines.len() >= n {
-            return Ok(Some(TailBytes { read, lines, len }));
+            return Ok(Some((TailBytes { read, lines, len }, hold.then_some(f))));
         }
         want = want.saturating_mul(4);
     }

@@ -678,3 +678,47 @@ fn push_row(out: &mut String, b: &Bar) {
     write_row(&mut row, b);
     out.push_str(std::str::from_utf8(&row).unwrap());
 }
+
+/// A tick's tails keep the first [`HELD_FILES`] files open and append through them, the
+/// rest are opened again to append: every file ends with its new bar either way, and no
+/// more files than that are held however many symbols there are.
+#[test]
+fn tails_hold_a_bounded_number_of_files_open_for_the_appends() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = BarCache::new(dir.path());
+    let n = tail::HELD_FILES + 3;
+    let names: Vec<String> = (0..n).map(|k| format!("S{k}")).collect();
+    let old: Vec<Bar> = (0..3).map(|i| bar(i, 10.0)).collect();
+    for name in &names {
+        cache
+            .replace(name, Timeframe::Min1, &old, &CacheMeta::default())
+            .unwrap();
+    }
+    let tails = cache.tails();
+    let read: Vec<Tail> = names
+        .iter()
+        .map(|name| tails.read(name, Timeframe::Min1, 2, 3).unwrap())
+        .collect();
+    let held = read.iter().filter(|t| t.file.open.is_some()).count();
+    assert_eq!(held, tail::HELD_FILES);
+    let new = bar(3, 11.0);
+    for (name, tail) in names.iter().zip(&read) {
+        assert_eq!(tail.bars, old[1..]);
+        cache
+            .append_known(
+                name,
+                Timeframe::Min1,
+                &tail.file,
+                Adjustment::Raw,
+                BarFeed::Iex,
+                &[new],
+            )
+            .unwrap();
+    }
+    drop(read);
+    for name in &names {
+        let bars = cache.load(name, Timeframe::Min1).unwrap();
+        assert_eq!(bars.len(), 4, "{name}");
+        assert_eq!(bars[3], new, "{name}");
+    }
+}
