@@ -4,6 +4,7 @@
 
 use super::axis::{format_value, nice_step};
 use super::svg::{escape, min_max, open_svg, plot_box, Format, Size};
+use crate::store::fast_text::Tenths;
 use std::fmt::Write as _;
 
 const UP: &str = "#2ca02c";
@@ -61,9 +62,11 @@ pub fn bar_chart(title: &str, bars: &[(String, f64)], format: Format, size: Size
             let (top, bottom) = (y(value.max(0.0)), y(value.min(0.0)));
             let _ = write!(
                 svg,
-                r#"<rect x="{:.1}" y="{top:.1}" width="{width:.1}" height="{:.1}" fill="{}"><title>{}: {}</title></rect>"#,
-                cx - width / 2.0,
-                (bottom - top).max(0.5),
+                r#"<rect x="{}" y="{}" width="{}" height="{}" fill="{}"><title>{}: {}</title></rect>"#,
+                Tenths(cx - width / 2.0),
+                Tenths(top),
+                Tenths(width),
+                Tenths((bottom - top).max(0.5)),
                 if *value >= 0.0 { UP } else { DOWN },
                 escape(label),
                 escape(&signed(*value, format))

@@ -9,6 +9,7 @@
 
 use super::axis::{compact, format_value, nice_step};
 use super::timeline::Timeline;
+use crate::store::fast_text::{push_tenths, Tenths};
 use std::fmt::Write as _;
 
 /// A point of a time series: UTC seconds since 1970, value.
@@ -310,13 +311,10 @@ pub fn time_chart(c: &TimeChart<'_>, size: Size) -> String {
                 pen_up = true;
                 continue;
             }
-            let _ = write!(
-                d,
-                "{}{:.1},{:.1}",
-                if pen_up { 'M' } else { 'L' },
-                x(t as f64),
-                y(v)
-            );
+            d.push(if pen_up { 'M' } else { 'L' });
+            push_tenths(&mut d, x(t as f64));
+            d.push(',');
+            push_tenths(&mut d, y(v));
             pen_up = false;
         }
         if c.area && k == 0 {
@@ -355,26 +353,20 @@ pub fn time_chart(c: &TimeChart<'_>, size: Size) -> String {
             continue;
         }
         let (cx, cy) = (x(m.t as f64), y(m.v));
-        let pts = match m.shape {
-            Shape::Up => format!(
-                "{:.1},{:.1} {:.1},{:.1} {:.1},{:.1}",
-                cx,
-                cy - r,
-                cx - r,
-                cy + r,
-                cx + r,
-                cy + r
-            ),
-            Shape::Down => format!(
-                "{:.1},{:.1} {:.1},{:.1} {:.1},{:.1}",
-                cx,
-                cy + r,
-                cx - r,
-                cy - r,
-                cx + r,
-                cy - r
-            ),
+        // The tip, then the base's two corners.
+        let (tip, base) = match m.shape {
+            Shape::Up => (cy - r, cy + r),
+            Shape::Down => (cy + r, cy - r),
         };
+        let pts = format!(
+            "{},{} {},{} {},{}",
+            Tenths(cx),
+            Tenths(tip),
+            Tenths(cx - r),
+            Tenths(base),
+            Tenths(cx + r),
+            Tenths(base)
+        );
         let _ = write!(
             svg,
             r##"<polygon points="{pts}" fill="{}" stroke="#fff" stroke-width="0.6"><title>{}</title></polygon>"##,
