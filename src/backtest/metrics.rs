@@ -369,18 +369,11 @@ pub fn compute_with_benchmark(
     warmup: usize,
     bench: &Benchmark,
 ) -> Option<Metrics> {
-    if !bench.is_of(times, closes) || closes.len() != equity.len() {
-        return compute(times, closes, equity, trades, warmup);
-    }
-    compute_with(
-        bench.calendar.as_ref(),
-        times,
-        closes,
-        equity,
-        trades,
-        warmup,
-        || beta_with(equity, &bench.logs),
-    )
+    bench
+        .is_of(times, closes)
+        .then(|| compute_over_benchmark(times, equity, trades, warmup, bench))
+        .flatten()
+        .unwrap_or_else(|| compute(times, closes, equity, trades, warmup))
 }
 
 /// [`compute`] of a run over the very times and closes `bench` was built from (the caller
