@@ -18,7 +18,7 @@ mod indicators;
 pub mod predictor;
 mod why;
 
-pub use indicators::{sma, Smas};
+pub use indicators::{sma, CrossOrder, Smas};
 
 pub use predictor::{check_threshold as check_model_threshold, Predictor};
 pub use why::Why;

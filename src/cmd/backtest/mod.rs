@@ -161,10 +161,16 @@ fn simulate<'a>(
         // when long) and then the benchmark, built on the other core while the loop runs.
         [bars] => {
             let closes = Closes::of(bars);
-            let smas = [Smas::of_closes(
-                closes.values(),
-                portfolio::leg_windows(&legs[0]),
-            )];
+            // A plain SmaCross keeps only its pair's order on each bar, not the two series.
+            let pair = match legs[0].schedule[0].strategy {
+                Strategy::SmaCross { fast, slow, .. } if portfolio::is_one_leg(&legs, settings) => {
+                    Smas::cross_only(closes.values(), fast, slow)
+                }
+                _ => None,
+            };
+            let smas = [pair.unwrap_or_else(|| {
+                Smas::of_closes(closes.values(), portfolio::leg_windows(&legs[0]))
+            })];
             std::thread::scope(|scope| {
                 let ahead = scope.spawn(|| Ahead::new(closes));
                 // The run's timeline is the bars' times `Ahead` gathered.
