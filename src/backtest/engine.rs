@@ -476,7 +476,7 @@ pub fn run_with(bars: &[Bar], strategy: &Strategy, settings: &Settings, smas: &S
     if let Some(fast) = SmaCrossDecider::new(strategy, smas) {
         return run_deciding(bars, strategy, settings, &fast);
     }
-    if let Some(by_order) = SmaCrossByOrder::new(strategy, smas) {
+    if let Some(by_order) = SmaCrossDecider::by_order(strategy, smas) {
         return run_deciding(bars, strategy, settings, &by_order);
     }
     run_deciding(
@@ -509,106 +509,118 @@ impl Decider for StrategyDecider<'_> {
     }
 }
 
-/// SmaCross read straight from the two precomputed series: per bar, the cross test
-/// ([`crossing`]) and the signal rule ([`sma_cross_signal`]) that [`Strategy::decide`] itself
-/// applies, on the very values [`Smas::at`] would give it; no reason is built. A sweep's
-/// 14,550 combinations spend most of their engine time here.
-pub(crate) struct SmaCrossDecider<'a> {
-    /// SMA(fast) aligned with `slow`: `fast[k]` and `slow[k]` are both at bar `k + slow_len − 1`.
-    fast: &'a [f64],
-    slow: &'a [f64],
+/// SmaCross read straight from precomputed SMAs: per bar, the cross test ([`crossing`], on
+/// the very values [`Smas::at`] would give it) and the signal rule ([`sma_cross_signal`])
+/// that [`Strategy::decide`] itself applies; no lookup, no reason built. The pair is read
+/// from the two series ([`Series`]: a sweep's 14,550 combinations spend most of their engine
+/// time here) or from its order on each bar ([`Order`], [`Smas::cross_only`]: a one-symbol
+/// backtest keeps a byte a bar, not the two series).
+pub(crate) struct SmaCrossDecider<P> {
+    pair: P,
     slow_len: usize,
     allow_short: bool,
 }
 
-impl<'a> SmaCrossDecider<'a> {
-    /// `None` unless `strategy` is a SmaCross with `1 <= fast < slow` whose windows `smas` holds.
-    pub(crate) fn new(strategy: &Strategy, smas: &'a Smas) -> Option<SmaCrossDecider<'a>> {
-        let Strategy::SmaCross {
-            fast,
-            slow,
-            allow_short,
-        } = *strategy
-        else {
-            return None;
-        };
-        if fast == 0 || fast >= slow {
-            return None;
-        }
-        let (f, s) = (smas.series(fast)?, smas.series(slow)?);
-        let f = f.get(slow - fast..)?;
-        let len = f.len().min(s.len());
-        Some(SmaCrossDecider {
-            fast: &f[..len],
-            slow: &s[..len],
-            slow_len: slow,
-            allow_short,
-        })
-    }
+/// Where a [`SmaCrossDecider`] finds the cross: row `k` is bar `k + slow − 1`.
+pub(crate) trait CrossPair {
+    /// Rows (bars from `slow − 1` on) the pair covers.
+    fn rows(&self) -> usize;
+    /// The cross from row `k − 1` to row `k` (`k >= 1`).
+    fn cross(&self, k: usize) -> Cross;
 }
 
-impl Decider for SmaCrossDecider<'_> {
+/// The two series, SMA(fast) aligned with SMA(slow).
+pub(crate) struct Series<'a> {
+    fast: &'a [f64],
+    slow: &'a [f64],
+}
+
+impl CrossPair for Series<'_> {
+    fn rows(&self) -> usize {
+        self.fast.len()
+    }
+
     #[inline]
-    fn signal(&self, _bars: &[Bar], i: usize, position: f64) -> Signal {
-        // Bar `i` is `k`; `decide` holds (warming up) until it has `slow + 1` bars: k >= 1.
-        let k = (i + 1).wrapping_sub(self.slow_len);
-        if k == 0 || k >= self.fast.len() {
-            return Signal::Hold;
-        }
-        let cross = crossing(
+    fn cross(&self, k: usize) -> Cross {
+        crossing(
             self.fast[k - 1],
             self.slow[k - 1],
             self.fast[k],
             self.slow[k],
-        );
-        sma_cross_signal(cross, position, self.allow_short)
+        )
     }
 }
 
-/// SmaCross read from its pair's order on each bar ([`Smas::cross_only`]: a one-symbol
-/// backtest keeps a byte a bar, not the two series): a cross is the order turning from below
-/// to above or back, exactly [`crossing`] of the two means on the two bars, then the signal
-/// rule [`sma_cross_signal`].
-pub(crate) struct SmaCrossByOrder<'a> {
-    /// `order[k]` is for bar `k + slow_len − 1`.
-    order: &'a [u8],
-    slow_len: usize,
-    allow_short: bool,
+/// The pair's order on each row ([`CrossOrder`]): a cross is the order turning from below to
+/// above or back, exactly [`crossing`] of the two means on the two rows.
+pub(crate) struct Order<'a>(&'a [u8]);
+
+impl CrossPair for Order<'_> {
+    fn rows(&self) -> usize {
+        self.0.len()
+    }
+
+    #[inline]
+    fn cross(&self, k: usize) -> Cross {
+        match (self.0[k - 1], self.0[k]) {
+            (CrossOrder::BELOW, CrossOrder::ABOVE) => Cross::Above,
+            (CrossOrder::ABOVE, CrossOrder::BELOW) => Cross::Below,
+            _ => Cross::None,
+        }
+    }
 }
 
-impl<'a> SmaCrossByOrder<'a> {
-    /// `None` unless `strategy` is a SmaCross whose pair `smas` holds the order of.
-    pub(crate) fn new(strategy: &Strategy, smas: &'a Smas) -> Option<SmaCrossByOrder<'a>> {
-        let Strategy::SmaCross {
+/// `strategy`'s windows and shorting if it is a SmaCross with `1 <= fast < slow`.
+fn sma_cross(strategy: &Strategy) -> Option<(usize, usize, bool)> {
+    match *strategy {
+        Strategy::SmaCross {
             fast,
             slow,
             allow_short,
-        } = *strategy
-        else {
-            return None;
-        };
-        Some(SmaCrossByOrder {
-            order: smas.cross(fast, slow)?,
+        } if fast >= 1 && fast < slow => Some((fast, slow, allow_short)),
+        _ => None,
+    }
+}
+
+impl<'a> SmaCrossDecider<Series<'a>> {
+    /// `None` unless `strategy` is a SmaCross with `1 <= fast < slow` whose windows `smas` holds.
+    pub(crate) fn new(strategy: &Strategy, smas: &'a Smas) -> Option<Self> {
+        let (fast, slow, allow_short) = sma_cross(strategy)?;
+        let (f, s) = (smas.series(fast)?, smas.series(slow)?);
+        let f = f.get(slow - fast..)?;
+        let len = f.len().min(s.len());
+        Some(SmaCrossDecider {
+            pair: Series {
+                fast: &f[..len],
+                slow: &s[..len],
+            },
             slow_len: slow,
             allow_short,
         })
     }
 }
 
-impl Decider for SmaCrossByOrder<'_> {
+impl<'a> SmaCrossDecider<Order<'a>> {
+    /// `None` unless `strategy` is a SmaCross whose pair's order `smas` holds.
+    pub(crate) fn by_order(strategy: &Strategy, smas: &'a Smas) -> Option<Self> {
+        let (fast, slow, allow_short) = sma_cross(strategy)?;
+        Some(SmaCrossDecider {
+            pair: Order(smas.cross(fast, slow)?),
+            slow_len: slow,
+            allow_short,
+        })
+    }
+}
+
+impl<P: CrossPair> Decider for SmaCrossDecider<P> {
     #[inline]
     fn signal(&self, _bars: &[Bar], i: usize, position: f64) -> Signal {
-        // As `SmaCrossDecider`: bar `i` is `k`, and `decide` holds until `k >= 1`.
+        // Bar `i` is row `k`; `decide` holds (warming up) until it has `slow + 1` bars: k >= 1.
         let k = (i + 1).wrapping_sub(self.slow_len);
-        if k == 0 || k >= self.order.len() {
+        if k == 0 || k >= self.pair.rows() {
             return Signal::Hold;
         }
-        let cross = match (self.order[k - 1], self.order[k]) {
-            (CrossOrder::BELOW, CrossOrder::ABOVE) => Cross::Above,
-            (CrossOrder::ABOVE, CrossOrder::BELOW) => Cross::Below,
-            _ => Cross::None,
-        };
-        sma_cross_signal(cross, position, self.allow_short)
+        sma_cross_signal(self.pair.cross(k), position, self.allow_short)
     }
 }
 

@@ -436,7 +436,10 @@ fn the_sma_cross_fast_path_decides_exactly_as_decide_on_random_series() {
         // The pair's order alone (a one-symbol backtest's table) decides the same.
         let closes: Vec<f64> = b.iter().map(|bar| bar.close).collect();
         if let Some(pair) = Smas::cross_only(&closes, fast, slow) {
-            assert!(SmaCrossByOrder::new(&strategy, &pair).is_some(), "{ctx}");
+            assert!(
+                SmaCrossDecider::by_order(&strategy, &pair).is_some(),
+                "{ctx}"
+            );
             let by_order = run_with(&b, &strategy, &settings, &pair);
             assert_eq!(format!("{by_order:?}"), format!("{want:?}"), "{ctx}");
             assert_eq!(bits(&by_order), bits(&want), "{ctx}");
