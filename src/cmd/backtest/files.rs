@@ -83,15 +83,20 @@ pub(super) fn write_run(
             out_dir::write_with(dir, "equity.csv", |w| {
                 csv.write(w, || share.front())?;
                 // The back rows the main thread formats, written as they come; those it did
-                // not take (or, had it stopped, did not send) are formatted here.
-                let mut written = share.rest().start;
-                for (next, mut piece) in back_rx.iter() {
-                    w.write_all(&piece)?;
-                    written = next;
-                    piece.clear();
-                    let _ = spent_tx.send(piece);
+                // not take (or, had it stopped, did not send) are formatted here. Once the
+                // front has reached the end, the back can no longer be taken: nothing to wait
+                // for (a sweep's few rows; its sweep.csv comes next on this thread).
+                let back = share.rest();
+                let mut written = back.start;
+                if !back.is_empty() {
+                    for (next, mut piece) in back_rx.iter() {
+                        w.write_all(&piece)?;
+                        written = next;
+                        piece.clear();
+                        let _ = spent_tx.send(piece);
+                    }
                 }
-                w.write_all(&csv.text(written..share.rest().end))
+                w.write_all(&csv.text(written..back.end))
             })?;
             log::info!("equity.csv in {:.1} ms", ms(t));
             // A sweep's every row (14,550 of them for the grid), beside the report.
