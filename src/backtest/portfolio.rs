@@ -48,13 +48,17 @@
 //! unrealized PnL. The legs' curves add up to the portfolio's (up to rounding): the portfolio
 //! equity minus the cash is the sum of the legs' contributions.
 
-use super::engine::{entry, library_warmup, Fill, Open, OpenTrade, Settings, Sizing, Trade};
-use super::guards::{Guard, Refused};
+use super::engine::{entry, library_warmup, Fill, Open, Settings, Sizing};
+use super::guards::Guard;
 use super::protective::Levels;
 use crate::domain::{Bar, Side, Signal};
 use crate::plan::protect::Protection;
 use crate::strategy::{Smas, Strategy};
 use chrono::{DateTime, Utc};
+
+#[path = "portfolio_outcome.rs"]
+mod outcome;
+pub use outcome::{Decided, LegOutcome, PortfolioOutcome};
 
 /// A strategy in force from `from` on (inclusive), until the next segment's `from`.
 #[derive(Debug, Clone, PartialEq)]
@@ -88,76 +92,6 @@ pub struct Leg<'a> {
     pub sizing: Option<Sizing>,
     /// Overrides `Settings::protection` for this leg: protection is per `[[symbol]]`.
     pub protection: Option<Protection>,
-}
-
-/// A non-hold decision: the bar it was decided on and the signal.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Decided {
-    pub bar: usize,
-    pub signal: Signal,
-}
-
-/// What one leg did.
-#[derive(Debug, Clone, PartialEq)]
-pub struct LegOutcome {
-    /// Closed trades in closing order; bar indexes index the leg's own bars.
-    pub trades: Vec<Trade>,
-    pub open_trade: Option<OpenTrade>,
-    /// A signal decided on the leg's last bar (or left when the run stopped), never filled.
-    pub pending: Option<Signal>,
-    /// Every buy or sell decided, in order (holds are not recorded).
-    pub decisions: Vec<Decided>,
-    /// backtesting.py's warm-up index for the first segment's strategy (Buy & Hold start).
-    pub warmup: usize,
-    /// The first bar a decision may be made on (`warmup + 1`).
-    pub start: usize,
-    /// The leg's equity at each of its bars (see the module docs); empty for a one-leg run,
-    /// whose portfolio equity is the leg's.
-    pub equity: Vec<f64>,
-    /// The timeline step of each of the leg's bars; empty for a one-leg run (the identity).
-    pub step_of_bar: Vec<u32>,
-}
-
-/// What a portfolio run produced.
-#[derive(Debug, Clone, PartialEq)]
-pub struct PortfolioOutcome {
-    /// The sorted union of the legs' bar times.
-    pub times: Vec<DateTime<Utc>>,
-    /// Account equity at each time, after that time's fills and at its closes; back-filled
-    /// before the first step any leg may decide on.
-    pub equity: Vec<f64>,
-    pub legs: Vec<LegOutcome>,
-    /// Cash at the end.
-    pub cash: f64,
-    /// The timeline step at which equity reached 0 and the run stopped.
-    pub out_of_money_at: Option<usize>,
-    /// The first timeline step at which every leg is past its warm-up (Buy & Hold start).
-    pub warmup: usize,
-    /// Orders the risk guards stopped (`Settings::guards`), in order.
-    pub refusals: Vec<Refused>,
-}
-
-impl PortfolioOutcome {
-    /// Closed trades of every leg, re-indexed to timeline steps and in closing order, for the
-    /// portfolio's metrics.
-    pub fn timeline_trades(&self) -> Vec<Trade> {
-        if self.legs.len() == 1 {
-            return self.legs[0].trades.clone();
-        }
-        let mut all: Vec<Trade> = self
-            .legs
-            .iter()
-            .flat_map(|leg| {
-                leg.trades.iter().map(move |t| Trade {
-                    entry_bar: leg.step_of_bar[t.entry_bar] as usize,
-                    exit_bar: leg.step_of_bar[t.exit_bar] as usize,
-                    ..*t
-                })
-            })
-            .collect();
-        all.sort_by_key(|t| (t.exit_bar, t.entry_bar));
-        all
-    }
 }
 
 /// Per-leg state while running.
