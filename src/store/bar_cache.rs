@@ -288,5 +288,8 @@ pub fn time_cell(t: DateTime<Utc>) -> String {
 }
 
 #[cfg(test)]
+#[path = "bar_cache_tail_tests.rs"]
+mod tail_tests;
+#[cfg(test)]
 #[path = "bar_cache_tests.rs"]
 mod tests;
