@@ -103,15 +103,8 @@ pub fn push_f64(out: &mut Vec<u8>, v: f64) {
 /// rounding error is below 2^-23 there, so the exact `|v|·10` rounds to the same tenth as
 /// `t`, and no tie (where `{:.1}` rounds to even) is taken here. Anything else: `{:.1}`.
 pub fn push_tenths(out: &mut String, v: f64) {
-    match tenths(v) {
-        Some((negative, text)) => {
-            if negative {
-                out.push('-');
-            }
-            out.push_str(text.as_str());
-        }
-        None => out.push_str(&format!("{v:.1}")),
-    }
+    use std::fmt::Write as _;
+    let _ = write!(out, "{}", Tenths(v));
 }
 
 /// [`push_tenths`]'s fast path: the sign and the digits, or `None` for `{:.1}` to decide.

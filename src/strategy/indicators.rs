@@ -191,23 +191,14 @@ fn cross_order(c: &[f64], fast: usize, slow: usize) -> Box<[u8]> {
 
 /// [`cross_order`] for the bars `start + slow - 1 ..` into `out`.
 fn order_into(c: &[f64], fast: usize, slow: usize, start: usize, out: &mut [u8]) {
-    let zero: f64 = std::iter::empty::<f64>().sum();
     // The fast window of bar `k + slow - 1` starts `lag` after its slow window.
     let lag = slow - fast;
     let (mut f, mut s) = ([0.0f64; BLOCK], [0.0f64; BLOCK]);
     for (b, out) in out.chunks_mut(BLOCK).enumerate() {
         let j = start + b * BLOCK;
         let len = out.len();
-        for (sum, w, from) in [(&mut f, fast, j + lag), (&mut s, slow, j)] {
-            for (a, x) in sum[..len].iter_mut().zip(&c[from..]) {
-                *a = zero + x;
-            }
-            for k in 1..w {
-                for (a, x) in sum[..len].iter_mut().zip(&c[from + k..from + k + len]) {
-                    *a += x;
-                }
-            }
-        }
+        add_columns(&mut f[..len], c, j + lag, 0..fast);
+        add_columns(&mut s[..len], c, j, 0..slow);
         let (fw, sw) = (fast as f64, slow as f64);
         for ((o, &fs), &ss) in out.iter_mut().zip(&f[..len]).zip(&s[..len]) {
             let (fm, sm) = (fs / fw, ss / sw);
@@ -222,30 +213,41 @@ fn order_into(c: &[f64], fast: usize, slow: usize, start: usize, out: &mut [u8])
     }
 }
 
+/// Columns `ks` of the windows that start at `from`, `from + 1`, …, one per element of
+/// `sums`, added into it oldest first; column 0 starts each sum from `Iterator::sum`'s
+/// starting value (−0.0: it decides the sign of a sum of zeros), so a sum taken over columns
+/// `0..w` has the bits of [`sma`]'s.
+fn add_columns(sums: &mut [f64], c: &[f64], from: usize, ks: std::ops::Range<usize>) {
+    let zero: f64 = std::iter::empty::<f64>().sum();
+    for k in ks {
+        let col = &c[from + k..from + k + sums.len()];
+        if k == 0 {
+            for (a, x) in sums.iter_mut().zip(col) {
+                *a = zero + x;
+            }
+        } else {
+            for (a, x) in sums.iter_mut().zip(col) {
+                *a += x;
+            }
+        }
+    }
+}
+
 /// [`window_means`] into `outs` (whatever they hold): `outs[t][i]` the mean of window
 /// `ws[t]` at `start + i`. Longer windows have no more outputs than shorter ones.
 fn means_into(c: &[f64], ws: &[usize], start: usize, outs: &mut [&mut [f64]]) {
-    // `Iterator::sum`'s starting value (−0.0: it decides the sign of a sum of zeros).
-    let zero: f64 = std::iter::empty::<f64>().sum();
     let total = outs.first().map_or(0, |o| o.len());
     let mut acc = [0.0f64; BLOCK];
     for base in (0..total).step_by(BLOCK) {
         let j = start + base;
         let len = BLOCK.min(total - base);
-        for (a, x) in acc[..len].iter_mut().zip(&c[j..]) {
-            *a = zero + x;
-        }
-        let mut summed = 1;
+        let mut summed = 0;
         for (out, &w) in outs.iter_mut().zip(ws) {
             let len = out.len().saturating_sub(base).min(len);
             if len == 0 {
                 break;
             }
-            for k in summed..w {
-                for (a, x) in acc[..len].iter_mut().zip(&c[j + k..j + k + len]) {
-                    *a += x;
-                }
-            }
+            add_columns(&mut acc[..len], c, j, summed..w);
             summed = w;
             let scale = w as f64;
             for (o, a) in out[base..base + len].iter_mut().zip(&acc[..len]) {
