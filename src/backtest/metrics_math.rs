@@ -16,7 +16,9 @@ pub(super) fn beta(equity: &[f64], closes: &[f64]) -> f64 {
 /// bars; this is computed once for all of them ([`compute_with_benchmark`]).
 #[derive(Debug, Clone)]
 pub struct Benchmark {
-    times: Vec<DateTime<Utc>>,
+    /// The times it was built from, kept to compare with; `None` when built without a copy
+    /// ([`Benchmark::over`]).
+    times: Option<Vec<DateTime<Utc>>>,
     closes: Vec<f64>,
     pub(super) calendar: Option<Calendar>,
     pub(super) logs: LogCloses,
@@ -59,7 +61,7 @@ impl Benchmark {
 
     /// Built from these very times (its calendar is theirs)?
     pub(super) fn is_of_times(&self, times: &[DateTime<Utc>]) -> bool {
-        self.times == times
+        self.times.as_deref() == Some(times)
     }
 
     pub fn of(times: &[DateTime<Utc>], closes: &[f64]) -> Benchmark {
@@ -74,7 +76,7 @@ impl Benchmark {
         Benchmark {
             calendar: Calendar::of(times),
             logs: LogCloses::of(&closes),
-            times: Vec::new(),
+            times: None,
             closes,
         }
     }
@@ -84,7 +86,7 @@ impl Benchmark {
         Benchmark {
             calendar: Calendar::of(&times),
             logs: LogCloses::of(&closes),
-            times,
+            times: Some(times),
             closes,
         }
     }
