@@ -106,21 +106,7 @@ fn equity_csv_in_chunks_is_every_row_once() {
     use crate::backtest::portfolio::{self, Leg, Segment};
     use crate::strategy::Strategy;
     let t0 = DateTime::<Utc>::from_timestamp(1_700_000_040, 0).unwrap();
-    let bars: Vec<Bar> = (0..70_000)
-        .map(|i| {
-            let c = 100.0 + (i / 3 % 400) as f64 / 4.0;
-            Bar {
-                time: t0 + Duration::minutes(i),
-                open: c,
-                high: c,
-                low: c,
-                close: c,
-                volume: 1.0,
-                trades: 1,
-                vwap: f64::NAN,
-            }
-        })
-        .collect();
+    let bars = flat_bars(t0, 70_000, 1, |i| 100.0 + (i / 3 % 400) as f64 / 4.0);
     // Bought at once and held: the equity follows the close.
     let schedule = Segment::always(Strategy::Threshold {
         buy_above: 0.0,
@@ -150,9 +136,16 @@ fn equity_csv_in_chunks_is_every_row_once() {
 
 /// Minute bars from `t0`, one each `every` minutes, whose close steps every third bar.
 fn stepped_bars(t0: DateTime<Utc>, n: i64, every: i64) -> Vec<Bar> {
+    flat_bars(t0, n, every, |i| {
+        100.0 + (i / 3 % 400) as f64 / 4.0 - (i % 7) as f64 / 8.0
+    })
+}
+
+/// `n` bars from `t0`, one each `every` minutes, each at the one price `close(i)`.
+fn flat_bars(t0: DateTime<Utc>, n: i64, every: i64, close: impl Fn(i64) -> f64) -> Vec<Bar> {
     (0..n)
         .map(|i| {
-            let c = 100.0 + (i / 3 % 400) as f64 / 4.0 - (i % 7) as f64 / 8.0;
+            let c = close(i);
             Bar {
                 time: t0 + Duration::minutes(i * every),
                 open: c,
